@@ -1,0 +1,55 @@
+//! The V-ABI: what a block hands back to the runtime when it stops, and how
+//! blocks call runtime helpers. Both execution tiers speak exactly this.
+
+use crate::machine::GuestMemory;
+use crate::visa::{ExitReason, Helper, TrapCode};
+
+/// How control leaves a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A direct jump, or a conditional branch, to a guest address.
+    Jump(u64),
+    /// A computed jump.
+    Indirect(u64),
+    /// A runtime exit; execution resumes at the address.
+    Exit(ExitReason, u64),
+    /// An operation trapped. State holds everything before the guest
+    /// instruction `guest` (its marker's address); none of it is committed.
+    Trap(Trap),
+}
+
+/// A trap and where it happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trap {
+    pub code: TrapCode,
+    /// Address of the guest instruction that trapped (the block address
+    /// when the block has no markers).
+    pub guest: u64,
+    /// Guest instructions of the block completed before it.
+    pub completed: u32,
+    /// The memory address at fault, for `mem_fault` and `misaligned`.
+    pub fault_addr: Option<u64>,
+}
+
+/// What a helper can reach.
+pub struct HelperCtx<'a> {
+    /// The guest state record.
+    pub state: &'a mut [u8],
+    pub mem: &'a mut GuestMemory,
+}
+
+/// The runtime's helpers, bound to the `Env`'s helper declarations by index.
+pub trait Helpers {
+    /// Calls helper `helper` with the declared arguments; writes its results.
+    fn call(&mut self, helper: Helper, ctx: HelperCtx<'_>, args: &[u128], results: &mut [u128])
+    -> Result<(), TrapCode>;
+}
+
+/// For blocks that declare no helpers.
+pub struct NoHelpers;
+
+impl Helpers for NoHelpers {
+    fn call(&mut self, helper: Helper, _: HelperCtx<'_>, _: &[u128], _: &mut [u128]) -> Result<(), TrapCode> {
+        unreachable!("call of helper #{} with no helpers bound", helper.0)
+    }
+}

@@ -1,0 +1,104 @@
+//! Blocks of V-ISA instructions in SSA form.
+//!
+//! Values are numbered in definition order: the results of each instruction
+//! are the next values after those of the instructions before it. Operands
+//! live in one pool per block, so an instruction is a fixed-size record.
+
+use std::fmt;
+use std::ops::Range;
+
+use super::imm::Imm;
+use super::opcodes::Opcode;
+use super::types::Type;
+
+/// An SSA value of a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Value(pub u32);
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+/// One instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Inst {
+    pub op: Opcode,
+    /// The controlling type; `None` for opcodes without one.
+    pub ty: Option<Type>,
+    pub imm: Imm,
+    /// Operands: a range of the block's operand pool.
+    pub args_start: u32,
+    pub args_len: u16,
+    /// Results: `results_len` values starting at `first_result`.
+    pub first_result: u32,
+    pub results_len: u16,
+}
+
+impl Inst {
+    pub fn results(&self) -> impl ExactSizeIterator<Item = Value> + use<> {
+        (self.first_result..self.first_result + self.results_len as u32).map(Value)
+    }
+
+    pub fn args_range(&self) -> Range<usize> {
+        self.args_start as usize..self.args_start as usize + self.args_len as usize
+    }
+}
+
+/// A translated guest basic block: straight-line instructions ending in one
+/// terminator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Block {
+    /// Guest address of the block's first instruction.
+    pub addr: u64,
+    pub insts: Vec<Inst>,
+    /// Operand pool indexed by `Inst::args_range`.
+    pub pool: Vec<Value>,
+    /// The type of each value.
+    pub types: Vec<Type>,
+}
+
+impl Block {
+    pub fn new(addr: u64) -> Block {
+        Block {
+            addr,
+            ..Block::default()
+        }
+    }
+
+    pub fn args(&self, inst: &Inst) -> &[Value] {
+        &self.pool[inst.args_range()]
+    }
+
+    pub fn value_type(&self, v: Value) -> Type {
+        self.types[v.0 as usize]
+    }
+
+    /// Appends an instruction whose results have the given types.
+    pub fn push(&mut self, op: Opcode, ty: Option<Type>, imm: Imm, args: &[Value], results: &[Type]) -> Range<u32> {
+        let first = self.types.len() as u32;
+        self.insts.push(Inst {
+            op,
+            ty,
+            imm,
+            args_start: self.pool.len() as u32,
+            args_len: args.len() as u16,
+            first_result: first,
+            results_len: results.len() as u16,
+        });
+        self.pool.extend_from_slice(args);
+        self.types.extend_from_slice(results);
+        first..first + results.len() as u32
+    }
+
+    /// The terminator, when the block has one last.
+    pub fn terminator(&self) -> Option<&Inst> {
+        self.insts.last().filter(|i| i.op.is_terminator())
+    }
+
+    /// Number of guest instructions (boundary markers) in the block.
+    pub fn guest_count(&self) -> usize {
+        self.insts.iter().filter(|i| i.op == Opcode::Guest).count()
+    }
+}

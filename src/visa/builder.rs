@@ -1,0 +1,136 @@
+//! Building blocks instruction by instruction.
+//!
+//! The builder computes result types from the opcode table, so a frontend
+//! only names the operation, its controlling type, immediate and operands.
+//! It checks nothing else: run the verifier on what it builds in tests.
+
+use super::block::{Block, Value};
+use super::env::Env;
+use super::imm::{ExitReason, Imm, IntCC, MemFlags, Slot, TrapCode};
+use super::opcodes::Opcode;
+use super::sig;
+use super::types::Type;
+
+pub struct Builder<'e> {
+    env: &'e Env,
+    block: Block,
+    results: Vec<Type>,
+}
+
+impl<'e> Builder<'e> {
+    pub fn new(env: &'e Env, addr: u64) -> Builder<'e> {
+        Builder {
+            env,
+            block: Block::new(addr),
+            results: Vec::new(),
+        }
+    }
+
+    pub fn env(&self) -> &'e Env {
+        self.env
+    }
+
+    pub fn block(&self) -> &Block {
+        &self.block
+    }
+
+    pub fn finish(self) -> Block {
+        self.block
+    }
+
+    pub fn type_of(&self, v: Value) -> Type {
+        self.block.value_type(v)
+    }
+
+    /// Appends an instruction and returns its first result (or `Value(u32::MAX)`
+    /// when it has none). Panics on a rule the table cannot resolve, which is
+    /// a frontend bug.
+    pub fn ins(&mut self, op: Opcode, ty: Option<Type>, imm: Imm, args: &[Value]) -> Value {
+        self.results.clear();
+        if let Err(e) = sig::result_types(op, ty, &imm, self.env, &mut self.results) {
+            panic!("building `{}`: {e}", op.name());
+        }
+        let range = self.block.push(op, ty, imm, args, &self.results);
+        Value(if range.is_empty() { u32::MAX } else { range.start })
+    }
+
+    /// Appends an instruction with several results and returns them all.
+    pub fn ins_multi(&mut self, op: Opcode, ty: Option<Type>, imm: Imm, args: &[Value]) -> Vec<Value> {
+        let first = self.ins(op, ty, imm, args);
+        let inst = self.block.insts.last().unwrap();
+        (0..inst.results_len as u32).map(|i| Value(first.0 + i)).collect()
+    }
+
+    /// An operation whose controlling type is its first operand's type.
+    pub fn op(&mut self, op: Opcode, args: &[Value]) -> Value {
+        let ty = self.type_of(args[0]);
+        self.ins(op, Some(ty), Imm::None, args)
+    }
+
+    pub fn iconst(&mut self, ty: Type, value: u64) -> Value {
+        self.ins(Opcode::Const, Some(ty), Imm::Const((value & ty.mask()) as u128), &[])
+    }
+
+    pub fn icmp(&mut self, cc: IntCC, a: Value, b: Value) -> Value {
+        let ty = self.type_of(a);
+        self.ins(Opcode::Icmp, Some(ty), Imm::IntCC(cc), &[a, b])
+    }
+
+    pub fn select(&mut self, c: Value, a: Value, b: Value) -> Value {
+        let ty = self.type_of(a);
+        self.ins(Opcode::Select, Some(ty), Imm::None, &[c, a, b])
+    }
+
+    /// Zero-extends, truncates or passes through to reach `ty`.
+    pub fn zext_or_trunc(&mut self, ty: Type, v: Value) -> Value {
+        let from = self.type_of(v);
+        match from.bits().cmp(&ty.bits()) {
+            std::cmp::Ordering::Less => self.ins(Opcode::Zext, Some(ty), Imm::None, &[v]),
+            std::cmp::Ordering::Greater => self.ins(Opcode::Trunc, Some(ty), Imm::None, &[v]),
+            std::cmp::Ordering::Equal => v,
+        }
+    }
+
+    pub fn get(&mut self, slot: Slot) -> Value {
+        let ty = self.env.slot_decl(slot).expect("undeclared slot").ty;
+        self.ins(Opcode::Get, Some(ty), Imm::Slot(slot), &[])
+    }
+
+    pub fn set(&mut self, slot: Slot, v: Value) {
+        let ty = self.type_of(v);
+        self.ins(Opcode::Set, Some(ty), Imm::Slot(slot), &[v]);
+    }
+
+    pub fn load(&mut self, ty: Type, addr: Value, flags: MemFlags) -> Value {
+        self.ins(Opcode::Load, Some(ty), Imm::Mem(flags), &[addr])
+    }
+
+    pub fn store(&mut self, v: Value, addr: Value, flags: MemFlags) {
+        let ty = self.type_of(v);
+        self.ins(Opcode::Store, Some(ty), Imm::Mem(flags), &[v, addr]);
+    }
+
+    pub fn guest(&mut self, addr: u64, len: u8) {
+        self.ins(Opcode::Guest, None, Imm::Guest { addr, len }, &[]);
+    }
+
+    pub fn trap_if(&mut self, c: Value, code: TrapCode) {
+        self.ins(Opcode::TrapIf, None, Imm::Trap(code), &[c]);
+    }
+
+    pub fn jump(&mut self, target: u64) {
+        self.ins(Opcode::Jump, None, Imm::Target(target), &[]);
+    }
+
+    pub fn branch(&mut self, c: Value, taken: u64, not_taken: u64) {
+        self.ins(Opcode::Branch, None, Imm::Branch(taken, not_taken), &[c]);
+    }
+
+    pub fn jump_ind(&mut self, addr: Value) {
+        self.ins(Opcode::JumpInd, None, Imm::None, &[addr]);
+    }
+
+    pub fn exit(&mut self, reason: ExitReason, resume: u64) {
+        self.ins(Opcode::Exit, None, Imm::Exit(reason, resume), &[]);
+    }
+}

@@ -1,0 +1,114 @@
+//! The environment a block is written against: the guest-state slots a
+//! frontend declares and the runtime helpers blocks may call.
+//!
+//! The V-ISA knows no guest: a frontend describes its registers here as named,
+//! typed slots at byte offsets of one state record, and the runtime binds the
+//! helper names to host functions.
+
+use super::types::Type;
+
+/// A guest-state slot: a named, typed field of the state record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SlotDecl {
+    pub name: String,
+    pub ty: Type,
+    /// Byte offset in the state record.
+    pub offset: u32,
+}
+
+/// A runtime helper's signature.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HelperDecl {
+    pub name: String,
+    pub args: Vec<Type>,
+    pub results: Vec<Type>,
+    /// A pure helper reads and writes neither guest state nor memory and
+    /// never traps; any other helper may do all of these.
+    pub pure: bool,
+}
+
+/// Slots and helpers, looked up by index from instructions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Env {
+    pub slots: Vec<SlotDecl>,
+    pub helpers: Vec<HelperDecl>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env::default()
+    }
+
+    /// Declares a slot and returns its index.
+    pub fn slot(&mut self, name: &str, ty: Type, offset: u32) -> super::Slot {
+        assert!(ty.is_value_type(), "slot {name} of lane shape {ty}");
+        self.slots.push(SlotDecl {
+            name: name.to_string(),
+            ty,
+            offset,
+        });
+        super::Slot(self.slots.len() as u16 - 1)
+    }
+
+    /// Declares a helper and returns its index.
+    pub fn helper(&mut self, name: &str, args: &[Type], results: &[Type], pure: bool) -> super::Helper {
+        self.helpers.push(HelperDecl {
+            name: name.to_string(),
+            args: args.to_vec(),
+            results: results.to_vec(),
+            pure,
+        });
+        super::Helper(self.helpers.len() as u16 - 1)
+    }
+
+    pub fn slot_by_name(&self, name: &str) -> Option<super::Slot> {
+        self.slots
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| super::Slot(i as u16))
+    }
+
+    pub fn helper_by_name(&self, name: &str) -> Option<super::Helper> {
+        self.helpers
+            .iter()
+            .position(|h| h.name == name)
+            .map(|i| super::Helper(i as u16))
+    }
+
+    pub fn slot_decl(&self, slot: super::Slot) -> Option<&SlotDecl> {
+        self.slots.get(slot.0 as usize)
+    }
+
+    pub fn helper_decl(&self, helper: super::Helper) -> Option<&HelperDecl> {
+        self.helpers.get(helper.0 as usize)
+    }
+
+    /// Bytes of state record the slots cover.
+    pub fn state_size(&self) -> u32 {
+        self.slots.iter().map(|s| s.offset + s.ty.bytes()).max().unwrap_or(0)
+    }
+
+    /// A 64-bit fingerprint of the declarations (FNV-1a over their text), so a
+    /// binary block can tell whether it is being decoded against its own Env.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for b in bytes {
+                h = (h ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        for s in &self.slots {
+            feed(s.name.as_bytes());
+            feed(&[0, s.ty.code()]);
+            feed(&s.offset.to_le_bytes());
+        }
+        for helper in &self.helpers {
+            feed(helper.name.as_bytes());
+            feed(&[1, helper.pure as u8]);
+            for t in helper.args.iter().chain([&Type::V128]).chain(&helper.results) {
+                feed(&[t.code()]);
+            }
+        }
+        h
+    }
+}

@@ -1,0 +1,83 @@
+//! The reference semantics of every V-ISA operation that touches neither
+//! guest state nor memory, on values held as zero-extended bits in `u128`.
+//!
+//! This is the executable form of visa-spec: the interpreter runs rare
+//! operations through it, constant folding uses it, and the fast paths of
+//! both tiers are tested against it.
+
+mod float;
+mod int;
+mod vector;
+
+use super::imm::{Imm, TrapCode};
+use super::opcodes::Opcode;
+use super::types::Type;
+
+pub use float::{default_nan, quiet};
+
+/// All ones in the low `bits` bits.
+pub fn mask(bits: u32) -> u128 {
+    if bits >= 128 { u128::MAX } else { (1u128 << bits) - 1 }
+}
+
+/// Sign-extends the low `bits` bits.
+pub fn sext(x: u128, bits: u32) -> i128 {
+    let shift = 128 - bits;
+    ((x << shift) as i128) >> shift
+}
+
+/// Can `eval` compute this opcode?
+pub fn is_evaluable(op: Opcode) -> bool {
+    use super::opcodes::Effects;
+    let e = op.info().effects;
+    !(e.has(Effects::READS_STATE)
+        || e.has(Effects::WRITES_STATE)
+        || e.has(Effects::READS_MEM)
+        || e.has(Effects::WRITES_MEM)
+        || e.has(Effects::TERMINATOR)
+        || e.has(Effects::MARKER)
+        || e.has(Effects::ORDERED))
+}
+
+/// Computes the results of one operation. `arg_types` are the operands'
+/// types (needed by conversions). Panics on an opcode `is_evaluable` rejects.
+pub fn eval(
+    op: Opcode,
+    ty: Option<Type>,
+    imm: &Imm,
+    args: &[u128],
+    arg_types: &[Type],
+    out: &mut [u128],
+) -> Result<(), TrapCode> {
+    use Opcode::*;
+    let t = ty.unwrap_or(Type::I1);
+    match op {
+        Const => {
+            let Imm::Const(bits) = imm else {
+                unreachable!("const without a constant")
+            };
+            out[0] = *bits;
+        }
+        TrapIf => {
+            if args[0] & 1 == 1 {
+                let Imm::Trap(code) = imm else {
+                    unreachable!("trap_if without a code")
+                };
+                return Err(*code);
+            }
+        }
+        Select => out[0] = if args[0] & 1 == 1 { args[1] } else { args[2] },
+        Bitcast => out[0] = args[0],
+        Iadd | Isub | Imul | Ineg | IaddCarry | IsubBorrow | UmulWide | SmulWide | Udiv | Sdiv | Urem | Srem
+        | UdivWide | SdivWide | And | Or | Xor | Not | Shl | Lshr | Ashr | Rotl | Rotr | Icmp | Zext | Sext | Trunc
+        | Clz | Ctz | Popcnt | Bswap | Parity => int::eval(op, t, imm, args, arg_types, out)?,
+        Fadd | Fsub | Fmul | Fdiv | Fsqrt | Fmin | Fmax | Fneg | Fabs | Fcmp | Fround | FcvtToSint | FcvtToUint
+        | FcvtFromSint | FcvtFromUint | Fpromote | Fdemote => float::eval(op, t, imm, args, arg_types, out),
+        _ if op.name().starts_with('v') => vector::eval(op, t, imm, args, out),
+        _ => panic!(
+            "`{}` touches state, memory or control and has no pure semantics",
+            op.name()
+        ),
+    }
+    Ok(())
+}

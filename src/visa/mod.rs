@@ -1,0 +1,25 @@
+//! The V-ISA: a typed, SSA, guest-neutral virtual instruction set.
+//!
+//! This module owns the opcode table, types, blocks and their builder, the
+//! verifier, the text format and the binary encoding. It imports nothing of
+//! the rest of visa: it knows no guest, no host and no runtime.
+
+mod block;
+mod builder;
+pub mod codec;
+mod env;
+pub mod eval;
+mod imm;
+pub mod opcodes;
+pub mod sig;
+pub mod text;
+mod types;
+mod verify;
+
+pub use block::{Block, Inst, Value};
+pub use builder::Builder;
+pub use env::{Env, HelperDecl, SlotDecl};
+pub use imm::{AtomicOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Round, Slot, TrapCode};
+pub use opcodes::{Effects, OpInfo, Opcode};
+pub use types::Type;
+pub use verify::{VerifyError, verify};
