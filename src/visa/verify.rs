@@ -143,7 +143,7 @@ fn check_imm(env: &Env, inst: &Inst) -> Result<(), String> {
                 return Err(format!("shuffle index {bad} is not below 32"));
             }
         }
-        Imm::Guest { len, .. } if len == 0 => return Err("a guest instruction of length 0".into()),
+        Imm::Guest { len: 0, .. } => return Err("a guest instruction of length 0".into()),
         _ => {}
     }
     Ok(())
