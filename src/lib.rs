@@ -3,6 +3,9 @@
 
 pub mod abi;
 pub mod filetest;
+pub mod frontend;
 pub mod interp;
 pub mod machine;
+#[cfg(target_arch = "x86_64")]
+pub mod oracle;
 pub mod visa;

@@ -1,6 +1,9 @@
 //! The machine the engine drives: guest memory (and, with the board, the
 //! CPU state and devices). Plain data and checked accessors; no translation.
 
+mod cpu;
 mod memory;
+
+pub use cpu::{flag, CpuState, FLAGS, GPR_NAMES, SPLIT_FLAGS_MASK};
 
 pub use memory::{GuestMemory, MemFault};

@@ -38,6 +38,13 @@ impl<'e> Builder<'e> {
         self.block
     }
 
+    /// Drops everything after the given instruction, operand and value counts.
+    pub fn truncate(&mut self, insts: usize, pool: usize, types: usize) {
+        self.block.insts.truncate(insts);
+        self.block.pool.truncate(pool);
+        self.block.types.truncate(types);
+    }
+
     pub fn type_of(&self, v: Value) -> Type {
         self.block.value_type(v)
     }

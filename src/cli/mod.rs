@@ -1,0 +1,53 @@
+//! Command-line parsing and dispatch. Only this layer prints for a person.
+
+mod visa_files;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "visa", version, about = "A dynamic binary translator: x86-64 through a portable virtual ISA")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every V-ISA opcode with its types and meaning.
+    Opcodes,
+    /// Parse and verify V-ISA text files; print them in canonical form.
+    Check {
+        /// V-ISA text files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Also print each block's binary encoding size.
+        #[arg(long)]
+        sizes: bool,
+    },
+    /// Run filetests (V-ISA text with `; run:` lines) and report the results.
+    Test {
+        /// Filetest files or directories of `.visa` files.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+}
+
+/// Runs the command line; returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Opcodes => {
+            visa_files::opcodes();
+            Ok(())
+        }
+        Command::Check { files, sizes } => visa_files::check(&files, sizes),
+        Command::Test { paths } => visa_files::test(&paths),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("visa: {msg}");
+            1
+        }
+    }
+}

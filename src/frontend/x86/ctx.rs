@@ -1,0 +1,374 @@
+//! The lifting context: one block under construction, the instruction being
+//! lifted, and the operand and flag plumbing every family shares.
+
+use iced_x86::{Instruction, MemorySize, OpKind, Register};
+
+use super::env::X86Env;
+use crate::visa::{Builder, ExitReason, Imm, IntCC, MemFlags, Opcode, Slot, Type, Value};
+
+/// What lifting one instruction did to the block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Fall through to the next instruction.
+    Next,
+    /// The instruction ended the block (it emitted the terminator).
+    End,
+    /// The instruction raises #UD: nothing of it is kept.
+    Undefined,
+}
+
+/// How the flags were last set, so a following condition can compare the
+/// operands directly instead of recombining flag bits.
+#[derive(Clone, Copy, Debug)]
+pub enum FlagSource {
+    /// Flags of `a - b`.
+    Sub { a: Value, b: Value },
+    /// Flags of a logical result: CF = OF = 0.
+    Logic { res: Value },
+}
+
+/// A point to rewind the block to.
+pub struct Mark {
+    insts: usize,
+    pool: usize,
+    types: usize,
+    cache: Vec<Option<Value>>,
+    source: Option<FlagSource>,
+}
+
+pub struct Ctx<'a> {
+    pub b: Builder<'a>,
+    pub x: &'static X86Env,
+    pub insn: Instruction,
+    /// Current value of each slot written or read so far in the block.
+    cache: Vec<Option<Value>>,
+    source: Option<FlagSource>,
+}
+
+/// The integer type of a size in bytes.
+pub fn int_type(bytes: usize) -> Type {
+    match bytes {
+        1 => Type::I8,
+        2 => Type::I16,
+        4 => Type::I32,
+        8 => Type::I64,
+        16 => Type::I128,
+        _ => panic!("no integer type of {bytes} bytes"),
+    }
+}
+
+fn gpr_index(reg: Register) -> usize {
+    reg.full_register() as usize - Register::RAX as usize
+}
+
+fn is_high_byte(reg: Register) -> bool {
+    matches!(reg, Register::AH | Register::CH | Register::DH | Register::BH)
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(x: &'static X86Env, addr: u64) -> Ctx<'a> {
+        Ctx {
+            b: Builder::new(&x.env, addr),
+            x,
+            insn: Instruction::default(),
+            cache: vec![None; x.env.slots.len()],
+            source: None,
+        }
+    }
+
+    pub fn mark(&self) -> Mark {
+        let block = self.b.block();
+        Mark {
+            insts: block.insts.len(),
+            pool: block.pool.len(),
+            types: block.types.len(),
+            cache: self.cache.clone(),
+            source: self.source,
+        }
+    }
+
+    pub fn rewind(&mut self, mark: Mark) {
+        self.b.truncate(mark.insts, mark.pool, mark.types);
+        self.cache = mark.cache;
+        self.source = mark.source;
+    }
+
+    /// Forgets cached slot values (after a helper that may write state).
+    pub fn forget_state(&mut self) {
+        self.cache.iter_mut().for_each(|c| *c = None);
+        self.source = None;
+    }
+
+    pub fn ip(&self) -> u64 {
+        self.insn.ip()
+    }
+
+    pub fn next_ip(&self) -> u64 {
+        self.insn.next_ip()
+    }
+
+    // ---- values ----
+
+    pub fn iconst(&mut self, ty: Type, v: u64) -> Value {
+        self.b.iconst(ty, v)
+    }
+
+    pub fn ty(&self, v: Value) -> Type {
+        self.b.type_of(v)
+    }
+
+    pub fn op(&mut self, op: Opcode, args: &[Value]) -> Value {
+        self.b.op(op, args)
+    }
+
+    pub fn op_multi(&mut self, op: Opcode, args: &[Value]) -> Vec<Value> {
+        let ty = self.ty(args[0]);
+        self.b.ins_multi(op, Some(ty), Imm::None, args)
+    }
+
+    pub fn icmp(&mut self, cc: IntCC, a: Value, b: Value) -> Value {
+        self.b.icmp(cc, a, b)
+    }
+
+    pub fn icmp_imm(&mut self, cc: IntCC, a: Value, imm: u64) -> Value {
+        let k = self.iconst(self.ty(a), imm);
+        self.icmp(cc, a, k)
+    }
+
+    pub fn select(&mut self, c: Value, a: Value, b: Value) -> Value {
+        self.b.select(c, a, b)
+    }
+
+    /// Zero-extends or truncates to `ty`.
+    pub fn resize(&mut self, ty: Type, v: Value) -> Value {
+        self.b.zext_or_trunc(ty, v)
+    }
+
+    pub fn sext(&mut self, ty: Type, v: Value) -> Value {
+        if self.ty(v) == ty { v } else { self.b.ins(Opcode::Sext, Some(ty), Imm::None, &[v]) }
+    }
+
+    pub fn not(&mut self, v: Value) -> Value {
+        self.op(Opcode::Not, &[v])
+    }
+
+    /// The bit `bit` of `v` as an i1.
+    pub fn bit(&mut self, v: Value, bit: u32) -> Value {
+        let ty = self.ty(v);
+        let shifted = if bit == 0 {
+            v
+        } else {
+            let k = self.iconst(ty, bit as u64);
+            self.op(Opcode::Lshr, &[v, k])
+        };
+        self.b.ins(Opcode::Trunc, Some(Type::I1), Imm::None, &[shifted])
+    }
+
+    // ---- state ----
+
+    pub fn get(&mut self, slot: Slot) -> Value {
+        if let Some(v) = self.cache[slot.0 as usize] {
+            return v;
+        }
+        let v = self.b.get(slot);
+        self.cache[slot.0 as usize] = Some(v);
+        v
+    }
+
+    pub fn set(&mut self, slot: Slot, v: Value) {
+        self.b.set(slot, v);
+        self.cache[slot.0 as usize] = Some(v);
+    }
+
+    pub fn flag(&mut self, f: usize) -> Value {
+        self.get(self.x.flags[f])
+    }
+
+    pub fn set_flag(&mut self, f: usize, v: Value) {
+        self.source = None;
+        self.set(self.x.flags[f], v);
+    }
+
+    pub fn set_flag_const(&mut self, f: usize, on: bool) {
+        let v = self.iconst(Type::I1, on as u64);
+        self.set_flag(f, v);
+    }
+
+    pub fn flag_source(&self) -> Option<FlagSource> {
+        self.source
+    }
+
+    pub fn set_flag_source(&mut self, source: FlagSource) {
+        self.source = Some(source);
+    }
+
+    // ---- registers ----
+
+    /// Reads a general-purpose register of any size (AH..BH included).
+    pub fn read_gpr(&mut self, reg: Register) -> Value {
+        let full = self.get(self.x.gpr[gpr_index(reg)]);
+        if is_high_byte(reg) {
+            let k = self.iconst(Type::I64, 8);
+            let shifted = self.op(Opcode::Lshr, &[full, k]);
+            return self.resize(Type::I8, shifted);
+        }
+        self.resize(int_type(reg.size()), full)
+    }
+
+    /// Writes a general-purpose register with x86's rules: 32-bit writes
+    /// zero the upper half, 8- and 16-bit writes keep the other bits.
+    pub fn write_gpr(&mut self, reg: Register, v: Value) {
+        let slot = self.x.gpr[gpr_index(reg)];
+        let new = match reg.size() {
+            8 => v,
+            4 => self.resize(Type::I64, v),
+            size => {
+                let (shift, width) = if is_high_byte(reg) { (8, 8) } else { (0, size as u32 * 8) };
+                let old = self.get(slot);
+                let keep = self.iconst(Type::I64, !(((1u64 << width) - 1) << shift));
+                let kept = self.op(Opcode::And, &[old, keep]);
+                let mut part = self.resize(Type::I64, v);
+                if shift != 0 {
+                    let k = self.iconst(Type::I64, shift);
+                    part = self.op(Opcode::Shl, &[part, k]);
+                }
+                self.op(Opcode::Or, &[kept, part])
+            }
+        };
+        self.set(slot, new);
+    }
+
+    pub fn read_gpr64(&mut self, index: usize) -> Value {
+        self.get(self.x.gpr[index])
+    }
+
+    pub fn write_gpr64(&mut self, index: usize, v: Value) {
+        self.set(self.x.gpr[index], v);
+    }
+
+    // ---- memory ----
+
+    /// The effective address of the memory operand, segment base included.
+    pub fn address(&mut self) -> Value {
+        let insn = self.insn;
+        let seg_base = match insn.memory_segment() {
+            Register::FS => Some(self.get(self.x.fs_base)),
+            Register::GS => Some(self.get(self.x.gs_base)),
+            _ => None,
+        };
+        let base_reg = insn.memory_base();
+        let index_reg = insn.memory_index();
+        let narrow = base_reg.size() == 4 || index_reg.size() == 4 || (base_reg == Register::EIP);
+        let mut addr = if insn.is_ip_rel_memory_operand() {
+            self.iconst(Type::I64, insn.ip_rel_memory_address())
+        } else {
+            let mut acc = None;
+            if base_reg != Register::None {
+                acc = Some(self.read_gpr64(gpr_index(base_reg)));
+            }
+            if index_reg != Register::None {
+                let mut idx = self.read_gpr64(gpr_index(index_reg));
+                let scale = insn.memory_index_scale();
+                if scale > 1 {
+                    let k = self.iconst(Type::I64, scale.trailing_zeros() as u64);
+                    idx = self.op(Opcode::Shl, &[idx, k]);
+                }
+                acc = Some(match acc {
+                    Some(a) => self.op(Opcode::Iadd, &[a, idx]),
+                    None => idx,
+                });
+            }
+            let disp = insn.memory_displacement64();
+            match acc {
+                Some(a) if disp == 0 => a,
+                Some(a) => {
+                    let k = self.iconst(Type::I64, disp);
+                    self.op(Opcode::Iadd, &[a, k])
+                }
+                None => self.iconst(Type::I64, disp),
+            }
+        };
+        if narrow {
+            let low = self.resize(Type::I32, addr);
+            addr = self.resize(Type::I64, low);
+        }
+        match seg_base {
+            Some(base) => self.op(Opcode::Iadd, &[base, addr]),
+            None => addr,
+        }
+    }
+
+    pub fn load(&mut self, ty: Type, addr: Value) -> Value {
+        self.b.load(ty, addr, MemFlags::default())
+    }
+
+    pub fn store(&mut self, v: Value, addr: Value) {
+        self.b.store(v, addr, MemFlags::default());
+    }
+
+    /// Adds a constant to an address.
+    pub fn offset(&mut self, addr: Value, delta: i64) -> Value {
+        if delta == 0 {
+            return addr;
+        }
+        let k = self.iconst(Type::I64, delta as u64);
+        self.op(Opcode::Iadd, &[addr, k])
+    }
+
+    // ---- operands ----
+
+    /// The integer type of operand `i` (immediates take the first operand's size).
+    pub fn operand_type(&self, i: u32) -> Type {
+        match self.insn.op_kind(i) {
+            OpKind::Register => int_type(self.insn.op_register(i).size()),
+            OpKind::Memory => int_type(mem_bytes(self.insn.memory_size())),
+            _ => self.operand_type(0),
+        }
+    }
+
+    /// Reads operand `i`; immediates are sign- or zero-extended as encoded,
+    /// to the type of operand 0 when `i > 0`.
+    pub fn read_operand(&mut self, i: u32) -> Value {
+        match self.insn.op_kind(i) {
+            OpKind::Register => self.read_gpr(self.insn.op_register(i)),
+            OpKind::Memory => {
+                let addr = self.address();
+                let ty = self.operand_type(i);
+                self.load(ty, addr)
+            }
+            _ => {
+                let ty = if i == 0 { Type::I64 } else { self.operand_type(0) };
+                let imm = self.insn.immediate(i);
+                self.iconst(ty, imm)
+            }
+        }
+    }
+
+    /// Writes operand `i` (a register or memory).
+    pub fn write_operand(&mut self, i: u32, v: Value) {
+        match self.insn.op_kind(i) {
+            OpKind::Register => self.write_gpr(self.insn.op_register(i), v),
+            OpKind::Memory => {
+                let addr = self.address();
+                self.store(v, addr);
+            }
+            k => panic!("write to operand kind {k:?}"),
+        }
+    }
+
+    pub fn is_memory(&self, i: u32) -> bool {
+        self.insn.op_kind(i) == OpKind::Memory
+    }
+
+    // ---- block ends ----
+
+    pub fn exit(&mut self, reason: ExitReason, resume: u64) -> Flow {
+        self.b.exit(reason, resume);
+        Flow::End
+    }
+}
+
+/// Bytes of a memory operand of integer kind.
+pub fn mem_bytes(size: MemorySize) -> usize {
+    size.size()
+}

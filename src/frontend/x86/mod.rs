@@ -1,0 +1,146 @@
+//! The x86-64 frontend: decodes guest bytes with iced-x86 and lifts each
+//! instruction to V-ISA, one file per instruction family.
+//!
+//! A block runs from its address to the first control transfer, runtime
+//! exit, or `MAX_INSTRUCTIONS`. An instruction that is not lifted (or that
+//! raises #UD) ends the block with `exit undefined` at its address, so the
+//! runtime raises #UD precisely; it is never skipped.
+
+mod alu;
+mod control;
+mod ctx;
+mod env;
+mod flags;
+mod mov;
+mod stack;
+mod system;
+
+use std::sync::OnceLock;
+
+use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
+
+pub use ctx::{Ctx, Flow};
+pub use env::X86Env;
+
+use crate::visa::{Block, ExitReason};
+
+/// Most guest instructions in one block.
+pub const MAX_INSTRUCTIONS: usize = 64;
+
+/// Longest x86 instruction.
+pub const MAX_INSTRUCTION_BYTES: usize = 15;
+
+/// A function that lifts one instruction (in `cx.insn`).
+pub type LiftFn = fn(&mut Ctx) -> Flow;
+
+/// Where a frontend reads guest code from.
+pub trait CodeSource {
+    /// Copies up to `buf.len()` bytes at `addr`; returns how many exist.
+    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize;
+}
+
+impl CodeSource for crate::machine::GuestMemory {
+    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize {
+        let avail = self.size().saturating_sub(addr).min(buf.len() as u64) as usize;
+        match self.read_bytes(addr, &mut buf[..avail]) {
+            Ok(()) => avail,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// A lifted block and the guest bytes it was made from.
+#[derive(Clone, Debug)]
+pub struct Lifted {
+    pub block: Block,
+    /// Guest bytes covered, from the block address (for code-page tracking).
+    pub bytes: u64,
+}
+
+/// Why no block could be made at an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiftError {
+    /// The first instruction's bytes are not all in guest memory: the
+    /// address of the first missing byte.
+    Fetch(u64),
+}
+
+fn dispatch_table() -> &'static [Option<LiftFn>] {
+    static TABLE: OnceLock<Vec<Option<LiftFn>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = vec![None; Mnemonic::values().count()];
+        for family in [alu::TABLE, control::TABLE, mov::TABLE, stack::TABLE, system::TABLE] {
+            for (m, f) in family {
+                assert!(table[*m as usize].is_none(), "{m:?} lifted twice");
+                table[*m as usize] = Some(*f);
+            }
+        }
+        table
+    })
+}
+
+/// The mnemonics the frontend lifts.
+pub fn lifted_mnemonics() -> impl Iterator<Item = Mnemonic> {
+    dispatch_table()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_some())
+        .map(|(i, _)| Mnemonic::values().nth(i).expect("mnemonic index"))
+}
+
+/// Lifts the block at `addr`.
+pub fn lift_block(code: &dyn CodeSource, addr: u64) -> Result<Lifted, LiftError> {
+    let x = X86Env::get();
+    let mut buf = [0u8; MAX_INSTRUCTIONS * MAX_INSTRUCTION_BYTES];
+    let avail = code.fetch(addr, &mut buf);
+    let mut decoder = Decoder::with_ip(64, &buf[..avail], addr, DecoderOptions::NONE);
+    let table = dispatch_table();
+    let mut cx = Ctx::new(x, addr);
+    let mut insn = Instruction::default();
+    let mut count = 0;
+    let mut ip = addr;
+    loop {
+        if count == MAX_INSTRUCTIONS {
+            cx.b.jump(ip);
+            break;
+        }
+        decoder.decode_out(&mut insn);
+        if decoder.last_error() == DecoderError::NoMoreBytes {
+            if count == 0 {
+                return Err(LiftError::Fetch(addr + avail as u64));
+            }
+            // The next instruction runs out of guest memory: let its own
+            // block report the fault precisely.
+            cx.b.jump(ip);
+            break;
+        }
+        count += 1;
+        let len = insn.len() as u8;
+        cx.b.guest(ip, len.max(1));
+        cx.insn = insn;
+        let flow = match (insn.is_invalid(), table[insn.mnemonic() as usize]) {
+            (false, Some(lift)) => {
+                let mark = cx.mark();
+                let flow = lift(&mut cx);
+                if flow == Flow::Undefined {
+                    cx.rewind(mark);
+                }
+                flow
+            }
+            _ => Flow::Undefined,
+        };
+        match flow {
+            Flow::Next => ip = insn.next_ip(),
+            Flow::End => {
+                ip = insn.next_ip();
+                break;
+            }
+            Flow::Undefined => {
+                cx.b.exit(ExitReason::Undefined, ip);
+                ip += len.max(1) as u64;
+                break;
+            }
+        }
+    }
+    Ok(Lifted { block: cx.b.finish(), bytes: ip - addr })
+}

@@ -1,0 +1,131 @@
+//! `CpuState`: the architectural state of one x86-64 CPU, one `#[repr(C)]`
+//! record shared by the frontend (which declares its fields as V-ISA state
+//! slots), both execution tiers, the loaders and the debugger.
+//!
+//! The six arithmetic flags and DF are kept one per byte, so each is an
+//! independent V-ISA slot that dead-flag elimination can reason about;
+//! `rflags()` assembles the architectural RFLAGS.
+
+use std::mem::offset_of;
+
+/// General-purpose registers in x86 encoding order.
+pub const GPR_NAMES: [&str; 16] = [
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+];
+
+/// The flags kept one per byte, in `CpuState::flags` order, with their RFLAGS bit.
+pub const FLAGS: [(&str, u32); 7] = [("cf", 0), ("pf", 2), ("af", 4), ("zf", 6), ("sf", 7), ("of", 11), ("df", 10)];
+
+/// RFLAGS bits kept in `CpuState::flags` rather than `rflags_rest`.
+pub const SPLIT_FLAGS_MASK: u64 = 0x0cd5;
+
+/// Index of each split flag in `CpuState::flags`.
+pub mod flag {
+    pub const CF: usize = 0;
+    pub const PF: usize = 1;
+    pub const AF: usize = 2;
+    pub const ZF: usize = 3;
+    pub const SF: usize = 4;
+    pub const OF: usize = 5;
+    pub const DF: usize = 6;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C, align(16))]
+pub struct CpuState {
+    pub gpr: [u64; 16],
+    pub rip: u64,
+    /// RFLAGS without the split flags (bit 1 reads as 1; IF, TF, AC, ID...).
+    pub rflags_rest: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    /// CF PF AF ZF SF OF DF, each 0 or 1, then padding.
+    pub flags: [u8; 8],
+    pub mxcsr: u32,
+    /// Segment selectors ES CS SS DS FS GS.
+    pub seg: [u16; 6],
+    pub _pad: [u8; 8],
+    pub xmm: [u128; 16],
+    pub cr0: u64,
+    pub cr2: u64,
+    pub cr3: u64,
+    pub cr4: u64,
+    pub efer: u64,
+    pub _tail: u64,
+}
+
+impl Default for CpuState {
+    fn default() -> CpuState {
+        CpuState {
+            gpr: [0; 16],
+            rip: 0,
+            rflags_rest: 0x2,
+            fs_base: 0,
+            gs_base: 0,
+            flags: [0; 8],
+            mxcsr: 0x1f80,
+            seg: [0; 6],
+            _pad: [0; 8],
+            xmm: [0; 16],
+            cr0: 0,
+            cr2: 0,
+            cr3: 0,
+            cr4: 0,
+            efer: 0,
+            _tail: 0,
+        }
+    }
+}
+
+// No implicit padding: every byte of the record belongs to a field.
+const _: () = assert!(offset_of!(CpuState, xmm) == 192 && std::mem::size_of::<CpuState>() == 496);
+
+impl CpuState {
+    pub const GPR_OFFSET: usize = offset_of!(CpuState, gpr);
+    pub const RIP_OFFSET: usize = offset_of!(CpuState, rip);
+    pub const RFLAGS_REST_OFFSET: usize = offset_of!(CpuState, rflags_rest);
+    pub const FS_BASE_OFFSET: usize = offset_of!(CpuState, fs_base);
+    pub const GS_BASE_OFFSET: usize = offset_of!(CpuState, gs_base);
+    pub const FLAGS_OFFSET: usize = offset_of!(CpuState, flags);
+    pub const MXCSR_OFFSET: usize = offset_of!(CpuState, mxcsr);
+    pub const SEG_OFFSET: usize = offset_of!(CpuState, seg);
+    pub const XMM_OFFSET: usize = offset_of!(CpuState, xmm);
+
+    /// The architectural RFLAGS.
+    pub fn rflags(&self) -> u64 {
+        FLAGS.iter().enumerate().fold(self.rflags_rest | 0x2, |acc, (i, (_, bit))| acc | ((self.flags[i] as u64 & 1) << bit))
+    }
+
+    /// Sets RFLAGS, splitting out the flags kept per byte.
+    pub fn set_rflags(&mut self, value: u64) {
+        for (i, (_, bit)) in FLAGS.iter().enumerate() {
+            self.flags[i] = ((value >> bit) & 1) as u8;
+        }
+        self.rflags_rest = (value & !SPLIT_FLAGS_MASK) | 0x2;
+    }
+
+    /// The state as bytes, for the V-ISA tiers (slots address it by offset).
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: CpuState is repr(C), made only of integers, with explicit
+        // padding fields, so every byte is initialised and any byte pattern
+        // is a valid value.
+        unsafe { std::slice::from_raw_parts_mut(self as *mut CpuState as *mut u8, std::mem::size_of::<CpuState>()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rflags_round_trips_through_the_split_flags() {
+        let mut s = CpuState::default();
+        s.set_rflags(0x0000_0000_0024_0ed7);
+        assert_eq!(s.flags[flag::CF], 1);
+        assert_eq!(s.flags[flag::DF], 1);
+        assert_eq!(s.flags[flag::OF], 1);
+        assert_eq!(s.rflags(), 0x0024_0ed7);
+        assert_eq!(std::mem::size_of::<CpuState>() % 16, 0);
+        assert_eq!(CpuState::XMM_OFFSET % 16, 0);
+    }
+}

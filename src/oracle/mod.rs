@@ -1,0 +1,186 @@
+//! The differential oracle: a snippet of x86-64 code runs on the host CPU
+//! and under visa from the same registers, flags and memory, and everything
+//! the architecture defines must come out the same, faults included.
+//! Host x86-64 only.
+
+pub mod native;
+
+use std::fmt::Write;
+
+use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+
+use crate::abi::{NoHelpers, Outcome};
+use crate::frontend::x86::{lift_block, LiftError, X86Env};
+use crate::interp;
+use crate::machine::{CpuState, GuestMemory, GPR_NAMES};
+use crate::visa::{text, ExitReason, TrapCode};
+use native::{End, Native, Regs, CODE, DATA, DATA_SIZE, END};
+
+/// RFLAGS bits the oracle compares: CF PF AF ZF SF OF DF.
+pub const COMPARED_FLAGS: u64 = 0x0cd5;
+
+/// One test: code placed at `native::CODE`, initial registers and data.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub code: Vec<u8>,
+    pub regs: Regs,
+    pub data: Vec<u8>,
+    /// Flags whose final value the architecture leaves undefined.
+    pub undefined_flags: u64,
+}
+
+/// The execution tiers the oracle can check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Interp,
+}
+
+/// How a visa run ended, in the terms of a native run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    Completed,
+    /// An x86 exception vector at a guest RIP (for #BP, the RIP after it).
+    Fault { vector: u64, rip: u64 },
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Completed => f.write_str("completed"),
+            Stop::Fault { vector, rip } => write!(f, "exception {vector} at {rip:#x}"),
+        }
+    }
+}
+
+fn vector_of(code: TrapCode) -> u64 {
+    match code {
+        TrapCode::DivByZero | TrapCode::DivOverflow => 0,
+        TrapCode::MemFault => 14,
+        TrapCode::Misaligned => 13,
+        TrapCode::User(v) => v as u64,
+    }
+}
+
+/// Disassembly of a snippet, one instruction a line.
+pub fn disassemble(code: &[u8], addr: u64) -> String {
+    let mut out = String::new();
+    let mut fmt = IntelFormatter::new();
+    for insn in Decoder::with_ip(64, code, addr, DecoderOptions::NONE) {
+        let mut s = String::new();
+        fmt.format(&insn, &mut s);
+        let _ = writeln!(out, "  {:#x}: {s}", insn.ip());
+    }
+    out
+}
+
+/// The code page as both runs see it: the snippet, int3 filler, and `hlt` at `END`.
+fn load_code(mem: &mut GuestMemory, code: &[u8]) -> Result<(), String> {
+    mem.write_bytes(CODE, &[0xcc; native::CODE_SIZE as usize]).map_err(|e| e.to_string())?;
+    mem.write_bytes(CODE, code).map_err(|e| e.to_string())?;
+    mem.write_bytes(END, &[0xf4]).map_err(|e| e.to_string())
+}
+
+/// Runs a case under visa; returns the final state, the data and the stop.
+pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), String> {
+    let mut mem = GuestMemory::new(DATA + DATA_SIZE).map_err(|e| e.to_string())?;
+    load_code(&mut mem, &case.code)?;
+    mem.write_bytes(DATA, &case.data).map_err(|e| e.to_string())?;
+    let mut cpu = CpuState { gpr: case.regs.gpr, mxcsr: case.regs.mxcsr as u32, xmm: case.regs.xmm, ..CpuState::default() };
+    cpu.set_rflags(case.regs.rflags | 0x202);
+    let env = &X86Env::get().env;
+    let mut scratch = interp::Scratch::new();
+    let mut rip = CODE;
+    for _ in 0..10_000 {
+        let lifted = match lift_block(&mem, rip) {
+            Ok(l) => l,
+            Err(LiftError::Fetch(_)) => return Ok((cpu, Vec::new(), Stop::Fault { vector: 14, rip })),
+        };
+        let outcome = match tier {
+            Tier::Interp => {
+                let compiled = interp::compile(env, &lifted.block, std::mem::size_of::<CpuState>()).map_err(|e| e.to_string())?;
+                interp::run(&compiled, cpu.as_bytes_mut(), &mut mem, &mut NoHelpers, &mut scratch)
+            }
+        };
+        match outcome {
+            Outcome::Jump(t) | Outcome::Indirect(t) => rip = t,
+            Outcome::Exit(ExitReason::Halt, resume) if resume == END + 1 => {
+                cpu.rip = END;
+                let mut data = vec![0u8; case.data.len()];
+                mem.read_bytes(DATA, &mut data).map_err(|e| e.to_string())?;
+                return Ok((cpu, data, Stop::Completed));
+            }
+            Outcome::Exit(ExitReason::Undefined, at) => return finish_fault(cpu, &mem, case, 6, at),
+            Outcome::Exit(ExitReason::Breakpoint, resume) => return finish_fault(cpu, &mem, case, 3, resume),
+            Outcome::Exit(reason, at) => return Err(format!("unexpected exit {reason} at {at:#x}")),
+            Outcome::Trap(t) => return finish_fault(cpu, &mem, case, vector_of(t.code), t.guest),
+        }
+    }
+    Err("the snippet did not finish in 10000 blocks".into())
+}
+
+fn finish_fault(mut cpu: CpuState, mem: &GuestMemory, case: &Case, vector: u64, rip: u64) -> Result<(CpuState, Vec<u8>, Stop), String> {
+    cpu.rip = rip;
+    let mut data = vec![0u8; case.data.len()];
+    mem.read_bytes(DATA, &mut data).map_err(|e| e.to_string())?;
+    Ok((cpu, data, Stop::Fault { vector, rip }))
+}
+
+fn native_stop(end: End) -> Stop {
+    match end {
+        End::Completed => Stop::Completed,
+        // A general-protection fault on a canonical-address access is what a
+        // page fault outside guest memory is natively, for our purposes.
+        End::Fault { vector: 13, rip, .. } => Stop::Fault { vector: 14, rip },
+        End::Fault { vector, rip, .. } => Stop::Fault { vector, rip },
+    }
+}
+
+/// Runs a case natively and under visa; describes every difference.
+pub fn check(case: &Case, tier: Tier) -> Result<(), String> {
+    let (native_regs, native_data, native_end) = {
+        let mut guard = Native::lock();
+        guard.as_mut().expect("executor mapped").run(&case.code, &case.data, &case.regs)
+    };
+    let (cpu, data, stop) = run_visa(case, tier)?;
+    let mut diffs = Vec::new();
+    let want_stop = native_stop(native_end);
+    if stop != want_stop {
+        diffs.push(format!("stop: native {want_stop}, visa {stop}"));
+    }
+    for i in 0..16 {
+        if native_regs.gpr[i] != cpu.gpr[i] {
+            diffs.push(format!("{}: native {:#x}, visa {:#x}", GPR_NAMES[i], native_regs.gpr[i], cpu.gpr[i]));
+        }
+    }
+    let mask = COMPARED_FLAGS & !case.undefined_flags;
+    let (nf, vf) = (native_regs.rflags & mask, cpu.rflags() & mask);
+    if nf != vf {
+        let names: Vec<_> = crate::machine::FLAGS
+            .iter()
+            .filter(|(_, bit)| (nf ^ vf) >> bit & 1 == 1)
+            .map(|(n, bit)| format!("{n} native {} visa {}", nf >> bit & 1, vf >> bit & 1))
+            .collect();
+        diffs.push(format!("flags: {}", names.join(", ")));
+    }
+    if want_stop == Stop::Completed && native_data != data {
+        let at = native_data.iter().zip(&data).position(|(a, b)| a != b).unwrap_or(0);
+        diffs.push(format!(
+            "data at {:#x}: native {:02x?}, visa {:02x?}",
+            DATA + at as u64,
+            &native_data[at..(at + 8).min(data.len())],
+            &data[at..(at + 8).min(data.len())]
+        ));
+    }
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let mut report = format!("mismatch:\n{}\ncode:\n{}", diffs.join("\n"), disassemble(&case.code, CODE));
+    let regs: Vec<_> = (0..16).map(|i| format!("{}={:#x}", GPR_NAMES[i], case.regs.gpr[i])).collect();
+    let _ = writeln!(report, "input: {} rflags={:#x}", regs.join(" "), case.regs.rflags);
+    let mut mem = GuestMemory::new(END + 16).map_err(|e| e.to_string())?;
+    load_code(&mut mem, &case.code)?;
+    if let Ok(lifted) = lift_block(&mem, CODE) {
+        report += &text::print_block(&X86Env::get().env, &lifted.block);
+    }
+    Err(report)
+}

@@ -1,0 +1,276 @@
+//! Runs x86-64 snippets on the host CPU at fixed addresses, with registers,
+//! flags, MXCSR and XMM loaded from and stored to a state record.
+//!
+//! The snippet page, the harness and the scratch data live at the same
+//! addresses natively and in the guest, so addresses computed by a snippet
+//! mean the same in both runs. A fault inside a snippet is caught by a
+//! signal handler (on an alternate stack) that records the CPU state at the
+//! fault and resumes in the harness, so faults compare too.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, Once};
+
+use iced_x86::code_asm::*;
+use iced_x86::BlockEncoderOptions;
+
+/// Guest and host address of the snippet page.
+pub const CODE: u64 = 0x7000_0000;
+/// Bytes a snippet may use; `END` follows.
+pub const CODE_SIZE: u64 = 0x800;
+/// Where a snippet ends: natively a jump to the harness, in the guest `hlt`.
+pub const END: u64 = CODE + CODE_SIZE;
+const HARNESS: u64 = CODE + 0x1000;
+const IO: u64 = CODE + 0x2000;
+/// The scratch data snippets may read and write, compared after each run.
+pub const DATA: u64 = CODE + 0x10000;
+pub const DATA_SIZE: u64 = 0x10000;
+const MAP_SIZE: u64 = DATA + DATA_SIZE - CODE;
+
+/// Registers a snippet starts and ends with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Regs {
+    pub gpr: [u64; 16],
+    pub rflags: u64,
+    pub mxcsr: u64,
+    pub xmm: [u128; 16],
+}
+
+#[repr(C)]
+struct Io {
+    input: Regs,
+    output: Regs,
+    saved_rsp: u64,
+    host_mxcsr: u64,
+    fault_signo: u64,
+    fault_trapno: u64,
+    fault_rip: u64,
+    fault_addr: u64,
+}
+
+const IN: i32 = std::mem::offset_of!(Io, input) as i32;
+const OUT: i32 = std::mem::offset_of!(Io, output) as i32;
+const RFLAGS: i32 = std::mem::offset_of!(Regs, rflags) as i32;
+const MXCSR: i32 = std::mem::offset_of!(Regs, mxcsr) as i32;
+const XMM: i32 = std::mem::offset_of!(Regs, xmm) as i32;
+const SAVED_RSP: i32 = std::mem::offset_of!(Io, saved_rsp) as i32;
+const HOST_MXCSR: i32 = std::mem::offset_of!(Io, host_mxcsr) as i32;
+
+/// How a native run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The snippet reached `END`.
+    Completed,
+    /// The snippet faulted: signal, x86 exception vector, RIP, fault address.
+    Fault { signo: i32, vector: u64, rip: u64, addr: u64 },
+}
+
+/// The one native executor of the process.
+pub struct Native {
+    _private: (),
+}
+
+static NATIVE: Mutex<Option<Native>> = Mutex::new(None);
+const GPRS: [AsmRegister64; 16] = [rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15];
+const XMMS: [AsmRegisterXmm; 16] =
+    [xmm0, xmm1, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8, xmm9, xmm10, xmm11, xmm12, xmm13, xmm14, xmm15];
+
+fn io() -> *mut Io {
+    IO as *mut Io
+}
+
+/// Address of the fault-resume label in the harness, fixed when it is built.
+static FAULT_RESUME: AtomicU64 = AtomicU64::new(0);
+
+fn build_harness() -> (Vec<u8>, u64, u64) {
+    let mut a = CodeAssembler::new(64).expect("64-bit assembler");
+    let mut epilogue = a.create_label();
+    let mut fault = a.create_label();
+    let io_at = |off: i32| qword_ptr(rax + off);
+    (|| -> Result<(), IcedError> {
+        for r in [rbx, rbp, r12, r13, r14, r15] {
+            a.push(r)?;
+        }
+        a.mov(rax, IO)?;
+        a.mov(io_at(SAVED_RSP), rsp)?;
+        a.stmxcsr(dword_ptr(rax + HOST_MXCSR))?;
+        a.ldmxcsr(dword_ptr(rax + IN + MXCSR))?;
+        for (i, x) in XMMS.iter().enumerate() {
+            a.movdqu(*x, xmmword_ptr(rax + IN + XMM + 16 * i as i32))?;
+        }
+        a.push(io_at(IN + RFLAGS))?;
+        a.popfq()?;
+        for (i, r) in GPRS.iter().enumerate().skip(1) {
+            a.mov(*r, io_at(IN + 8 * i as i32))?;
+        }
+        a.mov(rax, io_at(IN))?;
+        a.jmp(CODE)?;
+
+        a.set_label(&mut epilogue)?;
+        a.mov(qword_ptr(IO + OUT as u64), rax)?;
+        a.mov(rax, IO)?;
+        for (i, r) in GPRS.iter().enumerate().skip(1) {
+            a.mov(io_at(OUT + 8 * i as i32), *r)?;
+        }
+        a.mov(rsp, io_at(SAVED_RSP))?;
+        a.pushfq()?;
+        a.pop(io_at(OUT + RFLAGS))?;
+        a.set_label(&mut fault)?;
+        a.mov(rax, IO)?;
+        for (i, x) in XMMS.iter().enumerate() {
+            a.movdqu(xmmword_ptr(rax + OUT + XMM + 16 * i as i32), *x)?;
+        }
+        a.stmxcsr(dword_ptr(rax + OUT + MXCSR))?;
+        a.ldmxcsr(dword_ptr(rax + HOST_MXCSR))?;
+        a.cld()?;
+        for r in [r15, r14, r13, r12, rbp, rbx] {
+            a.pop(r)?;
+        }
+        a.ret()?;
+        Ok(())
+    })()
+    .expect("harness assembles");
+    let result = a.assemble_options(HARNESS, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS).expect("harness encodes");
+    let epilogue = result.label_ip(&epilogue).expect("epilogue label");
+    let fault = result.label_ip(&fault).expect("fault label");
+    (result.inner.code_buffer, epilogue, fault)
+}
+
+extern "C" fn on_fault(signo: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid ucontext; IO is mapped for the
+    // process lifetime once the handler is installed.
+    unsafe {
+        let uc = &mut *(ctx as *mut libc::ucontext_t);
+        let g = &mut uc.uc_mcontext.gregs;
+        let rip = g[libc::REG_RIP as usize] as u64;
+        if !(CODE..CODE + 0x1000).contains(&rip) {
+            // Not a snippet: a real crash. Let it kill the process as usual.
+            libc::signal(signo, libc::SIG_DFL);
+            return;
+        }
+        let io = &mut *io();
+        let order = [
+            libc::REG_RAX,
+            libc::REG_RCX,
+            libc::REG_RDX,
+            libc::REG_RBX,
+            libc::REG_RSP,
+            libc::REG_RBP,
+            libc::REG_RSI,
+            libc::REG_RDI,
+            libc::REG_R8,
+            libc::REG_R9,
+            libc::REG_R10,
+            libc::REG_R11,
+            libc::REG_R12,
+            libc::REG_R13,
+            libc::REG_R14,
+            libc::REG_R15,
+        ];
+        for (i, r) in order.iter().enumerate() {
+            io.output.gpr[i] = g[*r as usize] as u64;
+        }
+        io.output.rflags = g[libc::REG_EFL as usize] as u64;
+        io.fault_signo = signo as u64;
+        io.fault_trapno = g[libc::REG_TRAPNO as usize] as u64;
+        io.fault_rip = rip;
+        io.fault_addr = (*info).si_addr() as u64;
+        g[libc::REG_RIP as usize] = FAULT_RESUME.load(Ordering::Relaxed) as i64;
+        g[libc::REG_RSP as usize] = io.saved_rsp as i64;
+        g[libc::REG_EFL as usize] = 0x202;
+    }
+}
+
+fn install_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP] {
+            // SAFETY: a plain sigaction with a handler of the SA_SIGINFO type.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_fault as *const () as usize;
+                sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+                libc::sigemptyset(&mut sa.sa_mask);
+                assert_eq!(libc::sigaction(sig, &sa, std::ptr::null_mut()), 0, "sigaction");
+            }
+        }
+    });
+}
+
+/// Signals from a snippet arrive with the guest's RSP: give this thread a
+/// stack of its own for them.
+fn ensure_alt_stack() {
+    thread_local!(static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    DONE.with(|done| {
+        if done.get() {
+            return;
+        }
+        let size = 256 * 1024;
+        let stack = Box::leak(vec![0u8; size].into_boxed_slice());
+        let alt = libc::stack_t { ss_sp: stack.as_mut_ptr() as *mut libc::c_void, ss_flags: 0, ss_size: size };
+        // SAFETY: the stack is leaked, so it outlives the thread.
+        unsafe { assert_eq!(libc::sigaltstack(&alt, std::ptr::null_mut()), 0, "sigaltstack") };
+        done.set(true);
+    });
+}
+
+impl Native {
+    /// Locks the executor, mapping it on first use.
+    pub fn lock() -> MutexGuard<'static, Option<Native>> {
+        let mut guard = NATIVE.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            // SAFETY: a fresh fixed mapping that must not replace anything.
+            let p = unsafe {
+                libc::mmap(
+                    CODE as *mut libc::c_void,
+                    MAP_SIZE as usize,
+                    libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                    -1,
+                    0,
+                )
+            };
+            assert_eq!(p as u64, CODE, "the oracle's fixed addresses are taken in this process");
+            let (harness, epilogue, fault) = build_harness();
+            // SAFETY: the harness page is mapped and writable.
+            unsafe {
+                std::ptr::copy_nonoverlapping(harness.as_ptr(), HARNESS as *mut u8, harness.len());
+            }
+            FAULT_RESUME.store(fault, Ordering::Relaxed);
+            let mut end = CodeAssembler::new(64).unwrap();
+            end.jmp(epilogue).unwrap();
+            let jmp = end.assemble(END).unwrap();
+            // SAFETY: END lies in the mapped code page.
+            unsafe { std::ptr::copy_nonoverlapping(jmp.as_ptr(), END as *mut u8, jmp.len()) };
+            install_handler();
+            *guard = Some(Native { _private: () });
+        }
+        guard
+    }
+
+    /// Runs `code` (placed at `CODE`) with `data` at `DATA`; returns the final
+    /// registers, the data and how the run ended.
+    pub fn run(&mut self, code: &[u8], data: &[u8], input: &Regs) -> (Regs, Vec<u8>, End) {
+        assert!(code.len() as u64 <= CODE_SIZE && data.len() as u64 <= DATA_SIZE);
+        assert_eq!(input.rflags & 0x4_0100, 0, "TF and AC must be clear");
+        ensure_alt_stack();
+        // SAFETY: the pages are mapped; this executor is locked.
+        unsafe {
+            std::ptr::write_bytes(CODE as *mut u8, 0xcc, CODE_SIZE as usize);
+            std::ptr::copy_nonoverlapping(code.as_ptr(), CODE as *mut u8, code.len());
+            std::ptr::copy_nonoverlapping(data.as_ptr(), DATA as *mut u8, data.len());
+            let io = &mut *io();
+            io.input = *input;
+            io.fault_signo = 0;
+            let entry: extern "C" fn() = std::mem::transmute(HARNESS as *const ());
+            entry();
+            let mut out_data = vec![0u8; data.len()];
+            std::ptr::copy_nonoverlapping(DATA as *const u8, out_data.as_mut_ptr(), data.len());
+            let end = match io.fault_signo {
+                0 => End::Completed,
+                s => End::Fault { signo: s as i32, vector: io.fault_trapno, rip: io.fault_rip, addr: io.fault_addr },
+            };
+            (io.output, out_data, end)
+        }
+    }
+}
