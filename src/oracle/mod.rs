@@ -3,18 +3,20 @@
 //! the architecture defines must come out the same, faults included.
 //! Host x86-64 only.
 
+pub mod cases;
 pub mod native;
+mod setup;
 
 use std::fmt::Write;
 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
 use crate::abi::{NoHelpers, Outcome};
-use crate::frontend::x86::{lift_block, LiftError, X86Env};
+use crate::frontend::x86::{LiftError, X86Env, lift_block};
 use crate::interp;
-use crate::machine::{CpuState, GuestMemory, GPR_NAMES};
-use crate::visa::{text, ExitReason, TrapCode};
-use native::{End, Native, Regs, CODE, DATA, DATA_SIZE, END};
+use crate::machine::{CpuState, GPR_NAMES, GuestMemory};
+use crate::visa::{ExitReason, TrapCode, text};
+use native::{CODE, DATA, DATA_SIZE, END, End, Native, Regs};
 
 /// RFLAGS bits the oracle compares: CF PF AF ZF SF OF DF.
 pub const COMPARED_FLAGS: u64 = 0x0cd5;
@@ -40,7 +42,10 @@ pub enum Tier {
 pub enum Stop {
     Completed,
     /// An x86 exception vector at a guest RIP (for #BP, the RIP after it).
-    Fault { vector: u64, rip: u64 },
+    Fault {
+        vector: u64,
+        rip: u64,
+    },
 }
 
 impl std::fmt::Display for Stop {
@@ -75,7 +80,8 @@ pub fn disassemble(code: &[u8], addr: u64) -> String {
 
 /// The code page as both runs see it: the snippet, int3 filler, and `hlt` at `END`.
 fn load_code(mem: &mut GuestMemory, code: &[u8]) -> Result<(), String> {
-    mem.write_bytes(CODE, &[0xcc; native::CODE_SIZE as usize]).map_err(|e| e.to_string())?;
+    mem.write_bytes(CODE, &[0xcc; native::CODE_SIZE as usize])
+        .map_err(|e| e.to_string())?;
     mem.write_bytes(CODE, code).map_err(|e| e.to_string())?;
     mem.write_bytes(END, &[0xf4]).map_err(|e| e.to_string())
 }
@@ -85,7 +91,12 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
     let mut mem = GuestMemory::new(DATA + DATA_SIZE).map_err(|e| e.to_string())?;
     load_code(&mut mem, &case.code)?;
     mem.write_bytes(DATA, &case.data).map_err(|e| e.to_string())?;
-    let mut cpu = CpuState { gpr: case.regs.gpr, mxcsr: case.regs.mxcsr as u32, xmm: case.regs.xmm, ..CpuState::default() };
+    let mut cpu = CpuState {
+        gpr: case.regs.gpr,
+        mxcsr: case.regs.mxcsr as u32,
+        xmm: case.regs.xmm,
+        ..CpuState::default()
+    };
     cpu.set_rflags(case.regs.rflags | 0x202);
     let env = &X86Env::get().env;
     let mut scratch = interp::Scratch::new();
@@ -97,7 +108,8 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
         };
         let outcome = match tier {
             Tier::Interp => {
-                let compiled = interp::compile(env, &lifted.block, std::mem::size_of::<CpuState>()).map_err(|e| e.to_string())?;
+                let compiled =
+                    interp::compile(env, &lifted.block, std::mem::size_of::<CpuState>()).map_err(|e| e.to_string())?;
                 interp::run(&compiled, cpu.as_bytes_mut(), &mut mem, &mut NoHelpers, &mut scratch)
             }
         };
@@ -118,7 +130,13 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
     Err("the snippet did not finish in 10000 blocks".into())
 }
 
-fn finish_fault(mut cpu: CpuState, mem: &GuestMemory, case: &Case, vector: u64, rip: u64) -> Result<(CpuState, Vec<u8>, Stop), String> {
+fn finish_fault(
+    mut cpu: CpuState,
+    mem: &GuestMemory,
+    case: &Case,
+    vector: u64,
+    rip: u64,
+) -> Result<(CpuState, Vec<u8>, Stop), String> {
     cpu.rip = rip;
     let mut data = vec![0u8; case.data.len()];
     mem.read_bytes(DATA, &mut data).map_err(|e| e.to_string())?;
@@ -139,7 +157,10 @@ fn native_stop(end: End) -> Stop {
 pub fn check(case: &Case, tier: Tier) -> Result<(), String> {
     let (native_regs, native_data, native_end) = {
         let mut guard = Native::lock();
-        guard.as_mut().expect("executor mapped").run(&case.code, &case.data, &case.regs)
+        guard
+            .as_mut()
+            .expect("executor mapped")
+            .run(&case.code, &case.data, &case.regs)
     };
     let (cpu, data, stop) = run_visa(case, tier)?;
     let mut diffs = Vec::new();
@@ -147,9 +168,9 @@ pub fn check(case: &Case, tier: Tier) -> Result<(), String> {
     if stop != want_stop {
         diffs.push(format!("stop: native {want_stop}, visa {stop}"));
     }
-    for i in 0..16 {
-        if native_regs.gpr[i] != cpu.gpr[i] {
-            diffs.push(format!("{}: native {:#x}, visa {:#x}", GPR_NAMES[i], native_regs.gpr[i], cpu.gpr[i]));
+    for (name, (n, v)) in GPR_NAMES.iter().zip(native_regs.gpr.iter().zip(&cpu.gpr)) {
+        if n != v {
+            diffs.push(format!("{name}: native {n:#x}, visa {v:#x}"));
         }
     }
     let mask = COMPARED_FLAGS & !case.undefined_flags;
@@ -174,8 +195,14 @@ pub fn check(case: &Case, tier: Tier) -> Result<(), String> {
     if diffs.is_empty() {
         return Ok(());
     }
-    let mut report = format!("mismatch:\n{}\ncode:\n{}", diffs.join("\n"), disassemble(&case.code, CODE));
-    let regs: Vec<_> = (0..16).map(|i| format!("{}={:#x}", GPR_NAMES[i], case.regs.gpr[i])).collect();
+    let mut report = format!(
+        "mismatch:\n{}\ncode:\n{}",
+        diffs.join("\n"),
+        disassemble(&case.code, CODE)
+    );
+    let regs: Vec<_> = (0..16)
+        .map(|i| format!("{}={:#x}", GPR_NAMES[i], case.regs.gpr[i]))
+        .collect();
     let _ = writeln!(report, "input: {} rflags={:#x}", regs.join(" "), case.regs.rflags);
     let mut mem = GuestMemory::new(END + 16).map_err(|e| e.to_string())?;
     load_code(&mut mem, &case.code)?;
@@ -183,4 +210,41 @@ pub fn check(case: &Case, tier: Tier) -> Result<(), String> {
         report += &text::print_block(&X86Env::get().env, &lifted.block);
     }
     Err(report)
+}
+
+/// What a batch of oracle cases found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub forms: usize,
+    pub cases: usize,
+    /// Forms the generator could not encode even once.
+    pub unencodable: Vec<String>,
+    /// One report per failing form (its first failure).
+    pub failures: Vec<String>,
+}
+
+/// Runs `per_form` random cases for every form of the given mnemonics.
+pub fn run_forms(mnemonics: &[iced_x86::Mnemonic], per_form: usize, seed: u64, tier: Tier) -> Report {
+    let mut report = Report::default();
+    for code in cases::forms(mnemonics) {
+        report.forms += 1;
+        let mut rng = cases::Rng::new(seed ^ (code as u64).wrapping_mul(0x1000_0000_01b3));
+        let (mut made, mut tries) = (0, 0);
+        while made < per_form && tries < per_form * 4 {
+            tries += 1;
+            let Some(case) = cases::case_for(code, &mut rng) else {
+                continue;
+            };
+            made += 1;
+            report.cases += 1;
+            if let Err(e) = check(&case, tier) {
+                report.failures.push(format!("{code:?}: {e}"));
+                break;
+            }
+        }
+        if made == 0 {
+            report.unencodable.push(format!("{code:?}"));
+        }
+    }
+    report
 }

@@ -3,9 +3,9 @@
 
 use iced_x86::Mnemonic;
 
+use super::LiftFn;
 use super::ctx::{Ctx, Flow};
 use super::flags::{set_arith, set_logic, set_sub};
-use super::LiftFn;
 use crate::machine::flag::{CF, OF};
 use crate::visa::{AtomicOp, Imm, Opcode, Type, Value};
 

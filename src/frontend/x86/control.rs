@@ -2,10 +2,10 @@
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
+use super::LiftFn;
 use super::ctx::{Ctx, Flow};
 use super::flags::condition;
 use super::stack::{pop, push};
-use super::LiftFn;
 use crate::machine::flag::ZF;
 use crate::visa::{IntCC, Opcode, Type};
 
@@ -37,11 +37,16 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
 ];
 
 fn is_near(cx: &Ctx) -> bool {
-    matches!(cx.insn.op_kind(0), OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64)
+    matches!(
+        cx.insn.op_kind(0),
+        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+    )
 }
 
 fn is_far(cx: &Ctx) -> bool {
-    matches!(cx.insn.op_kind(0), OpKind::FarBranch16 | OpKind::FarBranch32) || cx.insn.is_jmp_far_indirect() || cx.insn.is_call_far_indirect()
+    matches!(cx.insn.op_kind(0), OpKind::FarBranch16 | OpKind::FarBranch32)
+        || cx.insn.is_jmp_far_indirect()
+        || cx.insn.is_call_far_indirect()
 }
 
 fn jmp(cx: &mut Ctx) -> Flow {
@@ -90,7 +95,11 @@ fn ret(cx: &mut Ctx) -> Flow {
 
 /// The count register of LOOP and JRCXZ: RCX, or ECX with a 32-bit address size.
 fn count_register(cx: &Ctx) -> Register {
-    if cx.insn.op_kind(0) == OpKind::NearBranch32 || cx.insn.mnemonic() == Mnemonic::Jecxz {
+    use iced_x86::Code::*;
+    if matches!(
+        cx.insn.code(),
+        Loop_rel8_64_ECX | Loope_rel8_64_ECX | Loopne_rel8_64_ECX | Jecxz_rel8_64
+    ) {
         Register::ECX
     } else {
         Register::RCX

@@ -3,9 +3,9 @@
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
-use super::ctx::{int_type, Ctx, Flow};
-use super::flags::condition;
 use super::LiftFn;
+use super::ctx::{Ctx, Flow, int_type};
+use super::flags::condition;
 use crate::visa::{AtomicOp, Imm, IntCC, Opcode, Type};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[
@@ -86,7 +86,8 @@ fn xchg(cx: &mut Ctx) -> Flow {
         // XCHG with memory is always atomic.
         let addr = cx.address();
         let ty = cx.ty(r);
-        let old = cx.b.ins(Opcode::AtomicRmw, Some(ty), Imm::Atomic(AtomicOp::Xchg), &[addr, r]);
+        let old =
+            cx.b.ins(Opcode::AtomicRmw, Some(ty), Imm::Atomic(AtomicOp::Xchg), &[addr, r]);
         cx.write_operand(reg, old);
     } else {
         if cx.insn.has_lock_prefix() {
@@ -118,8 +119,11 @@ fn setcc(cx: &mut Ctx) -> Flow {
 fn bswap(cx: &mut Ctx) -> Flow {
     let reg = cx.insn.op_register(0);
     if reg.size() == 2 {
-        // BSWAP of a 16-bit register is undefined in the manual.
-        return Flow::Undefined;
+        // The manual leaves BSWAP of a 16-bit register undefined; processors
+        // clear it, and so does visa.
+        let zero = cx.iconst(Type::I16, 0);
+        cx.write_gpr(reg, zero);
+        return Flow::Next;
     }
     let v = cx.read_gpr(reg);
     let r = cx.op(Opcode::Bswap, &[v]);

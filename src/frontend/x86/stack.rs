@@ -3,8 +3,8 @@
 
 use iced_x86::{Code, Mnemonic, OpKind, Register};
 
-use super::ctx::{int_type, Ctx, Flow};
 use super::LiftFn;
+use super::ctx::{Ctx, Flow, int_type};
 use crate::machine::{FLAGS, SPLIT_FLAGS_MASK};
 use crate::visa::{Opcode, Type, Value};
 
@@ -77,7 +77,11 @@ fn pop_insn(cx: &mut Ctx) -> Flow {
         let new = cx.offset(rsp, ty.bytes() as i64);
         let addr = cx.address();
         let rsp_based = matches!(cx.insn.memory_base(), Register::RSP | Register::ESP);
-        let addr = if rsp_based { cx.offset(addr, ty.bytes() as i64) } else { addr };
+        let addr = if rsp_based {
+            cx.offset(addr, ty.bytes() as i64)
+        } else {
+            addr
+        };
         cx.store(v, addr);
         cx.write_gpr64(RSP, new);
         return Flow::Next;
@@ -139,7 +143,7 @@ fn popf(cx: &mut Ctx, ty: Type) -> Flow {
 }
 
 fn leave(cx: &mut Ctx) -> Flow {
-    let size = cx.insn.stack_pointer_increment() as u64;
+    let size: u64 = if cx.insn.code() == Code::Leavew { 2 } else { 8 };
     let rbp = cx.read_gpr64(RBP);
     let ty = int_type(size as usize);
     let v = cx.load(ty, rbp);
@@ -150,27 +154,31 @@ fn leave(cx: &mut Ctx) -> Flow {
 }
 
 fn enter(cx: &mut Ctx) -> Flow {
-    if cx.insn.code() != Code::Enterq_imm16_imm8 {
-        return Flow::Undefined;
-    }
+    let (size, ty, bp) = match cx.insn.code() {
+        Code::Enterw_imm16_imm8 => (2i64, Type::I16, Register::BP),
+        _ => (8, Type::I64, Register::RBP),
+    };
     let frame = cx.insn.immediate16() as i64;
     let level = (cx.insn.immediate8_2nd() & 31) as i64;
     let rsp = cx.read_gpr64(RSP);
     let rbp = cx.read_gpr64(RBP);
-    let frame_ptr = cx.offset(rsp, -8);
-    cx.store(rbp, frame_ptr);
+    let frame_ptr = cx.offset(rsp, -size);
+    let old_bp = cx.resize(ty, rbp);
+    cx.store(old_bp, frame_ptr);
     for i in 1..level {
-        let from = cx.offset(rbp, -8 * i);
-        let v = cx.load(Type::I64, from);
-        let to = cx.offset(frame_ptr, -8 * i);
+        let from = cx.offset(rbp, -size * i);
+        let v = cx.load(ty, from);
+        let to = cx.offset(frame_ptr, -size * i);
         cx.store(v, to);
     }
     if level > 0 {
-        let to = cx.offset(frame_ptr, -8 * level);
-        cx.store(frame_ptr, to);
+        let to = cx.offset(frame_ptr, -size * level);
+        let v = cx.resize(ty, frame_ptr);
+        cx.store(v, to);
     }
-    let new_rsp = cx.offset(frame_ptr, -(8 * level + frame));
-    cx.write_gpr64(RBP, frame_ptr);
+    let new_rsp = cx.offset(frame_ptr, -(size * level + frame));
+    let v = cx.resize(ty, frame_ptr);
+    cx.write_gpr(bp, v);
     cx.write_gpr64(RSP, new_rsp);
     Flow::Next
 }

@@ -5,9 +5,9 @@
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
+use super::LiftFn;
 use super::ctx::{Ctx, Flow};
 use super::stack::{rflags, set_rflags};
-use super::LiftFn;
 use crate::machine::flag::{AF, CF, DF, PF, SF, ZF};
 use crate::visa::{ExitReason, Imm, Opcode, Type, Value};
 
@@ -77,7 +77,9 @@ fn lahf(cx: &mut Ctx) -> Flow {
 fn sahf(cx: &mut Ctx) -> Flow {
     let ah = cx.read_gpr(Register::AH);
     let v = cx.resize(Type::I64, ah);
-    let mask = [CF, PF, AF, ZF, SF].iter().fold(0u64, |m, f| m | 1 << crate::machine::FLAGS[*f].1);
+    let mask = [CF, PF, AF, ZF, SF]
+        .iter()
+        .fold(0u64, |m, f| m | 1 << crate::machine::FLAGS[*f].1);
     set_rflags(cx, v, mask);
     Flow::Next
 }
@@ -106,7 +108,10 @@ fn cpuid(cx: &mut Ctx) -> Flow {
     let leaf = cx.read_gpr(Register::EAX);
     let sub = cx.read_gpr(Register::ECX);
     let r = call(cx, cx.x.cpuid, &[leaf, sub]);
-    for (reg, v) in [Register::EAX, Register::EBX, Register::ECX, Register::EDX].into_iter().zip(r) {
+    for (reg, v) in [Register::EAX, Register::EBX, Register::ECX, Register::EDX]
+        .into_iter()
+        .zip(r)
+    {
         cx.write_gpr(reg, v);
     }
     Flow::Next

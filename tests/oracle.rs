@@ -1,0 +1,77 @@
+//! The differential oracle over every lifted instruction form: random and
+//! edge operands, run natively and under visa, compared. Host x86-64 only.
+//! `VISA_ORACLE_CASES=N` sets the cases per form (default 200).
+#![cfg(target_arch = "x86_64")]
+
+use iced_x86::Mnemonic;
+use visa::oracle::{Tier, run_forms};
+
+fn per_form() -> usize {
+    std::env::var("VISA_ORACLE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+fn run(mnemonics: &[Mnemonic]) {
+    let report = run_forms(mnemonics, per_form(), 0x5eed, Tier::Interp);
+    assert!(
+        report.unencodable.is_empty(),
+        "forms with no encodable case: {:?}",
+        report.unencodable
+    );
+    assert!(report.forms > 0, "no forms for {mnemonics:?}");
+    assert!(
+        report.failures.is_empty(),
+        "{} of {} forms fail ({} cases):\n{}",
+        report.failures.len(),
+        report.forms,
+        report.cases,
+        report.failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n\n")
+    );
+}
+
+#[test]
+fn alu() {
+    use Mnemonic::*;
+    run(&[Add, Adc, Sub, Sbb, Cmp, And, Or, Xor, Test, Inc, Dec, Neg, Not]);
+}
+
+#[test]
+fn moves() {
+    use Mnemonic::*;
+    run(&[
+        Mov, Movzx, Movsx, Movsxd, Xchg, Bswap, Lea, Cbw, Cwde, Cdqe, Cwd, Cdq, Cqo,
+    ]);
+}
+
+#[test]
+fn conditions() {
+    use Mnemonic::*;
+    run(&[
+        Cmovo, Cmovno, Cmovb, Cmovae, Cmove, Cmovne, Cmovbe, Cmova, Cmovs, Cmovns, Cmovp, Cmovnp, Cmovl, Cmovge,
+        Cmovle, Cmovg, Seto, Setno, Setb, Setae, Sete, Setne, Setbe, Seta, Sets, Setns, Setp, Setnp, Setl, Setge,
+        Setle, Setg,
+    ]);
+}
+
+#[test]
+fn control() {
+    use Mnemonic::*;
+    run(&[
+        Jmp, Jo, Jno, Jb, Jae, Je, Jne, Jbe, Ja, Js, Jns, Jp, Jnp, Jl, Jge, Jle, Jg, Call, Ret, Loop, Loope, Loopne,
+        Jrcxz, Jecxz,
+    ]);
+}
+
+#[test]
+fn stack() {
+    use Mnemonic::*;
+    run(&[Push, Pop, Pushf, Pushfq, Popf, Popfq, Leave, Enter]);
+}
+
+#[test]
+fn flag_instructions() {
+    use Mnemonic::*;
+    run(&[Clc, Stc, Cmc, Cld, Std, Lahf, Sahf, Nop]);
+}
