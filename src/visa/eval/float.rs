@@ -97,17 +97,26 @@ fn sqrt_directed_impl<F: Fp + 'static>(x: F, round: Round) -> F {
         let wide = (f32::from_raw(x.raw()) as f64).sqrt();
         return F::from_raw(convert::<Double, Single>(wide.raw(), round));
     }
-    let x = f64::from_raw(x.raw());
+    F::from_raw(sqrt_directed_f64(f64::from_raw(x.raw()), round).raw())
+}
+
+fn sqrt_directed_f64(x: f64, round: Round) -> f64 {
+    // 2^e, for e in the normal exponent range.
+    let pow2 = |e: i32| f64::from_bits(((1023 + e) as u64) << 52);
+    if x > 0.0 && x < pow2(-900) {
+        // The residual below would underflow to zero. Scaling by an even
+        // power of two is exact, scales the root exactly and keeps it normal.
+        return sqrt_directed_f64(x * pow2(200), round) * pow2(-100);
+    }
     let r = x.sqrt();
     // x - r*r is exact in one fused operation: its sign says on which side
     // of the true root r lies.
     let residual = (-r).mul_add(r, x);
-    let r = match round {
+    match round {
         Round::Down | Round::Zero if residual < 0.0 => r.next_down(),
         Round::Up if residual > 0.0 => r.next_up(),
         _ => r,
-    };
-    F::from_raw(r.raw())
+    }
 }
 
 fn ap_round(round: Round) -> ApRound {

@@ -144,7 +144,10 @@ pub fn print_inst(env: &Env, block: &Block, inst: &Inst) -> String {
             None => format!("%<undeclared slot {}>", slot.0),
         }),
         Imm::Lane(lane) => trailing(lane.to_string()),
-        Imm::Shuffle(mask) => trailing(format!("[{}]", join(mask.iter()))),
+        Imm::Shuffle(mask) => {
+            let indices: Vec<String> = mask.iter().map(u8::to_string).collect();
+            trailing(format!("[{}]", indices.join(" ")))
+        }
         Imm::Helper(h) => match env.helper_decl(*h) {
             Some(decl) => format!("@{}({args})", decl.name),
             None => format!("@<undeclared helper {}>({args})", h.0),
