@@ -377,7 +377,10 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
     for (i, v) in values.iter().enumerate() {
         regs.gpr[i] = v.unwrap_or_else(|| value(rng, 64));
     }
-    super::setup::adjust(code, &insn, &mut regs, &mut data, mem_target, rng);
+    if op.can_use_lock_prefix() && insn.op_kind(0) == OpKind::Memory && rng.chance(30) {
+        insn.set_has_lock_prefix(true);
+    }
+    super::setup::adjust(code, &mut insn, &mut regs, &mut data, mem_target, rng);
     let code_bytes = encode(insn, branch)?;
     Some(Case {
         code: code_bytes,

@@ -6,6 +6,11 @@
 pub mod cases;
 pub mod native;
 mod setup;
+mod setup_atomic;
+mod setup_bits;
+mod setup_muldiv;
+mod setup_shift;
+mod setup_string;
 
 use std::fmt::Write;
 

@@ -101,7 +101,17 @@ pub fn undefined_flags(insn: &Instruction, regs: &Regs) -> u64 {
 }
 
 /// Puts operand values where the form needs them.
-pub fn adjust(code: Code, insn: &Instruction, regs: &mut Regs, data: &mut [u8], mem: Option<u64>, rng: &mut Rng) {
+pub fn adjust(code: Code, insn: &mut Instruction, regs: &mut Regs, data: &mut [u8], mem: Option<u64>, rng: &mut Rng) {
+    let families = [
+        super::setup_atomic::adjust,
+        super::setup_bits::adjust,
+        super::setup_muldiv::adjust,
+        super::setup_shift::adjust,
+        super::setup_string::adjust,
+    ];
+    if families.iter().any(|adjust| adjust(code, insn, regs, data, mem, rng)) {
+        return;
+    }
     let m = code.mnemonic();
     let op0_reg = (insn.op_count() > 0 && insn.op_kind(0) == OpKind::Register).then(|| insn.op0_register());
     match m {

@@ -7,12 +7,17 @@
 //! runtime raises #UD precisely; it is never skipped.
 
 mod alu;
+mod atomic;
+mod bits;
 mod control;
 mod ctx;
 mod env;
 mod flags;
 mod mov;
+mod muldiv;
+mod shift;
 mod stack;
+mod string;
 mod system;
 
 use std::sync::OnceLock;
@@ -69,7 +74,18 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
     static TABLE: OnceLock<Vec<Option<LiftFn>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut table = vec![None; Mnemonic::values().count()];
-        for family in [alu::TABLE, control::TABLE, mov::TABLE, stack::TABLE, system::TABLE] {
+        for family in [
+            alu::TABLE,
+            atomic::TABLE,
+            bits::TABLE,
+            control::TABLE,
+            mov::TABLE,
+            muldiv::TABLE,
+            shift::TABLE,
+            stack::TABLE,
+            string::TABLE,
+            system::TABLE,
+        ] {
             for (m, f) in family {
                 assert!(table[*m as usize].is_none(), "{m:?} lifted twice");
                 table[*m as usize] = Some(*f);
