@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use visa::filetest::{run_source, Tier};
+use visa::filetest::{Tier, run_source};
 use visa::visa::opcodes::{Opd, TypeSet};
-use visa::visa::{codec, text, verify, Opcode};
+use visa::visa::{Opcode, codec, text, verify};
 
 fn types(set: TypeSet) -> String {
     set.iter().map(|t| t.name()).collect::<Vec<_>>().join(" ")
@@ -27,8 +27,17 @@ pub fn opcodes() {
     for op in Opcode::ALL {
         let info = op.info();
         let list = |os: &[Opd]| os.iter().map(operand).collect::<Vec<_>>().join(", ");
-        let ctrl = if info.ctrl.is_empty() { String::new() } else { format!(" T: {}", types(info.ctrl)) };
-        println!("{:<15} ({}) -> ({}){ctrl}", info.name, list(info.args), list(info.results));
+        let ctrl = if info.ctrl.is_empty() {
+            String::new()
+        } else {
+            format!(" T: {}", types(info.ctrl))
+        };
+        println!(
+            "{:<15} ({}) -> ({}){ctrl}",
+            info.name,
+            list(info.args),
+            list(info.results)
+        );
         println!("{:<15} {}", "", info.doc);
     }
     println!("{} opcodes", Opcode::ALL.len());
@@ -49,7 +58,11 @@ pub fn check(files: &[PathBuf], sizes: bool) -> Result<(), String> {
         if sizes {
             for block in &module.blocks {
                 let bytes = codec::encode(&module.env, block).len();
-                println!("; block {:#x}: {} instructions, {bytes} bytes encoded", block.addr, block.insts.len());
+                println!(
+                    "; block {:#x}: {} instructions, {bytes} bytes encoded",
+                    block.addr,
+                    block.insts.len()
+                );
             }
         }
     }
@@ -82,7 +95,12 @@ pub fn test(paths: &[PathBuf]) -> Result<(), String> {
             Ok(report) => {
                 passed += 1;
                 runs += report.runs;
-                println!("ok    {} ({} runs, {} checks)", path.display(), report.runs, report.checks);
+                println!(
+                    "ok    {} ({} runs, {} checks)",
+                    path.display(),
+                    report.runs,
+                    report.checks
+                );
             }
             Err(failures) => {
                 failed += 1;
@@ -94,5 +112,9 @@ pub fn test(paths: &[PathBuf]) -> Result<(), String> {
         }
     }
     println!("{passed} files passed, {failed} failed, {runs} runs");
-    if failed == 0 { Ok(()) } else { Err(format!("{failed} filetest files failed")) }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} filetest files failed"))
+    }
 }

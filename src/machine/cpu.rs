@@ -14,7 +14,15 @@ pub const GPR_NAMES: [&str; 16] = [
 ];
 
 /// The flags kept one per byte, in `CpuState::flags` order, with their RFLAGS bit.
-pub const FLAGS: [(&str, u32); 7] = [("cf", 0), ("pf", 2), ("af", 4), ("zf", 6), ("sf", 7), ("of", 11), ("df", 10)];
+pub const FLAGS: [(&str, u32); 7] = [
+    ("cf", 0),
+    ("pf", 2),
+    ("af", 4),
+    ("zf", 6),
+    ("sf", 7),
+    ("of", 11),
+    ("df", 10),
+];
 
 /// RFLAGS bits kept in `CpuState::flags` rather than `rflags_rest`.
 pub const SPLIT_FLAGS_MASK: u64 = 0x0cd5;
@@ -93,7 +101,12 @@ impl CpuState {
 
     /// The architectural RFLAGS.
     pub fn rflags(&self) -> u64 {
-        FLAGS.iter().enumerate().fold(self.rflags_rest | 0x2, |acc, (i, (_, bit))| acc | ((self.flags[i] as u64 & 1) << bit))
+        FLAGS
+            .iter()
+            .enumerate()
+            .fold(self.rflags_rest | 0x2, |acc, (i, (_, bit))| {
+                acc | ((self.flags[i] as u64 & 1) << bit)
+            })
     }
 
     /// Sets RFLAGS, splitting out the flags kept per byte.

@@ -4,6 +4,6 @@
 mod cpu;
 mod memory;
 
-pub use cpu::{flag, CpuState, FLAGS, GPR_NAMES, SPLIT_FLAGS_MASK};
+pub use cpu::{CpuState, FLAGS, GPR_NAMES, SPLIT_FLAGS_MASK, flag};
 
 pub use memory::{GuestMemory, MemFault};
