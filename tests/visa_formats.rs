@@ -66,6 +66,9 @@ fn parse_errors_say_where_and_what() {
     assert!(parse_err("slot %a: i8x16 @ 0").contains("lane shape"));
     assert!(parse_err("slot %a: i64 @ 0\nslot %a: i64 @ 8").contains("declared twice"));
     assert!(parse_err("block 0x0 { $ }").contains("unexpected character `$`"));
+    assert!(parse_err(&format!("{head}    v0 = const.i8 -129\n}}")).contains("does not fit in i8"));
+    assert!(parse_err("helper @h() -> () impure").contains("expected `pure`"));
+    assert!(parse_err("helper @h(i32x4) -> ()").contains("lane shape"));
 }
 
 #[test]

@@ -119,7 +119,10 @@ fn assignment(module: &Module, item: &str) -> Result<(Place, u128, Type), String
     Ok((place, parse_const(ty, value)?, ty))
 }
 
-fn outcome<'a>(words: &mut impl Iterator<Item = &'a str>, first: &str) -> Result<ExpectedOutcome, String> {
+fn outcome<'a, I: Iterator<Item = &'a str>>(
+    words: &mut std::iter::Peekable<I>,
+    first: &str,
+) -> Result<ExpectedOutcome, String> {
     Ok(match first {
         "jump" => ExpectedOutcome::Jump(addr(words.next(), "a jump target")?),
         "indirect" => ExpectedOutcome::Indirect(addr(words.next(), "a jump target")?),
@@ -139,13 +142,11 @@ fn outcome<'a>(words: &mut impl Iterator<Item = &'a str>, first: &str) -> Result
                 None => return Err(format!("unknown trap code `{c}`")),
             };
             let (mut addr_opt, mut at) = (None, None);
-            let rest: Vec<&str> = words.collect();
-            let mut it = rest.chunks(2);
-            for pair in it.by_ref() {
-                match pair {
-                    ["addr", a] => addr_opt = Some(addr(Some(a), "a fault address")?),
-                    ["at", g] => at = Some(addr(Some(g), "a guest address")?),
-                    other => return Err(format!("unexpected `{}` after the trap", other.join(" "))),
+            while let Some(&key) = words.peek() {
+                match key {
+                    "addr" => addr_opt = Some(addr(words.nth(1), "a fault address")?),
+                    "at" => at = Some(addr(words.nth(1), "a guest address")?),
+                    _ => break,
                 }
             }
             ExpectedOutcome::Trap {
@@ -184,19 +185,14 @@ fn run_line(module: &Module, line: usize, body: &str, preceding: Option<u64>) ->
         expect: Vec::new(),
         outcome: None,
     };
-    let mut words = rhs.split_whitespace();
+    let mut words = rhs.split_whitespace().peekable();
     while let Some(w) = words.next() {
         if w.contains('=') {
             run.expect.push(assignment(module, w)?);
         } else if run.outcome.is_some() {
             return Err(format!("a second outcome at `{w}`"));
         } else {
-            let mut rest: Vec<&str> = Vec::new();
-            for x in words.by_ref() {
-                rest.push(x);
-            }
-            let mut it = rest.into_iter();
-            run.outcome = Some(outcome(&mut it, w)?);
+            run.outcome = Some(outcome(&mut words, w)?);
         }
     }
     if run.expect.is_empty() && run.outcome.is_none() {

@@ -5,7 +5,7 @@
 //! controlling-type byte (when the opcode has one), the immediate, and each
 //! operand as the distance back from the instruction's first result. Result
 //! types are not stored: they follow from the table and the Env. Guest
-//! addresses in immediates are signed LEB128 offsets from the block address.
+//! addresses in immediates are zigzag LEB128 offsets from the block address.
 
 use std::fmt;
 

@@ -52,6 +52,7 @@ impl Env {
 
     /// Declares a helper and returns its index.
     pub fn helper(&mut self, name: &str, args: &[Type], results: &[Type], pure: bool) -> super::Helper {
+        assert!(args.iter().chain(results).all(|t| t.is_value_type()), "helper {name} names a lane shape");
         self.helpers.push(HelperDecl {
             name: name.to_string(),
             args: args.to_vec(),
@@ -88,7 +89,7 @@ impl Env {
         self.slots.iter().map(|s| s.offset + s.ty.bytes()).max().unwrap_or(0)
     }
 
-    /// A 64-bit fingerprint of the declarations (FNV-1a over their text), so a
+    /// A 64-bit fingerprint of the declarations (FNV-1a over names, type codes, offsets and purity), so a
     /// binary block can tell whether it is being decoded against its own Env.
     pub fn fingerprint(&self) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -105,9 +106,10 @@ impl Env {
         for helper in &self.helpers {
             feed(helper.name.as_bytes());
             feed(&[1, helper.pure as u8]);
-            for t in helper.args.iter().chain([&Type::V128]).chain(&helper.results) {
-                feed(&[t.code()]);
-            }
+            // 0xff is no type code: it separates arguments from results.
+            let args = helper.args.iter().map(|t| t.code());
+            let codes: Vec<u8> = args.chain([0xff]).chain(helper.results.iter().map(|t| t.code())).collect();
+            feed(&codes);
         }
         h
     }

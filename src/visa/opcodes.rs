@@ -50,6 +50,9 @@ pub const INT_16_UP: TypeSet = TypeSet::of(&[I16, I32, I64, I128]);
 pub const I32_I64: TypeSet = TypeSet::of(&[I32, I64]);
 pub const BOOL: TypeSet = TypeSet::of(&[I1]);
 pub const INT_BOOL: TypeSet = INT.union(BOOL);
+pub const TRUNC_TO: TypeSet = INT_TO_64.union(BOOL);
+pub const F32_ONLY: TypeSet = TypeSet::of(&[F32]);
+pub const F64_ONLY: TypeSet = TypeSet::of(&[F64]);
 pub const BITS: TypeSet = INT_BOOL.union(TypeSet::of(&[V128]));
 pub const FLOAT: TypeSet = TypeSet::of(&[F32, F64]);
 pub const VALUE: TypeSet = BITS.union(FLOAT);
@@ -198,7 +201,7 @@ opcodes! {
     Select "select" VALUE None [B, C, C] -> [C] PURE "c ? a : b.";
     Zext "zext" INT None [Opd::Narrower(INT_BOOL)] -> [C] PURE "Zero extension from a narrower integer.";
     Sext "sext" INT None [Opd::Narrower(INT_BOOL)] -> [C] PURE "Sign extension from a narrower integer.";
-    Trunc "trunc" INT_BOOL None [Opd::Wider(INT)] -> [C] PURE "Keep the low bits of a wider integer.";
+    Trunc "trunc" TRUNC_TO None [Opd::Wider(INT)] -> [C] PURE "Keep the low bits of a wider integer.";
     Clz "clz" INT None [C] -> [C] PURE "Count leading zero bits (the width for zero).";
     Ctz "ctz" INT None [C] -> [C] PURE "Count trailing zero bits (the width for zero).";
     Popcnt "popcnt" INT None [C] -> [C] PURE "Count one bits.";
@@ -220,8 +223,8 @@ opcodes! {
     FcvtToUint "fcvt_to_uint" I32_I64 None [Opd::Of(FLOAT)] -> [C] PURE "Float to unsigned integer toward zero, saturating; NaN gives 0.";
     FcvtFromSint "fcvt_from_sint" FLOAT Round [Opd::Of(I32_I64)] -> [C] PURE "Signed integer to float, rounded as given.";
     FcvtFromUint "fcvt_from_uint" FLOAT Round [Opd::Of(I32_I64)] -> [C] PURE "Unsigned integer to float, rounded as given.";
-    Fpromote "fpromote" FLOAT None [Opd::Narrower(FLOAT)] -> [C] PURE "Exact conversion to a wider float.";
-    Fdemote "fdemote" FLOAT Round [Opd::Wider(FLOAT)] -> [C] PURE "Conversion to a narrower float, rounded as given.";
+    Fpromote "fpromote" F64_ONLY None [Opd::Narrower(FLOAT)] -> [C] PURE "Exact conversion to a wider float.";
+    Fdemote "fdemote" F32_ONLY Round [Opd::Wider(FLOAT)] -> [C] PURE "Conversion to a narrower float, rounded as given.";
     Bitcast "bitcast" MEM None [Opd::SameWidth] -> [C] PURE "Reinterpret the bits as another type of the same width.";
 
     Vsplat "vsplat" SHAPES None [L] -> [C] PURE "Every lane set to a.";

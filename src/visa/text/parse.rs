@@ -306,7 +306,13 @@ impl<'a> Parser<'a> {
             t => return Err(self.err_at(self.pos - 1, format!("expected `->`, found {t}"))),
         }
         let results = self.type_list()?;
-        let pure = !self.at_line_end(line) && self.word("`pure`")? == "pure";
+        if let Some(t) = args.iter().chain(&results).find(|t| !t.is_value_type()) {
+            return Err(self.err(format!("helper @{name} names lane shape {t}; use v128")));
+        }
+        let pure = !self.at_line_end(line);
+        if pure && self.word("`pure`")? != "pure" {
+            return Err(self.err_at(self.pos - 1, "expected `pure` or the end of the line"));
+        }
         if !self.at_line_end(line) {
             return Err(self.err("unexpected text after the helper declaration"));
         }
@@ -577,7 +583,7 @@ pub fn parse_const(ty: Type, text: &str) -> Result<u128, String> {
                 (1u128 << ty.bits()) - 1
             };
             let fits = if text.starts_with('-') {
-                v | mask == u128::MAX
+                ty.bits() >= 128 || (v as i128) >= -(1i128 << (ty.bits() - 1))
             } else {
                 v & !mask == 0
             };
