@@ -43,6 +43,12 @@ pub trait Helpers {
     /// Calls helper `helper` with the declared arguments; writes its results.
     fn call(&mut self, helper: Helper, ctx: HelperCtx<'_>, args: &[u128], results: &mut [u128])
     -> Result<(), TrapCode>;
+
+    /// True once a helper has asked the runtime to stop (a device ended the
+    /// machine, say). The engine checks it between blocks.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// For blocks that declare no helpers.

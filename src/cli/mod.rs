@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. Only this layer prints for a person.
 
+mod boot;
 mod visa_files;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Command {
         #[arg(long)]
         sizes: bool,
     },
+    /// Run a bare-metal guest on the board (serial on stdin/stdout, exit port 0xF4).
+    Boot(boot::BootArgs),
     /// Run filetests (V-ISA text with `; run:` lines) and report the results.
     Test {
         /// Filetest files or directories of `.visa` files.
@@ -36,22 +39,23 @@ enum Command {
     },
 }
 
+/// Exit status when visa itself cannot do what was asked (bad input, I/O).
+pub const ERROR_STATUS: i32 = 125;
+
 /// Runs the command line; returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Opcodes => {
             visa_files::opcodes();
-            Ok(())
+            Ok(0)
         }
-        Command::Check { files, sizes } => visa_files::check(&files, sizes),
+        Command::Check { files, sizes } => visa_files::check(&files, sizes).map(|()| 0),
         Command::Test { paths } => visa_files::test(&paths),
+        Command::Boot(args) => boot::boot(args),
     };
-    match result {
-        Ok(()) => 0,
-        Err(msg) => {
-            eprintln!("visa: {msg}");
-            1
-        }
-    }
+    result.unwrap_or_else(|msg| {
+        eprintln!("visa: {msg}");
+        ERROR_STATUS
+    })
 }

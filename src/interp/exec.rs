@@ -106,6 +106,9 @@ pub fn run(
         completed: 0,
         started: false,
     };
+    // A store hit a page holding translated code: the rest of this block may
+    // be stale, so stop at the next instruction boundary.
+    let mut code_modified = false;
     for op in &block.ops {
         match *op {
             Op::Const { d, v } => r[d as usize] = v as u128,
@@ -188,8 +191,12 @@ pub fn run(
                 if let Err(f) = mem.write_le(addr, size, r[v as usize]) {
                     return pos.mem_fault(f);
                 }
+                code_modified |= mem.code_written();
             }
             Op::Marker { addr } => {
+                if code_modified {
+                    return Outcome::Jump(addr);
+                }
                 if pos.started {
                     pos.completed += 1;
                 }
@@ -207,6 +214,7 @@ pub fn run(
                 {
                     return outcome;
                 }
+                code_modified |= mem.code_written();
             }
             Op::Fence => {}
             Op::Jump { target } => return Outcome::Jump(target),

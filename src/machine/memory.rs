@@ -2,6 +2,11 @@
 //! reservation. Every access is bounds-checked; an access outside the range
 //! is a `MemFault`, never a host access. Guest memory is little-endian
 //! whatever the host.
+//!
+//! Memory that holds translated code is marked in 64-byte lines; a write to
+//! a marked line is recorded so the engine can invalidate the translations
+//! made from it (self-modifying code). Lines rather than pages keep data
+//! that shares a page with code from invalidating it on every store.
 
 use memmap2::{MmapMut, MmapOptions};
 use std::fmt;
@@ -27,11 +32,20 @@ impl fmt::Display for MemFault {
 
 impl std::error::Error for MemFault {}
 
+/// Bytes of a page.
+pub const PAGE_SIZE: u64 = 4096;
+/// Bytes of a code-tracking line.
+pub const LINE_SIZE: u64 = 64;
+
 /// Guest RAM from address 0 to `size`, backed lazily: untouched pages cost
 /// no host memory.
 pub struct GuestMemory {
     map: MmapMut,
     size: u64,
+    /// One byte per line: nonzero when the line holds translated code.
+    code_lines: MmapMut,
+    /// Code lines written since the engine last looked, deduplicated.
+    code_writes: Vec<u64>,
 }
 
 impl GuestMemory {
@@ -40,7 +54,14 @@ impl GuestMemory {
         let len = usize::try_from(size.max(1))
             .map_err(|_| std::io::Error::other("guest memory larger than the host address space"))?;
         let map = MmapOptions::new().len(len).no_reserve_swap().map_anon()?;
-        Ok(GuestMemory { map, size })
+        let lines = len.div_ceil(LINE_SIZE as usize);
+        let code_lines = MmapOptions::new().len(lines).no_reserve_swap().map_anon()?;
+        Ok(GuestMemory {
+            map,
+            size,
+            code_lines,
+            code_writes: Vec::new(),
+        })
     }
 
     pub fn size(&self) -> u64 {
@@ -77,8 +98,54 @@ impl GuestMemory {
     #[inline]
     pub fn write<const N: usize>(&mut self, addr: u64, bytes: [u8; N]) -> Result<(), MemFault> {
         let at = self.check(addr, N, true)?;
+        self.note_write(addr, N as u64);
         self.map[at..at + N].copy_from_slice(&bytes);
         Ok(())
+    }
+
+    /// Records writes to code lines (the range is already bounds-checked).
+    #[inline]
+    fn note_write(&mut self, addr: u64, len: u64) {
+        let (first, last) = (addr / LINE_SIZE, (addr + len.max(1) - 1) / LINE_SIZE);
+        if self.code_lines[first as usize] | self.code_lines[last as usize] != 0 || last > first + 1 {
+            self.note_code_write(first, last);
+        }
+    }
+
+    #[cold]
+    fn note_code_write(&mut self, first: u64, last: u64) {
+        for line in first..=last {
+            if self.code_lines[line as usize] != 0 && !self.code_writes.contains(&line) {
+                self.code_writes.push(line);
+            }
+        }
+    }
+
+    /// Marks `[addr, addr + len)` as holding translated code.
+    pub fn mark_code(&mut self, addr: u64, len: u64) {
+        let end = (addr + len.max(1)).min(self.size);
+        for line in addr / LINE_SIZE..end.div_ceil(LINE_SIZE) {
+            self.code_lines[line as usize] = 1;
+        }
+    }
+
+    /// Unmarks every line of a page.
+    pub fn unmark_page(&mut self, page: u64) {
+        let lines = PAGE_SIZE / LINE_SIZE;
+        let first = (page * lines) as usize;
+        let end = (first + lines as usize).min(self.code_lines.len());
+        self.code_lines[first..end].fill(0);
+    }
+
+    /// True when code lines were written since `take_code_writes`.
+    #[inline]
+    pub fn code_written(&self) -> bool {
+        !self.code_writes.is_empty()
+    }
+
+    /// The code lines written since the last call (line numbers: address / `LINE_SIZE`).
+    pub fn take_code_writes(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.code_writes)
     }
 
     /// Reads a little-endian value of `size` bytes (1, 2, 4, 8 or 16), zero-extended.
@@ -115,6 +182,7 @@ impl GuestMemory {
     /// Copies bytes into guest memory.
     pub fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<(), MemFault> {
         let at = self.check(addr, data.len(), true)?;
+        self.note_write(addr, data.len() as u64);
         self.map[at..at + data.len()].copy_from_slice(data);
         Ok(())
     }
@@ -141,6 +209,21 @@ mod tests {
         );
         assert!(m.write_le(u64::MAX, 8, 0).is_err());
         assert!(m.write_bytes(4000, &[0; 97]).is_err());
+    }
+
+    #[test]
+    fn writes_to_code_lines_are_recorded() {
+        let mut m = GuestMemory::new(4 * PAGE_SIZE).unwrap();
+        m.mark_code(PAGE_SIZE + 10, 4);
+        m.write_le(0, 8, 1).unwrap();
+        m.write_le(PAGE_SIZE + 100, 1, 1).unwrap();
+        assert!(!m.code_written(), "data in the code's page but not its line");
+        m.write_le(PAGE_SIZE - 4, 8, 1).unwrap();
+        m.write_bytes(PAGE_SIZE - 64, &[0; 256]).unwrap();
+        assert_eq!(m.take_code_writes(), vec![PAGE_SIZE / LINE_SIZE]);
+        m.unmark_page(1);
+        m.write_le(PAGE_SIZE + 12, 1, 1).unwrap();
+        assert!(!m.code_written());
     }
 
     #[test]

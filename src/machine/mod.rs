@@ -1,9 +1,11 @@
 //! The machine the engine drives: guest memory (and, with the board, the
 //! CPU state and devices). Plain data and checked accessors; no translation.
 
+pub mod board;
 mod cpu;
+pub mod cpuid;
 mod memory;
 
 pub use cpu::{CpuState, FLAGS, GPR_NAMES, SPLIT_FLAGS_MASK, flag};
 
-pub use memory::{GuestMemory, MemFault};
+pub use memory::{GuestMemory, LINE_SIZE, MemFault, PAGE_SIZE};

@@ -16,11 +16,11 @@ use std::fmt::Write;
 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
-use crate::abi::{NoHelpers, Outcome};
-use crate::frontend::x86::{LiftError, X86Env, lift_block};
-use crate::interp;
+use crate::abi::NoHelpers;
+use crate::engine::{Engine, Fault as EngineFault, Stop as EngineStop};
+use crate::frontend::x86::{X86Env, lift_block};
 use crate::machine::{CpuState, GPR_NAMES, GuestMemory};
-use crate::visa::{ExitReason, TrapCode, text};
+use crate::visa::{ExitReason, text};
 use native::{CODE, DATA, DATA_SIZE, END, End, Native, Regs};
 
 /// RFLAGS bits the oracle compares: CF PF AF ZF SF OF DF.
@@ -62,15 +62,6 @@ impl std::fmt::Display for Stop {
     }
 }
 
-fn vector_of(code: TrapCode) -> u64 {
-    match code {
-        TrapCode::DivByZero | TrapCode::DivOverflow => 0,
-        TrapCode::MemFault => 14,
-        TrapCode::Misaligned => 13,
-        TrapCode::User(v) => v as u64,
-    }
-}
-
 /// Disassembly of a snippet, one instruction a line.
 pub fn disassemble(code: &[u8], addr: u64) -> String {
     let mut out = String::new();
@@ -103,57 +94,42 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
         ..CpuState::default()
     };
     cpu.set_rflags(case.regs.rflags | 0x202);
-    let env = &X86Env::get().env;
-    let mut scratch = interp::Scratch::new();
-    let mut rip = CODE;
-    for _ in 0..10_000 {
-        let lifted = match lift_block(&mem, rip) {
-            Ok(l) => l,
-            Err(LiftError::Fetch(_)) => return Ok((cpu, Vec::new(), Stop::Fault { vector: 14, rip })),
-        };
-        let outcome = match tier {
-            Tier::Interp => {
-                let compiled =
-                    interp::compile(env, &lifted.block, std::mem::size_of::<CpuState>()).map_err(|e| e.to_string())?;
-                interp::run(&compiled, cpu.as_bytes_mut(), &mut mem, &mut NoHelpers, &mut scratch)
-            }
-        };
-        match outcome {
-            Outcome::Jump(t) | Outcome::Indirect(t) => rip = t,
-            Outcome::Exit(ExitReason::Halt, resume) if resume == END + 1 => {
-                cpu.rip = END;
-                let mut data = vec![0u8; case.data.len()];
-                mem.read_bytes(DATA, &mut data).map_err(|e| e.to_string())?;
-                return Ok((cpu, data, Stop::Completed));
-            }
-            Outcome::Exit(ExitReason::Undefined, at) => return finish_fault(cpu, &mem, case, 6, at),
-            Outcome::Exit(ExitReason::Breakpoint, resume) => return finish_fault(cpu, &mem, case, 3, resume),
-            Outcome::Exit(reason, at) => return Err(format!("unexpected exit {reason} at {at:#x}")),
-            Outcome::Trap(t) => return finish_fault(cpu, &mem, case, vector_of(t.code), t.guest),
+    cpu.rip = CODE;
+    let Tier::Interp = tier;
+    let mut engine = Engine::new();
+    let stop = match engine.run(&mut cpu, &mut mem, &mut NoHelpers, 1_000_000) {
+        EngineStop::Exit(ExitReason::Halt) if cpu.rip == END + 1 => {
+            cpu.rip = END;
+            Stop::Completed
         }
-    }
-    Err("the snippet did not finish in 10000 blocks".into())
-}
-
-fn finish_fault(
-    mut cpu: CpuState,
-    mem: &GuestMemory,
-    case: &Case,
-    vector: u64,
-    rip: u64,
-) -> Result<(CpuState, Vec<u8>, Stop), String> {
-    cpu.rip = rip;
+        EngineStop::Exit(ExitReason::Breakpoint) => Stop::Fault {
+            vector: 3,
+            rip: cpu.rip,
+        },
+        EngineStop::Fault(f) => Stop::Fault {
+            vector: native_vector(&f),
+            rip: f.rip,
+        },
+        other => return Err(format!("unexpected stop {other:?} at {:#x}", cpu.rip)),
+    };
     let mut data = vec![0u8; case.data.len()];
     mem.read_bytes(DATA, &mut data).map_err(|e| e.to_string())?;
-    Ok((cpu, data, Stop::Fault { vector, rip }))
+    Ok((cpu, data, stop))
+}
+
+/// The vector a native run raises for a visa fault: outside guest memory at
+/// a non-canonical address, natively an access is a #GP, not a #PF.
+fn native_vector(f: &EngineFault) -> u64 {
+    let canonical = |a: u64| ((a as i64) << 16 >> 16) as u64 == a;
+    match f.addr {
+        Some(a) if f.vector == 14 && !canonical(a) => 13,
+        _ => f.vector as u64,
+    }
 }
 
 fn native_stop(end: End) -> Stop {
     match end {
         End::Completed => Stop::Completed,
-        // A general-protection fault on a canonical-address access is what a
-        // page fault outside guest memory is natively, for our purposes.
-        End::Fault { vector: 13, rip, .. } => Stop::Fault { vector: 14, rip },
         End::Fault { vector, rip, .. } => Stop::Fault { vector, rip },
     }
 }

@@ -104,6 +104,17 @@ pub fn lifted_mnemonics() -> impl Iterator<Item = Mnemonic> {
         .map(|(i, _)| Mnemonic::values().nth(i).expect("mnemonic index"))
 }
 
+/// The x86 exception a V-ISA trap raises.
+pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
+    use crate::visa::TrapCode;
+    match code {
+        TrapCode::DivByZero | TrapCode::DivOverflow => 0,
+        TrapCode::MemFault => 14,
+        TrapCode::Misaligned => 13,
+        TrapCode::User(v) => v,
+    }
+}
+
 /// Lifts the block at `addr`.
 pub fn lift_block(code: &dyn CodeSource, addr: u64) -> Result<Lifted, LiftError> {
     let x = X86Env::get();

@@ -1,0 +1,23 @@
+/* The guest runtime: serial output, exit, timing. The same interface has a
+ * hosted implementation (rt_host.c) so each workload also runs natively,
+ * which is where its expected output comes from. */
+#ifndef RT_H
+#define RT_H
+
+typedef unsigned long u64;
+typedef unsigned int u32;
+typedef unsigned short u16;
+typedef unsigned char u8;
+typedef long i64;
+
+void rt_putc(char c);
+void rt_puts(const char *s);
+void rt_put_u64(u64 v);
+void rt_put_hex(u64 v, int digits);
+void rt_exit(int code) __attribute__((noreturn));
+u64 rt_cycles(void);
+
+void *memset(void *d, int c, unsigned long n);
+void *memcpy(void *d, const void *s, unsigned long n);
+
+#endif

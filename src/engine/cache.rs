@@ -1,0 +1,128 @@
+//! The translation cache: translations by guest address, a direct-mapped
+//! front for the common lookup, and which code pages each came from.
+//!
+//! Entries are reference-counted so a running block stays valid while its
+//! page is invalidated under it, and so a cache can later be shared.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
+
+use crate::interp::Compiled;
+use crate::machine::PAGE_SIZE;
+
+/// One translated guest block.
+pub struct Translation {
+    pub addr: u64,
+    /// Guest bytes the block was made from.
+    pub bytes: u64,
+    pub guest_insts: u32,
+    pub code: Compiled,
+}
+
+/// A hasher for guest addresses (the default SipHash is needlessly slow here).
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ *b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (v ^ (v >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type AddrMap<V> = HashMap<u64, V, BuildHasherDefault<AddrHasher>>;
+
+const FAST_SLOTS: usize = 4096;
+
+#[derive(Default)]
+pub struct Cache {
+    blocks: AddrMap<Rc<Translation>>,
+    fast: Vec<Option<Rc<Translation>>>,
+    /// Guest page number to the addresses of blocks made from it.
+    pages: AddrMap<Vec<u64>>,
+}
+
+fn slot(addr: u64) -> usize {
+    ((addr ^ (addr >> 12)) as usize) & (FAST_SLOTS - 1)
+}
+
+impl Cache {
+    pub fn new() -> Cache {
+        Cache {
+            fast: vec![None; FAST_SLOTS],
+            ..Cache::default()
+        }
+    }
+
+    #[inline]
+    pub fn get(&mut self, addr: u64) -> Option<Rc<Translation>> {
+        if let Some(t) = &self.fast[slot(addr)] {
+            if t.addr == addr {
+                return Some(t.clone());
+            }
+        }
+        let t = self.blocks.get(&addr)?.clone();
+        self.fast[slot(addr)] = Some(t.clone());
+        Some(t)
+    }
+
+    pub fn insert(&mut self, t: Translation) -> Rc<Translation> {
+        let t = Rc::new(t);
+        let last = t.addr + t.bytes.max(1) - 1;
+        for page in t.addr / PAGE_SIZE..=last / PAGE_SIZE {
+            self.pages.entry(page).or_default().push(t.addr);
+        }
+        self.fast[slot(t.addr)] = Some(t.clone());
+        self.blocks.insert(t.addr, t.clone());
+        t
+    }
+
+    /// Drops every block whose bytes overlap `[start, end)`; returns how
+    /// many, and calls `keep` with the range of each block still made from
+    /// the pages touched (so their code marks can be restored).
+    pub fn invalidate_range(&mut self, start: u64, end: u64, mut keep: impl FnMut(u64, u64)) -> usize {
+        let mut dropped = 0;
+        for page in start / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
+            let Some(addrs) = self.pages.remove(&page) else {
+                continue;
+            };
+            let mut kept = Vec::with_capacity(addrs.len());
+            for addr in addrs {
+                let Some(t) = self.blocks.get(&addr) else { continue };
+                if t.addr < end && start < t.addr + t.bytes.max(1) {
+                    self.blocks.remove(&addr);
+                    let s = slot(addr);
+                    if self.fast[s].as_ref().is_some_and(|t| t.addr == addr) {
+                        self.fast[s] = None;
+                    }
+                    dropped += 1;
+                } else if !kept.contains(&addr) {
+                    keep(t.addr, t.bytes);
+                    kept.push(addr);
+                }
+            }
+            if !kept.is_empty() {
+                self.pages.insert(page, kept);
+            }
+        }
+        dropped
+    }
+
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+}

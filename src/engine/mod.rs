@@ -1,0 +1,219 @@
+//! The execution engine: finds or makes the translation of the block at
+//! RIP, runs it, follows its exit, and stops for what the runtime must
+//! handle (system calls, HLT, faults, the instruction budget, a device's
+//! stop request). It invalidates translations whose code pages the guest
+//! writes, the running block included.
+
+mod cache;
+
+use std::time::{Duration, Instant};
+
+pub use cache::{Cache, Translation};
+
+use crate::abi::{Helpers, Outcome};
+use crate::frontend::x86::{self, LiftError, X86Env};
+use crate::interp;
+use crate::machine::{CpuState, GuestMemory, LINE_SIZE, PAGE_SIZE};
+use crate::visa::ExitReason;
+
+/// A guest exception, with RIP at the instruction that raised it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// x86 exception vector: 0 #DE, 6 #UD, 13 #GP, 14 #PF.
+    pub vector: u8,
+    pub rip: u64,
+    /// The memory address at fault, for #PF and alignment faults.
+    pub addr: Option<u64>,
+}
+
+impl Fault {
+    pub fn name(&self) -> &'static str {
+        match self.vector {
+            0 => "#DE divide error",
+            3 => "#BP breakpoint",
+            6 => "#UD invalid opcode",
+            13 => "#GP general protection",
+            14 => "#PF page fault",
+            _ => "exception",
+        }
+    }
+}
+
+/// Why `run` returned. `CpuState::rip` says where the guest stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// A runtime exit (SYSCALL, HLT, INT3...); RIP is where execution resumes.
+    Exit(ExitReason),
+    Fault(Fault),
+    /// The instruction budget is spent.
+    Budget,
+    /// A helper asked the machine to stop.
+    Requested,
+}
+
+/// Counters of one engine.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub guest_insts: u64,
+    pub blocks_run: u64,
+    pub blocks_translated: u64,
+    pub cache_hits: u64,
+    pub invalidations: u64,
+    pub translate_time: Duration,
+    pub run_time: Duration,
+}
+
+/// How many recent block addresses a crash report shows.
+pub const RECENT_BLOCKS: usize = 16;
+
+pub struct Engine {
+    cache: Cache,
+    scratch: interp::Scratch,
+    pub stats: Stats,
+    recent: [u64; RECENT_BLOCKS],
+    recent_next: usize,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        Engine {
+            cache: Cache::new(),
+            scratch: interp::Scratch::new(),
+            stats: Stats::default(),
+            recent: [0; RECENT_BLOCKS],
+            recent_next: 0,
+        }
+    }
+
+    /// The last blocks run, oldest first.
+    pub fn recent_blocks(&self) -> Vec<u64> {
+        let n = (self.stats.blocks_run as usize).min(RECENT_BLOCKS);
+        (0..n)
+            .map(|i| self.recent[(self.recent_next + RECENT_BLOCKS - n + i) % RECENT_BLOCKS])
+            .collect()
+    }
+
+    fn translate(&mut self, mem: &mut GuestMemory, rip: u64) -> Result<std::rc::Rc<Translation>, Fault> {
+        let started = Instant::now();
+        let lifted = x86::lift_block(mem, rip).map_err(|LiftError::Fetch(addr)| Fault {
+            vector: 14,
+            rip,
+            addr: Some(addr),
+        })?;
+        let code = interp::compile(&X86Env::get().env, &lifted.block, std::mem::size_of::<CpuState>())
+            .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
+        mem.mark_code(rip, lifted.bytes);
+        let t = self.cache.insert(Translation {
+            addr: rip,
+            bytes: lifted.bytes,
+            guest_insts: code.guest_insts(),
+            code,
+        });
+        self.stats.blocks_translated += 1;
+        self.stats.translate_time += started.elapsed();
+        Ok(t)
+    }
+
+    /// Drops translations of code the guest wrote, and re-marks the code
+    /// that survives on the same pages.
+    fn invalidate(&mut self, mem: &mut GuestMemory) {
+        for line in mem.take_code_writes() {
+            let start = line * LINE_SIZE;
+            let page = start / PAGE_SIZE;
+            let mut survivors = Vec::new();
+            let dropped = self
+                .cache
+                .invalidate_range(start, start + LINE_SIZE, |addr, bytes| survivors.push((addr, bytes)));
+            self.stats.invalidations += dropped as u64;
+            mem.unmark_page(page);
+            for (addr, bytes) in survivors {
+                mem.mark_code(addr, bytes);
+            }
+        }
+    }
+
+    /// Runs from `cpu.rip` until a stop, or until about `budget` guest
+    /// instructions have run (blocks are not split, so a few more may).
+    pub fn run(&mut self, cpu: &mut CpuState, mem: &mut GuestMemory, helpers: &mut dyn Helpers, budget: u64) -> Stop {
+        let started = Instant::now();
+        let limit = self.stats.guest_insts.saturating_add(budget);
+        let stop = loop {
+            if self.stats.guest_insts >= limit {
+                break Stop::Budget;
+            }
+            if helpers.stop_requested() {
+                break Stop::Requested;
+            }
+            let rip = cpu.rip;
+            let t = match self.cache.get(rip) {
+                Some(t) => {
+                    self.stats.cache_hits += 1;
+                    t
+                }
+                None => match self.translate(mem, rip) {
+                    Ok(t) => t,
+                    Err(f) => break Stop::Fault(f),
+                },
+            };
+            self.recent[self.recent_next] = rip;
+            self.recent_next = (self.recent_next + 1) % RECENT_BLOCKS;
+            self.stats.blocks_run += 1;
+            let outcome = interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
+            if mem.code_written() {
+                self.invalidate(mem);
+            }
+            match outcome {
+                Outcome::Jump(next) | Outcome::Indirect(next) => {
+                    // A block stopped early after modifying code has run
+                    // only the instructions before `next`.
+                    self.stats.guest_insts += if next > t.addr && next < t.addr + t.bytes {
+                        count_before(&t, next)
+                    } else {
+                        t.guest_insts as u64
+                    };
+                    cpu.rip = next;
+                }
+                Outcome::Exit(ExitReason::Undefined, at) => {
+                    self.stats.guest_insts += t.guest_insts as u64 - 1;
+                    cpu.rip = at;
+                    break Stop::Fault(Fault {
+                        vector: 6,
+                        rip: at,
+                        addr: None,
+                    });
+                }
+                Outcome::Exit(ExitReason::Yield, resume) => {
+                    self.stats.guest_insts += t.guest_insts as u64;
+                    cpu.rip = resume;
+                }
+                Outcome::Exit(reason, resume) => {
+                    self.stats.guest_insts += t.guest_insts as u64;
+                    cpu.rip = resume;
+                    break Stop::Exit(reason);
+                }
+                Outcome::Trap(trap) => {
+                    self.stats.guest_insts += trap.completed as u64;
+                    cpu.rip = trap.guest;
+                    break Stop::Fault(Fault {
+                        vector: x86::exception_vector(trap.code),
+                        rip: trap.guest,
+                        addr: trap.fault_addr,
+                    });
+                }
+            }
+        };
+        self.stats.run_time += started.elapsed();
+        stop
+    }
+}
+
+/// Guest instructions of `t` that start before `addr`.
+fn count_before(t: &Translation, addr: u64) -> u64 {
+    t.code.marker_addrs().filter(|a| *a < addr).count() as u64
+}

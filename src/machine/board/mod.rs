@@ -1,0 +1,167 @@
+//! The bare-metal board: RAM, a 16550 UART at 0x3F8, an isa-debug-exit port
+//! at 0xF4, CPUID and a time-stamp counter, with the conventions QEMU uses
+//! so the same guest runs on both. It runs a guest from its documented
+//! entry state until it halts, writes the exit port, or faults.
+
+mod loader;
+mod uart;
+
+use std::time::Instant;
+
+pub use loader::{load_elf, load_raw};
+pub use uart::{Input, Uart};
+
+use crate::abi::{HelperCtx, Helpers};
+use crate::engine::{Engine, Fault, Stop};
+use crate::frontend::x86::X86Env;
+use crate::machine::{CpuState, GuestMemory, cpuid};
+use crate::visa::{ExitReason, Helper, TrapCode};
+
+/// The isa-debug-exit port.
+pub const EXIT_PORT: u16 = 0xf4;
+
+/// The devices, bound to the x86 environment's helpers.
+pub struct Board {
+    pub uart: Uart,
+    exit_status: Option<i32>,
+    started: Instant,
+    rand_state: u64,
+}
+
+impl Board {
+    pub fn new(uart: Uart) -> Board {
+        Board {
+            uart,
+            exit_status: None,
+            started: Instant::now(),
+            rand_state: 0x2545_f491_4f6c_dd1d,
+        }
+    }
+
+    fn port_in(&mut self, port: u16, size: u32) -> u32 {
+        match port {
+            p if (uart::BASE..uart::BASE + uart::PORTS).contains(&p) => self.uart.read(p - uart::BASE) as u32,
+            // Nothing answers: the bus reads all ones.
+            _ => u32::MAX >> (32 - 8 * size),
+        }
+    }
+
+    fn port_out(&mut self, port: u16, value: u32) {
+        match port {
+            p if (uart::BASE..uart::BASE + uart::PORTS).contains(&p) => self.uart.write(p - uart::BASE, value as u8),
+            EXIT_PORT => self.exit_status = Some(((value as i32) << 1) | 1),
+            _ => {}
+        }
+    }
+}
+
+impl Helpers for Board {
+    fn call(&mut self, helper: Helper, _: HelperCtx<'_>, args: &[u128], results: &mut [u128]) -> Result<(), TrapCode> {
+        let x = X86Env::get();
+        if helper == x.cpuid {
+            let r = cpuid::cpuid(args[0] as u32, args[1] as u32);
+            for (out, v) in results.iter_mut().zip(r) {
+                *out = v as u128;
+            }
+        } else if helper == x.rdtsc {
+            // A 1 GHz counter from power-on.
+            results[0] = self.started.elapsed().as_nanos() as u64 as u128;
+        } else if helper == x.port_in {
+            results[0] = self.port_in(args[0] as u16, args[1] as u32) as u128;
+        } else if helper == x.port_out {
+            self.port_out(args[0] as u16, args[2] as u32);
+        } else if helper == x.rdrand {
+            self.rand_state ^= self.rand_state << 13;
+            self.rand_state ^= self.rand_state >> 7;
+            self.rand_state ^= self.rand_state << 17;
+            results[0] = self.rand_state as u128;
+        } else {
+            unreachable!("helper #{} is not a board helper", helper.0);
+        }
+        Ok(())
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.exit_status.is_some()
+    }
+}
+
+/// The entry state of a board guest (README.md documents it): 64-bit long
+/// mode, flat segments, identity-mapped RAM, interrupts off, x87 and SSE
+/// enabled, RSP at the top of RAM, RDI holding the RAM size.
+pub fn entry_state(entry: u64, ram: u64) -> CpuState {
+    let mut cpu = CpuState {
+        rip: entry,
+        ..CpuState::default()
+    };
+    cpu.gpr[4] = ram & !0xf;
+    cpu.gpr[7] = ram;
+    cpu.set_rflags(0x2);
+    // Selectors of a flat GDT: code 0x08, data 0x10.
+    cpu.seg = [0x10, 0x08, 0x10, 0x10, 0x10, 0x10];
+    // PE MP ET NE WP AM PG; PAE OSFXSR OSXMMEXCPT; LME LMA SCE.
+    cpu.cr0 = 0x8005_0033;
+    cpu.cr4 = 0x0620;
+    cpu.efer = 0x0501;
+    cpu
+}
+
+/// How a board run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// HLT with interrupts off.
+    Halted,
+    /// The guest wrote the exit port: status `(v << 1) | 1`.
+    Exited(i32),
+    /// An exception the guest cannot handle.
+    Crashed(Fault),
+    /// The instruction limit was reached.
+    OutOfTime,
+}
+
+impl Ending {
+    /// The process exit status for this ending.
+    pub fn status(&self) -> i32 {
+        match self {
+            Ending::Halted => 0,
+            Ending::Exited(s) => *s,
+            Ending::Crashed(f) => 128 + f.vector as i32,
+            Ending::OutOfTime => 124,
+        }
+    }
+}
+
+/// Runs the guest until it ends, or until `limit` guest instructions.
+pub fn run(engine: &mut Engine, cpu: &mut CpuState, mem: &mut GuestMemory, board: &mut Board, limit: u64) -> Ending {
+    let ending = loop {
+        let left = limit.saturating_sub(engine.stats.guest_insts);
+        if left == 0 {
+            break Ending::OutOfTime;
+        }
+        match engine.run(cpu, mem, board, left) {
+            Stop::Requested => break Ending::Exited(board.exit_status.expect("stop requested by the exit port")),
+            Stop::Exit(ExitReason::Halt) => {
+                // Without interrupt sources, HLT ends the run either way.
+                break Ending::Halted;
+            }
+            Stop::Exit(ExitReason::Breakpoint) => {
+                break Ending::Crashed(Fault {
+                    vector: 3,
+                    rip: cpu.rip,
+                    addr: None,
+                });
+            }
+            Stop::Exit(_) => {
+                break Ending::Crashed(Fault {
+                    vector: 6,
+                    rip: cpu.rip,
+                    addr: None,
+                });
+            }
+            Stop::Fault(f) => break Ending::Crashed(f),
+            Stop::Budget => {}
+        }
+    };
+    board.uart.flush();
+    ending
+}
