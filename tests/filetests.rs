@@ -49,6 +49,11 @@ fn filetests_pass_under_the_interpreter() {
 }
 
 #[test]
+fn filetests_pass_after_optimisation() {
+    run_all(Tier::Optimized);
+}
+
+#[test]
 fn filetests_execute_every_opcode() {
     let covered = run_all(Tier::Interp);
     let missing: Vec<_> = Opcode::ALL

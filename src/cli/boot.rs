@@ -74,7 +74,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
     Ok(size)
 }
 
-fn parse_load(s: &str) -> Result<(PathBuf, u64), String> {
+pub fn parse_load(s: &str) -> Result<(PathBuf, u64), String> {
     let (file, addr) = s.rsplit_once('@').ok_or(format!("`{s}` is not FILE@ADDR"))?;
     Ok((PathBuf::from(file), parse_number(addr)?))
 }

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch. Only this layer prints for a person.
 
 mod boot;
+mod lift;
 mod visa_files;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,8 @@ enum Command {
     },
     /// Run a bare-metal guest on the board (serial on stdin/stdout, exit port 0xF4).
     Boot(boot::BootArgs),
+    /// Print guest blocks with their disassembly and V-ISA.
+    Lift(lift::LiftArgs),
     /// Run filetests (V-ISA text with `; run:` lines) and report the results.
     Test {
         /// Filetest files or directories of `.visa` files.
@@ -53,6 +56,7 @@ pub fn main() -> i32 {
         Command::Check { files, sizes } => visa_files::check(&files, sizes).map(|()| 0),
         Command::Test { paths } => visa_files::test(&paths),
         Command::Boot(args) => boot::boot(args),
+        Command::Lift(args) => lift::lift(args),
     };
     result.unwrap_or_else(|msg| {
         eprintln!("visa: {msg}");

@@ -106,7 +106,9 @@ impl Engine {
             rip,
             addr: Some(addr),
         })?;
-        let code = interp::compile(&X86Env::get().env, &lifted.block, std::mem::size_of::<CpuState>())
+        let env = &X86Env::get().env;
+        let block = crate::visa::opt::optimize(env, &lifted.block);
+        let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
             .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
         mem.mark_code(rip, lifted.bytes);
         let t = self.cache.insert(Translation {

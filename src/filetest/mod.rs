@@ -21,7 +21,10 @@ pub use runline::{ExpectedOutcome, Place, RunLine};
 /// An execution tier a filetest can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
+    /// The interpreter on the block as written.
     Interp,
+    /// The interpreter on the block after the optimisation passes.
+    Optimized,
 }
 
 /// One failed check, with the line it comes from.
@@ -152,18 +155,23 @@ fn execute(module: &Module, run: &RunLine, memory: u64, tier: Tier) -> Result<us
         }
     }
     let mut helpers = TestHelpers::bind(&module.env)?;
-    let outcome = match tier {
-        Tier::Interp => {
-            let compiled = interp::compile(&module.env, block, state.len()).map_err(|e| e.to_string())?;
-            interp::run(
-                &compiled,
-                &mut state,
-                &mut mem,
-                &mut helpers,
-                &mut interp::Scratch::new(),
-            )
+    let optimized;
+    let block = match tier {
+        Tier::Interp => block,
+        Tier::Optimized => {
+            optimized = crate::visa::opt::optimize(&module.env, block);
+            verify(&module.env, &optimized).map_err(|e| format!("the optimised block does not verify: {e}"))?;
+            &optimized
         }
     };
+    let compiled = interp::compile(&module.env, block, state.len()).map_err(|e| e.to_string())?;
+    let outcome = interp::run(
+        &compiled,
+        &mut state,
+        &mut mem,
+        &mut helpers,
+        &mut interp::Scratch::new(),
+    );
     let mut checks = 0;
     if let Some(expected) = &run.outcome {
         checks += 1;

@@ -11,6 +11,7 @@ mod env;
 pub mod eval;
 mod imm;
 pub mod opcodes;
+pub mod opt;
 pub mod sig;
 pub mod text;
 mod types;

@@ -1,0 +1,109 @@
+//! `visa lift`: show what guest code becomes. For each block, reached from
+//! the start address through direct jumps and branches, the guest
+//! disassembly and its V-ISA text.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+use clap::Args;
+use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+use visa::frontend::x86::{X86Env, lift_block};
+use visa::machine::GuestMemory;
+use visa::machine::board;
+use visa::visa::{Imm, Opcode, text, verify};
+
+use super::boot::parse_number;
+
+#[derive(Args)]
+pub struct LiftArgs {
+    /// An ELF64 image, loaded at its physical addresses.
+    image: Option<PathBuf>,
+    /// Load a raw file at a guest address: FILE@ADDR (repeatable).
+    #[arg(long = "load", value_name = "FILE@ADDR", value_parser = super::boot::parse_load)]
+    loads: Vec<(PathBuf, u64)>,
+    /// First block (default: the image's entry point).
+    #[arg(long, value_parser = parse_number)]
+    at: Option<u64>,
+    /// How many blocks to show.
+    #[arg(long, default_value = "8")]
+    count: usize,
+    /// Also print the slot and helper declarations the blocks use.
+    #[arg(long)]
+    declarations: bool,
+}
+
+/// Direct successors of a block (jump and branch targets).
+fn successors(block: &visa::visa::Block) -> Vec<u64> {
+    match block.terminator().map(|t| (t.op, t.imm)) {
+        Some((Opcode::Jump, Imm::Target(t))) => vec![t],
+        Some((Opcode::Branch, Imm::Branch(a, b))) => vec![a, b],
+        _ => Vec::new(),
+    }
+}
+
+pub fn lift(args: LiftArgs) -> Result<i32, String> {
+    let (mem, entry) = load(&args)?;
+    let start = args
+        .at
+        .or(entry)
+        .ok_or("no start address: give an ELF image or --at ADDR")?;
+    let env = &X86Env::get().env;
+    if args.declarations {
+        println!("{}", text::print_env(env));
+    }
+    let mut queue = VecDeque::from([start]);
+    let mut seen = BTreeSet::new();
+    let mut shown = 0;
+    let mut fmt = IntelFormatter::new();
+    while let Some(addr) = queue.pop_front() {
+        if shown == args.count || !seen.insert(addr) {
+            continue;
+        }
+        let lifted = match lift_block(&mem, addr) {
+            Ok(l) => l,
+            Err(e) => {
+                println!("; {addr:#x}: no code there ({e:?})\n");
+                continue;
+            }
+        };
+        shown += 1;
+        let mut bytes = vec![0u8; lifted.bytes as usize];
+        mem.read_bytes(addr, &mut bytes).map_err(|e| e.to_string())?;
+        println!(
+            "; guest block {addr:#x}, {} bytes, {} instructions",
+            lifted.bytes,
+            lifted.block.guest_count()
+        );
+        for insn in Decoder::with_ip(64, &bytes, addr, DecoderOptions::NONE) {
+            let mut s = String::new();
+            fmt.format(&insn, &mut s);
+            println!(";   {:#x}: {s}", insn.ip());
+        }
+        verify(env, &lifted.block).map_err(|e| format!("internal error: the lifted block does not verify: {e}"))?;
+        println!("{}", text::print_block(env, &lifted.block));
+        queue.extend(successors(&lifted.block));
+    }
+    Ok(0)
+}
+
+fn load(args: &LiftArgs) -> Result<(GuestMemory, Option<u64>), String> {
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let image = args.image.as_ref().map(read).transpose()?;
+    let extent = args
+        .loads
+        .iter()
+        .map(|(f, a)| std::fs::metadata(f).map(|m| a + m.len()).unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let mut mem = GuestMemory::new((128u64 << 20).max(extent.next_power_of_two())).map_err(|e| e.to_string())?;
+    let entry = match (&args.image, image) {
+        (Some(path), Some(bytes)) => {
+            Some(board::load_elf(&mut mem, &bytes).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        _ => None,
+    };
+    for (file, addr) in &args.loads {
+        board::load_raw(&mut mem, *addr, &read(file)?).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok((mem, entry))
+}
