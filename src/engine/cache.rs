@@ -66,10 +66,10 @@ impl Cache {
 
     #[inline]
     pub fn get(&mut self, addr: u64) -> Option<Rc<Translation>> {
-        if let Some(t) = &self.fast[slot(addr)] {
-            if t.addr == addr {
-                return Some(t.clone());
-            }
+        if let Some(t) = &self.fast[slot(addr)]
+            && t.addr == addr
+        {
+            return Some(t.clone());
         }
         let t = self.blocks.get(&addr)?.clone();
         self.fast[slot(addr)] = Some(t.clone());

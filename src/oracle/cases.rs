@@ -6,7 +6,7 @@
 //! targets where the form needs them.
 
 use iced_x86::{
-    BlockEncoder, BlockEncoderOptions, Code, EncodingKind, Instruction, InstructionBlock, Mnemonic,
+    BlockEncoder, BlockEncoderOptions, Code, CpuidFeature, EncodingKind, Instruction, InstructionBlock, Mnemonic,
     OpCodeOperandKind as K, OpKind, Register,
 };
 
@@ -123,6 +123,8 @@ fn supported(kind: K) -> bool {
             | K::r64_reg
             | K::r64_opcode
             | K::r64_rm
+            | K::r32_vvvv
+            | K::r64_vvvv
             | K::mem
             | K::imm8
             | K::imm8_const_1
@@ -156,14 +158,16 @@ fn is_branch(m: Mnemonic) -> bool {
     matches!(m, Mnemonic::Call | Mnemonic::Jmp | Mnemonic::Ret) || format!("{m:?}").starts_with('J')
 }
 
-/// Every legacy-encoded 64-bit-mode form of the given mnemonics whose
-/// operands the generator can fill.
+/// Every legacy- or VEX-encoded 64-bit-mode form of the given mnemonics
+/// whose operands the generator can fill (VEX ones are the GPR forms of
+/// BMI1/BMI2; Knights Corner forms do not decode in 64-bit mode).
 pub fn forms(mnemonics: &[Mnemonic]) -> Vec<Code> {
     Code::values()
         .filter(|c| {
             let op = c.op_code();
             op.is_instruction()
-                && op.encoding() == EncodingKind::Legacy
+                && (op.encoding() == EncodingKind::Legacy
+                    || (op.encoding() == EncodingKind::VEX && !c.cpuid_features().contains(&CpuidFeature::KNC)))
                 && op.mode64()
                 && mnemonics.contains(&c.mnemonic())
                 && op.op_kinds().iter().all(|k| supported(*k))
@@ -250,8 +254,8 @@ fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
     Some(match kind {
         K::r8_or_mem | K::r8_reg | K::r8_opcode => gpr(rng, 1),
         K::r16_or_mem | K::r16_reg | K::r16_opcode | K::r16_rm => gpr(rng, 2),
-        K::r32_or_mem | K::r32_reg | K::r32_opcode | K::r32_rm => gpr(rng, 4),
-        K::r64_or_mem | K::r64_reg | K::r64_opcode | K::r64_rm => gpr(rng, 8),
+        K::r32_or_mem | K::r32_reg | K::r32_opcode | K::r32_rm | K::r32_vvvv => gpr(rng, 4),
+        K::r64_or_mem | K::r64_reg | K::r64_opcode | K::r64_rm | K::r64_vvvv => gpr(rng, 8),
         K::al => Register::AL,
         K::cl => Register::CL,
         K::ax => Register::AX,

@@ -52,7 +52,10 @@ impl Env {
 
     /// Declares a helper and returns its index.
     pub fn helper(&mut self, name: &str, args: &[Type], results: &[Type], pure: bool) -> super::Helper {
-        assert!(args.iter().chain(results).all(|t| t.is_value_type()), "helper {name} names a lane shape");
+        assert!(
+            args.iter().chain(results).all(|t| t.is_value_type()),
+            "helper {name} names a lane shape"
+        );
         self.helpers.push(HelperDecl {
             name: name.to_string(),
             args: args.to_vec(),
@@ -108,7 +111,10 @@ impl Env {
             feed(&[1, helper.pure as u8]);
             // 0xff is no type code: it separates arguments from results.
             let args = helper.args.iter().map(|t| t.code());
-            let codes: Vec<u8> = args.chain([0xff]).chain(helper.results.iter().map(|t| t.code())).collect();
+            let codes: Vec<u8> = args
+                .chain([0xff])
+                .chain(helper.results.iter().map(|t| t.code()))
+                .collect();
             feed(&codes);
         }
         h

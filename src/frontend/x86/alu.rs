@@ -45,7 +45,7 @@ impl Alu {
 }
 
 /// The destination of a read-modify-write: its old value, and where to put the new one.
-enum Dest {
+pub(super) enum Dest {
     Reg,
     Mem(Value),
 }
@@ -56,7 +56,7 @@ fn lock_ok(cx: &Ctx, lockable: bool) -> bool {
 }
 
 /// Reads operand 0 for a read-modify-write (unlocked forms).
-fn read_dest(cx: &mut Ctx) -> (Dest, Value) {
+pub(super) fn read_dest(cx: &mut Ctx) -> (Dest, Value) {
     if cx.is_memory(0) {
         let addr = cx.address();
         let ty = cx.operand_type(0);
@@ -67,7 +67,7 @@ fn read_dest(cx: &mut Ctx) -> (Dest, Value) {
     }
 }
 
-fn write_dest(cx: &mut Ctx, dest: Dest, v: Value) {
+pub(super) fn write_dest(cx: &mut Ctx, dest: Dest, v: Value) {
     match dest {
         Dest::Reg => cx.write_operand(0, v),
         Dest::Mem(addr) => cx.store(v, addr),

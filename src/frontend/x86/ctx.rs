@@ -222,8 +222,24 @@ impl<'a> Ctx<'a> {
     /// Writes a general-purpose register with x86's rules: 32-bit writes
     /// zero the upper half, 8- and 16-bit writes keep the other bits.
     pub fn write_gpr(&mut self, reg: Register, v: Value) {
+        let new = self.merge_gpr(reg, v);
+        self.set(self.x.gpr[gpr_index(reg)], new);
+    }
+
+    /// Writes a register as `write_gpr` does when `c` is 1; when `c` is 0
+    /// the whole register is kept (a 32-bit write does not zero-extend).
+    pub fn write_gpr_if(&mut self, reg: Register, c: Value, v: Value) {
         let slot = self.x.gpr[gpr_index(reg)];
-        let new = match reg.size() {
+        let old = self.get(slot);
+        let new = self.merge_gpr(reg, v);
+        let kept = self.select(c, new, old);
+        self.set(slot, kept);
+    }
+
+    /// The full 64-bit register after writing `v` to `reg`.
+    fn merge_gpr(&mut self, reg: Register, v: Value) -> Value {
+        let slot = self.x.gpr[gpr_index(reg)];
+        match reg.size() {
             8 => v,
             4 => self.resize(Type::I64, v),
             size => {
@@ -242,8 +258,7 @@ impl<'a> Ctx<'a> {
                 }
                 self.op(Opcode::Or, &[kept, part])
             }
-        };
-        self.set(slot, new);
+        }
     }
 
     pub fn read_gpr64(&mut self, index: usize) -> Value {
@@ -256,14 +271,20 @@ impl<'a> Ctx<'a> {
 
     // ---- memory ----
 
-    /// The effective address of the memory operand, segment base included.
-    pub fn address(&mut self) -> Value {
-        let insn = self.insn;
-        let seg_base = match insn.memory_segment() {
+    /// The base of the memory operand's segment: FS and GS have one, the
+    /// other segments have base 0 in 64-bit mode.
+    pub fn segment_base(&mut self) -> Option<Value> {
+        match self.insn.memory_segment() {
             Register::FS => Some(self.get(self.x.fs_base)),
             Register::GS => Some(self.get(self.x.gs_base)),
             _ => None,
-        };
+        }
+    }
+
+    /// The effective address of the memory operand, segment base included.
+    pub fn address(&mut self) -> Value {
+        let insn = self.insn;
+        let seg_base = self.segment_base();
         let base_reg = insn.memory_base();
         let index_reg = insn.memory_index();
         let narrow = base_reg.size() == 4 || index_reg.size() == 4 || (base_reg == Register::EIP);

@@ -11,14 +11,19 @@ use super::ctx::{Ctx, FlagSource};
 use crate::machine::flag::{AF, CF, OF, PF, SF, ZF};
 use crate::visa::{IntCC, Opcode, Type, Value};
 
-/// Sets SF, ZF and PF from a result.
-pub fn set_szp(cx: &mut Ctx, res: Value) {
+/// SF, ZF and PF of a result, as (flag, value) pairs.
+pub fn szp(cx: &mut Ctx, res: Value) -> [(usize, Value); 3] {
     let zero = cx.icmp_imm(IntCC::Eq, res, 0);
     let neg = cx.icmp_imm(IntCC::Slt, res, 0);
     let parity = cx.op(Opcode::Parity, &[res]);
-    cx.set_flag(ZF, zero);
-    cx.set_flag(SF, neg);
-    cx.set_flag(PF, parity);
+    [(ZF, zero), (SF, neg), (PF, parity)]
+}
+
+/// Sets SF, ZF and PF from a result.
+pub fn set_szp(cx: &mut Ctx, res: Value) {
+    for (f, v) in szp(cx, res) {
+        cx.set_flag(f, v);
+    }
 }
 
 /// AF: the carry (or borrow) out of bit 3, `((a ^ b ^ res) >> 4) & 1`.

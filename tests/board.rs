@@ -1,0 +1,176 @@
+//! Every bare-metal guest in guests/bin runs on the board with the expected
+//! output and exit status; the self-modifying and fault guests do what a
+//! processor does.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use visa::engine::{Engine, Fault};
+use visa::machine::board::{self, Board, Ending, Input, Uart};
+use visa::machine::{CpuState, GuestMemory};
+
+const RAM: u64 = 128 << 20;
+
+#[derive(Clone, Default)]
+struct Capture(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn guests() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests")
+}
+
+struct Run {
+    ending: Ending,
+    output: String,
+    cpu: CpuState,
+    mem: GuestMemory,
+}
+
+fn boot(name: &str) -> Run {
+    let image = std::fs::read(guests().join(format!("bin/{name}.elf"))).expect("prebuilt guest image");
+    let mut mem = GuestMemory::new(RAM).unwrap();
+    let entry = board::load_elf(&mut mem, &image).unwrap();
+    let mut cpu = board::entry_state(entry, RAM);
+    let out = Capture::default();
+    let mut board = Board::new(Uart::new(Box::new(out.clone()), Input::None));
+    let ending = board::run(&mut Engine::new(), &mut cpu, &mut mem, &mut board, 2_000_000_000);
+    let output = String::from_utf8(out.0.borrow().clone()).unwrap();
+    Run {
+        ending,
+        output,
+        cpu,
+        mem,
+    }
+}
+
+/// A workload's output and status must equal those of its native run.
+fn workload(name: &str) {
+    let run = boot(name);
+    let expected = std::fs::read_to_string(guests().join(format!("expected/{name}.out"))).unwrap();
+    let status: i32 = std::fs::read_to_string(guests().join(format!("expected/{name}.status")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(run.output, expected, "{name}: output");
+    assert_eq!(run.ending.status(), status, "{name}: {:?}", run.ending);
+}
+
+#[test]
+fn hello() {
+    workload("hello");
+}
+
+#[test]
+fn sieve() {
+    workload("sieve");
+}
+
+#[test]
+fn sort() {
+    workload("sort");
+}
+
+#[test]
+fn sha256() {
+    workload("sha256");
+}
+
+#[test]
+fn crc32() {
+    workload("crc32");
+}
+
+#[test]
+fn recursive() {
+    workload("recursive");
+}
+
+#[test]
+fn bytecode() {
+    workload("bytecode");
+}
+
+#[test]
+fn self_modifying_code() {
+    let run = boot("smc");
+    assert_eq!(
+        run.output,
+        "patched next instruction: 42\npatched loop: 505\ncopied function: 41\nrecopied function: 81\n"
+    );
+    assert_eq!(run.ending, Ending::Exited(1));
+}
+
+/// A fault the guest does not handle ends the run with state exactly at
+/// the faulting instruction.
+fn fault(name: &str, vector: u8, bytes: &[u8]) -> Run {
+    let run = boot(name);
+    let Ending::Crashed(Fault { vector: v, rip, .. }) = run.ending else {
+        panic!("{name}: {:?}", run.ending)
+    };
+    assert_eq!(v, vector, "{name}");
+    assert_eq!(run.cpu.rip, rip);
+    let mut at = vec![0; bytes.len()];
+    run.mem.read_bytes(rip, &mut at).unwrap();
+    assert_eq!(at, bytes, "{name}: RIP {rip:#x} is not the faulting instruction");
+    assert_eq!(run.ending.status(), 128 + vector as i32);
+    run
+}
+
+#[test]
+fn divide_error() {
+    let run = fault("fault_de", 0, &[0x48, 0xf7]);
+    assert_eq!(run.output, "dividing by zero\n");
+    assert_eq!(
+        (run.cpu.gpr[0], run.cpu.gpr[2]),
+        (7, 0),
+        "RAX and RDX untouched by the faulting DIV"
+    );
+}
+
+#[test]
+fn invalid_opcode() {
+    let run = fault("fault_ud", 6, &[0x0f, 0x0b]);
+    assert_eq!(run.output, "executing ud2\n");
+}
+
+#[test]
+fn access_beyond_ram() {
+    let run = fault("fault_oob", 14, &[0x48, 0x8b]);
+    let Ending::Crashed(f) = run.ending else { unreachable!() };
+    assert_eq!(f.addr, Some(RAM));
+}
+
+#[test]
+fn the_command_line_boots_the_default_guest() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_visa"))
+        .args(["boot", "--stats"])
+        .arg(guests().join("bin/hello.elf"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello from a visa guest!\n");
+    assert_eq!(out.status.code(), Some(1), "exit port value 0 gives status 1");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("guest instructions"));
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_visa"))
+        .args(["boot", "Cargo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not an ELF64 image"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -1,0 +1,89 @@
+//! The differential oracle over the bit-manipulation family (BT BTS BTR BTC
+//! BSF BSR LZCNT TZCNT POPCNT, BMI1, BMI2, ADX): random and edge operands,
+//! run natively and under visa, compared. Extensions the host lacks are
+//! skipped with a note. Host x86-64 only. `VISA_ORACLE_CASES=N` sets the
+//! cases per form (default 200).
+#![cfg(target_arch = "x86_64")]
+
+use iced_x86::Mnemonic;
+use visa::oracle::{Tier, run_forms};
+
+fn per_form() -> usize {
+    std::env::var("VISA_ORACLE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+fn run(mnemonics: &[Mnemonic]) {
+    let report = run_forms(mnemonics, per_form(), 0x5eed, Tier::Interp);
+    assert!(
+        report.unencodable.is_empty(),
+        "forms with no encodable case: {:?}",
+        report.unencodable
+    );
+    assert!(report.forms > 0, "no forms for {mnemonics:?}");
+    assert!(
+        report.failures.is_empty(),
+        "{} of {} forms fail ({} cases):\n{}",
+        report.failures.len(),
+        report.forms,
+        report.cases,
+        report.failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n\n")
+    );
+    println!("{mnemonics:?}: {} forms, {} cases", report.forms, report.cases);
+}
+
+/// Runs the forms when the host has the extension, else says why not.
+fn run_if(feature: &str, present: bool, mnemonics: &[Mnemonic]) {
+    if present {
+        run(mnemonics);
+    } else {
+        println!("note: host lacks {feature}; {mnemonics:?} not checked");
+    }
+}
+
+#[test]
+fn bit_test() {
+    use Mnemonic::*;
+    run(&[Bt, Bts, Btr, Btc]);
+}
+
+#[test]
+fn bit_scan() {
+    use Mnemonic::*;
+    run(&[Bsf, Bsr]);
+}
+
+#[test]
+fn counts() {
+    run_if("popcnt", is_x86_feature_detected!("popcnt"), &[Mnemonic::Popcnt]);
+    run_if("lzcnt", is_x86_feature_detected!("lzcnt"), &[Mnemonic::Lzcnt]);
+    run_if("bmi1", is_x86_feature_detected!("bmi1"), &[Mnemonic::Tzcnt]);
+}
+
+#[test]
+fn bmi1() {
+    use Mnemonic::*;
+    run_if(
+        "bmi1",
+        is_x86_feature_detected!("bmi1"),
+        &[Andn, Blsi, Blsr, Blsmsk, Bextr],
+    );
+}
+
+#[test]
+fn bmi2() {
+    use Mnemonic::*;
+    run_if(
+        "bmi2",
+        is_x86_feature_detected!("bmi2"),
+        &[Bzhi, Pdep, Pext, Sarx, Shlx, Shrx, Rorx, Mulx],
+    );
+}
+
+#[test]
+fn adx() {
+    use Mnemonic::*;
+    run_if("adx", is_x86_feature_detected!("adx"), &[Adcx, Adox]);
+}
