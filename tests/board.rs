@@ -47,23 +47,15 @@ fn boot(name: &str) -> Run {
     let mut board = Board::new(Uart::new(Box::new(out.clone()), Input::None));
     let ending = board::run(&mut Engine::new(), &mut cpu, &mut mem, &mut board, 2_000_000_000);
     let output = String::from_utf8(out.0.borrow().clone()).unwrap();
-    Run {
-        ending,
-        output,
-        cpu,
-        mem,
-    }
+    Run { ending, output, cpu, mem }
 }
 
 /// A workload's output and status must equal those of its native run.
 fn workload(name: &str) {
     let run = boot(name);
     let expected = std::fs::read_to_string(guests().join(format!("expected/{name}.out"))).unwrap();
-    let status: i32 = std::fs::read_to_string(guests().join(format!("expected/{name}.status")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let status: i32 =
+        std::fs::read_to_string(guests().join(format!("expected/{name}.status"))).unwrap().trim().parse().unwrap();
     assert_eq!(run.output, expected, "{name}: output");
     assert_eq!(run.ending.status(), status, "{name}: {:?}", run.ending);
 }
@@ -117,9 +109,7 @@ fn self_modifying_code() {
 /// the faulting instruction.
 fn fault(name: &str, vector: u8, bytes: &[u8]) -> Run {
     let run = boot(name);
-    let Ending::Crashed(Fault { vector: v, rip, .. }) = run.ending else {
-        panic!("{name}: {:?}", run.ending)
-    };
+    let Ending::Crashed(Fault { vector: v, rip, .. }) = run.ending else { panic!("{name}: {:?}", run.ending) };
     assert_eq!(v, vector, "{name}");
     assert_eq!(run.cpu.rip, rip);
     let mut at = vec![0; bytes.len()];
@@ -133,11 +123,7 @@ fn fault(name: &str, vector: u8, bytes: &[u8]) -> Run {
 fn divide_error() {
     let run = fault("fault_de", 0, &[0x48, 0xf7]);
     assert_eq!(run.output, "dividing by zero\n");
-    assert_eq!(
-        (run.cpu.gpr[0], run.cpu.gpr[2]),
-        (7, 0),
-        "RAX and RDX untouched by the faulting DIV"
-    );
+    assert_eq!((run.cpu.gpr[0], run.cpu.gpr[2]), (7, 0), "RAX and RDX untouched by the faulting DIV");
 }
 
 #[test]
@@ -163,10 +149,7 @@ fn the_command_line_boots_the_default_guest() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello from a visa guest!\n");
     assert_eq!(out.status.code(), Some(1), "exit port value 0 gives status 1");
     assert!(String::from_utf8_lossy(&out.stderr).contains("guest instructions"));
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_visa"))
-        .args(["boot", "Cargo.toml"])
-        .output()
-        .unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_visa")).args(["boot", "Cargo.toml"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(125));
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("not an ELF64 image"),

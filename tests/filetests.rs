@@ -33,12 +33,7 @@ fn run_all(tier: Tier) -> BTreeSet<Opcode> {
             Err(fails) => failures.extend(fails.into_iter().map(|f| format!("{}:{f}", path.display()))),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} filetest failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} filetest failures:\n{}", failures.len(), failures.join("\n"));
     assert!(runs > 0);
     covered
 }
@@ -56,14 +51,6 @@ fn filetests_pass_after_optimisation() {
 #[test]
 fn filetests_execute_every_opcode() {
     let covered = run_all(Tier::Interp);
-    let missing: Vec<_> = Opcode::ALL
-        .iter()
-        .filter(|op| !covered.contains(op))
-        .map(|op| op.name())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "opcodes no filetest executes: {}",
-        missing.join(", ")
-    );
+    let missing: Vec<_> = Opcode::ALL.iter().filter(|op| !covered.contains(op)).map(|op| op.name()).collect();
+    assert!(missing.is_empty(), "opcodes no filetest executes: {}", missing.join(", "));
 }

@@ -7,19 +7,12 @@ use iced_x86::Mnemonic;
 use visa::oracle::{Tier, run_forms};
 
 fn per_form() -> usize {
-    std::env::var("VISA_ORACLE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
+    std::env::var("VISA_ORACLE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
 }
 
 fn run(mnemonics: &[Mnemonic]) {
     let report = run_forms(mnemonics, per_form(), 0x5eed, Tier::Interp);
-    assert!(
-        report.unencodable.is_empty(),
-        "forms with no encodable case: {:?}",
-        report.unencodable
-    );
+    assert!(report.unencodable.is_empty(), "forms with no encodable case: {:?}", report.unencodable);
     assert!(report.forms > 0, "no forms for {mnemonics:?}");
     assert!(
         report.failures.is_empty(),
@@ -40,9 +33,7 @@ fn alu() {
 #[test]
 fn moves() {
     use Mnemonic::*;
-    run(&[
-        Mov, Movzx, Movsx, Movsxd, Xchg, Bswap, Lea, Cbw, Cwde, Cdqe, Cwd, Cdq, Cqo,
-    ]);
+    run(&[Mov, Movzx, Movsx, Movsxd, Xchg, Bswap, Lea, Cbw, Cwde, Cdqe, Cwd, Cdq, Cqo]);
 }
 
 #[test]

@@ -9,19 +9,12 @@ use iced_x86::Mnemonic;
 use visa::oracle::{Tier, run_forms};
 
 fn per_form() -> usize {
-    std::env::var("VISA_ORACLE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
+    std::env::var("VISA_ORACLE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
 }
 
 fn run(mnemonics: &[Mnemonic]) {
     let report = run_forms(mnemonics, per_form(), 0x5eed, Tier::Interp);
-    assert!(
-        report.unencodable.is_empty(),
-        "forms with no encodable case: {:?}",
-        report.unencodable
-    );
+    assert!(report.unencodable.is_empty(), "forms with no encodable case: {:?}", report.unencodable);
     assert!(report.forms > 0, "no forms for {mnemonics:?}");
     assert!(
         report.failures.is_empty(),
@@ -65,21 +58,13 @@ fn counts() {
 #[test]
 fn bmi1() {
     use Mnemonic::*;
-    run_if(
-        "bmi1",
-        is_x86_feature_detected!("bmi1"),
-        &[Andn, Blsi, Blsr, Blsmsk, Bextr],
-    );
+    run_if("bmi1", is_x86_feature_detected!("bmi1"), &[Andn, Blsi, Blsr, Blsmsk, Bextr]);
 }
 
 #[test]
 fn bmi2() {
     use Mnemonic::*;
-    run_if(
-        "bmi2",
-        is_x86_feature_detected!("bmi2"),
-        &[Bzhi, Pdep, Pext, Sarx, Shlx, Shrx, Rorx, Mulx],
-    );
+    run_if("bmi2", is_x86_feature_detected!("bmi2"), &[Bzhi, Pdep, Pext, Sarx, Shlx, Shrx, Rorx, Mulx]);
 }
 
 #[test]

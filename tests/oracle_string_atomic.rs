@@ -8,20 +8,13 @@ use iced_x86::Mnemonic;
 use visa::oracle::{Tier, run_forms};
 
 fn per_form() -> usize {
-    std::env::var("VISA_ORACLE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
+    std::env::var("VISA_ORACLE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
 }
 
 fn run(mnemonics: &[Mnemonic]) {
     let report = run_forms(mnemonics, per_form(), 0x5eed, Tier::Interp);
     println!("{} forms, {} cases", report.forms, report.cases);
-    assert!(
-        report.unencodable.is_empty(),
-        "forms with no encodable case: {:?}",
-        report.unencodable
-    );
+    assert!(report.unencodable.is_empty(), "forms with no encodable case: {:?}", report.unencodable);
     assert!(report.forms > 0, "no forms for {mnemonics:?}");
     assert!(
         report.failures.is_empty(),
@@ -102,12 +95,7 @@ fn segment_bases() {
     mem.write_bytes(0x6011, &[0x0d]).unwrap();
     mem.write_bytes(0x4012, &[0x77]).unwrap();
     mem.write_bytes(0x402d, &[0x5a]).unwrap();
-    let mut cpu = CpuState {
-        fs_base: 0x4000,
-        gs_base: 0x6000,
-        rip: 0x1000,
-        ..CpuState::default()
-    };
+    let mut cpu = CpuState { fs_base: 0x4000, gs_base: 0x6000, rip: 0x1000, ..CpuState::default() };
     cpu.gpr[6] = 0x10; // rsi
     cpu.gpr[7] = 0x2000; // rdi
     cpu.gpr[3] = 0x20; // rbx

@@ -50,10 +50,7 @@ fn sample_round_trips_through_text_and_binary() {
 #[test]
 fn parse_errors_say_where_and_what() {
     let head = "slot %a: i64 @ 0\nblock 0x0 {\n";
-    assert_eq!(
-        parse_err(&format!("{head}    v0 = frob.i64 %a\n}}")),
-        "line 3, column 10: unknown opcode `frob`"
-    );
+    assert_eq!(parse_err(&format!("{head}    v0 = frob.i64 %a\n}}")), "line 3, column 10: unknown opcode `frob`");
     assert_eq!(
         parse_err(&format!("{head}    set.i64 %a, v9\n}}")),
         "line 3, column 17: v9 is used before it is defined"
@@ -84,17 +81,9 @@ fn verifier_errors_name_the_instruction() {
     assert!(verify_err(&format!("{head}    jump 0\n    jump 1\n}}")).contains("terminator must be the last"));
     assert!(verify_err(&format!("{head}}}")).contains("empty"));
     assert!(
-        verify_err(&format!(
-            "{head}    v0 = get.i64 %a\n    v1 = zext.i64 v0\n    jump 0\n}}"
-        ))
-        .contains("narrower")
+        verify_err(&format!("{head}    v0 = get.i64 %a\n    v1 = zext.i64 v0\n    jump 0\n}}")).contains("narrower")
     );
-    assert!(
-        verify_err(&format!(
-            "{head}    v0 = get.i64 %a\n    set.i32 %a, v0\n    jump 0\n}}"
-        ))
-        .contains("i64")
-    );
+    assert!(verify_err(&format!("{head}    v0 = get.i64 %a\n    set.i32 %a, v0\n    jump 0\n}}")).contains("i64"));
 }
 
 #[test]
@@ -102,13 +91,7 @@ fn verifier_rejects_use_before_definition() {
     let mut env = Env::new();
     let a = env.slot("a", Type::I64, 0);
     let mut block = Block::new(0);
-    block.push(
-        Opcode::Iadd,
-        Some(Type::I64),
-        Imm::None,
-        &[Value(1), Value(1)],
-        &[Type::I64],
-    );
+    block.push(Opcode::Iadd, Some(Type::I64), Imm::None, &[Value(1), Value(1)], &[Type::I64]);
     block.push(Opcode::Get, Some(Type::I64), Imm::Slot(a), &[], &[Type::I64]);
     block.push(Opcode::Jump, None, Imm::Target(0), &[], &[]);
     let e = verify(&env, &block).unwrap_err();
@@ -142,10 +125,7 @@ fn decoder_rejects_damaged_bytes_without_panicking() {
     let m = parse_module(SAMPLE).unwrap();
     let bytes = codec::encode(&m.env, &m.blocks[0]);
     for len in 0..bytes.len() {
-        assert!(
-            codec::decode(&m.env, &bytes[..len]).is_err(),
-            "prefix of {len} bytes decoded"
-        );
+        assert!(codec::decode(&m.env, &bytes[..len]).is_err(), "prefix of {len} bytes decoded");
     }
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..5000 {
@@ -161,10 +141,5 @@ fn decoder_rejects_damaged_bytes_without_panicking() {
         }
     }
     let other = Env::new();
-    assert!(
-        codec::decode(&other, &bytes)
-            .unwrap_err()
-            .msg
-            .contains("different declarations")
-    );
+    assert!(codec::decode(&other, &bytes).unwrap_err().msg.contains("different declarations"));
 }

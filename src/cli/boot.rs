@@ -64,10 +64,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => (trimmed, 0),
     };
     let n = parse_number(digits).map_err(|_| format!("`{s}` is not a size (try 128M or 4G)"))?;
-    let size = n
-        .checked_shl(shift)
-        .filter(|v| v >> shift == n)
-        .ok_or(format!("`{s}` is too large"))?;
+    let size = n.checked_shl(shift).filter(|v| v >> shift == n).ok_or(format!("`{s}` is too large"))?;
     if size == 0 || size > 64 << 30 {
         return Err(format!("RAM size {s} is outside 1 byte .. 64G"));
     }
@@ -113,28 +110,17 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     for (file, addr) in &args.loads {
         board::load_raw(&mut mem, *addr, &read(file)?).map_err(|e| format!("{}: {e}", file.display()))?;
     }
-    let entry = args
-        .entry
-        .or(entry)
-        .ok_or("nothing to run: give an ELF image, or --load FILE@ADDR with --entry ADDR")?;
+    let entry =
+        args.entry.or(entry).ok_or("nothing to run: give an ELF image, or --load FILE@ADDR with --entry ADDR")?;
     let mut cpu = board::entry_state(entry, args.ram);
     let mut board = Board::new(Uart::new(Box::new(std::io::stdout()), stdin_input()));
     let mut engine = Engine::new();
-    let ending = board::run(
-        &mut engine,
-        &mut cpu,
-        &mut mem,
-        &mut board,
-        args.max_insns.unwrap_or(u64::MAX),
-    );
+    let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, args.max_insns.unwrap_or(u64::MAX));
     if let Ending::Crashed(fault) = &ending {
         eprintln!("{}", crash_report(fault, &cpu, &mem, &engine));
     }
     if let Ending::OutOfTime = ending {
-        eprintln!(
-            "visa: stopped after {} guest instructions (--max-insns)",
-            engine.stats.guest_insts
-        );
+        eprintln!("visa: stopped after {} guest instructions (--max-insns)", engine.stats.guest_insts);
     }
     if args.stats {
         eprintln!("{}", stats_report(&engine));
@@ -154,10 +140,7 @@ fn disassemble_at(mem: &GuestMemory, rip: u64) -> String {
     let insn = Decoder::with_ip(64, &bytes[..n], rip, DecoderOptions::NONE).decode();
     let mut text = String::new();
     IntelFormatter::new().format(&insn, &mut text);
-    let hex: Vec<String> = bytes[..insn.len().max(1).min(n)]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex: Vec<String> = bytes[..insn.len().max(1).min(n)].iter().map(|b| format!("{b:02x}")).collect();
     format!("{text}    ({})", hex.join(" "))
 }
 
@@ -172,11 +155,8 @@ fn crash_report(fault: &visa::engine::Fault, cpu: &CpuState, mem: &GuestMemory, 
         s += &format!("  {}\n", line.join(" "));
     }
     s += &format!("  rflags={:#x}", cpu.rflags());
-    let set: Vec<_> = FLAGS
-        .iter()
-        .filter(|(_, bit)| cpu.rflags() >> bit & 1 == 1)
-        .map(|(n, _)| n.to_uppercase())
-        .collect();
+    let set: Vec<_> =
+        FLAGS.iter().filter(|(_, bit)| cpu.rflags() >> bit & 1 == 1).map(|(n, _)| n.to_uppercase()).collect();
     s += &format!(" [{}]\nlast blocks:", set.join(" "));
     for addr in engine.recent_blocks() {
         s += &format!(" {addr:#x}");
@@ -197,11 +177,7 @@ fn stats_report(engine: &Engine) -> String {
         st.invalidations,
         st.translate_time.as_secs_f64(),
         exec,
-        if run > 0.0 {
-            st.guest_insts as f64 / run / 1e6
-        } else {
-            0.0
-        }
+        if run > 0.0 { st.guest_insts as f64 / run / 1e6 } else { 0.0 }
     )
 }
 

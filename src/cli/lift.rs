@@ -43,10 +43,7 @@ fn successors(block: &visa::visa::Block) -> Vec<u64> {
 
 pub fn lift(args: LiftArgs) -> Result<i32, String> {
     let (mem, entry) = load(&args)?;
-    let start = args
-        .at
-        .or(entry)
-        .ok_or("no start address: give an ELF image or --at ADDR")?;
+    let start = args.at.or(entry).ok_or("no start address: give an ELF image or --at ADDR")?;
     let env = &X86Env::get().env;
     if args.declarations {
         println!("{}", text::print_env(env));
@@ -69,11 +66,7 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
         shown += 1;
         let mut bytes = vec![0u8; lifted.bytes as usize];
         mem.read_bytes(addr, &mut bytes).map_err(|e| e.to_string())?;
-        println!(
-            "; guest block {addr:#x}, {} bytes, {} instructions",
-            lifted.bytes,
-            lifted.block.guest_count()
-        );
+        println!("; guest block {addr:#x}, {} bytes, {} instructions", lifted.bytes, lifted.block.guest_count());
         for insn in Decoder::with_ip(64, &bytes, addr, DecoderOptions::NONE) {
             let mut s = String::new();
             fmt.format(&insn, &mut s);
@@ -89,12 +82,8 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
 fn load(args: &LiftArgs) -> Result<(GuestMemory, Option<u64>), String> {
     let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let image = args.image.as_ref().map(read).transpose()?;
-    let extent = args
-        .loads
-        .iter()
-        .map(|(f, a)| std::fs::metadata(f).map(|m| a + m.len()).unwrap_or(0))
-        .max()
-        .unwrap_or(0);
+    let extent =
+        args.loads.iter().map(|(f, a)| std::fs::metadata(f).map(|m| a + m.len()).unwrap_or(0)).max().unwrap_or(0);
     let mut mem = GuestMemory::new((128u64 << 20).max(extent.next_power_of_two())).map_err(|e| e.to_string())?;
     let entry = match (&args.image, image) {
         (Some(path), Some(bytes)) => {

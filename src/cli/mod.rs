@@ -7,11 +7,7 @@ mod visa_files;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "visa",
-    version,
-    about = "A dynamic binary translator: x86-64 through a portable virtual ISA"
-)]
+#[command(name = "visa", version, about = "A dynamic binary translator: x86-64 through a portable virtual ISA")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

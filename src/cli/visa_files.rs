@@ -27,17 +27,8 @@ pub fn opcodes() {
     for op in Opcode::ALL {
         let info = op.info();
         let list = |os: &[Opd]| os.iter().map(operand).collect::<Vec<_>>().join(", ");
-        let ctrl = if info.ctrl.is_empty() {
-            String::new()
-        } else {
-            format!(" T: {}", types(info.ctrl))
-        };
-        println!(
-            "{:<15} ({}) -> ({}){ctrl}",
-            info.name,
-            list(info.args),
-            list(info.results)
-        );
+        let ctrl = if info.ctrl.is_empty() { String::new() } else { format!(" T: {}", types(info.ctrl)) };
+        println!("{:<15} ({}) -> ({}){ctrl}", info.name, list(info.args), list(info.results));
         println!("{:<15} {}", "", info.doc);
     }
     println!("{} opcodes", Opcode::ALL.len());
@@ -58,11 +49,7 @@ pub fn check(files: &[PathBuf], sizes: bool) -> Result<(), String> {
         if sizes {
             for block in &module.blocks {
                 let bytes = codec::encode(&module.env, block).len();
-                println!(
-                    "; block {:#x}: {} instructions, {bytes} bytes encoded",
-                    block.addr,
-                    block.insts.len()
-                );
+                println!("; block {:#x}: {} instructions, {bytes} bytes encoded", block.addr, block.insts.len());
             }
         }
     }
@@ -96,12 +83,7 @@ pub fn test(paths: &[PathBuf]) -> Result<i32, String> {
             Ok(report) => {
                 passed += 1;
                 runs += report.runs;
-                println!(
-                    "ok    {} ({} runs, {} checks)",
-                    path.display(),
-                    report.runs,
-                    report.checks
-                );
+                println!("ok    {} ({} runs, {} checks)", path.display(), report.runs, report.checks);
             }
             Err(failures) => {
                 failed += 1;

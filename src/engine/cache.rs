@@ -58,10 +58,7 @@ fn slot(addr: u64) -> usize {
 
 impl Cache {
     pub fn new() -> Cache {
-        Cache {
-            fast: vec![None; FAST_SLOTS],
-            ..Cache::default()
-        }
+        Cache { fast: vec![None; FAST_SLOTS], ..Cache::default() }
     }
 
     #[inline]

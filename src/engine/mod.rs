@@ -94,29 +94,20 @@ impl Engine {
     /// The last blocks run, oldest first.
     pub fn recent_blocks(&self) -> Vec<u64> {
         let n = (self.stats.blocks_run as usize).min(RECENT_BLOCKS);
-        (0..n)
-            .map(|i| self.recent[(self.recent_next + RECENT_BLOCKS - n + i) % RECENT_BLOCKS])
-            .collect()
+        (0..n).map(|i| self.recent[(self.recent_next + RECENT_BLOCKS - n + i) % RECENT_BLOCKS]).collect()
     }
 
     fn translate(&mut self, mem: &mut GuestMemory, rip: u64) -> Result<std::rc::Rc<Translation>, Fault> {
         let started = Instant::now();
-        let lifted = x86::lift_block(mem, rip).map_err(|LiftError::Fetch(addr)| Fault {
-            vector: 14,
-            rip,
-            addr: Some(addr),
-        })?;
+        let lifted =
+            x86::lift_block(mem, rip).map_err(|LiftError::Fetch(addr)| Fault { vector: 14, rip, addr: Some(addr) })?;
         let env = &X86Env::get().env;
         let block = crate::visa::opt::optimize(env, &lifted.block);
         let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
             .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
         mem.mark_code(rip, lifted.bytes);
-        let t = self.cache.insert(Translation {
-            addr: rip,
-            bytes: lifted.bytes,
-            guest_insts: code.guest_insts(),
-            code,
-        });
+        let t =
+            self.cache.insert(Translation { addr: rip, bytes: lifted.bytes, guest_insts: code.guest_insts(), code });
         self.stats.blocks_translated += 1;
         self.stats.translate_time += started.elapsed();
         Ok(t)
@@ -129,9 +120,8 @@ impl Engine {
             let start = line * LINE_SIZE;
             let page = start / PAGE_SIZE;
             let mut survivors = Vec::new();
-            let dropped = self
-                .cache
-                .invalidate_range(start, start + LINE_SIZE, |addr, bytes| survivors.push((addr, bytes)));
+            let dropped =
+                self.cache.invalidate_range(start, start + LINE_SIZE, |addr, bytes| survivors.push((addr, bytes)));
             self.stats.invalidations += dropped as u64;
             mem.unmark_page(page);
             for (addr, bytes) in survivors {
@@ -184,11 +174,7 @@ impl Engine {
                 Outcome::Exit(ExitReason::Undefined, at) => {
                     self.stats.guest_insts += t.guest_insts as u64 - 1;
                     cpu.rip = at;
-                    break Stop::Fault(Fault {
-                        vector: 6,
-                        rip: at,
-                        addr: None,
-                    });
+                    break Stop::Fault(Fault { vector: 6, rip: at, addr: None });
                 }
                 Outcome::Exit(ExitReason::Yield, resume) => {
                     self.stats.guest_insts += t.guest_insts as u64;

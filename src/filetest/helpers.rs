@@ -9,30 +9,18 @@ type HelperImpl = fn(HelperCtx<'_>, &[u128], &mut [u128]) -> Result<(), TrapCode
 type Known = (&'static str, &'static [Type], &'static [Type], bool, HelperImpl);
 
 const KNOWN: &[Known] = &[
-    (
-        "add3",
-        &[Type::I64, Type::I64, Type::I64],
-        &[Type::I64],
-        true,
-        |_, a, r| {
-            r[0] = (a[0] as u64).wrapping_add(a[1] as u64).wrapping_add(a[2] as u64) as u128;
-            Ok(())
-        },
-    ),
-    (
-        "divmod",
-        &[Type::I64, Type::I64],
-        &[Type::I64, Type::I64],
-        false,
-        |_, a, r| {
-            if a[1] == 0 {
-                return Err(TrapCode::DivByZero);
-            }
-            r[0] = a[0] / a[1];
-            r[1] = a[0] % a[1];
-            Ok(())
-        },
-    ),
+    ("add3", &[Type::I64, Type::I64, Type::I64], &[Type::I64], true, |_, a, r| {
+        r[0] = (a[0] as u64).wrapping_add(a[1] as u64).wrapping_add(a[2] as u64) as u128;
+        Ok(())
+    }),
+    ("divmod", &[Type::I64, Type::I64], &[Type::I64, Type::I64], false, |_, a, r| {
+        if a[1] == 0 {
+            return Err(TrapCode::DivByZero);
+        }
+        r[0] = a[0] / a[1];
+        r[1] = a[0] % a[1];
+        Ok(())
+    }),
     ("poke", &[Type::I64, Type::I64], &[], false, |ctx, a, _| {
         ctx.mem.write_le(a[0] as u64, 8, a[1]).map_err(|_| TrapCode::MemFault)
     }),

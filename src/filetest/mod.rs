@@ -68,11 +68,7 @@ pub fn run_source(src: &str, tier: Tier) -> Result<Report, Vec<Failure>> {
             Ok(checks) => {
                 report.runs += 1;
                 report.checks += checks;
-                let block = module
-                    .blocks
-                    .iter()
-                    .find(|b| b.addr == run.block)
-                    .expect("run lines name existing blocks");
+                let block = module.blocks.iter().find(|b| b.addr == run.block).expect("run lines name existing blocks");
                 report.opcodes.extend(block.insts.iter().map(|i| i.op));
             }
             Err(msg) => failures.push(Failure { line: run.line, msg }),
@@ -85,9 +81,7 @@ pub fn run_source(src: &str, tier: Tier) -> Result<Report, Vec<Failure>> {
 fn check_formats(src: &str, module: &Module) -> Result<(), Vec<Failure>> {
     let line_of = |addr: u64| {
         let needle = format!("block {addr:#x}");
-        src.lines()
-            .position(|l| l.trim_start().starts_with(&needle))
-            .map_or(1, |i| i + 1)
+        src.lines().position(|l| l.trim_start().starts_with(&needle)).map_or(1, |i| i + 1)
     };
     let mut failures = Vec::new();
     for block in &module.blocks {
@@ -136,11 +130,7 @@ fn read_place(place: &Place, module: &Module, state: &[u8], mem: &GuestMemory) -
 
 /// Runs one line; returns the number of checks made.
 fn execute(module: &Module, run: &RunLine, memory: u64, tier: Tier) -> Result<usize, String> {
-    let block = module
-        .blocks
-        .iter()
-        .find(|b| b.addr == run.block)
-        .expect("run lines name existing blocks");
+    let block = module.blocks.iter().find(|b| b.addr == run.block).expect("run lines name existing blocks");
     let mut state = vec![0u8; module.env.state_size() as usize];
     let mut mem = GuestMemory::new(memory).map_err(|e| format!("cannot reserve guest memory: {e}"))?;
     for (place, value) in &run.inputs {
@@ -165,13 +155,7 @@ fn execute(module: &Module, run: &RunLine, memory: u64, tier: Tier) -> Result<us
         }
     };
     let compiled = interp::compile(&module.env, block, state.len()).map_err(|e| e.to_string())?;
-    let outcome = interp::run(
-        &compiled,
-        &mut state,
-        &mut mem,
-        &mut helpers,
-        &mut interp::Scratch::new(),
-    );
+    let outcome = interp::run(&compiled, &mut state, &mut mem, &mut helpers, &mut interp::Scratch::new());
     let mut checks = 0;
     if let Some(expected) = &run.outcome {
         checks += 1;

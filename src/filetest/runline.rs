@@ -35,11 +35,7 @@ pub enum ExpectedOutcome {
     Jump(u64),
     Indirect(u64),
     Exit(ExitReason, u64),
-    Trap {
-        code: TrapCode,
-        addr: Option<u64>,
-        at: Option<u64>,
-    },
+    Trap { code: TrapCode, addr: Option<u64>, at: Option<u64> },
 }
 
 impl ExpectedOutcome {
@@ -89,26 +85,17 @@ pub struct RunLine {
 
 fn addr(text: Option<&str>, what: &str) -> Result<u64, String> {
     let text = text.ok_or_else(|| format!("expected {what}"))?;
-    parse_int(text)
-        .and_then(|v| u64::try_from(v).ok())
-        .ok_or_else(|| format!("`{text}` is not {what}"))
+    parse_int(text).and_then(|v| u64::try_from(v).ok()).ok_or_else(|| format!("`{text}` is not {what}"))
 }
 
 /// Parses `%slot=V` or `[ADDR]:TYPE=V` into a place, its value and type.
 fn assignment(module: &Module, item: &str) -> Result<(Place, u128, Type), String> {
-    let (lhs, value) = item
-        .split_once('=')
-        .ok_or_else(|| format!("`{item}` is not `place=value`"))?;
+    let (lhs, value) = item.split_once('=').ok_or_else(|| format!("`{item}` is not `place=value`"))?;
     let (place, ty) = if let Some(name) = lhs.strip_prefix('%') {
-        let slot = module
-            .env
-            .slot_by_name(name)
-            .ok_or_else(|| format!("undeclared slot %{name}"))?;
+        let slot = module.env.slot_by_name(name).ok_or_else(|| format!("undeclared slot %{name}"))?;
         (Place::Slot(slot), module.env.slot_decl(slot).expect("found").ty)
     } else if let Some(rest) = lhs.strip_prefix('[') {
-        let (a, ty) = rest
-            .split_once("]:")
-            .ok_or_else(|| format!("`{lhs}` is not `[ADDR]:TYPE`"))?;
+        let (a, ty) = rest.split_once("]:").ok_or_else(|| format!("`{lhs}` is not `[ADDR]:TYPE`"))?;
         let ty = Type::from_name(ty)
             .filter(|t| t.is_value_type() && *t != Type::I1)
             .ok_or_else(|| format!("`{ty}` is not a memory type"))?;
@@ -149,11 +136,7 @@ fn outcome<'a, I: Iterator<Item = &'a str>>(
                     _ => break,
                 }
             }
-            ExpectedOutcome::Trap {
-                code,
-                addr: addr_opt,
-                at,
-            }
+            ExpectedOutcome::Trap { code, addr: addr_opt, at }
         }
         w => return Err(format!("`{w}` is not an expectation")),
     })
@@ -161,9 +144,7 @@ fn outcome<'a, I: Iterator<Item = &'a str>>(
 
 /// `preceding` is the block written last before the line, if any.
 fn run_line(module: &Module, line: usize, body: &str, preceding: Option<u64>) -> Result<RunLine, String> {
-    let (lhs, rhs) = body
-        .split_once("->")
-        .ok_or("a run line needs `->` before its expectations")?;
+    let (lhs, rhs) = body.split_once("->").ok_or("a run line needs `->` before its expectations")?;
     let mut words = lhs.split_whitespace().peekable();
     let block = match words.peek() {
         Some(w) if w.starts_with('@') => {
@@ -175,16 +156,8 @@ fn run_line(module: &Module, line: usize, body: &str, preceding: Option<u64>) ->
         }
         _ => preceding.ok_or("no block precedes the run line: name one with `@ADDR`")?,
     };
-    let inputs = words
-        .map(|w| assignment(module, w).map(|(p, v, _)| (p, v)))
-        .collect::<Result<_, _>>()?;
-    let mut run = RunLine {
-        line,
-        block,
-        inputs,
-        expect: Vec::new(),
-        outcome: None,
-    };
+    let inputs = words.map(|w| assignment(module, w).map(|(p, v, _)| (p, v))).collect::<Result<_, _>>()?;
+    let mut run = RunLine { line, block, inputs, expect: Vec::new(), outcome: None };
     let mut words = rhs.split_whitespace().peekable();
     while let Some(w) = words.next() {
         if w.contains('=') {
@@ -216,10 +189,7 @@ pub fn parse_directives(src: &str, module: &Module) -> Result<(Vec<RunLine>, u64
         };
         let comment = comment.trim_start();
         if let Some(body) = comment.strip_prefix("run:") {
-            let preceding = blocks_seen
-                .checked_sub(1)
-                .and_then(|b| module.blocks.get(b))
-                .map(|b| b.addr);
+            let preceding = blocks_seen.checked_sub(1).and_then(|b| module.blocks.get(b)).map(|b| b.addr);
             match run_line(module, i + 1, body, preceding) {
                 Ok(r) => runs.push(r),
                 Err(msg) => failures.push(Failure { line: i + 1, msg }),
@@ -227,16 +197,9 @@ pub fn parse_directives(src: &str, module: &Module) -> Result<(Vec<RunLine>, u64
         } else if let Some(size) = comment.strip_prefix("memory:") {
             match parse_int(size.trim()).and_then(|v| u64::try_from(v).ok()) {
                 Some(v) => memory = v,
-                None => failures.push(Failure {
-                    line: i + 1,
-                    msg: format!("`{}` is not a memory size", size.trim()),
-                }),
+                None => failures.push(Failure { line: i + 1, msg: format!("`{}` is not a memory size", size.trim()) }),
             }
         }
     }
-    if failures.is_empty() {
-        Ok((runs, memory))
-    } else {
-        Err(failures)
-    }
+    if failures.is_empty() { Ok((runs, memory)) } else { Err(failures) }
 }

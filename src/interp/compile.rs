@@ -157,6 +157,10 @@ pub(crate) enum Op {
         c: Reg,
         code: TrapCode,
     },
+    JumpIf {
+        c: Reg,
+        target: u64,
+    },
     /// Anything else: an entry of `Compiled::generic`.
     Generic {
         i: u32,
@@ -264,18 +268,10 @@ pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, 
             (Opcode::Const, Imm::Const(v)) if v <= u64::MAX as u128 => Op::Const { d, v: v as u64 },
             (Opcode::Const, Imm::Const(v)) => {
                 c.consts.push(v);
-                Op::ConstWide {
-                    d,
-                    k: c.consts.len() as u32 - 1,
-                }
+                Op::ConstWide { d, k: c.consts.len() as u32 - 1 }
             }
             (Opcode::Zext | Opcode::Bitcast, _) => Op::Copy { d, a },
-            (Opcode::Select, _) => Op::Select {
-                d,
-                c: a,
-                a: b,
-                b: args[2].0,
-            },
+            (Opcode::Select, _) => Op::Select { d, c: a, a: b, b: args[2].0 },
             (Opcode::Iadd, _) if small => Op::Add { d, a, b, m },
             (Opcode::Isub, _) if small => Op::Sub { d, a, b, m },
             (Opcode::Imul, _) if small => Op::Mul { d, a, b, m },
@@ -289,31 +285,12 @@ pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, 
             (Opcode::Ashr, _) if small => Op::Ashr { d, a, b, w },
             (Opcode::Icmp, Imm::IntCC(cc)) if small => Op::Icmp { d, a, b, cc, w },
             (Opcode::Trunc, _) if small => Op::Trunc { d, a, m },
-            (Opcode::Sext, _) if small => Op::Sext {
-                d,
-                a,
-                from: block.value_type(args[0]).bits(),
-                m,
-            },
-            (Opcode::IaddCarry, _) if small => Op::AddCarry {
-                d,
-                a,
-                b,
-                c: args[2].0,
-                w,
-            },
-            (Opcode::IsubBorrow, _) if small => Op::SubBorrow {
-                d,
-                a,
-                b,
-                c: args[2].0,
-                w,
-            },
+            (Opcode::Sext, _) if small => Op::Sext { d, a, from: block.value_type(args[0]).bits(), m },
+            (Opcode::IaddCarry, _) if small => Op::AddCarry { d, a, b, c: args[2].0, w },
+            (Opcode::IsubBorrow, _) if small => Op::SubBorrow { d, a, b, c: args[2].0, w },
             (Opcode::Parity, _) => Op::Parity { d, a },
             (Opcode::Get | Opcode::Set, Imm::Slot(slot)) => {
-                let decl = env
-                    .slot_decl(slot)
-                    .ok_or_else(|| CompileError(format!("no slot #{}", slot.0)))?;
+                let decl = env.slot_decl(slot).ok_or_else(|| CompileError(format!("no slot #{}", slot.0)))?;
                 let size = decl.ty.bytes();
                 if decl.offset as usize + size as usize > state_size {
                     return Err(CompileError(format!(
@@ -322,39 +299,22 @@ pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, 
                     )));
                 }
                 if inst.op == Opcode::Get {
-                    Op::Get {
-                        d,
-                        off: decl.offset,
-                        size,
-                    }
+                    Op::Get { d, off: decl.offset, size }
                 } else {
-                    Op::Set {
-                        a,
-                        off: decl.offset,
-                        size,
-                    }
+                    Op::Set { a, off: decl.offset, size }
                 }
             }
-            (Opcode::Load, Imm::Mem(f)) => Op::Load {
-                d,
-                addr: a,
-                size: w / 8,
-                aligned: f.aligned,
-            },
+            (Opcode::Load, Imm::Mem(f)) => Op::Load { d, addr: a, size: w / 8, aligned: f.aligned },
             (Opcode::Store, Imm::Mem(f)) => {
                 let size = block.value_type(args[0]).bytes();
-                Op::Store {
-                    v: a,
-                    addr: b,
-                    size,
-                    aligned: f.aligned,
-                }
+                Op::Store { v: a, addr: b, size, aligned: f.aligned }
             }
             (Opcode::Guest, Imm::Guest { addr, .. }) => {
                 c.guest_insts += 1;
                 Op::Marker { addr }
             }
             (Opcode::TrapIf, Imm::Trap(code)) => Op::TrapIf { c: a, code },
+            (Opcode::JumpIf, Imm::Target(target)) => Op::JumpIf { c: a, target },
             (Opcode::Fence, _) => Op::Fence,
             (Opcode::Jump, Imm::Target(target)) => Op::Jump { target },
             (Opcode::Branch, Imm::Branch(taken, not_taken)) => Op::Branch { c: a, taken, not_taken },
@@ -373,9 +333,7 @@ pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, 
                     first_result: d,
                     results: inst.results_len as u32,
                 });
-                Op::Generic {
-                    i: c.generic.len() as u32 - 1,
-                }
+                Op::Generic { i: c.generic.len() as u32 - 1 }
             }
         };
         c.ops.push(op);

@@ -70,12 +70,7 @@ struct Position {
 
 impl Position {
     fn trap(&self, code: TrapCode, fault_addr: Option<u64>) -> Outcome {
-        Outcome::Trap(Trap {
-            code,
-            guest: self.guest,
-            completed: self.completed,
-            fault_addr,
-        })
+        Outcome::Trap(Trap { code, guest: self.guest, completed: self.completed, fault_addr })
     }
 
     fn mem_fault(&self, f: MemFault) -> Outcome {
@@ -101,11 +96,7 @@ pub fn run(
     if r.len() < block.regs {
         r.resize(block.regs, 0);
     }
-    let mut pos = Position {
-        guest: block.addr,
-        completed: 0,
-        started: false,
-    };
+    let mut pos = Position { guest: block.addr, completed: 0, started: false };
     // A store hit a page holding translated code: the rest of this block may
     // be stale, so stop at the next instruction boundary.
     let mut code_modified = false;
@@ -145,11 +136,7 @@ pub fn run(
                 r[d as usize] = icmp64(cc, r[a as usize] as u64, r[b as usize] as u64, w) as u128
             }
             Op::Select { d, c, a, b } => {
-                r[d as usize] = if r[c as usize] & 1 == 1 {
-                    r[a as usize]
-                } else {
-                    r[b as usize]
-                }
+                r[d as usize] = if r[c as usize] & 1 == 1 { r[a as usize] } else { r[b as usize] }
             }
             Op::Trunc { d, a, m } => r[d as usize] = r[a as usize] & m as u128,
             Op::Sext { d, a, from, m } => r[d as usize] = (sext(r[a as usize], from) as u64 & m) as u128,
@@ -202,6 +189,11 @@ pub fn run(
                 }
                 pos.started = true;
                 pos.guest = addr;
+            }
+            Op::JumpIf { c, target } => {
+                if r[c as usize] & 1 == 1 {
+                    return Outcome::Jump(target);
+                }
             }
             Op::TrapIf { c, code } => {
                 if r[c as usize] & 1 == 1 {

@@ -9,20 +9,11 @@
 use std::mem::offset_of;
 
 /// General-purpose registers in x86 encoding order.
-pub const GPR_NAMES: [&str; 16] = [
-    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-];
+pub const GPR_NAMES: [&str; 16] =
+    ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
 
 /// The flags kept one per byte, in `CpuState::flags` order, with their RFLAGS bit.
-pub const FLAGS: [(&str, u32); 7] = [
-    ("cf", 0),
-    ("pf", 2),
-    ("af", 4),
-    ("zf", 6),
-    ("sf", 7),
-    ("of", 11),
-    ("df", 10),
-];
+pub const FLAGS: [(&str, u32); 7] = [("cf", 0), ("pf", 2), ("af", 4), ("zf", 6), ("sf", 7), ("of", 11), ("df", 10)];
 
 /// RFLAGS bits kept in `CpuState::flags` rather than `rflags_rest`.
 pub const SPLIT_FLAGS_MASK: u64 = 0x0cd5;
@@ -104,9 +95,7 @@ impl CpuState {
         FLAGS
             .iter()
             .enumerate()
-            .fold(self.rflags_rest | 0x2, |acc, (i, (_, bit))| {
-                acc | ((self.flags[i] as u64 & 1) << bit)
-            })
+            .fold(self.rflags_rest | 0x2, |acc, (i, (_, bit))| acc | ((self.flags[i] as u64 & 1) << bit))
     }
 
     /// Sets RFLAGS, splitting out the flags kept per byte.

@@ -15,9 +15,16 @@ const FEATURES: &[(&str, u32, Reg, u32)] = &[
     ("tsc", 1, Reg::Edx, 4),
     ("cx8", 1, Reg::Edx, 8),
     ("cmov", 1, Reg::Edx, 15),
+    ("cx16", 1, Reg::Ecx, 13),
+    ("popcnt", 1, Reg::Ecx, 23),
+    ("rdrand", 1, Reg::Ecx, 30),
+    ("bmi1", 7, Reg::Ebx, 3),
+    ("bmi2", 7, Reg::Ebx, 8),
+    ("adx", 7, Reg::Ebx, 19),
     ("syscall", 0x8000_0001, Reg::Edx, 11),
     ("lm", 0x8000_0001, Reg::Edx, 29),
     ("lahf_lm", 0x8000_0001, Reg::Ecx, 0),
+    ("abm", 0x8000_0001, Reg::Ecx, 5),
 ];
 
 /// Vendor string: "VisaDBTx8664".
@@ -30,10 +37,7 @@ pub fn feature_names() -> impl Iterator<Item = &'static str> {
 }
 
 fn bits(leaf: u32, reg: Reg) -> u32 {
-    FEATURES
-        .iter()
-        .filter(|f| f.1 == leaf && f.2 == reg)
-        .fold(0, |acc, f| acc | 1 << f.3)
+    FEATURES.iter().filter(|f| f.1 == leaf && f.2 == reg).fold(0, |acc, f| acc | 1 << f.3)
 }
 
 fn le(bytes: &[u8]) -> u32 {

@@ -22,11 +22,7 @@ pub struct MemFault {
 impl fmt::Display for MemFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = if self.write { "write" } else { "read" };
-        write!(
-            f,
-            "{}-byte {what} at {:#x} is outside guest memory",
-            self.size, self.addr
-        )
+        write!(f, "{}-byte {what} at {:#x} is outside guest memory", self.size, self.addr)
     }
 }
 
@@ -56,12 +52,7 @@ impl GuestMemory {
         let map = MmapOptions::new().len(len).no_reserve_swap().map_anon()?;
         let lines = len.div_ceil(LINE_SIZE as usize);
         let code_lines = MmapOptions::new().len(lines).no_reserve_swap().map_anon()?;
-        Ok(GuestMemory {
-            map,
-            size,
-            code_lines,
-            code_writes: Vec::new(),
-        })
+        Ok(GuestMemory { map, size, code_lines, code_writes: Vec::new() })
     }
 
     pub fn size(&self) -> u64 {
@@ -77,11 +68,7 @@ impl GuestMemory {
     fn check(&self, addr: u64, size: usize, write: bool) -> Result<usize, MemFault> {
         match addr.checked_add(size as u64) {
             Some(end) if end <= self.size => Ok(addr as usize),
-            _ => Err(MemFault {
-                addr,
-                size: size as u32,
-                write,
-            }),
+            _ => Err(MemFault { addr, size: size as u32, write }),
         }
     }
 
@@ -199,14 +186,7 @@ mod tests {
         assert_eq!(m.read::<4>(8).unwrap(), [0x44, 0x33, 0x22, 0x11]);
         assert_eq!(m.read_le(8, 2).unwrap(), 0x3344);
         assert_eq!(m.read_le(4092, 4).unwrap(), 0);
-        assert_eq!(
-            m.read_le(4093, 4),
-            Err(MemFault {
-                addr: 4093,
-                size: 4,
-                write: false
-            })
-        );
+        assert_eq!(m.read_le(4093, 4), Err(MemFault { addr: 4093, size: 4, write: false }));
         assert!(m.write_le(u64::MAX, 8, 0).is_err());
         assert!(m.write_bytes(4000, &[0; 97]).is_err());
     }

@@ -188,12 +188,7 @@ struct MemPlan {
 fn plan_memory(rng: &mut Rng, target: u64, values: &mut [Option<u64>; 16], insn_len_guess: u64) -> MemPlan {
     let _ = insn_len_guess;
     if rng.chance(10) {
-        return MemPlan {
-            base: None,
-            index: None,
-            disp: target as i64,
-            rip_relative: true,
-        };
+        return MemPlan { base: None, index: None, disp: target as i64, rip_relative: true };
     }
     let free = |rng: &mut Rng, values: &[Option<u64>; 16], allow_rsp: bool| -> Option<Register> {
         for _ in 0..8 {
@@ -220,29 +215,15 @@ fn plan_memory(rng: &mut Rng, target: u64, values: &mut [Option<u64>; 16], insn_
         None
     };
     let idx_part = index.map_or(0, |(r, s)| values[index_of(r)].unwrap() * s as u64);
-    let base = if index.is_none() || rng.chance(80) {
-        free(rng, values, false)
-    } else {
-        None
-    };
+    let base = if index.is_none() || rng.chance(80) { free(rng, values, false) } else { None };
     match base {
         Some(b) => values[index_of(b)] = Some(target.wrapping_sub(idx_part).wrapping_sub(disp as u64)),
         None => {
             // Index only: the displacement carries the address.
-            return MemPlan {
-                base: None,
-                index,
-                disp: target.wrapping_sub(idx_part) as i64,
-                rip_relative: false,
-            };
+            return MemPlan { base: None, index, disp: target.wrapping_sub(idx_part) as i64, rip_relative: false };
         }
     }
-    MemPlan {
-        base,
-        index,
-        disp,
-        rip_relative: false,
-    }
+    MemPlan { base, index, disp, rip_relative: false }
 }
 
 fn set_register(insn: &mut Instruction, i: u32, reg: Register) {
@@ -305,12 +286,7 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
             let target = DATA + 0x100 + rng.below(DATA_LEN as u64 - 0x200 - size);
             let target = if rng.chance(50) { target & !7 } else { target };
             let plan = if kind == K::mem_offs {
-                MemPlan {
-                    base: None,
-                    index: None,
-                    disp: target as i64,
-                    rip_relative: false,
-                }
+                MemPlan { base: None, index: None, disp: target as i64, rip_relative: false }
             } else {
                 plan_memory(rng, target, &mut values, 8)
             };
@@ -365,19 +341,13 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
             return None;
         }
     }
-    let mut regs = Regs {
-        mxcsr: 0x1f80,
-        ..Regs::default()
-    };
+    let mut regs = Regs { mxcsr: 0x1f80, ..Regs::default() };
     let mut data = vec![0u8; DATA_LEN];
     for b in data.iter_mut() {
         *b = rng.next_u64() as u8;
     }
     let flag_bits = [0u64, 2, 4, 6, 7, 10, 11];
-    regs.rflags = 0x202
-        | flag_bits
-            .iter()
-            .fold(0, |acc, b| acc | if rng.chance(50) { 1 << b } else { 0 });
+    regs.rflags = 0x202 | flag_bits.iter().fold(0, |acc, b| acc | if rng.chance(50) { 1 << b } else { 0 });
     for (i, v) in values.iter().enumerate() {
         regs.gpr[i] = v.unwrap_or_else(|| value(rng, 64));
     }
@@ -386,12 +356,7 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
     }
     super::setup::adjust(code, &mut insn, &mut regs, &mut data, mem_target, rng);
     let code_bytes = encode(insn, branch)?;
-    Some(Case {
-        code: code_bytes,
-        regs,
-        data,
-        undefined_flags: super::setup::undefined_flags(&insn, &regs),
-    })
+    Some(Case { code: code_bytes, regs, data, undefined_flags: super::setup::undefined_flags(&insn, &regs) })
 }
 
 /// Encodes the instruction, then `jmp END`; a branch form gets a
@@ -420,7 +385,5 @@ fn encode(mut insn: Instruction, branch: bool) -> Option<Vec<u8>> {
         list.push(jmp_end(2)?);
     }
     let block = InstructionBlock::new(&list, CODE);
-    BlockEncoder::encode(64, block, BlockEncoderOptions::DONT_FIX_BRANCHES)
-        .ok()
-        .map(|r| r.code_buffer)
+    BlockEncoder::encode(64, block, BlockEncoderOptions::DONT_FIX_BRANCHES).ok().map(|r| r.code_buffer)
 }

@@ -76,8 +76,7 @@ pub fn disassemble(code: &[u8], addr: u64) -> String {
 
 /// The code page as both runs see it: the snippet, int3 filler, and `hlt` at `END`.
 fn load_code(mem: &mut GuestMemory, code: &[u8]) -> Result<(), String> {
-    mem.write_bytes(CODE, &[0xcc; native::CODE_SIZE as usize])
-        .map_err(|e| e.to_string())?;
+    mem.write_bytes(CODE, &[0xcc; native::CODE_SIZE as usize]).map_err(|e| e.to_string())?;
     mem.write_bytes(CODE, code).map_err(|e| e.to_string())?;
     mem.write_bytes(END, &[0xf4]).map_err(|e| e.to_string())
 }
@@ -87,12 +86,8 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
     let mut mem = GuestMemory::new(DATA + DATA_SIZE).map_err(|e| e.to_string())?;
     load_code(&mut mem, &case.code)?;
     mem.write_bytes(DATA, &case.data).map_err(|e| e.to_string())?;
-    let mut cpu = CpuState {
-        gpr: case.regs.gpr,
-        mxcsr: case.regs.mxcsr as u32,
-        xmm: case.regs.xmm,
-        ..CpuState::default()
-    };
+    let mut cpu =
+        CpuState { gpr: case.regs.gpr, mxcsr: case.regs.mxcsr as u32, xmm: case.regs.xmm, ..CpuState::default() };
     cpu.set_rflags(case.regs.rflags | 0x202);
     cpu.rip = CODE;
     let Tier::Interp = tier;
@@ -102,14 +97,8 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
             cpu.rip = END;
             Stop::Completed
         }
-        EngineStop::Exit(ExitReason::Breakpoint) => Stop::Fault {
-            vector: 3,
-            rip: cpu.rip,
-        },
-        EngineStop::Fault(f) => Stop::Fault {
-            vector: native_vector(&f),
-            rip: f.rip,
-        },
+        EngineStop::Exit(ExitReason::Breakpoint) => Stop::Fault { vector: 3, rip: cpu.rip },
+        EngineStop::Fault(f) => Stop::Fault { vector: native_vector(&f), rip: f.rip },
         other => return Err(format!("unexpected stop {other:?} at {:#x}", cpu.rip)),
     };
     let mut data = vec![0u8; case.data.len()];
@@ -138,10 +127,7 @@ fn native_stop(end: End) -> Stop {
 pub fn check(case: &Case, tier: Tier) -> Result<(), String> {
     let (native_regs, native_data, native_end) = {
         let mut guard = Native::lock();
-        guard
-            .as_mut()
-            .expect("executor mapped")
-            .run(&case.code, &case.data, &case.regs)
+        guard.as_mut().expect("executor mapped").run(&case.code, &case.data, &case.regs)
     };
     let (cpu, data, stop) = run_visa(case, tier)?;
     let mut diffs = Vec::new();
@@ -176,14 +162,8 @@ pub fn check(case: &Case, tier: Tier) -> Result<(), String> {
     if diffs.is_empty() {
         return Ok(());
     }
-    let mut report = format!(
-        "mismatch:\n{}\ncode:\n{}",
-        diffs.join("\n"),
-        disassemble(&case.code, CODE)
-    );
-    let regs: Vec<_> = (0..16)
-        .map(|i| format!("{}={:#x}", GPR_NAMES[i], case.regs.gpr[i]))
-        .collect();
+    let mut report = format!("mismatch:\n{}\ncode:\n{}", diffs.join("\n"), disassemble(&case.code, CODE));
+    let regs: Vec<_> = (0..16).map(|i| format!("{}={:#x}", GPR_NAMES[i], case.regs.gpr[i])).collect();
     let _ = writeln!(report, "input: {} rflags={:#x}", regs.join(" "), case.regs.rflags);
     let mut mem = GuestMemory::new(END + 16).map_err(|e| e.to_string())?;
     load_code(&mut mem, &case.code)?;

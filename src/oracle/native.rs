@@ -62,12 +62,7 @@ pub enum End {
     /// The snippet reached `END`.
     Completed,
     /// The snippet faulted: signal, x86 exception vector, RIP, fault address.
-    Fault {
-        signo: i32,
-        vector: u64,
-        rip: u64,
-        addr: u64,
-    },
+    Fault { signo: i32, vector: u64, rip: u64, addr: u64 },
 }
 
 /// The one native executor of the process.
@@ -76,12 +71,9 @@ pub struct Native {
 }
 
 static NATIVE: Mutex<Option<Native>> = Mutex::new(None);
-const GPRS: [AsmRegister64; 16] = [
-    rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15,
-];
-const XMMS: [AsmRegisterXmm; 16] = [
-    xmm0, xmm1, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8, xmm9, xmm10, xmm11, xmm12, xmm13, xmm14, xmm15,
-];
+const GPRS: [AsmRegister64; 16] = [rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15];
+const XMMS: [AsmRegisterXmm; 16] =
+    [xmm0, xmm1, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8, xmm9, xmm10, xmm11, xmm12, xmm13, xmm14, xmm15];
 
 fn io() -> *mut Io {
     IO as *mut Io
@@ -138,9 +130,8 @@ fn build_harness() -> (Vec<u8>, u64, u64) {
         Ok(())
     })()
     .expect("harness assembles");
-    let result = a
-        .assemble_options(HARNESS, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)
-        .expect("harness encodes");
+    let result =
+        a.assemble_options(HARNESS, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS).expect("harness encodes");
     let epilogue = result.label_ip(&epilogue).expect("epilogue label");
     let fault = result.label_ip(&fault).expect("fault label");
     (result.inner.code_buffer, epilogue, fault)
@@ -217,11 +208,7 @@ fn ensure_alt_stack() {
         }
         let size = 256 * 1024;
         let stack = Box::leak(vec![0u8; size].into_boxed_slice());
-        let alt = libc::stack_t {
-            ss_sp: stack.as_mut_ptr() as *mut libc::c_void,
-            ss_flags: 0,
-            ss_size: size,
-        };
+        let alt = libc::stack_t { ss_sp: stack.as_mut_ptr() as *mut libc::c_void, ss_flags: 0, ss_size: size };
         // SAFETY: the stack is leaked, so it outlives the thread.
         unsafe { assert_eq!(libc::sigaltstack(&alt, std::ptr::null_mut()), 0, "sigaltstack") };
         done.set(true);
@@ -282,12 +269,7 @@ impl Native {
             std::ptr::copy_nonoverlapping(DATA as *const u8, out_data.as_mut_ptr(), data.len());
             let end = match io.fault_signo {
                 0 => End::Completed,
-                s => End::Fault {
-                    signo: s as i32,
-                    vector: io.fault_trapno,
-                    rip: io.fault_rip,
-                    addr: io.fault_addr,
-                },
+                s => End::Fault { signo: s as i32, vector: io.fault_trapno, rip: io.fault_rip, addr: io.fault_addr },
             };
             (io.output, out_data, end)
         }

@@ -22,10 +22,7 @@ const FLAG_MAP: [(u32, u64); 7] = [
 ];
 
 fn to_rflags(bits: u32) -> u64 {
-    FLAG_MAP
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .fold(0, |acc, (_, r)| acc | r)
+    FLAG_MAP.iter().filter(|(b, _)| bits & b != 0).fold(0, |acc, (_, r)| acc | r)
 }
 
 pub(super) fn reg_value(regs: &Regs, reg: Register) -> u64 {
@@ -43,11 +40,7 @@ pub(super) fn set_reg(regs: &mut Regs, reg: Register, v: u64) {
         Register::AH | Register::CH | Register::DH | Register::BH => (8, 8),
         _ => (0, reg.size() as u32 * 8),
     };
-    let mask = if bits >= 64 {
-        u64::MAX
-    } else {
-        ((1u64 << bits) - 1) << shift
-    };
+    let mask = if bits >= 64 { u64::MAX } else { ((1u64 << bits) - 1) << shift };
     regs.gpr[i] = (regs.gpr[i] & !mask) | ((v << shift) & mask);
 }
 

@@ -20,10 +20,7 @@ pub fn adjust(
     rng: &mut Rng,
 ) -> bool {
     let m = code.mnemonic();
-    if !matches!(
-        m,
-        Mnemonic::Cmpxchg | Mnemonic::Xadd | Mnemonic::Cmpxchg8b | Mnemonic::Cmpxchg16b
-    ) {
+    if !matches!(m, Mnemonic::Cmpxchg | Mnemonic::Xadd | Mnemonic::Cmpxchg8b | Mnemonic::Cmpxchg16b) {
         return false;
     }
     if insn.op_kind(0) == OpKind::Register && rng.chance(5) {
@@ -41,11 +38,7 @@ pub fn adjust(
         }
         Mnemonic::Cmpxchg8b | Mnemonic::Cmpxchg16b => {
             let at = mem.expect("memory operand");
-            let at = if m == Mnemonic::Cmpxchg16b && rng.chance(85) {
-                align16(insn, at)
-            } else {
-                at
-            };
+            let at = if m == Mnemonic::Cmpxchg16b && rng.chance(85) { align16(insn, at) } else { at };
             if equal {
                 let half = insn.memory_size().size() / 2;
                 for (i, reg) in [Register::RAX, Register::RDX].into_iter().enumerate() {

@@ -125,11 +125,7 @@ fn bit_offset(
         2 => (-before.min(2048), after.min(2047)),
         _ => (-before, after),
     };
-    let unit = if rng.chance(50) {
-        rng.below(5) as i64 - 2
-    } else {
-        lo + rng.below((hi - lo + 1) as u64) as i64
-    };
+    let unit = if rng.chance(50) { rng.below(5) as i64 - 2 } else { lo + rng.below((hi - lo + 1) as u64) as i64 };
     let any = rng.below(bytes as u64 * 8) as i64;
     let bit = rng.pick(&[0, 1, bytes * 8 - 1, any]);
     set_low(regs, reg, (unit * bytes * 8 + bit) as u64);

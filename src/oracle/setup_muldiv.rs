@@ -30,11 +30,7 @@ pub fn adjust(
 }
 
 fn operand_bytes(insn: &Instruction) -> usize {
-    if insn.op_kind(0) == OpKind::Register {
-        insn.op0_register().size()
-    } else {
-        insn.memory_size().size()
-    }
+    if insn.op_kind(0) == OpKind::Register { insn.op0_register().size() } else { insn.memory_size().size() }
 }
 
 fn mask(bits: u32) -> u64 {
@@ -108,11 +104,7 @@ fn divide(insn: &Instruction, regs: &mut Regs, data: &mut [u8], mem: Option<u64>
     if rng.chance(20) {
         return;
     }
-    let divisor = if insn.op_kind(0) == OpKind::Register {
-        reg_value(regs, insn.op0_register())
-    } else {
-        divisor
-    };
+    let divisor = if insn.op_kind(0) == OpKind::Register { reg_value(regs, insn.op0_register()) } else { divisor };
     let (lo_reg, hi_reg) = pair(bytes);
     let hi = if insn.mnemonic() == Mnemonic::Div {
         if divisor == 0 { 0 } else { rng.next_u64() % divisor }

@@ -14,9 +14,7 @@ use super::native::Regs;
 use super::setup::{is_shift, set_reg};
 
 /// Counts at and around every boundary, before masking.
-const COUNTS: [u64; 20] = [
-    0, 1, 2, 7, 8, 9, 15, 16, 17, 18, 31, 32, 33, 63, 64, 65, 96, 128, 200, 255,
-];
+const COUNTS: [u64; 20] = [0, 1, 2, 7, 8, 9, 15, 16, 17, 18, 31, 32, 33, 63, 64, 65, 96, 128, 200, 255];
 
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(
@@ -38,11 +36,7 @@ pub fn adjust(
         // Shift by 1.
         return true;
     }
-    let mut count = if rng.chance(20) {
-        rng.below(256)
-    } else {
-        rng.pick(&COUNTS)
-    };
+    let mut count = if rng.chance(20) { rng.below(256) } else { rng.pick(&COUNTS) };
     let bits = insn.op0_register().size().max(insn.memory_size().size()) * 8;
     if matches!(m, Mnemonic::Shld | Mnemonic::Shrd) && bits == 16 && count & 31 > 16 {
         count -= 16;

@@ -32,10 +32,7 @@ fn is_store(m: Mnemonic) -> bool {
 fn is_string(m: Mnemonic) -> bool {
     use Mnemonic::*;
     is_compare(m)
-        || matches!(
-            m,
-            Movsb | Movsw | Movsd | Movsq | Stosb | Stosw | Stosd | Stosq | Lodsb | Lodsw | Lodsd | Lodsq
-        )
+        || matches!(m, Movsb | Movsw | Movsd | Movsq | Stosb | Stosw | Stosd | Stosq | Lodsb | Lodsw | Lodsd | Lodsq)
 }
 
 /// A pointer into the scratch data with `ROOM` bytes on both sides; in the
@@ -62,11 +59,7 @@ pub fn adjust(
         insn.set_memory_index(Register::AL);
         override_segment(insn, rng);
         // AL adds at most 255.
-        regs.gpr[3] = if rng.chance(5) {
-            unmapped(rng, narrow)
-        } else {
-            pointer(rng, narrow).1 - ROOM / 2
-        };
+        regs.gpr[3] = if rng.chance(5) { unmapped(rng, narrow) } else { pointer(rng, narrow).1 - ROOM / 2 };
         return true;
     }
     let has = |kind| (0..insn.op_count()).any(|i| insn.op_kind(i) == kind);
@@ -92,11 +85,7 @@ pub fn adjust(
         9 => insn.set_has_repne_prefix(true),
         _ => insn.set_has_rep_prefix(true),
     }
-    let count = if rng.chance(15) {
-        rng.below(32)
-    } else {
-        rng.pick(&COUNTS)
-    };
+    let count = if rng.chance(15) { rng.below(32) } else { rng.pick(&COUNTS) };
     // A 32-bit count keeps garbage above it.
     regs.gpr[1] = if narrow { rng.next_u64() << 32 | count } else { count };
     let (src, src_reg) = pointer(rng, narrow);
@@ -166,11 +155,7 @@ fn shape_compare_data(data: &mut [u8], src: Option<u64>, dst: u64, acc: &[u8], d
     }
     let k = rng.below(count + 2);
     let at = |base: u64, j: u64| {
-        if down {
-            base.wrapping_sub(j * size)
-        } else {
-            base + j * size
-        }
+        if down { base.wrapping_sub(j * size) } else { base + j * size }
     };
     for j in 0..=k {
         let want: Vec<u8> = match src {

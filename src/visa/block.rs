@@ -61,10 +61,7 @@ pub struct Block {
 
 impl Block {
     pub fn new(addr: u64) -> Block {
-        Block {
-            addr,
-            ..Block::default()
-        }
+        Block { addr, ..Block::default() }
     }
 
     pub fn args(&self, inst: &Inst) -> &[Value] {

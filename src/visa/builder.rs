@@ -19,11 +19,7 @@ pub struct Builder<'e> {
 
 impl<'e> Builder<'e> {
     pub fn new(env: &'e Env, addr: u64) -> Builder<'e> {
-        Builder {
-            env,
-            block: Block::new(addr),
-            results: Vec::new(),
-        }
+        Builder { env, block: Block::new(addr), results: Vec::new() }
     }
 
     pub fn env(&self) -> &'e Env {
@@ -123,6 +119,11 @@ impl<'e> Builder<'e> {
 
     pub fn trap_if(&mut self, c: Value, code: TrapCode) {
         self.ins(Opcode::TrapIf, None, Imm::Trap(code), &[c]);
+    }
+
+    /// Leaves the block for `target` when `c` is 1.
+    pub fn jump_if(&mut self, c: Value, target: u64) {
+        self.ins(Opcode::JumpIf, None, Imm::Target(target), &[c]);
     }
 
     pub fn jump(&mut self, target: u64) {

@@ -105,10 +105,7 @@ struct Reader<'b> {
 
 impl Reader<'_> {
     fn err<T>(&self, msg: impl Into<String>) -> Result<T, DecodeError> {
-        Err(DecodeError {
-            offset: self.pos,
-            msg: msg.into(),
-        })
+        Err(DecodeError { offset: self.pos, msg: msg.into() })
     }
 
     fn byte(&mut self) -> Result<u8, DecodeError> {
@@ -174,11 +171,7 @@ pub fn decode(env: &Env, bytes: &[u8]) -> Result<Block, DecodeError> {
     let mut results = Vec::new();
     for _ in 0..count.min(bytes.len()) {
         let op = r.code("opcode", Opcode::from_code)?;
-        let ty = if op.has_ctrl() {
-            Some(r.code("type", Type::from_code)?)
-        } else {
-            None
-        };
+        let ty = if op.has_ctrl() { Some(r.code("type", Type::from_code)?) } else { None };
         if let Err(e) = sig::check_ctrl(op, ty) {
             return r.err(e);
         }
@@ -189,9 +182,7 @@ pub fn decode(env: &Env, bytes: &[u8]) -> Result<Block, DecodeError> {
             ImmKind::FloatCC => Imm::FloatCC(r.code("condition", FloatCC::from_code)?),
             ImmKind::Round => Imm::Round(r.code("rounding", Round::from_code)?),
             ImmKind::Atomic => Imm::Atomic(r.code("atomic", AtomicOp::from_code)?),
-            ImmKind::Mem => Imm::Mem(MemFlags {
-                aligned: r.code("memory flag", |b| (b < 2).then_some(b == 1))?,
-            }),
+            ImmKind::Mem => Imm::Mem(MemFlags { aligned: r.code("memory flag", |b| (b < 2).then_some(b == 1))? }),
             ImmKind::Slot => Imm::Slot(Slot(r.uleb_in("slot")?)),
             ImmKind::Lane => Imm::Lane(r.byte()?),
             ImmKind::Shuffle => {
@@ -202,10 +193,7 @@ pub fn decode(env: &Env, bytes: &[u8]) -> Result<Block, DecodeError> {
                 Imm::Shuffle(mask)
             }
             ImmKind::Helper => Imm::Helper(Helper(r.uleb_in("helper")?)),
-            ImmKind::Guest => Imm::Guest {
-                addr: abs(r.sleb()?),
-                len: r.byte()?,
-            },
+            ImmKind::Guest => Imm::Guest { addr: abs(r.sleb()?), len: r.byte()? },
             ImmKind::Trap => {
                 let code: u16 = r.uleb_in("trap code")?;
                 Imm::Trap(TrapCode::from_code(code).map_or_else(|| r.err(format!("bad trap code {code}")), Ok)?)

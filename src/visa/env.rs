@@ -42,41 +42,23 @@ impl Env {
     /// Declares a slot and returns its index.
     pub fn slot(&mut self, name: &str, ty: Type, offset: u32) -> super::Slot {
         assert!(ty.is_value_type(), "slot {name} of lane shape {ty}");
-        self.slots.push(SlotDecl {
-            name: name.to_string(),
-            ty,
-            offset,
-        });
+        self.slots.push(SlotDecl { name: name.to_string(), ty, offset });
         super::Slot(self.slots.len() as u16 - 1)
     }
 
     /// Declares a helper and returns its index.
     pub fn helper(&mut self, name: &str, args: &[Type], results: &[Type], pure: bool) -> super::Helper {
-        assert!(
-            args.iter().chain(results).all(|t| t.is_value_type()),
-            "helper {name} names a lane shape"
-        );
-        self.helpers.push(HelperDecl {
-            name: name.to_string(),
-            args: args.to_vec(),
-            results: results.to_vec(),
-            pure,
-        });
+        assert!(args.iter().chain(results).all(|t| t.is_value_type()), "helper {name} names a lane shape");
+        self.helpers.push(HelperDecl { name: name.to_string(), args: args.to_vec(), results: results.to_vec(), pure });
         super::Helper(self.helpers.len() as u16 - 1)
     }
 
     pub fn slot_by_name(&self, name: &str) -> Option<super::Slot> {
-        self.slots
-            .iter()
-            .position(|s| s.name == name)
-            .map(|i| super::Slot(i as u16))
+        self.slots.iter().position(|s| s.name == name).map(|i| super::Slot(i as u16))
     }
 
     pub fn helper_by_name(&self, name: &str) -> Option<super::Helper> {
-        self.helpers
-            .iter()
-            .position(|h| h.name == name)
-            .map(|i| super::Helper(i as u16))
+        self.helpers.iter().position(|h| h.name == name).map(|i| super::Helper(i as u16))
     }
 
     pub fn slot_decl(&self, slot: super::Slot) -> Option<&SlotDecl> {
@@ -111,10 +93,7 @@ impl Env {
             feed(&[1, helper.pure as u8]);
             // 0xff is no type code: it separates arguments from results.
             let args = helper.args.iter().map(|t| t.code());
-            let codes: Vec<u8> = args
-                .chain([0xff])
-                .chain(helper.results.iter().map(|t| t.code()))
-                .collect();
+            let codes: Vec<u8> = args.chain([0xff]).chain(helper.results.iter().map(|t| t.code())).collect();
             feed(&codes);
         }
         h

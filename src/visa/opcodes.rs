@@ -94,7 +94,7 @@ const L: Opd = Opd::Lane;
 
 /// What an operation does besides computing its results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Effects(u8);
+pub struct Effects(u16);
 
 impl Effects {
     pub const PURE: Effects = Effects(0);
@@ -107,6 +107,8 @@ impl Effects {
     pub const MARKER: Effects = Effects(64);
     /// An ordering point for memory (fences, helper calls).
     pub const ORDERED: Effects = Effects(128);
+    /// May leave the block before its end (a side exit).
+    pub const SIDE_EXIT: Effects = Effects(256);
 
     pub const fn with(self, other: Effects) -> Effects {
         Effects(self.0 | other.0)
@@ -133,6 +135,7 @@ const CALL: Effects = GET.with(SET).with(RMW);
 const FENCE: Effects = Effects::ORDERED;
 const MARK: Effects = Effects::MARKER;
 const TERM: Effects = Effects::TERMINATOR;
+const SIDE: Effects = Effects::SIDE_EXIT;
 
 /// Everything the table says of one opcode.
 #[derive(Debug)]
@@ -275,6 +278,7 @@ opcodes! {
 
     Guest "guest" NONE Guest [] -> [] MARK "A guest instruction of the given address and length starts here.";
     TrapIf "trap_if" NONE Trap [B] -> [] TRAPS "Trap with the code when c is 1.";
+    JumpIf "jump_if" NONE Target [B] -> [] SIDE "Leave the block for a guest address when c is 1; else go on.";
 
     Jump "jump" NONE Target [] -> [] TERM "Continue at a guest address.";
     Branch "branch" NONE Branch [B] -> [] TERM "Continue at the first address when c is 1, else at the second.";
@@ -329,11 +333,7 @@ mod tests {
                 .iter()
                 .chain(op.info().results)
                 .any(|o| !matches!(o, Opd::Fixed(_) | Opd::Helper | Opd::Of(_)));
-            assert!(
-                !needs_ctrl || op.has_ctrl(),
-                "{} uses its controlling type but has none",
-                op.name()
-            );
+            assert!(!needs_ctrl || op.has_ctrl(), "{} uses its controlling type but has none", op.name());
         }
     }
 }

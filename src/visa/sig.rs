@@ -12,17 +12,11 @@ pub fn check_ctrl(op: Opcode, ty: Option<Type>) -> Result<(), String> {
     let allowed = op.info().ctrl;
     match ty {
         None if allowed.is_empty() => Ok(()),
-        None => Err(format!(
-            "`{}` needs a controlling type ({})",
-            op.name(),
-            type_list(allowed.iter())
-        )),
+        None => Err(format!("`{}` needs a controlling type ({})", op.name(), type_list(allowed.iter()))),
         Some(t) if allowed.is_empty() => Err(format!("`{}` takes no controlling type, got {t}", op.name())),
-        Some(t) if !allowed.contains(t) => Err(format!(
-            "`{}` does not take type {t} (allowed: {})",
-            op.name(),
-            type_list(allowed.iter())
-        )),
+        Some(t) if !allowed.contains(t) => {
+            Err(format!("`{}` does not take type {t} (allowed: {})", op.name(), type_list(allowed.iter())))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -71,11 +65,7 @@ pub fn check_args(op: Opcode, ctrl: Option<Type>, args: &[Type], helper_args: Op
     let info = op.info();
     if let Some(expected) = helper_args {
         if args.len() != expected.len() {
-            return Err(format!(
-                "the helper takes {} arguments, got {}",
-                expected.len(),
-                args.len()
-            ));
+            return Err(format!("the helper takes {} arguments, got {}", expected.len(), args.len()));
         }
         for (i, (a, e)) in args.iter().zip(expected).enumerate() {
             if a != e {
@@ -85,20 +75,11 @@ pub fn check_args(op: Opcode, ctrl: Option<Type>, args: &[Type], helper_args: Op
         return Ok(());
     }
     if args.len() != info.args.len() {
-        return Err(format!(
-            "`{}` takes {} operands, got {}",
-            info.name,
-            info.args.len(),
-            args.len()
-        ));
+        return Err(format!("`{}` takes {} operands, got {}", info.name, info.args.len(), args.len()));
     }
     for (i, (&actual, &opd)) in args.iter().zip(info.args).enumerate() {
         if !accepts(opd, ctrl, actual) {
-            return Err(format!(
-                "operand {} has type {actual}, expected {}",
-                i + 1,
-                describe(opd, ctrl)
-            ));
+            return Err(format!("operand {} has type {actual}, expected {}", i + 1, describe(opd, ctrl)));
         }
     }
     Ok(())

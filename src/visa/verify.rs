@@ -23,11 +23,7 @@ pub struct VerifyError {
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.inst {
-            Some(i) => write!(
-                f,
-                "block {:#x}, instruction {i} `{}`: {}",
-                self.block, self.text, self.msg
-            ),
+            Some(i) => write!(f, "block {:#x}, instruction {i} `{}`: {}", self.block, self.text, self.msg),
             None => write!(f, "block {:#x}: {}", self.block, self.msg),
         }
     }
@@ -37,24 +33,15 @@ impl std::error::Error for VerifyError {}
 
 /// Checks a block against its environment.
 pub fn verify(env: &Env, block: &Block) -> Result<(), VerifyError> {
-    let whole = |msg: String| VerifyError {
-        block: block.addr,
-        inst: None,
-        text: String::new(),
-        msg,
-    };
+    let whole = |msg: String| VerifyError { block: block.addr, inst: None, text: String::new(), msg };
     if block.insts.is_empty() {
         return Err(whole("the block is empty: it needs a terminator".into()));
     }
     let mut next_value = 0u32;
     let mut result_types = Vec::new();
     for (i, inst) in block.insts.iter().enumerate() {
-        let fail = |msg: String| VerifyError {
-            block: block.addr,
-            inst: Some(i),
-            text: print_inst(env, block, inst),
-            msg,
-        };
+        let fail =
+            |msg: String| VerifyError { block: block.addr, inst: Some(i), text: print_inst(env, block, inst), msg };
         if inst.first_result != next_value {
             return Err(fail(format!("results should start at v{next_value}")));
         }
@@ -71,10 +58,7 @@ pub fn verify(env: &Env, block: &Block) -> Result<(), VerifyError> {
         }
     }
     if next_value as usize != block.types.len() {
-        return Err(whole(format!(
-            "{} value types for {next_value} values",
-            block.types.len()
-        )));
+        return Err(whole(format!("{} value types for {next_value} values", block.types.len())));
     }
     Ok(())
 }
@@ -83,17 +67,10 @@ fn check_inst(env: &Env, block: &Block, inst: &Inst, result_types: &mut Vec<crat
     let info = inst.op.info();
     sig::check_ctrl(inst.op, inst.ty)?;
     if inst.imm.kind() != info.imm {
-        return Err(format!(
-            "immediate of kind {:?}, expected {:?}",
-            inst.imm.kind(),
-            info.imm
-        ));
+        return Err(format!("immediate of kind {:?}, expected {:?}", inst.imm.kind(), info.imm));
     }
     check_imm(env, inst)?;
-    let args = block
-        .pool
-        .get(inst.args_range())
-        .ok_or("operands beyond the operand pool")?;
+    let args = block.pool.get(inst.args_range()).ok_or("operands beyond the operand pool")?;
     let mut arg_types = Vec::with_capacity(args.len());
     for (n, a) in args.iter().enumerate() {
         if a.0 >= inst.first_result {
@@ -130,10 +107,7 @@ fn check_imm(env: &Env, inst: &Inst) -> Result<(), String> {
             }
         }
         Imm::Lane(lane) => {
-            let (_, count) = inst
-                .ty
-                .and_then(|t| t.lane())
-                .ok_or("a lane index needs a lane shape")?;
+            let (_, count) = inst.ty.and_then(|t| t.lane()).ok_or("a lane index needs a lane shape")?;
             if lane as u32 >= count {
                 return Err(format!("lane {lane} of a {count}-lane shape"));
             }

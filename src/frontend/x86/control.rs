@@ -37,10 +37,7 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
 ];
 
 fn is_near(cx: &Ctx) -> bool {
-    matches!(
-        cx.insn.op_kind(0),
-        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
-    )
+    matches!(cx.insn.op_kind(0), OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64)
 }
 
 fn is_far(cx: &Ctx) -> bool {
@@ -96,10 +93,7 @@ fn ret(cx: &mut Ctx) -> Flow {
 /// The count register of LOOP and JRCXZ: RCX, or ECX with a 32-bit address size.
 fn count_register(cx: &Ctx) -> Register {
     use iced_x86::Code::*;
-    if matches!(
-        cx.insn.code(),
-        Loop_rel8_64_ECX | Loope_rel8_64_ECX | Loopne_rel8_64_ECX | Jecxz_rel8_64
-    ) {
+    if matches!(cx.insn.code(), Loop_rel8_64_ECX | Loope_rel8_64_ECX | Loopne_rel8_64_ECX | Jecxz_rel8_64) {
         Register::ECX
     } else {
         Register::RCX

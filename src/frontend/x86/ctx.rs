@@ -145,11 +145,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn sext(&mut self, ty: Type, v: Value) -> Value {
-        if self.ty(v) == ty {
-            v
-        } else {
-            self.b.ins(Opcode::Sext, Some(ty), Imm::None, &[v])
-        }
+        if self.ty(v) == ty { v } else { self.b.ins(Opcode::Sext, Some(ty), Imm::None, &[v]) }
     }
 
     pub fn not(&mut self, v: Value) -> Value {
@@ -243,11 +239,7 @@ impl<'a> Ctx<'a> {
             8 => v,
             4 => self.resize(Type::I64, v),
             size => {
-                let (shift, width) = if is_high_byte(reg) {
-                    (8, 8)
-                } else {
-                    (0, size as u32 * 8)
-                };
+                let (shift, width) = if is_high_byte(reg) { (8, 8) } else { (0, size as u32 * 8) };
                 let old = self.get(slot);
                 let keep = self.iconst(Type::I64, !(((1u64 << width) - 1) << shift));
                 let kept = self.op(Opcode::And, &[old, keep]);

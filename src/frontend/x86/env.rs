@@ -40,31 +40,12 @@ impl X86Env {
         let gs_base = env.slot("gs_base", Type::I64, CpuState::GS_BASE_OFFSET as u32);
         let xmm = std::array::from_fn(|i| env.slot(XMM_NAMES[i], Type::V128, (CpuState::XMM_OFFSET + 16 * i) as u32));
         let mxcsr = env.slot("mxcsr", Type::I32, CpuState::MXCSR_OFFSET as u32);
-        let cpuid = env.helper(
-            "cpuid",
-            &[Type::I32, Type::I32],
-            &[Type::I32, Type::I32, Type::I32, Type::I32],
-            false,
-        );
+        let cpuid = env.helper("cpuid", &[Type::I32, Type::I32], &[Type::I32, Type::I32, Type::I32, Type::I32], false);
         let rdtsc = env.helper("rdtsc", &[], &[Type::I64], false);
         let port_in = env.helper("port_in", &[Type::I16, Type::I8], &[Type::I32], false);
         let port_out = env.helper("port_out", &[Type::I16, Type::I8, Type::I32], &[], false);
         let rdrand = env.helper("rdrand", &[], &[Type::I64], false);
-        X86Env {
-            env,
-            gpr,
-            flags,
-            rflags_rest,
-            fs_base,
-            gs_base,
-            xmm,
-            mxcsr,
-            cpuid,
-            rdtsc,
-            port_in,
-            port_out,
-            rdrand,
-        }
+        X86Env { env, gpr, flags, rflags_rest, fs_base, gs_base, xmm, mxcsr, cpuid, rdtsc, port_in, port_out, rdrand }
     }
 
     /// The one x86-64 environment.

@@ -169,8 +169,5 @@ pub fn lift_block(code: &dyn CodeSource, addr: u64) -> Result<Lifted, LiftError>
             }
         }
     }
-    Ok(Lifted {
-        block: cx.b.finish(),
-        bytes: ip - addr,
-    })
+    Ok(Lifted { block: cx.b.finish(), bytes: ip - addr })
 }

@@ -86,8 +86,7 @@ fn xchg(cx: &mut Ctx) -> Flow {
         // XCHG with memory is always atomic.
         let addr = cx.address();
         let ty = cx.ty(r);
-        let old =
-            cx.b.ins(Opcode::AtomicRmw, Some(ty), Imm::Atomic(AtomicOp::Xchg), &[addr, r]);
+        let old = cx.b.ins(Opcode::AtomicRmw, Some(ty), Imm::Atomic(AtomicOp::Xchg), &[addr, r]);
         cx.write_operand(reg, old);
     } else {
         if cx.insn.has_lock_prefix() {

@@ -179,11 +179,7 @@ fn shift(cx: &mut Ctx, kind: Kind) -> Flow {
         }
         Kind::Rol | Kind::Ror => {
             let n = count.value(cx, ty, 0);
-            let (op, cf_bit) = if kind == Kind::Rol {
-                (Opcode::Rotl, 0)
-            } else {
-                (Opcode::Rotr, w - 1)
-            };
+            let (op, cf_bit) = if kind == Kind::Rol { (Opcode::Rotl, 0) } else { (Opcode::Rotr, w - 1) };
             let res = cx.op(op, &[a, n]);
             (res, cx.bit(res, cf_bit))
         }
@@ -195,11 +191,8 @@ fn shift(cx: &mut Ctx, kind: Kind) -> Flow {
             let n = count.value(cx, wt, 0);
             let width = cx.iconst(wt, w as u64 + 1);
             let m = cx.op(Opcode::Isub, &[width, n]);
-            let (first, second) = if kind == Kind::Rcl {
-                (Opcode::Shl, Opcode::Lshr)
-            } else {
-                (Opcode::Lshr, Opcode::Shl)
-            };
+            let (first, second) =
+                if kind == Kind::Rcl { (Opcode::Shl, Opcode::Lshr) } else { (Opcode::Lshr, Opcode::Shl) };
             let p = cx.op(first, &[v, n]);
             let q = cx.op(second, &[v, m]);
             let r = cx.op(Opcode::Or, &[p, q]);

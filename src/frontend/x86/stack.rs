@@ -77,11 +77,7 @@ fn pop_insn(cx: &mut Ctx) -> Flow {
         let new = cx.offset(rsp, ty.bytes() as i64);
         let addr = cx.address();
         let rsp_based = matches!(cx.insn.memory_base(), Register::RSP | Register::ESP);
-        let addr = if rsp_based {
-            cx.offset(addr, ty.bytes() as i64)
-        } else {
-            addr
-        };
+        let addr = if rsp_based { cx.offset(addr, ty.bytes() as i64) } else { addr };
         cx.store(v, addr);
         cx.write_gpr64(RSP, new);
         return Flow::Next;

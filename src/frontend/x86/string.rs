@@ -5,17 +5,15 @@
 //! Blocks are straight-line, so a REP form lifts one iteration and ends the
 //! block: it branches back to itself while the count is not zero (and, for
 //! SCAS and CMPS, while ZF is as REPE/REPNE want), so every iteration is a
-//! precise instruction boundary. A REP form entered with a zero count must do
-//! nothing, but nothing in a block is conditional: its accesses then go to
-//! guest address 0 (always inside guest memory), a store writes back what it
-//! read there, and every register and flag write keeps the old value.
+//! precise instruction boundary. Entered with a zero count it does nothing:
+//! a side exit (`jump_if`) leaves for the next instruction before any access.
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
 use super::LiftFn;
 use super::ctx::{Ctx, Flow, int_type};
 use super::flags::set_sub;
-use crate::machine::flag::{DF, OF};
+use crate::machine::flag::DF;
 use crate::visa::{IntCC, Opcode, Type, Value};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[
@@ -83,34 +81,12 @@ fn accumulator(ty: Type) -> Register {
     }
 }
 
-/// A value that is `v` when `active` (or unconditionally) and `otherwise` else.
-fn guard(cx: &mut Ctx, active: Option<Value>, v: Value, otherwise: Value) -> Value {
-    match active {
-        Some(c) => cx.select(c, v, otherwise),
-        None => v,
-    }
-}
-
-/// Writes a register, only when `active` if given.
-fn write_reg(cx: &mut Ctx, active: Option<Value>, reg: Register, v: Value) {
-    match active {
-        Some(c) => cx.write_gpr_if(reg, c, v),
-        None => cx.write_gpr(reg, v),
-    }
-}
-
 /// The guest address of a string operand register, with the source's segment base.
-fn element_address(cx: &mut Ctx, offset: Value, segment: bool, active: Option<Value>) -> Value {
-    let mut addr = cx.resize(Type::I64, offset);
-    if segment && let Some(base) = cx.segment_base() {
-        addr = cx.op(Opcode::Iadd, &[base, addr]);
-    }
-    match active {
-        Some(c) => {
-            let zero = cx.iconst(Type::I64, 0);
-            cx.select(c, addr, zero)
-        }
-        None => addr,
+fn element_address(cx: &mut Ctx, offset: Value, segment: bool) -> Value {
+    let addr = cx.resize(Type::I64, offset);
+    match cx.segment_base() {
+        Some(base) if segment => cx.op(Opcode::Iadd, &[base, addr]),
+        _ => addr,
     }
 }
 
@@ -132,28 +108,27 @@ fn string(cx: &mut Ctx, kind: Kind) -> Flow {
     // F2 on MOVS, STOS and LODS repeats as F3 does.
     let rep = insn.has_rep_prefix() || insn.has_repne_prefix();
     let count = rep.then(|| cx.read_gpr(count_reg));
-    let active = count.map(|n| cx.icmp_imm(IntCC::Ne, n, 0));
+    if let Some(n) = count {
+        let done = cx.icmp_imm(IntCC::Eq, n, 0);
+        cx.b.jump_if(done, cx.next_ip());
+    }
 
     // Every access comes first: they are what may fault.
     let si_val = kind.reads_source().then(|| cx.read_gpr(si));
     let di_val = kind.uses_destination().then(|| cx.read_gpr(di));
     let src = si_val.map(|offset| {
-        let addr = element_address(cx, offset, true, active);
+        let addr = element_address(cx, offset, true);
         cx.load(ty, addr)
     });
-    let dst_addr = di_val.map(|offset| element_address(cx, offset, false, active));
+    let dst_addr = di_val.map(|offset| element_address(cx, offset, false));
     let dst = match dst_addr {
-        Some(addr) if kind.compares() || active.is_some() => Some(cx.load(ty, addr)),
+        Some(addr) if kind.compares() => Some(cx.load(ty, addr)),
         _ => None,
     };
     if let (true, Some(addr)) = (kind.stores(), dst_addr) {
         let v = match kind {
             Kind::Movs => src.expect("source"),
             _ => cx.read_gpr(acc_reg),
-        };
-        let v = match dst {
-            Some(old) => guard(cx, active, v, old),
-            None => v,
         };
         cx.store(v, addr);
     }
@@ -167,16 +142,16 @@ fn string(cx: &mut Ctx, kind: Kind) -> Flow {
     for (reg, offset) in [(si, si_val), (di, di_val)] {
         if let Some(offset) = offset {
             let v = cx.op(Opcode::Iadd, &[offset, step]);
-            write_reg(cx, active, reg, v);
+            cx.write_gpr(reg, v);
         }
     }
     if kind == Kind::Lods {
-        write_reg(cx, active, acc_reg, src.expect("source"));
+        cx.write_gpr(acc_reg, src.expect("source"));
     }
     let left = count.map(|n| {
         let one = cx.iconst(cx.ty(n), 1);
         let left = cx.op(Opcode::Isub, &[n, one]);
-        write_reg(cx, active, count_reg, left);
+        cx.write_gpr(count_reg, left);
         left
     });
     let compared = kind.compares().then(|| {
@@ -184,25 +159,16 @@ fn string(cx: &mut Ctx, kind: Kind) -> Flow {
             Kind::Scas => (cx.read_gpr(acc_reg), dst.expect("destination")),
             _ => (src.expect("source"), dst.expect("destination")),
         };
-        let old: Vec<Value> = (0..=OF).map(|f| cx.flag(f)).collect();
         let no_borrow = cx.iconst(Type::I1, 0);
         let r = cx.op_multi(Opcode::IsubBorrow, &[a, b, no_borrow]);
         set_sub(cx, a, b, r[0], r[1], r[2]);
-        if let Some(c) = active {
-            for (f, old) in old.into_iter().enumerate() {
-                let new = cx.flag(f);
-                let v = cx.select(c, new, old);
-                cx.set_flag(f, v);
-            }
-        }
         (a, b)
     });
 
-    let (Some(active), Some(left)) = (active, left) else {
+    let Some(left) = left else {
         return Flow::Next;
     };
     let mut again = cx.icmp_imm(IntCC::Ne, left, 0);
-    again = cx.op(Opcode::And, &[again, active]);
     if let Some((a, b)) = compared {
         let cc = if insn.has_repne_prefix() { IntCC::Ne } else { IntCC::Eq };
         let zf_ok = cx.icmp(cc, a, b);
@@ -221,7 +187,7 @@ fn xlat(cx: &mut Ctx) -> Flow {
     let al = cx.read_gpr(Register::AL);
     let index = cx.resize(cx.ty(base), al);
     let offset = cx.op(Opcode::Iadd, &[base, index]);
-    let addr = element_address(cx, offset, true, None);
+    let addr = element_address(cx, offset, true);
     let v = cx.load(Type::I8, addr);
     cx.write_gpr(Register::AL, v);
     Flow::Next

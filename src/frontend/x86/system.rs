@@ -77,9 +77,7 @@ fn lahf(cx: &mut Ctx) -> Flow {
 fn sahf(cx: &mut Ctx) -> Flow {
     let ah = cx.read_gpr(Register::AH);
     let v = cx.resize(Type::I64, ah);
-    let mask = [CF, PF, AF, ZF, SF]
-        .iter()
-        .fold(0u64, |m, f| m | 1 << crate::machine::FLAGS[*f].1);
+    let mask = [CF, PF, AF, ZF, SF].iter().fold(0u64, |m, f| m | 1 << crate::machine::FLAGS[*f].1);
     set_rflags(cx, v, mask);
     Flow::Next
 }
@@ -108,10 +106,7 @@ fn cpuid(cx: &mut Ctx) -> Flow {
     let leaf = cx.read_gpr(Register::EAX);
     let sub = cx.read_gpr(Register::ECX);
     let r = call(cx, cx.x.cpuid, &[leaf, sub]);
-    for (reg, v) in [Register::EAX, Register::EBX, Register::ECX, Register::EDX]
-        .into_iter()
-        .zip(r)
-    {
+    for (reg, v) in [Register::EAX, Register::EBX, Register::ECX, Register::EDX].into_iter().zip(r) {
         cx.write_gpr(reg, v);
     }
     Flow::Next

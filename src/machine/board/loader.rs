@@ -15,16 +15,12 @@ pub fn load_elf(mem: &mut GuestMemory, image: &[u8]) -> Result<u64, String> {
     if header.e_machine(endian) != object::elf::EM_X86_64 {
         return Err(format!("ELF machine {} is not x86-64", header.e_machine(endian)));
     }
-    let segments = header
-        .program_headers(endian, image)
-        .map_err(|e| format!("bad program headers: {e}"))?;
+    let segments = header.program_headers(endian, image).map_err(|e| format!("bad program headers: {e}"))?;
     let mut loaded = 0;
     for ph in segments.iter().filter(|ph| ph.p_type(endian) == PT_LOAD) {
         let addr = ph.p_paddr(endian);
         let memsz = ph.p_memsz(endian);
-        let data = ph
-            .data(endian, image)
-            .map_err(|_| format!("segment at {addr:#x} lies outside the file"))?;
+        let data = ph.data(endian, image).map_err(|_| format!("segment at {addr:#x} lies outside the file"))?;
         if data.len() as u64 > memsz {
             return Err(format!("segment at {addr:#x} has more file bytes than memory bytes"));
         }
@@ -38,8 +34,7 @@ pub fn load_elf(mem: &mut GuestMemory, image: &[u8]) -> Result<u64, String> {
         }
         mem.write_bytes(addr, data).map_err(|e| e.to_string())?;
         let zeros = vec![0u8; (memsz - data.len() as u64) as usize];
-        mem.write_bytes(addr + data.len() as u64, &zeros)
-            .map_err(|e| e.to_string())?;
+        mem.write_bytes(addr + data.len() as u64, &zeros).map_err(|e| e.to_string())?;
         loaded += 1;
     }
     if loaded == 0 {
@@ -50,11 +45,6 @@ pub fn load_elf(mem: &mut GuestMemory, image: &[u8]) -> Result<u64, String> {
 
 /// Copies a raw file to `addr`.
 pub fn load_raw(mem: &mut GuestMemory, addr: u64, data: &[u8]) -> Result<(), String> {
-    mem.write_bytes(addr, data).map_err(|_| {
-        format!(
-            "{} bytes at {addr:#x} do not fit in {} bytes of RAM",
-            data.len(),
-            mem.size()
-        )
-    })
+    mem.write_bytes(addr, data)
+        .map_err(|_| format!("{} bytes at {addr:#x} do not fit in {} bytes of RAM", data.len(), mem.size()))
 }

@@ -30,12 +30,7 @@ pub struct Board {
 
 impl Board {
     pub fn new(uart: Uart) -> Board {
-        Board {
-            uart,
-            exit_status: None,
-            started: Instant::now(),
-            rand_state: 0x2545_f491_4f6c_dd1d,
-        }
+        Board { uart, exit_status: None, started: Instant::now(), rand_state: 0x2545_f491_4f6c_dd1d }
     }
 
     fn port_in(&mut self, port: u16, size: u32) -> u32 {
@@ -90,10 +85,7 @@ impl Helpers for Board {
 /// mode, flat segments, identity-mapped RAM, interrupts off, x87 and SSE
 /// enabled, RSP at the top of RAM, RDI holding the RAM size.
 pub fn entry_state(entry: u64, ram: u64) -> CpuState {
-    let mut cpu = CpuState {
-        rip: entry,
-        ..CpuState::default()
-    };
+    let mut cpu = CpuState { rip: entry, ..CpuState::default() };
     cpu.gpr[4] = ram & !0xf;
     cpu.gpr[7] = ram;
     cpu.set_rflags(0x2);
@@ -145,18 +137,10 @@ pub fn run(engine: &mut Engine, cpu: &mut CpuState, mem: &mut GuestMemory, board
                 break Ending::Halted;
             }
             Stop::Exit(ExitReason::Breakpoint) => {
-                break Ending::Crashed(Fault {
-                    vector: 3,
-                    rip: cpu.rip,
-                    addr: None,
-                });
+                break Ending::Crashed(Fault { vector: 3, rip: cpu.rip, addr: None });
             }
             Stop::Exit(_) => {
-                break Ending::Crashed(Fault {
-                    vector: 6,
-                    rip: cpu.rip,
-                    addr: None,
-                });
+                break Ending::Crashed(Fault { vector: 6, rip: cpu.rip, addr: None });
             }
             Stop::Fault(f) => break Ending::Crashed(f),
             Stop::Budget => {}

@@ -34,16 +34,7 @@ pub struct Uart {
 
 impl Uart {
     pub fn new(out: Box<dyn Write>, input: Input) -> Uart {
-        Uart {
-            out,
-            input,
-            pending: None,
-            ier: 0,
-            lcr: 0,
-            mcr: 0,
-            scr: 0,
-            divisor: 1,
-        }
+        Uart { out, input, pending: None, ier: 0, lcr: 0, mcr: 0, scr: 0, divisor: 1 }
     }
 
     fn poll(&mut self) -> Option<u8> {

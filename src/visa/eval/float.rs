@@ -130,10 +130,7 @@ fn ap_round(round: Round) -> ApRound {
 
 fn convert<From: ApFloat + rustc_apfloat::FloatConvert<To>, To: ApFloat>(bits: u128, round: Round) -> u128 {
     let mut loses = false;
-    From::from_bits(bits)
-        .convert_r(ap_round(round), &mut loses)
-        .value
-        .to_bits()
+    From::from_bits(bits).convert_r(ap_round(round), &mut loses).value.to_bits()
 }
 
 /// The quiet form of a NaN of `bits` width.
@@ -144,18 +141,12 @@ pub fn quiet(bits: u128, width: u32) -> u128 {
 
 /// The default NaN: sign set, quiet, zero payload.
 pub fn default_nan(width: u32) -> u128 {
-    if width == 32 {
-        0xffc0_0000
-    } else {
-        0xfff8_0000_0000_0000
-    }
+    if width == 32 { 0xffc0_0000 } else { 0xfff8_0000_0000_0000 }
 }
 
 /// The NaN rule for operands: the first NaN operand, quiet.
 fn propagate<F: Fp>(args: &[u128]) -> Option<u128> {
-    args.iter()
-        .find(|a| F::from_raw(**a).is_nan())
-        .map(|a| quiet(*a, F::BITS))
+    args.iter().find(|a| F::from_raw(**a).is_nan()).map(|a| quiet(*a, F::BITS))
 }
 
 /// The NaN rule for a computed result.
@@ -258,9 +249,7 @@ pub fn unary_or_binary<F: Fp>(op: Opcode, imm: &Imm, a: u128, b: u128) -> u128 {
             None => F::from_raw(a).round_int(round).raw(),
         },
         Opcode::Fcmp | Opcode::Vfcmp => {
-            let Imm::FloatCC(cc) = imm else {
-                unreachable!("fcmp without a condition")
-            };
+            let Imm::FloatCC(cc) = imm else { unreachable!("fcmp without a condition") };
             fcmp::<F>(*cc, a, b) as u128
         }
         _ => unreachable!("`{}` is not a float operation", op.name()),

@@ -124,9 +124,7 @@ pub fn eval(
             if n == 0 { a } else { ((a << n) | (a >> (w - n))) & m }
         }
         Icmp => {
-            let Imm::IntCC(cc) = imm else {
-                unreachable!("icmp without a condition")
-            };
+            let Imm::IntCC(cc) = imm else { unreachable!("icmp without a condition") };
             icmp(*cc, a, b, w) as u128
         }
         Zext | Trunc => a & m,

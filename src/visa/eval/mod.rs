@@ -53,16 +53,12 @@ pub fn eval(
     let t = ty.unwrap_or(Type::I1);
     match op {
         Const => {
-            let Imm::Const(bits) = imm else {
-                unreachable!("const without a constant")
-            };
+            let Imm::Const(bits) = imm else { unreachable!("const without a constant") };
             out[0] = *bits;
         }
         TrapIf => {
             if args[0] & 1 == 1 {
-                let Imm::Trap(code) = imm else {
-                    unreachable!("trap_if without a code")
-                };
+                let Imm::Trap(code) = imm else { unreachable!("trap_if without a code") };
                 return Err(*code);
             }
         }
@@ -74,10 +70,7 @@ pub fn eval(
         Fadd | Fsub | Fmul | Fdiv | Fsqrt | Fmin | Fmax | Fneg | Fabs | Fcmp | Fround | FcvtToSint | FcvtToUint
         | FcvtFromSint | FcvtFromUint | Fpromote | Fdemote => float::eval(op, t, imm, args, arg_types, out),
         _ if op.name().starts_with('v') => vector::eval(op, t, imm, args, out),
-        _ => panic!(
-            "`{}` touches state, memory or control and has no pure semantics",
-            op.name()
-        ),
+        _ => panic!("`{}` touches state, memory or control and has no pure semantics", op.name()),
     }
     Ok(())
 }

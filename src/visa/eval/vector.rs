@@ -81,9 +81,7 @@ pub fn eval(op: Opcode, t: Type, imm: &Imm, args: &[u128], out: &mut [u128]) {
         VavgU => build(n, w, |i| (la(i) + lb(i) + 1) >> 1),
         Vabs => build(n, w, |i| sa(i).unsigned_abs()),
         Vcmp => {
-            let Imm::IntCC(cc) = imm else {
-                unreachable!("vcmp without a condition")
-            };
+            let Imm::IntCC(cc) = imm else { unreachable!("vcmp without a condition") };
             build(n, w, |i| if icmp(*cc, la(i), lb(i), w) { mask(w) } else { 0 })
         }
         Vshl => build(n, w, |i| if b >= w as u128 { 0 } else { la(i) << b }),

@@ -1,9 +1,9 @@
 //! Dead state-write elimination (dead flags, mostly): a `set` of a slot is
 //! dropped when a later `set` of the same slot overwrites it before anything
-//! could observe it. Observers are a `get` of the slot, a helper call, and
-//! any operation that may trap: a trap must see the state of the last
-//! completed guest instruction, so a write is only dead when no trap can
-//! happen before it is overwritten.
+//! could observe it. Observers are a `get` of the slot, a helper call, a
+//! side exit, and any operation that may trap: a trap must see the state of
+//! the last completed guest instruction, so a write is only dead when no trap
+//! can happen before it is overwritten.
 
 use super::retain;
 use crate::visa::opcodes::Effects;
@@ -15,7 +15,10 @@ pub fn dead_sets(env: &Env, block: &Block) -> Block {
     let mut keep = vec![true; block.insts.len()];
     for (i, inst) in block.insts.iter().enumerate() {
         let effects = inst.op.info().effects;
-        let observes_all = effects.has(Effects::TRAPS) || inst.op == Opcode::Call || effects.has(Effects::TERMINATOR);
+        let observes_all = effects.has(Effects::TRAPS)
+            || effects.has(Effects::SIDE_EXIT)
+            || effects.has(Effects::TERMINATOR)
+            || inst.op == Opcode::Call;
         if observes_all {
             pending.iter_mut().for_each(|p| *p = None);
         }

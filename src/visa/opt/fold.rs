@@ -33,9 +33,7 @@ pub fn fold_constants(block: &Block) -> Block {
             arg_types.clear();
             arg_types.extend(args.iter().map(|a| out.value_type(*a)));
             let mut outs = vec![0u128; results.len()];
-            eval::eval(inst.op, inst.ty, &inst.imm, &values, &arg_types, &mut outs)
-                .ok()
-                .map(|()| outs)
+            eval::eval(inst.op, inst.ty, &inst.imm, &values, &arg_types, &mut outs).ok().map(|()| outs)
         } else if let (Opcode::Const, Imm::Const(bits)) = (inst.op, inst.imm) {
             Some(vec![bits])
         } else {

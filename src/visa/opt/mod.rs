@@ -30,12 +30,7 @@ pub(crate) fn retain(block: &Block, keep: &[bool]) -> Block {
     let mut results = Vec::new();
     for (inst, _) in block.insts.iter().zip(keep).filter(|(_, k)| **k) {
         args.clear();
-        args.extend(
-            block
-                .args(inst)
-                .iter()
-                .map(|a| map[a.0 as usize].expect("operand of a kept instruction is kept")),
-        );
+        args.extend(block.args(inst).iter().map(|a| map[a.0 as usize].expect("operand of a kept instruction is kept")));
         results.clear();
         results.extend(inst.results().map(|v| block.value_type(v)));
         let range = out.push(inst.op, inst.ty, inst.imm, &args, &results);

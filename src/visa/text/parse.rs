@@ -69,11 +69,7 @@ fn lex(src: &str) -> Result<Vec<Lexed>, ParseError> {
         while i < chars.len() {
             let c = chars[i];
             let start = i;
-            let err = |msg: String| ParseError {
-                line: li + 1,
-                col: start + 1,
-                msg,
-            };
+            let err = |msg: String| ParseError { line: li + 1, col: start + 1, msg };
             let take_word = |mut j: usize| {
                 let begin = j;
                 while j < chars.len() && is_word_char(chars[j]) {
@@ -122,11 +118,7 @@ fn lex(src: &str) -> Result<Vec<Lexed>, ParseError> {
             } else {
                 return Err(err(format!("unexpected character `{c}`")));
             };
-            out.push(Lexed {
-                tok,
-                line: li + 1,
-                col: start + 1,
-            });
+            out.push(Lexed { tok, line: li + 1, col: start + 1 });
         }
     }
     Ok(out)
@@ -167,16 +159,8 @@ impl<'a> Parser<'a> {
 
     fn err_at(&self, pos: usize, msg: impl Into<String>) -> ParseError {
         match self.toks.get(pos).or(self.toks.last()) {
-            Some(t) => ParseError {
-                line: t.line,
-                col: t.col,
-                msg: msg.into(),
-            },
-            None => ParseError {
-                line: 1,
-                col: 1,
-                msg: msg.into(),
-            },
+            Some(t) => ParseError { line: t.line, col: t.col, msg: msg.into() },
+            None => ParseError { line: 1, col: 1, msg: msg.into() },
         }
     }
 
@@ -260,14 +244,18 @@ impl<'a> Parser<'a> {
             match tok {
                 Tok::Word(w) if w == "slot" => self.slot_decl()?,
                 Tok::Word(w) if w == "helper" => self.helper_decl()?,
-                Tok::Word(w) if w == "block" => blocks.push(self.block()?),
+                Tok::Word(w) if w == "block" => {
+                    let at = self.pos;
+                    let block = self.block()?;
+                    if blocks.iter().any(|b: &Block| b.addr == block.addr) {
+                        return Err(self.err_at(at, format!("a second block at {:#x}", block.addr)));
+                    }
+                    blocks.push(block);
+                }
                 t => return Err(self.err(format!("expected `slot`, `helper` or `block`, found {t}"))),
             }
         }
-        Ok(Module {
-            env: std::mem::take(&mut self.env),
-            blocks,
-        })
+        Ok(Module { env: std::mem::take(&mut self.env), blocks })
     }
 
     fn slot_decl(&mut self) -> Result<(), ParseError> {
@@ -381,10 +369,7 @@ impl<'a> Parser<'a> {
         let line = self.line_of(start);
         let mut defs: Vec<(&'a str, usize)> = Vec::new();
         if self.peek_value()
-            && self.toks[start..]
-                .iter()
-                .take_while(|t| t.line == line)
-                .any(|t| t.tok == Tok::Punct('='))
+            && self.toks[start..].iter().take_while(|t| t.line == line).any(|t| t.tok == Tok::Punct('='))
         {
             loop {
                 if let Tok::Word(w) = self.next("a value name")? {
@@ -419,15 +404,9 @@ impl<'a> Parser<'a> {
         let mut result_types = Vec::new();
         sig::result_types(op, ty, &imm, &self.env, &mut result_types).map_err(|e| self.err_at(op_pos, e))?;
         if result_types.len() != defs.len() {
-            return Err(self.err_at(
-                start,
-                format!(
-                    "`{}` has {} results, {} named",
-                    op.name(),
-                    result_types.len(),
-                    defs.len()
-                ),
-            ));
+            return Err(
+                self.err_at(start, format!("`{}` has {} results, {} named", op.name(), result_types.len(), defs.len()))
+            );
         }
         let range = block.push(op, ty, imm, &args, &result_types);
         for ((name, pos), v) in defs.into_iter().zip(range) {
@@ -449,22 +428,18 @@ impl<'a> Parser<'a> {
         Ok(match kind {
             ImmKind::None => (Imm::None, self.value_list(line, names)?),
             ImmKind::Const => (Imm::Const(self.constant(ty.expect("const has a type"))?), Vec::new()),
-            ImmKind::IntCC => (
-                Imm::IntCC(self.named("an integer condition", IntCC::from_name)?),
-                self.value_list(line, names)?,
-            ),
-            ImmKind::FloatCC => (
-                Imm::FloatCC(self.named("a float condition", FloatCC::from_name)?),
-                self.value_list(line, names)?,
-            ),
-            ImmKind::Round => (
-                Imm::Round(self.named("a rounding mode", Round::from_name)?),
-                self.value_list(line, names)?,
-            ),
-            ImmKind::Atomic => (
-                Imm::Atomic(self.named("an atomic operation", AtomicOp::from_name)?),
-                self.value_list(line, names)?,
-            ),
+            ImmKind::IntCC => {
+                (Imm::IntCC(self.named("an integer condition", IntCC::from_name)?), self.value_list(line, names)?)
+            }
+            ImmKind::FloatCC => {
+                (Imm::FloatCC(self.named("a float condition", FloatCC::from_name)?), self.value_list(line, names)?)
+            }
+            ImmKind::Round => {
+                (Imm::Round(self.named("a rounding mode", Round::from_name)?), self.value_list(line, names)?)
+            }
+            ImmKind::Atomic => {
+                (Imm::Atomic(self.named("an atomic operation", AtomicOp::from_name)?), self.value_list(line, names)?)
+            }
             ImmKind::Mem => {
                 let aligned = matches!(self.peek(), Some(Tok::Word(w)) if w == "aligned");
                 if aligned {
@@ -480,11 +455,7 @@ impl<'a> Parser<'a> {
                         .ok_or_else(|| self.err_at(self.pos - 1, format!("undeclared slot %{s}")))?,
                     t => return Err(self.err_at(self.pos - 1, format!("expected `%slot`, found {t}"))),
                 };
-                let args = if self.eat_punct(',') {
-                    self.value_list(line, names)?
-                } else {
-                    Vec::new()
-                };
+                let args = if self.eat_punct(',') { self.value_list(line, names)? } else { Vec::new() };
                 (Imm::Slot(slot), args)
             }
             ImmKind::Lane => {
@@ -525,13 +496,7 @@ impl<'a> Parser<'a> {
             ImmKind::Guest => {
                 let addr = self.int_in("a guest address")?;
                 self.expect_punct(',')?;
-                (
-                    Imm::Guest {
-                        addr,
-                        len: self.int_in("an instruction length")?,
-                    },
-                    Vec::new(),
-                )
+                (Imm::Guest { addr, len: self.int_in("an instruction length")? }, Vec::new())
             }
             ImmKind::Trap => {
                 let args = self.value_prefix(names)?;
@@ -543,7 +508,10 @@ impl<'a> Parser<'a> {
                 };
                 (Imm::Trap(code), args)
             }
-            ImmKind::Target => (Imm::Target(self.int_in("a guest address")?), Vec::new()),
+            ImmKind::Target => {
+                let args = self.value_prefix(names)?;
+                (Imm::Target(self.int_in("a guest address")?), args)
+            }
             ImmKind::Branch => {
                 let args = self.value_prefix(names)?;
                 let taken = self.int_in("a guest address")?;
@@ -577,11 +545,7 @@ pub fn parse_const(ty: Type, text: &str) -> Result<u128, String> {
         Type::F64 if !is_hex => text.parse::<f64>().map_err(|_| bad())?.to_bits() as u128,
         _ => {
             let v = parse_int(text).ok_or_else(bad)?;
-            let mask = if ty.bits() >= 128 {
-                u128::MAX
-            } else {
-                (1u128 << ty.bits()) - 1
-            };
+            let mask = if ty.bits() >= 128 { u128::MAX } else { (1u128 << ty.bits()) - 1 };
             let fits = if text.starts_with('-') {
                 ty.bits() >= 128 || (v as i128) >= -(1i128 << (ty.bits() - 1))
             } else {
@@ -607,10 +571,5 @@ pub fn parse_module(src: &str) -> Result<Module, ParseError> {
 /// Parses text whose declarations extend `env` (blocks may use its slots and helpers).
 pub fn parse_with_env(src: &str, env: Env) -> Result<Module, ParseError> {
     let toks = lex(src)?;
-    Parser {
-        toks: &toks,
-        pos: 0,
-        env,
-    }
-    .module()
+    Parser { toks: &toks, pos: 0, env }.module()
 }

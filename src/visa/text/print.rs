@@ -47,11 +47,7 @@ fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
 pub fn print_block(env: &Env, block: &Block) -> String {
     let mut out = format!("block {:#x} {{\n", block.addr);
     for inst in &block.insts {
-        let indent = if inst.op == crate::visa::Opcode::Guest {
-            "  "
-        } else {
-            "    "
-        };
+        let indent = if inst.op == crate::visa::Opcode::Guest { "  " } else { "    " };
         out.push_str(indent);
         out.push_str(&print_inst(env, block, inst));
         out.push('\n');
@@ -65,19 +61,11 @@ pub fn print_const(ty: Type, bits: u128) -> String {
     match ty {
         Type::F32 => {
             let f = f32::from_bits(bits as u32);
-            if f.is_finite() {
-                format!("{f:?}")
-            } else {
-                format!("{bits:#x}")
-            }
+            if f.is_finite() { format!("{f:?}") } else { format!("{bits:#x}") }
         }
         Type::F64 => {
             let f = f64::from_bits(bits as u64);
-            if f.is_finite() {
-                format!("{f:?}")
-            } else {
-                format!("{bits:#x}")
-            }
+            if f.is_finite() { format!("{f:?}") } else { format!("{bits:#x}") }
         }
         _ if bits < 1024 => bits.to_string(),
         _ => format!("{bits:#x}"),
@@ -97,11 +85,7 @@ pub fn print_inst(env: &Env, block: &Block, inst: &Inst) -> String {
         s.push('.');
         s.push_str(t.name());
     }
-    let args = block
-        .pool
-        .get(inst.args_range())
-        .map(|a| join(a.iter()))
-        .unwrap_or_else(|| "<bad operands>".into());
+    let args = block.pool.get(inst.args_range()).map(|a| join(a.iter())).unwrap_or_else(|| "<bad operands>".into());
     let with_args = |prefix: String| {
         if args.is_empty() {
             prefix
@@ -112,18 +96,10 @@ pub fn print_inst(env: &Env, block: &Block, inst: &Inst) -> String {
         }
     };
     let trailing = |suffix: String| {
-        if args.is_empty() {
-            suffix
-        } else {
-            format!("{args}, {suffix}")
-        }
+        if args.is_empty() { suffix } else { format!("{args}, {suffix}") }
     };
     let spaced = |modifier: &str| {
-        if args.is_empty() {
-            modifier.to_string()
-        } else {
-            format!("{modifier} {args}")
-        }
+        if args.is_empty() { modifier.to_string() } else { format!("{modifier} {args}") }
     };
     let rest = match &inst.imm {
         Imm::None => args.clone(),
@@ -154,7 +130,7 @@ pub fn print_inst(env: &Env, block: &Block, inst: &Inst) -> String {
         },
         Imm::Guest { addr, len } => format!("{addr:#x}, {len}"),
         Imm::Trap(code) => trailing(code.to_string()),
-        Imm::Target(t) => format!("{t:#x}"),
+        Imm::Target(t) => trailing(format!("{t:#x}")),
         Imm::Branch(taken, not_taken) => trailing(format!("{taken:#x}, {not_taken:#x}")),
         Imm::Exit(reason, resume) => format!("{reason}, {resume:#x}"),
     };
