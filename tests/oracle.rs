@@ -66,3 +66,9 @@ fn flag_instructions() {
     use Mnemonic::*;
     run(&[Clc, Stc, Cmc, Cld, Std, Lahf, Sahf, Nop]);
 }
+
+#[test]
+fn hints_fences_and_breakpoints() {
+    use Mnemonic::*;
+    run(&[Pause, Mfence, Lfence, Sfence, Prefetchnta, Prefetcht0, Prefetcht1, Prefetcht2, Prefetchw, Endbr64, Int3]);
+}

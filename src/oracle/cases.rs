@@ -226,12 +226,12 @@ fn plan_memory(rng: &mut Rng, target: u64, values: &mut [Option<u64>; 16], insn_
     MemPlan { base, index, disp, rip_relative: false }
 }
 
-fn set_register(insn: &mut Instruction, i: u32, reg: Register) {
+pub(super) fn set_register(insn: &mut Instruction, i: u32, reg: Register) {
     insn.set_op_kind(i, OpKind::Register);
     insn.set_op_register(i, reg);
 }
 
-fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
+pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
     Some(match kind {
         K::r8_or_mem | K::r8_reg | K::r8_opcode => gpr(rng, 1),
         K::r16_or_mem | K::r16_reg | K::r16_opcode | K::r16_rm => gpr(rng, 2),
@@ -247,7 +247,7 @@ fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
     })
 }
 
-fn immediate(kind: K, rng: &mut Rng) -> Option<(OpKind, u64)> {
+pub(super) fn immediate(kind: K, rng: &mut Rng) -> Option<(OpKind, u64)> {
     Some(match kind {
         K::imm8 => (OpKind::Immediate8, value(rng, 8) & 0xff),
         K::imm8_const_1 => (OpKind::Immediate8, 1),
@@ -310,7 +310,8 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
                 } else if fits8 && plan.base.is_some() {
                     1
                 } else {
-                    4
+                    // A full displacement: 32 bits, sign-extended, in 64-bit addressing.
+                    8
                 };
                 insn.set_memory_displ_size(size);
             }
@@ -356,7 +357,8 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
     }
     super::setup::adjust(code, &mut insn, &mut regs, &mut data, mem_target, rng);
     let code_bytes = encode(insn, branch)?;
-    Some(Case { code: code_bytes, regs, data, undefined_flags: super::setup::undefined_flags(&insn, &regs) })
+    let undefined_flags = super::setup::undefined_flags(&insn, &regs);
+    Some(Case { code: code_bytes, regs, data, undefined_flags, undefined_before: Vec::new() })
 }
 
 /// Encodes the instruction, then `jmp END`; a branch form gets a

@@ -21,7 +21,7 @@ const FLAG_MAP: [(u32, u64); 7] = [
     (RflagsBits::DF, 1 << 10),
 ];
 
-fn to_rflags(bits: u32) -> u64 {
+pub(super) fn to_rflags(bits: u32) -> u64 {
     FLAG_MAP.iter().filter(|(b, _)| bits & b != 0).fold(0, |acc, (_, r)| acc | r)
 }
 
