@@ -3,7 +3,7 @@
 //! --ignored`) executes `VISA_ORACLE_LONG` instructions (default 10 million).
 #![cfg(target_arch = "x86_64")]
 
-use visa::oracle::{run_sequences, Tier};
+use visa::oracle::{Tier, run_sequences};
 
 fn run(count: usize, len: usize, seed: u64) -> u64 {
     let (insns, failures) = run_sequences(count, len, seed, Tier::Interp, 3);

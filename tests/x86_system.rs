@@ -9,7 +9,7 @@ use std::rc::Rc;
 use iced_x86::code_asm::*;
 use visa::engine::{Engine, Fault, Stop};
 use visa::machine::board::{self, Board, Input, Uart};
-use visa::machine::{cpuid, flag, CpuState, GuestMemory};
+use visa::machine::{CpuState, GuestMemory, cpuid, flag};
 use visa::visa::ExitReason;
 
 const CODE: u64 = 0x1000;

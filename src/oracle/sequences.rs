@@ -13,10 +13,10 @@ use iced_x86::{
     Register,
 };
 
-use super::cases::{immediate, register_for, set_register, value, Rng, DATA_LEN, STACK};
-use super::native::{Regs, CODE, DATA, END};
-use super::setup::{is_shift, to_rflags};
 use super::Case;
+use super::cases::{DATA_LEN, Rng, STACK, immediate, register_for, set_register, value};
+use super::native::{CODE, DATA, END, Regs};
+use super::setup::{is_shift, to_rflags};
 
 /// Where R15 points during a sequence.
 const R15_AT: u64 = DATA + 0x800;
@@ -27,12 +27,13 @@ const R15_AT: u64 = DATA + 0x800;
 pub const SEQUENCE_MNEMONICS: &[Mnemonic] = {
     use Mnemonic::*;
     &[
-        Add, Adc, Sub, Sbb, Cmp, And, Or, Xor, Test, Inc, Dec, Neg, Not, Mov, Movzx, Movsx, Movsxd, Xchg, Bswap, Lea, Cbw,
-        Cwde, Cdqe, Cwd, Cdq, Cqo, Cmovo, Cmovno, Cmovb, Cmovae, Cmove, Cmovne, Cmovbe, Cmova, Cmovs, Cmovns, Cmovp,
-        Cmovnp, Cmovl, Cmovge, Cmovle, Cmovg, Seto, Setno, Setb, Setae, Sete, Setne, Setbe, Seta, Sets, Setns, Setp,
-        Setnp, Setl, Setge, Setle, Setg, Push, Pop, Pushfq, Clc, Stc, Cmc, Cld, Std, Lahf, Sahf, Nop, Shl, Sal, Shr, Sar,
-        Rol, Ror, Rcl, Rcr, Shld, Shrd, Mul, Imul, Div, Idiv, Bt, Bts, Btr, Btc, Bsf, Bsr, Lzcnt, Tzcnt, Popcnt, Andn,
-        Blsi, Blsr, Blsmsk, Bextr, Bzhi, Pdep, Pext, Sarx, Shlx, Shrx, Rorx, Mulx, Adcx, Adox, Cmpxchg, Xadd,
+        Add, Adc, Sub, Sbb, Cmp, And, Or, Xor, Test, Inc, Dec, Neg, Not, Mov, Movzx, Movsx, Movsxd, Xchg, Bswap, Lea,
+        Cbw, Cwde, Cdqe, Cwd, Cdq, Cqo, Cmovo, Cmovno, Cmovb, Cmovae, Cmove, Cmovne, Cmovbe, Cmova, Cmovs, Cmovns,
+        Cmovp, Cmovnp, Cmovl, Cmovge, Cmovle, Cmovg, Seto, Setno, Setb, Setae, Sete, Setne, Setbe, Seta, Sets, Setns,
+        Setp, Setnp, Setl, Setge, Setle, Setg, Push, Pop, Pushfq, Clc, Stc, Cmc, Cld, Std, Lahf, Sahf, Nop, Shl, Sal,
+        Shr, Sar, Rol, Ror, Rcl, Rcr, Shld, Shrd, Mul, Imul, Div, Idiv, Bt, Bts, Btr, Btc, Bsf, Bsr, Lzcnt, Tzcnt,
+        Popcnt, Andn, Blsi, Blsr, Blsmsk, Bextr, Bzhi, Pdep, Pext, Sarx, Shlx, Shrx, Rorx, Mulx, Adcx, Adox, Cmpxchg,
+        Xadd,
     ]
 };
 
@@ -128,7 +129,8 @@ pub fn sequence_case(forms: &[Code], len: usize, rng: &mut Rng) -> Option<Case> 
     list.push(end);
     let options = BlockEncoderOptions::DONT_FIX_BRANCHES | BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS;
     let encoded = BlockEncoder::encode(64, InstructionBlock::new(&list, CODE), options).ok()?;
-    let undefined_before = encoded.new_instruction_offsets.iter().zip(before).map(|(off, m)| (CODE + *off as u64, m)).collect();
+    let undefined_before =
+        encoded.new_instruction_offsets.iter().zip(before).map(|(off, m)| (CODE + *off as u64, m)).collect();
     let code = encoded.code_buffer;
     let mut regs = Regs { mxcsr: 0x1f80, ..Regs::default() };
     for (i, r) in regs.gpr.iter_mut().enumerate() {
