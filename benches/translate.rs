@@ -71,8 +71,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("interpret");
     g.throughput(Throughput::Elements(largest.block.guest_count() as u64));
     let mut run_mem = GuestMemory::new(16 << 20).unwrap();
-    let mut cpu = CpuState::default();
-    cpu.gpr = [0x10_0000; 16];
+    let mut cpu = CpuState { gpr: [0x10_0000; 16], ..CpuState::default() };
     let mut scratch = interp::Scratch::new();
     g.bench_function("largest sha256 block (guest instructions)", |b| {
         b.iter(|| black_box(interp::run(&code, cpu.as_bytes_mut(), &mut run_mem, &mut NoHelpers, &mut scratch)))
