@@ -6,6 +6,7 @@ pub mod engine;
 pub mod filetest;
 pub mod frontend;
 pub mod interp;
+pub mod jit;
 pub mod machine;
 #[cfg(target_arch = "x86_64")]
 pub mod oracle;

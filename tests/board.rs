@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use visa::engine::{Engine, Fault};
+use visa::engine::{Engine, EngineKind, Fault};
 use visa::machine::board::{self, Board, Ending, Input, Uart};
 use visa::machine::{CpuState, GuestMemory};
 
@@ -38,14 +38,34 @@ struct Run {
     mem: GuestMemory,
 }
 
+/// The engines every guest runs under; all must agree.
+const KINDS: [EngineKind; 3] = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered { threshold: 3 }];
+
 fn boot(name: &str) -> Run {
+    let runs: Vec<Run> = KINDS.iter().map(|k| boot_with(name, *k)).collect();
+    let first = &runs[0];
+    for (kind, run) in KINDS.iter().zip(&runs).skip(1) {
+        assert_eq!(run.output, first.output, "{name}: output under {kind:?}");
+        assert_eq!(run.ending, first.ending, "{name}: ending under {kind:?}");
+        assert_eq!(run.cpu, first.cpu, "{name}: final state under {kind:?}");
+    }
+    runs.into_iter().next().unwrap()
+}
+
+fn boot_with(name: &str, kind: EngineKind) -> Run {
     let image = std::fs::read(guests().join(format!("bin/{name}.elf"))).expect("prebuilt guest image");
     let mut mem = GuestMemory::new(RAM).unwrap();
     let entry = board::load_elf(&mut mem, &image).unwrap();
     let mut cpu = board::entry_state(entry, RAM);
     let out = Capture::default();
     let mut board = Board::new(Uart::new(Box::new(out.clone()), Input::None));
-    let ending = board::run(&mut Engine::new(), &mut cpu, &mut mem, &mut board, 2_000_000_000);
+    let mut engine = Engine::with_kind(kind);
+    assert!(engine.stats.jit_unavailable.is_none(), "{:?}", engine.stats.jit_unavailable);
+    let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, 2_000_000_000);
+    if kind != EngineKind::Interp {
+        assert_eq!(engine.stats.jit_failed, 0, "{name}: blocks the JIT could not compile under {kind:?}");
+        assert!(engine.stats.jit_runs > 0, "{name}: nothing ran as host code under {kind:?}");
+    }
     let output = String::from_utf8(out.0.borrow().clone()).unwrap();
     Run { ending, output, cpu, mem }
 }

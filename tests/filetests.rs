@@ -49,6 +49,11 @@ fn filetests_pass_after_optimisation() {
 }
 
 #[test]
+fn filetests_pass_under_the_jit() {
+    run_all(Tier::Jit);
+}
+
+#[test]
 fn filetests_execute_every_opcode() {
     let covered = run_all(Tier::Interp);
     let missing: Vec<_> = Opcode::ALL.iter().filter(|op| !covered.contains(op)).map(|op| op.name()).collect();

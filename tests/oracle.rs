@@ -4,25 +4,7 @@
 #![cfg(target_arch = "x86_64")]
 
 use iced_x86::Mnemonic;
-use visa::oracle::{Tier, run_forms};
-
-fn per_form() -> usize {
-    std::env::var("VISA_ORACLE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
-}
-
-fn run(mnemonics: &[Mnemonic]) {
-    let report = run_forms(mnemonics, per_form(), 0x5eed, Tier::Interp);
-    assert!(report.unencodable.is_empty(), "forms with no encodable case: {:?}", report.unencodable);
-    assert!(report.forms > 0, "no forms for {mnemonics:?}");
-    assert!(
-        report.failures.is_empty(),
-        "{} of {} forms fail ({} cases):\n{}",
-        report.failures.len(),
-        report.forms,
-        report.cases,
-        report.failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n\n")
-    );
-}
+use visa::oracle::assert_forms as run;
 
 #[test]
 fn alu() {

@@ -5,9 +5,15 @@
 
 use visa::oracle::{Tier, run_sequences};
 
+/// Runs the sequences under the interpreter and the JIT; returns the
+/// instructions run per tier.
 fn run(count: usize, len: usize, seed: u64) -> u64 {
-    let (insns, failures) = run_sequences(count, len, seed, Tier::Interp, 3);
-    assert!(failures.is_empty(), "{} failing sequences:\n{}", failures.len(), failures.join("\n\n"));
+    let mut insns = 0;
+    for tier in [Tier::Interp, Tier::Jit] {
+        let (n, failures) = run_sequences(count, len, seed, tier, 3);
+        assert!(failures.is_empty(), "{tier:?}: {} failing sequences:\n{}", failures.len(), failures.join("\n\n"));
+        insns = n;
+    }
     insns
 }
 

@@ -27,8 +27,11 @@ pub struct BootArgs {
     #[arg(long, default_value = "128M", value_parser = parse_size)]
     ram: u64,
     /// Execution engine.
-    #[arg(long, value_enum, default_value = "interp")]
+    #[arg(long, value_enum, default_value = "tiered")]
     engine: EngineKind,
+    /// Runs before the tiered engine compiles a block.
+    #[arg(long, default_value_t = visa::engine::DEFAULT_THRESHOLD)]
+    threshold: u32,
     /// Load a raw file at a guest address: FILE@ADDR (repeatable).
     #[arg(long = "load", value_name = "FILE@ADDR", value_parser = parse_load)]
     loads: Vec<(PathBuf, u64)>,
@@ -94,13 +97,6 @@ fn stdin_input() -> Input {
 }
 
 pub fn boot(args: BootArgs) -> Result<i32, String> {
-    if args.engine != EngineKind::Interp {
-        return Err(format!(
-            "the {:?} engine is not available yet: this build runs guests with --engine interp",
-            args.engine
-        )
-        .to_lowercase());
-    }
     let mut mem = GuestMemory::new(args.ram).map_err(|e| format!("cannot reserve {} bytes of RAM: {e}", args.ram))?;
     let mut entry = None;
     if let Some(image) = &args.image {
@@ -114,7 +110,15 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
         args.entry.or(entry).ok_or("nothing to run: give an ELF image, or --load FILE@ADDR with --entry ADDR")?;
     let mut cpu = board::entry_state(entry, args.ram);
     let mut board = Board::new(Uart::new(Box::new(std::io::stdout()), stdin_input()));
-    let mut engine = Engine::new();
+    let kind = match args.engine {
+        EngineKind::Interp => visa::engine::EngineKind::Interp,
+        EngineKind::Jit => visa::engine::EngineKind::Jit,
+        EngineKind::Tiered => visa::engine::EngineKind::Tiered { threshold: args.threshold.max(1) },
+    };
+    let mut engine = Engine::with_kind(kind);
+    if let Some(why) = &engine.stats.jit_unavailable {
+        eprintln!("visa: no JIT on this host ({why}); interpreting");
+    }
     let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, args.max_insns.unwrap_or(u64::MAX));
     if let Ending::Crashed(fault) = &ending {
         eprintln!("{}", crash_report(fault, &cpu, &mem, &engine));
@@ -167,18 +171,29 @@ fn crash_report(fault: &visa::engine::Fault, cpu: &CpuState, mem: &GuestMemory, 
 fn stats_report(engine: &Engine) -> String {
     let st = &engine.stats;
     let run = st.run_time.as_secs_f64();
-    let exec = (st.run_time.saturating_sub(st.translate_time)).as_secs_f64();
-    format!(
-        "visa stats:\n  guest instructions  {}\n  blocks run          {}\n  blocks translated   {}\n  cache hits          {}\n  invalidations       {}\n  translating         {:.3} s\n  executing           {:.3} s\n  guest MIPS          {:.1}",
-        st.guest_insts,
-        st.blocks_run,
-        st.blocks_translated,
-        st.cache_hits,
-        st.invalidations,
-        st.translate_time.as_secs_f64(),
-        exec,
-        if run > 0.0 { st.guest_insts as f64 / run / 1e6 } else { 0.0 }
-    )
+    let exec = st.run_time.saturating_sub(st.translate_time + st.compile_time).as_secs_f64();
+    let rows = [
+        ("engine", format!("{:?}", engine.kind()).to_lowercase()),
+        ("guest instructions", st.guest_insts.to_string()),
+        ("blocks run", st.blocks_run.to_string()),
+        ("  as host code", st.jit_runs.to_string()),
+        ("blocks translated", st.blocks_translated.to_string()),
+        ("blocks compiled", st.jit_compiled.to_string()),
+        ("  left interpreted", st.jit_failed.to_string()),
+        ("host code bytes", st.jit_code_bytes.to_string()),
+        ("code cache flushes", st.jit_flushes.to_string()),
+        ("cache hits", st.cache_hits.to_string()),
+        ("invalidations", st.invalidations.to_string()),
+        ("translating", format!("{:.3} s", st.translate_time.as_secs_f64())),
+        ("compiling", format!("{:.3} s", st.compile_time.as_secs_f64())),
+        ("executing", format!("{exec:.3} s")),
+        ("guest MIPS", format!("{:.1}", if run > 0.0 { st.guest_insts as f64 / run / 1e6 } else { 0.0 })),
+    ];
+    let mut s = String::from("visa stats:");
+    for (name, value) in rows {
+        s += &format!("\n  {name:<20}{value}");
+    }
+    s
 }
 
 /// The architectural state as JSON: integers as hex strings.

@@ -4,12 +4,14 @@
 //! Entries are reference-counted so a running block stays valid while its
 //! page is invalidated under it, and so a cache can later be shared.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use crate::interp::Compiled;
 use crate::machine::PAGE_SIZE;
+use crate::visa::Block;
 
 /// One translated guest block.
 pub struct Translation {
@@ -17,7 +19,16 @@ pub struct Translation {
     /// Guest bytes the block was made from.
     pub bytes: u64,
     pub guest_insts: u32,
+    /// The interpreter's form.
     pub code: Compiled,
+    /// The optimised V-ISA, kept until the block is compiled to host code.
+    pub block: RefCell<Option<Block>>,
+    /// Host code, once compiled.
+    pub jit: RefCell<Option<crate::jit::Compiled>>,
+    /// Times run by the interpreter (for tiering).
+    pub runs: Cell<u32>,
+    /// The JIT could not compile it: stay interpreted.
+    pub jit_failed: Cell<bool>,
 }
 
 /// A hasher for guest addresses (the default SipHash is needlessly slow here).

@@ -61,13 +61,39 @@ pub struct Stats {
     pub invalidations: u64,
     pub translate_time: Duration,
     pub run_time: Duration,
+    /// Blocks compiled to host code, blocks the JIT could not compile, and
+    /// blocks run as host code.
+    pub jit_compiled: u64,
+    pub jit_failed: u64,
+    pub jit_runs: u64,
+    pub jit_code_bytes: u64,
+    pub jit_flushes: u64,
+    pub compile_time: Duration,
+    /// Why there is no JIT, when one was asked for.
+    pub jit_unavailable: Option<String>,
 }
 
 /// How many recent block addresses a crash report shows.
 pub const RECENT_BLOCKS: usize = 16;
 
+/// Which tiers run guest code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    /// The interpreter only.
+    Interp,
+    /// Every block compiled before its first run.
+    Jit,
+    /// Blocks interpreted until they have run `threshold` times, then compiled.
+    Tiered { threshold: u32 },
+}
+
+/// Runs a block needs before the tiered engine compiles it.
+pub const DEFAULT_THRESHOLD: u32 = 50;
+
 pub struct Engine {
+    kind: EngineKind,
     cache: Cache,
+    jit: Option<crate::jit::Jit>,
     scratch: interp::Scratch,
     pub stats: Stats,
     recent: [u64; RECENT_BLOCKS],
@@ -81,14 +107,75 @@ impl Default for Engine {
 }
 
 impl Engine {
+    /// An interpreting engine.
     pub fn new() -> Engine {
+        Engine::with_kind(EngineKind::Interp)
+    }
+
+    /// An engine of the given kind. When no executable memory can be had the
+    /// JIT is left out and everything is interpreted (`stats.jit_unavailable`).
+    pub fn with_kind(kind: EngineKind) -> Engine {
+        let mut stats = Stats::default();
+        let jit = match kind {
+            EngineKind::Interp => None,
+            _ => match crate::jit::Jit::new(crate::jit::DEFAULT_CODE_SIZE) {
+                Ok(j) => Some(j),
+                Err(e) => {
+                    stats.jit_unavailable = Some(e);
+                    None
+                }
+            },
+        };
         Engine {
+            kind,
             cache: Cache::new(),
+            jit,
             scratch: interp::Scratch::new(),
-            stats: Stats::default(),
+            stats,
             recent: [0; RECENT_BLOCKS],
             recent_next: 0,
         }
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    /// Compiles `t` to host code if the engine's policy says it is time.
+    fn maybe_compile(&mut self, t: &Translation) {
+        let Some(jit) = self.jit.as_mut() else { return };
+        let due = match self.kind {
+            EngineKind::Jit => true,
+            EngineKind::Tiered { threshold } => t.runs.get() >= threshold,
+            EngineKind::Interp => false,
+        };
+        let fresh = t.jit.borrow().as_ref().is_some_and(|c| c.generation == jit.generation());
+        if !due || fresh || t.jit_failed.get() {
+            return;
+        }
+        let started = Instant::now();
+        let env = &X86Env::get().env;
+        let block = t.block.borrow();
+        let Some(block) = block.as_ref() else { return };
+        let mut result = jit.compile(env, block);
+        if matches!(result, Err(crate::jit::JitError::Full)) {
+            // The code region is full: drop every compiled block and go on.
+            jit.flush();
+            self.stats.jit_flushes += 1;
+            result = jit.compile(env, block);
+        }
+        match result {
+            Ok(code) => {
+                self.stats.jit_compiled += 1;
+                self.stats.jit_code_bytes += code.code_size as u64;
+                *t.jit.borrow_mut() = Some(code);
+            }
+            Err(_) => {
+                self.stats.jit_failed += 1;
+                t.jit_failed.set(true);
+            }
+        }
+        self.stats.compile_time += started.elapsed();
     }
 
     /// The last blocks run, oldest first.
@@ -106,8 +193,17 @@ impl Engine {
         let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
             .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
         mem.mark_code(rip, lifted.bytes);
-        let t =
-            self.cache.insert(Translation { addr: rip, bytes: lifted.bytes, guest_insts: code.guest_insts(), code });
+        let keep = self.jit.is_some().then_some(block);
+        let t = self.cache.insert(Translation {
+            addr: rip,
+            bytes: lifted.bytes,
+            guest_insts: code.guest_insts(),
+            code,
+            block: keep.into(),
+            jit: None.into(),
+            runs: 0.into(),
+            jit_failed: false.into(),
+        });
         self.stats.blocks_translated += 1;
         self.stats.translate_time += started.elapsed();
         Ok(t)
@@ -156,7 +252,22 @@ impl Engine {
             self.recent[self.recent_next] = rip;
             self.recent_next = (self.recent_next + 1) % RECENT_BLOCKS;
             self.stats.blocks_run += 1;
-            let outcome = interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
+            self.maybe_compile(&t);
+            let jit_code = t.jit.borrow();
+            let generation = self.jit.as_ref().map(|j| j.generation());
+            let outcome = match jit_code.as_ref().filter(|c| Some(c.generation) == generation) {
+                Some(code) => {
+                    self.stats.jit_runs += 1;
+                    // SAFETY: the state record is the x86 Env's, and the code
+                    // is of the current generation (not flushed).
+                    unsafe { crate::jit::run(code, cpu.as_bytes_mut(), mem, helpers) }
+                }
+                None => {
+                    t.runs.set(t.runs.get().saturating_add(1));
+                    interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch)
+                }
+            };
+            drop(jit_code);
             if mem.code_written() {
                 self.invalidate(mem);
             }

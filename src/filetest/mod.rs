@@ -25,6 +25,8 @@ pub enum Tier {
     Interp,
     /// The interpreter on the block after the optimisation passes.
     Optimized,
+    /// The optimised block compiled to host code.
+    Jit,
 }
 
 /// One failed check, with the line it comes from.
@@ -148,14 +150,22 @@ fn execute(module: &Module, run: &RunLine, memory: u64, tier: Tier) -> Result<us
     let optimized;
     let block = match tier {
         Tier::Interp => block,
-        Tier::Optimized => {
+        Tier::Optimized | Tier::Jit => {
             optimized = crate::visa::opt::optimize(&module.env, block);
             verify(&module.env, &optimized).map_err(|e| format!("the optimised block does not verify: {e}"))?;
             &optimized
         }
     };
-    let compiled = interp::compile(&module.env, block, state.len()).map_err(|e| e.to_string())?;
-    let outcome = interp::run(&compiled, &mut state, &mut mem, &mut helpers, &mut interp::Scratch::new());
+    let outcome = if tier == Tier::Jit {
+        let mut jit = crate::jit::Jit::new(1 << 20)?;
+        let code = jit.compile(&module.env, block).map_err(|e| e.to_string())?;
+        // SAFETY: the state buffer covers every slot of the Env (its size is
+        // the Env's state size) and the code is fresh.
+        unsafe { crate::jit::run(&code, &mut state, &mut mem, &mut helpers) }
+    } else {
+        let compiled = interp::compile(&module.env, block, state.len()).map_err(|e| e.to_string())?;
+        interp::run(&compiled, &mut state, &mut mem, &mut helpers, &mut interp::Scratch::new())
+    };
     let mut checks = 0;
     if let Some(expected) = &run.outcome {
         checks += 1;

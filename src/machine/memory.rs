@@ -108,6 +108,16 @@ impl GuestMemory {
         }
     }
 
+    /// Records a write that bypassed `write` (compiled code stores inline).
+    pub fn note_external_write(&mut self, addr: u64, len: u64) {
+        self.note_write(addr, len);
+    }
+
+    /// Host address of the code-line map (one byte per `LINE_SIZE` bytes).
+    pub fn code_lines_ptr(&self) -> *const u8 {
+        self.code_lines.as_ptr()
+    }
+
     /// Marks `[addr, addr + len)` as holding translated code.
     pub fn mark_code(&mut self, addr: u64, len: u64) {
         let end = (addr + len.max(1)).min(self.size);

@@ -18,7 +18,7 @@ use std::fmt::Write;
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
 use crate::abi::NoHelpers;
-use crate::engine::{Engine, Fault as EngineFault, Stop as EngineStop};
+use crate::engine::{Engine, EngineKind, Fault as EngineFault, Stop as EngineStop};
 use crate::frontend::x86::{X86Env, lift_block};
 use crate::machine::{CpuState, GPR_NAMES, GuestMemory};
 use crate::visa::{ExitReason, text};
@@ -44,6 +44,8 @@ pub struct Case {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
     Interp,
+    /// Every block compiled to host code.
+    Jit,
 }
 
 /// How a visa run ended, in the terms of a native run.
@@ -94,8 +96,10 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
         CpuState { gpr: case.regs.gpr, mxcsr: case.regs.mxcsr as u32, xmm: case.regs.xmm, ..CpuState::default() };
     cpu.set_rflags(case.regs.rflags | 0x202);
     cpu.rip = CODE;
-    let Tier::Interp = tier;
-    let mut engine = Engine::new();
+    let mut engine = Engine::with_kind(match tier {
+        Tier::Interp => EngineKind::Interp,
+        Tier::Jit => EngineKind::Jit,
+    });
     let stop = match engine.run(&mut cpu, &mut mem, &mut NoHelpers, 1_000_000) {
         EngineStop::Exit(ExitReason::Halt) if cpu.rip == END + 1 => {
             cpu.rip = END;
@@ -237,4 +241,27 @@ pub fn run_sequences(count: usize, len: usize, seed: u64, tier: Tier, max_failur
         }
     }
     (insns, failures)
+}
+
+/// Random cases per form: `VISA_ORACLE_CASES`, default 200.
+pub fn cases_per_form() -> usize {
+    std::env::var("VISA_ORACLE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+}
+
+/// Checks every form of the mnemonics under the interpreter and the JIT,
+/// and panics with the first failures if any case differs from the host.
+pub fn assert_forms(mnemonics: &[iced_x86::Mnemonic]) {
+    for tier in [Tier::Interp, Tier::Jit] {
+        let report = run_forms(mnemonics, cases_per_form(), 0x5eed, tier);
+        assert!(report.forms > 0, "no forms for {mnemonics:?}");
+        assert!(report.unencodable.is_empty(), "forms with no encodable case: {:?}", report.unencodable);
+        assert!(
+            report.failures.is_empty(),
+            "{tier:?}: {} of {} forms fail ({} cases):\n{}",
+            report.failures.len(),
+            report.forms,
+            report.cases,
+            report.failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n\n")
+        );
+    }
 }

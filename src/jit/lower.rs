@@ -1,0 +1,877 @@
+//! Lowering one V-ISA block to one Cranelift function.
+//!
+//! The function takes the `JitCtx` pointer and returns how it left. V-ISA
+//! values become Cranelift values (`i1` as an `i8` holding 0 or 1, `v128` as
+//! `i8x16`); state slots are loads and stores at their offsets, so the state
+//! is exact at every trap; guest memory accesses are bounds-checked inline.
+//! Common operations become native Cranelift instructions; float results
+//! that are NaN, and the rare operations, go to the reference semantics.
+
+use std::mem::offset_of;
+
+use cranelift_codegen::ir::{
+    self, AbiParam, Endianness, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, condcodes, types,
+};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::FunctionBuilder;
+
+use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalDesc, JitCtx};
+use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode, Type, Value};
+
+/// The Cranelift type of a V-ISA type (lane shapes give their vector type).
+pub fn cl_type(t: Type) -> ir::Type {
+    match t {
+        Type::I1 | Type::I8 => types::I8,
+        Type::I16 => types::I16,
+        Type::I32 => types::I32,
+        Type::I64 => types::I64,
+        Type::I128 => types::I128,
+        Type::F32 => types::F32,
+        Type::F64 => types::F64,
+        Type::V128 | Type::I8x16 => types::I8X16,
+        Type::I16x8 => types::I16X8,
+        Type::I32x4 => types::I32X4,
+        Type::I64x2 => types::I64X2,
+        Type::F32x4 => types::F32X4,
+        Type::F64x2 => types::F64X2,
+    }
+}
+
+/// Flags of a guest memory access (bounds are checked before it).
+fn little() -> MemFlagsData {
+    MemFlagsData::new().with_notrap().with_endianness(Endianness::Little)
+}
+
+/// Flags of a bitcast involving vectors (lane order is little-endian).
+fn lanes_little() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
+}
+
+fn int_cc(cc: IntCC) -> condcodes::IntCC {
+    use condcodes::IntCC as C;
+    match cc {
+        IntCC::Eq => C::Equal,
+        IntCC::Ne => C::NotEqual,
+        IntCC::Slt => C::SignedLessThan,
+        IntCC::Sle => C::SignedLessThanOrEqual,
+        IntCC::Sgt => C::SignedGreaterThan,
+        IntCC::Sge => C::SignedGreaterThanOrEqual,
+        IntCC::Ult => C::UnsignedLessThan,
+        IntCC::Ule => C::UnsignedLessThanOrEqual,
+        IntCC::Ugt => C::UnsignedGreaterThan,
+        IntCC::Uge => C::UnsignedGreaterThanOrEqual,
+    }
+}
+
+fn float_cc(cc: FloatCC) -> condcodes::FloatCC {
+    use condcodes::FloatCC as C;
+    match cc {
+        FloatCC::Eq => C::Equal,
+        FloatCC::Ne => C::NotEqual,
+        FloatCC::Lt => C::LessThan,
+        FloatCC::Le => C::LessThanOrEqual,
+        FloatCC::Gt => C::GreaterThan,
+        FloatCC::Ge => C::GreaterThanOrEqual,
+        FloatCC::Ord => C::Ordered,
+        FloatCC::Uno => C::Unordered,
+        FloatCC::One => C::OrderedNotEqual,
+        FloatCC::Ueq => C::UnorderedOrEqual,
+        FloatCC::Ult => C::UnorderedOrLessThan,
+        FloatCC::Ule => C::UnorderedOrLessThanOrEqual,
+        FloatCC::Ugt => C::UnorderedOrGreaterThan,
+        FloatCC::Uge => C::UnorderedOrGreaterThanOrEqual,
+    }
+}
+
+/// Why a block cannot be compiled (it then stays interpreted).
+#[derive(Debug)]
+pub struct Unsupported(pub String);
+
+pub(super) struct Lower<'a, 'f> {
+    b: FunctionBuilder<'f>,
+    block: &'a Block,
+    env: &'a Env,
+    vals: Vec<Option<ir::Value>>,
+    ctx: ir::Value,
+    state: ir::Value,
+    mem_base: ir::Value,
+    mem_size: ir::Value,
+    code_lines: ir::Value,
+    /// The current guest instruction and how many came before it.
+    guest: u64,
+    completed: u32,
+    started: bool,
+    /// A store since the last marker may have modified code.
+    stored: bool,
+    /// Descriptors the compiled code points at; they live as long as it.
+    /// Boxed: the code holds their addresses, which must not move.
+    #[allow(clippy::vec_box)]
+    pub descs: Vec<Box<EvalDesc>>,
+    sig_eval: ir::SigRef,
+    sig_call: ir::SigRef,
+    sig_code_write: ir::SigRef,
+}
+
+/// The signature of a compiled block: context pointer in, exit kind out.
+pub fn block_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.returns.push(AbiParam::new(types::I32));
+    sig
+}
+
+fn runtime_sig(call_conv: CallConv, params: usize, ret: bool) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    for _ in 0..params {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    if ret {
+        sig.returns.push(AbiParam::new(types::I32));
+    }
+    sig
+}
+
+impl<'a, 'f> Lower<'a, 'f> {
+    pub fn new(mut b: FunctionBuilder<'f>, env: &'a Env, block: &'a Block, call_conv: CallConv) -> Lower<'a, 'f> {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let ctx = b.block_params(entry)[0];
+        let field =
+            |b: &mut FunctionBuilder, off: usize| b.ins().load(types::I64, MemFlagsData::trusted(), ctx, off as i32);
+        let state = field(&mut b, offset_of!(JitCtx, state));
+        let mem_base = field(&mut b, offset_of!(JitCtx, mem_base));
+        let mem_size = field(&mut b, offset_of!(JitCtx, mem_size));
+        let code_lines = field(&mut b, offset_of!(JitCtx, code_lines));
+        let sig_eval = b.import_signature(runtime_sig(call_conv, 4, true));
+        let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
+        let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, false));
+        Lower {
+            b,
+            block,
+            env,
+            vals: vec![None; block.types.len()],
+            ctx,
+            state,
+            mem_base,
+            mem_size,
+            code_lines,
+            guest: block.addr,
+            completed: 0,
+            started: false,
+            stored: false,
+            descs: Vec::new(),
+            sig_eval,
+            sig_call,
+            sig_code_write,
+        }
+    }
+
+    #[allow(clippy::vec_box)]
+    pub fn finish(mut self, config: cranelift_codegen::isa::TargetFrontendConfig) -> Vec<Box<EvalDesc>> {
+        self.b.seal_all_blocks();
+        self.b.finalize(config);
+        self.descs
+    }
+
+    fn val(&self, v: Value) -> ir::Value {
+        self.vals[v.0 as usize].expect("operands are defined before use")
+    }
+
+    fn iconst(&mut self, ty: ir::Type, v: i64) -> ir::Value {
+        self.b.ins().iconst(ty, v)
+    }
+
+    fn ctx_store(&mut self, ty: ir::Type, v: ir::Value, off: usize) {
+        let v = if self.b.func.dfg.value_type(v) == ty { v } else { self.b.ins().ireduce(ty, v) };
+        self.b.ins().store(MemFlagsData::trusted(), v, self.ctx, off as i32);
+    }
+
+    fn ctx_store_const(&mut self, ty: ir::Type, v: u64, off: usize) {
+        let k = self.iconst(ty, v as i64);
+        self.b.ins().store(MemFlagsData::trusted(), k, self.ctx, off as i32);
+    }
+
+    fn ret(&mut self, kind: u32) {
+        let k = self.iconst(types::I32, kind as i64);
+        self.b.ins().return_(&[k]);
+    }
+
+    /// Continues in a new block when `cond` is 0; runs `cold` (which must end
+    /// the function) when it is 1.
+    fn side(&mut self, cond: ir::Value, cold: impl FnOnce(&mut Self)) {
+        let (cold_block, next) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(cold_block);
+        self.b.ins().brif(cond, cold_block, &[], next, &[]);
+        self.b.switch_to_block(cold_block);
+        cold(self);
+        self.b.switch_to_block(next);
+    }
+
+    /// Reports a trap at the current guest instruction and returns.
+    fn trap_now(&mut self, code: Option<TrapCode>, dynamic_code: Option<ir::Value>, fault_addr: Option<ir::Value>) {
+        if let Some(code) = code {
+            self.ctx_store_const(types::I32, code.code() as u64, offset_of!(JitCtx, trap_code));
+        }
+        if let Some(c) = dynamic_code {
+            self.ctx_store(types::I32, c, offset_of!(JitCtx, trap_code));
+        }
+        self.ctx_store_const(types::I64, self.guest, offset_of!(JitCtx, trap_guest));
+        self.ctx_store_const(types::I32, self.completed as u64, offset_of!(JitCtx, trap_completed));
+        match fault_addr {
+            Some(a) => {
+                self.ctx_store(types::I64, a, offset_of!(JitCtx, trap_addr));
+                self.ctx_store_const(types::I32, 1, offset_of!(JitCtx, has_trap_addr));
+            }
+            // A runtime function that trapped has set the address itself.
+            None if dynamic_code.is_some() => {}
+            None => self.ctx_store_const(types::I32, 0, offset_of!(JitCtx, has_trap_addr)),
+        }
+        self.ret(EXIT_TRAP);
+    }
+
+    fn trap_if(&mut self, cond: ir::Value, code: TrapCode, fault_addr: Option<ir::Value>) {
+        self.side(cond, |l| l.trap_now(Some(code), None, fault_addr));
+    }
+
+    fn exit_jump(&mut self, kind: u32, pc: ir::Value) {
+        self.ctx_store(types::I64, pc, offset_of!(JitCtx, exit_pc));
+        self.ret(kind);
+    }
+
+    /// A value of any V-ISA type as the u128 bits the runtime works on.
+    fn bits_of(&mut self, v: ir::Value) -> ir::Value {
+        let ty = self.b.func.dfg.value_type(v);
+        let int = match ty {
+            types::F32 => self.b.ins().bitcast(types::I32, MemFlagsData::new(), v),
+            types::F64 => self.b.ins().bitcast(types::I64, MemFlagsData::new(), v),
+            t if t.is_vector() => return self.b.ins().bitcast(types::I128, lanes_little(), v),
+            _ => v,
+        };
+        if self.b.func.dfg.value_type(int) == types::I128 { int } else { self.b.ins().uextend(types::I128, int) }
+    }
+
+    fn of_bits(&mut self, bits: ir::Value, t: Type) -> ir::Value {
+        match t {
+            Type::I128 => bits,
+            Type::F32 => {
+                let i = self.b.ins().ireduce(types::I32, bits);
+                self.b.ins().bitcast(types::F32, MemFlagsData::new(), i)
+            }
+            Type::F64 => {
+                let i = self.b.ins().ireduce(types::I64, bits);
+                self.b.ins().bitcast(types::F64, MemFlagsData::new(), i)
+            }
+            t if t.bits() == 128 => self.b.ins().bitcast(types::I8X16, lanes_little(), bits),
+            t => self.b.ins().ireduce(cl_type(t), bits),
+        }
+    }
+
+    /// Calls a runtime function with a buffer of u128 operands and results;
+    /// a nonzero status traps with code `status - 1`.
+    fn runtime_call(
+        &mut self,
+        f: usize,
+        sig: ir::SigRef,
+        lead: &[ir::Value],
+        args: &[ir::Value],
+        results: &[Type],
+        tail: &[ir::Value],
+    ) -> Vec<ir::Value> {
+        let n = (args.len() + results.len()).max(1) as u32;
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16 * n, 4));
+        for (i, a) in args.iter().enumerate() {
+            let bits = self.bits_of(*a);
+            self.b.ins().stack_store(types::I64, bits, slot, 16 * i as i32);
+        }
+        let args_ptr = self.b.ins().stack_addr(types::I64, slot, 0);
+        let res_ptr = self.b.ins().stack_addr(types::I64, slot, 16 * args.len() as i32);
+        let callee = self.iconst(types::I64, f as i64);
+        let mut call_args = vec![self.ctx];
+        call_args.extend_from_slice(lead);
+        call_args.extend([args_ptr, res_ptr]);
+        call_args.extend_from_slice(tail);
+        let call = self.b.ins().call_indirect(sig, callee, &call_args);
+        let st = self.b.inst_results(call)[0];
+        let one = self.iconst(types::I32, 1);
+        let code = self.b.ins().isub(st, one);
+        self.side(st, |l| l.trap_now(None, Some(code), None));
+        results
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let bits = self.b.ins().stack_load(types::I64, types::I128, slot, 16 * (args.len() + i) as i32);
+                self.of_bits(bits, *t)
+            })
+            .collect()
+    }
+
+    /// The operation by the reference semantics.
+    fn eval(&mut self, inst: &Inst, args: &[ir::Value]) -> Vec<ir::Value> {
+        self.eval_with(inst, args, runtime::rt_eval as *const () as usize)
+    }
+
+    fn eval_with(&mut self, inst: &Inst, args: &[ir::Value], f: usize) -> Vec<ir::Value> {
+        let block = self.block;
+        let results: Vec<Type> = inst.results().map(|v| block.value_type(v)).collect();
+        let desc = Box::new(EvalDesc {
+            op: inst.op,
+            ty: inst.ty,
+            imm: inst.imm,
+            arg_types: block.args(inst).iter().map(|a| block.value_type(*a)).collect(),
+            results: results.len(),
+        });
+        let desc_ptr = self.iconst(types::I64, &*desc as *const EvalDesc as i64);
+        self.descs.push(desc);
+        let sig = self.sig_eval;
+        self.runtime_call(f, sig, &[desc_ptr], args, &results, &[])
+    }
+
+    /// A float result, redone by the reference semantics when it is NaN (so
+    /// NaN propagation is the V-ISA's on every host).
+    fn float_checked(&mut self, inst: &Inst, args: &[ir::Value], r: ir::Value) -> ir::Value {
+        let ty = self.b.func.dfg.value_type(r);
+        let nan = if ty.is_vector() {
+            let lanes = self.b.ins().fcmp(condcodes::FloatCC::Unordered, r, r);
+            self.b.ins().vany_true(lanes)
+        } else {
+            self.b.ins().fcmp(condcodes::FloatCC::Unordered, r, r)
+        };
+        let (slow, join) = (self.b.create_block(), self.b.create_block());
+        let out = self.b.append_block_param(join, ty);
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(nan, slow, &[], join, &[ir::BlockArg::Value(r)]);
+        self.b.switch_to_block(slow);
+        let exact = self.eval(inst, args)[0];
+        let exact = if ty.is_vector() && self.b.func.dfg.value_type(exact) != ty {
+            self.b.ins().bitcast(ty, lanes_little(), exact)
+        } else {
+            exact
+        };
+        self.b.ins().jump(join, &[ir::BlockArg::Value(exact)]);
+        self.b.switch_to_block(join);
+        out
+    }
+
+    /// Checks a guest access and returns its host address.
+    fn guest_address(&mut self, addr: ir::Value, size: u32, aligned: bool) -> ir::Value {
+        if aligned && size > 1 {
+            let low = self.b.ins().band_imm_u(addr, (size - 1) as i64);
+            self.trap_if(low, TrapCode::Misaligned, Some(addr));
+        }
+        let size_v = self.iconst(types::I64, size as i64);
+        let (end, carry) = self.b.ins().uadd_overflow(addr, size_v);
+        let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, end, self.mem_size);
+        let bad = self.b.ins().bor(beyond, carry);
+        self.trap_if(bad, TrapCode::MemFault, Some(addr));
+        self.b.ins().iadd(self.mem_base, addr)
+    }
+
+    /// After a store: if it hit a line holding translated code, record it.
+    fn note_code_write(&mut self, addr: ir::Value, size: u32) {
+        let first = self.b.ins().ushr_imm_u(addr, 6);
+        let last_byte = self.b.ins().iadd_imm_s(addr, size as i64 - 1);
+        let last = self.b.ins().ushr_imm_u(last_byte, 6);
+        let p0 = self.b.ins().iadd(self.code_lines, first);
+        let p1 = self.b.ins().iadd(self.code_lines, last);
+        let f0 = self.b.ins().load(types::I8, MemFlagsData::new().with_notrap(), p0, 0);
+        let f1 = self.b.ins().load(types::I8, MemFlagsData::new().with_notrap(), p1, 0);
+        let hit = self.b.ins().bor(f0, f1);
+        let (slow, join) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(hit, slow, &[], join, &[]);
+        self.b.switch_to_block(slow);
+        let f = self.iconst(types::I64, runtime::rt_code_write as *const () as usize as i64);
+        let size_v = self.iconst(types::I64, size as i64);
+        let sig = self.sig_code_write;
+        self.b.ins().call_indirect(sig, f, &[self.ctx, addr, size_v]);
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(join);
+        self.stored = true;
+    }
+
+    /// Zero-extends or truncates an integer to `ty` (or leaves it).
+    fn resize(&mut self, v: ir::Value, ty: ir::Type) -> ir::Value {
+        let from = self.b.func.dfg.value_type(v);
+        match from.bits().cmp(&ty.bits()) {
+            std::cmp::Ordering::Less => self.b.ins().uextend(ty, v),
+            std::cmp::Ordering::Greater => self.b.ins().ireduce(ty, v),
+            std::cmp::Ordering::Equal => v,
+        }
+    }
+
+    fn vec_as(&mut self, v: ir::Value, shape: Type) -> ir::Value {
+        let ty = cl_type(shape);
+        if self.b.func.dfg.value_type(v) == ty { v } else { self.b.ins().bitcast(ty, lanes_little(), v) }
+    }
+
+    fn vec_out(&mut self, v: ir::Value) -> ir::Value {
+        if self.b.func.dfg.value_type(v) == types::I8X16 {
+            v
+        } else {
+            self.b.ins().bitcast(types::I8X16, lanes_little(), v)
+        }
+    }
+
+    /// Lowers every instruction.
+    pub fn lower(&mut self) -> Result<(), Unsupported> {
+        let block = self.block;
+        for inst in &block.insts {
+            let args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.val(*a)).collect();
+            let results = self.inst(inst, &args)?;
+            for (v, r) in inst.results().zip(results) {
+                self.vals[v.0 as usize] = Some(r);
+            }
+        }
+        Ok(())
+    }
+
+    fn inst(&mut self, inst: &Inst, a: &[ir::Value]) -> Result<Vec<ir::Value>, Unsupported> {
+        use Opcode::*;
+        let ty = inst.ty;
+        let cty = ty.map(cl_type);
+        let small = ty.is_some_and(|t| t.bits() <= 64 && !t.is_shape());
+        let r = match (inst.op, inst.imm) {
+            (Const, Imm::Const(bits)) => {
+                let t = ty.expect("typed");
+                let v = match t {
+                    Type::F32 => self.b.ins().f32const(ir::immediates::Ieee32::with_bits(bits as u32)),
+                    Type::F64 => self.b.ins().f64const(ir::immediates::Ieee64::with_bits(bits as u64)),
+                    Type::I128 => {
+                        let lo = self.iconst(types::I64, bits as u64 as i64);
+                        let hi = self.iconst(types::I64, (bits >> 64) as u64 as i64);
+                        self.b.ins().iconcat(lo, hi)
+                    }
+                    Type::V128 => {
+                        let c = self.b.func.dfg.constants.insert(bits.to_le_bytes().to_vec().into());
+                        self.b.ins().vconst(types::I8X16, c)
+                    }
+                    _ => self.iconst(cl_type(t), bits as u64 as i64),
+                };
+                vec![v]
+            }
+            (Iadd, _) => vec![self.b.ins().iadd(a[0], a[1])],
+            (Isub, _) => vec![self.b.ins().isub(a[0], a[1])],
+            (Imul, _) => vec![self.b.ins().imul(a[0], a[1])],
+            (Ineg, _) => vec![self.b.ins().ineg(a[0])],
+            (IaddCarry, _) => {
+                let t = cty.unwrap();
+                let cin = self.resize(a[2], t);
+                let s1 = self.b.ins().iadd(a[0], a[1]);
+                let sum = self.b.ins().iadd(s1, cin);
+                // Carry out: the sum wrapped below a, or to a itself with a carry in.
+                let below = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThan, sum, a[0]);
+                let equal = self.b.ins().icmp(condcodes::IntCC::Equal, sum, a[0]);
+                let eq_carry = self.b.ins().band(equal, a[2]);
+                let carry = self.b.ins().bor(below, eq_carry);
+                let x1 = self.b.ins().bxor(a[0], sum);
+                let x2 = self.b.ins().bxor(a[1], sum);
+                let both = self.b.ins().band(x1, x2);
+                let ovf = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, both, 0);
+                vec![sum, carry, ovf]
+            }
+            (IsubBorrow, _) => {
+                let t = cty.unwrap();
+                let bin = self.resize(a[2], t);
+                let d1 = self.b.ins().isub(a[0], a[1]);
+                let diff = self.b.ins().isub(d1, bin);
+                let lt = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThan, a[0], a[1]);
+                let eq = self.b.ins().icmp(condcodes::IntCC::Equal, a[0], a[1]);
+                let eq_b = self.b.ins().band(eq, a[2]);
+                let borrow = self.b.ins().bor(lt, eq_b);
+                let x1 = self.b.ins().bxor(a[0], a[1]);
+                let x2 = self.b.ins().bxor(a[0], diff);
+                let both = self.b.ins().band(x1, x2);
+                let ovf = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, both, 0);
+                vec![diff, borrow, ovf]
+            }
+            (UmulWide | SmulWide, _) if ty == Some(Type::I64) => {
+                let lo = self.b.ins().imul(a[0], a[1]);
+                let hi =
+                    if inst.op == UmulWide { self.b.ins().umulhi(a[0], a[1]) } else { self.b.ins().smulhi(a[0], a[1]) };
+                vec![lo, hi]
+            }
+            (UmulWide | SmulWide, _) => {
+                let t = cty.unwrap();
+                let w = ty.unwrap().bits() as i64;
+                let wide = ty.unwrap().double().map(cl_type).unwrap();
+                let (x, y) = if inst.op == UmulWide {
+                    (self.b.ins().uextend(wide, a[0]), self.b.ins().uextend(wide, a[1]))
+                } else {
+                    (self.b.ins().sextend(wide, a[0]), self.b.ins().sextend(wide, a[1]))
+                };
+                let p = self.b.ins().imul(x, y);
+                let lo = self.b.ins().ireduce(t, p);
+                let h = self.b.ins().ushr_imm_u(p, w);
+                let hi = self.b.ins().ireduce(t, h);
+                vec![lo, hi]
+            }
+            (Udiv | Urem | Sdiv | Srem, _) if small => {
+                let zero = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, a[1], 0);
+                self.trap_if(zero, TrapCode::DivByZero, None);
+                if matches!(inst.op, Sdiv | Srem) {
+                    let w = ty.unwrap().bits();
+                    let min = self.iconst(cty.unwrap(), 1i64 << (w - 1));
+                    let is_min = self.b.ins().icmp(condcodes::IntCC::Equal, a[0], min);
+                    let minus1 = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, a[1], -1);
+                    let ovf = self.b.ins().band(is_min, minus1);
+                    self.trap_if(ovf, TrapCode::DivOverflow, None);
+                }
+                vec![match inst.op {
+                    Udiv => self.b.ins().udiv(a[0], a[1]),
+                    Urem => self.b.ins().urem(a[0], a[1]),
+                    Sdiv => self.b.ins().sdiv(a[0], a[1]),
+                    _ => self.b.ins().srem(a[0], a[1]),
+                }]
+            }
+            (UdivWide, _) if ty.is_some_and(|t| t.bits() < 64) => {
+                // (hi:lo) fits in 64 bits: divide there.
+                let w = ty.unwrap().bits() as i64;
+                let t = cty.unwrap();
+                let zero = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, a[2], 0);
+                self.trap_if(zero, TrapCode::DivByZero, None);
+                let hi = self.b.ins().uextend(types::I64, a[0]);
+                let lo = self.b.ins().uextend(types::I64, a[1]);
+                let d = self.b.ins().uextend(types::I64, a[2]);
+                let hs = self.b.ins().ishl_imm_u(hi, w);
+                let n = self.b.ins().bor(hs, lo);
+                let q = self.b.ins().udiv(n, d);
+                let r = self.b.ins().urem(n, d);
+                let limit = self.iconst(types::I64, (1i64 << w) - 1);
+                let ovf = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, q, limit);
+                self.trap_if(ovf, TrapCode::DivOverflow, None);
+                vec![self.b.ins().ireduce(t, q), self.b.ins().ireduce(t, r)]
+            }
+            (SdivWide, _) if ty.is_some_and(|t| t.bits() < 64) => {
+                let w = ty.unwrap().bits() as i64;
+                let t = cty.unwrap();
+                let zero = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, a[2], 0);
+                self.trap_if(zero, TrapCode::DivByZero, None);
+                // The 2w-bit dividend, sign-extended to 64 bits.
+                let hi = self.b.ins().sextend(types::I64, a[0]);
+                let lo = self.b.ins().uextend(types::I64, a[1]);
+                let d = self.b.ins().sextend(types::I64, a[2]);
+                let hs = self.b.ins().ishl_imm_u(hi, w);
+                let n = self.b.ins().bor(hs, lo);
+                // 2w = 64 for w = 32: MIN / -1 overflows in 64 bits too.
+                if w == 32 {
+                    let min = self.iconst(types::I64, i64::MIN);
+                    let is_min = self.b.ins().icmp(condcodes::IntCC::Equal, n, min);
+                    let minus1 = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, d, -1);
+                    let ovf = self.b.ins().band(is_min, minus1);
+                    self.trap_if(ovf, TrapCode::DivOverflow, None);
+                }
+                let q = self.b.ins().sdiv(n, d);
+                let r = self.b.ins().srem(n, d);
+                let lo_lim = self.iconst(types::I64, -(1i64 << (w - 1)));
+                let hi_lim = self.iconst(types::I64, (1i64 << (w - 1)) - 1);
+                let under = self.b.ins().icmp(condcodes::IntCC::SignedLessThan, q, lo_lim);
+                let over = self.b.ins().icmp(condcodes::IntCC::SignedGreaterThan, q, hi_lim);
+                let ovf = self.b.ins().bor(under, over);
+                self.trap_if(ovf, TrapCode::DivOverflow, None);
+                vec![self.b.ins().ireduce(t, q), self.b.ins().ireduce(t, r)]
+            }
+            (And, _) => vec![self.b.ins().band(a[0], a[1])],
+            (Or, _) => vec![self.b.ins().bor(a[0], a[1])],
+            (Xor, _) => vec![self.b.ins().bxor(a[0], a[1])],
+            (Not, _) if ty == Some(Type::I1) => vec![self.b.ins().bxor_imm_u(a[0], 1)],
+            (Not, _) => vec![self.b.ins().bnot(a[0])],
+            (Shl, _) => vec![self.b.ins().ishl(a[0], a[1])],
+            (Lshr, _) => vec![self.b.ins().ushr(a[0], a[1])],
+            (Ashr, _) => vec![self.b.ins().sshr(a[0], a[1])],
+            (Rotl, _) => vec![self.b.ins().rotl(a[0], a[1])],
+            (Rotr, _) => vec![self.b.ins().rotr(a[0], a[1])],
+            (Icmp, Imm::IntCC(cc))
+                if ty == Some(Type::I1) && matches!(cc, IntCC::Slt | IntCC::Sle | IntCC::Sgt | IntCC::Sge) =>
+            {
+                // A set i1 is -1 when signed.
+                let (x, y) = (self.b.ins().ineg(a[0]), self.b.ins().ineg(a[1]));
+                vec![self.b.ins().icmp(int_cc(cc), x, y)]
+            }
+            (Icmp, Imm::IntCC(cc)) => vec![self.b.ins().icmp(int_cc(cc), a[0], a[1])],
+            (Select, _) => vec![self.b.ins().select(a[0], a[1], a[2])],
+            (Zext, _) => vec![self.resize(a[0], cty.unwrap())],
+            (Sext, _) => {
+                let from = self.block.value_type(self.block.args(inst)[0]);
+                if from == Type::I1 {
+                    let wide = self.resize(a[0], cty.unwrap());
+                    vec![self.b.ins().ineg(wide)]
+                } else {
+                    vec![self.b.ins().sextend(cty.unwrap(), a[0])]
+                }
+            }
+            (Trunc, _) if ty == Some(Type::I1) => {
+                let low = self.resize(a[0], types::I8);
+                vec![self.b.ins().band_imm_u(low, 1)]
+            }
+            (Trunc, _) => vec![self.b.ins().ireduce(cty.unwrap(), a[0])],
+            (Clz, _) => vec![self.b.ins().clz(a[0])],
+            (Ctz, _) => vec![self.b.ins().ctz(a[0])],
+            (Popcnt, _) => vec![self.b.ins().popcnt(a[0])],
+            (Bswap, _) => vec![self.b.ins().bswap(a[0])],
+            (Parity, _) => {
+                let low = self.resize(a[0], types::I8);
+                let n = self.b.ins().popcnt(low);
+                let odd = self.b.ins().band_imm_u(n, 1);
+                vec![self.b.ins().bxor_imm_u(odd, 1)]
+            }
+            (Fadd | Fsub | Fmul | Fdiv, Imm::Round(Round::Nearest)) => {
+                let r = match inst.op {
+                    Fadd => self.b.ins().fadd(a[0], a[1]),
+                    Fsub => self.b.ins().fsub(a[0], a[1]),
+                    Fmul => self.b.ins().fmul(a[0], a[1]),
+                    _ => self.b.ins().fdiv(a[0], a[1]),
+                };
+                vec![self.float_checked(inst, a, r)]
+            }
+            (Fsqrt, Imm::Round(Round::Nearest)) => {
+                let r = self.b.ins().sqrt(a[0]);
+                vec![self.float_checked(inst, a, r)]
+            }
+            (Fmin | Fmax, _) => {
+                let r = if inst.op == Fmin { self.b.ins().fmin(a[0], a[1]) } else { self.b.ins().fmax(a[0], a[1]) };
+                vec![self.float_checked(inst, a, r)]
+            }
+            (Fneg, _) => vec![self.b.ins().fneg(a[0])],
+            (Fabs, _) => vec![self.b.ins().fabs(a[0])],
+            (Fcmp, Imm::FloatCC(cc)) => vec![self.b.ins().fcmp(float_cc(cc), a[0], a[1])],
+            (Fround, Imm::Round(mode)) => {
+                let r = match mode {
+                    Round::Nearest => self.b.ins().nearest(a[0]),
+                    Round::Zero => self.b.ins().trunc(a[0]),
+                    Round::Down => self.b.ins().floor(a[0]),
+                    Round::Up => self.b.ins().ceil(a[0]),
+                };
+                vec![self.float_checked(inst, a, r)]
+            }
+            (FcvtToSint, _) => vec![self.b.ins().fcvt_to_sint_sat(cty.unwrap(), a[0])],
+            (FcvtToUint, _) => vec![self.b.ins().fcvt_to_uint_sat(cty.unwrap(), a[0])],
+            (FcvtFromSint, Imm::Round(Round::Nearest)) => vec![self.b.ins().fcvt_from_sint(cty.unwrap(), a[0])],
+            (FcvtFromUint, Imm::Round(Round::Nearest)) => vec![self.b.ins().fcvt_from_uint(cty.unwrap(), a[0])],
+            (Fpromote, _) => {
+                let r = self.b.ins().fpromote(types::F64, a[0]);
+                vec![self.float_checked(inst, a, r)]
+            }
+            (Fdemote, Imm::Round(Round::Nearest)) => {
+                let r = self.b.ins().fdemote(types::F32, a[0]);
+                vec![self.float_checked(inst, a, r)]
+            }
+            (Bitcast, _) => {
+                let to = cty.unwrap();
+                let from = self.b.func.dfg.value_type(a[0]);
+                if from == to {
+                    vec![a[0]]
+                } else {
+                    let flags = if to.is_vector() || from.is_vector() { lanes_little() } else { MemFlagsData::new() };
+                    vec![self.b.ins().bitcast(to, flags, a[0])]
+                }
+            }
+            (Vsplat, _) => {
+                let v = self.b.ins().splat(cty.unwrap(), a[0]);
+                vec![self.vec_out(v)]
+            }
+            (Vextract, Imm::Lane(l)) => {
+                let v = self.vec_as(a[0], ty.unwrap());
+                vec![self.b.ins().extractlane(v, l)]
+            }
+            (Vinsert, Imm::Lane(l)) => {
+                let v = self.vec_as(a[0], ty.unwrap());
+                let r = self.b.ins().insertlane(v, a[1], l);
+                vec![self.vec_out(r)]
+            }
+            (
+                Vadd | Vsub | Vmul | VaddSatS | VaddSatU | VsubSatS | VsubSatU | VminS | VminU | VmaxS | VmaxU | VavgU,
+                _,
+            ) => {
+                let (x, y) = (self.vec_as(a[0], ty.unwrap()), self.vec_as(a[1], ty.unwrap()));
+                let r = match inst.op {
+                    Vadd => self.b.ins().iadd(x, y),
+                    Vsub => self.b.ins().isub(x, y),
+                    Vmul => self.b.ins().imul(x, y),
+                    VaddSatS => self.b.ins().sadd_sat(x, y),
+                    VaddSatU => self.b.ins().uadd_sat(x, y),
+                    VsubSatS => self.b.ins().ssub_sat(x, y),
+                    VsubSatU => self.b.ins().usub_sat(x, y),
+                    VminS => self.b.ins().smin(x, y),
+                    VminU => self.b.ins().umin(x, y),
+                    VmaxS => self.b.ins().smax(x, y),
+                    VmaxU => self.b.ins().umax(x, y),
+                    _ => self.b.ins().avg_round(x, y),
+                };
+                vec![self.vec_out(r)]
+            }
+            (Vabs, _) => {
+                let x = self.vec_as(a[0], ty.unwrap());
+                let r = self.b.ins().iabs(x);
+                vec![self.vec_out(r)]
+            }
+            (Vcmp, Imm::IntCC(cc)) => {
+                let (x, y) = (self.vec_as(a[0], ty.unwrap()), self.vec_as(a[1], ty.unwrap()));
+                let r = self.b.ins().icmp(int_cc(cc), x, y);
+                vec![self.vec_out(r)]
+            }
+            (Vshl | Vlshr | Vashr, _) => {
+                let shape = ty.unwrap();
+                let w = shape.lane().unwrap().0.bits() as i64;
+                let x = self.vec_as(a[0], shape);
+                let big = self.b.ins().icmp_imm_s(condcodes::IntCC::UnsignedGreaterThanOrEqual, a[1], w);
+                let r = if inst.op == Vashr {
+                    // A count of the lane width or more fills with the sign.
+                    let max = self.iconst(types::I64, w - 1);
+                    let n = self.b.ins().select(big, max, a[1]);
+                    self.b.ins().sshr(x, n)
+                } else {
+                    let shifted = if inst.op == Vshl { self.b.ins().ishl(x, a[1]) } else { self.b.ins().ushr(x, a[1]) };
+                    let zero = self.b.ins().bxor(x, x);
+                    self.b.ins().select(big, zero, shifted)
+                };
+                vec![self.vec_out(r)]
+            }
+            (Vshuffle, Imm::Shuffle(mask)) => {
+                let imm = self.b.func.dfg.immediates.push(mask.to_vec().into());
+                vec![self.b.ins().shuffle(a[0], a[1], imm)]
+            }
+            (Vswizzle, _) => vec![self.b.ins().swizzle(a[0], a[1])],
+            (Vbitmask, _) => {
+                let x = self.vec_as(a[0], ty.unwrap());
+                vec![self.b.ins().vhigh_bits(types::I32, x)]
+            }
+            (Vfadd | Vfsub | Vfmul | Vfdiv, Imm::Round(Round::Nearest)) => {
+                let (x, y) = (self.vec_as(a[0], ty.unwrap()), self.vec_as(a[1], ty.unwrap()));
+                let r = match inst.op {
+                    Vfadd => self.b.ins().fadd(x, y),
+                    Vfsub => self.b.ins().fsub(x, y),
+                    Vfmul => self.b.ins().fmul(x, y),
+                    _ => self.b.ins().fdiv(x, y),
+                };
+                let r = self.float_checked(inst, a, r);
+                vec![self.vec_out(r)]
+            }
+            (Vfsqrt, Imm::Round(Round::Nearest)) => {
+                let x = self.vec_as(a[0], ty.unwrap());
+                let r = self.b.ins().sqrt(x);
+                let r = self.float_checked(inst, a, r);
+                vec![self.vec_out(r)]
+            }
+            (Vfcmp, Imm::FloatCC(cc)) => {
+                let (x, y) = (self.vec_as(a[0], ty.unwrap()), self.vec_as(a[1], ty.unwrap()));
+                // Hosts compare lanes with fewer predicates: ueq and one are two.
+                let r = match cc {
+                    FloatCC::Ueq | FloatCC::One => {
+                        let (c1, c2, both) = if cc == FloatCC::Ueq {
+                            (FloatCC::Uno, FloatCC::Eq, false)
+                        } else {
+                            (FloatCC::Ord, FloatCC::Ne, true)
+                        };
+                        let p = self.b.ins().fcmp(float_cc(c1), x, y);
+                        let q = self.b.ins().fcmp(float_cc(c2), x, y);
+                        if both { self.b.ins().band(p, q) } else { self.b.ins().bor(p, q) }
+                    }
+                    _ => self.b.ins().fcmp(float_cc(cc), x, y),
+                };
+                vec![self.vec_out(r)]
+            }
+            (Load, Imm::Mem(f)) => {
+                let t = ty.unwrap();
+                let host = self.guest_address(a[0], t.bytes(), f.aligned);
+                vec![self.b.ins().load(cl_type(t), little(), host, 0)]
+            }
+            (Store, Imm::Mem(f)) => {
+                let t = self.block.value_type(self.block.args(inst)[0]);
+                let host = self.guest_address(a[1], t.bytes(), f.aligned);
+                self.b.ins().store(little(), a[0], host, 0);
+                self.note_code_write(a[1], t.bytes());
+                vec![]
+            }
+            (AtomicRmw | AtomicCas, _) => {
+                let r = self.eval_with(inst, a, runtime::rt_atomic as *const () as usize);
+                self.stored = true;
+                r
+            }
+            (Fence, _) => {
+                self.b.ins().fence();
+                vec![]
+            }
+            (Get, Imm::Slot(s)) => {
+                // The state record need not be aligned (a filetest's is a byte buffer).
+                let decl = &self.env.slots[s.0 as usize];
+                let flags = MemFlagsData::new().with_notrap();
+                vec![self.b.ins().load(cl_type(decl.ty), flags, self.state, decl.offset as i32)]
+            }
+            (Set, Imm::Slot(s)) => {
+                let decl = &self.env.slots[s.0 as usize];
+                self.b.ins().store(MemFlagsData::new().with_notrap(), a[0], self.state, decl.offset as i32);
+                vec![]
+            }
+            (Call, Imm::Helper(h)) => {
+                let decl = &self.env.helpers[h.0 as usize];
+                let results = decl.results.clone();
+                let idx = self.iconst(types::I64, h.0 as i64);
+                let counts = self.iconst(types::I64, (a.len() | results.len() << 16) as i64);
+                let sig = self.sig_call;
+                let r = self.runtime_call(runtime::rt_call as *const () as usize, sig, &[idx], a, &results, &[counts]);
+                self.stored = true;
+                r
+            }
+            (Guest, Imm::Guest { addr, .. }) => {
+                if self.stored {
+                    // A store may have rewritten code from here on: leave.
+                    let m = self.b.ins().load(
+                        types::I32,
+                        MemFlagsData::trusted(),
+                        self.ctx,
+                        offset_of!(JitCtx, code_modified) as i32,
+                    );
+                    self.side(m, |l| {
+                        let pc = l.iconst(types::I64, addr as i64);
+                        l.exit_jump(EXIT_JUMP, pc)
+                    });
+                    self.stored = false;
+                }
+                if self.started {
+                    self.completed += 1;
+                }
+                self.started = true;
+                self.guest = addr;
+                vec![]
+            }
+            (TrapIf, Imm::Trap(code)) => {
+                self.trap_if(a[0], code, None);
+                vec![]
+            }
+            (JumpIf, Imm::Target(t)) => {
+                self.side(a[0], |l| {
+                    let pc = l.iconst(types::I64, t as i64);
+                    l.exit_jump(EXIT_JUMP, pc)
+                });
+                vec![]
+            }
+            (Jump, Imm::Target(t)) => {
+                let pc = self.iconst(types::I64, t as i64);
+                self.exit_jump(EXIT_JUMP, pc);
+                vec![]
+            }
+            (Branch, Imm::Branch(t, f)) => {
+                let (tv, fv) = (self.iconst(types::I64, t as i64), self.iconst(types::I64, f as i64));
+                let pc = self.b.ins().select(a[0], tv, fv);
+                self.exit_jump(EXIT_JUMP, pc);
+                vec![]
+            }
+            (JumpInd, _) => {
+                self.exit_jump(EXIT_INDIRECT, a[0]);
+                vec![]
+            }
+            (Exit, Imm::Exit(reason, resume)) => {
+                self.ctx_store_const(types::I32, reason as u64, offset_of!(JitCtx, exit_reason));
+                let pc = self.iconst(types::I64, resume as i64);
+                self.exit_jump(EXIT_EXIT, pc);
+                vec![]
+            }
+            // Everything else (wide integer division, directed rounding,
+            // the rarer vector operations) by the reference semantics.
+            (op, _) if crate::visa::eval::is_evaluable(op) => self.eval(inst, a),
+            (op, _) => return Err(Unsupported(format!("`{}` has no lowering", op.name()))),
+        };
+        Ok(r)
+    }
+}

@@ -1,0 +1,176 @@
+//! What compiled blocks share with the runtime: the context record they
+//! receive, and the slow-path functions they call (generic operations by
+//! the reference semantics, helper calls, atomics, code-write tracking).
+
+use std::ffi::c_void;
+
+use crate::abi::{HelperCtx, Helpers, Outcome, Trap};
+use crate::machine::GuestMemory;
+use crate::visa::{AtomicOp, ExitReason, Helper, Imm, Opcode, TrapCode, Type, eval};
+
+/// How a compiled block left (its return value).
+pub const EXIT_JUMP: u32 = 0;
+pub const EXIT_INDIRECT: u32 = 1;
+pub const EXIT_EXIT: u32 = 2;
+pub const EXIT_TRAP: u32 = 3;
+
+/// The record a compiled block receives. Compiled code addresses its fields
+/// by offset (`offset_of!`), so it is `repr(C)`.
+#[repr(C)]
+pub struct JitCtx {
+    pub state: *mut u8,
+    pub mem_base: *mut u8,
+    pub mem_size: u64,
+    pub code_lines: *const u8,
+    pub mem: *mut GuestMemory,
+    /// Points at a `&mut dyn Helpers`.
+    pub helpers: *mut c_void,
+    /// Set when a store hit translated code.
+    pub code_modified: u32,
+    pub exit_reason: u32,
+    pub exit_pc: u64,
+    pub trap_code: u32,
+    pub trap_completed: u32,
+    pub trap_guest: u64,
+    pub trap_addr: u64,
+    pub has_trap_addr: u32,
+    pub _pad: u32,
+}
+
+/// An operation a compiled block hands to the reference semantics.
+pub struct EvalDesc {
+    pub op: Opcode,
+    pub ty: Option<Type>,
+    pub imm: Imm,
+    pub arg_types: Vec<Type>,
+    pub results: usize,
+}
+
+/// Status a runtime function returns: 0, or 1 + the trap code's encoding.
+fn status(r: Result<(), TrapCode>) -> u32 {
+    match r {
+        Ok(()) => 0,
+        Err(code) => 1 + code.code() as u32,
+    }
+}
+
+/// Computes an operation by the reference semantics.
+///
+/// # Safety
+/// Called only by compiled code, with a live descriptor and buffers of its
+/// operand and result counts (so for every runtime function below).
+pub(super) unsafe extern "C" fn rt_eval(
+    _ctx: *mut JitCtx,
+    desc: *const EvalDesc,
+    args: *const u128,
+    results: *mut u128,
+) -> u32 {
+    // SAFETY: compiled code passes a live descriptor and buffers of the
+    // descriptor's operand and result counts.
+    unsafe {
+        let d = &*desc;
+        let args = std::slice::from_raw_parts(args, d.arg_types.len());
+        let out = std::slice::from_raw_parts_mut(results, d.results);
+        status(eval::eval(d.op, d.ty, &d.imm, args, &d.arg_types, out))
+    }
+}
+
+/// Calls a runtime helper.
+pub(super) unsafe extern "C" fn rt_call(
+    ctx: *mut JitCtx,
+    helper: u32,
+    args: *const u128,
+    results: *mut u128,
+    counts: u64,
+) -> u32 {
+    // SAFETY: the context is live for the block's run; `helpers` points at
+    // the dispatcher's `&mut dyn Helpers`, and the buffers hold `counts`.
+    unsafe {
+        let ctx = &mut *ctx;
+        let helpers = &mut *(ctx.helpers as *mut &mut dyn Helpers);
+        let (nargs, nres) = ((counts & 0xffff) as usize, (counts >> 16) as usize);
+        let args = std::slice::from_raw_parts(args, nargs);
+        let out = std::slice::from_raw_parts_mut(results, nres);
+        let size = std::mem::size_of::<crate::machine::CpuState>();
+        let state = std::slice::from_raw_parts_mut(ctx.state, size);
+        let r = helpers.call(Helper(helper as u16), HelperCtx { state, mem: &mut *ctx.mem }, args, out);
+        if (*ctx.mem).code_written() {
+            ctx.code_modified = 1;
+        }
+        status(r)
+    }
+}
+
+/// An atomic read-modify-write or compare-exchange on guest memory.
+pub(super) unsafe extern "C" fn rt_atomic(
+    ctx: *mut JitCtx,
+    desc: *const EvalDesc,
+    args: *const u128,
+    results: *mut u128,
+) -> u32 {
+    // SAFETY: as for `rt_eval`; the context's memory is live.
+    unsafe {
+        let ctx = &mut *ctx;
+        let d = &*desc;
+        let args = std::slice::from_raw_parts(args, d.arg_types.len());
+        let mem = &mut *ctx.mem;
+        let size = d.ty.map_or(8, |t| t.bytes());
+        let addr = args[0] as u64;
+        let fault = |ctx: &mut JitCtx| {
+            ctx.trap_addr = addr;
+            ctx.has_trap_addr = 1;
+            status(Err(TrapCode::MemFault))
+        };
+        let Ok(old) = mem.read_le(addr, size) else { return fault(ctx) };
+        let m = eval::mask(size * 8);
+        let new = match d.imm {
+            Imm::Atomic(op) => match op {
+                AtomicOp::Add => old.wrapping_add(args[1]) & m,
+                AtomicOp::Sub => old.wrapping_sub(args[1]) & m,
+                AtomicOp::And => old & args[1],
+                AtomicOp::Or => old | args[1],
+                AtomicOp::Xor => old ^ args[1],
+                AtomicOp::Xchg => args[1],
+            },
+            _ if old == args[1] => args[2],
+            _ => old,
+        };
+        if mem.write_le(addr, size, new).is_err() {
+            return fault(ctx);
+        }
+        if mem.code_written() {
+            ctx.code_modified = 1;
+        }
+        *results = old;
+        0
+    }
+}
+
+/// Records a store into translated code (the store itself is done inline).
+pub(super) unsafe extern "C" fn rt_code_write(ctx: *mut JitCtx, addr: u64, size: u64) {
+    // SAFETY: the context and its memory are live.
+    unsafe {
+        let ctx = &mut *ctx;
+        (*ctx.mem).note_external_write(addr, size);
+        ctx.code_modified = 1;
+    }
+}
+
+impl JitCtx {
+    /// The outcome a compiled block reported with its return value.
+    pub fn outcome(&self, kind: u32) -> Outcome {
+        match kind {
+            EXIT_JUMP => Outcome::Jump(self.exit_pc),
+            EXIT_INDIRECT => Outcome::Indirect(self.exit_pc),
+            EXIT_EXIT => {
+                Outcome::Exit(ExitReason::from_code(self.exit_reason as u8).expect("exit reason"), self.exit_pc)
+            }
+            _ => Outcome::Trap(Trap {
+                code: TrapCode::from_code(self.trap_code as u16).expect("trap code"),
+                guest: self.trap_guest,
+                completed: self.trap_completed,
+                fault_addr: (self.has_trap_addr != 0).then_some(self.trap_addr),
+            }),
+        }
+    }
+}
