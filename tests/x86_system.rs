@@ -7,7 +7,7 @@ use std::io::Write;
 use std::rc::Rc;
 
 use iced_x86::code_asm::*;
-use visa::engine::{Engine, Fault, Stop};
+use visa::engine::{Engine, EngineKind, Fault, Stop};
 use visa::machine::board::{self, Board, Input, Uart};
 use visa::machine::{CpuState, GuestMemory, cpuid, flag};
 use visa::visa::ExitReason;
@@ -35,7 +35,31 @@ struct Run {
     code_len: u64,
 }
 
+/// Runs the code under every engine; they must agree (RDTSC aside).
 fn run_with(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>, setup: impl Fn(&mut CpuState)) -> Run {
+    let kinds = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered { threshold: 1 }];
+    let runs: Vec<Run> = kinds.iter().map(|k| run_on(*k, &build, &setup)).collect();
+    for (kind, r) in kinds.iter().zip(&runs).skip(1) {
+        assert_eq!(r.stop, runs[0].stop, "stop under {kind:?}");
+        assert_eq!(r.output, runs[0].output, "output under {kind:?}");
+        let (mut a, mut b) = (r.cpu.clone(), runs[0].cpu.clone());
+        // Time moves on between runs.
+        for cpu in [&mut a, &mut b] {
+            cpu.gpr[0] = 0;
+            cpu.gpr[2] = 0;
+            cpu.gpr[8] = 0;
+            cpu.gpr[9] = 0;
+        }
+        assert_eq!(a, b, "state under {kind:?}");
+    }
+    runs.into_iter().next().unwrap()
+}
+
+fn run_on(
+    kind: EngineKind,
+    build: &impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
+    setup: &impl Fn(&mut CpuState),
+) -> Run {
     let mut a = CodeAssembler::new(64).unwrap();
     build(&mut a).unwrap();
     let code = a.assemble(CODE).unwrap();
@@ -45,7 +69,7 @@ fn run_with(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>, setup: 
     setup(&mut cpu);
     let out = Capture::default();
     let mut board = Board::new(Uart::new(Box::new(out.clone()), Input::Bytes(b"z".iter().copied().collect())));
-    let stop = Engine::new().run(&mut cpu, &mut mem, &mut board, 10_000);
+    let stop = Engine::with_kind(kind).run(&mut cpu, &mut mem, &mut board, 10_000);
     let output = out.0.borrow().clone();
     Run { stop, cpu, output, code_len: code.len() as u64 }
 }
@@ -199,4 +223,27 @@ fn instructions_not_lifted_raise_ud_at_their_address() {
         assert_eq!(r.cpu.gpr[0], 5, "the instruction before it completed");
         assert_eq!(r.cpu.flags[flag::CF], 0);
     }
+}
+
+#[test]
+fn string_port_io_moves_bytes_through_the_uart() {
+    let r = run_with(
+        |a| {
+            a.mov(qword_ptr(0x2000u64), rbx)?;
+            a.mov(esi, 0x2000u32)?;
+            a.mov(edi, 0x3000u32)?;
+            a.mov(ecx, 5u32)?;
+            a.mov(dx, 0x3f8u32)?;
+            a.rep().outsb()?;
+            a.insb()?;
+            a.mov(al, byte_ptr(0x3000u64))?;
+            a.hlt()
+        },
+        |cpu| cpu.gpr[3] = u64::from_le_bytes(*b"hello!!!"),
+    );
+    assert_eq!(r.output, b"hello");
+    assert_eq!(r.cpu.gpr[1], 0, "RCX counted down");
+    assert_eq!(r.cpu.gpr[6], 0x2005, "RSI advanced");
+    assert_eq!(r.cpu.gpr[7], 0x3001, "RDI advanced");
+    assert_eq!(r.cpu.gpr[0] & 0xff, b'z' as u64, "INSB stored the received byte");
 }

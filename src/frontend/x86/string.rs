@@ -1,6 +1,7 @@
-//! String instructions: MOVS STOS LODS SCAS CMPS (byte to qword) with
-//! REP/REPE/REPNE, DF and the 32-bit address size (ESI/EDI/ECX, wrapping at
-//! 4 GiB), a segment override on the source, and XLAT.
+//! String instructions: MOVS STOS LODS SCAS CMPS (byte to qword) and the
+//! port forms INS OUTS, with REP/REPE/REPNE, DF and the 32-bit address size
+//! (ESI/EDI/ECX, wrapping at 4 GiB), a segment override on the source, and
+//! XLAT.
 //!
 //! Blocks are straight-line, so a REP form lifts one iteration and ends the
 //! block: it branches back to itself while the count is not zero (and, for
@@ -37,6 +38,12 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Cmpsw, |cx| string(cx, Kind::Cmps)),
     (Mnemonic::Cmpsd, |cx| string(cx, Kind::Cmps)),
     (Mnemonic::Cmpsq, |cx| string(cx, Kind::Cmps)),
+    (Mnemonic::Insb, |cx| string(cx, Kind::Ins)),
+    (Mnemonic::Insw, |cx| string(cx, Kind::Ins)),
+    (Mnemonic::Insd, |cx| string(cx, Kind::Ins)),
+    (Mnemonic::Outsb, |cx| string(cx, Kind::Outs)),
+    (Mnemonic::Outsw, |cx| string(cx, Kind::Outs)),
+    (Mnemonic::Outsd, |cx| string(cx, Kind::Outs)),
     (Mnemonic::Xlatb, xlat),
 ];
 
@@ -47,22 +54,31 @@ enum Kind {
     Lods,
     Scas,
     Cmps,
+    /// Port DX to [ES:rDI].
+    Ins,
+    /// [seg:rSI] to port DX.
+    Outs,
 }
 
 impl Kind {
     /// Reads the element at [seg:rSI].
     fn reads_source(self) -> bool {
-        matches!(self, Kind::Movs | Kind::Lods | Kind::Cmps)
+        matches!(self, Kind::Movs | Kind::Lods | Kind::Cmps | Kind::Outs)
     }
 
     /// Uses the element at [ES:rDI].
     fn uses_destination(self) -> bool {
-        self != Kind::Lods
+        !matches!(self, Kind::Lods | Kind::Outs)
     }
 
     /// Writes the element at [ES:rDI].
     fn stores(self) -> bool {
-        matches!(self, Kind::Movs | Kind::Stos)
+        matches!(self, Kind::Movs | Kind::Stos | Kind::Ins)
+    }
+
+    /// Talks to an I/O port, so the block ends after it.
+    fn port_io(self) -> bool {
+        matches!(self, Kind::Ins | Kind::Outs)
     }
 
     /// Sets the flags of a compare (and REPE/REPNE test ZF).
@@ -121,13 +137,28 @@ fn string(cx: &mut Ctx, kind: Kind) -> Flow {
         cx.load(ty, addr)
     });
     let dst_addr = di_val.map(|offset| element_address(cx, offset, false));
+    // INS reads the destination first so a bad one faults before the port is read.
     let dst = match dst_addr {
-        Some(addr) if kind.compares() => Some(cx.load(ty, addr)),
+        Some(addr) if kind.compares() || kind == Kind::Ins => Some(cx.load(ty, addr)),
+        _ => None,
+    };
+    let port = kind.port_io().then(|| (cx.read_gpr(Register::DX), cx.iconst(Type::I8, ty.bytes() as u64)));
+    let from_port = match (kind, port) {
+        (Kind::Ins, Some((p, size_v))) => {
+            let r = super::system::call(cx, cx.x.port_in, &[p, size_v]);
+            Some(cx.resize(ty, r[0]))
+        }
+        (Kind::Outs, Some((p, size_v))) => {
+            let v = cx.resize(Type::I32, src.expect("source"));
+            super::system::call(cx, cx.x.port_out, &[p, size_v, v]);
+            None
+        }
         _ => None,
     };
     if let (true, Some(addr)) = (kind.stores(), dst_addr) {
         let v = match kind {
             Kind::Movs => src.expect("source"),
+            Kind::Ins => from_port.expect("port value"),
             _ => cx.read_gpr(acc_reg),
         };
         cx.store(v, addr);
@@ -166,6 +197,11 @@ fn string(cx: &mut Ctx, kind: Kind) -> Flow {
     });
 
     let Some(left) = left else {
+        if kind.port_io() {
+            // A device may stop the machine: give the runtime the next boundary.
+            cx.b.jump(cx.next_ip());
+            return Flow::End;
+        }
         return Flow::Next;
     };
     let mut again = cx.icmp_imm(IntCC::Ne, left, 0);

@@ -96,7 +96,7 @@ fn interrupt_flag(cx: &mut Ctx, on: bool) -> Flow {
 }
 
 /// Calls a helper; cached state is forgotten since it may write any of it.
-fn call(cx: &mut Ctx, helper: crate::visa::Helper, args: &[Value]) -> Vec<Value> {
+pub(super) fn call(cx: &mut Ctx, helper: crate::visa::Helper, args: &[Value]) -> Vec<Value> {
     let results = cx.b.ins_multi(Opcode::Call, None, Imm::Helper(helper), args);
     cx.forget_state();
     results
