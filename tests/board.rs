@@ -33,6 +33,7 @@ fn guests() -> PathBuf {
 
 struct Run {
     ending: Ending,
+    guest_insts: u64,
     output: String,
     cpu: CpuState,
     mem: GuestMemory,
@@ -48,6 +49,7 @@ fn boot(name: &str) -> Run {
         assert_eq!(run.output, first.output, "{name}: output under {kind:?}");
         assert_eq!(run.ending, first.ending, "{name}: ending under {kind:?}");
         assert_eq!(run.cpu, first.cpu, "{name}: final state under {kind:?}");
+        assert_eq!(run.guest_insts, first.guest_insts, "{name}: instructions counted under {kind:?}");
     }
     runs.into_iter().next().unwrap()
 }
@@ -67,7 +69,7 @@ fn boot_with(name: &str, kind: EngineKind) -> Run {
         assert!(engine.stats.jit_runs > 0, "{name}: nothing ran as host code under {kind:?}");
     }
     let output = String::from_utf8(out.0.borrow().clone()).unwrap();
-    Run { ending, output, cpu, mem }
+    Run { ending, guest_insts: engine.stats.guest_insts, output, cpu, mem }
 }
 
 /// A workload's output and status must equal those of its native run.

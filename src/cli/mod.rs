@@ -35,6 +35,9 @@ enum Command {
         /// Filetest files or directories of `.visa` files.
         #[arg(required = true)]
         paths: Vec<std::path::PathBuf>,
+        /// The tier to run them on.
+        #[arg(long, value_enum, default_value = "interp")]
+        tier: visa_files::TestTier,
     },
 }
 
@@ -50,7 +53,7 @@ pub fn main() -> i32 {
             Ok(0)
         }
         Command::Check { files, sizes } => visa_files::check(&files, sizes).map(|()| 0),
-        Command::Test { paths } => visa_files::test(&paths),
+        Command::Test { paths, tier } => visa_files::test(&paths, tier),
         Command::Boot(args) => boot::boot(args),
         Command::Lift(args) => lift::lift(args),
     };

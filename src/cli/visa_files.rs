@@ -74,12 +74,28 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// The tier `visa test` runs filetests on.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TestTier {
+    /// The interpreter, on the blocks as written.
+    Interp,
+    /// The interpreter, on the optimised blocks.
+    Optimized,
+    /// Host code compiled from the optimised blocks.
+    Jit,
+}
+
 /// Runs filetests; the status is 1 when any fails.
-pub fn test(paths: &[PathBuf]) -> Result<i32, String> {
+pub fn test(paths: &[PathBuf], tier: TestTier) -> Result<i32, String> {
+    let tier = match tier {
+        TestTier::Interp => Tier::Interp,
+        TestTier::Optimized => Tier::Optimized,
+        TestTier::Jit => Tier::Jit,
+    };
     let files = collect(paths)?;
     let (mut passed, mut failed, mut runs) = (0, 0, 0);
     for path in &files {
-        match run_source(&read(path)?, Tier::Interp) {
+        match run_source(&read(path)?, tier) {
             Ok(report) => {
                 passed += 1;
                 runs += report.runs;

@@ -29,6 +29,24 @@ pub struct Translation {
     pub runs: Cell<u32>,
     /// The JIT could not compile it: stay interpreted.
     pub jit_failed: Cell<bool>,
+    /// The direct exits' targets, and the cells compiled code reads to jump
+    /// straight to their compiled blocks (0: back to the dispatcher).
+    pub targets: [Option<u64>; 2],
+    pub links: [Cell<u64>; 2],
+    /// Link cells of other blocks that point at this block's code.
+    pub incoming: RefCell<Vec<*const Cell<u64>>>,
+}
+
+impl Translation {
+    /// The link cell that takes the direct exit to `target`.
+    pub fn link_cell(&self, target: u64) -> Option<&Cell<u64>> {
+        self.targets.iter().position(|t| *t == Some(target)).map(|i| &self.links[i])
+    }
+
+    /// Cells for the compiled code (0 where there is no direct exit).
+    pub fn link_addrs(&self) -> [usize; 2] {
+        [0, 1].map(|i| if self.targets[i].is_some() { &self.links[i] as *const Cell<u64> as usize } else { 0 })
+    }
 }
 
 /// A hasher for guest addresses (the default SipHash is needlessly slow here).
@@ -95,25 +113,22 @@ impl Cache {
         t
     }
 
-    /// Drops every block whose bytes overlap `[start, end)`; returns how
-    /// many, and calls `keep` with the range of each block still made from
-    /// the pages touched (so their code marks can be restored).
-    pub fn invalidate_range(&mut self, start: u64, end: u64, mut keep: impl FnMut(u64, u64)) -> usize {
-        let mut dropped = 0;
+    /// Drops every block whose bytes overlap `[start, end)`; returns them,
+    /// and calls `keep` with the range of each block still made from the
+    /// pages touched (so their code marks can be restored).
+    pub fn invalidate_range(&mut self, start: u64, end: u64, mut keep: impl FnMut(u64, u64)) -> Vec<Rc<Translation>> {
+        let mut dropped = Vec::new();
         for page in start / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
-            let Some(addrs) = self.pages.remove(&page) else {
-                continue;
-            };
+            let Some(addrs) = self.pages.remove(&page) else { continue };
             let mut kept = Vec::with_capacity(addrs.len());
             for addr in addrs {
                 let Some(t) = self.blocks.get(&addr) else { continue };
                 if t.addr < end && start < t.addr + t.bytes.max(1) {
-                    self.blocks.remove(&addr);
+                    dropped.extend(self.blocks.remove(&addr));
                     let s = slot(addr);
                     if self.fast[s].as_ref().is_some_and(|t| t.addr == addr) {
                         self.fast[s] = None;
                     }
-                    dropped += 1;
                 } else if !kept.contains(&addr) {
                     keep(t.addr, t.bytes);
                     kept.push(addr);
@@ -124,6 +139,11 @@ impl Cache {
             }
         }
         dropped
+    }
+
+    /// Looks a block up without touching the fast table.
+    pub fn peek(&self, addr: u64) -> Option<&Rc<Translation>> {
+        self.blocks.get(&addr)
     }
 
     pub fn len(&self) -> usize {

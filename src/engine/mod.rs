@@ -6,6 +6,8 @@
 
 mod cache;
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 pub use cache::{Cache, Translation};
@@ -14,7 +16,7 @@ use crate::abi::{Helpers, Outcome};
 use crate::frontend::x86::{self, LiftError, X86Env};
 use crate::interp;
 use crate::machine::{CpuState, GuestMemory, LINE_SIZE, PAGE_SIZE};
-use crate::visa::ExitReason;
+use crate::visa::{ExitReason, Imm};
 
 /// A guest exception, with RIP at the instruction that raised it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +96,8 @@ pub struct Engine {
     kind: EngineKind,
     cache: Cache,
     jit: Option<crate::jit::Jit>,
+    /// Guest address to compiled block, probed inline by indirect jumps.
+    ind_table: Vec<crate::jit::IndEntry>,
     scratch: interp::Scratch,
     pub stats: Stats,
     recent: [u64; RECENT_BLOCKS],
@@ -103,6 +107,15 @@ pub struct Engine {
 impl Default for Engine {
     fn default() -> Engine {
         Engine::new()
+    }
+}
+
+/// Zeroes every link cell that leads to `t`'s compiled code.
+fn unlink_incoming(t: &Translation) {
+    for cell in t.incoming.borrow_mut().drain(..) {
+        // SAFETY: a cell stays in an incoming list only while its owner is
+        // alive (`forget_links` takes it out when the owner goes).
+        unsafe { (*cell).set(0) };
     }
 }
 
@@ -130,6 +143,7 @@ impl Engine {
             kind,
             cache: Cache::new(),
             jit,
+            ind_table: vec![crate::jit::IND_EMPTY; crate::jit::IND_ENTRIES],
             scratch: interp::Scratch::new(),
             stats,
             recent: [0; RECENT_BLOCKS],
@@ -141,9 +155,29 @@ impl Engine {
         self.kind
     }
 
+    /// The block's host code, if it has current code.
+    fn compiled_entry(&self, t: &Translation) -> Option<*const u8> {
+        let generation = self.jit.as_ref()?.generation();
+        t.jit.borrow().as_ref().filter(|c| c.generation == generation).map(|c| c.entry)
+    }
+
+    /// Drops all compiled code (the code region is full): every translation
+    /// goes, the running one keeps working unlinked.
+    fn flush(&mut self, running: &Translation) {
+        if let Some(jit) = self.jit.as_mut() {
+            jit.flush();
+        }
+        self.cache = Cache::new();
+        self.ind_table.fill(crate::jit::IND_EMPTY);
+        // The cells these lists name died with their translations.
+        running.incoming.borrow_mut().clear();
+        running.links.iter().for_each(|c| c.set(0));
+        self.stats.jit_flushes += 1;
+    }
+
     /// Compiles `t` to host code if the engine's policy says it is time.
     fn maybe_compile(&mut self, t: &Translation) {
-        let Some(jit) = self.jit.as_mut() else { return };
+        let Some(jit) = self.jit.as_ref() else { return };
         let due = match self.kind {
             EngineKind::Jit => true,
             EngineKind::Tiered { threshold } => t.runs.get() >= threshold,
@@ -155,14 +189,13 @@ impl Engine {
         }
         let started = Instant::now();
         let env = &X86Env::get().env;
+        let links = crate::jit::Links { cells: t.link_addrs() };
         let block = t.block.borrow();
         let Some(block) = block.as_ref() else { return };
-        let mut result = jit.compile(env, block);
+        let mut result = self.jit.as_mut().expect("checked").compile(env, block, links);
         if matches!(result, Err(crate::jit::JitError::Full)) {
-            // The code region is full: drop every compiled block and go on.
-            jit.flush();
-            self.stats.jit_flushes += 1;
-            result = jit.compile(env, block);
+            self.flush(t);
+            result = self.jit.as_mut().expect("checked").compile(env, block, links);
         }
         match result {
             Ok(code) => {
@@ -178,13 +211,14 @@ impl Engine {
         self.stats.compile_time += started.elapsed();
     }
 
-    /// The last blocks run, oldest first.
+    /// The last blocks the dispatcher ran (linked compiled blocks between
+    /// them are not seen), oldest first.
     pub fn recent_blocks(&self) -> Vec<u64> {
         let n = (self.stats.blocks_run as usize).min(RECENT_BLOCKS);
         (0..n).map(|i| self.recent[(self.recent_next + RECENT_BLOCKS - n + i) % RECENT_BLOCKS]).collect()
     }
 
-    fn translate(&mut self, mem: &mut GuestMemory, rip: u64) -> Result<std::rc::Rc<Translation>, Fault> {
+    fn translate(&mut self, mem: &mut GuestMemory, rip: u64) -> Result<Rc<Translation>, Fault> {
         let started = Instant::now();
         let lifted =
             x86::lift_block(mem, rip).map_err(|LiftError::Fetch(addr)| Fault { vector: 14, rip, addr: Some(addr) })?;
@@ -193,6 +227,11 @@ impl Engine {
         let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
             .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
         mem.mark_code(rip, lifted.bytes);
+        let targets = match block.terminator().map(|t| t.imm) {
+            Some(Imm::Target(a)) => [Some(a), None],
+            Some(Imm::Branch(a, b)) => [Some(a), Some(b)],
+            _ => [None, None],
+        };
         let keep = self.jit.is_some().then_some(block);
         let t = self.cache.insert(Translation {
             addr: rip,
@@ -203,14 +242,28 @@ impl Engine {
             jit: None.into(),
             runs: 0.into(),
             jit_failed: false.into(),
+            targets,
+            links: [Cell::new(0), Cell::new(0)],
+            incoming: Vec::new().into(),
         });
         self.stats.blocks_translated += 1;
         self.stats.translate_time += started.elapsed();
         Ok(t)
     }
 
-    /// Drops translations of code the guest wrote, and re-marks the code
-    /// that survives on the same pages.
+    /// Takes a dropped block's own cells out of its successors' lists.
+    fn forget_links(&self, t: &Translation) {
+        for (target, cell) in t.targets.iter().zip(&t.links) {
+            if let (Some(target), true) = (target, cell.get() != 0)
+                && let Some(next) = self.cache.peek(*target)
+            {
+                next.incoming.borrow_mut().retain(|c| !std::ptr::eq(*c, cell));
+            }
+        }
+    }
+
+    /// Drops translations of code the guest wrote, unlinks their compiled
+    /// code, and re-marks the code that survives on the same pages.
     fn invalidate(&mut self, mem: &mut GuestMemory) {
         for line in mem.take_code_writes() {
             let start = line * LINE_SIZE;
@@ -218,11 +271,39 @@ impl Engine {
             let mut survivors = Vec::new();
             let dropped =
                 self.cache.invalidate_range(start, start + LINE_SIZE, |addr, bytes| survivors.push((addr, bytes)));
-            self.stats.invalidations += dropped as u64;
+            for t in &dropped {
+                unlink_incoming(t);
+                self.forget_links(t);
+            }
+            if !dropped.is_empty() {
+                self.ind_table.fill(crate::jit::IND_EMPTY);
+            }
+            self.stats.invalidations += dropped.len() as u64;
             mem.unmark_page(page);
             for (addr, bytes) in survivors {
                 mem.mark_code(addr, bytes);
             }
+        }
+    }
+
+    /// After compiled code left for `next`: link the exit (or fill the
+    /// indirect-jump table) if `next` has compiled code.
+    fn link(&mut self, outcome: &Outcome, exit_link: usize) {
+        let (next, indirect) = match outcome {
+            Outcome::Jump(n) => (*n, false),
+            Outcome::Indirect(n) => (*n, true),
+            _ => return,
+        };
+        let Some(target) = self.cache.peek(next).cloned() else { return };
+        let Some(entry) = self.compiled_entry(&target) else { return };
+        if indirect {
+            self.ind_table[crate::jit::ind_slot(next)] = crate::jit::IndEntry { guest: next, code: entry as u64 };
+        } else if exit_link != 0 {
+            let cell = exit_link as *const Cell<u64>;
+            // SAFETY: the cell belongs to the block whose code just ran: it
+            // is alive (dropped blocks are unlinked and never run again).
+            unsafe { (*cell).set(entry as u64) };
+            target.incoming.borrow_mut().push(cell);
         }
     }
 
@@ -253,51 +334,48 @@ impl Engine {
             self.recent_next = (self.recent_next + 1) % RECENT_BLOCKS;
             self.stats.blocks_run += 1;
             self.maybe_compile(&t);
-            let jit_code = t.jit.borrow();
-            let generation = self.jit.as_ref().map(|j| j.generation());
-            let outcome = match jit_code.as_ref().filter(|c| Some(c.generation) == generation) {
-                Some(code) => {
-                    self.stats.jit_runs += 1;
-                    // SAFETY: the state record is the x86 Env's, and the code
-                    // is of the current generation (not flushed).
-                    unsafe { crate::jit::run(code, cpu.as_bytes_mut(), mem, helpers) }
+            let outcome = if let Some(entry) = self.compiled_entry(&t) {
+                self.stats.jit_runs += 1;
+                let allowance = (limit - self.stats.guest_insts).min(i64::MAX as u64) as i64;
+                let jit = self.jit.as_ref().expect("compiled code has a JIT");
+                let code = t.jit.borrow();
+                let code = code.as_ref().filter(|c| c.entry == entry).expect("current code");
+                let env = crate::jit::RunEnv {
+                    state: cpu.as_bytes_mut(),
+                    mem,
+                    helpers,
+                    budget: allowance,
+                    ind_table: self.ind_table.as_ptr(),
+                };
+                // SAFETY: the state record is the x86 Env's; the code and the
+                // table hold only current-generation code.
+                let (outcome, left, exit_link) = unsafe { jit.run(code, env) };
+                self.stats.guest_insts += (allowance - left) as u64;
+                if !mem.code_written() {
+                    self.link(&outcome, exit_link);
                 }
-                None => {
-                    t.runs.set(t.runs.get().saturating_add(1));
-                    interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch)
-                }
+                outcome
+            } else {
+                t.runs.set(t.runs.get().saturating_add(1));
+                let outcome = interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
+                self.stats.guest_insts += self.scratch.executed as u64;
+                outcome
             };
-            drop(jit_code);
             if mem.code_written() {
                 self.invalidate(mem);
             }
             match outcome {
-                Outcome::Jump(next) | Outcome::Indirect(next) => {
-                    // A block stopped early after modifying code has run
-                    // only the instructions before `next`.
-                    self.stats.guest_insts += if next > t.addr && next < t.addr + t.bytes {
-                        count_before(&t, next)
-                    } else {
-                        t.guest_insts as u64
-                    };
-                    cpu.rip = next;
-                }
+                Outcome::Jump(next) | Outcome::Indirect(next) => cpu.rip = next,
                 Outcome::Exit(ExitReason::Undefined, at) => {
-                    self.stats.guest_insts += t.guest_insts as u64 - 1;
                     cpu.rip = at;
                     break Stop::Fault(Fault { vector: 6, rip: at, addr: None });
                 }
-                Outcome::Exit(ExitReason::Yield, resume) => {
-                    self.stats.guest_insts += t.guest_insts as u64;
-                    cpu.rip = resume;
-                }
+                Outcome::Exit(ExitReason::Yield, resume) => cpu.rip = resume,
                 Outcome::Exit(reason, resume) => {
-                    self.stats.guest_insts += t.guest_insts as u64;
                     cpu.rip = resume;
                     break Stop::Exit(reason);
                 }
                 Outcome::Trap(trap) => {
-                    self.stats.guest_insts += trap.completed as u64;
                     cpu.rip = trap.guest;
                     break Stop::Fault(Fault {
                         vector: x86::exception_vector(trap.code),
@@ -310,9 +388,4 @@ impl Engine {
         self.stats.run_time += started.elapsed();
         stop
     }
-}
-
-/// Guest instructions of `t` that start before `addr`.
-fn count_before(t: &Translation, addr: u64) -> u64 {
-    t.code.marker_addrs().filter(|a| *a < addr).count() as u64
 }

@@ -218,14 +218,6 @@ impl Compiled {
         self.guest_insts
     }
 
-    /// Addresses of the block's guest instructions, in order.
-    pub fn marker_addrs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.ops.iter().filter_map(|op| match op {
-            Op::Marker { addr } => Some(*addr),
-            _ => None,
-        })
-    }
-
     /// Operations that run through the generic path.
     pub fn generic_ops(&self) -> usize {
         self.generic.len()

@@ -4,11 +4,13 @@ use super::compile::{Compiled, GenericOp, Op};
 use crate::abi::{HelperCtx, Helpers, Outcome, Trap};
 use crate::machine::{GuestMemory, MemFault};
 use crate::visa::eval::{self, sext};
-use crate::visa::{AtomicOp, Imm, IntCC, Opcode, TrapCode};
+use crate::visa::{AtomicOp, ExitReason, Imm, IntCC, Opcode, TrapCode};
 
 /// Reusable buffers, so running a block allocates nothing.
 #[derive(Default)]
 pub struct Scratch {
+    /// Guest instructions the last `run` completed.
+    pub executed: u32,
     regs: Vec<u128>,
     args: Vec<u128>,
     results: Vec<u128>,
@@ -163,25 +165,36 @@ pub fn run(
             Op::Load { d, addr, size, aligned } => {
                 let addr = r[addr as usize] as u64;
                 if !check_aligned(addr, size, aligned) {
-                    return pos.trap(TrapCode::Misaligned, Some(addr));
+                    {
+                        scratch.executed = pos.completed;
+                        return pos.trap(TrapCode::Misaligned, Some(addr));
+                    }
                 }
                 match mem.read_le(addr, size) {
                     Ok(v) => r[d as usize] = v,
-                    Err(f) => return pos.mem_fault(f),
+                    Err(f) => {
+                        scratch.executed = pos.completed;
+                        return pos.mem_fault(f);
+                    }
                 }
             }
             Op::Store { v, addr, size, aligned } => {
                 let addr = r[addr as usize] as u64;
                 if !check_aligned(addr, size, aligned) {
-                    return pos.trap(TrapCode::Misaligned, Some(addr));
+                    {
+                        scratch.executed = pos.completed;
+                        return pos.trap(TrapCode::Misaligned, Some(addr));
+                    }
                 }
                 if let Err(f) = mem.write_le(addr, size, r[v as usize]) {
+                    scratch.executed = pos.completed;
                     return pos.mem_fault(f);
                 }
                 code_modified |= mem.code_written();
             }
             Op::Marker { addr } => {
                 if code_modified {
+                    scratch.executed = pos.completed + pos.started as u32;
                     return Outcome::Jump(addr);
                 }
                 if pos.started {
@@ -192,11 +205,13 @@ pub fn run(
             }
             Op::JumpIf { c, target } => {
                 if r[c as usize] & 1 == 1 {
+                    scratch.executed = pos.completed + 1;
                     return Outcome::Jump(target);
                 }
             }
             Op::TrapIf { c, code } => {
                 if r[c as usize] & 1 == 1 {
+                    scratch.executed = pos.completed;
                     return pos.trap(code, None);
                 }
             }
@@ -204,17 +219,29 @@ pub fn run(
                 let g = &block.generic[i as usize];
                 if let Err(outcome) = generic(g, r, &mut scratch.args, &mut scratch.results, state, mem, helpers, &pos)
                 {
+                    scratch.executed = pos.completed;
                     return outcome;
                 }
                 code_modified |= mem.code_written();
             }
             Op::Fence => {}
-            Op::Jump { target } => return Outcome::Jump(target),
+            Op::Jump { target } => {
+                scratch.executed = block.guest_insts;
+                return Outcome::Jump(target);
+            }
             Op::Branch { c, taken, not_taken } => {
+                scratch.executed = block.guest_insts;
                 return Outcome::Jump(if r[c as usize] & 1 == 1 { taken } else { not_taken });
             }
-            Op::JumpInd { a } => return Outcome::Indirect(r[a as usize] as u64),
-            Op::Exit { reason, resume } => return Outcome::Exit(reason, resume),
+            Op::JumpInd { a } => {
+                scratch.executed = block.guest_insts;
+                return Outcome::Indirect(r[a as usize] as u64);
+            }
+            Op::Exit { reason, resume } => {
+                // An undefined instruction does not complete.
+                scratch.executed = block.guest_insts.saturating_sub((reason == ExitReason::Undefined) as u32);
+                return Outcome::Exit(reason, resume);
+            }
         }
     }
     unreachable!("a verified block ends in a terminator")

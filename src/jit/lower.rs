@@ -15,7 +15,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
-use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalDesc, JitCtx};
+use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalDesc, IND_ENTRIES, IndEntry, JitCtx};
 use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode, Type, Value};
 
 /// The Cranelift type of a V-ISA type (lane shapes give their vector type).
@@ -110,6 +110,19 @@ pub(super) struct Lower<'a, 'f> {
     sig_eval: ir::SigRef,
     sig_call: ir::SigRef,
     sig_code_write: ir::SigRef,
+    sig_block: ir::SigRef,
+    /// Guest instructions in the block.
+    insts: u32,
+    /// The link cells of the block's direct exits: when nonzero, the
+    /// compiled successor to jump to.
+    links: Links,
+}
+
+/// Where a block's direct exits lead and the cells that link them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Links {
+    /// Host addresses of the cells for the first and second direct target.
+    pub cells: [usize; 2],
 }
 
 /// The signature of a compiled block: context pointer in, exit kind out.
@@ -132,11 +145,39 @@ fn runtime_sig(call_conv: CallConv, params: usize, ret: bool) -> Signature {
 }
 
 impl<'a, 'f> Lower<'a, 'f> {
-    pub fn new(mut b: FunctionBuilder<'f>, env: &'a Env, block: &'a Block, call_conv: CallConv) -> Lower<'a, 'f> {
+    /// `call_conv` is the runtime functions' (the host's C convention);
+    /// blocks themselves use the tail-call convention, so linked blocks jump
+    /// to each other without growing the stack.
+    pub fn new(
+        mut b: FunctionBuilder<'f>,
+        env: &'a Env,
+        block: &'a Block,
+        call_conv: CallConv,
+        links: Links,
+    ) -> Lower<'a, 'f> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
         let ctx = b.block_params(entry)[0];
+        let insts = block.guest_count() as u32;
+        // Pay for the block's instructions up front; if the budget is spent,
+        // leave before doing anything.
+        let budget = b.ins().load(types::I64, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, budget) as i32);
+        let left = b.ins().iadd_imm_s(budget, -(insts as i64));
+        let overdrawn = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, left, 0);
+        let stop = b.ins().load(types::I32, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, stop) as i32);
+        let stop = b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, stop, 0);
+        let spent = b.ins().bor(overdrawn, stop);
+        let (out, go) = (b.create_block(), b.create_block());
+        b.set_cold_block(out);
+        b.ins().brif(spent, out, &[], go, &[]);
+        b.switch_to_block(out);
+        let pc = b.ins().iconst(types::I64, block.addr as i64);
+        b.ins().store(MemFlagsData::trusted(), pc, ctx, offset_of!(JitCtx, exit_pc) as i32);
+        let kind = b.ins().iconst(types::I32, EXIT_JUMP as i64);
+        b.ins().return_(&[kind]);
+        b.switch_to_block(go);
+        b.ins().store(MemFlagsData::trusted(), left, ctx, offset_of!(JitCtx, budget) as i32);
         let field =
             |b: &mut FunctionBuilder, off: usize| b.ins().load(types::I64, MemFlagsData::trusted(), ctx, off as i32);
         let state = field(&mut b, offset_of!(JitCtx, state));
@@ -146,6 +187,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let sig_eval = b.import_signature(runtime_sig(call_conv, 4, true));
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
         let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, false));
+        let sig_block = b.import_signature(block_signature(CallConv::Tail));
         Lower {
             b,
             block,
@@ -164,6 +206,9 @@ impl<'a, 'f> Lower<'a, 'f> {
             sig_eval,
             sig_call,
             sig_code_write,
+            sig_block,
+            insts,
+            links,
         }
     }
 
@@ -208,6 +253,68 @@ impl<'a, 'f> Lower<'a, 'f> {
         self.b.switch_to_block(next);
     }
 
+    /// Gives back the budget of the block's instructions that will not run
+    /// when it leaves having run `executed` of them.
+    fn refund(&mut self, executed: u32) {
+        let unused = self.insts.saturating_sub(executed);
+        if unused > 0 {
+            let off = offset_of!(JitCtx, budget) as i32;
+            let b = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
+            let b = self.b.ins().iadd_imm_s(b, unused as i64);
+            self.b.ins().store(MemFlagsData::trusted(), b, self.ctx, off);
+        }
+    }
+
+    /// Guest instructions run when the current one completes.
+    fn through_current(&self) -> u32 {
+        if self.started { self.completed + 1 } else { 0 }
+    }
+
+    /// Leaves for a known guest address: straight into its compiled block
+    /// when the link cell holds one, else back to the dispatcher.
+    fn exit_direct(&mut self, target: u64, cell: usize) {
+        let pc = self.iconst(types::I64, target as i64);
+        if cell == 0 {
+            return self.exit_jump(EXIT_JUMP, pc);
+        }
+        let cell_addr = self.iconst(types::I64, cell as i64);
+        let next = self.b.ins().load(types::I64, MemFlagsData::new().with_notrap(), cell_addr, 0);
+        let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(next, linked, &[], unlinked, &[]);
+        self.b.switch_to_block(linked);
+        let sig = self.sig_block;
+        self.b.ins().return_call_indirect(sig, next, &[self.ctx]);
+        self.b.switch_to_block(unlinked);
+        self.ctx_store(types::I64, cell_addr, offset_of!(JitCtx, exit_link));
+        self.exit_jump(EXIT_JUMP, pc);
+    }
+
+    /// Leaves for a computed guest address: through the indirect-jump table
+    /// when it knows the address, else back to the dispatcher.
+    fn exit_indirect(&mut self, target: ir::Value) {
+        let off = offset_of!(JitCtx, ind_table) as i32;
+        let table = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
+        let hi = self.b.ins().ushr_imm_u(target, 12);
+        let mixed = self.b.ins().bxor(target, hi);
+        let slot = self.b.ins().band_imm_u(mixed, IND_ENTRIES as i64 - 1);
+        let scaled = self.b.ins().imul_imm_u(slot, std::mem::size_of::<IndEntry>() as i64);
+        let entry = self.b.ins().iadd(table, scaled);
+        let flags = MemFlagsData::new().with_notrap();
+        let guest = self.b.ins().load(types::I64, flags, entry, offset_of!(IndEntry, guest) as i32);
+        let code = self.b.ins().load(types::I64, flags, entry, offset_of!(IndEntry, code) as i32);
+        // Any address can be a guest's, so an empty entry is told by its code.
+        let same = self.b.ins().icmp(condcodes::IntCC::Equal, guest, target);
+        let filled = self.b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, code, 0);
+        let hit = self.b.ins().band(same, filled);
+        let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(hit, linked, &[], unlinked, &[]);
+        self.b.switch_to_block(linked);
+        let sig = self.sig_block;
+        self.b.ins().return_call_indirect(sig, code, &[self.ctx]);
+        self.b.switch_to_block(unlinked);
+        self.exit_jump(EXIT_INDIRECT, target);
+    }
+
     /// Reports a trap at the current guest instruction and returns.
     fn trap_now(&mut self, code: Option<TrapCode>, dynamic_code: Option<ir::Value>, fault_addr: Option<ir::Value>) {
         if let Some(code) = code {
@@ -227,6 +334,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             None if dynamic_code.is_some() => {}
             None => self.ctx_store_const(types::I32, 0, offset_of!(JitCtx, has_trap_addr)),
         }
+        self.refund(self.completed);
         self.ret(EXIT_TRAP);
     }
 
@@ -823,6 +931,7 @@ impl<'a, 'f> Lower<'a, 'f> {
                         offset_of!(JitCtx, code_modified) as i32,
                     );
                     self.side(m, |l| {
+                        l.refund(l.through_current());
                         let pc = l.iconst(types::I64, addr as i64);
                         l.exit_jump(EXIT_JUMP, pc)
                     });
@@ -841,27 +950,34 @@ impl<'a, 'f> Lower<'a, 'f> {
             }
             (JumpIf, Imm::Target(t)) => {
                 self.side(a[0], |l| {
+                    l.refund(l.through_current());
                     let pc = l.iconst(types::I64, t as i64);
                     l.exit_jump(EXIT_JUMP, pc)
                 });
                 vec![]
             }
             (Jump, Imm::Target(t)) => {
-                let pc = self.iconst(types::I64, t as i64);
-                self.exit_jump(EXIT_JUMP, pc);
+                self.exit_direct(t, self.links.cells[0]);
                 vec![]
             }
             (Branch, Imm::Branch(t, f)) => {
-                let (tv, fv) = (self.iconst(types::I64, t as i64), self.iconst(types::I64, f as i64));
-                let pc = self.b.ins().select(a[0], tv, fv);
-                self.exit_jump(EXIT_JUMP, pc);
+                let (taken, not_taken) = (self.b.create_block(), self.b.create_block());
+                self.b.ins().brif(a[0], taken, &[], not_taken, &[]);
+                self.b.switch_to_block(taken);
+                self.exit_direct(t, self.links.cells[0]);
+                self.b.switch_to_block(not_taken);
+                self.exit_direct(f, self.links.cells[1]);
                 vec![]
             }
             (JumpInd, _) => {
-                self.exit_jump(EXIT_INDIRECT, a[0]);
+                self.exit_indirect(a[0]);
                 vec![]
             }
             (Exit, Imm::Exit(reason, resume)) => {
+                if reason == crate::visa::ExitReason::Undefined {
+                    // The undefined instruction does not complete.
+                    self.refund(self.completed);
+                }
                 self.ctx_store_const(types::I32, reason as u64, offset_of!(JitCtx, exit_reason));
                 let pc = self.iconst(types::I64, resume as i64);
                 self.exit_jump(EXIT_EXIT, pc);

@@ -15,12 +15,13 @@ use std::fmt;
 use cranelift_codegen::Context;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{Function, UserFuncName};
-use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 pub use code_memory::CodeMemory;
-pub use runtime::JitCtx;
+pub use lower::Links;
+pub use runtime::{IND_EMPTY, IND_ENTRIES, IndEntry, JitCtx, ind_slot};
 
 use crate::abi::{Helpers, Outcome};
 use crate::machine::GuestMemory;
@@ -56,7 +57,9 @@ type Descs = Vec<Box<EvalDesc>>;
 
 /// A compiled block: its entry point and what it points at.
 pub struct Compiled {
-    entry: extern "C" fn(*mut JitCtx) -> u32,
+    /// Entry of the block's function (tail-call convention: call it through
+    /// the trampoline).
+    pub entry: *const u8,
     pub code_size: usize,
     /// Descriptors the code refers to by address (boxed: they must not move).
     _descs: Descs,
@@ -64,32 +67,28 @@ pub struct Compiled {
     pub generation: u64,
 }
 
-impl Compiled {
-    /// Runs the block; returns its exit kind (see `runtime`).
-    ///
-    /// # Safety
-    /// `ctx` must describe live state and memory of the sizes the block was
-    /// compiled against, and the code region must not have been flushed.
-    pub unsafe fn run(&self, ctx: &mut JitCtx) -> u32 {
-        (self.entry)(ctx)
-    }
-}
-
 /// Builds the Cranelift flags shared by the host and the cross-compiling checks.
 pub fn flags() -> settings::Flags {
     let mut b = settings::builder();
     b.set("opt_level", "speed").expect("opt_level");
+    // Cranelift's tail calls (block linking) need frame pointers.
+    b.set("preserve_frame_pointers", "true").expect("preserve_frame_pointers");
     b.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }).expect("enable_verifier");
     settings::Flags::new(b)
 }
 
 /// Lowers a block into a Cranelift function for an ISA.
-pub fn build_function(env: &Env, block: &Block, isa: &dyn TargetIsa) -> Result<(Function, Descs), JitError> {
+pub fn build_function(
+    env: &Env,
+    block: &Block,
+    isa: &dyn TargetIsa,
+    links: Links,
+) -> Result<(Function, Descs), JitError> {
     let call_conv = isa.default_call_conv();
-    let mut func = Function::with_name_signature(UserFuncName::user(0, 0), lower::block_signature(call_conv));
+    let mut func = Function::with_name_signature(UserFuncName::user(0, 0), lower::block_signature(CallConv::Tail));
     let mut fbc = FunctionBuilderContext::new();
     let builder = FunctionBuilder::new(&mut func, &mut fbc);
-    let mut l = lower::Lower::new(builder, env, block, call_conv);
+    let mut l = lower::Lower::new(builder, env, block, call_conv, links);
     l.lower().map_err(|e| JitError::Unsupported(e.0))?;
     let descs = l.finish(isa.frontend_config());
     Ok((func, descs))
@@ -110,6 +109,33 @@ pub struct Jit {
     isa: OwnedTargetIsa,
     memory: CodeMemory,
     generation: u64,
+    /// `extern "C" fn(ctx, entry) -> u32`: calls a block (tail-call
+    /// convention) from Rust. It lives in its own small region, so flushing
+    /// blocks never removes it.
+    trampoline: extern "C" fn(*mut JitCtx, *const u8) -> u32,
+    _trampoline_memory: CodeMemory,
+}
+
+/// The trampoline: a C-convention function that calls a block.
+fn trampoline(isa: &OwnedTargetIsa) -> Result<Vec<u8>, JitError> {
+    use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, types};
+    let mut sig = Signature::new(isa.default_call_conv());
+    sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+    sig.returns.push(AbiParam::new(types::I32));
+    let mut func = Function::with_name_signature(UserFuncName::user(0, 1), sig);
+    let mut fbc = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fbc);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let (ctx, target) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+    let block_sig = b.import_signature(lower::block_signature(CallConv::Tail));
+    let call = b.ins().call_indirect(block_sig, target, &[ctx]);
+    let kind = b.inst_results(call)[0];
+    b.ins().return_(&[kind]);
+    b.seal_all_blocks();
+    b.finalize(isa.frontend_config());
+    compile_function(isa, func)
 }
 
 /// Bytes of code region a JIT starts with.
@@ -121,18 +147,20 @@ impl Jit {
     pub fn new(code_size: usize) -> Result<Jit, String> {
         let isa = cranelift_native::builder().map_err(|e| e.to_string())?.finish(flags()).map_err(|e| e.to_string())?;
         let memory = CodeMemory::new(code_size).map_err(|e| format!("no executable memory: {e}"))?;
-        Ok(Jit { isa, memory, generation: 0 })
+        let mut tramp_memory = CodeMemory::new(4096).map_err(|e| format!("no executable memory: {e}"))?;
+        let code = trampoline(&isa).map_err(|e| format!("cannot build the entry trampoline: {e}"))?;
+        let ptr = tramp_memory.add(&code).ok_or("the entry trampoline does not fit")?;
+        // SAFETY: the trampoline was generated for this host with exactly
+        // this C-convention signature.
+        let trampoline = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u32>(ptr) };
+        Ok(Jit { isa, memory, generation: 0, trampoline, _trampoline_memory: tramp_memory })
     }
 
-    /// Compiles a verified block.
-    pub fn compile(&mut self, env: &Env, block: &Block) -> Result<Compiled, JitError> {
-        let (func, descs) = build_function(env, block, &*self.isa)?;
+    /// Compiles a verified block whose direct exits use the given link cells.
+    pub fn compile(&mut self, env: &Env, block: &Block, links: Links) -> Result<Compiled, JitError> {
+        let (func, descs) = build_function(env, block, &*self.isa, links)?;
         let code = compile_function(&self.isa, func)?;
-        let ptr = self.memory.add(&code).ok_or(JitError::Full)?;
-        // SAFETY: the code was generated for this host with the block
-        // signature `extern "C" fn(*mut JitCtx) -> u32` (the ISA's default
-        // calling convention is the C one).
-        let entry = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx) -> u32>(ptr) };
+        let entry = self.memory.add(&code).ok_or(JitError::Full)?;
         Ok(Compiled { entry, code_size: code.len(), _descs: descs, generation: self.generation })
     }
 
@@ -152,32 +180,50 @@ impl Jit {
     }
 }
 
-/// Runs a compiled block against a state record, guest memory and helpers.
-///
-/// # Safety
-/// `state` must be the state record the block's Env describes (at least as
-/// large as its slots reach), and `code` must not be stale (`generation`).
-pub unsafe fn run(code: &Compiled, state: &mut [u8], mem: &mut GuestMemory, helpers: &mut dyn Helpers) -> Outcome {
-    let mut helpers: &mut dyn Helpers = helpers;
-    let mut ctx = JitCtx {
-        state: state.as_mut_ptr(),
-        mem_base: mem.host_base(),
-        mem_size: mem.size(),
-        code_lines: mem.code_lines_ptr(),
-        mem: mem as *mut GuestMemory,
-        helpers: &mut helpers as *mut &mut dyn Helpers as *mut std::ffi::c_void,
-        code_modified: 0,
-        exit_reason: 0,
-        exit_pc: 0,
-        trap_code: 0,
-        trap_completed: 0,
-        trap_guest: 0,
-        trap_addr: 0,
-        has_trap_addr: 0,
-        _pad: 0,
-    };
-    // SAFETY: the caller vouches for the state and the code; the context
-    // points at live memory and helpers for the duration of the call.
-    let kind = unsafe { code.run(&mut ctx) };
-    ctx.outcome(kind)
+/// What a run of compiled code needs besides the block.
+pub struct RunEnv<'a> {
+    pub state: &'a mut [u8],
+    pub mem: &'a mut GuestMemory,
+    pub helpers: &'a mut dyn Helpers,
+    /// Guest instructions the chain of linked blocks may run.
+    pub budget: i64,
+    pub ind_table: *const IndEntry,
+}
+
+impl Jit {
+    /// Runs a compiled block (and whatever it links to) until control
+    /// returns; gives the outcome, the budget left, and the link cell of an
+    /// unlinked direct exit (0 for any other exit).
+    ///
+    /// # Safety
+    /// `env.state` must be the state record the block's Env describes, the
+    /// code must not be stale (`generation`), and `env.ind_table` must point
+    /// at `IND_ENTRIES` entries whose code is not stale either.
+    pub unsafe fn run(&self, code: &Compiled, env: RunEnv<'_>) -> (Outcome, i64, usize) {
+        let mut helpers: &mut dyn Helpers = env.helpers;
+        let mut ctx = JitCtx {
+            state: env.state.as_mut_ptr(),
+            mem_base: env.mem.host_base(),
+            mem_size: env.mem.size(),
+            code_lines: env.mem.code_lines_ptr(),
+            mem: env.mem as *mut GuestMemory,
+            helpers: &mut helpers as *mut &mut dyn Helpers as *mut std::ffi::c_void,
+            code_modified: 0,
+            exit_reason: 0,
+            exit_pc: 0,
+            trap_code: 0,
+            trap_completed: 0,
+            trap_guest: 0,
+            trap_addr: 0,
+            has_trap_addr: 0,
+            _pad: 0,
+            budget: env.budget,
+            stop: 0,
+            _pad2: 0,
+            ind_table: env.ind_table,
+            exit_link: 0,
+        };
+        let kind = (self.trampoline)(&mut ctx, code.entry);
+        (ctx.outcome(kind), ctx.budget, ctx.exit_link as usize)
+    }
 }

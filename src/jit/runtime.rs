@@ -35,7 +35,39 @@ pub struct JitCtx {
     pub trap_addr: u64,
     pub has_trap_addr: u32,
     pub _pad: u32,
+    /// Guest instructions the chain of compiled blocks may still run; a
+    /// block that would overdraw it returns to the dispatcher instead.
+    pub budget: i64,
+    /// Set by the runtime when the dispatcher must look before any other
+    /// block runs (a helper may have stopped the machine, code was written).
+    pub stop: u32,
+    pub _pad2: u32,
+    /// The indirect-jump table: `IND_ENTRIES` entries.
+    pub ind_table: *const IndEntry,
+    /// On an unlinked direct exit: the link cell that would have taken it
+    /// (so the dispatcher can link it), else 0.
+    pub exit_link: u64,
 }
+
+/// An entry of the indirect-jump table: a guest address and the compiled
+/// block for it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct IndEntry {
+    pub guest: u64,
+    pub code: u64,
+}
+
+/// Entries of the indirect-jump table (a power of two).
+pub const IND_ENTRIES: usize = 4096;
+
+/// The table slot of a guest address.
+pub fn ind_slot(addr: u64) -> usize {
+    ((addr ^ (addr >> 12)) as usize) & (IND_ENTRIES - 1)
+}
+
+/// An empty entry (told by its null code).
+pub const IND_EMPTY: IndEntry = IndEntry { guest: 0, code: 0 };
 
 /// An operation a compiled block hands to the reference semantics.
 pub struct EvalDesc {
@@ -97,6 +129,9 @@ pub(super) unsafe extern "C" fn rt_call(
         if (*ctx.mem).code_written() {
             ctx.code_modified = 1;
         }
+        // A helper may have asked the machine to stop: no linked block may
+        // run before the dispatcher has looked.
+        ctx.stop = 1;
         status(r)
     }
 }
@@ -140,6 +175,7 @@ pub(super) unsafe extern "C" fn rt_atomic(
         }
         if mem.code_written() {
             ctx.code_modified = 1;
+            ctx.stop = 1;
         }
         *results = old;
         0
@@ -153,6 +189,8 @@ pub(super) unsafe extern "C" fn rt_code_write(ctx: *mut JitCtx, addr: u64, size:
         let ctx = &mut *ctx;
         (*ctx.mem).note_external_write(addr, size);
         ctx.code_modified = 1;
+        // Linked successors may be stale: back to the dispatcher first.
+        ctx.stop = 1;
     }
 }
 
