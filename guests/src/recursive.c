@@ -21,14 +21,14 @@ static void hanoi(int n, int from, int to, int via) {
 }
 
 int guest_main(void) {
-    rt_puts("fib(27) = ");
-    rt_put_u64(fib(27));
+    rt_puts("fib(32) = ");
+    rt_put_u64(fib(32));
     rt_puts("\nackermann(2, 500) = ");
     rt_put_u64(ackermann(2, 500));
     rt_puts("\nackermann(3, 6) = ");
     rt_put_u64(ackermann(3, 6));
-    hanoi(18, 0, 2, 1);
-    rt_puts("\nhanoi(18) weighted moves = ");
+    hanoi(20, 0, 2, 1);
+    rt_puts("\nhanoi(20) weighted moves = ");
     rt_put_u64(moves);
     rt_putc('\n');
     return 0;

@@ -128,10 +128,15 @@ impl Engine {
     /// An engine of the given kind. When no executable memory can be had the
     /// JIT is left out and everything is interpreted (`stats.jit_unavailable`).
     pub fn with_kind(kind: EngineKind) -> Engine {
+        Engine::with_code_size(kind, crate::jit::DEFAULT_CODE_SIZE)
+    }
+
+    /// An engine whose JIT has `code_size` bytes of code region.
+    pub fn with_code_size(kind: EngineKind, code_size: usize) -> Engine {
         let mut stats = Stats::default();
         let jit = match kind {
             EngineKind::Interp => None,
-            _ => match crate::jit::Jit::new(crate::jit::DEFAULT_CODE_SIZE) {
+            _ => match crate::jit::Jit::new(code_size) {
                 Ok(j) => Some(j),
                 Err(e) => {
                     stats.jit_unavailable = Some(e);

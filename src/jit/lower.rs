@@ -521,6 +521,34 @@ impl<'a, 'f> Lower<'a, 'f> {
         }
     }
 
+    /// A lane-wise float compare from the three predicates every host has
+    /// for vectors (ordered eq, lt, le) and complements.
+    fn lane_fcmp(&mut self, cc: FloatCC, x: ir::Value, y: ir::Value) -> ir::Value {
+        use condcodes::FloatCC as C;
+        let mut cmp = |c: C, a: ir::Value, b: ir::Value| self.b.ins().fcmp(c, a, b);
+        let (base, negate) = match cc {
+            FloatCC::Eq => (cmp(C::Equal, x, y), false),
+            FloatCC::Ne => (cmp(C::Equal, x, y), true),
+            FloatCC::Lt => (cmp(C::LessThan, x, y), false),
+            FloatCC::Le => (cmp(C::LessThanOrEqual, x, y), false),
+            FloatCC::Gt => (cmp(C::LessThan, y, x), false),
+            FloatCC::Ge => (cmp(C::LessThanOrEqual, y, x), false),
+            FloatCC::Ult => (cmp(C::LessThanOrEqual, y, x), true),
+            FloatCC::Ule => (cmp(C::LessThan, y, x), true),
+            FloatCC::Ugt => (cmp(C::LessThanOrEqual, x, y), true),
+            FloatCC::Uge => (cmp(C::LessThan, x, y), true),
+            FloatCC::Ord | FloatCC::Uno => {
+                let (xx, yy) = (cmp(C::Equal, x, x), cmp(C::Equal, y, y));
+                (self.b.ins().band(xx, yy), cc == FloatCC::Uno)
+            }
+            FloatCC::One | FloatCC::Ueq => {
+                let (lt, gt) = (cmp(C::LessThan, x, y), cmp(C::LessThan, y, x));
+                (self.b.ins().bor(lt, gt), cc == FloatCC::Ueq)
+            }
+        };
+        if negate { self.b.ins().bnot(base) } else { base }
+    }
+
     /// Lowers every instruction.
     pub fn lower(&mut self) -> Result<(), Unsupported> {
         let block = self.block;
@@ -841,7 +869,13 @@ impl<'a, 'f> Lower<'a, 'f> {
             }
             (Vswizzle, _) => vec![self.b.ins().swizzle(a[0], a[1])],
             (Vbitmask, _) => {
-                let x = self.vec_as(a[0], ty.unwrap());
+                // The sign bits, read through the integer shape of the lanes.
+                let shape = match ty.unwrap() {
+                    Type::F32x4 => Type::I32x4,
+                    Type::F64x2 => Type::I64x2,
+                    s => s,
+                };
+                let x = self.vec_as(a[0], shape);
                 vec![self.b.ins().vhigh_bits(types::I32, x)]
             }
             (Vfadd | Vfsub | Vfmul | Vfdiv, Imm::Round(Round::Nearest)) => {
@@ -863,20 +897,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             }
             (Vfcmp, Imm::FloatCC(cc)) => {
                 let (x, y) = (self.vec_as(a[0], ty.unwrap()), self.vec_as(a[1], ty.unwrap()));
-                // Hosts compare lanes with fewer predicates: ueq and one are two.
-                let r = match cc {
-                    FloatCC::Ueq | FloatCC::One => {
-                        let (c1, c2, both) = if cc == FloatCC::Ueq {
-                            (FloatCC::Uno, FloatCC::Eq, false)
-                        } else {
-                            (FloatCC::Ord, FloatCC::Ne, true)
-                        };
-                        let p = self.b.ins().fcmp(float_cc(c1), x, y);
-                        let q = self.b.ins().fcmp(float_cc(c2), x, y);
-                        if both { self.b.ins().band(p, q) } else { self.b.ins().bor(p, q) }
-                    }
-                    _ => self.b.ins().fcmp(float_cc(cc), x, y),
-                };
+                let r = self.lane_fcmp(cc, x, y);
                 vec![self.vec_out(r)]
             }
             (Load, Imm::Mem(f)) => {

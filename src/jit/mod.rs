@@ -13,8 +13,10 @@ pub mod runtime;
 use std::fmt;
 
 use cranelift_codegen::Context;
+use cranelift_codegen::FinalizedRelocTarget;
+use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
-use cranelift_codegen::ir::{Function, UserFuncName};
+use cranelift_codegen::ir::{ExternalName, Function, LibCall, UserFuncName};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -35,8 +37,8 @@ pub enum JitError {
     Unsupported(String),
     /// Cranelift rejected the function (a bug in the lowering).
     Codegen(String),
-    /// The compiled code refers to symbols (libcalls) we do not link.
-    Relocations,
+    /// The compiled code refers to a symbol we do not link.
+    Relocations(String),
     /// The code region is full: flush and retry.
     Full,
 }
@@ -46,7 +48,7 @@ impl fmt::Display for JitError {
         match self {
             JitError::Unsupported(m) => write!(f, "not lowered: {m}"),
             JitError::Codegen(m) => write!(f, "code generation failed: {m}"),
-            JitError::Relocations => f.write_str("the code needs relocations"),
+            JitError::Relocations(what) => write!(f, "the code needs a relocation visa does not link: {what}"),
             JitError::Full => f.write_str("the code region is full"),
         }
     }
@@ -94,14 +96,108 @@ pub fn build_function(
     Ok((func, descs))
 }
 
-/// Compiles a function for an ISA; returns the machine code.
-pub fn compile_function(isa: &OwnedTargetIsa, func: Function) -> Result<Vec<u8>, JitError> {
-    let mut ctx = Context::for_function(func);
-    let code = ctx.compile(&**isa, &mut ControlPlane::default()).map_err(|e| JitError::Codegen(e.inner.to_string()))?;
-    if !code.buffer.relocs().is_empty() {
-        return Err(JitError::Relocations);
+/// Machine code and the absolute addresses it needs patched in.
+pub struct MachineCode {
+    pub bytes: Vec<u8>,
+    /// Offset of an 8-byte absolute address, and the address.
+    pub patches: Vec<(usize, u64)>,
+}
+
+/// Host routines Cranelift may call for operations a target lacks (float
+/// rounding without SSE4.1, say).
+fn libcall_address(call: LibCall) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::__m128i;
+    extern "C" fn ceil_f32(x: f32) -> f32 {
+        x.ceil()
     }
-    Ok(code.code_buffer().to_vec())
+    extern "C" fn ceil_f64(x: f64) -> f64 {
+        x.ceil()
+    }
+    extern "C" fn floor_f32(x: f32) -> f32 {
+        x.floor()
+    }
+    extern "C" fn floor_f64(x: f64) -> f64 {
+        x.floor()
+    }
+    extern "C" fn trunc_f32(x: f32) -> f32 {
+        x.trunc()
+    }
+    extern "C" fn trunc_f64(x: f64) -> f64 {
+        x.trunc()
+    }
+    extern "C" fn nearest_f32(x: f32) -> f32 {
+        x.round_ties_even()
+    }
+    extern "C" fn nearest_f64(x: f64) -> f64 {
+        x.round_ties_even()
+    }
+    // Cranelift passes the vectors as the C ABI passes __m128i.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(improper_ctypes_definitions)]
+    extern "C" fn pshufb(a: __m128i, b: __m128i) -> __m128i {
+        // SAFETY: __m128i and [u8; 16] have the same size and any bit pattern.
+        let (a, b) = unsafe {
+            (std::mem::transmute::<__m128i, [u8; 16]>(a), std::mem::transmute::<__m128i, [u8; 16]>(b))
+        };
+        let r: [u8; 16] = std::array::from_fn(|i| if b[i] & 0x80 != 0 { 0 } else { a[(b[i] & 15) as usize] });
+        // SAFETY: as above.
+        unsafe { std::mem::transmute::<[u8; 16], __m128i>(r) }
+    }
+    Some(match call {
+        #[cfg(target_arch = "x86_64")]
+        LibCall::X86Pshufb => pshufb as *const () as u64,
+        LibCall::CeilF32 => ceil_f32 as *const () as u64,
+        LibCall::CeilF64 => ceil_f64 as *const () as u64,
+        LibCall::FloorF32 => floor_f32 as *const () as u64,
+        LibCall::FloorF64 => floor_f64 as *const () as u64,
+        LibCall::TruncF32 => trunc_f32 as *const () as u64,
+        LibCall::TruncF64 => trunc_f64 as *const () as u64,
+        LibCall::NearestF32 => nearest_f32 as *const () as u64,
+        LibCall::NearestF64 => nearest_f64 as *const () as u64,
+        _ => return None,
+    })
+}
+
+/// Compiles a function for an ISA; returns the machine code and the
+/// absolute addresses to patch into it.
+pub fn compile_function(isa: &OwnedTargetIsa, func: Function) -> Result<MachineCode, JitError> {
+    let mut ctx = Context::for_function(func);
+    // A Cranelift backend that panics on a pattern it lacks must not take the
+    // process down: the block then stays interpreted.
+    let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ctx.compile(&**isa, &mut ControlPlane::default()).cloned().map_err(|e| e.inner.to_string())
+    }));
+    let code = match compiled {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => return Err(JitError::Codegen(e)),
+        Err(panic) => {
+            let what =
+                panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            return Err(JitError::Codegen(format!("Cranelift failed: {}", what.unwrap_or_default())));
+        }
+    };
+    let mut patches = Vec::new();
+    for reloc in code.buffer.relocs() {
+        let target = match (&reloc.target, reloc.kind) {
+            (FinalizedRelocTarget::ExternalName(ExternalName::LibCall(call)), Reloc::Abs8) => {
+                libcall_address(*call).ok_or_else(|| JitError::Relocations(format!("{call:?}")))?
+            }
+            (target, kind) => return Err(JitError::Relocations(format!("{kind:?} to {target:?}"))),
+        };
+        patches.push((reloc.offset as usize, target.wrapping_add(reloc.addend as u64)));
+    }
+    Ok(MachineCode { bytes: code.code_buffer().to_vec(), patches })
+}
+
+impl MachineCode {
+    /// The code with its patches applied (host little-endian addresses).
+    fn linked(mut self) -> Vec<u8> {
+        for (at, addr) in &self.patches {
+            self.bytes[*at..*at + 8].copy_from_slice(&addr.to_ne_bytes());
+        }
+        self.bytes
+    }
 }
 
 /// The host compiler and its code region.
@@ -117,7 +213,7 @@ pub struct Jit {
 }
 
 /// The trampoline: a C-convention function that calls a block.
-fn trampoline(isa: &OwnedTargetIsa) -> Result<Vec<u8>, JitError> {
+fn trampoline(isa: &OwnedTargetIsa) -> Result<MachineCode, JitError> {
     use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, types};
     let mut sig = Signature::new(isa.default_call_conv());
     sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
@@ -148,7 +244,7 @@ impl Jit {
         let isa = cranelift_native::builder().map_err(|e| e.to_string())?.finish(flags()).map_err(|e| e.to_string())?;
         let memory = CodeMemory::new(code_size).map_err(|e| format!("no executable memory: {e}"))?;
         let mut tramp_memory = CodeMemory::new(4096).map_err(|e| format!("no executable memory: {e}"))?;
-        let code = trampoline(&isa).map_err(|e| format!("cannot build the entry trampoline: {e}"))?;
+        let code = trampoline(&isa).map_err(|e| format!("cannot build the entry trampoline: {e}"))?.linked();
         let ptr = tramp_memory.add(&code).ok_or("the entry trampoline does not fit")?;
         // SAFETY: the trampoline was generated for this host with exactly
         // this C-convention signature.
@@ -159,7 +255,7 @@ impl Jit {
     /// Compiles a verified block whose direct exits use the given link cells.
     pub fn compile(&mut self, env: &Env, block: &Block, links: Links) -> Result<Compiled, JitError> {
         let (func, descs) = build_function(env, block, &*self.isa, links)?;
-        let code = compile_function(&self.isa, func)?;
+        let code = compile_function(&self.isa, func)?.linked();
         let entry = self.memory.add(&code).ok_or(JitError::Full)?;
         Ok(Compiled { entry, code_size: code.len(), _descs: descs, generation: self.generation })
     }

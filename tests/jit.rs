@@ -1,0 +1,123 @@
+//! The JIT beyond agreement with the interpreter (which the filetests,
+//! the oracle and the guests check): its code region stays bounded, and
+//! the blocks it compiles also compile for the other hosts Cranelift
+//! supports, so portability does not rot unseen.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+use cranelift_codegen::isa;
+use visa::engine::{Engine, EngineKind};
+use visa::frontend::x86::{X86Env, lift_block};
+use visa::jit::{Links, build_function, compile_function, flags};
+use visa::machine::GuestMemory;
+use visa::machine::board::{self, Board, Ending, Input, Uart};
+use visa::visa::Imm;
+use visa::visa::opt::optimize;
+use visa::visa::text::parse_module;
+
+#[derive(Clone, Default)]
+struct Capture(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn guest(name: &str) -> (GuestMemory, u64) {
+    let path = format!("{}/guests/bin/{name}.elf", env!("CARGO_MANIFEST_DIR"));
+    let mut mem = GuestMemory::new(128 << 20).unwrap();
+    let entry = board::load_elf(&mut mem, &std::fs::read(path).unwrap()).unwrap();
+    (mem, entry)
+}
+
+#[test]
+fn a_full_code_region_is_flushed_and_execution_goes_on() {
+    let (mut mem, entry) = guest("sort");
+    let mut cpu = board::entry_state(entry, 128 << 20);
+    let out = Capture::default();
+    let mut board = Board::new(Uart::new(Box::new(out.clone()), Input::None));
+    let mut engine = Engine::with_code_size(EngineKind::Jit, 32 << 10);
+    let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, u64::MAX);
+    let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/guests/expected/sort.out")).unwrap();
+    assert_eq!(String::from_utf8(out.0.borrow().clone()).unwrap(), expected);
+    assert_eq!(ending, Ending::Exited(1));
+    assert!(engine.stats.jit_flushes > 0, "a 32 KiB region should fill up");
+    assert!(engine.stats.jit_runs > 0);
+}
+
+/// Blocks of every guest, and every filetest block.
+fn sample_blocks() -> Vec<(visa::visa::Env, visa::visa::Block)> {
+    let mut blocks = Vec::new();
+    let env = &X86Env::get().env;
+    for name in ["sha256", "sort", "bytecode", "smc", "recursive"] {
+        let (mem, entry) = guest(name);
+        let mut todo = vec![entry];
+        let mut seen = Vec::new();
+        while let Some(addr) = todo.pop() {
+            if seen.contains(&addr) || seen.len() >= 40 {
+                continue;
+            }
+            seen.push(addr);
+            let Ok(lifted) = lift_block(&mem, addr) else { continue };
+            match lifted.block.terminator().map(|t| t.imm) {
+                Some(Imm::Target(t)) => todo.push(t),
+                Some(Imm::Branch(a, b)) => todo.extend([a, b]),
+                _ => {}
+            }
+            blocks.push((env.clone(), optimize(env, &lifted.block)));
+        }
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/visa");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let src = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let module = parse_module(&src).unwrap();
+        for block in &module.blocks {
+            blocks.push((module.env.clone(), optimize(&module.env, block)));
+        }
+    }
+    blocks
+}
+
+#[test]
+fn blocks_compile_for_every_host_cranelift_supports() {
+    let blocks = sample_blocks();
+    assert!(blocks.len() > 200, "{} blocks", blocks.len());
+    // Baseline targets, except that 128-bit vectors need RISC-V's V extension
+    // (with 128-bit registers at least) and s390x's vector enhancements 2.
+    let targets: [(&str, &[&str]); 4] = [
+        ("x86_64-unknown-linux-gnu", &[]),
+        ("aarch64-unknown-linux-gnu", &[]),
+        ("riscv64gc-unknown-linux-gnu", &["has_v", "has_zvl128b"]),
+        ("s390x-unknown-linux-gnu", &["has_vxrs_ext2"]),
+    ];
+    for (triple, features) in targets {
+        let mut builder = isa::lookup_by_name(triple).unwrap();
+        for f in features {
+            cranelift_codegen::settings::Configurable::enable(&mut builder, f).unwrap();
+        }
+        let isa = builder.finish(flags()).unwrap();
+        let links = Links { cells: [0x1000, 0x1008] };
+        let mut failures = Vec::new();
+        for (env, block) in &blocks {
+            let result =
+                build_function(env, block, &*isa, links).and_then(|(func, _descs)| compile_function(&isa, func));
+            if let Err(e) = result {
+                failures.push(format!("block {:#x}: {e}", block.addr));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{triple}: {} of {} blocks fail:\n{}",
+            failures.len(),
+            blocks.len(),
+            failures[..failures.len().min(5)].join("\n")
+        );
+    }
+}
