@@ -247,3 +247,35 @@ fn string_port_io_moves_bytes_through_the_uart() {
     assert_eq!(r.cpu.gpr[7], 0x3001, "RDI advanced");
     assert_eq!(r.cpu.gpr[0] & 0xff, b'z' as u64, "INSB stored the received byte");
 }
+
+#[test]
+fn rdrand_sets_cf_and_gives_varying_values() {
+    let r = run_with(
+        |a| {
+            a.rdrand(rax)?;
+            a.setc(r8b)?;
+            a.rdrand(ebx)?;
+            a.hlt()
+        },
+        |_| {},
+    );
+    assert_eq!(r.cpu.gpr[8] & 0xff, 1, "CF set: a value was delivered");
+    assert_ne!(r.cpu.gpr[0], r.cpu.gpr[3], "two draws differ");
+    assert_eq!(r.cpu.gpr[3] >> 32, 0, "a 32-bit destination zero-extends");
+}
+
+#[test]
+fn invalid_encodings_raise_ud() {
+    // 0x06 (PUSH ES) and 0xD6 (SALC) do not exist in 64-bit mode.
+    for bytes in [[0x06u8], [0xd6]] {
+        let r = run_with(
+            move |a| {
+                a.mov(ecx, 1u32)?;
+                a.db(&bytes)
+            },
+            |_| {},
+        );
+        assert_eq!(r.stop, Stop::Fault(Fault { vector: 6, rip: CODE + 5, addr: None }), "{bytes:02x?}");
+        assert_eq!(r.cpu.gpr[1], 1);
+    }
+}

@@ -137,9 +137,8 @@ fn libcall_address(call: LibCall) -> Option<u64> {
     #[allow(improper_ctypes_definitions)]
     extern "C" fn pshufb(a: __m128i, b: __m128i) -> __m128i {
         // SAFETY: __m128i and [u8; 16] have the same size and any bit pattern.
-        let (a, b) = unsafe {
-            (std::mem::transmute::<__m128i, [u8; 16]>(a), std::mem::transmute::<__m128i, [u8; 16]>(b))
-        };
+        let (a, b) =
+            unsafe { (std::mem::transmute::<__m128i, [u8; 16]>(a), std::mem::transmute::<__m128i, [u8; 16]>(b)) };
         let r: [u8; 16] = std::array::from_fn(|i| if b[i] & 0x80 != 0 { 0 } else { a[(b[i] & 15) as usize] });
         // SAFETY: as above.
         unsafe { std::mem::transmute::<[u8; 16], __m128i>(r) }
