@@ -1,15 +1,16 @@
 //! Random multi-instruction sequences under the oracle. The default run is
-//! short; the long run (`cargo test --release --test oracle_sequences --
-//! --ignored`) executes `VISA_ORACLE_LONG` instructions (default 10 million).
+//! short and covers both tiers; the long run (`cargo test --release --test
+//! oracle_sequences -- --ignored`) executes `VISA_ORACLE_LONG` instructions
+//! (default 10 million) on the tier `VISA_ORACLE_TIER` names (`interp`, the
+//! default, or `jit`, which compiles every case's blocks and is slower).
 #![cfg(target_arch = "x86_64")]
 
 use visa::oracle::{Tier, run_sequences};
 
-/// Runs the sequences under the interpreter and the JIT; returns the
-/// instructions run per tier.
-fn run(count: usize, len: usize, seed: u64) -> u64 {
+/// Runs the sequences under each tier; returns the instructions run per tier.
+fn run(count: usize, len: usize, seed: u64, tiers: &[Tier]) -> u64 {
     let mut insns = 0;
-    for tier in [Tier::Interp, Tier::Jit] {
+    for &tier in tiers {
         let (n, failures) = run_sequences(count, len, seed, tier, 3);
         assert!(failures.is_empty(), "{tier:?}: {} failing sequences:\n{}", failures.len(), failures.join("\n\n"));
         insns = n;
@@ -19,7 +20,7 @@ fn run(count: usize, len: usize, seed: u64) -> u64 {
 
 #[test]
 fn random_sequences() {
-    let insns = run(2_000, 12, 0x5e9);
+    let insns = run(2_000, 12, 0x5e9, &[Tier::Interp, Tier::Jit]);
     assert!(insns >= 20_000, "only {insns} instructions ran");
 }
 
@@ -27,11 +28,15 @@ fn random_sequences() {
 #[ignore]
 fn long_random_sequences() {
     let total: u64 = std::env::var("VISA_ORACLE_LONG").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let tier = match std::env::var("VISA_ORACLE_TIER").as_deref() {
+        Ok("jit") => Tier::Jit,
+        _ => Tier::Interp,
+    };
     let (len, batch) = (16, 10_000);
     let mut done = 0;
     let mut seed = 1;
     while done < total {
-        done += run(batch, len, seed);
+        done += run(batch, len, seed, &[tier]);
         seed += 1;
         eprintln!("oracle long run: {done} / {total} instructions, no mismatch");
     }
