@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use visa::abi::NoHelpers;
-use visa::frontend::x86::{X86Env, lift_block};
+use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::interp;
 use visa::machine::{CpuState, GuestMemory, board};
 use visa::visa::opt::optimize;
@@ -26,7 +26,7 @@ fn block_addrs(mem: &GuestMemory, entry: u64) -> Vec<u64> {
         if seen.contains(&a) || seen.len() > 200 {
             continue;
         }
-        let Ok(l) = lift_block(mem, a) else { continue };
+        let Ok(l) = lift_block(mem, a, Mode::default()) else { continue };
         seen.push(a);
         if let Some(t) = l.block.terminator() {
             match t.imm {
@@ -42,7 +42,8 @@ fn block_addrs(mem: &GuestMemory, entry: u64) -> Vec<u64> {
 fn bench(c: &mut Criterion) {
     let (mem, entry) = guest();
     let addrs = block_addrs(&mem, entry);
-    let insts: u64 = addrs.iter().map(|a| lift_block(&mem, *a).unwrap().block.guest_count() as u64).sum();
+    let insts: u64 =
+        addrs.iter().map(|a| lift_block(&mem, *a, Mode::default()).unwrap().block.guest_count() as u64).sum();
     let env = &X86Env::get().env;
 
     let mut g = c.benchmark_group("translate");
@@ -50,14 +51,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function("lift (guest instructions)", |b| {
         b.iter(|| {
             for a in &addrs {
-                black_box(lift_block(&mem, *a).unwrap());
+                black_box(lift_block(&mem, *a, Mode::default()).unwrap());
             }
         })
     });
     g.bench_function("lift+optimise+prepare (guest instructions)", |b| {
         b.iter(|| {
             for a in &addrs {
-                let l = lift_block(&mem, *a).unwrap();
+                let l = lift_block(&mem, *a, Mode::default()).unwrap();
                 let block = optimize(env, &l.block);
                 black_box(interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap());
             }
@@ -65,7 +66,11 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let largest = addrs.iter().map(|a| lift_block(&mem, *a).unwrap()).max_by_key(|l| l.block.guest_count()).unwrap();
+    let largest = addrs
+        .iter()
+        .map(|a| lift_block(&mem, *a, Mode::default()).unwrap())
+        .max_by_key(|l| l.block.guest_count())
+        .unwrap();
     let block = optimize(env, &largest.block);
     let code = interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap();
     let mut g = c.benchmark_group("interpret");

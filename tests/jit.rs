@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use cranelift_codegen::isa;
 use visa::engine::{Engine, EngineKind};
-use visa::frontend::x86::{X86Env, lift_block};
+use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::jit::{Links, build_function, compile_function, flags};
 use visa::machine::GuestMemory;
 use visa::machine::board::{self, Board, Ending, Input, Uart};
@@ -65,7 +65,7 @@ fn sample_blocks() -> Vec<(visa::visa::Env, visa::visa::Block)> {
                 continue;
             }
             seen.push(addr);
-            let Ok(lifted) = lift_block(&mem, addr) else { continue };
+            let Ok(lifted) = lift_block(&mem, addr, Mode::default()) else { continue };
             match lifted.block.terminator().map(|t| t.imm) {
                 Some(Imm::Target(t)) => todo.push(t),
                 Some(Imm::Branch(a, b)) => todo.extend([a, b]),

@@ -22,7 +22,12 @@ const ATOMICS: &[Mnemonic] = {
 
 #[test]
 fn strings() {
-    run(STRINGS);
+    // MOVSD and CMPSD also name SSE forms, tested with the SSE family.
+    let string_forms: Vec<_> = visa::oracle::cases::forms(STRINGS)
+        .into_iter()
+        .filter(|c| !c.op_code().op_kinds().iter().any(|k| format!("{k:?}").starts_with("xmm")))
+        .collect();
+    visa::oracle::assert_codes(&string_forms);
 }
 
 #[test]
@@ -33,7 +38,7 @@ fn atomics() {
 /// Every block lifted from the oracle's cases passes the V-ISA verifier.
 #[test]
 fn lifted_blocks_verify() {
-    use visa::frontend::x86::{X86Env, lift_block};
+    use visa::frontend::x86::{Mode, X86Env, lift_block};
     use visa::machine::GuestMemory;
     use visa::oracle::cases::{Rng, case_for, forms};
     use visa::oracle::native::CODE;
@@ -46,7 +51,7 @@ fn lifted_blocks_verify() {
                 continue;
             };
             mem.write_bytes(CODE, &case.code).unwrap();
-            let lifted = lift_block(&mem, CODE).unwrap();
+            let lifted = lift_block(&mem, CODE, Mode::default()).unwrap();
             if let Err(e) = visa::visa::verify(&X86Env::get().env, &lifted.block) {
                 panic!("{code:?}: {e}\n{}", visa::oracle::disassemble(&case.code, CODE));
             }

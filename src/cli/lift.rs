@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
-use visa::frontend::x86::{X86Env, lift_block};
+use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::machine::GuestMemory;
 use visa::machine::board;
 use visa::visa::{Imm, Opcode, text, verify};
@@ -56,7 +56,7 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
         if shown == args.count || !seen.insert(addr) {
             continue;
         }
-        let lifted = match lift_block(&mem, addr) {
+        let lifted = match lift_block(&mem, addr, Mode::default()) {
             Ok(l) => l,
             Err(e) => {
                 println!("; {addr:#x}: no code there ({e:?})\n");

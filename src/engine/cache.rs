@@ -16,6 +16,8 @@ use crate::visa::Block;
 /// One translated guest block.
 pub struct Translation {
     pub addr: u64,
+    /// The frontend mode it was lifted in (see `Key`).
+    pub mode: u32,
     /// Guest bytes the block was made from.
     pub bytes: u64,
     pub guest_insts: u32,
@@ -38,6 +40,10 @@ pub struct Translation {
 }
 
 impl Translation {
+    pub fn key(&self) -> Key {
+        Key { addr: self.addr, mode: self.mode }
+    }
+
     /// The link cell that takes the direct exit to `target`.
     pub fn link_cell(&self, target: u64) -> Option<&Cell<u64>> {
         self.targets.iter().position(|t| *t == Some(target)).map(|i| &self.links[i])
@@ -69,20 +75,28 @@ impl Hasher for AddrHasher {
     }
 }
 
-type AddrMap<V> = HashMap<u64, V, BuildHasherDefault<AddrHasher>>;
+type AddrMap<K, V> = HashMap<K, V, BuildHasherDefault<AddrHasher>>;
 
 const FAST_SLOTS: usize = 4096;
 
 #[derive(Default)]
 pub struct Cache {
-    blocks: AddrMap<Rc<Translation>>,
+    blocks: AddrMap<Key, Rc<Translation>>,
     fast: Vec<Option<Rc<Translation>>>,
     /// Guest page number to the addresses of blocks made from it.
-    pages: AddrMap<Vec<u64>>,
+    pages: AddrMap<u64, Vec<Key>>,
 }
 
 fn slot(addr: u64) -> usize {
     ((addr ^ (addr >> 12)) as usize) & (FAST_SLOTS - 1)
+}
+
+/// What a translation depends on: the guest address and the mode bits the
+/// frontend specialised it for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub addr: u64,
+    pub mode: u32,
 }
 
 impl Cache {
@@ -91,14 +105,14 @@ impl Cache {
     }
 
     #[inline]
-    pub fn get(&mut self, addr: u64) -> Option<Rc<Translation>> {
-        if let Some(t) = &self.fast[slot(addr)]
-            && t.addr == addr
+    pub fn get(&mut self, key: Key) -> Option<Rc<Translation>> {
+        if let Some(t) = &self.fast[slot(key.addr)]
+            && t.key() == key
         {
             return Some(t.clone());
         }
-        let t = self.blocks.get(&addr)?.clone();
-        self.fast[slot(addr)] = Some(t.clone());
+        let t = self.blocks.get(&key)?.clone();
+        self.fast[slot(key.addr)] = Some(t.clone());
         Some(t)
     }
 
@@ -106,10 +120,10 @@ impl Cache {
         let t = Rc::new(t);
         let last = t.addr + t.bytes.max(1) - 1;
         for page in t.addr / PAGE_SIZE..=last / PAGE_SIZE {
-            self.pages.entry(page).or_default().push(t.addr);
+            self.pages.entry(page).or_default().push(t.key());
         }
         self.fast[slot(t.addr)] = Some(t.clone());
-        self.blocks.insert(t.addr, t.clone());
+        self.blocks.insert(t.key(), t.clone());
         t
     }
 
@@ -119,19 +133,19 @@ impl Cache {
     pub fn invalidate_range(&mut self, start: u64, end: u64, mut keep: impl FnMut(u64, u64)) -> Vec<Rc<Translation>> {
         let mut dropped = Vec::new();
         for page in start / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
-            let Some(addrs) = self.pages.remove(&page) else { continue };
-            let mut kept = Vec::with_capacity(addrs.len());
-            for addr in addrs {
-                let Some(t) = self.blocks.get(&addr) else { continue };
+            let Some(keys) = self.pages.remove(&page) else { continue };
+            let mut kept = Vec::with_capacity(keys.len());
+            for key in keys {
+                let Some(t) = self.blocks.get(&key) else { continue };
                 if t.addr < end && start < t.addr + t.bytes.max(1) {
-                    dropped.extend(self.blocks.remove(&addr));
-                    let s = slot(addr);
-                    if self.fast[s].as_ref().is_some_and(|t| t.addr == addr) {
+                    dropped.extend(self.blocks.remove(&key));
+                    let s = slot(key.addr);
+                    if self.fast[s].as_ref().is_some_and(|t| t.key() == key) {
                         self.fast[s] = None;
                     }
-                } else if !kept.contains(&addr) {
+                } else if !kept.contains(&key) {
                     keep(t.addr, t.bytes);
-                    kept.push(addr);
+                    kept.push(key);
                 }
             }
             if !kept.is_empty() {
@@ -142,8 +156,8 @@ impl Cache {
     }
 
     /// Looks a block up without touching the fast table.
-    pub fn peek(&self, addr: u64) -> Option<&Rc<Translation>> {
-        self.blocks.get(&addr)
+    pub fn peek(&self, key: Key) -> Option<&Rc<Translation>> {
+        self.blocks.get(&key)
     }
 
     pub fn len(&self) -> usize {

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-pub use cache::{Cache, Translation};
+pub use cache::{Cache, Key, Translation};
 
 use crate::abi::{Helpers, Outcome};
 use crate::frontend::x86::{self, LiftError, X86Env};
@@ -98,6 +98,8 @@ pub struct Engine {
     jit: Option<crate::jit::Jit>,
     /// Guest address to compiled block, probed inline by indirect jumps.
     ind_table: Vec<crate::jit::IndEntry>,
+    /// The frontend mode the table's entries were made in.
+    mode: u32,
     scratch: interp::Scratch,
     pub stats: Stats,
     recent: [u64; RECENT_BLOCKS],
@@ -149,6 +151,7 @@ impl Engine {
             cache: Cache::new(),
             jit,
             ind_table: vec![crate::jit::IND_EMPTY; crate::jit::IND_ENTRIES],
+            mode: 0,
             scratch: interp::Scratch::new(),
             stats,
             recent: [0; RECENT_BLOCKS],
@@ -223,10 +226,11 @@ impl Engine {
         (0..n).map(|i| self.recent[(self.recent_next + RECENT_BLOCKS - n + i) % RECENT_BLOCKS]).collect()
     }
 
-    fn translate(&mut self, mem: &mut GuestMemory, rip: u64) -> Result<Rc<Translation>, Fault> {
+    fn translate(&mut self, mem: &mut GuestMemory, key: Key) -> Result<Rc<Translation>, Fault> {
         let started = Instant::now();
-        let lifted =
-            x86::lift_block(mem, rip).map_err(|LiftError::Fetch(addr)| Fault { vector: 14, rip, addr: Some(addr) })?;
+        let rip = key.addr;
+        let lifted = x86::lift_block(mem, rip, x86::Mode::from_bits(key.mode))
+            .map_err(|LiftError::Fetch(addr)| Fault { vector: 14, rip, addr: Some(addr) })?;
         let env = &X86Env::get().env;
         let block = crate::visa::opt::optimize(env, &lifted.block);
         let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
@@ -240,6 +244,7 @@ impl Engine {
         let keep = self.jit.is_some().then_some(block);
         let t = self.cache.insert(Translation {
             addr: rip,
+            mode: key.mode,
             bytes: lifted.bytes,
             guest_insts: code.guest_insts(),
             code,
@@ -260,7 +265,7 @@ impl Engine {
     fn forget_links(&self, t: &Translation) {
         for (target, cell) in t.targets.iter().zip(&t.links) {
             if let (Some(target), true) = (target, cell.get() != 0)
-                && let Some(next) = self.cache.peek(*target)
+                && let Some(next) = self.cache.peek(Key { addr: *target, mode: t.mode })
             {
                 next.incoming.borrow_mut().retain(|c| !std::ptr::eq(*c, cell));
             }
@@ -293,13 +298,13 @@ impl Engine {
 
     /// After compiled code left for `next`: link the exit (or fill the
     /// indirect-jump table) if `next` has compiled code.
-    fn link(&mut self, outcome: &Outcome, exit_link: usize) {
+    fn link(&mut self, outcome: &Outcome, exit_link: usize, mode: u32) {
         let (next, indirect) = match outcome {
             Outcome::Jump(n) => (*n, false),
             Outcome::Indirect(n) => (*n, true),
             _ => return,
         };
-        let Some(target) = self.cache.peek(next).cloned() else { return };
+        let Some(target) = self.cache.peek(Key { addr: next, mode }).cloned() else { return };
         let Some(entry) = self.compiled_entry(&target) else { return };
         if indirect {
             self.ind_table[crate::jit::ind_slot(next)] = crate::jit::IndEntry { guest: next, code: entry as u64 };
@@ -325,12 +330,19 @@ impl Engine {
                 break Stop::Requested;
             }
             let rip = cpu.rip;
-            let t = match self.cache.get(rip) {
+            let mode = x86::Mode::of(cpu).bits();
+            if mode != self.mode {
+                // Indirect-jump entries are for the old mode's blocks.
+                self.ind_table.fill(crate::jit::IND_EMPTY);
+                self.mode = mode;
+            }
+            let key = Key { addr: rip, mode };
+            let t = match self.cache.get(key) {
                 Some(t) => {
                     self.stats.cache_hits += 1;
                     t
                 }
-                None => match self.translate(mem, rip) {
+                None => match self.translate(mem, key) {
                     Ok(t) => t,
                     Err(f) => break Stop::Fault(f),
                 },
@@ -357,7 +369,7 @@ impl Engine {
                 let (outcome, left, exit_link) = unsafe { jit.run(code, env) };
                 self.stats.guest_insts += (allowance - left) as u64;
                 if !mem.code_written() {
-                    self.link(&outcome, exit_link);
+                    self.link(&outcome, exit_link, mode);
                 }
                 outcome
             } else {

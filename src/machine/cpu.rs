@@ -15,6 +15,10 @@ pub const GPR_NAMES: [&str; 16] =
 /// The flags kept one per byte, in `CpuState::flags` order, with their RFLAGS bit.
 pub const FLAGS: [(&str, u32); 7] = [("cf", 0), ("pf", 2), ("af", 4), ("zf", 6), ("sf", 7), ("of", 11), ("df", 10)];
 
+/// MXCSR bits the processor implements (FXSAVE's MXCSR_MASK): bits 0-15,
+/// DAZ included.
+pub const MXCSR_MASK: u32 = 0xffff;
+
 /// RFLAGS bits kept in `CpuState::flags` rather than `rflags_rest`.
 pub const SPLIT_FLAGS_MASK: u64 = 0x0cd5;
 
@@ -50,7 +54,19 @@ pub struct CpuState {
     pub cr3: u64,
     pub cr4: u64,
     pub efer: u64,
-    pub _tail: u64,
+    /// x87 control word, status word (TOP in bits 11-13), abridged tag
+    /// word (bit i set: physical register i holds a value), last opcode.
+    pub fcw: u16,
+    pub fsw: u16,
+    pub ftw: u8,
+    pub _x87_pad: u8,
+    pub fop: u16,
+    /// Address of the last x87 instruction and of its memory operand.
+    pub fip: u64,
+    pub fdp: u64,
+    /// The x87 data registers R0-R7 (physical order; ST(i) is
+    /// R[(TOP + i) mod 8]), each an 80-bit value in the low bits.
+    pub st: [u128; 8],
 }
 
 impl Default for CpuState {
@@ -71,13 +87,22 @@ impl Default for CpuState {
             cr3: 0,
             cr4: 0,
             efer: 0,
-            _tail: 0,
+            fcw: 0x037f,
+            fsw: 0,
+            ftw: 0,
+            _x87_pad: 0,
+            fop: 0,
+            fip: 0,
+            fdp: 0,
+            st: [0; 8],
         }
     }
 }
 
 // No implicit padding: every byte of the record belongs to a field.
-const _: () = assert!(offset_of!(CpuState, xmm) == 192 && std::mem::size_of::<CpuState>() == 496);
+const _: () = assert!(
+    offset_of!(CpuState, xmm) == 192 && offset_of!(CpuState, st) == 512 && std::mem::size_of::<CpuState>() == 640
+);
 
 impl CpuState {
     pub const GPR_OFFSET: usize = offset_of!(CpuState, gpr);
@@ -89,6 +114,63 @@ impl CpuState {
     pub const MXCSR_OFFSET: usize = offset_of!(CpuState, mxcsr);
     pub const SEG_OFFSET: usize = offset_of!(CpuState, seg);
     pub const XMM_OFFSET: usize = offset_of!(CpuState, xmm);
+    pub const FCW_OFFSET: usize = offset_of!(CpuState, fcw);
+    pub const FSW_OFFSET: usize = offset_of!(CpuState, fsw);
+    pub const FTW_OFFSET: usize = offset_of!(CpuState, ftw);
+    pub const ST_OFFSET: usize = offset_of!(CpuState, st);
+
+    /// The x87 stack top (FSW bits 11-13).
+    pub fn x87_top(&self) -> usize {
+        ((self.fsw >> 11) & 7) as usize
+    }
+
+    /// ST(i): the 80-bit register i places down from the top.
+    pub fn st(&self, i: usize) -> u128 {
+        self.st[(self.x87_top() + i) & 7]
+    }
+
+    /// The 512-byte FXSAVE image (64-bit format) of the x87 and SSE state.
+    pub fn fxsave_image(&self) -> [u8; 512] {
+        let mut img = [0u8; 512];
+        img[0..2].copy_from_slice(&self.fcw.to_le_bytes());
+        img[2..4].copy_from_slice(&self.fsw.to_le_bytes());
+        img[4] = self.ftw;
+        img[6..8].copy_from_slice(&self.fop.to_le_bytes());
+        img[8..16].copy_from_slice(&self.fip.to_le_bytes());
+        img[16..24].copy_from_slice(&self.fdp.to_le_bytes());
+        img[24..28].copy_from_slice(&self.mxcsr.to_le_bytes());
+        img[28..32].copy_from_slice(&MXCSR_MASK.to_le_bytes());
+        for i in 0..8 {
+            img[32 + 16 * i..42 + 16 * i].copy_from_slice(&self.st(i).to_le_bytes()[..10]);
+        }
+        for (i, x) in self.xmm.iter().enumerate() {
+            img[160 + 16 * i..176 + 16 * i].copy_from_slice(&x.to_le_bytes());
+        }
+        img
+    }
+
+    /// Loads the x87 and SSE state from a 512-byte FXSAVE image (64-bit
+    /// format); MXCSR's reserved bits are the caller's to check.
+    pub fn fxrstor_image(&mut self, img: &[u8; 512]) {
+        let u16_at = |at: usize| u16::from_le_bytes([img[at], img[at + 1]]);
+        let u64_at = |at: usize| u64::from_le_bytes(img[at..at + 8].try_into().unwrap());
+        self.fcw = u16_at(0);
+        self.fsw = u16_at(2);
+        self.ftw = img[4];
+        self.fop = u16_at(6) & 0x7ff;
+        self.fip = u64_at(8);
+        self.fdp = u64_at(16);
+        self.mxcsr = u32::from_le_bytes(img[24..28].try_into().unwrap());
+        let top = self.x87_top();
+        for i in 0..8 {
+            let mut v = [0u8; 16];
+            v[..10].copy_from_slice(&img[32 + 16 * i..42 + 16 * i]);
+            self.st[(top + i) & 7] = u128::from_le_bytes(v);
+        }
+        for (i, x) in self.xmm.iter_mut().enumerate() {
+            *x = u128::from_le_bytes(img[160 + 16 * i..176 + 16 * i].try_into().unwrap());
+        }
+    }
 
     /// The architectural RFLAGS.
     pub fn rflags(&self) -> u64 {

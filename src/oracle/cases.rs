@@ -64,6 +64,56 @@ pub fn value(rng: &mut Rng, bits: u32) -> u64 {
     v | upper
 }
 
+/// A float bit pattern of `bits` (32 or 64), often a special value: zeros,
+/// infinities, quiet and signalling NaNs with payloads, subnormals, the
+/// extremes of the normal range, small integers.
+pub fn float_value(rng: &mut Rng, bits: u32) -> u64 {
+    let (mant, exp_mask, sign) = if bits == 32 { (23, 0xffu64, 1u64 << 31) } else { (52, 0x7ff, 1 << 63) };
+    let frac_mask = (1u64 << mant) - 1;
+    let quiet = 1u64 << (mant - 1);
+    let inf = exp_mask << mant;
+    let v = match rng.below(16) {
+        0 => 0,
+        1 => inf,
+        2 => inf | quiet | (rng.next_u64() & (quiet - 1)),
+        3 => inf | ((rng.next_u64() & (quiet - 1)) | 1),
+        4 => rng.next_u64() & frac_mask,
+        5 => 1,
+        6 => 1 << mant,
+        7 => (inf - 1) & !sign,
+        8 => {
+            let one = (exp_mask >> 1) << mant;
+            one + ((rng.below(8) as u64) << (mant - 3))
+        }
+        9 => {
+            // An integer-valued float near a rounding boundary.
+            let k = rng.below(64) as f64 + 0.5;
+            if bits == 32 { (k as f32).to_bits() as u64 } else { k.to_bits() }
+        }
+        _ => rng.next_u64() & ((sign << 1).wrapping_sub(1)) & !sign,
+    };
+    if rng.chance(50) { v | sign } else { v }
+}
+
+/// A 128-bit vector of float lanes, integer lanes, or random bits.
+pub fn vector_value(rng: &mut Rng) -> u128 {
+    match rng.below(4) {
+        0 => (0..4).fold(0, |acc, i| acc | (float_value(rng, 32) as u128) << (32 * i)),
+        1 => (0..2).fold(0, |acc, i| acc | (float_value(rng, 64) as u128) << (64 * i)),
+        2 => (0..2).fold(0, |acc, i| acc | (value(rng, 64) as u128) << (64 * i)),
+        _ => (rng.next_u64() as u128) << 64 | rng.next_u64() as u128,
+    }
+}
+
+/// Random XMM registers, and MXCSR with a random rounding mode (exceptions
+/// masked, no flush-to-zero: visa does not model those).
+fn randomize_fp(regs: &mut Regs, rng: &mut Rng) {
+    for i in 0..16 {
+        regs.fx.set_xmm(i, vector_value(rng));
+    }
+    regs.fx.set_mxcsr(0x1f80 | (rng.below(4) as u32) << 13);
+}
+
 /// Bytes of scratch data cases use: the stack sits in the middle.
 pub const DATA_LEN: usize = 0x2000;
 pub const STACK: u64 = DATA + 0x1000;
@@ -124,6 +174,9 @@ fn supported(kind: K) -> bool {
             | K::r64_opcode
             | K::r64_rm
             | K::r32_vvvv
+            | K::xmm_reg
+            | K::xmm_rm
+            | K::xmm_or_mem
             | K::r64_vvvv
             | K::mem
             | K::imm8
@@ -236,6 +289,7 @@ pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
         K::r8_or_mem | K::r8_reg | K::r8_opcode => gpr(rng, 1),
         K::r16_or_mem | K::r16_reg | K::r16_opcode | K::r16_rm => gpr(rng, 2),
         K::r32_or_mem | K::r32_reg | K::r32_opcode | K::r32_rm | K::r32_vvvv => gpr(rng, 4),
+        K::xmm_reg | K::xmm_rm | K::xmm_or_mem => Register::XMM0 + rng.below(16) as u32,
         K::r64_or_mem | K::r64_reg | K::r64_opcode | K::r64_rm | K::r64_vvvv => gpr(rng, 8),
         K::al => Register::AL,
         K::cl => Register::CL,
@@ -278,13 +332,19 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
         let kind = op.op_kind(i);
         let use_mem = match kind {
             K::mem | K::mem_offs => true,
-            K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem => rng.chance(50),
+            K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem => rng.chance(50),
             _ => false,
         };
         if use_mem {
             let size = 16;
             let target = DATA + 0x100 + rng.below(DATA_LEN as u64 - 0x200 - size);
-            let target = if rng.chance(50) { target & !7 } else { target };
+            // Vector operands are mostly 16-byte aligned (misaligned ones
+            // test the #GP of the forms that require alignment).
+            let target = match (kind == K::xmm_or_mem, rng.below(100)) {
+                (true, 0..85) => target & !15,
+                (false, 0..50) => target & !7,
+                _ => target,
+            };
             let plan = if kind == K::mem_offs {
                 MemPlan { base: None, index: None, disp: target as i64, rip_relative: false }
             } else {
@@ -342,13 +402,14 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
             return None;
         }
     }
-    let mut regs = Regs { mxcsr: 0x1f80, ..Regs::default() };
+    let mut regs = Regs::default();
     let mut data = vec![0u8; DATA_LEN];
     for b in data.iter_mut() {
         *b = rng.next_u64() as u8;
     }
     let flag_bits = [0u64, 2, 4, 6, 7, 10, 11];
     regs.rflags = 0x202 | flag_bits.iter().fold(0, |acc, b| acc | if rng.chance(50) { 1 << b } else { 0 });
+    randomize_fp(&mut regs, rng);
     for (i, v) in values.iter().enumerate() {
         regs.gpr[i] = v.unwrap_or_else(|| value(rng, 64));
     }

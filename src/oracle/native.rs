@@ -26,22 +26,52 @@ pub const DATA: u64 = CODE + 0x10000;
 pub const DATA_SIZE: u64 = 0x10000;
 const MAP_SIZE: u64 = DATA + DATA_SIZE - CODE;
 
+/// The x87 and SSE state as FXSAVE (64-bit format) lays it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(16))]
+pub struct FxImage(pub [u8; 512]);
+
+impl Default for FxImage {
+    /// The state at reset: FCW 0x37F, MXCSR 0x1F80, everything else 0.
+    fn default() -> FxImage {
+        FxImage(crate::machine::CpuState::default().fxsave_image())
+    }
+}
+
+impl FxImage {
+    pub fn mxcsr(&self) -> u32 {
+        u32::from_le_bytes(self.0[24..28].try_into().unwrap())
+    }
+
+    pub fn set_mxcsr(&mut self, v: u32) {
+        self.0[24..28].copy_from_slice(&v.to_le_bytes());
+    }
+
+    pub fn xmm(&self, i: usize) -> u128 {
+        u128::from_le_bytes(self.0[160 + 16 * i..176 + 16 * i].try_into().unwrap())
+    }
+
+    pub fn set_xmm(&mut self, i: usize, v: u128) {
+        self.0[160 + 16 * i..176 + 16 * i].copy_from_slice(&v.to_le_bytes());
+    }
+}
+
 /// Registers a snippet starts and ends with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct Regs {
+    /// First, so it is 16-byte aligned inside `Io`.
+    pub fx: FxImage,
     pub gpr: [u64; 16],
     pub rflags: u64,
-    pub mxcsr: u64,
-    pub xmm: [u128; 16],
 }
 
 #[repr(C)]
 struct Io {
     input: Regs,
     output: Regs,
+    host_fx: FxImage,
     saved_rsp: u64,
-    host_mxcsr: u64,
     fault_signo: u64,
     fault_trapno: u64,
     fault_rip: u64,
@@ -50,11 +80,11 @@ struct Io {
 
 const IN: i32 = std::mem::offset_of!(Io, input) as i32;
 const OUT: i32 = std::mem::offset_of!(Io, output) as i32;
+const GPR: i32 = std::mem::offset_of!(Regs, gpr) as i32;
 const RFLAGS: i32 = std::mem::offset_of!(Regs, rflags) as i32;
-const MXCSR: i32 = std::mem::offset_of!(Regs, mxcsr) as i32;
-const XMM: i32 = std::mem::offset_of!(Regs, xmm) as i32;
+const FX: i32 = std::mem::offset_of!(Regs, fx) as i32;
 const SAVED_RSP: i32 = std::mem::offset_of!(Io, saved_rsp) as i32;
-const HOST_MXCSR: i32 = std::mem::offset_of!(Io, host_mxcsr) as i32;
+const HOST_FX: i32 = std::mem::offset_of!(Io, host_fx) as i32;
 
 /// How a native run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,8 +102,6 @@ pub struct Native {
 
 static NATIVE: Mutex<Option<Native>> = Mutex::new(None);
 const GPRS: [AsmRegister64; 16] = [rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15];
-const XMMS: [AsmRegisterXmm; 16] =
-    [xmm0, xmm1, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8, xmm9, xmm10, xmm11, xmm12, xmm13, xmm14, xmm15];
 
 fn io() -> *mut Io {
     IO as *mut Io
@@ -93,35 +121,29 @@ fn build_harness() -> (Vec<u8>, u64, u64) {
         }
         a.mov(rax, IO)?;
         a.mov(io_at(SAVED_RSP), rsp)?;
-        a.stmxcsr(dword_ptr(rax + HOST_MXCSR))?;
-        a.ldmxcsr(dword_ptr(rax + IN + MXCSR))?;
-        for (i, x) in XMMS.iter().enumerate() {
-            a.movdqu(*x, xmmword_ptr(rax + IN + XMM + 16 * i as i32))?;
-        }
+        a.fxsave64(ptr(rax + HOST_FX))?;
+        a.fxrstor64(ptr(rax + IN + FX))?;
         a.push(io_at(IN + RFLAGS))?;
         a.popfq()?;
         for (i, r) in GPRS.iter().enumerate().skip(1) {
-            a.mov(*r, io_at(IN + 8 * i as i32))?;
+            a.mov(*r, io_at(IN + GPR + 8 * i as i32))?;
         }
-        a.mov(rax, io_at(IN))?;
+        a.mov(rax, io_at(IN + GPR))?;
         a.jmp(CODE)?;
 
         a.set_label(&mut epilogue)?;
-        a.mov(qword_ptr(IO + OUT as u64), rax)?;
+        a.mov(qword_ptr(IO + (OUT + GPR) as u64), rax)?;
         a.mov(rax, IO)?;
         for (i, r) in GPRS.iter().enumerate().skip(1) {
-            a.mov(io_at(OUT + 8 * i as i32), *r)?;
+            a.mov(io_at(OUT + GPR + 8 * i as i32), *r)?;
         }
         a.mov(rsp, io_at(SAVED_RSP))?;
         a.pushfq()?;
         a.pop(io_at(OUT + RFLAGS))?;
         a.set_label(&mut fault)?;
         a.mov(rax, IO)?;
-        for (i, x) in XMMS.iter().enumerate() {
-            a.movdqu(xmmword_ptr(rax + OUT + XMM + 16 * i as i32), *x)?;
-        }
-        a.stmxcsr(dword_ptr(rax + OUT + MXCSR))?;
-        a.ldmxcsr(dword_ptr(rax + HOST_MXCSR))?;
+        a.fxsave64(ptr(rax + OUT + FX))?;
+        a.fxrstor64(ptr(rax + HOST_FX))?;
         a.cld()?;
         for r in [r15, r14, r13, r12, rbp, rbx] {
             a.pop(r)?;

@@ -132,7 +132,7 @@ pub fn sequence_case(forms: &[Code], len: usize, rng: &mut Rng) -> Option<Case> 
     let undefined_before =
         encoded.new_instruction_offsets.iter().zip(before).map(|(off, m)| (CODE + *off as u64, m)).collect();
     let code = encoded.code_buffer;
-    let mut regs = Regs { mxcsr: 0x1f80, ..Regs::default() };
+    let mut regs = Regs::default();
     for (i, r) in regs.gpr.iter_mut().enumerate() {
         *r = match i {
             4 => STACK,

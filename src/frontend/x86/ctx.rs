@@ -40,6 +40,8 @@ pub struct Ctx<'a> {
     pub b: Builder<'a>,
     pub x: &'static X86Env,
     pub insn: Instruction,
+    /// What the block is specialised for (the SSE rounding direction).
+    pub mode: super::Mode,
     /// Current value of each slot written or read so far in the block.
     cache: Vec<Option<Value>>,
     source: Option<FlagSource>,
@@ -66,11 +68,12 @@ fn is_high_byte(reg: Register) -> bool {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(x: &'static X86Env, addr: u64) -> Ctx<'a> {
+    pub fn new(x: &'static X86Env, addr: u64, mode: super::Mode) -> Ctx<'a> {
         Ctx {
             b: Builder::new(&x.env, addr),
             x,
             insn: Instruction::default(),
+            mode,
             cache: vec![None; x.env.slots.len()],
             source: None,
         }

@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
 
 pub use ctx::{Ctx, Flow};
+
 pub use env::X86Env;
 
 use crate::visa::{Block, ExitReason};
@@ -115,14 +116,57 @@ pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
     }
 }
 
-/// Lifts the block at `addr`.
-pub fn lift_block(code: &dyn CodeSource, addr: u64) -> Result<Lifted, LiftError> {
+/// What a translation is specialised for besides its address: the SSE
+/// rounding direction (MXCSR.RC), so SSE float operations carry it as an
+/// explicit V-ISA rounding mode. Instructions that change MXCSR end their
+/// block, so the next block is looked up in the new mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode {
+    pub rounding: crate::visa::Round,
+}
+
+impl Default for Mode {
+    /// MXCSR at reset: round to nearest.
+    fn default() -> Mode {
+        Mode { rounding: crate::visa::Round::Nearest }
+    }
+}
+
+impl Mode {
+    /// The mode of a CPU state.
+    pub fn of(cpu: &crate::machine::CpuState) -> Mode {
+        Mode::from_mxcsr(cpu.mxcsr)
+    }
+
+    pub fn from_mxcsr(mxcsr: u32) -> Mode {
+        use crate::visa::Round;
+        let rounding = match (mxcsr >> 13) & 3 {
+            0 => Round::Nearest,
+            1 => Round::Down,
+            2 => Round::Up,
+            _ => Round::Zero,
+        };
+        Mode { rounding }
+    }
+
+    /// The mode as the bits a translation cache keys on.
+    pub fn bits(self) -> u32 {
+        self.rounding as u32
+    }
+
+    pub fn from_bits(bits: u32) -> Mode {
+        Mode { rounding: crate::visa::Round::from_code(bits as u8).unwrap_or(crate::visa::Round::Nearest) }
+    }
+}
+
+/// Lifts the block at `addr` for a mode.
+pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted, LiftError> {
     let x = X86Env::get();
     let mut buf = [0u8; MAX_INSTRUCTIONS * MAX_INSTRUCTION_BYTES];
     let avail = code.fetch(addr, &mut buf);
     let mut decoder = Decoder::with_ip(64, &buf[..avail], addr, DecoderOptions::NONE);
     let table = dispatch_table();
-    let mut cx = Ctx::new(x, addr);
+    let mut cx = Ctx::new(x, addr, mode);
     let mut insn = Instruction::default();
     let mut count = 0;
     let mut ip = addr;
