@@ -83,7 +83,7 @@ pub fn float_value(rng: &mut Rng, bits: u32) -> u64 {
         7 => (inf - 1) & !sign,
         8 => {
             let one = (exp_mask >> 1) << mant;
-            one + ((rng.below(8) as u64) << (mant - 3))
+            one + (rng.below(8) << (mant - 3))
         }
         9 => {
             // An integer-valued float near a rounding boundary.
