@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use visa::engine::{Engine, EngineKind, Fault};
-use visa::machine::board::{self, Board, Ending, Input, Uart};
+use visa::machine::board::{self, Ending, Input, Uart};
 use visa::machine::{CpuState, GuestMemory};
 
 const RAM: u64 = 128 << 20;
@@ -60,7 +60,7 @@ fn boot_with(name: &str, kind: EngineKind) -> Run {
     let entry = board::load_elf(&mut mem, &image).unwrap();
     let mut cpu = board::entry_state(entry, RAM);
     let out = Capture::default();
-    let mut board = Board::new(Uart::new(Box::new(out.clone()), Input::None));
+    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
     let mut engine = Engine::with_kind(kind);
     assert!(engine.stats.jit_unavailable.is_none(), "{:?}", engine.stats.jit_unavailable);
     let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, 2_000_000_000);

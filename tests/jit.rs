@@ -12,7 +12,7 @@ use visa::engine::{Engine, EngineKind};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::jit::{Links, build_function, compile_function, flags};
 use visa::machine::GuestMemory;
-use visa::machine::board::{self, Board, Ending, Input, Uart};
+use visa::machine::board::{self, Ending, Input, Uart};
 use visa::visa::Imm;
 use visa::visa::opt::optimize;
 use visa::visa::text::parse_module;
@@ -42,7 +42,7 @@ fn a_full_code_region_is_flushed_and_execution_goes_on() {
     let (mut mem, entry) = guest("sort");
     let mut cpu = board::entry_state(entry, 128 << 20);
     let out = Capture::default();
-    let mut board = Board::new(Uart::new(Box::new(out.clone()), Input::None));
+    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
     let mut engine = Engine::with_code_size(EngineKind::Jit, 32 << 10);
     let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, u64::MAX);
     let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/guests/expected/sort.out")).unwrap();

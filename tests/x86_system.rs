@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use iced_x86::code_asm::*;
 use visa::engine::{Engine, EngineKind, Fault, Stop};
-use visa::machine::board::{self, Board, Input, Uart};
+use visa::machine::board::{self, Input, Uart};
 use visa::machine::{CpuState, GuestMemory, cpuid, flag};
 use visa::visa::ExitReason;
 
@@ -68,7 +68,7 @@ fn run_on(
     let mut cpu = board::entry_state(CODE, RAM);
     setup(&mut cpu);
     let out = Capture::default();
-    let mut board = Board::new(Uart::new(Box::new(out.clone()), Input::Bytes(b"z".iter().copied().collect())));
+    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::Bytes(b"z".iter().copied().collect())));
     let stop = Engine::with_kind(kind).run(&mut cpu, &mut mem, &mut board, 10_000);
     let output = out.0.borrow().clone();
     Run { stop, cpu, output, code_len: code.len() as u64 }

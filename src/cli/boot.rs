@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 use visa::engine::Engine;
-use visa::machine::board::{self, Board, Ending, Input, Uart};
+use visa::machine::board::{self, Ending, Input, Uart};
 use visa::machine::{CpuState, FLAGS, GPR_NAMES, GuestMemory};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -109,7 +109,7 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     let entry =
         args.entry.or(entry).ok_or("nothing to run: give an ELF image, or --load FILE@ADDR with --entry ADDR")?;
     let mut cpu = board::entry_state(entry, args.ram);
-    let mut board = Board::new(Uart::new(Box::new(std::io::stdout()), stdin_input()));
+    let mut board = board::new_board(Uart::new(Box::new(std::io::stdout()), stdin_input()));
     let kind = match args.engine {
         EngineKind::Interp => visa::engine::EngineKind::Interp,
         EngineKind::Jit => visa::engine::EngineKind::Jit,

@@ -5,6 +5,7 @@ pub mod board;
 mod cpu;
 pub mod cpuid;
 mod memory;
+pub mod x86rt;
 
 pub use cpu::{CpuState, FLAGS, GPR_NAMES, SPLIT_FLAGS_MASK, flag};
 

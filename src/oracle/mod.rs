@@ -11,15 +11,20 @@ mod setup_atomic;
 mod setup_bits;
 mod setup_muldiv;
 mod setup_shift;
+mod setup_sse4;
+mod setup_sse_float;
+mod setup_sse_int;
+mod setup_sse_move;
 mod setup_string;
+mod setup_x87;
 
 use std::fmt::Write;
 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
-use crate::abi::NoHelpers;
 use crate::engine::{Engine, EngineKind, Fault as EngineFault, Stop as EngineStop};
 use crate::frontend::x86::{Mode, X86Env, lift_block};
+use crate::machine::x86rt::{NoPorts, X86Runtime};
 use crate::machine::{CpuState, GPR_NAMES, GuestMemory};
 use crate::visa::{ExitReason, text};
 use native::{CODE, DATA, DATA_SIZE, END, End, FxImage, Native, Regs};
@@ -100,7 +105,8 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
         Tier::Interp => EngineKind::Interp,
         Tier::Jit => EngineKind::Jit,
     });
-    let stop = match engine.run(&mut cpu, &mut mem, &mut NoHelpers, 1_000_000) {
+    let mut helpers = X86Runtime::new(NoPorts);
+    let stop = match engine.run(&mut cpu, &mut mem, &mut helpers, 1_000_000) {
         EngineStop::Exit(ExitReason::Halt) if cpu.rip == END + 1 => {
             cpu.rip = END;
             Stop::Completed

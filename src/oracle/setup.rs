@@ -104,6 +104,11 @@ pub fn adjust(code: Code, insn: &mut Instruction, regs: &mut Regs, data: &mut [u
         super::setup_muldiv::adjust,
         super::setup_shift::adjust,
         super::setup_string::adjust,
+        super::setup_sse_move::adjust,
+        super::setup_sse_int::adjust,
+        super::setup_sse_float::adjust,
+        super::setup_sse4::adjust,
+        super::setup_x87::adjust,
     ];
     if families.iter().any(|adjust| adjust(code, insn, regs, data, mem, rng)) {
         return;

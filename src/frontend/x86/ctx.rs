@@ -47,6 +47,19 @@ pub struct Ctx<'a> {
     source: Option<FlagSource>,
 }
 
+/// The lane shape whose lanes have type `ty`.
+pub fn lane_shape(ty: Type) -> Type {
+    match ty {
+        Type::I8 => Type::I8x16,
+        Type::I16 => Type::I16x8,
+        Type::I32 => Type::I32x4,
+        Type::I64 => Type::I64x2,
+        Type::F32 => Type::F32x4,
+        Type::F64 => Type::F64x2,
+        t => panic!("no lane shape of {t}"),
+    }
+}
+
 /// The integer type of a size in bytes.
 pub fn int_type(bytes: usize) -> Type {
     match bytes {
@@ -262,6 +275,62 @@ impl<'a> Ctx<'a> {
 
     pub fn write_gpr64(&mut self, index: usize, v: Value) {
         self.set(self.x.gpr[index], v);
+    }
+
+    // ---- XMM registers ----
+
+    fn xmm_slot(&self, reg: Register) -> Slot {
+        self.x.xmm[reg as usize - Register::XMM0 as usize]
+    }
+
+    /// An XMM register as a v128.
+    pub fn read_xmm(&mut self, reg: Register) -> Value {
+        self.get(self.xmm_slot(reg))
+    }
+
+    pub fn write_xmm(&mut self, reg: Register, v: Value) {
+        self.set(self.xmm_slot(reg), v);
+    }
+
+    /// Operand `i` as a whole vector: an XMM register, or 16 bytes of memory
+    /// that must be 16-byte aligned when `aligned` (else #GP).
+    pub fn read_vector(&mut self, i: u32, aligned: bool) -> Value {
+        match self.insn.op_kind(i) {
+            OpKind::Register => self.read_xmm(self.insn.op_register(i)),
+            _ => {
+                let addr = self.address();
+                self.b.load(Type::V128, addr, MemFlags { aligned })
+            }
+        }
+    }
+
+    /// Operand `i` as a scalar of `ty` (f32, f64, i32, i64): the low lane of
+    /// an XMM register, or `ty`'s bytes of memory.
+    pub fn read_scalar(&mut self, i: u32, ty: Type) -> Value {
+        match self.insn.op_kind(i) {
+            OpKind::Register if self.insn.op_register(i).is_xmm() => {
+                let v = self.read_xmm(self.insn.op_register(i));
+                let shape = lane_shape(ty);
+                self.b.ins(Opcode::Vextract, Some(shape), Imm::Lane(0), &[v])
+            }
+            OpKind::Register => {
+                let v = self.read_gpr(self.insn.op_register(i));
+                if ty.is_float() { self.b.ins(Opcode::Bitcast, Some(ty), Imm::None, &[v]) } else { v }
+            }
+            _ => {
+                let addr = self.address();
+                self.load(ty, addr)
+            }
+        }
+    }
+
+    /// Replaces the low lane (of `v`'s type: f32, f64, i32, i64) of an XMM
+    /// register, keeping the other lanes.
+    pub fn write_low(&mut self, reg: Register, v: Value) {
+        let old = self.read_xmm(reg);
+        let shape = lane_shape(self.ty(v));
+        let new = self.b.ins(Opcode::Vinsert, Some(shape), Imm::Lane(0), &[old, v]);
+        self.write_xmm(reg, new);
     }
 
     // ---- memory ----

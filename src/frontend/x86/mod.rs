@@ -16,9 +16,14 @@ mod flags;
 mod mov;
 mod muldiv;
 mod shift;
+mod sse4;
+mod sse_float;
+mod sse_int;
+mod sse_move;
 mod stack;
 mod string;
 mod system;
+mod x87;
 
 use std::sync::OnceLock;
 
@@ -83,9 +88,14 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             mov::TABLE,
             muldiv::TABLE,
             shift::TABLE,
+            sse4::TABLE,
+            sse_float::TABLE,
+            sse_int::TABLE,
+            sse_move::TABLE,
             stack::TABLE,
             string::TABLE,
             system::TABLE,
+            x87::TABLE,
         ] {
             for (m, f) in family {
                 assert!(table[*m as usize].is_none(), "{m:?} lifted twice");

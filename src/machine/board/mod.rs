@@ -6,79 +6,51 @@
 mod loader;
 mod uart;
 
-use std::time::Instant;
-
 pub use loader::{load_elf, load_raw};
 pub use uart::{Input, Uart};
 
-use crate::abi::{HelperCtx, Helpers};
 use crate::engine::{Engine, Fault, Stop};
-use crate::frontend::x86::X86Env;
-use crate::machine::{CpuState, GuestMemory, cpuid};
-use crate::visa::{ExitReason, Helper, TrapCode};
+use crate::machine::x86rt::{NoPorts, Ports, X86Runtime};
+use crate::machine::{CpuState, GuestMemory};
+use crate::visa::ExitReason;
 
 /// The isa-debug-exit port.
 pub const EXIT_PORT: u16 = 0xf4;
 
-/// The devices, bound to the x86 environment's helpers.
-pub struct Board {
+/// The board's devices on the I/O port bus.
+pub struct Devices {
     pub uart: Uart,
     exit_status: Option<i32>,
-    started: Instant,
-    rand_state: u64,
 }
 
-impl Board {
-    pub fn new(uart: Uart) -> Board {
-        Board { uart, exit_status: None, started: Instant::now(), rand_state: 0x2545_f491_4f6c_dd1d }
-    }
-
+impl Ports for Devices {
     fn port_in(&mut self, port: u16, size: u32) -> u32 {
         match port {
             p if (uart::BASE..uart::BASE + uart::PORTS).contains(&p) => self.uart.read(p - uart::BASE) as u32,
             // Nothing answers: the bus reads all ones.
-            _ => u32::MAX >> (32 - 8 * size),
+            _ => NoPorts.port_in(port, size),
         }
     }
 
-    fn port_out(&mut self, port: u16, value: u32) {
+    fn port_out(&mut self, port: u16, _size: u32, value: u32) {
         match port {
             p if (uart::BASE..uart::BASE + uart::PORTS).contains(&p) => self.uart.write(p - uart::BASE, value as u8),
             EXIT_PORT => self.exit_status = Some(((value as i32) << 1) | 1),
             _ => {}
         }
     }
-}
-
-impl Helpers for Board {
-    fn call(&mut self, helper: Helper, _: HelperCtx<'_>, args: &[u128], results: &mut [u128]) -> Result<(), TrapCode> {
-        let x = X86Env::get();
-        if helper == x.cpuid {
-            let r = cpuid::cpuid(args[0] as u32, args[1] as u32);
-            for (out, v) in results.iter_mut().zip(r) {
-                *out = v as u128;
-            }
-        } else if helper == x.rdtsc {
-            // A 1 GHz counter from power-on.
-            results[0] = self.started.elapsed().as_nanos() as u64 as u128;
-        } else if helper == x.port_in {
-            results[0] = self.port_in(args[0] as u16, args[1] as u32) as u128;
-        } else if helper == x.port_out {
-            self.port_out(args[0] as u16, args[2] as u32);
-        } else if helper == x.rdrand {
-            self.rand_state ^= self.rand_state << 13;
-            self.rand_state ^= self.rand_state >> 7;
-            self.rand_state ^= self.rand_state << 17;
-            results[0] = self.rand_state as u128;
-        } else {
-            unreachable!("helper #{} is not a board helper", helper.0);
-        }
-        Ok(())
-    }
 
     fn stop_requested(&self) -> bool {
         self.exit_status.is_some()
     }
+}
+
+/// The board: its devices behind the shared x86 helpers.
+pub type Board = X86Runtime<Devices>;
+
+/// A board with a UART.
+pub fn new_board(uart: Uart) -> Board {
+    X86Runtime::new(Devices { uart, exit_status: None })
 }
 
 /// The entry state of a board guest (README.md documents it): 64-bit long
@@ -131,7 +103,7 @@ pub fn run(engine: &mut Engine, cpu: &mut CpuState, mem: &mut GuestMemory, board
             break Ending::OutOfTime;
         }
         match engine.run(cpu, mem, board, left) {
-            Stop::Requested => break Ending::Exited(board.exit_status.expect("stop requested by the exit port")),
+            Stop::Requested => break Ending::Exited(board.ports.exit_status.expect("stop requested by the exit port")),
             Stop::Exit(ExitReason::Halt) => {
                 // Without interrupt sources, HLT ends the run either way.
                 break Ending::Halted;
@@ -146,6 +118,6 @@ pub fn run(engine: &mut Engine, cpu: &mut CpuState, mem: &mut GuestMemory, board
             Stop::Budget => {}
         }
     };
-    board.uart.flush();
+    board.ports.uart.flush();
     ending
 }
