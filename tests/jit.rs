@@ -10,7 +10,7 @@ use std::rc::Rc;
 use cranelift_codegen::isa;
 use visa::engine::{Engine, EngineKind};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
-use visa::jit::{Links, build_function, compile_function, flags};
+use visa::jit::{Setup, build_function, compile_function, flags};
 use visa::machine::GuestMemory;
 use visa::machine::board::{self, Ending, Input, Uart};
 use visa::visa::Imm;
@@ -103,7 +103,7 @@ fn blocks_compile_for_every_host_cranelift_supports() {
             cranelift_codegen::settings::Configurable::enable(&mut builder, f).unwrap();
         }
         let isa = builder.finish(flags()).unwrap();
-        let links = Links { cells: [0x1000, 0x1008] };
+        let links = Setup { cells: [0x1000, 0x1008], protected: true };
         let mut failures = Vec::new();
         for (env, block) in &blocks {
             let result =

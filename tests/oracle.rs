@@ -54,3 +54,10 @@ fn hints_fences_and_breakpoints() {
     use Mnemonic::*;
     run(&[Pause, Mfence, Lfence, Sfence, Prefetchnta, Prefetcht0, Prefetcht1, Prefetcht2, Prefetchw, Endbr64, Int3]);
 }
+
+/// In user mode, as the host runs them, these raise #GP.
+#[test]
+fn privileged_instructions_fault_in_user_mode() {
+    use Mnemonic::*;
+    run(&[Hlt, Cli, Sti, In, Out]);
+}

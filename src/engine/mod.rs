@@ -100,6 +100,8 @@ pub struct Engine {
     ind_table: Vec<crate::jit::IndEntry>,
     /// The frontend mode the table's entries were made in.
     mode: u32,
+    /// Guest memory has page permissions (compiled code checks them).
+    protected: bool,
     scratch: interp::Scratch,
     pub stats: Stats,
     recent: [u64; RECENT_BLOCKS],
@@ -152,6 +154,7 @@ impl Engine {
             jit,
             ind_table: vec![crate::jit::IND_EMPTY; crate::jit::IND_ENTRIES],
             mode: 0,
+            protected: false,
             scratch: interp::Scratch::new(),
             stats,
             recent: [0; RECENT_BLOCKS],
@@ -197,7 +200,7 @@ impl Engine {
         }
         let started = Instant::now();
         let env = &X86Env::get().env;
-        let links = crate::jit::Links { cells: t.link_addrs() };
+        let links = crate::jit::Setup { cells: t.link_addrs(), protected: self.protected };
         let block = t.block.borrow();
         let Some(block) = block.as_ref() else { return };
         let mut result = self.jit.as_mut().expect("checked").compile(env, block, links);
@@ -330,6 +333,7 @@ impl Engine {
                 break Stop::Requested;
             }
             let rip = cpu.rip;
+            self.protected = mem.has_protection();
             let mode = x86::Mode::of(cpu).bits();
             if mode != self.mode {
                 // Indirect-jump entries are for the old mode's blocks.

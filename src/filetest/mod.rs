@@ -158,7 +158,7 @@ fn execute(module: &Module, run: &RunLine, memory: u64, tier: Tier) -> Result<us
     };
     let outcome = if tier == Tier::Jit {
         let mut jit = crate::jit::Jit::new(1 << 20)?;
-        let code = jit.compile(&module.env, block, crate::jit::Links::default()).map_err(|e| e.to_string())?;
+        let code = jit.compile(&module.env, block, crate::jit::Setup::default()).map_err(|e| e.to_string())?;
         let table = vec![crate::jit::IND_EMPTY; crate::jit::IND_ENTRIES];
         let env = crate::jit::RunEnv {
             state: &mut state,

@@ -97,6 +97,8 @@ pub(super) struct Lower<'a, 'f> {
     mem_base: ir::Value,
     mem_size: ir::Value,
     code_lines: ir::Value,
+    /// The page-permission map, when memory has one.
+    perms: Option<ir::Value>,
     /// The current guest instruction and how many came before it.
     guest: u64,
     completed: u32,
@@ -115,14 +117,18 @@ pub(super) struct Lower<'a, 'f> {
     insts: u32,
     /// The link cells of the block's direct exits: when nonzero, the
     /// compiled successor to jump to.
-    links: Links,
+    links: Setup,
 }
 
-/// Where a block's direct exits lead and the cells that link them.
+/// How a block is compiled: the cells that link its direct exits, and
+/// whether guest memory has page permissions to check.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Links {
+pub struct Setup {
     /// Host addresses of the cells for the first and second direct target.
     pub cells: [usize; 2],
+    /// Guest memory has per-page permissions (user mode): every access
+    /// checks them.
+    pub protected: bool,
 }
 
 /// The signature of a compiled block: context pointer in, exit kind out.
@@ -153,7 +159,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         env: &'a Env,
         block: &'a Block,
         call_conv: CallConv,
-        links: Links,
+        links: Setup,
     ) -> Lower<'a, 'f> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -184,6 +190,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let mem_base = field(&mut b, offset_of!(JitCtx, mem_base));
         let mem_size = field(&mut b, offset_of!(JitCtx, mem_size));
         let code_lines = field(&mut b, offset_of!(JitCtx, code_lines));
+        let perms = links.protected.then(|| field(&mut b, offset_of!(JitCtx, perms)));
         let sig_eval = b.import_signature(runtime_sig(call_conv, 4, true));
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
         let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, false));
@@ -198,6 +205,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             mem_base,
             mem_size,
             code_lines,
+            perms,
             guest: block.addr,
             completed: 0,
             started: false,
@@ -462,7 +470,7 @@ impl<'a, 'f> Lower<'a, 'f> {
     }
 
     /// Checks a guest access and returns its host address.
-    fn guest_address(&mut self, addr: ir::Value, size: u32, aligned: bool) -> ir::Value {
+    fn guest_address(&mut self, addr: ir::Value, size: u32, aligned: bool, write: bool) -> ir::Value {
         if aligned && size > 1 {
             let low = self.b.ins().band_imm_u(addr, (size - 1) as i64);
             self.trap_if(low, TrapCode::Misaligned, Some(addr));
@@ -472,6 +480,20 @@ impl<'a, 'f> Lower<'a, 'f> {
         let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, end, self.mem_size);
         let bad = self.b.ins().bor(beyond, carry);
         self.trap_if(bad, TrapCode::MemFault, Some(addr));
+        if let Some(perms) = self.perms {
+            // The first and last byte's pages must both allow the access.
+            let need = if write { crate::machine::PERM_W } else { crate::machine::PERM_R };
+            let first = self.b.ins().ushr_imm_u(addr, 12);
+            let last_byte = self.b.ins().iadd_imm_s(addr, size as i64 - 1);
+            let last = self.b.ins().ushr_imm_u(last_byte, 12);
+            let (p0, p1) = (self.b.ins().iadd(perms, first), self.b.ins().iadd(perms, last));
+            let f0 = self.b.ins().load(types::I8, MemFlagsData::new().with_notrap(), p0, 0);
+            let f1 = self.b.ins().load(types::I8, MemFlagsData::new().with_notrap(), p1, 0);
+            let both = self.b.ins().band(f0, f1);
+            let allowed = self.b.ins().band_imm_u(both, need as i64);
+            let denied = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, 0);
+            self.trap_if(denied, TrapCode::MemFault, Some(addr));
+        }
         self.b.ins().iadd(self.mem_base, addr)
     }
 
@@ -902,12 +924,12 @@ impl<'a, 'f> Lower<'a, 'f> {
             }
             (Load, Imm::Mem(f)) => {
                 let t = ty.unwrap();
-                let host = self.guest_address(a[0], t.bytes(), f.aligned);
+                let host = self.guest_address(a[0], t.bytes(), f.aligned, false);
                 vec![self.b.ins().load(cl_type(t), little(), host, 0)]
             }
             (Store, Imm::Mem(f)) => {
                 let t = self.block.value_type(self.block.args(inst)[0]);
-                let host = self.guest_address(a[1], t.bytes(), f.aligned);
+                let host = self.guest_address(a[1], t.bytes(), f.aligned, true);
                 self.b.ins().store(little(), a[0], host, 0);
                 self.note_code_write(a[1], t.bytes());
                 vec![]

@@ -22,7 +22,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 pub use code_memory::CodeMemory;
-pub use lower::Links;
+pub use lower::Setup;
 pub use runtime::{IND_EMPTY, IND_ENTRIES, IndEntry, JitCtx, ind_slot};
 
 use crate::abi::{Helpers, Outcome};
@@ -84,7 +84,7 @@ pub fn build_function(
     env: &Env,
     block: &Block,
     isa: &dyn TargetIsa,
-    links: Links,
+    links: Setup,
 ) -> Result<(Function, Descs), JitError> {
     let call_conv = isa.default_call_conv();
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), lower::block_signature(CallConv::Tail));
@@ -252,7 +252,7 @@ impl Jit {
     }
 
     /// Compiles a verified block whose direct exits use the given link cells.
-    pub fn compile(&mut self, env: &Env, block: &Block, links: Links) -> Result<Compiled, JitError> {
+    pub fn compile(&mut self, env: &Env, block: &Block, links: Setup) -> Result<Compiled, JitError> {
         let (func, descs) = build_function(env, block, &*self.isa, links)?;
         let code = compile_function(&self.isa, func)?.linked();
         let entry = self.memory.add(&code).ok_or(JitError::Full)?;
@@ -301,6 +301,7 @@ impl Jit {
             mem_base: env.mem.host_base(),
             mem_size: env.mem.size(),
             code_lines: env.mem.code_lines_ptr(),
+            perms: env.mem.perms_ptr().unwrap_or(std::ptr::null()),
             mem: env.mem as *mut GuestMemory,
             helpers: &mut helpers as *mut &mut dyn Helpers as *mut std::ffi::c_void,
             code_modified: 0,

@@ -22,6 +22,8 @@ pub struct JitCtx {
     pub mem_base: *mut u8,
     pub mem_size: u64,
     pub code_lines: *const u8,
+    /// The page-permission map (null without protection).
+    pub perms: *const u8,
     pub mem: *mut GuestMemory,
     /// Points at a `&mut dyn Helpers`.
     pub helpers: *mut c_void,

@@ -19,6 +19,11 @@ pub struct MemFault {
     pub write: bool,
 }
 
+/// Page permissions, when memory has them (user mode): read, write, execute.
+pub const PERM_R: u8 = 1;
+pub const PERM_W: u8 = 2;
+pub const PERM_X: u8 = 4;
+
 impl fmt::Display for MemFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = if self.write { "write" } else { "read" };
@@ -42,6 +47,10 @@ pub struct GuestMemory {
     code_lines: MmapMut,
     /// Code lines written since the engine last looked, deduplicated.
     code_writes: Vec<u64>,
+    /// With protection (user mode): one byte of `PERM_*` bits per page; an
+    /// access to a page without the right bit faults. Without it, all of
+    /// `0..size` may be read, written and executed (the board's RAM).
+    perms: Option<MmapMut>,
 }
 
 impl GuestMemory {
@@ -52,7 +61,60 @@ impl GuestMemory {
         let map = MmapOptions::new().len(len).no_reserve_swap().map_anon()?;
         let lines = len.div_ceil(LINE_SIZE as usize);
         let code_lines = MmapOptions::new().len(lines).no_reserve_swap().map_anon()?;
-        Ok(GuestMemory { map, size, code_lines, code_writes: Vec::new() })
+        Ok(GuestMemory { map, size, code_lines, code_writes: Vec::new(), perms: None })
+    }
+
+    /// Guest memory where no page is accessible until `protect` maps it.
+    pub fn with_protection(size: u64) -> std::io::Result<GuestMemory> {
+        let mut mem = GuestMemory::new(size)?;
+        let pages = (size.max(1)).div_ceil(PAGE_SIZE) as usize;
+        mem.perms = Some(MmapOptions::new().len(pages).no_reserve_swap().map_anon()?);
+        Ok(mem)
+    }
+
+    pub fn has_protection(&self) -> bool {
+        self.perms.is_some()
+    }
+
+    /// Host address of the permission map (one byte per page), if any.
+    pub fn perms_ptr(&self) -> Option<*const u8> {
+        self.perms.as_ref().map(|p| p.as_ptr())
+    }
+
+    /// Sets the permissions of the pages overlapping `[addr, addr + len)`.
+    /// Removing access does not free the memory; see `discard`.
+    pub fn protect(&mut self, addr: u64, len: u64, perms: u8) {
+        let end = addr.saturating_add(len).min(self.size);
+        if let Some(map) = self.perms.as_mut() {
+            for page in addr / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
+                map[page as usize] = perms;
+            }
+        }
+    }
+
+    /// The permissions of the page holding `addr` (all, without protection).
+    pub fn perms_at(&self, addr: u64) -> u8 {
+        match &self.perms {
+            _ if addr >= self.size => 0,
+            Some(map) => map[(addr / PAGE_SIZE) as usize],
+            None => PERM_R | PERM_W | PERM_X,
+        }
+    }
+
+    /// Zeroes `[addr, addr + len)` and gives its host memory back (munmap
+    /// of a guest mapping): page-aligned ranges only.
+    pub fn discard(&mut self, addr: u64, len: u64) {
+        let end = addr.saturating_add(len).min(self.size);
+        if addr >= end {
+            return;
+        }
+        let (start, end) = (addr as usize, end as usize);
+        // SAFETY: the range lies inside our own mapping; MADV_DONTNEED on a
+        // private anonymous mapping makes the pages read back as zeros.
+        let ok = unsafe { libc::madvise(self.map.as_mut_ptr().add(start) as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        if ok != 0 {
+            self.map[start..end].fill(0);
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -66,9 +128,19 @@ impl GuestMemory {
 
     #[inline]
     fn check(&self, addr: u64, size: usize, write: bool) -> Result<usize, MemFault> {
+        let fault = MemFault { addr, size: size as u32, write };
         match addr.checked_add(size as u64) {
-            Some(end) if end <= self.size => Ok(addr as usize),
-            _ => Err(MemFault { addr, size: size as u32, write }),
+            Some(end) if end <= self.size => {
+                if let Some(perms) = &self.perms {
+                    let need = if write { PERM_W } else { PERM_R };
+                    let (first, last) = (addr / PAGE_SIZE, (end.max(addr + 1) - 1) / PAGE_SIZE);
+                    if (first..=last).any(|p| perms[p as usize] & need == 0) {
+                        return Err(fault);
+                    }
+                }
+                Ok(addr as usize)
+            }
+            _ => Err(fault),
         }
     }
 
@@ -214,6 +286,22 @@ mod tests {
         m.unmark_page(1);
         m.write_le(PAGE_SIZE + 12, 1, 1).unwrap();
         assert!(!m.code_written());
+    }
+
+    #[test]
+    fn protection_faults_unmapped_and_read_only_pages() {
+        let mut m = GuestMemory::with_protection(4 * PAGE_SIZE).unwrap();
+        assert!(m.read_le(0, 1).is_err(), "nothing is mapped at first");
+        m.protect(PAGE_SIZE, PAGE_SIZE, PERM_R);
+        m.protect(2 * PAGE_SIZE, PAGE_SIZE, PERM_R | PERM_W);
+        assert_eq!(m.read_le(PAGE_SIZE, 8).unwrap(), 0);
+        assert!(m.write_le(PAGE_SIZE, 8, 1).is_err(), "read-only");
+        assert!(m.write_le(2 * PAGE_SIZE - 4, 8, 1).is_err(), "straddles into read-only");
+        m.write_le(2 * PAGE_SIZE, 8, 5).unwrap();
+        assert!(m.read_le(3 * PAGE_SIZE - 4, 8).is_err(), "straddles into unmapped");
+        m.discard(2 * PAGE_SIZE, PAGE_SIZE);
+        assert_eq!(m.read_le(2 * PAGE_SIZE, 8).unwrap(), 0);
+        assert_eq!(m.perms_at(PAGE_SIZE), PERM_R);
     }
 
     #[test]

@@ -9,4 +9,4 @@ pub mod x86rt;
 
 pub use cpu::{CpuState, FLAGS, GPR_NAMES, SPLIT_FLAGS_MASK, flag};
 
-pub use memory::{GuestMemory, LINE_SIZE, MemFault, PAGE_SIZE};
+pub use memory::{GuestMemory, LINE_SIZE, MemFault, PAGE_SIZE, PERM_R, PERM_W, PERM_X};

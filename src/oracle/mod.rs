@@ -97,7 +97,8 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
     let mut mem = GuestMemory::new(DATA + DATA_SIZE).map_err(|e| e.to_string())?;
     load_code(&mut mem, &case.code)?;
     mem.write_bytes(DATA, &case.data).map_err(|e| e.to_string())?;
-    let mut cpu = CpuState { gpr: case.regs.gpr, ..CpuState::default() };
+    // Snippets run in user mode natively: so do they under visa (CS RPL 3).
+    let mut cpu = CpuState { gpr: case.regs.gpr, seg: [0x2b, 0x33, 0x2b, 0x2b, 0, 0], ..CpuState::default() };
     cpu.fxrstor_image(&case.regs.fx.0);
     cpu.set_rflags(case.regs.rflags | 0x202);
     cpu.rip = CODE;

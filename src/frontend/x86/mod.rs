@@ -52,7 +52,13 @@ pub trait CodeSource {
 
 impl CodeSource for crate::machine::GuestMemory {
     fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize {
-        let avail = self.size().saturating_sub(addr).min(buf.len() as u64) as usize;
+        // Up to the end of memory, or of the executable pages.
+        let page = crate::machine::PAGE_SIZE;
+        let mut end = addr;
+        while end < addr.saturating_add(buf.len() as u64) && self.perms_at(end) & crate::machine::PERM_X != 0 {
+            end = (end / page + 1) * page;
+        }
+        let avail = end.min(self.size()).saturating_sub(addr).min(buf.len() as u64) as usize;
         match self.read_bytes(addr, &mut buf[..avail]) {
             Ok(()) => avail,
             Err(_) => 0,
@@ -115,6 +121,12 @@ pub fn lifted_mnemonics() -> impl Iterator<Item = Mnemonic> {
         .map(|(i, _)| Mnemonic::values().nth(i).expect("mnemonic index"))
 }
 
+/// Instructions that raise #GP at CPL 3 (with IOPL 0, as user mode runs).
+fn privileged(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(m, Hlt | Cli | Sti | In | Out | Insb | Insw | Insd | Outsb | Outsw | Outsd)
+}
+
 /// The x86 exception a V-ISA trap raises.
 pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
     use crate::visa::TrapCode;
@@ -128,24 +140,27 @@ pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
 
 /// What a translation is specialised for besides its address: the SSE
 /// rounding direction (MXCSR.RC), so SSE float operations carry it as an
-/// explicit V-ISA rounding mode. Instructions that change MXCSR end their
-/// block, so the next block is looked up in the new mode.
+/// explicit V-ISA rounding mode, and the privilege level (user code may not
+/// halt, mask interrupts or do port I/O). Instructions that change MXCSR end
+/// their block, so the next block is looked up in the new mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
     pub rounding: crate::visa::Round,
+    /// Running at CPL 3.
+    pub user: bool,
 }
 
 impl Default for Mode {
-    /// MXCSR at reset: round to nearest.
+    /// The state at reset: round to nearest, CPL 0.
     fn default() -> Mode {
-        Mode { rounding: crate::visa::Round::Nearest }
+        Mode { rounding: crate::visa::Round::Nearest, user: false }
     }
 }
 
 impl Mode {
-    /// The mode of a CPU state.
+    /// The mode of a CPU state (CPL from CS's low bits).
     pub fn of(cpu: &crate::machine::CpuState) -> Mode {
-        Mode::from_mxcsr(cpu.mxcsr)
+        Mode { user: cpu.seg[1] & 3 == 3, ..Mode::from_mxcsr(cpu.mxcsr) }
     }
 
     pub fn from_mxcsr(mxcsr: u32) -> Mode {
@@ -156,16 +171,17 @@ impl Mode {
             2 => Round::Up,
             _ => Round::Zero,
         };
-        Mode { rounding }
+        Mode { rounding, user: false }
     }
 
     /// The mode as the bits a translation cache keys on.
     pub fn bits(self) -> u32 {
-        self.rounding as u32
+        self.rounding as u32 | (self.user as u32) << 2
     }
 
     pub fn from_bits(bits: u32) -> Mode {
-        Mode { rounding: crate::visa::Round::from_code(bits as u8).unwrap_or(crate::visa::Round::Nearest) }
+        let rounding = crate::visa::Round::from_code((bits & 3) as u8).unwrap_or(crate::visa::Round::Nearest);
+        Mode { rounding, user: bits & 4 != 0 }
     }
 }
 
@@ -200,6 +216,13 @@ pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted
         cx.b.guest(ip, len.max(1));
         cx.insn = insn;
         let flow = match (insn.is_invalid(), table[insn.mnemonic() as usize]) {
+            (false, Some(_)) if mode.user && privileged(insn.mnemonic()) => {
+                // #GP: user code may not do this.
+                let yes = cx.iconst(crate::visa::Type::I1, 1);
+                cx.b.trap_if(yes, crate::visa::TrapCode::User(13));
+                cx.b.jump(ip);
+                Flow::End
+            }
             (false, Some(lift)) => {
                 let mark = cx.mark();
                 let flow = lift(&mut cx);
