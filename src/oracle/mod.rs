@@ -85,11 +85,13 @@ pub fn disassemble(code: &[u8], addr: u64) -> String {
     out
 }
 
-/// The code page as both runs see it: the snippet, int3 filler, and `hlt` at `END`.
+/// The code page as both runs see it: the snippet, int3 filler, and an
+/// `int3` at `END` that tells visa the snippet is done (natively, `END`
+/// jumps back to the harness).
 fn load_code(mem: &mut GuestMemory, code: &[u8]) -> Result<(), String> {
     mem.write_bytes(CODE, &[0xcc; native::CODE_SIZE as usize]).map_err(|e| e.to_string())?;
     mem.write_bytes(CODE, code).map_err(|e| e.to_string())?;
-    mem.write_bytes(END, &[0xf4]).map_err(|e| e.to_string())
+    mem.write_bytes(END, &[0xcc]).map_err(|e| e.to_string())
 }
 
 /// Runs a case under visa; returns the final state, the data and the stop.
@@ -108,7 +110,7 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
     });
     let mut helpers = X86Runtime::new(NoPorts);
     let stop = match engine.run(&mut cpu, &mut mem, &mut helpers, 1_000_000) {
-        EngineStop::Exit(ExitReason::Halt) if cpu.rip == END + 1 => {
+        EngineStop::Exit(ExitReason::Breakpoint) if cpu.rip == END + 1 => {
             cpu.rip = END;
             Stop::Completed
         }
