@@ -7,7 +7,9 @@ pub mod filetest;
 pub mod frontend;
 pub mod interp;
 pub mod jit;
+pub mod linux;
 pub mod machine;
 #[cfg(target_arch = "x86_64")]
 pub mod oracle;
+pub mod report;
 pub mod visa;

@@ -4,10 +4,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 use visa::engine::Engine;
 use visa::machine::board::{self, Ending, Input, Uart};
-use visa::machine::{CpuState, FLAGS, GPR_NAMES, GuestMemory};
+use visa::machine::{CpuState, GPR_NAMES, GuestMemory};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {
@@ -17,6 +16,17 @@ pub enum EngineKind {
     Jit,
     /// Interpret, and compile blocks once they are hot.
     Tiered,
+}
+
+impl EngineKind {
+    /// The engine's kind, with the tiered engine's compile threshold.
+    pub fn with_threshold(self, threshold: u32) -> visa::engine::EngineKind {
+        match self {
+            EngineKind::Interp => visa::engine::EngineKind::Interp,
+            EngineKind::Jit => visa::engine::EngineKind::Jit,
+            EngineKind::Tiered => visa::engine::EngineKind::Tiered { threshold: threshold.max(1) },
+        }
+    }
 }
 
 #[derive(Args)]
@@ -110,90 +120,24 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
         args.entry.or(entry).ok_or("nothing to run: give an ELF image, or --load FILE@ADDR with --entry ADDR")?;
     let mut cpu = board::entry_state(entry, args.ram);
     let mut board = board::new_board(Uart::new(Box::new(std::io::stdout()), stdin_input()));
-    let kind = match args.engine {
-        EngineKind::Interp => visa::engine::EngineKind::Interp,
-        EngineKind::Jit => visa::engine::EngineKind::Jit,
-        EngineKind::Tiered => visa::engine::EngineKind::Tiered { threshold: args.threshold.max(1) },
-    };
-    let mut engine = Engine::with_kind(kind);
+    let mut engine = Engine::with_kind(args.engine.with_threshold(args.threshold));
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }
     let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, args.max_insns.unwrap_or(u64::MAX));
     if let Ending::Crashed(fault) = &ending {
-        eprintln!("{}", crash_report(fault, &cpu, &mem, &engine));
+        eprintln!("{}", visa::report::crash(fault, &cpu, &mem, &engine));
     }
     if let Ending::OutOfTime = ending {
         eprintln!("visa: stopped after {} guest instructions (--max-insns)", engine.stats.guest_insts);
     }
     if args.stats {
-        eprintln!("{}", stats_report(&engine));
+        eprintln!("{}", visa::report::stats(&engine));
     }
     if let Some(path) = &args.final_state {
         std::fs::write(path, final_state(&cpu).to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(ending.status())
-}
-
-fn disassemble_at(mem: &GuestMemory, rip: u64) -> String {
-    let mut bytes = [0u8; 15];
-    let n = (mem.size().saturating_sub(rip)).min(15) as usize;
-    if n == 0 || mem.read_bytes(rip, &mut bytes[..n]).is_err() {
-        return "(outside guest memory)".into();
-    }
-    let insn = Decoder::with_ip(64, &bytes[..n], rip, DecoderOptions::NONE).decode();
-    let mut text = String::new();
-    IntelFormatter::new().format(&insn, &mut text);
-    let hex: Vec<String> = bytes[..insn.len().max(1).min(n)].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{text}    ({})", hex.join(" "))
-}
-
-fn crash_report(fault: &visa::engine::Fault, cpu: &CpuState, mem: &GuestMemory, engine: &Engine) -> String {
-    let mut s = format!("visa: guest {} at {:#x}", fault.name(), fault.rip);
-    if let Some(addr) = fault.addr {
-        s += &format!(", address {addr:#x}");
-    }
-    s += &format!("\n  {:#x}: {}\nregisters:\n", fault.rip, disassemble_at(mem, fault.rip));
-    for row in GPR_NAMES.iter().zip(cpu.gpr).collect::<Vec<_>>().chunks(4) {
-        let line: Vec<String> = row.iter().map(|(n, v)| format!("{n:>4}={v:016x}")).collect();
-        s += &format!("  {}\n", line.join(" "));
-    }
-    s += &format!("  rflags={:#x}", cpu.rflags());
-    let set: Vec<_> =
-        FLAGS.iter().filter(|(_, bit)| cpu.rflags() >> bit & 1 == 1).map(|(n, _)| n.to_uppercase()).collect();
-    s += &format!(" [{}]\nlast blocks:", set.join(" "));
-    for addr in engine.recent_blocks() {
-        s += &format!(" {addr:#x}");
-    }
-    s
-}
-
-fn stats_report(engine: &Engine) -> String {
-    let st = &engine.stats;
-    let run = st.run_time.as_secs_f64();
-    let exec = st.run_time.saturating_sub(st.translate_time + st.compile_time).as_secs_f64();
-    let rows = [
-        ("engine", format!("{:?}", engine.kind()).to_lowercase()),
-        ("guest instructions", st.guest_insts.to_string()),
-        ("blocks run", st.blocks_run.to_string()),
-        ("  as host code", st.jit_runs.to_string()),
-        ("blocks translated", st.blocks_translated.to_string()),
-        ("blocks compiled", st.jit_compiled.to_string()),
-        ("  left interpreted", st.jit_failed.to_string()),
-        ("host code bytes", st.jit_code_bytes.to_string()),
-        ("code cache flushes", st.jit_flushes.to_string()),
-        ("cache hits", st.cache_hits.to_string()),
-        ("invalidations", st.invalidations.to_string()),
-        ("translating", format!("{:.3} s", st.translate_time.as_secs_f64())),
-        ("compiling", format!("{:.3} s", st.compile_time.as_secs_f64())),
-        ("executing", format!("{exec:.3} s")),
-        ("guest MIPS", format!("{:.1}", if run > 0.0 { st.guest_insts as f64 / run / 1e6 } else { 0.0 })),
-    ];
-    let mut s = String::from("visa stats:");
-    for (name, value) in rows {
-        s += &format!("\n  {name:<20}{value}");
-    }
-    s
 }
 
 /// The architectural state as JSON: integers as hex strings.

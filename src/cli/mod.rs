@@ -2,6 +2,7 @@
 
 mod boot;
 mod lift;
+mod run;
 mod visa_files;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Command {
     },
     /// Run a bare-metal guest on the board (serial on stdin/stdout, exit port 0xF4).
     Boot(boot::BootArgs),
+    /// Run a static x86-64 Linux program: visa run [OPTIONS] PROGRAM [ARGS]...
+    Run(run::RunArgs),
     /// Print guest blocks with their disassembly and V-ISA.
     Lift(lift::LiftArgs),
     /// Run filetests (V-ISA text with `; run:` lines) and report the results.
@@ -56,6 +59,7 @@ pub fn main() -> i32 {
         Command::Test { paths, tier } => visa_files::test(&paths, tier),
         Command::Boot(args) => boot::boot(args),
         Command::Lift(args) => lift::lift(args),
+        Command::Run(args) => run::run(args),
     };
     result.unwrap_or_else(|msg| {
         eprintln!("visa: {msg}");

@@ -241,6 +241,20 @@ impl GuestMemory {
         }
     }
 
+    /// A checked view of guest bytes (a system call's input buffer).
+    pub fn bytes(&self, addr: u64, len: usize) -> Result<&[u8], MemFault> {
+        let at = self.check(addr, len, false)?;
+        Ok(&self.map[at..at + len])
+    }
+
+    /// A checked writable view of guest bytes (a system call's output
+    /// buffer); the range counts as written, for code tracking.
+    pub fn bytes_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], MemFault> {
+        let at = self.check(addr, len, true)?;
+        self.note_write(addr, len as u64);
+        Ok(&mut self.map[at..at + len])
+    }
+
     /// Copies guest bytes out.
     pub fn read_bytes(&self, addr: u64, out: &mut [u8]) -> Result<(), MemFault> {
         let at = self.check(addr, out.len(), false)?;

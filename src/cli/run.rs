@@ -1,0 +1,64 @@
+//! `visa run`: run a static x86-64 Linux program (as qemu-x86_64 does).
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::boot::{EngineKind, parse_number};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Execution engine.
+    #[arg(long, value_enum, default_value = "tiered")]
+    engine: EngineKind,
+    /// Runs before the tiered engine compiles a block.
+    #[arg(long, default_value_t = visa::engine::DEFAULT_THRESHOLD)]
+    threshold: u32,
+    /// Log every system call to standard error.
+    #[arg(long)]
+    strace: bool,
+    /// The program's argv[0] (default: PROGRAM as given).
+    #[arg(long, value_name = "NAME")]
+    argv0: Option<OsString>,
+    /// Stop after this many guest instructions (exit status 124).
+    #[arg(long, value_parser = parse_number)]
+    max_insns: Option<u64>,
+    /// Print execution statistics to standard error at the end.
+    #[arg(long)]
+    stats: bool,
+    /// A static x86-64 Linux executable, or a `#!` script.
+    program: PathBuf,
+    /// The program's arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).expect("no NUL in an option")
+}
+
+pub fn run(args: RunArgs) -> Result<i32, String> {
+    // A program the guest execs runs under visa with the same options.
+    let me = std::env::args_os().next().unwrap_or_else(|| "visa".into());
+    let mut exec_prefix = vec![CString::new(me.as_bytes()).map_err(|_| "NUL in visa's own path")?, cstr("run")];
+    let engine = format!("{:?}", args.engine).to_lowercase();
+    exec_prefix.extend([cstr("--engine"), cstr(&engine), cstr("--threshold"), cstr(&args.threshold.to_string())]);
+    if args.strace {
+        exec_prefix.push(cstr("--strace"));
+    }
+    if args.stats {
+        exec_prefix.push(cstr("--stats"));
+    }
+    let opts = visa::linux::Options {
+        engine: args.engine.with_threshold(args.threshold),
+        strace: args.strace,
+        argv0: args.argv0.map(|a| a.as_bytes().to_vec()),
+        exec_prefix,
+        max_insns: args.max_insns,
+        stats: args.stats,
+    };
+    let guest_args: Vec<Vec<u8>> = args.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    visa::linux::run(&args.program, &guest_args, &opts)
+}

@@ -1,0 +1,240 @@
+//! The Linux user-mode layer: runs a static x86-64 Linux executable as a
+//! host process, as qemu-x86_64 does. It loads the program, builds its
+//! initial stack, runs it on an engine, and answers its system calls and
+//! turns its faults into signals.
+
+mod errno;
+mod loader;
+mod mm;
+mod process;
+mod signals;
+mod stack;
+mod syscall;
+
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::engine::{Engine, EngineKind, Fault, Stop};
+use crate::machine::x86rt::{NoPorts, X86Runtime};
+use crate::machine::{CpuState, GuestMemory, PERM_R, PERM_W};
+use crate::visa::ExitReason;
+
+pub use loader::PIE_BASE;
+pub use mm::{GUEST_SIZE, STACK_SIZE, STACK_TOP};
+pub use syscall::{implemented as implemented_syscalls, name as syscall_name};
+
+use errno::EINTR;
+use process::Process;
+use signals::{SIGILL, SIGSEGV, SIGTRAP, SigInfo};
+
+/// How to run a program.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub engine: EngineKind,
+    /// Log every system call to standard error.
+    pub strace: bool,
+    /// The guest's argv[0] (default: the program path as given).
+    pub argv0: Option<Vec<u8>>,
+    /// How visa runs a program the guest execs: visa's path and its options,
+    /// before `--argv0 NAME -- PROGRAM ARGS`.
+    pub exec_prefix: Vec<CString>,
+    /// Stop after about this many guest instructions (status 124).
+    pub max_insns: Option<u64>,
+    /// Print engine statistics to standard error at the end.
+    pub stats: bool,
+}
+
+/// Exit status when `max_insns` runs out (as `timeout` uses).
+pub const OUT_OF_TIME: i32 = 124;
+
+/// Guest instructions between checks for host signals.
+const CHUNK: u64 = 1 << 22;
+
+/// How deep `#!` interpreters may nest.
+const MAX_SCRIPT_DEPTH: usize = 4;
+
+/// The program to load after following `#!` lines.
+struct Resolved {
+    path: PathBuf,
+    file: Vec<u8>,
+    argv: Vec<Vec<u8>>,
+}
+
+fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>) -> Result<Resolved, String> {
+    let mut path = program.to_path_buf();
+    for _ in 0..MAX_SCRIPT_DEPTH {
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !bytes.starts_with(b"#!") {
+            return Ok(Resolved { path, file: bytes, argv });
+        }
+        let line = bytes[2..].split(|b| *b == b'\n').next().unwrap_or_default();
+        let line = line.trim_ascii();
+        let (interp, arg) = match line.iter().position(|b| b.is_ascii_whitespace()) {
+            Some(i) => (&line[..i], Some(line[i..].trim_ascii())),
+            None => (line, None),
+        };
+        if interp.is_empty() {
+            return Err(format!("{}: empty #! line", path.display()));
+        }
+        // argv becomes: interpreter [arg] script args...
+        let mut next = vec![interp.to_vec()];
+        next.extend(arg.filter(|a| !a.is_empty()).map(|a| a.to_vec()));
+        next.push(path.as_os_str().as_bytes().to_vec());
+        next.extend(argv.into_iter().skip(1));
+        argv = next;
+        path = PathBuf::from(std::ffi::OsStr::from_bytes(interp));
+    }
+    Err(format!("{}: #! interpreters nest too deeply", program.display()))
+}
+
+/// The entry state of a Linux process: user-mode selectors, SSE enabled.
+fn entry_state(entry: u64, rsp: u64) -> CpuState {
+    let mut cpu = CpuState { rip: entry, ..CpuState::default() };
+    cpu.gpr[4] = rsp;
+    cpu.set_rflags(0x202);
+    // The kernel's user selectors: data 0x2b, code 0x33 (RPL 3).
+    cpu.seg = [0x2b, 0x33, 0x2b, 0x2b, 0, 0];
+    cpu.cr0 = 0x8005_0033;
+    cpu.cr4 = 0x0620;
+    cpu.efer = 0x0501;
+    cpu
+}
+
+/// Loads the program and makes its process.
+fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, String> {
+    let mut argv = vec![opts.argv0.clone().unwrap_or_else(|| program.as_os_str().as_bytes().to_vec())];
+    argv.extend(args.iter().cloned());
+    let Resolved { path, file, argv } = resolve_script(program, argv)?;
+    let mut mem = GuestMemory::with_protection(GUEST_SIZE).map_err(|e| format!("cannot reserve guest memory: {e}"))?;
+    let mut space = mm::AddressSpace::new();
+    let image = loader::load(&mut mem, &mut space, &file).map_err(|e| format!("{}: {e}", path.display()))?;
+    space.brk_start = mm::page_up(image.end);
+    space.brk = space.brk_start;
+
+    let stack_base = STACK_TOP - STACK_SIZE;
+    mem.protect(stack_base, STACK_SIZE, PERM_R | PERM_W);
+    space.record(stack_base, STACK_SIZE, PERM_R | PERM_W);
+    let mut random = [0u8; 16];
+    // SAFETY: filling our own buffer.
+    unsafe { libc::getrandom(random.as_mut_ptr() as *mut libc::c_void, random.len(), 0) };
+    let envp: Vec<Vec<u8>> = std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect();
+    let execfn = path.as_os_str().as_bytes();
+    let rsp = stack::build(&mut mem, STACK_TOP, &image, execfn, &argv, &envp, random)?;
+    let exe = std::fs::canonicalize(&path).unwrap_or(path.clone());
+    Ok(Process {
+        cpu: entry_state(image.entry, rsp),
+        mem,
+        space,
+        signals: signals::SignalState::default(),
+        strace: opts.strace,
+        exit: None,
+        reported: HashSet::new(),
+        exe: exe.as_os_str().as_bytes().to_vec(),
+        exec_prefix: opts.exec_prefix.clone(),
+    })
+}
+
+/// System calls that fail with EINTR when a handler interrupts them, even
+/// with SA_RESTART (see signal(7)).
+const NEVER_RESTARTED: &[u64] = &[7, 23, 34, 35, 130, 230, 270, 271];
+
+/// After a call failed with EINTR: restart it, unless a handler will run
+/// that asks otherwise.
+fn restart_interrupted(p: &mut Process, nr: u64) {
+    signals::collect_host_signals(&mut p.signals);
+    let handler = p.signals.next().and_then(|sig| p.signals.handler(sig));
+    let restart = match handler {
+        None => nr != 34 && nr != 130,
+        Some(a) => a.flags & signals::SA_RESTART != 0 && !NEVER_RESTARTED.contains(&nr),
+    };
+    if restart {
+        // Back to the SYSCALL instruction, with its number in RAX again.
+        p.cpu.rip -= 2;
+        p.cpu.gpr[0] = nr;
+    }
+}
+
+/// The signal a guest fault raises, as the kernel would report it.
+fn fault_signal(p: &Process, f: &Fault) -> SigInfo {
+    let (signo, code, addr) = match f.vector {
+        0 => (signals::SIGFPE, signals::FPE_INTDIV, f.rip),
+        6 => (SIGILL, signals::ILL_ILLOPN, f.rip),
+        14 | 17 => {
+            let addr = f.addr.unwrap_or(f.rip);
+            let mapped = p.mem.perms_at(addr) != 0;
+            (SIGSEGV, if mapped { signals::SEGV_ACCERR } else { signals::SEGV_MAPERR }, addr)
+        }
+        3 => (SIGTRAP, signals::SI_KERNEL, 0),
+        // #GP and the rest.
+        _ => (SIGSEGV, signals::SI_KERNEL, 0),
+    };
+    SigInfo { signo, code, addr, ..SigInfo::default() }
+}
+
+/// Raises the signal for a fault. A fault whose signal is blocked, or
+/// that nothing handles, ends the process (with a report on stderr).
+fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
+    let info = fault_signal(p, &f);
+    let sig = info.signo;
+    let blocked = p.signals.mask & (1 << (sig - 1)) != 0;
+    if blocked || p.signals.handler(sig).is_none() {
+        eprintln!("{}", crate::report::crash(&f, &p.cpu, &p.mem, engine));
+        signals::die_of(sig);
+    }
+    p.signals.raise(info);
+}
+
+/// Runs a program to its end; returns its exit status. A guest killed by a
+/// signal kills visa with the same signal.
+pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, String> {
+    let mut p = start(program, args, opts)?;
+    let mut engine = Engine::with_kind(opts.engine);
+    if let Some(why) = &engine.stats.jit_unavailable {
+        eprintln!("visa: no JIT on this host ({why}); interpreting");
+    }
+    let mut rt = X86Runtime::new(NoPorts);
+    signals::take_host_signals(&mut p.signals);
+    let limit = opts.max_insns.unwrap_or(u64::MAX);
+    let status = loop {
+        let left = limit.saturating_sub(engine.stats.guest_insts);
+        if left == 0 {
+            eprintln!("visa: stopped after {} guest instructions (--max-insns)", engine.stats.guest_insts);
+            break OUT_OF_TIME;
+        }
+        match engine.run(&mut p.cpu, &mut p.mem, &mut rt, left.min(CHUNK)) {
+            Stop::Exit(ExitReason::Syscall) => {
+                let nr = p.cpu.gpr[0];
+                syscall::dispatch(&mut p);
+                if let Some(status) = p.exit {
+                    break status;
+                }
+                if p.cpu.gpr[0] == (-(EINTR as i64)) as u64 {
+                    restart_interrupted(&mut p, nr);
+                }
+            }
+            Stop::Exit(ExitReason::Breakpoint) => {
+                let f = Fault { vector: 3, rip: p.cpu.rip - 1, addr: None };
+                raise_fault(&mut p, &engine, f);
+            }
+            Stop::Exit(_) => {
+                // HLT, INT n and the like are privileged: #GP at CPL 3.
+                let f = Fault { vector: 13, rip: p.cpu.rip, addr: None };
+                raise_fault(&mut p, &engine, f);
+            }
+            Stop::Fault(f) => raise_fault(&mut p, &engine, f),
+            Stop::Budget | Stop::Requested => {}
+        }
+        let signalled = p.signals.pending != 0 || signals::host_signal_waiting() || p.signals.saved_mask.is_some();
+        if signalled && signals::deliver_pending(&mut p).is_err() {
+            // No room for the signal frame: the kernel kills with SIGSEGV.
+            eprintln!("visa: no room on the guest stack for a signal frame");
+            signals::die_of(SIGSEGV);
+        }
+    };
+    if opts.stats {
+        eprintln!("{}", crate::report::stats(&engine));
+    }
+    Ok(status)
+}

@@ -1,0 +1,487 @@
+//! Signals: the guest's dispositions, mask and pending set; delivery to
+//! guest handlers on an x86-64 `rt_sigframe` (siginfo, ucontext, FXSAVE
+//! state) and `rt_sigreturn`; default actions; and host signals (SIGINT,
+//! SIGPIPE, SIGCHLD...) forwarded to the guest.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::errno::{EFAULT, EINVAL, ENOMEM, Errno};
+use super::process::Process;
+use crate::machine::CpuState;
+
+pub const NSIG: usize = 64;
+pub const SIGHUP: i32 = 1;
+pub const SIGINT: i32 = 2;
+pub const SIGQUIT: i32 = 3;
+pub const SIGILL: i32 = 4;
+pub const SIGTRAP: i32 = 5;
+pub const SIGBUS: i32 = 7;
+pub const SIGFPE: i32 = 8;
+pub const SIGKILL: i32 = 9;
+pub const SIGUSR1: i32 = 10;
+pub const SIGSEGV: i32 = 11;
+pub const SIGUSR2: i32 = 12;
+pub const SIGPIPE: i32 = 13;
+pub const SIGALRM: i32 = 14;
+pub const SIGTERM: i32 = 15;
+pub const SIGCHLD: i32 = 17;
+pub const SIGCONT: i32 = 18;
+pub const SIGSTOP: i32 = 19;
+pub const SIGTSTP: i32 = 20;
+pub const SIGTTIN: i32 = 21;
+pub const SIGTTOU: i32 = 22;
+pub const SIGURG: i32 = 23;
+pub const SIGWINCH: i32 = 28;
+
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+/// si_code values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_TKILL: i32 = -6;
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+pub const ILL_ILLOPN: i32 = 2;
+pub const FPE_INTDIV: i32 = 1;
+
+const SS_ONSTACK: u32 = 1;
+const SS_DISABLE: u32 = 2;
+
+/// A guest `struct sigaction` (the kernel's layout).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// What a signal carries to a handler.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub code: i32,
+    /// si_addr for faults, or si_pid / si_uid for kill.
+    pub addr: u64,
+    pub pid: i32,
+    pub uid: u32,
+}
+
+impl SigInfo {
+    fn bytes(&self) -> [u8; 128] {
+        let mut b = [0u8; 128];
+        b[0..4].copy_from_slice(&self.signo.to_le_bytes());
+        b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        if matches!(self.signo, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP) && self.code > 0 {
+            b[16..24].copy_from_slice(&self.addr.to_le_bytes());
+        } else {
+            b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+            b[20..24].copy_from_slice(&self.uid.to_le_bytes());
+        }
+        b
+    }
+}
+
+pub struct SignalState {
+    pub actions: [SigAction; NSIG + 1],
+    pub mask: u64,
+    pub pending: u64,
+    pub info: [SigInfo; NSIG + 1],
+    /// sigaltstack: base, size, flags.
+    pub altstack: (u64, u64, u32),
+    /// The mask to restore after a handler that interrupts rt_sigsuspend.
+    pub saved_mask: Option<u64>,
+}
+
+impl Default for SignalState {
+    fn default() -> SignalState {
+        SignalState {
+            actions: [SigAction::default(); NSIG + 1],
+            mask: 0,
+            pending: 0,
+            info: [SigInfo::default(); NSIG + 1],
+            altstack: (0, 0, SS_DISABLE),
+            saved_mask: None,
+        }
+    }
+}
+
+fn bit(sig: i32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// Signals that cannot be caught, blocked or ignored.
+pub const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
+
+/// What the default action of a signal is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    Ignore,
+    Stop,
+    Terminate,
+}
+
+pub fn default_action(sig: i32) -> DefaultAction {
+    match sig {
+        SIGCHLD | SIGURG | SIGWINCH | SIGCONT => DefaultAction::Ignore,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
+        _ => DefaultAction::Terminate,
+    }
+}
+
+impl SignalState {
+    /// Queues a signal (a second one of the same number merges).
+    pub fn raise(&mut self, info: SigInfo) {
+        let sig = info.signo;
+        if !(1..=NSIG as i32).contains(&sig) {
+            return;
+        }
+        self.pending |= bit(sig);
+        self.info[sig as usize] = info;
+    }
+
+    /// The lowest pending signal that is not blocked.
+    pub fn next(&self) -> Option<i32> {
+        let ready = self.pending & !(self.mask & !UNBLOCKABLE);
+        (ready != 0).then(|| ready.trailing_zeros() as i32 + 1)
+    }
+
+    /// Does delivering `sig` do anything (run a handler, stop or end the process)?
+    pub fn acts_on(&self, sig: i32) -> bool {
+        match self.actions[sig as usize].handler {
+            SIG_IGN => sig == SIGKILL,
+            SIG_DFL => default_action(sig) != DefaultAction::Ignore,
+            _ => true,
+        }
+    }
+
+    /// The handler that delivering `sig` runs, if any.
+    pub fn handler(&self, sig: i32) -> Option<SigAction> {
+        let a = self.actions[sig as usize];
+        (a.handler != SIG_DFL && a.handler != SIG_IGN).then_some(a)
+    }
+
+    /// Drops deliverable signals that would be ignored; true when one that
+    /// acts is left.
+    pub fn drop_ignored(&mut self) -> bool {
+        while let Some(sig) = self.next() {
+            if self.acts_on(sig) {
+                return true;
+            }
+            self.pending &= !bit(sig);
+        }
+        false
+    }
+
+    /// rt_sigaction: the old action, after installing `new` if given.
+    pub fn set_action(&mut self, sig: i32, new: Option<SigAction>) -> Result<SigAction, Errno> {
+        if !(1..=NSIG as i32).contains(&sig) || (new.is_some() && (sig == SIGKILL || sig == SIGSTOP)) {
+            return Err(EINVAL);
+        }
+        let old = self.actions[sig as usize];
+        if let Some(a) = new {
+            self.actions[sig as usize] = a;
+            if a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore) {
+                self.pending &= !bit(sig);
+            }
+            if host_forwarded(sig) {
+                forward_host_signal(sig, a.handler != SIG_IGN);
+            }
+        }
+        Ok(old)
+    }
+}
+
+// ---- host signals ----
+
+/// Host signals the guest should see, as they arrive.
+static HOST_PENDING: AtomicU64 = AtomicU64::new(0);
+
+fn host_forwarded(sig: i32) -> bool {
+    matches!(
+        sig,
+        SIGHUP | SIGINT | SIGQUIT | SIGUSR1 | SIGUSR2 | SIGALRM | SIGTERM | SIGCHLD | SIGPIPE | SIGWINCH | SIGCONT
+    )
+}
+
+extern "C" fn on_host_signal(sig: i32) {
+    HOST_PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+}
+
+/// Catches a host signal for the guest (`catch`), or ignores it as the guest
+/// asked. Handlers are installed without SA_RESTART, so a blocking host
+/// call returns EINTR and the guest sees the signal promptly.
+pub fn forward_host_signal(sig: i32, catch: bool) {
+    // SAFETY: installing a plain handler that only touches an atomic.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = if catch { on_host_signal as *const () as usize } else { libc::SIG_IGN };
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// At process start: the guest inherits the signals the host process
+/// ignores and its signal mask (as across execve), and visa catches the
+/// other forwarded signals and unblocks everything on the host.
+pub fn take_host_signals(state: &mut SignalState) {
+    // SAFETY: querying and setting this process's signal state.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut mask);
+        libc::sigprocmask(libc::SIG_SETMASK, &mask, &mut mask);
+        for sig in 1..=NSIG as i32 {
+            if libc::sigismember(&mask, sig) == 1 {
+                state.mask |= bit(sig) & !UNBLOCKABLE;
+            }
+            if !host_forwarded(sig) {
+                continue;
+            }
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old);
+            if old.sa_sigaction == libc::SIG_IGN {
+                state.actions[sig as usize].handler = SIG_IGN;
+            } else {
+                forward_host_signal(sig, true);
+            }
+        }
+    }
+}
+
+/// Before execve: the host signal state the new program should inherit
+/// (ignored signals stay ignored, others go back to the default action,
+/// and the guest's mask becomes the host's).
+pub fn prepare_exec(state: &SignalState) {
+    // SAFETY: setting this process's signal state.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut mask);
+        for sig in 1..=NSIG as i32 {
+            if state.mask & bit(sig) != 0 {
+                libc::sigaddset(&mut mask, sig);
+            }
+            if host_forwarded(sig) {
+                let ignored = state.actions[sig as usize].handler == SIG_IGN;
+                libc::signal(sig, if ignored { libc::SIG_IGN } else { libc::SIG_DFL });
+            }
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+    }
+}
+
+/// Moves host signals that arrived into the guest's pending set.
+pub fn collect_host_signals(state: &mut SignalState) {
+    let arrived = HOST_PENDING.swap(0, Ordering::SeqCst);
+    for sig in 1..=NSIG as i32 {
+        if arrived & bit(sig) != 0 {
+            state.raise(SigInfo { signo: sig, code: SI_USER, ..SigInfo::default() });
+        }
+    }
+}
+
+/// True when a host signal is waiting (cheap: for the run loop).
+pub fn host_signal_waiting() -> bool {
+    HOST_PENDING.load(Ordering::Relaxed) != 0
+}
+
+/// Sleeps until a forwarded host signal arrives (at once if one already has).
+pub fn wait_for_host_signal() {
+    // SAFETY: blocking signals around the check closes the race with their
+    // arrival; sigsuspend restores the mask while it waits.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
+        if !host_signal_waiting() {
+            libc::sigsuspend(&old);
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+}
+
+/// Ends the process as the signal's default action would: the host process
+/// dies of the same signal, so its parent sees the same status.
+pub fn die_of(sig: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: restoring the default action and raising it on ourselves.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    // A signal whose default does not kill (stopped and continued): exit as it would.
+    std::process::exit(128 + sig);
+}
+
+// ---- delivery ----
+
+const UC_MCONTEXT: u64 = 40;
+const UC_SIGMASK: u64 = 296;
+const UC_SIZE: u64 = 304;
+const FRAME_UC: u64 = 8;
+const FRAME_INFO: u64 = FRAME_UC + UC_SIZE;
+const FRAME_SIZE: u64 = FRAME_INFO + 128;
+/// sigcontext's general registers, in the kernel's order (CpuState indices).
+const MCONTEXT_GPRS: [usize; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 7, 6, 5, 3, 2, 0, 1, 4];
+const RSP: usize = 4;
+
+/// RFLAGS bits rt_sigreturn may restore (the user-changeable ones).
+const USER_FLAGS: u64 = 0x0025_4dd5;
+
+fn on_altstack(state: &SignalState, sp: u64) -> bool {
+    let (base, size, _) = state.altstack;
+    sp > base && sp <= base + size
+}
+
+/// Runs pending signals' dispositions: default actions end or stop the
+/// process, ignored ones are dropped, and for a handler the guest is set up
+/// to run it. Returns when nothing deliverable is pending.
+pub fn deliver_pending(p: &mut Process) -> Result<(), Errno> {
+    collect_host_signals(&mut p.signals);
+    while let Some(sig) = p.signals.next() {
+        p.signals.pending &= !bit(sig);
+        let info = p.signals.info[sig as usize];
+        let action = p.signals.actions[sig as usize];
+        match action.handler {
+            SIG_IGN if sig != SIGKILL => {}
+            SIG_DFL => match default_action(sig) {
+                DefaultAction::Ignore => {}
+                DefaultAction::Stop => {
+                    // SAFETY: stopping ourselves, as the default action does.
+                    unsafe { libc::raise(libc::SIGSTOP) };
+                }
+                DefaultAction::Terminate => die_of(sig),
+            },
+            _ => {
+                enter_handler(p, sig, info, action)?;
+                // One handler at a time: the next runs after this one returns or
+                // when the loop comes back here.
+                return Ok(());
+            }
+        }
+    }
+    if let Some(mask) = p.signals.saved_mask.take() {
+        p.signals.mask = mask;
+    }
+    Ok(())
+}
+
+/// Pushes an rt_sigframe and points the guest at the handler.
+fn enter_handler(p: &mut Process, sig: i32, info: SigInfo, action: SigAction) -> Result<(), Errno> {
+    let cpu = &p.cpu;
+    let mut sp = cpu.gpr[RSP];
+    let (base, size, flags) = p.signals.altstack;
+    if action.flags & SA_ONSTACK != 0 && flags & SS_DISABLE == 0 && !on_altstack(&p.signals, sp) {
+        sp = base + size;
+    } else {
+        sp -= 128; // the red zone
+    }
+    let fp = (sp - 512) & !63;
+    let frame = ((fp - FRAME_SIZE) & !15) - 8;
+    let mut uc = vec![0u8; UC_SIZE as usize];
+    uc[16..24].copy_from_slice(&base.to_le_bytes());
+    let ss_flags = if on_altstack(&p.signals, cpu.gpr[RSP]) { SS_ONSTACK } else { flags };
+    uc[24..28].copy_from_slice(&ss_flags.to_le_bytes());
+    uc[32..40].copy_from_slice(&size.to_le_bytes());
+    let m = UC_MCONTEXT as usize;
+    for (i, reg) in MCONTEXT_GPRS.iter().enumerate() {
+        uc[m + 8 * i..m + 8 * i + 8].copy_from_slice(&cpu.gpr[*reg].to_le_bytes());
+    }
+    uc[m + 128..m + 136].copy_from_slice(&cpu.rip.to_le_bytes());
+    uc[m + 136..m + 144].copy_from_slice(&cpu.rflags().to_le_bytes());
+    uc[m + 144..m + 146].copy_from_slice(&0x33u16.to_le_bytes());
+    uc[m + 150..m + 152].copy_from_slice(&0x2bu16.to_le_bytes());
+    let trapno: u64 = match sig {
+        SIGSEGV => 14,
+        SIGILL => 6,
+        SIGFPE => 0,
+        SIGTRAP => 3,
+        _ => 0,
+    };
+    uc[m + 160..m + 168].copy_from_slice(&trapno.to_le_bytes());
+    uc[m + 168..m + 176].copy_from_slice(&p.signals.mask.to_le_bytes());
+    uc[m + 176..m + 184].copy_from_slice(&info.addr.to_le_bytes());
+    uc[m + 184..m + 192].copy_from_slice(&fp.to_le_bytes());
+    let restored_mask = p.signals.saved_mask.take().unwrap_or(p.signals.mask);
+    uc[UC_SIGMASK as usize..UC_SIGMASK as usize + 8].copy_from_slice(&restored_mask.to_le_bytes());
+    let fx = cpu.fxsave_image();
+    p.write(fp, &fx).map_err(|_| ENOMEM)?;
+    p.write_u64(frame, action.restorer)?;
+    p.write(frame + FRAME_UC, &uc)?;
+    p.write(frame + FRAME_INFO, &info.bytes())?;
+
+    if action.flags & SA_NODEFER == 0 {
+        p.signals.mask |= bit(sig);
+    }
+    p.signals.mask |= action.mask;
+    if action.flags & SA_RESETHAND != 0 {
+        p.signals.actions[sig as usize] = SigAction::default();
+    }
+    let cpu = &mut p.cpu;
+    cpu.gpr[RSP] = frame;
+    cpu.gpr[7] = sig as u64;
+    cpu.gpr[6] = frame + FRAME_INFO;
+    cpu.gpr[2] = frame + FRAME_UC;
+    cpu.gpr[0] = 0;
+    cpu.rip = action.handler;
+    // The handler starts with DF clear, as the ABI wants.
+    cpu.set_rflags(cpu.rflags() & !0x400);
+    Ok(())
+}
+
+/// rt_sigreturn: restores what `enter_handler` saved.
+pub fn sigreturn(p: &mut Process) -> Result<(), Errno> {
+    let frame = p.cpu.gpr[RSP] - 8;
+    let uc = p.read(frame + FRAME_UC, UC_SIZE as usize).map_err(|_| EFAULT)?;
+    let m = UC_MCONTEXT as usize;
+    let word = |at: usize| u64::from_le_bytes(uc[at..at + 8].try_into().unwrap());
+    let fp = word(m + 184);
+    let fx = if fp != 0 { Some(p.read(fp, 512)?) } else { None };
+    let cpu: &mut CpuState = &mut p.cpu;
+    for (i, reg) in MCONTEXT_GPRS.iter().enumerate() {
+        cpu.gpr[*reg] = word(m + 8 * i);
+    }
+    cpu.rip = word(m + 128);
+    let flags = word(m + 136);
+    cpu.set_rflags((cpu.rflags() & !USER_FLAGS) | (flags & USER_FLAGS));
+    if let Some(fx) = fx {
+        let img: [u8; 512] = fx.try_into().expect("512 bytes");
+        cpu.fxrstor_image(&img);
+    }
+    p.signals.mask = word(UC_SIGMASK as usize) & !UNBLOCKABLE;
+    Ok(())
+}
+
+/// sigaltstack.
+pub fn set_altstack(p: &mut Process, new: u64, old: u64) -> Result<u64, Errno> {
+    if old != 0 {
+        let (base, size, flags) = p.signals.altstack;
+        let flags = if on_altstack(&p.signals, p.cpu.gpr[RSP]) { SS_ONSTACK } else { flags };
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&base.to_le_bytes());
+        b[8..12].copy_from_slice(&flags.to_le_bytes());
+        b[16..24].copy_from_slice(&size.to_le_bytes());
+        p.write(old, &b)?;
+    }
+    if new != 0 {
+        let b = p.read(new, 24)?;
+        let base = u64::from_le_bytes(b[0..8].try_into().unwrap());
+        let flags = u32::from_le_bytes(b[8..12].try_into().unwrap());
+        let size = u64::from_le_bytes(b[16..24].try_into().unwrap());
+        if flags & !SS_DISABLE != 0 {
+            return Err(EINVAL);
+        }
+        p.signals.altstack = (base, size, flags);
+    }
+    Ok(0)
+}

@@ -1,0 +1,387 @@
+//! File-descriptor I/O: read and write (plain, vectored, positioned), open
+//! and close, lseek, dup, pipe, fcntl, ioctl, poll and select. Guest file
+//! descriptors are host file descriptors; data moves straight between the
+//! host and guest memory, and flag values are translated where the x86-64
+//! ABI differs from the host's.
+
+use super::super::errno::{EFAULT, EINVAL, ENOTTY, Errno, check};
+use super::super::process::Process;
+use super::misc::{read_timespec, write_timespec};
+use super::paths::path_arg;
+use super::{Arg, Entry};
+
+use Arg::{Hex, Int, Str};
+
+pub const TABLE: &[Entry] = &[
+    (0, "read", &[Int, Hex, Int], read),
+    (1, "write", &[Int, Hex, Int], write),
+    (2, "open", &[Str, Hex, Hex], |p, a| openat(p, [AT_FDCWD, a[0], a[1], a[2], 0, 0])),
+    (3, "close", &[Int], |_, a| check(unsafe { libc::close(a[0] as i32) } as i64)),
+    (7, "poll", &[Hex, Int, Int], poll),
+    (8, "lseek", &[Int, Int, Int], |_, a| check(unsafe { libc::lseek(a[0] as i32, a[1] as i64, a[2] as i32) })),
+    (16, "ioctl", &[Int, Hex, Hex], ioctl),
+    (17, "pread64", &[Int, Hex, Int, Int], pread64),
+    (18, "pwrite64", &[Int, Hex, Int, Int], pwrite64),
+    (19, "readv", &[Int, Hex, Int], |p, a| vectored(p, a, false)),
+    (20, "writev", &[Int, Hex, Int], |p, a| vectored(p, a, true)),
+    (22, "pipe", &[Hex], |p, a| pipe2(p, [a[0], 0, 0, 0, 0, 0])),
+    (23, "select", &[Int, Hex, Hex, Hex, Hex], select),
+    (32, "dup", &[Int], |_, a| check(unsafe { libc::dup(a[0] as i32) } as i64)),
+    (33, "dup2", &[Int, Int], |_, a| check(unsafe { libc::dup2(a[0] as i32, a[1] as i32) } as i64)),
+    (40, "sendfile", &[Int, Int, Hex, Int], sendfile),
+    (72, "fcntl", &[Int, Int, Hex], fcntl),
+    (73, "flock", &[Int, Int], |_, a| check(unsafe { libc::flock(a[0] as i32, a[1] as i32) } as i64)),
+    (74, "fsync", &[Int], |_, a| check(unsafe { libc::fsync(a[0] as i32) } as i64)),
+    (75, "fdatasync", &[Int], |_, a| check(unsafe { libc::fdatasync(a[0] as i32) } as i64)),
+    (77, "ftruncate", &[Int, Int], |_, a| check(unsafe { libc::ftruncate(a[0] as i32, a[1] as i64) } as i64)),
+    (85, "creat", &[Str, Hex], |p, a| openat(p, [AT_FDCWD, a[0], 0o1101, a[1], 0, 0])),
+    (257, "openat", &[Int, Str, Hex, Hex], openat),
+    (270, "pselect6", &[Int, Hex, Hex, Hex, Hex, Hex], pselect6),
+    (271, "ppoll", &[Hex, Int, Hex, Hex, Int], ppoll),
+    (285, "fallocate", &[Int, Int, Int, Int], |_, a| {
+        check(unsafe { libc::fallocate(a[0] as i32, a[1] as i32, a[2] as i64, a[3] as i64) } as i64)
+    }),
+    (292, "dup3", &[Int, Int, Hex], |_, a| {
+        check(unsafe { libc::dup3(a[0] as i32, a[1] as i32, host_open_flags(a[2])) } as i64)
+    }),
+    (293, "pipe2", &[Hex, Hex], pipe2),
+];
+
+pub const AT_FDCWD: u64 = -100i64 as u64;
+
+/// x86-64 open flags (bits that differ between Linux ABIs) and the host's.
+/// O_LARGEFILE is left out: 64-bit kernels imply it.
+const OPEN_FLAGS: &[(u64, i32)] = &[
+    (0o100, libc::O_CREAT),
+    (0o200, libc::O_EXCL),
+    (0o400, libc::O_NOCTTY),
+    (0o1000, libc::O_TRUNC),
+    (0o2000, libc::O_APPEND),
+    (0o4000, libc::O_NONBLOCK),
+    (0o10000, libc::O_DSYNC),
+    (0o20000, libc::O_ASYNC),
+    (0o40000, libc::O_DIRECT),
+    (0o200000, libc::O_DIRECTORY),
+    (0o400000, libc::O_NOFOLLOW),
+    (0o1000000, libc::O_NOATIME),
+    (0o2000000, libc::O_CLOEXEC),
+    (0o4000000, libc::O_SYNC & !libc::O_DSYNC),
+    (0o10000000, libc::O_PATH),
+    (0o20000000, libc::O_TMPFILE & !libc::O_DIRECTORY),
+];
+
+/// Guest open flags as host flags (unknown bits dropped, as the kernel ignores them).
+pub fn host_open_flags(guest: u64) -> i32 {
+    OPEN_FLAGS.iter().filter(|(g, _)| guest & g != 0).fold((guest & 3) as i32, |f, (_, h)| f | h)
+}
+
+/// Host file status flags as the guest's.
+fn guest_open_flags(host: i32) -> u64 {
+    OPEN_FLAGS.iter().filter(|(_, h)| *h != 0 && host & h == *h).fold((host & 3) as u64, |f, (g, _)| f | g)
+}
+
+fn openat(p: &mut Process, [dirfd, path, flags, mode, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let path = path_arg(p, path)?;
+    check(unsafe { libc::openat(dirfd as i32, path.as_ptr(), host_open_flags(flags), mode as libc::c_uint) } as i64)
+}
+
+/// The writable part of a guest output buffer: the kernel reads into as
+/// much of it as is mapped, and faults only when nothing is.
+fn out_buf(p: &mut Process, addr: u64, len: u64) -> Result<&mut [u8], Errno> {
+    let mut ok = 0u64;
+    while ok < len {
+        let page_end = ((addr + ok) | 4095) + 1;
+        if p.mem.perms_at(addr + ok) & crate::machine::PERM_W == 0 {
+            break;
+        }
+        ok = (page_end - addr).min(len);
+    }
+    if ok == 0 && len != 0 {
+        return Err(EFAULT);
+    }
+    p.buf_mut(addr, ok as usize)
+}
+
+fn read(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let out = out_buf(p, buf, len)?;
+    check(unsafe { libc::read(fd as i32, out.as_mut_ptr() as *mut libc::c_void, out.len()) } as i64)
+}
+
+fn write(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let data = p.buf(buf, len as usize)?;
+    check(unsafe { libc::write(fd as i32, data.as_ptr() as *const libc::c_void, data.len()) } as i64)
+}
+
+fn pread64(p: &mut Process, [fd, buf, len, off, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let out = out_buf(p, buf, len)?;
+    check(unsafe { libc::pread(fd as i32, out.as_mut_ptr() as *mut libc::c_void, out.len(), off as i64) } as i64)
+}
+
+fn pwrite64(p: &mut Process, [fd, buf, len, off, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let data = p.buf(buf, len as usize)?;
+    check(unsafe { libc::pwrite(fd as i32, data.as_ptr() as *const libc::c_void, data.len(), off as i64) } as i64)
+}
+
+/// readv and writev: the guest's iovecs become host iovecs into guest memory.
+fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> Result<u64, Errno> {
+    if count > 1024 {
+        return Err(EINVAL);
+    }
+    let raw = p.read(iov, 16 * count as usize)?;
+    let mut host = Vec::with_capacity(count as usize);
+    for entry in raw.chunks(16) {
+        let base = u64::from_le_bytes(entry[0..8].try_into().unwrap());
+        let len = u64::from_le_bytes(entry[8..16].try_into().unwrap());
+        let ptr = if len == 0 {
+            std::ptr::null_mut()
+        } else if writing {
+            p.buf(base, len as usize)?.as_ptr() as *mut libc::c_void
+        } else {
+            p.buf_mut(base, len as usize)?.as_mut_ptr() as *mut libc::c_void
+        };
+        host.push(libc::iovec { iov_base: ptr, iov_len: len as usize });
+    }
+    // SAFETY: every iovec points into checked guest memory, which stays
+    // mapped for the call.
+    let r = unsafe {
+        if writing {
+            libc::writev(fd as i32, host.as_ptr(), host.len() as i32)
+        } else {
+            libc::readv(fd as i32, host.as_ptr(), host.len() as i32)
+        }
+    };
+    check(r as i64)
+}
+
+fn sendfile(p: &mut Process, [out, inp, off_at, count, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let mut off = if off_at != 0 { Some(p.read_u64(off_at)? as i64) } else { None };
+    let offp = off.as_mut().map_or(std::ptr::null_mut(), |o| o as *mut i64);
+    let n = check(unsafe { libc::sendfile(out as i32, inp as i32, offp, count as usize) } as i64)?;
+    if let Some(o) = off {
+        p.write_u64(off_at, o as u64)?;
+    }
+    Ok(n)
+}
+
+fn pipe2(p: &mut Process, [at, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let mut fds = [0i32; 2];
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), host_open_flags(flags)) } as i64)?;
+    let bytes = [fds[0].to_le_bytes(), fds[1].to_le_bytes()].concat();
+    if let Err(e) = p.write(at, &bytes) {
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        return Err(e);
+    }
+    Ok(0)
+}
+
+const F_GETFL: u64 = 3;
+const F_SETFL: u64 = 4;
+const F_GETLK: u64 = 5;
+const F_SETLK: u64 = 6;
+const F_SETLKW: u64 = 7;
+
+fn fcntl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let fd = fd as i32;
+    match cmd {
+        F_GETFL => Ok(guest_open_flags(check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as i64)? as i32)),
+        F_SETFL => check(unsafe { libc::fcntl(fd, libc::F_SETFL, host_open_flags(arg)) } as i64),
+        F_GETLK | F_SETLK | F_SETLKW => {
+            // struct flock has one layout on every 64-bit Linux.
+            let mut lock = p.read(arg, 32)?;
+            check(unsafe { libc::fcntl(fd, cmd as i32, lock.as_mut_ptr()) } as i64)?;
+            p.write(arg, &lock)?;
+            Ok(0)
+        }
+        // F_DUPFD F_GETFD F_SETFD F_SETOWN F_GETOWN F_DUPFD_CLOEXEC and the pipe
+        // size and seal commands take and return integers, numbered alike on
+        // every Linux.
+        0 | 1 | 2 | 8 | 9 | 1030 | 1031 | 1032 | 1033 | 1034 => {
+            check(unsafe { libc::fcntl(fd, cmd as i32, arg as libc::c_long) } as i64)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// How an ioctl passes its argument.
+#[derive(Clone, Copy)]
+enum IoArg {
+    /// An integer, or nothing.
+    Value,
+    /// A guest buffer of this many bytes the host reads.
+    In(usize),
+    /// A guest buffer of this many bytes the host fills.
+    Out(usize),
+}
+
+/// The terminal and file ioctls (numbered alike on x86-64 and the
+/// generic ABI of aarch64, riscv64 and s390x; the structures too).
+const IOCTLS: &[(u64, IoArg)] = &[
+    (0x5401, IoArg::Out(36)), // TCGETS
+    (0x5402, IoArg::In(36)),  // TCSETS
+    (0x5403, IoArg::In(36)),  // TCSETSW
+    (0x5404, IoArg::In(36)),  // TCSETSF
+    (0x5409, IoArg::Value),   // TCSBRK
+    (0x540A, IoArg::Value),   // TCXONC
+    (0x540B, IoArg::Value),   // TCFLSH
+    (0x540E, IoArg::Value),   // TIOCSCTTY
+    (0x540F, IoArg::Out(4)),  // TIOCGPGRP
+    (0x5410, IoArg::In(4)),   // TIOCSPGRP
+    (0x5413, IoArg::Out(8)),  // TIOCGWINSZ
+    (0x5414, IoArg::In(8)),   // TIOCSWINSZ
+    (0x541B, IoArg::Out(4)),  // FIONREAD
+    (0x5421, IoArg::In(4)),   // FIONBIO
+    (0x5429, IoArg::Out(4)),  // TIOCGSID
+    (0x5450, IoArg::Value),   // FIONCLEX
+    (0x5451, IoArg::Value),   // FIOCLEX
+    (0x5452, IoArg::In(4)),   // FIOASYNC
+];
+
+fn ioctl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let Some((_, how)) = IOCTLS.iter().find(|(c, _)| *c == cmd) else {
+        if p.reported.insert(1 << 32 | cmd) {
+            eprintln!("visa: ioctl {cmd:#x} is not supported (returns ENOTTY)");
+        }
+        return Err(ENOTTY);
+    };
+    let (fd, req) = (fd as i32, cmd as libc::c_ulong);
+    match *how {
+        IoArg::Value => check(unsafe { libc::ioctl(fd, req as _, arg as libc::c_ulong) } as i64),
+        IoArg::In(n) => {
+            let mut b = p.read(arg, n)?;
+            check(unsafe { libc::ioctl(fd, req as _, b.as_mut_ptr()) } as i64)
+        }
+        IoArg::Out(n) => {
+            let mut b = vec![0u8; n];
+            let r = check(unsafe { libc::ioctl(fd, req as _, b.as_mut_ptr()) } as i64)?;
+            p.write(arg, &b)?;
+            Ok(r)
+        }
+    }
+}
+
+/// Runs poll on guest `struct pollfd`s (one layout and one set of event
+/// bits on every Linux).
+fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec>) -> Result<u64, Errno> {
+    if nfds > 65536 {
+        return Err(EINVAL);
+    }
+    let raw = p.read(fds, 8 * nfds as usize)?;
+    let mut host: Vec<libc::pollfd> = raw
+        .chunks(8)
+        .map(|c| libc::pollfd {
+            fd: i32::from_le_bytes(c[0..4].try_into().unwrap()),
+            events: i16::from_le_bytes(c[4..6].try_into().unwrap()),
+            revents: 0,
+        })
+        .collect();
+    let tp = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let n = check(unsafe { libc::ppoll(host.as_mut_ptr(), host.len() as libc::nfds_t, tp, std::ptr::null()) } as i64)?;
+    for (i, h) in host.iter().enumerate() {
+        p.write(fds + 8 * i as u64 + 6, &h.revents.to_le_bytes())?;
+    }
+    Ok(n)
+}
+
+fn poll(p: &mut Process, [fds, nfds, timeout_ms, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let ms = timeout_ms as i32;
+    let timeout =
+        (ms >= 0).then(|| libc::timespec { tv_sec: (ms / 1000) as i64, tv_nsec: (ms % 1000) as i64 * 1_000_000 });
+    poll_fds(p, fds, nfds, timeout)
+}
+
+/// ppoll; a signal mask argument is not applied (guest signals are
+/// delivered between system calls).
+fn ppoll(p: &mut Process, [fds, nfds, tsp, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let timeout = if tsp != 0 { Some(read_timespec(p, tsp)?) } else { None };
+    poll_fds(p, fds, nfds, timeout)
+}
+
+/// select and pselect6 over guest fd_sets (bit arrays of 64-bit words on
+/// every 64-bit Linux). Returns the ready count and the time left.
+fn select_sets(
+    p: &mut Process,
+    nfds: u64,
+    sets: [u64; 3],
+    timeout: Option<libc::timespec>,
+) -> Result<(u64, Option<libc::timespec>), Errno> {
+    if nfds > libc::FD_SETSIZE as u64 {
+        return Err(EINVAL);
+    }
+    let bytes = nfds.div_ceil(64) as usize * 8;
+    // SAFETY: fd_set is plain bits.
+    let mut host: [libc::fd_set; 3] = unsafe { std::mem::zeroed() };
+    for (h, at) in host.iter_mut().zip(sets) {
+        if at != 0 {
+            let b = p.read(at, bytes)?;
+            // SAFETY: `bytes` is at most the size of an fd_set.
+            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), h as *mut libc::fd_set as *mut u8, bytes) };
+        }
+    }
+    let mut tv = timeout.map(|t| libc::timeval { tv_sec: t.tv_sec, tv_usec: t.tv_nsec / 1000 });
+    let ptr = |h: &mut libc::fd_set, at: u64| if at != 0 { h as *mut libc::fd_set } else { std::ptr::null_mut() };
+    let [r, w, e] = &mut host;
+    let n = check(unsafe {
+        libc::select(
+            nfds as i32,
+            ptr(r, sets[0]),
+            ptr(w, sets[1]),
+            ptr(e, sets[2]),
+            tv.as_mut().map_or(std::ptr::null_mut(), |t| t as *mut libc::timeval),
+        )
+    } as i64)?;
+    for (h, at) in host.iter().zip(sets) {
+        if at != 0 {
+            // SAFETY: reading the first `bytes` of a plain-data fd_set.
+            let b = unsafe { std::slice::from_raw_parts(h as *const libc::fd_set as *const u8, bytes) };
+            p.write(at, b)?;
+        }
+    }
+    Ok((n, tv.map(|t| libc::timespec { tv_sec: t.tv_sec, tv_nsec: t.tv_usec * 1000 })))
+}
+
+fn select(p: &mut Process, [nfds, r, w, e, tvp, _]: [u64; 6]) -> Result<u64, Errno> {
+    let timeout = if tvp != 0 {
+        let b = p.read(tvp, 16)?;
+        let sec = i64::from_le_bytes(b[0..8].try_into().unwrap());
+        let usec = i64::from_le_bytes(b[8..16].try_into().unwrap());
+        if sec < 0 || !(0..1_000_000).contains(&usec) {
+            return Err(EINVAL);
+        }
+        Some(libc::timespec { tv_sec: sec, tv_nsec: usec * 1000 })
+    } else {
+        None
+    };
+    let (n, left) = select_sets(p, nfds, [r, w, e], timeout)?;
+    if let Some(t) = left {
+        write_timespec(p, tvp, &libc::timespec { tv_sec: t.tv_sec, tv_nsec: t.tv_nsec / 1000 })?;
+    }
+    Ok(n)
+}
+
+/// pselect6; like ppoll, its signal mask is not applied.
+fn pselect6(p: &mut Process, [nfds, r, w, e, tsp, _]: [u64; 6]) -> Result<u64, Errno> {
+    let timeout = if tsp != 0 { Some(read_timespec(p, tsp)?) } else { None };
+    let (n, left) = select_sets(p, nfds, [r, w, e], timeout)?;
+    if let Some(t) = left {
+        write_timespec(p, tsp, &t)?;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_flags_round_trip_through_the_host() {
+        for (g, _) in OPEN_FLAGS {
+            let guest = g | 2;
+            assert_eq!(guest_open_flags(host_open_flags(guest)), guest, "flag {g:#o}");
+        }
+        // O_LARGEFILE (x86-64 0o100000) is implied and dropped.
+        assert_eq!(host_open_flags(0o100000), 0);
+    }
+}

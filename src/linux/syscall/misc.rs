@@ -1,0 +1,306 @@
+//! Identity, time, limits and small system calls: uname, arch_prctl,
+//! clock and sleep calls, getrandom, rlimits, sysinfo, times, scheduling,
+//! user and group ids, futex (one thread), and the calls glibc makes at
+//! start that need no more than an answer (set_tid_address,
+//! set_robust_list, rseq).
+
+use super::super::errno::{EAGAIN, EFAULT, EINVAL, ENOSYS, Errno, check};
+use super::super::process::Process;
+use super::{Arg, Entry};
+
+use Arg::{Hex, Int};
+
+pub const TABLE: &[Entry] = &[
+    (24, "sched_yield", &[], |_, _| Ok(0)),
+    (35, "nanosleep", &[Hex, Hex], nanosleep),
+    (63, "uname", &[Hex], uname),
+    (95, "umask", &[Hex], |_, a| Ok(unsafe { libc::umask(a[0] as libc::mode_t) } as u64)),
+    (96, "gettimeofday", &[Hex, Hex], gettimeofday),
+    (97, "getrlimit", &[Int, Hex], |p, a| prlimit(p, [0, a[0], 0, a[1], 0, 0])),
+    (98, "getrusage", &[Int, Hex], getrusage),
+    (99, "sysinfo", &[Hex], sysinfo),
+    (100, "times", &[Hex], times),
+    (102, "getuid", &[], |_, _| Ok(unsafe { libc::getuid() } as u64)),
+    (104, "getgid", &[], |_, _| Ok(unsafe { libc::getgid() } as u64)),
+    (107, "geteuid", &[], |_, _| Ok(unsafe { libc::geteuid() } as u64)),
+    (108, "getegid", &[], |_, _| Ok(unsafe { libc::getegid() } as u64)),
+    (115, "getgroups", &[Int, Hex], getgroups),
+    (158, "arch_prctl", &[Hex, Hex], arch_prctl),
+    (160, "setrlimit", &[Int, Hex], |p, a| prlimit(p, [0, a[0], a[1], 0, 0, 0])),
+    (201, "time", &[Hex], time),
+    (202, "futex", &[Hex, Int, Int, Hex], futex),
+    (204, "sched_getaffinity", &[Int, Int, Hex], sched_getaffinity),
+    (218, "set_tid_address", &[Hex], |_, _| Ok(unsafe { libc::gettid() } as u64)),
+    (228, "clock_gettime", &[Int, Hex], clock_gettime),
+    (229, "clock_getres", &[Int, Hex], clock_getres),
+    (230, "clock_nanosleep", &[Int, Int, Hex, Hex], clock_nanosleep),
+    (273, "set_robust_list", &[Hex, Int], |_, _| Ok(0)),
+    (302, "prlimit64", &[Int, Int, Hex, Hex], prlimit),
+    (318, "getrandom", &[Hex, Int, Hex], getrandom),
+    (334, "rseq", &[Hex, Int, Hex, Hex], |_, _| Err(ENOSYS)),
+];
+
+const ARCH_SET_GS: u64 = 0x1001;
+const ARCH_SET_FS: u64 = 0x1002;
+const ARCH_GET_FS: u64 = 0x1003;
+const ARCH_GET_GS: u64 = 0x1004;
+
+fn arch_prctl(p: &mut Process, [code, addr, ..]: [u64; 6]) -> Result<u64, Errno> {
+    match code {
+        ARCH_SET_FS => p.cpu.fs_base = addr,
+        ARCH_SET_GS => p.cpu.gs_base = addr,
+        ARCH_GET_FS => p.write_u64(addr, p.cpu.fs_base)?,
+        ARCH_GET_GS => p.write_u64(addr, p.cpu.gs_base)?,
+        _ => return Err(EINVAL),
+    }
+    Ok(0)
+}
+
+fn uname(p: &mut Process, [buf, ..]: [u64; 6]) -> Result<u64, Errno> {
+    // SAFETY: utsname is plain data the host fills.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::uname(&mut u) } as i64)?;
+    let field = |f: &[libc::c_char]| -> [u8; 65] {
+        let mut out = [0u8; 65];
+        for (o, c) in out.iter_mut().zip(f.iter().take(64)) {
+            *o = *c as u8;
+        }
+        out
+    };
+    let mut machine = [0u8; 65];
+    machine[..6].copy_from_slice(b"x86_64");
+    let fields =
+        [field(&u.sysname), field(&u.nodename), field(&u.release), field(&u.version), machine, field(&u.domainname)];
+    p.write(buf, &fields.concat())?;
+    Ok(0)
+}
+
+/// Reads a guest `struct timespec`.
+pub fn read_timespec(p: &Process, at: u64) -> Result<libc::timespec, Errno> {
+    let b = p.read(at, 16)?;
+    let sec = i64::from_le_bytes(b[0..8].try_into().unwrap());
+    let nsec = i64::from_le_bytes(b[8..16].try_into().unwrap());
+    if !(0..1_000_000_000).contains(&nsec) {
+        return Err(EINVAL);
+    }
+    Ok(libc::timespec { tv_sec: sec, tv_nsec: nsec })
+}
+
+pub fn write_timespec(p: &mut Process, at: u64, ts: &libc::timespec) -> Result<(), Errno> {
+    let mut b = [0u8; 16];
+    b[0..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
+    b[8..16].copy_from_slice(&ts.tv_nsec.to_le_bytes());
+    p.write(at, &b)
+}
+
+fn clock_gettime(p: &mut Process, [clock, at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    check(unsafe { libc::clock_gettime(clock as libc::clockid_t, &mut ts) } as i64)?;
+    write_timespec(p, at, &ts)?;
+    Ok(0)
+}
+
+fn clock_getres(p: &mut Process, [clock, at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    check(unsafe { libc::clock_getres(clock as libc::clockid_t, &mut ts) } as i64)?;
+    if at != 0 {
+        write_timespec(p, at, &ts)?;
+    }
+    Ok(0)
+}
+
+fn gettimeofday(p: &mut Process, [tv, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    check(unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } as i64)?;
+    if tv != 0 {
+        let usec = libc::timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec / 1000 };
+        write_timespec(p, tv, &usec)?;
+    }
+    Ok(0)
+}
+
+fn time(p: &mut Process, [at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let now = unsafe { libc::time(std::ptr::null_mut()) } as u64;
+    if at != 0 {
+        p.write_u64(at, now)?;
+    }
+    Ok(now)
+}
+
+fn sleep_result(p: &mut Process, ret: i32, rem_at: u64, rem: &libc::timespec) -> Result<u64, Errno> {
+    if ret != 0 {
+        let e = if ret > 0 { ret } else { super::super::errno::last() };
+        if rem_at != 0 {
+            write_timespec(p, rem_at, rem)?;
+        }
+        return Err(e);
+    }
+    Ok(0)
+}
+
+fn nanosleep(p: &mut Process, [req, rem_at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let ts = read_timespec(p, req)?;
+    let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let r = unsafe { libc::nanosleep(&ts, &mut rem) };
+    sleep_result(p, r, rem_at, &rem)
+}
+
+fn clock_nanosleep(p: &mut Process, [clock, flags, req, rem_at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let ts = read_timespec(p, req)?;
+    let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let r = unsafe { libc::clock_nanosleep(clock as libc::clockid_t, flags as i32, &ts, &mut rem) };
+    sleep_result(p, r, rem_at, &rem)
+}
+
+fn prlimit(p: &mut Process, [pid, resource, new, old, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let new_limit = if new != 0 {
+        let b = p.read(new, 16)?;
+        Some(libc::rlimit64 {
+            rlim_cur: u64::from_le_bytes(b[0..8].try_into().unwrap()),
+            rlim_max: u64::from_le_bytes(b[8..16].try_into().unwrap()),
+        })
+    } else {
+        None
+    };
+    let mut old_limit = libc::rlimit64 { rlim_cur: 0, rlim_max: 0 };
+    let r = unsafe {
+        libc::prlimit64(
+            pid as libc::pid_t,
+            resource as _,
+            new_limit.as_ref().map_or(std::ptr::null(), |l| l as *const _),
+            &mut old_limit,
+        )
+    };
+    check(r as i64)?;
+    if old != 0 {
+        let mut b = [0u8; 16];
+        b[0..8].copy_from_slice(&old_limit.rlim_cur.to_le_bytes());
+        b[8..16].copy_from_slice(&old_limit.rlim_max.to_le_bytes());
+        p.write(old, &b)?;
+    }
+    Ok(0)
+}
+
+fn getrusage(p: &mut Process, [who, at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    // SAFETY: plain data.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::getrusage(who as i32, &mut ru) } as i64)?;
+    write_rusage(p, at, &ru)
+}
+
+/// Writes a host `struct rusage` for the guest.
+pub fn write_rusage(p: &mut Process, at: u64, ru: &libc::rusage) -> Result<u64, Errno> {
+    // struct rusage is the same on every 64-bit Linux: two timevals and 14 longs.
+    let words = [
+        ru.ru_utime.tv_sec,
+        ru.ru_utime.tv_usec,
+        ru.ru_stime.tv_sec,
+        ru.ru_stime.tv_usec,
+        ru.ru_maxrss,
+        ru.ru_ixrss,
+        ru.ru_idrss,
+        ru.ru_isrss,
+        ru.ru_minflt,
+        ru.ru_majflt,
+        ru.ru_nswap,
+        ru.ru_inblock,
+        ru.ru_oublock,
+        ru.ru_msgsnd,
+        ru.ru_msgrcv,
+        ru.ru_nsignals,
+        ru.ru_nvcsw,
+        ru.ru_nivcsw,
+    ];
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    p.write(at, &bytes)?;
+    Ok(0)
+}
+
+fn sysinfo(p: &mut Process, [at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    // SAFETY: plain data.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::sysinfo(&mut si) } as i64)?;
+    let mut b = [0u8; 112];
+    let longs = [
+        si.uptime as u64,
+        si.loads[0],
+        si.loads[1],
+        si.loads[2],
+        si.totalram,
+        si.freeram,
+        si.sharedram,
+        si.bufferram,
+        si.totalswap,
+        si.freeswap,
+    ];
+    for (i, v) in longs.iter().enumerate() {
+        b[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    b[80..82].copy_from_slice(&si.procs.to_le_bytes());
+    b[88..96].copy_from_slice(&si.totalhigh.to_le_bytes());
+    b[96..104].copy_from_slice(&si.freehigh.to_le_bytes());
+    b[104..108].copy_from_slice(&si.mem_unit.to_le_bytes());
+    p.write(at, &b)?;
+    Ok(0)
+}
+
+fn times(p: &mut Process, [at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    // SAFETY: plain data.
+    let mut t: libc::tms = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::times(&mut t) };
+    if at != 0 {
+        let words = [t.tms_utime, t.tms_stime, t.tms_cutime, t.tms_cstime];
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        p.write(at, &bytes)?;
+    }
+    Ok(r as u64)
+}
+
+fn getgroups(p: &mut Process, [size, at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let mut groups = vec![0 as libc::gid_t; 256];
+    let n = check(unsafe { libc::getgroups(groups.len() as i32, groups.as_mut_ptr()) } as i64)? as usize;
+    if size == 0 {
+        return Ok(n as u64);
+    }
+    if (size as usize) < n {
+        return Err(EINVAL);
+    }
+    let bytes: Vec<u8> = groups[..n].iter().flat_map(|g| g.to_le_bytes()).collect();
+    p.write(at, &bytes)?;
+    Ok(n as u64)
+}
+
+fn sched_getaffinity(p: &mut Process, [_pid, len, at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    // One CPU: guest threads do not exist yet.
+    if len < 8 {
+        return Err(EINVAL);
+    }
+    p.write_u64(at, 1)?;
+    Ok(8)
+}
+
+const FUTEX_WAIT: u64 = 0;
+const FUTEX_WAKE: u64 = 1;
+const FUTEX_CMD_MASK: u64 = !(128 | 256);
+
+/// With a single guest thread nobody else can wake a waiter: a wait on a
+/// changed value returns EAGAIN, a wait on the expected value would never
+/// end (it returns ETIMEDOUT rather than hang), a wake wakes nobody.
+fn futex(p: &mut Process, [addr, op, val, ..]: [u64; 6]) -> Result<u64, Errno> {
+    match op & FUTEX_CMD_MASK {
+        FUTEX_WAIT | 9 => {
+            let now = u32::from_le_bytes(p.read(addr, 4).map_err(|_| EFAULT)?.try_into().unwrap());
+            if now != val as u32 { Err(EAGAIN) } else { Err(super::super::errno::ETIMEDOUT) }
+        }
+        FUTEX_WAKE | 10 => Ok(0),
+        _ => Err(ENOSYS),
+    }
+}
+
+fn getrandom(p: &mut Process, [buf, len, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let mut bytes = vec![0u8; (len as usize).min(1 << 20)];
+    let n =
+        check(unsafe { libc::getrandom(bytes.as_mut_ptr() as *mut libc::c_void, bytes.len(), flags as u32) } as i64)?;
+    p.write(buf, &bytes[..n as usize])?;
+    Ok(n)
+}

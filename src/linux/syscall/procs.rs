@@ -1,0 +1,195 @@
+//! Processes: exit, fork and the process forms of clone (the host forks,
+//! and the child carries on translating), execve (visa runs the new
+//! program in a fresh visa), wait4, and process, group, session and user
+//! ids. Guest threads (clone with CLONE_THREAD) are not supported yet.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+
+use super::super::errno::{EACCES, EINVAL, ENOEXEC, ENOSYS, Errno, check, last};
+use super::super::process::Process;
+use super::misc::write_rusage;
+use super::paths::path_arg;
+use super::{Arg, Entry};
+
+use Arg::{Hex, Int, Str};
+
+pub const TABLE: &[Entry] = &[
+    (39, "getpid", &[], |_, _| Ok(std::process::id() as u64)),
+    (56, "clone", &[Hex, Hex, Hex, Hex, Hex], clone),
+    (57, "fork", &[], |p, _| clone(p, [SIGCHLD, 0, 0, 0, 0, 0])),
+    (58, "vfork", &[], |p, _| clone(p, [SIGCHLD, 0, 0, 0, 0, 0])),
+    (59, "execve", &[Str, Hex, Hex], execve),
+    (60, "exit", &[Int], exit),
+    (61, "wait4", &[Int, Hex, Hex, Hex], wait4),
+    (105, "setuid", &[Int], |_, a| check(unsafe { libc::setuid(a[0] as u32) } as i64)),
+    (106, "setgid", &[Int], |_, a| check(unsafe { libc::setgid(a[0] as u32) } as i64)),
+    (109, "setpgid", &[Int, Int], |_, a| check(unsafe { libc::setpgid(a[0] as i32, a[1] as i32) } as i64)),
+    (110, "getppid", &[], |_, _| Ok(unsafe { libc::getppid() } as u64)),
+    (111, "getpgrp", &[], |_, _| Ok(unsafe { libc::getpgrp() } as u64)),
+    (112, "setsid", &[], |_, _| check(unsafe { libc::setsid() } as i64)),
+    (113, "setreuid", &[Int, Int], |_, a| check(unsafe { libc::setreuid(a[0] as u32, a[1] as u32) } as i64)),
+    (114, "setregid", &[Int, Int], |_, a| check(unsafe { libc::setregid(a[0] as u32, a[1] as u32) } as i64)),
+    (117, "setresuid", &[Int, Int, Int], |_, a| {
+        check(unsafe { libc::setresuid(a[0] as u32, a[1] as u32, a[2] as u32) } as i64)
+    }),
+    (118, "getresuid", &[Hex, Hex, Hex], |p, a| {
+        let mut ids = [0u32; 3];
+        check(unsafe { libc::getresuid(&mut ids[0], &mut ids[1], &mut ids[2]) } as i64)?;
+        write_ids(p, &a[..3], ids)
+    }),
+    (119, "setresgid", &[Int, Int, Int], |_, a| {
+        check(unsafe { libc::setresgid(a[0] as u32, a[1] as u32, a[2] as u32) } as i64)
+    }),
+    (120, "getresgid", &[Hex, Hex, Hex], |p, a| {
+        let mut ids = [0u32; 3];
+        check(unsafe { libc::getresgid(&mut ids[0], &mut ids[1], &mut ids[2]) } as i64)?;
+        write_ids(p, &a[..3], ids)
+    }),
+    (121, "getpgid", &[Int], |_, a| check(unsafe { libc::getpgid(a[0] as i32) } as i64)),
+    (124, "getsid", &[Int], |_, a| check(unsafe { libc::getsid(a[0] as i32) } as i64)),
+    (140, "getpriority", &[Int, Int], |_, a| {
+        // The raw call's answer: 20 - nice, never negative.
+        check(unsafe { libc::syscall(libc::SYS_getpriority, a[0] as i32, a[1] as i32) })
+    }),
+    (141, "setpriority", &[Int, Int, Int], |_, a| {
+        check(unsafe { libc::setpriority(a[0] as _, a[1] as u32, a[2] as i32) } as i64)
+    }),
+    (157, "prctl", &[Int, Hex, Hex], prctl),
+    (186, "gettid", &[], |_, _| Ok(unsafe { libc::gettid() } as u64)),
+    (231, "exit_group", &[Int], exit),
+    // C libraries try clone3 first and fall back to clone.
+    (435, "clone3", &[Hex, Int], |_, _| Err(ENOSYS)),
+];
+
+const SIGCHLD: u64 = 17;
+
+fn write_ids(p: &mut Process, at: &[u64], ids: [u32; 3]) -> Result<u64, Errno> {
+    for (a, id) in at.iter().zip(ids) {
+        p.write_u32(*a, id)?;
+    }
+    Ok(0)
+}
+
+/// exit and exit_group (one thread: both end the process).
+fn exit(p: &mut Process, [status, ..]: [u64; 6]) -> Result<u64, Errno> {
+    p.exit = Some(status as i32 & 0xff);
+    Ok(0)
+}
+
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+
+/// clone, fork and vfork as a host fork. The child's memory is a copy, so
+/// CLONE_VM and CLONE_VFORK children do not share the parent's memory:
+/// enough for fork-then-exec, which is what they are used for.
+fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
+    if flags & CLONE_THREAD != 0 {
+        if p.reported.insert(1 << 40) {
+            eprintln!(
+                "visa: the guest creates a thread (clone with CLONE_THREAD): guest threads are not supported yet"
+            );
+        }
+        return Err(ENOSYS);
+    }
+    let pid = check(unsafe { libc::fork() } as i64)?;
+    if pid == 0 {
+        if stack != 0 {
+            p.cpu.gpr[4] = stack;
+        }
+        if flags & CLONE_SETTLS != 0 {
+            p.cpu.fs_base = tls;
+        }
+        if flags & CLONE_CHILD_SETTID != 0 {
+            p.write_u32(ctid, std::process::id())?;
+        }
+        return Ok(0);
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        p.write_u32(ptid, pid as u32)?;
+    }
+    Ok(pid)
+}
+
+fn wait4(p: &mut Process, [pid, status_at, options, ru_at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let mut status = 0i32;
+    // SAFETY: plain data the host fills.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = check(unsafe { libc::wait4(pid as i32, &mut status, options as i32, &mut ru) } as i64)?;
+    if status_at != 0 && r != 0 {
+        p.write_u32(status_at, status as u32)?;
+    }
+    if ru_at != 0 {
+        write_rusage(p, ru_at, &ru)?;
+    }
+    Ok(r)
+}
+
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+const PR_GET_DUMPABLE: u64 = 3;
+const PR_SET_DUMPABLE: u64 = 4;
+
+fn prctl(p: &mut Process, [option, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
+    match option {
+        PR_SET_NAME => {
+            let mut name = p.read_cstr(arg)?;
+            name.truncate(15);
+            let name = CString::new(name).expect("no NUL inside");
+            check(unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } as i64)
+        }
+        PR_GET_NAME => {
+            let mut name = [0u8; 16];
+            check(unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) } as i64)?;
+            p.write(arg, &name)?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE | PR_SET_DUMPABLE => check(unsafe { libc::prctl(option as i32, arg) } as i64),
+        _ => Err(EINVAL),
+    }
+}
+
+/// execve: the checks the kernel makes before replacing the process (so a
+/// failure returns to the guest), then the host runs visa again on the new
+/// program, with the same options, arguments and environment.
+fn execve(p: &mut Process, [path_at, argv_at, envp_at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let path = path_arg(p, path_at)?;
+    let argv = p.read_str_array(argv_at)?;
+    let envp = p.read_str_array(envp_at)?;
+    check(unsafe { libc::access(path.as_ptr(), libc::X_OK) } as i64)?;
+    let host_path = std::path::Path::new(std::ffi::OsStr::from_bytes(path.as_bytes()));
+    let meta = std::fs::metadata(host_path).map_err(|e| e.raw_os_error().unwrap_or(EACCES))?;
+    if !meta.is_file() {
+        return Err(EACCES);
+    }
+    let mut magic = [0u8; 4];
+    let file = std::fs::File::open(host_path).map_err(|e| e.raw_os_error().unwrap_or(EACCES))?;
+    let n = std::io::Read::read(&mut &file, &mut magic).map_err(|e| e.raw_os_error().unwrap_or(EACCES))?;
+    if !(magic[..n].starts_with(b"\x7fELF") || magic[..n].starts_with(b"#!")) {
+        return Err(ENOEXEC);
+    }
+    let cstr = |b: &[u8]| CString::new(b.to_vec()).map_err(|_| EINVAL);
+    let mut args: Vec<CString> = p.exec_prefix.clone();
+    let argv0 = argv.first().map_or(path.as_bytes().to_vec(), |a| a.clone());
+    args.push(cstr(b"--argv0")?);
+    args.push(cstr(&argv0)?);
+    args.push(cstr(b"--")?);
+    args.push(path.clone());
+    for a in argv.iter().skip(1) {
+        args.push(cstr(a)?);
+    }
+    let env: Vec<CString> = envp.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?;
+    let mut arg_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    arg_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    super::super::signals::prepare_exec(&p.signals);
+    let self_exe = c"/proc/self/exe";
+    // SAFETY: NULL-terminated arrays of valid C strings.
+    unsafe { libc::execve(self_exe.as_ptr(), arg_ptrs.as_ptr(), env_ptrs.as_ptr()) };
+    let err = last();
+    super::super::signals::take_host_signals(&mut p.signals);
+    Err(err)
+}

@@ -1,0 +1,154 @@
+//! Signal system calls: dispositions, the mask, the alternate stack,
+//! waiting (pause, rt_sigsuspend), sending (kill, tkill, tgkill: to the
+//! guest itself they are queued, to others they go to the host), and the
+//! interval timers whose SIGALRM the host forwards.
+
+use super::super::errno::{EINTR, EINVAL, Errno, check};
+use super::super::process::Process;
+use super::super::signals::{self, NSIG, SI_TKILL, SI_USER, SigAction, SigInfo, UNBLOCKABLE};
+use super::{Arg, Entry};
+
+use Arg::{Hex, Int};
+
+pub const TABLE: &[Entry] = &[
+    (13, "rt_sigaction", &[Int, Hex, Hex, Int], rt_sigaction),
+    (14, "rt_sigprocmask", &[Int, Hex, Hex, Int], rt_sigprocmask),
+    (15, "rt_sigreturn", &[], |p, _| signals::sigreturn(p).map(|()| 0)),
+    (34, "pause", &[], |p, _| suspend(p, p.signals.mask)),
+    (36, "getitimer", &[Int, Hex], |p, a| itimer(p, a[0], 0, a[1])),
+    (37, "alarm", &[Int], |_, a| Ok(unsafe { libc::alarm(a[0] as u32) } as u64)),
+    (38, "setitimer", &[Int, Hex, Hex], |p, a| itimer(p, a[0], a[1], a[2])),
+    (62, "kill", &[Int, Int], kill),
+    (127, "rt_sigpending", &[Hex, Int], rt_sigpending),
+    (130, "rt_sigsuspend", &[Hex, Int], |p, a| {
+        sigset_size(a[1])?;
+        let mask = p.read_u64(a[0])?;
+        suspend(p, mask)
+    }),
+    (131, "sigaltstack", &[Hex, Hex], |p, a| signals::set_altstack(p, a[0], a[1])),
+    (200, "tkill", &[Int, Int], |p, a| tgkill(p, [0, a[0], a[1], 0, 0, 0])),
+    (234, "tgkill", &[Int, Int, Int], tgkill),
+];
+
+fn sigset_size(size: u64) -> Result<(), Errno> {
+    if size == 8 { Ok(()) } else { Err(EINVAL) }
+}
+
+fn valid_signal(sig: u64) -> Result<i32, Errno> {
+    if sig <= NSIG as u64 { Ok(sig as i32) } else { Err(EINVAL) }
+}
+
+fn rt_sigaction(p: &mut Process, [sig, new, old, size, ..]: [u64; 6]) -> Result<u64, Errno> {
+    sigset_size(size)?;
+    let new = if new != 0 {
+        let b = p.read(new, 32)?;
+        let word = |i: usize| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap());
+        Some(SigAction { handler: word(0), flags: word(1), restorer: word(2), mask: word(3) & !UNBLOCKABLE })
+    } else {
+        None
+    };
+    let prev = p.signals.set_action(sig as i32, new)?;
+    if old != 0 {
+        let words = [prev.handler, prev.flags, prev.restorer, prev.mask];
+        p.write(old, &words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>())?;
+    }
+    Ok(0)
+}
+
+const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
+const SIG_SETMASK: u64 = 2;
+
+fn rt_sigprocmask(p: &mut Process, [how, set, old, size, ..]: [u64; 6]) -> Result<u64, Errno> {
+    sigset_size(size)?;
+    let prev = p.signals.mask;
+    if set != 0 {
+        let s = p.read_u64(set)?;
+        p.signals.mask = match how {
+            SIG_BLOCK => prev | s,
+            SIG_UNBLOCK => prev & !s,
+            SIG_SETMASK => s,
+            _ => return Err(EINVAL),
+        } & !UNBLOCKABLE;
+    }
+    if old != 0 {
+        p.write_u64(old, prev)?;
+    }
+    Ok(0)
+}
+
+fn rt_sigpending(p: &mut Process, [set, size, ..]: [u64; 6]) -> Result<u64, Errno> {
+    if size > 8 {
+        return Err(EINVAL);
+    }
+    signals::collect_host_signals(&mut p.signals);
+    p.write(set, &p.signals.pending.to_le_bytes()[..size as usize])?;
+    Ok(0)
+}
+
+/// pause and rt_sigsuspend: wait under `mask` until a signal that runs a
+/// handler or ends the process arrives. The handler then runs with the
+/// old mask saved in its frame.
+fn suspend(p: &mut Process, mask: u64) -> Result<u64, Errno> {
+    let old = p.signals.mask;
+    p.signals.mask = mask & !UNBLOCKABLE;
+    loop {
+        signals::collect_host_signals(&mut p.signals);
+        if p.signals.drop_ignored() {
+            break;
+        }
+        signals::wait_for_host_signal();
+    }
+    p.signals.saved_mask = Some(old);
+    Err(EINTR)
+}
+
+fn queue_own(p: &mut Process, sig: i32, code: i32) -> Result<u64, Errno> {
+    if sig != 0 {
+        let info = SigInfo {
+            signo: sig,
+            code,
+            pid: std::process::id() as i32,
+            uid: unsafe { libc::getuid() },
+            ..SigInfo::default()
+        };
+        p.signals.raise(info);
+    }
+    Ok(0)
+}
+
+fn kill(p: &mut Process, [pid, sig, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let sig = valid_signal(sig)?;
+    if pid as i32 == std::process::id() as i32 {
+        return queue_own(p, sig, SI_USER);
+    }
+    check(unsafe { libc::kill(pid as i32, sig) } as i64)
+}
+
+fn tgkill(p: &mut Process, [tgid, tid, sig, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let sig = valid_signal(sig)?;
+    let me = std::process::id() as i32;
+    if tid as i32 == me && (tgid == 0 || tgid as i32 == me) {
+        return queue_own(p, sig, SI_TKILL);
+    }
+    if tgid == 0 {
+        return check(unsafe { libc::syscall(libc::SYS_tkill, tid as i32, sig) });
+    }
+    check(unsafe { libc::syscall(libc::SYS_tgkill, tgid as i32, tid as i32, sig) })
+}
+
+/// getitimer and setitimer: `struct itimerval` has one layout on every
+/// 64-bit Linux; the host's timer raises the SIGALRM the guest sees.
+fn itimer(p: &mut Process, which: u64, new: u64, old: u64) -> Result<u64, Errno> {
+    let mut prev = [0u8; 32];
+    if new != 0 {
+        let value = p.read(new, 32)?;
+        check(unsafe { libc::syscall(libc::SYS_setitimer, which as i32, value.as_ptr(), prev.as_mut_ptr()) })?;
+    } else {
+        check(unsafe { libc::syscall(libc::SYS_getitimer, which as i32, prev.as_mut_ptr()) })?;
+    }
+    if old != 0 {
+        p.write(old, &prev)?;
+    }
+    Ok(0)
+}

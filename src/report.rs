@@ -1,0 +1,71 @@
+//! Reports for people: a guest crash (the fault, the instruction with its
+//! bytes, the registers, the last blocks run) and an engine's statistics.
+
+use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+
+use crate::engine::{Engine, Fault};
+use crate::machine::{CpuState, FLAGS, GPR_NAMES, GuestMemory};
+
+/// The instruction at `rip`, disassembled, with its bytes.
+pub fn disassemble_at(mem: &GuestMemory, rip: u64) -> String {
+    let mut bytes = [0u8; 15];
+    let n = (mem.size().saturating_sub(rip)).min(15) as usize;
+    if n == 0 || mem.read_bytes(rip, &mut bytes[..n]).is_err() {
+        return "(outside guest memory)".into();
+    }
+    let insn = Decoder::with_ip(64, &bytes[..n], rip, DecoderOptions::NONE).decode();
+    let mut text = String::new();
+    IntelFormatter::new().format(&insn, &mut text);
+    let hex: Vec<String> = bytes[..insn.len().max(1).min(n)].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{text}    ({})", hex.join(" "))
+}
+
+/// A crash report: the fault, the instruction, registers and recent blocks.
+pub fn crash(fault: &Fault, cpu: &CpuState, mem: &GuestMemory, engine: &Engine) -> String {
+    let mut s = format!("visa: guest {} at {:#x}", fault.name(), fault.rip);
+    if let Some(addr) = fault.addr {
+        s += &format!(", address {addr:#x}");
+    }
+    s += &format!("\n  {:#x}: {}\nregisters:\n", fault.rip, disassemble_at(mem, fault.rip));
+    for row in GPR_NAMES.iter().zip(cpu.gpr).collect::<Vec<_>>().chunks(4) {
+        let line: Vec<String> = row.iter().map(|(n, v)| format!("{n:>4}={v:016x}")).collect();
+        s += &format!("  {}\n", line.join(" "));
+    }
+    s += &format!("  rflags={:#x}", cpu.rflags());
+    let set: Vec<_> =
+        FLAGS.iter().filter(|(_, bit)| cpu.rflags() >> bit & 1 == 1).map(|(n, _)| n.to_uppercase()).collect();
+    s += &format!(" [{}]\nlast blocks:", set.join(" "));
+    for addr in engine.recent_blocks() {
+        s += &format!(" {addr:#x}");
+    }
+    s
+}
+
+/// The engine's counters and times, one per line.
+pub fn stats(engine: &Engine) -> String {
+    let st = &engine.stats;
+    let run = st.run_time.as_secs_f64();
+    let exec = st.run_time.saturating_sub(st.translate_time + st.compile_time).as_secs_f64();
+    let rows = [
+        ("engine", format!("{:?}", engine.kind()).to_lowercase()),
+        ("guest instructions", st.guest_insts.to_string()),
+        ("blocks run", st.blocks_run.to_string()),
+        ("  as host code", st.jit_runs.to_string()),
+        ("blocks translated", st.blocks_translated.to_string()),
+        ("blocks compiled", st.jit_compiled.to_string()),
+        ("  left interpreted", st.jit_failed.to_string()),
+        ("host code bytes", st.jit_code_bytes.to_string()),
+        ("code cache flushes", st.jit_flushes.to_string()),
+        ("cache hits", st.cache_hits.to_string()),
+        ("invalidations", st.invalidations.to_string()),
+        ("translating", format!("{:.3} s", st.translate_time.as_secs_f64())),
+        ("compiling", format!("{:.3} s", st.compile_time.as_secs_f64())),
+        ("executing", format!("{exec:.3} s")),
+        ("guest MIPS", format!("{:.1}", if run > 0.0 { st.guest_insts as f64 / run / 1e6 } else { 0.0 })),
+    ];
+    let mut s = String::from("visa stats:");
+    for (name, value) in rows {
+        s += &format!("\n  {name:<20}{value}");
+    }
+    s
+}
