@@ -52,6 +52,33 @@ fn a_full_code_region_is_flushed_and_execution_goes_on() {
     assert!(engine.stats.jit_runs > 0);
 }
 
+/// Budgets smaller than a block still make progress (the block runs whole,
+/// as the interpreter runs it), and both tiers count the same instructions.
+#[test]
+fn tiny_budgets_make_progress_and_count_like_the_interpreter() {
+    let mut counts = Vec::new();
+    for kind in [EngineKind::Interp, EngineKind::Jit] {
+        let (mut mem, entry) = guest("hello");
+        let mut cpu = board::entry_state(entry, 128 << 20);
+        let out = Capture::default();
+        let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
+        let mut engine = Engine::with_kind(kind);
+        let mut calls = 0u64;
+        let stop = loop {
+            calls += 1;
+            assert!(calls < 10_000_000, "{kind:?}: no progress with a budget of 1");
+            match engine.run(&mut cpu, &mut mem, &mut board, 1) {
+                visa::engine::Stop::Budget => continue,
+                other => break other,
+            }
+        };
+        assert!(matches!(stop, visa::engine::Stop::Requested), "{kind:?}: {stop:?}");
+        assert!(String::from_utf8(out.0.borrow().clone()).unwrap().starts_with("Hello"));
+        counts.push(engine.stats.guest_insts);
+    }
+    assert_eq!(counts[0], counts[1], "instructions counted by the interpreter and the JIT");
+}
+
 /// Blocks of every guest, and every filetest block.
 fn sample_blocks() -> Vec<(visa::visa::Env, visa::visa::Block)> {
     let mut blocks = Vec::new();

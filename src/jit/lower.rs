@@ -167,10 +167,11 @@ impl<'a, 'f> Lower<'a, 'f> {
         let ctx = b.block_params(entry)[0];
         let insts = block.guest_count() as u32;
         // Pay for the block's instructions up front; if the budget is spent,
-        // leave before doing anything.
+        // leave before doing anything. A block runs whole while any budget is
+        // left (as the interpreter runs it), so the budget may end negative.
         let budget = b.ins().load(types::I64, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, budget) as i32);
         let left = b.ins().iadd_imm_s(budget, -(insts as i64));
-        let overdrawn = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, left, 0);
+        let overdrawn = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThanOrEqual, budget, 0);
         let stop = b.ins().load(types::I32, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, stop) as i32);
         let stop = b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, stop, 0);
         let spent = b.ins().bor(overdrawn, stop);
