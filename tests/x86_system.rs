@@ -205,9 +205,9 @@ fn fs_and_gs_overrides_add_their_bases() {
 
 #[test]
 fn instructions_not_lifted_raise_ud_at_their_address() {
-    // SSE and XGETBV are not reported by CPUID, so they are #UD.
+    // AVX and XGETBV are not reported by CPUID, so they are #UD.
     for (i, build) in [
-        (|a: &mut CodeAssembler| a.movaps(xmm0, xmm1)) as fn(&mut CodeAssembler) -> Result<(), IcedError>,
+        (|a: &mut CodeAssembler| a.vmovaps(xmm0, xmm1)) as fn(&mut CodeAssembler) -> Result<(), IcedError>,
         |a| a.xgetbv(),
         |a| a.ud2(),
     ]

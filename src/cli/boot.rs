@@ -140,7 +140,8 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     Ok(ending.status())
 }
 
-/// The architectural state as JSON: integers as hex strings.
+/// The architectural state as JSON: integers as hex strings (the x87
+/// registers as ST(0)..ST(7), 80 bits each).
 pub fn final_state(cpu: &CpuState) -> serde_json::Value {
     let hex = |v: u64| serde_json::Value::String(format!("{v:#x}"));
     let mut gpr = serde_json::Map::new();
@@ -155,5 +156,9 @@ pub fn final_state(cpu: &CpuState) -> serde_json::Value {
         "gs_base": hex(cpu.gs_base),
         "xmm": cpu.xmm.iter().map(|x| format!("{x:#034x}")).collect::<Vec<_>>(),
         "mxcsr": hex(cpu.mxcsr as u64),
+        "fcw": hex(cpu.fcw as u64),
+        "fsw": hex(cpu.fsw as u64),
+        "ftw": hex(cpu.ftw as u64),
+        "st": (0..8).map(|i| format!("{:#022x}", cpu.st(i))).collect::<Vec<_>>(),
     })
 }

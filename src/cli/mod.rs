@@ -31,6 +31,8 @@ enum Command {
     Boot(boot::BootArgs),
     /// Run a static x86-64 Linux program: visa run [OPTIONS] PROGRAM [ARGS]...
     Run(run::RunArgs),
+    /// List the Linux system calls `run` implements.
+    Syscalls,
     /// Print guest blocks with their disassembly and V-ISA.
     Lift(lift::LiftArgs),
     /// Run filetests (V-ISA text with `; run:` lines) and report the results.
@@ -60,6 +62,12 @@ pub fn main() -> i32 {
         Command::Boot(args) => boot::boot(args),
         Command::Lift(args) => lift::lift(args),
         Command::Run(args) => run::run(args),
+        Command::Syscalls => {
+            for (nr, name) in visa::linux::implemented_syscalls() {
+                println!("{nr:>4} {name}");
+            }
+            Ok(0)
+        }
     };
     result.unwrap_or_else(|msg| {
         eprintln!("visa: {msg}");

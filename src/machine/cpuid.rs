@@ -12,10 +12,18 @@ enum Reg {
 
 /// Reported features: name, leaf, register, bit.
 const FEATURES: &[(&str, u32, Reg, u32)] = &[
+    ("fpu", 1, Reg::Edx, 0),
     ("tsc", 1, Reg::Edx, 4),
     ("cx8", 1, Reg::Edx, 8),
     ("cmov", 1, Reg::Edx, 15),
+    ("fxsr", 1, Reg::Edx, 24),
+    ("sse", 1, Reg::Edx, 25),
+    ("sse2", 1, Reg::Edx, 26),
+    ("pni", 1, Reg::Ecx, 0),
+    ("ssse3", 1, Reg::Ecx, 9),
     ("cx16", 1, Reg::Ecx, 13),
+    ("sse4_1", 1, Reg::Ecx, 19),
+    ("sse4_2", 1, Reg::Ecx, 20),
     ("popcnt", 1, Reg::Ecx, 23),
     ("rdrand", 1, Reg::Ecx, 30),
     ("bmi1", 7, Reg::Ebx, 3),

@@ -111,7 +111,9 @@ impl GuestMemory {
         let (start, end) = (addr as usize, end as usize);
         // SAFETY: the range lies inside our own mapping; MADV_DONTNEED on a
         // private anonymous mapping makes the pages read back as zeros.
-        let ok = unsafe { libc::madvise(self.map.as_mut_ptr().add(start) as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        let ok = unsafe {
+            libc::madvise(self.map.as_mut_ptr().add(start) as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
+        };
         if ok != 0 {
             self.map[start..end].fill(0);
         }

@@ -6,7 +6,8 @@ mod cpu;
 pub mod cpuid;
 mod memory;
 pub mod x86rt;
+pub mod x87;
 
-pub use cpu::{CpuState, FLAGS, GPR_NAMES, SPLIT_FLAGS_MASK, flag};
+pub use cpu::{CpuState, FLAGS, GPR_NAMES, MXCSR_MASK, SPLIT_FLAGS_MASK, flag};
 
 pub use memory::{GuestMemory, LINE_SIZE, MemFault, PAGE_SIZE, PERM_R, PERM_W, PERM_X};

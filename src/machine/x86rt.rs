@@ -40,7 +40,7 @@ impl Ports for NoPorts {
 pub type HelperFn = fn(HelperCtx<'_>, &[u128], &mut [u128]) -> Result<(), TrapCode>;
 
 /// Helpers that need no device, by the name the frontend declares.
-const IMPLEMENTED: &[(&str, HelperFn)] = &[];
+const IMPLEMENTED: &[(&str, HelperFn)] = &[("pcmpstr", pcmpstr), ("x87", crate::machine::x87::helper)];
 
 /// The implementation of each of the Env's helpers, by helper index.
 fn implementations() -> &'static [Option<HelperFn>] {
@@ -101,4 +101,57 @@ impl<P: Ports> Helpers for X86Runtime<P> {
     fn stop_requested(&self) -> bool {
         self.ports.stop_requested()
     }
+}
+
+/// PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM (SSE4.2 string compares).
+/// Arguments: `a` (xmm1), `b` (xmm2/m128), the explicit lengths of `a` and
+/// `b` (signed 64-bit; their magnitude saturates at the element count) and
+/// the control: imm8, plus bit 8 for explicit lengths (else an element is
+/// valid up to the first null one). Results: the XMM0 value of the M forms
+/// (IntRes2 as a bit mask or, with imm8[6], as element masks), and the index
+/// of the I forms (lowest or, with imm8[6], highest set bit of IntRes2; the
+/// element count if none) in bits 0-7 with CF ZF SF OF in bits 8-11.
+fn pcmpstr(_: HelperCtx<'_>, args: &[u128], results: &mut [u128]) -> Result<(), TrapCode> {
+    let (a, b, ctl) = (args[0], args[1], args[4] as u32);
+    let (n, bits) = if ctl & 1 != 0 { (8, 16) } else { (16, 8) };
+    let signed = ctl & 2 != 0;
+    let elem = |v: u128, i: usize| {
+        let x = (v >> (i * bits)) as u32 & ((1 << bits) - 1);
+        if signed { ((x << (32 - bits)) as i32) >> (32 - bits) } else { x as i32 }
+    };
+    let len = |v: u128, explicit: u128| match ctl & 0x100 {
+        0 => (0..n).find(|&i| elem(v, i) == 0).unwrap_or(n),
+        _ => (explicit as u64 as i64).unsigned_abs().min(n as u64) as usize,
+    };
+    let (la, lb) = (len(a, args[2]), len(b, args[3]));
+    // IntRes1 bit j, by the aggregation: j indexes `b` (the same index of
+    // both for "equal each"); invalid elements force the comparisons.
+    let hit = |j: usize| match (ctl >> 2) & 3 {
+        0 => j < lb && (0..la).any(|i| elem(a, i) == elem(b, j)),
+        1 => j < lb && (0..la / 2).any(|p| elem(a, 2 * p) <= elem(b, j) && elem(b, j) <= elem(a, 2 * p + 1)),
+        2 => match (j < la, j < lb) {
+            (true, true) => elem(a, j) == elem(b, j),
+            (valid_a, valid_b) => !valid_a && !valid_b,
+        },
+        _ => (0..n - j).all(|k| k >= la || (j + k < lb && elem(a, k) == elem(b, j + k))),
+    };
+    let res1 = (0..n).filter(|&j| hit(j)).fold(0u32, |acc, j| acc | 1 << j);
+    let res2 = match (ctl >> 4) & 3 {
+        1 => !res1 & ((1 << n) - 1),
+        3 => res1 ^ ((1 << lb) - 1),
+        _ => res1,
+    };
+    let most = ctl & 0x40 != 0;
+    let index = match res2 {
+        0 => n as u32,
+        _ if most => 31 - res2.leading_zeros(),
+        _ => res2.trailing_zeros(),
+    };
+    results[0] = match most {
+        true => (0..n).filter(|i| res2 >> i & 1 != 0).fold(0, |m, i| m | (u128::MAX >> (128 - bits)) << (i * bits)),
+        false => res2 as u128,
+    };
+    let flags = (res2 != 0) as u32 | ((lb < n) as u32) << 1 | ((la < n) as u32) << 2 | (res2 & 1) << 3;
+    results[1] = (index | flags << 8) as u128;
+    Ok(())
 }

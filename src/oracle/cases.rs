@@ -105,9 +105,22 @@ pub fn vector_value(rng: &mut Rng) -> u128 {
     }
 }
 
+/// A vector of `bits`-wide lanes (`bits` up to 64), each an edge value,
+/// random, or (with `like`) the same as `like`'s lane.
+pub fn edge_vector(rng: &mut Rng, bits: u32, like: Option<u128>) -> u128 {
+    let mask = u128::MAX >> (128 - bits);
+    (0..128 / bits).fold(0, |acc, i| {
+        let lane = match like {
+            Some(v) if rng.chance(30) => (v >> (i * bits)) & mask,
+            _ => value(rng, bits) as u128 & mask,
+        };
+        acc | lane << (i * bits)
+    })
+}
+
 /// Random XMM registers, and MXCSR with a random rounding mode (exceptions
 /// masked, no flush-to-zero: visa does not model those).
-fn randomize_fp(regs: &mut Regs, rng: &mut Rng) {
+pub(super) fn randomize_fp(regs: &mut Regs, rng: &mut Rng) {
     for i in 0..16 {
         regs.fx.set_xmm(i, vector_value(rng));
     }
@@ -139,6 +152,12 @@ const GPR64: [Register; 16] = [
 
 fn gpr(rng: &mut Rng, bytes: usize) -> Register {
     let full = rng.pick(&GPR64);
+    sized(full, bytes, rng)
+}
+
+/// The `bytes`-wide part of a 64-bit register (AH to BH now and then for
+/// a byte of RAX to RBX).
+pub(super) fn sized(full: Register, bytes: usize, rng: &mut Rng) -> Register {
     let i = full as u32 - Register::RAX as u32;
     match bytes {
         8 => full,
@@ -201,6 +220,8 @@ fn supported(kind: K) -> bool {
             | K::seg_rDI
             | K::seg_rBX_al
             | K::mem_offs
+            | K::st0
+            | K::sti_opcode
     )
 }
 
@@ -215,6 +236,12 @@ fn is_branch(m: Mnemonic) -> bool {
 /// whose operands the generator can fill (VEX ones are the GPR forms of
 /// BMI1/BMI2; Knights Corner forms do not decode in 64-bit mode).
 pub fn forms(mnemonics: &[Mnemonic]) -> Vec<Code> {
+    forms_where(|c| mnemonics.contains(&c.mnemonic()))
+}
+
+/// The forms `forms` would give for every mnemonic, narrowed to those
+/// `wanted` accepts.
+pub fn forms_where(wanted: impl Fn(Code) -> bool) -> Vec<Code> {
     Code::values()
         .filter(|c| {
             let op = c.op_code();
@@ -222,7 +249,7 @@ pub fn forms(mnemonics: &[Mnemonic]) -> Vec<Code> {
                 && (op.encoding() == EncodingKind::Legacy
                     || (op.encoding() == EncodingKind::VEX && !c.cpuid_features().contains(&CpuidFeature::KNC)))
                 && op.mode64()
-                && mnemonics.contains(&c.mnemonic())
+                && wanted(*c)
                 && op.op_kinds().iter().all(|k| supported(*k))
                 && !(is_branch(c.mnemonic()) && (op.operand_size() == 16 || op.op_kinds() == [K::mem]))
         })
@@ -297,6 +324,8 @@ pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
         K::eax => Register::EAX,
         K::rax => Register::RAX,
         K::dx => Register::DX,
+        K::st0 => Register::ST0,
+        K::sti_opcode => Register::ST0 + rng.below(8) as u32,
         _ => return None,
     })
 }

@@ -1,18 +1,128 @@
-//! Oracle case setup for the forms of `frontend::x86::sse_int`.
+//! Oracle case setup for the forms of `frontend::x86::sse_int`: shift
+//! counts (imm8, or the low 64 bits of the count register or m128, whose
+//! high bits stay random) drawn around the lane widths and beyond 32 bits,
+//! and lane edge values (zero, one, the signed and unsigned extremes, lanes
+//! equal to the destination's) in the operands of the arithmetic forms.
 
-use iced_x86::{Code, Instruction};
+use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
-use super::cases::Rng;
+use super::cases::{Rng, edge_vector};
 use super::native::Regs;
+use super::setup::write_data;
+
+/// The lane width in bits of each mnemonic this setup owns.
+const LANE_BITS: &[(Mnemonic, u32)] = {
+    use Mnemonic::*;
+    &[
+        (Paddb, 8),
+        (Paddw, 16),
+        (Paddd, 32),
+        (Paddq, 64),
+        (Psubb, 8),
+        (Psubw, 16),
+        (Psubd, 32),
+        (Psubq, 64),
+        (Paddsb, 8),
+        (Paddsw, 16),
+        (Paddusb, 8),
+        (Paddusw, 16),
+        (Psubsb, 8),
+        (Psubsw, 16),
+        (Psubusb, 8),
+        (Psubusw, 16),
+        (Pmullw, 16),
+        (Pmulhw, 16),
+        (Pmulhuw, 16),
+        (Pmuludq, 32),
+        (Pmaddwd, 16),
+        (Pavgb, 8),
+        (Pavgw, 16),
+        (Psadbw, 8),
+        (Pminub, 8),
+        (Pmaxub, 8),
+        (Pminsw, 16),
+        (Pmaxsw, 16),
+        (Pcmpeqb, 8),
+        (Pcmpeqw, 16),
+        (Pcmpeqd, 32),
+        (Pcmpgtb, 8),
+        (Pcmpgtw, 16),
+        (Pcmpgtd, 32),
+        (Psllw, 16),
+        (Pslld, 32),
+        (Psllq, 64),
+        (Psrlw, 16),
+        (Psrld, 32),
+        (Psrlq, 64),
+        (Psraw, 16),
+        (Psrad, 32),
+        (Pslldq, 128),
+        (Psrldq, 128),
+    ]
+};
+
+/// Counts at and around every lane width (and byte-shift width).
+const COUNTS: [u64; 20] = [0, 1, 2, 7, 8, 9, 14, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 200, 255];
+
+/// Counts that only the whole 64-bit count operand tells from small ones.
+const WIDE_COUNTS: [u64; 5] = [1 << 32, (1 << 32) | 3, 1 << 63, u64::MAX, 0x100];
+
+fn is_shift(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(m, Psllw | Pslld | Psllq | Psrlw | Psrld | Psrlq | Psraw | Psrad | Pslldq | Psrldq)
+}
+
+fn xmm_index(reg: Register) -> usize {
+    reg as usize - Register::XMM0 as usize
+}
 
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(
-    _code: Code,
-    _insn: &mut Instruction,
-    _regs: &mut Regs,
-    _data: &mut [u8],
-    _mem: Option<u64>,
-    _rng: &mut Rng,
+    code: Code,
+    insn: &mut Instruction,
+    regs: &mut Regs,
+    data: &mut [u8],
+    mem: Option<u64>,
+    rng: &mut Rng,
 ) -> bool {
-    false
+    let m = code.mnemonic();
+    let Some(&(_, bits)) = LANE_BITS.iter().find(|(x, _)| *x == m) else {
+        return false;
+    };
+    if insn.op_count() < 2 || insn.op_kind(0) != OpKind::Register || !insn.op0_register().is_xmm() {
+        return true;
+    }
+    let dst = xmm_index(insn.op0_register());
+    if is_shift(m) {
+        // The destination first: it may be the count register too.
+        if rng.chance(50) {
+            regs.fx.set_xmm(dst, edge_vector(rng, bits.min(64), None));
+        }
+        let count = match rng.below(10) {
+            0..2 => rng.below(256),
+            2 => rng.pick(&WIDE_COUNTS),
+            _ => rng.pick(&COUNTS),
+        };
+        match insn.op_kind(1) {
+            OpKind::Immediate8 => insn.set_immediate8(count as u8),
+            OpKind::Register => {
+                let src = xmm_index(insn.op_register(1));
+                let old = regs.fx.xmm(src);
+                regs.fx.set_xmm(src, (old & !(u64::MAX as u128)) | count as u128);
+            }
+            _ => write_data(data, mem.expect("memory count"), &count.to_le_bytes()),
+        }
+        return true;
+    }
+    if rng.chance(60) {
+        let a = edge_vector(rng, bits, None);
+        regs.fx.set_xmm(dst, a);
+        let b = edge_vector(rng, bits, Some(a));
+        match (insn.op_kind(1), mem) {
+            (OpKind::Register, _) => regs.fx.set_xmm(xmm_index(insn.op_register(1)), b),
+            (_, Some(at)) => write_data(data, at, &b.to_le_bytes()),
+            _ => {}
+        }
+    }
+    true
 }

@@ -1,18 +1,104 @@
-//! Oracle case setup for the forms of `frontend::x86::sse_move`.
+//! Oracle case setup for the forms of `frontend::x86::sse_move`: the
+//! 16-byte memory operands that must be aligned and are not `xmm_or_mem`
+//! (MOVNTPS MOVNTPD MOVNTDQ) are moved to a 16-byte boundary most of the
+//! time (else #GP); MASKMOVDQU gets rDI inside the scratch data (EDI with
+//! garbage above it under a 67 prefix now and then, and a segment override
+//! with base 0); the PACK forms get lanes around their saturation bounds.
 
-use iced_x86::{Code, Instruction};
+use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
-use super::cases::Rng;
-use super::native::Regs;
+use super::cases::{Rng, value};
+use super::native::{DATA, Regs};
+use super::setup::write_data;
+
+/// The mnemonics this setup owns (MOVSD only in its SSE forms).
+const FAMILY: &[Mnemonic] = {
+    use Mnemonic::*;
+    &[
+        Movaps, Movapd, Movdqa, Movntps, Movntpd, Movntdq, Movups, Movupd, Movdqu, Lddqu, Movd, Movq, Movss, Movsd,
+        Movlps, Movlpd, Movhps, Movhpd, Movhlps, Movlhps, Movddup, Movsldup, Movshdup, Pand, Andps, Andpd, Pandn,
+        Andnps, Andnpd, Por, Orps, Orpd, Pxor, Xorps, Xorpd, Packsswb, Packssdw, Packuswb, Shufps, Shufpd, Pshufd,
+        Pshuflw, Pshufhw, Unpcklps, Unpckhps, Unpcklpd, Unpckhpd, Punpcklbw, Punpcklwd, Punpckldq, Punpcklqdq,
+        Punpckhbw, Punpckhwd, Punpckhdq, Punpckhqdq, Pmovmskb, Movmskps, Movmskpd, Pinsrw, Pextrw, Maskmovdqu,
+    ]
+};
 
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(
-    _code: Code,
-    _insn: &mut Instruction,
-    _regs: &mut Regs,
-    _data: &mut [u8],
-    _mem: Option<u64>,
-    _rng: &mut Rng,
+    code: Code,
+    insn: &mut Instruction,
+    regs: &mut Regs,
+    data: &mut [u8],
+    mem: Option<u64>,
+    rng: &mut Rng,
 ) -> bool {
-    false
+    let m = code.mnemonic();
+    let xmm_operand = (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Register && insn.op_register(i).is_xmm());
+    if !FAMILY.contains(&m) || (m == Mnemonic::Movsd && !xmm_operand) {
+        return false;
+    }
+    match m {
+        Mnemonic::Movntps | Mnemonic::Movntpd | Mnemonic::Movntdq if rng.chance(85) => {
+            align16(insn, mem.expect("memory operand"));
+        }
+        Mnemonic::Maskmovdqu => mask_target(insn, regs, rng),
+        Mnemonic::Packsswb | Mnemonic::Packuswb => near_bounds(insn, regs, data, mem, 16, rng),
+        Mnemonic::Packssdw => near_bounds(insn, regs, data, mem, 32, rng),
+        _ => {}
+    }
+    true
+}
+
+/// Moves the memory operand down to a 16-byte boundary through its
+/// displacement (the absolute target of a RIP-relative operand).
+fn align16(insn: &mut Instruction, at: u64) {
+    let disp = insn.memory_displacement64().wrapping_sub(at & 15);
+    insn.set_memory_displacement64(disp);
+    if !matches!(insn.memory_base(), Register::RIP | Register::None) {
+        let fits8 = (-128..128).contains(&(disp as i64));
+        // A full displacement has size 8 (32 bits, sign-extended) in 64-bit addressing.
+        insn.set_memory_displ_size(if fits8 { 1 } else { 8 });
+    }
+}
+
+/// rDI at any byte of the scratch data with 16 bytes after it.
+fn mask_target(insn: &mut Instruction, regs: &mut Regs, rng: &mut Rng) {
+    let at = DATA + 0x100 + rng.below(0x1000);
+    regs.gpr[7] = at;
+    if rng.chance(30) {
+        insn.set_op_kind(0, OpKind::MemorySegEDI);
+        regs.gpr[7] |= rng.next_u64() << 32;
+    }
+    if rng.chance(25) {
+        // FS has the host thread's base natively: never used.
+        insn.set_segment_prefix(rng.pick(&[Register::ES, Register::CS, Register::SS, Register::DS, Register::GS]));
+    }
+}
+
+/// Lanes of `bits` near the signed and unsigned bounds of half that width.
+fn bound_lanes(rng: &mut Rng, bits: u32) -> u128 {
+    let half = 1i64 << (bits / 2 - 1);
+    let edges = [-2 * half, -half - 1, -half, -half + 1, -1, 0, 1, half - 1, half, 2 * half - 1, 2 * half];
+    let mask = (1u128 << bits) - 1;
+    (0..128 / bits).fold(0, |acc, i| {
+        let v = if rng.chance(80) { rng.pick(&edges) + rng.below(3) as i64 - 1 } else { value(rng, bits) as i64 };
+        acc | (v as u128 & mask) << (bits * i)
+    })
+}
+
+/// Fills the PACK operands (both registers, or the memory source) with
+/// lanes near the saturation bounds half the time.
+fn near_bounds(insn: &Instruction, regs: &mut Regs, data: &mut [u8], mem: Option<u64>, bits: u32, rng: &mut Rng) {
+    if rng.chance(50) {
+        return;
+    }
+    for i in 0..2 {
+        if insn.op_kind(i) == OpKind::Register {
+            let x = insn.op_register(i) as usize - Register::XMM0 as usize;
+            regs.fx.set_xmm(x, bound_lanes(rng, bits));
+        }
+    }
+    if let Some(at) = mem {
+        write_data(data, at, &bound_lanes(rng, bits).to_le_bytes());
+    }
 }

@@ -40,6 +40,8 @@ pub struct Ctx<'a> {
     pub b: Builder<'a>,
     pub x: &'static X86Env,
     pub insn: Instruction,
+    /// The bytes of `insn` (up to its length).
+    pub bytes: [u8; super::MAX_INSTRUCTION_BYTES],
     /// What the block is specialised for (the SSE rounding direction).
     pub mode: super::Mode,
     /// Current value of each slot written or read so far in the block.
@@ -86,6 +88,7 @@ impl<'a> Ctx<'a> {
             b: Builder::new(&x.env, addr),
             x,
             insn: Instruction::default(),
+            bytes: [0; super::MAX_INSTRUCTION_BYTES],
             mode,
             cache: vec![None; x.env.slots.len()],
             source: None,

@@ -23,6 +23,12 @@ pub struct X86Env {
     pub port_in: Helper,
     pub port_out: Helper,
     pub rdrand: Helper,
+    /// PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM: (xmm1, xmm2/m128, length 1,
+    /// length 2, control) -> (XMM0 mask, index | flags << 8).
+    pub pcmpstr: Helper,
+    /// The x87 FPU: (encoded `machine::x87::X87Op`, memory address,
+    /// instruction address) -> ().
+    pub x87: Helper,
 }
 
 const XMM_NAMES: [&str; 16] = [
@@ -45,7 +51,30 @@ impl X86Env {
         let port_in = env.helper("port_in", &[Type::I16, Type::I8], &[Type::I32], false);
         let port_out = env.helper("port_out", &[Type::I16, Type::I8, Type::I32], &[], false);
         let rdrand = env.helper("rdrand", &[], &[Type::I64], false);
-        X86Env { env, gpr, flags, rflags_rest, fs_base, gs_base, xmm, mxcsr, cpuid, rdtsc, port_in, port_out, rdrand }
+        let pcmpstr = env.helper(
+            "pcmpstr",
+            &[Type::V128, Type::V128, Type::I64, Type::I64, Type::I32],
+            &[Type::V128, Type::I32],
+            true,
+        );
+        let x87 = env.helper("x87", &[Type::I64, Type::I64, Type::I64], &[], false);
+        X86Env {
+            env,
+            gpr,
+            flags,
+            rflags_rest,
+            fs_base,
+            gs_base,
+            xmm,
+            mxcsr,
+            cpuid,
+            rdtsc,
+            port_in,
+            port_out,
+            rdrand,
+            pcmpstr,
+            x87,
+        }
     }
 
     /// The one x86-64 environment.

@@ -215,6 +215,8 @@ pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted
         let len = insn.len() as u8;
         cx.b.guest(ip, len.max(1));
         cx.insn = insn;
+        let at = (ip - addr) as usize;
+        cx.bytes[..len as usize].copy_from_slice(&buf[at..at + len as usize]);
         let flow = match (insn.is_invalid(), table[insn.mnemonic() as usize]) {
             (false, Some(_)) if mode.user && privileged(insn.mnemonic()) => {
                 // #GP: user code may not do this.

@@ -1,7 +1,306 @@
-//! SSE/SSE2 data movement, logic and shuffles: MOVAPS MOVUPS MOVDQA MOVDQU MOVQ MOVD MOVSS MOVSD (SSE form) MOVHPS/LPS/HPD/LPD MOVHLPS MOVLHPS, PAND/POR/PXOR/PANDN and the PS/PD logic forms, SHUFPS/SHUFPD, UNPCK*, PSHUFD/PSHUFLW/PSHUFHW, PUNPCK*, PACK*, PMOVMSKB, MOVMSKPS/PD, PINSRW/PEXTRW.
+//! SSE/SSE2/SSE3 data movement, logic and shuffles on XMM registers:
+//! MOVAPS MOVUPS MOVAPD MOVUPD MOVDQA MOVDQU LDDQU MOVNTPS MOVNTPD MOVNTDQ,
+//! MOVD MOVQ MOVSS MOVSD (the SSE form, reached through `string`'s MOVSD
+//! row), MOVHPS MOVLPS MOVHPD MOVLPD MOVHLPS MOVLHPS, MOVDDUP MOVSHDUP
+//! MOVSLDUP, PAND PANDN POR PXOR and the PS/PD logic forms, SHUFPS SHUFPD,
+//! UNPCK*, PSHUFD PSHUFLW PSHUFHW, PUNPCK*, PACKSSWB PACKSSDW PACKUSWB,
+//! PMOVMSKB MOVMSKPS MOVMSKPD, PINSRW PEXTRW (the SSE4.1 memory form too),
+//! MASKMOVDQU.
+//!
+//! Legacy 16-byte memory operands must be 16-byte aligned (#GP) except for
+//! MOVUPS MOVUPD MOVDQU LDDQU and MASKMOVDQU; narrower ones need no
+//! alignment. The MMX forms of the shared mnemonics raise #UD (CPUID
+//! reports no MMX).
+//!
+//! MASKMOVDQU reads the 16 bytes at rDI, merges the selected bytes and
+//! writes all 16 back: unselected bytes are rewritten with the value read,
+//! so a store to them by another processor in between is lost, and the
+//! access faults when any of the 16 bytes is unmapped, even an unselected
+//! one (hardware only promises not to write them).
 
-use iced_x86::Mnemonic;
+use iced_x86::{Mnemonic, OpKind, Register};
 
 use super::LiftFn;
+use super::ctx::{Ctx, Flow, int_type};
+use crate::visa::{Imm, IntCC, MemFlags, Opcode, Type, Value};
 
-pub const TABLE: &[(Mnemonic, LiftFn)] = &[];
+pub const TABLE: &[(Mnemonic, LiftFn)] = &[
+    (Mnemonic::Movaps, |cx| vector(cx, true)),
+    (Mnemonic::Movapd, |cx| vector(cx, true)),
+    (Mnemonic::Movdqa, |cx| vector(cx, true)),
+    (Mnemonic::Movntps, |cx| vector(cx, true)),
+    (Mnemonic::Movntpd, |cx| vector(cx, true)),
+    (Mnemonic::Movntdq, |cx| vector(cx, true)),
+    (Mnemonic::Movups, |cx| vector(cx, false)),
+    (Mnemonic::Movupd, |cx| vector(cx, false)),
+    (Mnemonic::Movdqu, |cx| vector(cx, false)),
+    (Mnemonic::Lddqu, |cx| vector(cx, false)),
+    (Mnemonic::Movd, |cx| scalar(cx, Type::I32, false)),
+    (Mnemonic::Movq, |cx| scalar(cx, Type::I64, false)),
+    (Mnemonic::Movss, |cx| scalar(cx, Type::I32, true)),
+    (Mnemonic::Movlps, |cx| half(cx, 0, 0)),
+    (Mnemonic::Movlpd, |cx| half(cx, 0, 0)),
+    (Mnemonic::Movhps, |cx| half(cx, 1, 1)),
+    (Mnemonic::Movhpd, |cx| half(cx, 1, 1)),
+    (Mnemonic::Movhlps, |cx| half(cx, 0, 1)),
+    (Mnemonic::Movlhps, |cx| half(cx, 1, 0)),
+    (Mnemonic::Movddup, |cx| shuffle(cx, 8, false, |_, _| vec![0, 0])),
+    (Mnemonic::Movsldup, |cx| shuffle(cx, 4, false, |_, _| vec![0, 0, 2, 2])),
+    (Mnemonic::Movshdup, |cx| shuffle(cx, 4, false, |_, _| vec![1, 1, 3, 3])),
+    (Mnemonic::Pand, |cx| binary(cx, Opcode::And, Type::V128, false)),
+    (Mnemonic::Andps, |cx| binary(cx, Opcode::And, Type::V128, false)),
+    (Mnemonic::Andpd, |cx| binary(cx, Opcode::And, Type::V128, false)),
+    (Mnemonic::Pandn, |cx| binary(cx, Opcode::And, Type::V128, true)),
+    (Mnemonic::Andnps, |cx| binary(cx, Opcode::And, Type::V128, true)),
+    (Mnemonic::Andnpd, |cx| binary(cx, Opcode::And, Type::V128, true)),
+    (Mnemonic::Por, |cx| binary(cx, Opcode::Or, Type::V128, false)),
+    (Mnemonic::Orps, |cx| binary(cx, Opcode::Or, Type::V128, false)),
+    (Mnemonic::Orpd, |cx| binary(cx, Opcode::Or, Type::V128, false)),
+    (Mnemonic::Pxor, |cx| binary(cx, Opcode::Xor, Type::V128, false)),
+    (Mnemonic::Xorps, |cx| binary(cx, Opcode::Xor, Type::V128, false)),
+    (Mnemonic::Xorpd, |cx| binary(cx, Opcode::Xor, Type::V128, false)),
+    (Mnemonic::Packsswb, |cx| binary(cx, Opcode::VnarrowS, Type::I16x8, false)),
+    (Mnemonic::Packssdw, |cx| binary(cx, Opcode::VnarrowS, Type::I32x4, false)),
+    (Mnemonic::Packuswb, |cx| binary(cx, Opcode::VnarrowU, Type::I16x8, false)),
+    (Mnemonic::Shufps, |cx| {
+        shuffle(cx, 4, true, |imm, _| vec![field(imm, 0), field(imm, 1), 4 + field(imm, 2), 4 + field(imm, 3)])
+    }),
+    (Mnemonic::Shufpd, |cx| shuffle(cx, 8, true, |imm, _| vec![imm as u8 & 1, 2 + (imm as u8 >> 1 & 1)])),
+    (Mnemonic::Pshufd, |cx| shuffle(cx, 4, false, |imm, _| (0..4).map(|k| field(imm, k)).collect())),
+    (Mnemonic::Pshuflw, |cx| shuffle(cx, 2, false, |imm, _| (0..4).map(|k| field(imm, k)).chain(4..8).collect())),
+    (Mnemonic::Pshufhw, |cx| shuffle(cx, 2, false, |imm, _| (0..4).chain((0..4).map(|k| 4 + field(imm, k))).collect())),
+    (Mnemonic::Unpcklps, |cx| shuffle(cx, 4, true, interleave_low)),
+    (Mnemonic::Unpckhps, |cx| shuffle(cx, 4, true, interleave_high)),
+    (Mnemonic::Unpcklpd, |cx| shuffle(cx, 8, true, interleave_low)),
+    (Mnemonic::Unpckhpd, |cx| shuffle(cx, 8, true, interleave_high)),
+    (Mnemonic::Punpcklbw, |cx| shuffle(cx, 1, true, interleave_low)),
+    (Mnemonic::Punpcklwd, |cx| shuffle(cx, 2, true, interleave_low)),
+    (Mnemonic::Punpckldq, |cx| shuffle(cx, 4, true, interleave_low)),
+    (Mnemonic::Punpcklqdq, |cx| shuffle(cx, 8, true, interleave_low)),
+    (Mnemonic::Punpckhbw, |cx| shuffle(cx, 1, true, interleave_high)),
+    (Mnemonic::Punpckhwd, |cx| shuffle(cx, 2, true, interleave_high)),
+    (Mnemonic::Punpckhdq, |cx| shuffle(cx, 4, true, interleave_high)),
+    (Mnemonic::Punpckhqdq, |cx| shuffle(cx, 8, true, interleave_high)),
+    (Mnemonic::Pmovmskb, |cx| sign_mask(cx, Type::I8x16)),
+    (Mnemonic::Movmskps, |cx| sign_mask(cx, Type::I32x4)),
+    (Mnemonic::Movmskpd, |cx| sign_mask(cx, Type::I64x2)),
+    (Mnemonic::Pinsrw, pinsrw),
+    (Mnemonic::Pextrw, pextrw),
+    (Mnemonic::Maskmovdqu, maskmovdqu),
+];
+
+/// MOVSD's SSE form (`string` dispatches the mnemonic).
+pub(super) fn movsd(cx: &mut Ctx) -> Flow {
+    scalar(cx, Type::I64, true)
+}
+
+/// True when an operand is an MMX register: those forms raise #UD.
+fn mmx(cx: &Ctx) -> bool {
+    (0..cx.insn.op_count()).any(|i| cx.insn.op_kind(i) == OpKind::Register && cx.insn.op_register(i).is_mm())
+}
+
+fn is_xmm(cx: &Ctx, i: u32) -> bool {
+    cx.insn.op_kind(i) == OpKind::Register && cx.insn.op_register(i).is_xmm()
+}
+
+/// A v128 constant.
+fn vconst(cx: &mut Ctx, bits: u128) -> Value {
+    cx.b.ins(Opcode::Const, Some(Type::V128), Imm::Const(bits), &[])
+}
+
+/// An integer of up to 128 bits in the low bits of a v128, the rest zero.
+fn widen(cx: &mut Ctx, v: Value) -> Value {
+    let wide = cx.resize(Type::I128, v);
+    cx.b.ins(Opcode::Bitcast, Some(Type::V128), Imm::None, &[wide])
+}
+
+/// Operand `i` as a v128: an XMM register, 16 aligned bytes of memory, or
+/// a narrower memory operand (no alignment) in the low bits, zero above.
+fn source(cx: &mut Ctx, i: u32) -> Value {
+    match cx.insn.memory_size().size() {
+        size if cx.is_memory(i) && size < 16 => {
+            let addr = cx.address();
+            let v = cx.load(int_type(size), addr);
+            widen(cx, v)
+        }
+        _ => cx.read_vector(i, true),
+    }
+}
+
+/// Two-bit field `k` of an immediate.
+fn field(imm: u32, k: u32) -> u8 {
+    (imm >> (2 * k) & 3) as u8
+}
+
+/// The low halves of the two inputs' lanes, interleaved (of `lanes` each).
+fn interleave_low(_: u32, lanes: u8) -> Vec<u8> {
+    (0..lanes / 2).flat_map(|i| [i, lanes + i]).collect()
+}
+
+fn interleave_high(_: u32, lanes: u8) -> Vec<u8> {
+    (lanes / 2..lanes).flat_map(|i| [i, lanes + i]).collect()
+}
+
+/// Whole-register moves: register to register, loads and stores, 16-byte
+/// aligned or not.
+fn vector(cx: &mut Ctx, aligned: bool) -> Flow {
+    let v = cx.read_vector(1, aligned);
+    if cx.is_memory(0) {
+        let addr = cx.address();
+        cx.b.store(v, addr, MemFlags { aligned });
+    } else {
+        cx.write_xmm(cx.insn.op_register(0), v);
+    }
+    Flow::Next
+}
+
+/// MOVD MOVQ (`merge` false) and MOVSS MOVSD (`merge` true): a `ty`
+/// integer from an XMM register's low lane, a GPR or memory. Into an XMM
+/// register it is zero-extended, except that MOVSS and MOVSD between
+/// registers keep the destination's other lanes.
+fn scalar(cx: &mut Ctx, ty: Type, merge: bool) -> Flow {
+    if mmx(cx) {
+        return Flow::Undefined;
+    }
+    let v = cx.read_scalar(1, ty);
+    if !is_xmm(cx, 0) {
+        cx.write_operand(0, v);
+        return Flow::Next;
+    }
+    let dst = cx.insn.op_register(0);
+    if merge && is_xmm(cx, 1) {
+        cx.write_low(dst, v);
+    } else {
+        let v = widen(cx, v);
+        cx.write_xmm(dst, v);
+    }
+    Flow::Next
+}
+
+/// Moves of one qword: lane `src` of an XMM source (or 8 bytes of memory)
+/// into lane `dst` of the XMM destination (or 8 bytes of memory).
+fn half(cx: &mut Ctx, dst: u8, src: u8) -> Flow {
+    let v = if cx.is_memory(1) {
+        let addr = cx.address();
+        cx.load(Type::I64, addr)
+    } else {
+        let x = cx.read_xmm(cx.insn.op_register(1));
+        cx.b.ins(Opcode::Vextract, Some(Type::I64x2), Imm::Lane(src), &[x])
+    };
+    if cx.is_memory(0) {
+        cx.write_operand(0, v);
+    } else {
+        let reg = cx.insn.op_register(0);
+        let x = cx.read_xmm(reg);
+        let r = cx.b.ins(Opcode::Vinsert, Some(Type::I64x2), Imm::Lane(dst), &[x, v]);
+        cx.write_xmm(reg, r);
+    }
+    Flow::Next
+}
+
+/// `dst = dst op src` with `ty` as the controlling type (`v128` or a lane
+/// shape); with `invert`, the destination is complemented first (ANDN).
+fn binary(cx: &mut Ctx, op: Opcode, ty: Type, invert: bool) -> Flow {
+    if mmx(cx) {
+        return Flow::Undefined;
+    }
+    let b = source(cx, 1);
+    let reg = cx.insn.op_register(0);
+    let mut a = cx.read_xmm(reg);
+    if invert {
+        a = cx.not(a);
+    }
+    let r = cx.b.ins(op, Some(ty), Imm::None, &[a, b]);
+    cx.write_xmm(reg, r);
+    Flow::Next
+}
+
+/// A lane permutation: lane `i` of the result is lane `pick[i]` of the
+/// inputs side by side, lanes of `size` bytes. The inputs are the
+/// destination and the source (`with_dst`), or the source twice. `pick`
+/// gets the immediate (0 without one) and the lanes per register.
+fn shuffle(cx: &mut Ctx, size: u8, with_dst: bool, pick: fn(u32, u8) -> Vec<u8>) -> Flow {
+    if mmx(cx) {
+        return Flow::Undefined;
+    }
+    let b = source(cx, 1);
+    let reg = cx.insn.op_register(0);
+    let a = if with_dst { cx.read_xmm(reg) } else { b };
+    let last = cx.insn.op_count() - 1;
+    let imm = if cx.insn.op_kind(last) == OpKind::Immediate8 { cx.insn.immediate8() as u32 } else { 0 };
+    let lanes = pick(imm, 16 / size);
+    let mut mask = [0u8; 16];
+    for (i, m) in mask.iter_mut().enumerate() {
+        *m = lanes[i / size as usize] * size + i as u8 % size;
+    }
+    let r = cx.b.ins(Opcode::Vshuffle, None, Imm::Shuffle(mask), &[a, b]);
+    cx.write_xmm(reg, r);
+    Flow::Next
+}
+
+/// PMOVMSKB MOVMSKPS MOVMSKPD: the top bit of each lane into a GPR, zero above.
+fn sign_mask(cx: &mut Ctx, shape: Type) -> Flow {
+    if mmx(cx) {
+        return Flow::Undefined;
+    }
+    let x = cx.read_xmm(cx.insn.op_register(1));
+    let bits = cx.b.ins(Opcode::Vbitmask, Some(shape), Imm::None, &[x]);
+    let reg = cx.insn.op_register(0);
+    let v = cx.resize(int_type(reg.size()), bits);
+    cx.write_gpr(reg, v);
+    Flow::Next
+}
+
+/// PINSRW: the low word of a GPR or a memory word into word `imm & 7`.
+fn pinsrw(cx: &mut Ctx) -> Flow {
+    if mmx(cx) {
+        return Flow::Undefined;
+    }
+    let v = cx.read_operand(1);
+    let v = cx.resize(Type::I16, v);
+    let reg = cx.insn.op_register(0);
+    let x = cx.read_xmm(reg);
+    let lane = cx.insn.immediate8() & 7;
+    let r = cx.b.ins(Opcode::Vinsert, Some(Type::I16x8), Imm::Lane(lane), &[x, v]);
+    cx.write_xmm(reg, r);
+    Flow::Next
+}
+
+/// PEXTRW: word `imm & 7` zero-extended into a GPR, or stored (SSE4.1).
+fn pextrw(cx: &mut Ctx) -> Flow {
+    if mmx(cx) {
+        return Flow::Undefined;
+    }
+    let x = cx.read_xmm(cx.insn.op_register(1));
+    let lane = cx.insn.immediate8() & 7;
+    let v = cx.b.ins(Opcode::Vextract, Some(Type::I16x8), Imm::Lane(lane), &[x]);
+    let v = cx.resize(cx.operand_type(0), v);
+    cx.write_operand(0, v);
+    Flow::Next
+}
+
+/// MASKMOVDQU: the bytes of the first register whose mask byte (second
+/// register) has its top bit set, stored at seg:rDI (see the module notes).
+fn maskmovdqu(cx: &mut Ctx) -> Flow {
+    let di = match cx.insn.op_kind(0) {
+        OpKind::MemorySegEDI => Register::EDI,
+        OpKind::MemorySegRDI => Register::RDI,
+        _ => return Flow::Undefined,
+    };
+    let offset = cx.read_gpr(di);
+    let mut addr = cx.resize(Type::I64, offset);
+    if let Some(base) = cx.segment_base() {
+        addr = cx.op(Opcode::Iadd, &[base, addr]);
+    }
+    let old = cx.b.load(Type::V128, addr, MemFlags { aligned: false });
+    let data = cx.read_xmm(cx.insn.op_register(1));
+    let mask = cx.read_xmm(cx.insn.op_register(2));
+    let zero = vconst(cx, 0);
+    let sel = cx.b.ins(Opcode::Vcmp, Some(Type::I8x16), Imm::IntCC(IntCC::Slt), &[mask, zero]);
+    let keep = cx.not(sel);
+    let new = cx.op(Opcode::And, &[data, sel]);
+    let kept = cx.op(Opcode::And, &[old, keep]);
+    let merged = cx.op(Opcode::Or, &[new, kept]);
+    cx.b.store(merged, addr, MemFlags { aligned: false });
+    Flow::Next
+}

@@ -20,7 +20,7 @@ use crate::visa::{IntCC, Opcode, Type, Value};
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Movsb, |cx| string(cx, Kind::Movs)),
     (Mnemonic::Movsw, |cx| string(cx, Kind::Movs)),
-    (Mnemonic::Movsd, |cx| string(cx, Kind::Movs)),
+    (Mnemonic::Movsd, movsd),
     (Mnemonic::Movsq, |cx| string(cx, Kind::Movs)),
     (Mnemonic::Stosb, |cx| string(cx, Kind::Stos)),
     (Mnemonic::Stosw, |cx| string(cx, Kind::Stos)),
@@ -36,7 +36,7 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Scasq, |cx| string(cx, Kind::Scas)),
     (Mnemonic::Cmpsb, |cx| string(cx, Kind::Cmps)),
     (Mnemonic::Cmpsw, |cx| string(cx, Kind::Cmps)),
-    (Mnemonic::Cmpsd, |cx| string(cx, Kind::Cmps)),
+    (Mnemonic::Cmpsd, cmpsd),
     (Mnemonic::Cmpsq, |cx| string(cx, Kind::Cmps)),
     (Mnemonic::Insb, |cx| string(cx, Kind::Ins)),
     (Mnemonic::Insw, |cx| string(cx, Kind::Ins)),
@@ -212,6 +212,25 @@ fn string(cx: &mut Ctx, kind: Kind) -> Flow {
     }
     cx.b.branch(again, cx.ip(), cx.next_ip());
     Flow::End
+}
+
+/// MOVSD also names SSE2's scalar double move, which has an XMM register
+/// operand: `sse_move` lifts that one.
+fn movsd(cx: &mut Ctx) -> Flow {
+    let insn = cx.insn;
+    if (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Register) {
+        return super::sse_move::movsd(cx);
+    }
+    string(cx, Kind::Movs)
+}
+
+/// CMPSD also names SSE2's scalar double compare, which has XMM register
+/// operands: `sse_float` lifts that one.
+fn cmpsd(cx: &mut Ctx) -> Flow {
+    if cx.insn.op0_kind() == OpKind::Register {
+        return super::sse_float::cmpsd(cx);
+    }
+    string(cx, Kind::Cmps)
 }
 
 /// XLAT: AL = [seg:rBX + AL], the sum wrapping at the address size.

@@ -1,0 +1,192 @@
+//! The differential oracle over the SSSE3, SSE4.1 and SSE4.2 integer
+//! family (`frontend::x86::sse4`): random and edge operands, run natively
+//! and under visa, compared. Extensions the host lacks are skipped with a
+//! note. Host x86-64 only. `VISA_ORACLE_CASES=N` sets the cases per form
+//! (default 200).
+#![cfg(target_arch = "x86_64")]
+
+use iced_x86::{Code, Encoder, Instruction, Mnemonic, Register};
+use visa::frontend::x86::{Mode, X86Env, lift_block};
+use visa::machine::GuestMemory;
+use visa::oracle::assert_forms as run;
+use visa::oracle::cases::{Rng, case_for, forms};
+use visa::oracle::native::CODE;
+use visa::visa::{ExitReason, Imm};
+
+/// Every mnemonic of the family.
+const FAMILY: &[Mnemonic] = {
+    use Mnemonic::*;
+    &[
+        Pshufb,
+        Palignr,
+        Phaddw,
+        Phaddd,
+        Phaddsw,
+        Phsubw,
+        Phsubd,
+        Phsubsw,
+        Pmaddubsw,
+        Pmulhrsw,
+        Psignb,
+        Psignw,
+        Psignd,
+        Pabsb,
+        Pabsw,
+        Pabsd,
+        Pblendw,
+        Pblendvb,
+        Ptest,
+        Pmovsxbw,
+        Pmovsxbd,
+        Pmovsxbq,
+        Pmovsxwd,
+        Pmovsxwq,
+        Pmovsxdq,
+        Pmovzxbw,
+        Pmovzxbd,
+        Pmovzxbq,
+        Pmovzxwd,
+        Pmovzxwq,
+        Pmovzxdq,
+        Pminsb,
+        Pminsd,
+        Pminuw,
+        Pminud,
+        Pmaxsb,
+        Pmaxsd,
+        Pmaxuw,
+        Pmaxud,
+        Pmulld,
+        Pmuldq,
+        Pcmpeqq,
+        Pcmpgtq,
+        Packusdw,
+        Pextrb,
+        Pextrd,
+        Pextrq,
+        Pinsrb,
+        Pinsrd,
+        Pinsrq,
+        Mpsadbw,
+        Phminposuw,
+        Movntdqa,
+        Pcmpestri,
+        Pcmpestri64,
+        Pcmpestrm,
+        Pcmpestrm64,
+        Pcmpistri,
+        Pcmpistrm,
+        Crc32,
+    ]
+};
+
+/// Runs the forms when the host has the extension, else says why not.
+fn run_if(feature: &str, present: bool, mnemonics: &[Mnemonic]) {
+    if present {
+        run(mnemonics);
+    } else {
+        println!("note: host lacks {feature}; {mnemonics:?} not checked");
+    }
+}
+
+#[test]
+fn ssse3_shuffles() {
+    use Mnemonic::*;
+    run_if("ssse3", is_x86_feature_detected!("ssse3"), &[Pshufb, Palignr]);
+}
+
+#[test]
+fn ssse3_horizontal() {
+    use Mnemonic::*;
+    run_if("ssse3", is_x86_feature_detected!("ssse3"), &[Phaddw, Phaddd, Phaddsw, Phsubw, Phsubd, Phsubsw]);
+}
+
+#[test]
+fn ssse3_arithmetic() {
+    use Mnemonic::*;
+    let m = [Pmaddubsw, Pmulhrsw, Psignb, Psignw, Psignd, Pabsb, Pabsw, Pabsd];
+    run_if("ssse3", is_x86_feature_detected!("ssse3"), &m);
+}
+
+#[test]
+fn sse41_blend_test() {
+    use Mnemonic::*;
+    run_if("sse4.1", is_x86_feature_detected!("sse4.1"), &[Pblendw, Pblendvb, Ptest]);
+}
+
+#[test]
+fn sse41_extend() {
+    use Mnemonic::*;
+    let m = [Pmovsxbw, Pmovsxbd, Pmovsxbq, Pmovsxwd, Pmovsxwq, Pmovsxdq];
+    run_if("sse4.1", is_x86_feature_detected!("sse4.1"), &m);
+    let m = [Pmovzxbw, Pmovzxbd, Pmovzxbq, Pmovzxwd, Pmovzxwq, Pmovzxdq];
+    run_if("sse4.1", is_x86_feature_detected!("sse4.1"), &m);
+}
+
+#[test]
+fn sse41_arithmetic() {
+    use Mnemonic::*;
+    let m = [Pminsb, Pminsd, Pminuw, Pminud, Pmaxsb, Pmaxsd, Pmaxuw, Pmaxud, Pmulld, Pmuldq, Pcmpeqq, Packusdw];
+    run_if("sse4.1", is_x86_feature_detected!("sse4.1"), &m);
+}
+
+#[test]
+fn sse41_lanes() {
+    use Mnemonic::*;
+    let m = [Pextrb, Pextrd, Pextrq, Pinsrb, Pinsrd, Pinsrq, Mpsadbw, Phminposuw, Movntdqa];
+    run_if("sse4.1", is_x86_feature_detected!("sse4.1"), &m);
+}
+
+#[test]
+fn sse42_compare_crc() {
+    use Mnemonic::*;
+    run_if("sse4.2", is_x86_feature_detected!("sse4.2"), &[Pcmpgtq, Crc32]);
+}
+
+#[test]
+fn sse42_strings() {
+    use Mnemonic::*;
+    let m = [Pcmpestri, Pcmpestri64, Pcmpestrm, Pcmpestrm64, Pcmpistri, Pcmpistrm];
+    run_if("sse4.2", is_x86_feature_detected!("sse4.2"), &m);
+}
+
+/// Every block lifted from the cases passes the V-ISA verifier.
+#[test]
+fn lifted_blocks_verify() {
+    let mut mem = GuestMemory::new(CODE + 0x1000).unwrap();
+    for code in forms(FAMILY) {
+        let mut rng = Rng::new(code as u64);
+        for _ in 0..50 {
+            let Some(case) = case_for(code, &mut rng) else {
+                continue;
+            };
+            mem.write_bytes(CODE, &case.code).unwrap();
+            let lifted = lift_block(&mem, CODE, Mode::default()).unwrap();
+            if let Err(e) = visa::visa::verify(&X86Env::get().env, &lifted.block) {
+                panic!("{code:?}: {e}\n{}", visa::oracle::disassemble(&case.code, CODE));
+            }
+        }
+    }
+}
+
+/// The MMX forms of the SSSE3 mnemonics are not lifted: #UD.
+#[test]
+fn mmx_forms_are_undefined() {
+    let mmx: Vec<Code> =
+        Code::values().filter(|c| FAMILY.contains(&c.mnemonic()) && format!("{c:?}").contains("_mm_")).collect();
+    assert_eq!(mmx.len(), 16, "{mmx:?}");
+    let mut mem = GuestMemory::new(0x2000).unwrap();
+    for code in mmx {
+        let insn = match code.op_code().op_count() {
+            2 => Instruction::with2(code, Register::MM0, Register::MM1),
+            _ => Instruction::with3(code, Register::MM0, Register::MM1, 3),
+        }
+        .unwrap();
+        let mut encoder = Encoder::new(64);
+        encoder.encode(&insn, 0x1000).unwrap();
+        mem.write_bytes(0x1000, &encoder.take_buffer()).unwrap();
+        let lifted = lift_block(&mem, 0x1000, Mode::default()).unwrap();
+        let last = lifted.block.insts.last().expect("a terminator");
+        assert!(matches!(last.imm, Imm::Exit(ExitReason::Undefined, 0x1000)), "{code:?} is lifted");
+    }
+}
