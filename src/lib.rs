@@ -2,6 +2,7 @@
 //! (the V-ISA), run by an interpreter or compiled to host code with Cranelift.
 
 pub mod abi;
+pub mod bench;
 pub mod engine;
 pub mod filetest;
 pub mod frontend;

@@ -69,3 +69,25 @@ pub fn stats(engine: &Engine) -> String {
     }
     s
 }
+
+/// The engine's counters and times as JSON (times in seconds), for tools
+/// such as `visa bench`.
+pub fn stats_json(engine: &Engine) -> serde_json::Value {
+    let st = &engine.stats;
+    serde_json::json!({
+        "engine": format!("{:?}", engine.kind()).to_lowercase(),
+        "guest_insts": st.guest_insts,
+        "blocks_run": st.blocks_run,
+        "jit_runs": st.jit_runs,
+        "blocks_translated": st.blocks_translated,
+        "jit_compiled": st.jit_compiled,
+        "jit_failed": st.jit_failed,
+        "jit_code_bytes": st.jit_code_bytes,
+        "jit_flushes": st.jit_flushes,
+        "cache_hits": st.cache_hits,
+        "invalidations": st.invalidations,
+        "translate_s": st.translate_time.as_secs_f64(),
+        "compile_s": st.compile_time.as_secs_f64(),
+        "run_s": st.run_time.as_secs_f64(),
+    })
+}

@@ -118,6 +118,16 @@ fn bytecode() {
 }
 
 #[test]
+fn nbody() {
+    workload("nbody");
+}
+
+#[test]
+fn compress() {
+    workload("compress");
+}
+
+#[test]
 fn self_modifying_code() {
     let run = boot("smc");
     assert_eq!(

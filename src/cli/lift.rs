@@ -30,6 +30,12 @@ pub struct LiftArgs {
     /// Also print the slot and helper declarations the blocks use.
     #[arg(long)]
     declarations: bool,
+    /// Also print each block optimised, and the host code the JIT makes of it.
+    #[arg(long)]
+    host: bool,
+    /// Translate as user-mode code (CPL 3, page permissions checked), as `visa run` does.
+    #[arg(long)]
+    user: bool,
 }
 
 /// Direct successors of a block (jump and branch targets).
@@ -56,7 +62,8 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
         if shown == args.count || !seen.insert(addr) {
             continue;
         }
-        let lifted = match lift_block(&mem, addr, Mode::default()) {
+        let mode = Mode { user: args.user, ..Mode::default() };
+        let lifted = match lift_block(&mem, addr, mode) {
             Ok(l) => l,
             Err(e) => {
                 println!("; {addr:#x}: no code there ({e:?})\n");
@@ -74,6 +81,14 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
         }
         verify(env, &lifted.block).map_err(|e| format!("internal error: the lifted block does not verify: {e}"))?;
         println!("{}", text::print_block(env, &lifted.block));
+        if args.host {
+            let optimized = visa::visa::opt::optimize(env, &lifted.block);
+            println!("; optimised\n{}", text::print_block(env, &optimized));
+            match visa::jit::disassemble(env, &optimized, args.user) {
+                Ok(code) => println!("; host code\n{code}"),
+                Err(e) => println!("; no host code: {e}"),
+            }
+        }
         queue.extend(successors(&lifted.block));
     }
     Ok(0)

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. Only this layer prints for a person.
 
+mod bench;
 mod boot;
 mod lift;
 mod run;
@@ -31,6 +32,8 @@ enum Command {
     Boot(boot::BootArgs),
     /// Run a static x86-64 Linux program: visa run [OPTIONS] PROGRAM [ARGS]...
     Run(run::RunArgs),
+    /// Benchmark the suite natively, under qemu-x86_64 and under each engine.
+    Bench(bench::BenchArgs),
     /// List the Linux system calls `run` implements.
     Syscalls,
     /// Print guest blocks with their disassembly and V-ISA.
@@ -62,6 +65,7 @@ pub fn main() -> i32 {
         Command::Boot(args) => boot::boot(args),
         Command::Lift(args) => lift::lift(args),
         Command::Run(args) => run::run(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Syscalls => {
             for (nr, name) in visa::linux::implemented_syscalls() {
                 println!("{nr:>4} {name}");

@@ -28,6 +28,12 @@ pub struct RunArgs {
     /// Print execution statistics to standard error at the end.
     #[arg(long)]
     stats: bool,
+    /// Write execution statistics as JSON to this file at the end.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Name compiled blocks for `perf report` in /tmp/perf-PID.map.
+    #[arg(long)]
+    perf_map: bool,
     /// A static x86-64 Linux executable, or a `#!` script.
     program: PathBuf,
     /// The program's arguments.
@@ -58,6 +64,8 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         exec_prefix,
         max_insns: args.max_insns,
         stats: args.stats,
+        stats_json: args.stats_json,
+        perf_map: args.perf_map,
     };
     let guest_args: Vec<Vec<u8>> = args.args.iter().map(|a| a.as_bytes().to_vec()).collect();
     visa::linux::run(&args.program, &guest_args, &opts)

@@ -7,6 +7,7 @@
 mod cache;
 
 use std::cell::Cell;
+use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,8 @@ pub struct Engine {
     pub stats: Stats,
     recent: [u64; RECENT_BLOCKS],
     recent_next: usize,
+    /// Where compiled blocks are announced to `perf` (/tmp/perf-PID.map).
+    perf_map: Option<std::fs::File>,
 }
 
 impl Default for Engine {
@@ -159,6 +162,7 @@ impl Engine {
             stats,
             recent: [0; RECENT_BLOCKS],
             recent_next: 0,
+            perf_map: None,
         }
     }
 
@@ -212,6 +216,10 @@ impl Engine {
             Ok(code) => {
                 self.stats.jit_compiled += 1;
                 self.stats.jit_code_bytes += code.code_size as u64;
+                if let Some(map) = self.perf_map.as_mut() {
+                    // perf's JIT symbol map: START SIZE NAME, in hex.
+                    let _ = writeln!(map, "{:x} {:x} guest_{:#x}", code.entry as usize, code.code_size, t.addr);
+                }
                 *t.jit.borrow_mut() = Some(code);
             }
             Err(_) => {
@@ -220,6 +228,14 @@ impl Engine {
             }
         }
         self.stats.compile_time += started.elapsed();
+    }
+
+    /// Names each block compiled from now on in /tmp/perf-PID.map, where
+    /// `perf report` finds symbols for JIT code.
+    pub fn write_perf_map(&mut self) -> std::io::Result<()> {
+        let path = format!("/tmp/perf-{}.map", std::process::id());
+        self.perf_map = Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
+        Ok(())
     }
 
     /// The last blocks the dispatcher ran (linked compiled blocks between

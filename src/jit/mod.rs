@@ -96,6 +96,20 @@ pub fn build_function(
     Ok((func, descs))
 }
 
+/// The host code Cranelift makes of a block, as its disassembly (for
+/// `visa lift --host`); link cells are left null.
+pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
+    let isa = cranelift_native::builder()
+        .map_err(|e| JitError::Codegen(e.to_string()))?
+        .finish(flags())
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: [0, 0], protected })?;
+    let mut ctx = Context::for_function(func);
+    ctx.set_disasm(true);
+    let code = ctx.compile(&*isa, &mut ControlPlane::default()).map_err(|e| JitError::Codegen(e.inner.to_string()))?;
+    Ok(code.vcode.clone().unwrap_or_default())
+}
+
 /// Machine code and the absolute addresses it needs patched in.
 pub struct MachineCode {
     pub bytes: Vec<u8>,

@@ -44,6 +44,10 @@ pub struct Options {
     pub max_insns: Option<u64>,
     /// Print engine statistics to standard error at the end.
     pub stats: bool,
+    /// Write the engine statistics as JSON to this file at the end.
+    pub stats_json: Option<PathBuf>,
+    /// Name compiled blocks for `perf` in /tmp/perf-PID.map.
+    pub perf_map: bool,
 }
 
 /// Exit status when `max_insns` runs out (as `timeout` uses).
@@ -191,6 +195,9 @@ fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
 pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, String> {
     let mut p = start(program, args, opts)?;
     let mut engine = Engine::with_kind(opts.engine);
+    if opts.perf_map {
+        engine.write_perf_map().map_err(|e| format!("cannot write the perf map: {e}"))?;
+    }
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }
@@ -233,6 +240,10 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
             signals::die_of(SIGSEGV);
         }
     };
+    if let Some(path) = &opts.stats_json {
+        let json = crate::report::stats_json(&engine).to_string();
+        std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     if opts.stats {
         eprintln!("{}", crate::report::stats(&engine));
     }
