@@ -5,15 +5,16 @@
 //! default, or `jit`, which compiles every case's blocks and is slower).
 #![cfg(target_arch = "x86_64")]
 
-use visa::oracle::{Tier, run_sequences};
+use visa::oracle::{Tier, long_run, run_sequences};
 
 /// Runs the sequences under each tier; returns the instructions run per tier.
 fn run(count: usize, len: usize, seed: u64, tiers: &[Tier]) -> u64 {
     let mut insns = 0;
     for &tier in tiers {
-        let (n, failures) = run_sequences(count, len, seed, tier, 3);
+        let report = run_sequences(count, len, seed, tier, 3);
+        let failures = &report.failures;
         assert!(failures.is_empty(), "{tier:?}: {} failing sequences:\n{}", failures.len(), failures.join("\n\n"));
-        insns = n;
+        insns = report.instructions;
     }
     insns
 }
@@ -27,11 +28,7 @@ fn random_sequences() {
 #[test]
 #[ignore]
 fn long_random_sequences() {
-    let total: u64 = std::env::var("VISA_ORACLE_LONG").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-    let tier = match std::env::var("VISA_ORACLE_TIER").as_deref() {
-        Ok("jit") => Tier::Jit,
-        _ => Tier::Interp,
-    };
+    let (total, tier) = long_run(10_000_000);
     let (len, batch) = (16, 10_000);
     let mut done = 0;
     let mut seed = 1;

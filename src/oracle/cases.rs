@@ -311,13 +311,28 @@ pub(super) fn set_register(insn: &mut Instruction, i: u32, reg: Register) {
     insn.set_op_register(i, reg);
 }
 
-pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
+/// The width in bytes of an operand kind that takes any general register.
+pub(super) fn gpr_width(kind: K) -> Option<usize> {
     Some(match kind {
-        K::r8_or_mem | K::r8_reg | K::r8_opcode => gpr(rng, 1),
-        K::r16_or_mem | K::r16_reg | K::r16_opcode | K::r16_rm => gpr(rng, 2),
-        K::r32_or_mem | K::r32_reg | K::r32_opcode | K::r32_rm | K::r32_vvvv => gpr(rng, 4),
-        K::xmm_reg | K::xmm_rm | K::xmm_or_mem => Register::XMM0 + rng.below(16) as u32,
-        K::r64_or_mem | K::r64_reg | K::r64_opcode | K::r64_rm | K::r64_vvvv => gpr(rng, 8),
+        K::r8_or_mem | K::r8_reg | K::r8_opcode => 1,
+        K::r16_or_mem | K::r16_reg | K::r16_opcode | K::r16_rm => 2,
+        K::r32_or_mem | K::r32_reg | K::r32_opcode | K::r32_rm | K::r32_vvvv => 4,
+        K::r64_or_mem | K::r64_reg | K::r64_opcode | K::r64_rm | K::r64_vvvv => 8,
+        _ => return None,
+    })
+}
+
+/// True for the operand kinds that take any XMM register.
+pub(super) fn is_xmm_kind(kind: K) -> bool {
+    matches!(kind, K::xmm_reg | K::xmm_rm | K::xmm_or_mem)
+}
+
+pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
+    if let Some(bytes) = gpr_width(kind) {
+        return Some(gpr(rng, bytes));
+    }
+    Some(match kind {
+        _ if is_xmm_kind(kind) => Register::XMM0 + rng.below(16) as u32,
         K::al => Register::AL,
         K::cl => Register::CL,
         K::ax => Register::AX,

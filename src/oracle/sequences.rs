@@ -19,7 +19,7 @@ use super::native::{CODE, DATA, END, Regs};
 use super::setup::{is_shift, to_rflags};
 
 /// Where R15 points during a sequence.
-const R15_AT: u64 = DATA + 0x800;
+pub(super) const R15_AT: u64 = DATA + 0x800;
 
 /// Mnemonics of the lifted general-purpose forms a sequence may contain:
 /// no control transfers, string instructions, or forms that reach memory
@@ -41,6 +41,21 @@ fn is_reserved(reg: Register) -> bool {
     reg != Register::None && matches!(reg.full_register(), Register::RSP | Register::R15)
 }
 
+/// Makes operand `i` the memory at `target`: R15-relative, or now and then
+/// RIP-relative.
+pub(super) fn set_memory(insn: &mut Instruction, i: u32, target: u64, rng: &mut Rng) {
+    insn.set_op_kind(i, OpKind::Memory);
+    if rng.chance(20) {
+        insn.set_memory_base(Register::RIP);
+        insn.set_memory_displacement64(target);
+    } else {
+        insn.set_memory_base(Register::R15);
+        insn.set_memory_displacement64(target.wrapping_sub(R15_AT));
+    }
+    // 8: a full (32-bit, sign-extended) displacement in 64-bit addressing.
+    insn.set_memory_displ_size(8);
+}
+
 /// One instruction of a form with its memory operand based on R15 (or RIP).
 fn instruction(code: Code, rng: &mut Rng) -> Option<Instruction> {
     let op = code.op_code();
@@ -54,18 +69,8 @@ fn instruction(code: Code, rng: &mut Rng) -> Option<Instruction> {
             _ => false,
         };
         if use_mem {
-            insn.set_op_kind(i, OpKind::Memory);
             let target = DATA + 0x100 + rng.below(DATA_LEN as u64 - 0x200 - 16);
-            if rng.chance(20) {
-                insn.set_memory_base(Register::RIP);
-                insn.set_memory_displacement64(target);
-                insn.set_memory_displ_size(8);
-            } else {
-                insn.set_memory_base(Register::R15);
-                insn.set_memory_displacement64(target.wrapping_sub(R15_AT));
-                // 8: a full (32-bit, sign-extended) displacement in 64-bit addressing.
-                insn.set_memory_displ_size(8);
-            }
+            set_memory(&mut insn, i, target, rng);
         } else if let Some(reg) = register_for(kind, rng) {
             if is_reserved(reg) {
                 return None;
@@ -96,42 +101,25 @@ fn instruction(code: Code, rng: &mut Rng) -> Option<Instruction> {
 
 /// A sequence of `len` random instructions from `forms`, then `jmp END`.
 pub fn sequence_case(forms: &[Code], len: usize, rng: &mut Rng) -> Option<Case> {
-    let mut list = Vec::with_capacity(len + 1);
-    let mut undefined = 0u64;
-    let mut before = Vec::with_capacity(len);
+    let mut seq = Sequence::default();
     let mut tries = 0;
-    while list.len() < len {
+    while seq.len() < len {
         tries += 1;
         if tries > len * 50 {
             return None;
         }
-        let Some(mut insn) = instruction(rng.pick(forms), rng) else { continue };
-        if to_rflags(insn.rflags_read()) & undefined != 0 {
-            continue;
+        if let Some(insn) = instruction(rng.pick(forms), rng) {
+            seq.push(insn);
         }
-        before.push(undefined);
-        let modified = to_rflags(insn.rflags_modified());
-        let now_undefined = to_rflags(insn.rflags_undefined());
-        // A shift or rotate may leave every flag as it was (count 0), so it
-        // never makes a flag defined again; and its OF is undefined for any
-        // count but 1 (processors differ even where the masked count is a
-        // multiple of 9 or 17 for RCL/RCR), so OF is taken as undefined.
-        undefined = if is_shift(insn.mnemonic()) {
-            undefined | now_undefined | 1 << 11
-        } else {
-            (undefined & !modified) | now_undefined
-        };
-        insn.set_ip(list.len() as u64 + 1);
-        list.push(insn);
     }
-    let mut end = Instruction::with_branch(Code::Jmp_rel32_64, END).ok()?;
-    end.set_ip(list.len() as u64 + 1);
-    list.push(end);
-    let options = BlockEncoderOptions::DONT_FIX_BRANCHES | BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS;
-    let encoded = BlockEncoder::encode(64, InstructionBlock::new(&list, CODE), options).ok()?;
-    let undefined_before =
-        encoded.new_instruction_offsets.iter().zip(before).map(|(off, m)| (CODE + *off as u64, m)).collect();
-    let code = encoded.code_buffer;
+    let regs = initial_regs(rng);
+    let data = (0..DATA_LEN).map(|_| rng.next_u64() as u8).collect();
+    seq.case(regs, data)
+}
+
+/// Random registers for a sequence (RSP at the stack, R15 at `R15_AT`)
+/// and random flags.
+pub(super) fn initial_regs(rng: &mut Rng) -> Regs {
     let mut regs = Regs::default();
     for (i, r) in regs.gpr.iter_mut().enumerate() {
         *r = match i {
@@ -142,6 +130,57 @@ pub fn sequence_case(forms: &[Code], len: usize, rng: &mut Rng) -> Option<Case> 
     }
     let flag_bits = [0u64, 2, 4, 6, 7, 10, 11];
     regs.rflags = 0x202 | flag_bits.iter().fold(0, |acc, b| acc | if rng.chance(50) { 1 << b } else { 0 });
-    let data = (0..DATA_LEN).map(|_| rng.next_u64() as u8).collect();
-    Some(Case { code, regs, data, undefined_flags: undefined, undefined_before })
+    regs
+}
+
+/// The instructions of a sequence so far, with the flags each leaves
+/// undefined.
+#[derive(Default)]
+pub(super) struct Sequence {
+    list: Vec<Instruction>,
+    /// Flags undefined after the last instruction.
+    undefined: u64,
+    /// Flags undefined before each instruction.
+    before: Vec<u64>,
+}
+
+impl Sequence {
+    pub(super) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Appends `insn` unless it reads a flag left undefined; returns whether
+    /// it did.
+    pub(super) fn push(&mut self, mut insn: Instruction) -> bool {
+        if to_rflags(insn.rflags_read()) & self.undefined != 0 {
+            return false;
+        }
+        self.before.push(self.undefined);
+        let modified = to_rflags(insn.rflags_modified());
+        let now_undefined = to_rflags(insn.rflags_undefined());
+        // A shift or rotate may leave every flag as it was (count 0), so it
+        // never makes a flag defined again; and its OF is undefined for any
+        // count but 1 (processors differ even where the masked count is a
+        // multiple of 9 or 17 for RCL/RCR), so OF is taken as undefined.
+        self.undefined = if is_shift(insn.mnemonic()) {
+            self.undefined | now_undefined | 1 << 11
+        } else {
+            (self.undefined & !modified) | now_undefined
+        };
+        insn.set_ip(self.list.len() as u64 + 1);
+        self.list.push(insn);
+        true
+    }
+
+    /// The case: the instructions, then `jmp END`, from `regs` and `data`.
+    pub(super) fn case(mut self, regs: Regs, data: Vec<u8>) -> Option<Case> {
+        let mut end = Instruction::with_branch(Code::Jmp_rel32_64, END).ok()?;
+        end.set_ip(self.list.len() as u64 + 1);
+        self.list.push(end);
+        let options = BlockEncoderOptions::DONT_FIX_BRANCHES | BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS;
+        let encoded = BlockEncoder::encode(64, InstructionBlock::new(&self.list, CODE), options).ok()?;
+        let undefined_before =
+            encoded.new_instruction_offsets.iter().zip(self.before).map(|(off, m)| (CODE + *off as u64, m)).collect();
+        Some(Case { code: encoded.code_buffer, regs, data, undefined_flags: self.undefined, undefined_before })
+    }
 }

@@ -79,6 +79,16 @@ const LANE_BITS: &[(Mnemonic, u32)] = {
     ]
 };
 
+/// True for the forms this setup owns.
+pub(super) fn owns(code: Code) -> bool {
+    LANE_BITS.iter().any(|(m, _)| *m == code.mnemonic())
+}
+
+/// A PALIGNR shift, mostly around 16 and 32 bytes.
+pub(super) fn palignr_shift(rng: &mut Rng) -> Option<u8> {
+    rng.chance(70).then(|| rng.below(40) as u8)
+}
+
 fn is_string_compare(m: Mnemonic) -> bool {
     use Mnemonic::*;
     matches!(m, Pcmpestri | Pcmpestri64 | Pcmpestrm | Pcmpestrm64 | Pcmpistri | Pcmpistrm)
@@ -90,7 +100,7 @@ fn xmm_index(reg: Register) -> usize {
 
 /// A vector of `bits`-wide lanes drawn from a few values (nulls among
 /// them when `nulls`), so lanes often repeat and compare equal.
-fn alphabet_vector(rng: &mut Rng, bits: u32, nulls: bool) -> u128 {
+pub(super) fn alphabet_vector(rng: &mut Rng, bits: u32, nulls: bool) -> u128 {
     const LETTERS: [u128; 8] = [0x61, 0x62, 0x63, 0x64, 0x7f, 0x80, 0xff, 0x8061];
     let mask = u128::MAX >> (128 - bits);
     (0..128 / bits).fold(0, |acc, i| {
@@ -151,7 +161,11 @@ pub fn adjust(
         set_vector(insn, 1, regs, data, mem, b);
     }
     match m {
-        Mnemonic::Palignr if rng.chance(70) => insn.set_immediate8(rng.below(40) as u8),
+        Mnemonic::Palignr => {
+            if let Some(shift) = palignr_shift(rng) {
+                insn.set_immediate8(shift);
+            }
+        }
         Mnemonic::Movntdqa if rng.chance(85) => align16(insn, mem.expect("memory operand")),
         _ => {}
     }

@@ -16,7 +16,7 @@ use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 use super::cases::{Rng, float_value, value};
 use super::native::{DATA, Regs};
 
-/// The mnemonics this setup owns (CMPSD only in its XMM form).
+/// The mnemonics this setup owns.
 const FAMILY: &[Mnemonic] = {
     use Mnemonic::*;
     &[
@@ -63,20 +63,39 @@ fn integer_result(m: Mnemonic, insn: &Instruction) -> Option<u32> {
     }
 }
 
-fn is_reciprocal(m: Mnemonic) -> bool {
+/// True for the forms this setup owns (CMPSD only in its XMM form).
+pub(super) fn owns(code: Code) -> bool {
+    FAMILY.contains(&code.mnemonic()) && code != Code::Cmpsd_m32_m32
+}
+
+/// The imm8 of a form of this family: mostly a defined compare predicate
+/// or ROUND mode, else any byte.
+pub(super) fn imm8(m: Mnemonic, rng: &mut Rng) -> u8 {
+    let imm = match m {
+        Mnemonic::Cmpps | Mnemonic::Cmppd | Mnemonic::Cmpss | Mnemonic::Cmpsd if rng.chance(85) => rng.below(8),
+        Mnemonic::Roundps | Mnemonic::Roundpd | Mnemonic::Roundss | Mnemonic::Roundsd if rng.chance(80) => {
+            rng.below(16)
+        }
+        _ => rng.below(256),
+    };
+    imm as u8
+}
+
+/// RCP and RSQRT: approximations whose bits differ between vendors.
+pub(super) fn is_reciprocal(m: Mnemonic) -> bool {
     use Mnemonic::*;
     matches!(m, Rcpps | Rcpss | Rsqrtps | Rsqrtss)
 }
 
 /// A float with a fraction, of moderate size.
-fn moderate(rng: &mut Rng, bits: u32) -> u64 {
+pub(super) fn moderate(rng: &mut Rng, bits: u32) -> u64 {
     let v = (rng.below(200_000) as f64 - 100_000.0) / (1u64 << rng.below(12)) as f64;
     if bits == 32 { (v as f32).to_bits() as u64 } else { v.to_bits() }
 }
 
 /// A float near the edge of the `int_bits` integer range: +-2^(n-1) plus a
 /// small offset, then nudged by an ulp.
-fn near_limit(rng: &mut Rng, bits: u32, int_bits: u32) -> u64 {
+pub(super) fn near_limit(rng: &mut Rng, bits: u32, int_bits: u32) -> u64 {
     let offset = rng.pick(&[-1.5, -1.0, -0.5, -0.4, 0.0, 0.4, 0.5, 0.6, 1.0]);
     let sign = if rng.chance(50) { -1.0 } else { 1.0 };
     let v = sign * (2f64.powi(int_bits as i32 - 1) + offset);
@@ -116,10 +135,10 @@ pub fn adjust(
     mem: Option<u64>,
     rng: &mut Rng,
 ) -> bool {
-    let m = code.mnemonic();
-    if !FAMILY.contains(&m) || code == Code::Cmpsd_m32_m32 {
+    if !owns(code) {
         return false;
     }
+    let m = code.mnemonic();
     let write_mem = |data: &mut [u8], bytes: &[u8]| {
         if let Some(target) = mem {
             let at = (target - DATA) as usize;
@@ -135,14 +154,7 @@ pub fn adjust(
         _ => {}
     }
     if (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Immediate8) {
-        let imm = match m {
-            Mnemonic::Cmpps | Mnemonic::Cmppd | Mnemonic::Cmpss | Mnemonic::Cmpsd if rng.chance(85) => rng.below(8),
-            Mnemonic::Roundps | Mnemonic::Roundpd | Mnemonic::Roundss | Mnemonic::Roundsd if rng.chance(80) => {
-                rng.below(16)
-            }
-            _ => rng.below(256),
-        };
-        insn.set_immediate8(imm as u8);
+        insn.set_immediate8(imm8(m, rng));
     }
     let dest_xmm =
         (insn.op_kind(0) == OpKind::Register && insn.op0_register().is_xmm()).then(|| insn.op0_register().number());
@@ -184,7 +196,7 @@ pub fn adjust(
 
 /// A destination and a source mostly equal lane by lane: lanes kept,
 /// zeros of opposite signs, or fresh values.
-fn equal_lanes(dest: u128, bits: u32, rng: &mut Rng) -> (u128, u128) {
+pub(super) fn equal_lanes(dest: u128, bits: u32, rng: &mut Rng) -> (u128, u128) {
     let mask = (1u128 << bits) - 1;
     let sign = 1u64 << (bits - 1);
     (0..128 / bits).fold((dest, dest), |(d, s), i| {

@@ -67,9 +67,25 @@ const COUNTS: [u64; 20] = [0, 1, 2, 7, 8, 9, 14, 15, 16, 17, 31, 32, 33, 63, 64,
 /// Counts that only the whole 64-bit count operand tells from small ones.
 const WIDE_COUNTS: [u64; 5] = [1 << 32, (1 << 32) | 3, 1 << 63, u64::MAX, 0x100];
 
-fn is_shift(m: Mnemonic) -> bool {
+/// The element and byte shifts.
+pub(super) fn is_shift(m: Mnemonic) -> bool {
     use Mnemonic::*;
     matches!(m, Psllw | Pslld | Psllq | Psrlw | Psrld | Psrlq | Psraw | Psrad | Pslldq | Psrldq)
+}
+
+/// True for the forms this setup owns.
+pub(super) fn owns(code: Code) -> bool {
+    LANE_BITS.iter().any(|(m, _)| *m == code.mnemonic())
+}
+
+/// A shift count: mostly at and around the lane widths, now and then one
+/// only the whole 64-bit count tells from a small one, or any byte.
+pub(super) fn shift_count(rng: &mut Rng) -> u64 {
+    match rng.below(10) {
+        0..2 => rng.below(256),
+        2 => rng.pick(&WIDE_COUNTS),
+        _ => rng.pick(&COUNTS),
+    }
 }
 
 fn xmm_index(reg: Register) -> usize {
@@ -98,11 +114,7 @@ pub fn adjust(
         if rng.chance(50) {
             regs.fx.set_xmm(dst, edge_vector(rng, bits.min(64), None));
         }
-        let count = match rng.below(10) {
-            0..2 => rng.below(256),
-            2 => rng.pick(&WIDE_COUNTS),
-            _ => rng.pick(&COUNTS),
-        };
+        let count = shift_count(rng);
         match insn.op_kind(1) {
             OpKind::Immediate8 => insn.set_immediate8(count as u8),
             OpKind::Register => {

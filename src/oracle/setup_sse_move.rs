@@ -11,7 +11,7 @@ use super::cases::{Rng, value};
 use super::native::{DATA, Regs};
 use super::setup::write_data;
 
-/// The mnemonics this setup owns (MOVSD only in its SSE forms).
+/// The mnemonics this setup owns.
 const FAMILY: &[Mnemonic] = {
     use Mnemonic::*;
     &[
@@ -23,6 +23,11 @@ const FAMILY: &[Mnemonic] = {
     ]
 };
 
+/// True for the forms this setup owns (MOVSD only in its SSE forms).
+pub(super) fn owns(code: Code) -> bool {
+    FAMILY.contains(&code.mnemonic()) && code != Code::Movsd_m32_m32
+}
+
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(
     code: Code,
@@ -32,11 +37,10 @@ pub fn adjust(
     mem: Option<u64>,
     rng: &mut Rng,
 ) -> bool {
-    let m = code.mnemonic();
-    let xmm_operand = (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Register && insn.op_register(i).is_xmm());
-    if !FAMILY.contains(&m) || (m == Mnemonic::Movsd && !xmm_operand) {
+    if !owns(code) {
         return false;
     }
+    let m = code.mnemonic();
     match m {
         Mnemonic::Movntps | Mnemonic::Movntpd | Mnemonic::Movntdq if rng.chance(85) => {
             align16(insn, mem.expect("memory operand"));
@@ -76,7 +80,7 @@ fn mask_target(insn: &mut Instruction, regs: &mut Regs, rng: &mut Rng) {
 }
 
 /// Lanes of `bits` near the signed and unsigned bounds of half that width.
-fn bound_lanes(rng: &mut Rng, bits: u32) -> u128 {
+pub(super) fn bound_lanes(rng: &mut Rng, bits: u32) -> u128 {
     let half = 1i64 << (bits / 2 - 1);
     let edges = [-2 * half, -half - 1, -half, -half + 1, -1, 0, 1, half - 1, half, 2 * half - 1, 2 * half];
     let mask = (1u128 << bits) - 1;

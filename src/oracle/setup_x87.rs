@@ -13,7 +13,8 @@
 //! MXCSR_MASK (the host's has AMD's MM bit), the instruction and data
 //! pointers in FNSTENV and FNSAVE images (the host loses FIP, FDP and FOP
 //! whenever the kernel switches FPU context: an AMD saves them only while an
-//! exception is pending), and transcendental results (a few ulps, with C1).
+//! exception is pending), the MXCSR exception flags in STMXCSR and FXSAVE
+//! images (not modelled), and transcendental results (a few ulps, with C1).
 
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
@@ -24,12 +25,12 @@ use super::setup::{reg_value, write_data};
 
 /// True for the x87 forms (the F mnemonics but 3DNow!'s FEMMS, WAIT,
 /// FXSAVE and FXRSTOR).
-fn is_x87(code: Code) -> bool {
+pub(super) fn is_x87(code: Code) -> bool {
     let m = code.mnemonic();
     (format!("{m:?}").starts_with('F') && m != Mnemonic::Femms) || m == Mnemonic::Wait
 }
 
-fn is_transcendental(m: Mnemonic) -> bool {
+pub(super) fn is_transcendental(m: Mnemonic) -> bool {
     use Mnemonic::*;
     matches!(m, Fsin | Fcos | Fsincos | Fptan | Fpatan | F2xm1 | Fyl2x | Fyl2xp1)
 }
@@ -89,7 +90,7 @@ fn control_word(rng: &mut Rng) -> u16 {
 }
 
 /// A random x87 state in the FXSAVE image.
-fn randomize(regs: &mut Regs, rng: &mut Rng) {
+pub(super) fn randomize(regs: &mut Regs, rng: &mut Rng) {
     let img = &mut regs.fx.0;
     let fsw = (rng.next_u64() as u16 & 0x477f) | (rng.below(8) as u16) << 11;
     let ftw: u8 = match rng.below(10) {
@@ -244,23 +245,7 @@ pub fn adjust(
         target &= !7;
     }
     relocate(insn, regs, target);
-    let bytes: Vec<u8> = match insn.memory_size() {
-        iced_x86::MemorySize::Float32 => (float_value(rng, 32) as u32).to_le_bytes().to_vec(),
-        iced_x86::MemorySize::Float64 => float_value(rng, 64).to_le_bytes().to_vec(),
-        iced_x86::MemorySize::Float80 => ext_value(rng).to_le_bytes()[..10].to_vec(),
-        iced_x86::MemorySize::Int16 | iced_x86::MemorySize::Int32 | iced_x86::MemorySize::Int64 => {
-            value(rng, size as u32 * 8).to_le_bytes()[..size as usize].to_vec()
-        }
-        iced_x86::MemorySize::Bcd => bcd(rng),
-        iced_x86::MemorySize::FpuEnv14 | iced_x86::MemorySize::FpuEnv28 => env_image(rng, size == 28, false),
-        iced_x86::MemorySize::FpuState94 | iced_x86::MemorySize::FpuState108 => env_image(rng, size == 108, true),
-        iced_x86::MemorySize::Fxsave_512Byte | iced_x86::MemorySize::Fxsave64_512Byte => fx_image(rng),
-        _ if m == Mnemonic::Fldcw => {
-            let cw = if rng.chance(80) { control_word(rng) } else { rng.next_u64() as u16 };
-            cw.to_le_bytes().to_vec()
-        }
-        _ => Vec::new(),
-    };
+    let bytes = memory_image(insn, rng);
     if !bytes.is_empty() && !insn.memory_size().is_broadcast() {
         let writes = matches!(m, Mnemonic::Fst | Mnemonic::Fstp | Mnemonic::Fist | Mnemonic::Fistp | Mnemonic::Fisttp);
         if !writes || rng.chance(50) {
@@ -268,6 +253,30 @@ pub fn adjust(
         }
     }
     true
+}
+
+/// A value of the memory operand's format: floats, integers and BCD of
+/// their sizes, FLDENV FRSTOR and FXRSTOR images, FLDCW control words;
+/// empty for other formats.
+pub(super) fn memory_image(insn: &Instruction, rng: &mut Rng) -> Vec<u8> {
+    let size = insn.memory_size().size();
+    match insn.memory_size() {
+        iced_x86::MemorySize::Float32 => (float_value(rng, 32) as u32).to_le_bytes().to_vec(),
+        iced_x86::MemorySize::Float64 => float_value(rng, 64).to_le_bytes().to_vec(),
+        iced_x86::MemorySize::Float80 => ext_value(rng).to_le_bytes()[..10].to_vec(),
+        iced_x86::MemorySize::Int16 | iced_x86::MemorySize::Int32 | iced_x86::MemorySize::Int64 => {
+            value(rng, size as u32 * 8).to_le_bytes()[..size].to_vec()
+        }
+        iced_x86::MemorySize::Bcd => bcd(rng),
+        iced_x86::MemorySize::FpuEnv14 | iced_x86::MemorySize::FpuEnv28 => env_image(rng, size == 28, false),
+        iced_x86::MemorySize::FpuState94 | iced_x86::MemorySize::FpuState108 => env_image(rng, size == 108, true),
+        iced_x86::MemorySize::Fxsave_512Byte | iced_x86::MemorySize::Fxsave64_512Byte => fx_image(rng),
+        _ if insn.mnemonic() == Mnemonic::Fldcw => {
+            let cw = if rng.chance(80) { control_word(rng) } else { rng.next_u64() as u16 };
+            cw.to_le_bytes().to_vec()
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn loads(m: Mnemonic) -> bool {
@@ -289,9 +298,16 @@ pub fn leeway(code: &[u8], regs: &Regs) -> Leeway {
             iced_x86::MemorySize::FpuEnv28 | iced_x86::MemorySize::FpuState108 if !loads(m) => &[(12, 16)],
             _ => &[],
         };
+        // Offset of a stored MXCSR image.
+        let mxcsr = match m {
+            Mnemonic::Stmxcsr => Some(0),
+            Mnemonic::Fxsave | Mnemonic::Fxsave64 => Some(24),
+            _ => None,
+        };
         match address(&insn, regs) {
             Some(at) if (DATA..DATA + DATA_LEN as u64 - 32).contains(&at) => {
                 out.data.extend(fields.iter().map(|(off, len)| (at + off, *len)));
+                out.mxcsr_images.extend(mxcsr.map(|off| at + off));
             }
             _ => {}
         }

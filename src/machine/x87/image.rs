@@ -93,7 +93,9 @@ pub fn store(cpu: &mut CpuState, op: X87Op, buf: &mut [u8]) -> usize {
                 }
                 (cpu.fcw, cpu.fsw, cpu.ftw, cpu.fip, cpu.fdp, cpu.fop) = (0x037f, 0, 0, 0, 0, 0);
             } else {
+                // Every exception masked: none is pending any more.
                 cpu.fcw |= 0x3f;
+                update_es(cpu);
             }
             n
         }

@@ -1,0 +1,78 @@
+//! Random SSE-to-SSE4.2 and x87 sequences, with general-purpose
+//! instructions among them, under the oracle (`oracle::simd_sequences`).
+//! The default run is short and covers both tiers; the long run (`cargo
+//! test --release --test oracle_simd_sequences -- --ignored`) executes
+//! `VISA_ORACLE_LONG` instructions (default 1 million) on the tier
+//! `VISA_ORACLE_TIER` names (`interp`, the default, or `jit`).
+#![cfg(target_arch = "x86_64")]
+
+use std::time::Instant;
+
+use iced_x86::Mnemonic;
+use visa::oracle::simd_sequences::SimdForms;
+use visa::oracle::{SequenceReport, Tier, long_run, run_simd_sequences};
+
+/// Runs the sequences under `tier`; panics with the failures.
+fn run(count: usize, len: usize, seed: u64, tier: Tier) -> SequenceReport {
+    let report = run_simd_sequences(count, len, seed, tier, 3);
+    let failures = &report.failures;
+    assert!(failures.is_empty(), "{tier:?}: {} failing sequences:\n{}", failures.len(), failures.join("\n\n"));
+    report
+}
+
+#[test]
+fn random_simd_sequences() {
+    for tier in [Tier::Interp, Tier::Jit] {
+        let report = run(1_000, 12, 0x51d, tier);
+        assert!(report.sequences >= 990, "{tier:?}: only {} sequences generated", report.sequences);
+        assert!(
+            report.completed * 4 >= report.instructions * 3,
+            "{tier:?}: too many faults: {} of {} instructions completed",
+            report.completed,
+            report.instructions
+        );
+    }
+}
+
+/// The sequences draw from every family, without the forms the oracle
+/// cannot compare exactly.
+#[test]
+fn forms_cover_the_families() {
+    use Mnemonic::*;
+    let forms = SimdForms::new();
+    let mnemonics = forms.mnemonics();
+    for m in [Movaps, Movd, Pshufb, Paddusb, Psrad, Cvttsd2si, Ldmxcsr, Pcmpestri, Fld, Fcomi, Fxrstor64, Sahf, Cmovb] {
+        assert!(mnemonics.contains(&m), "{m:?} missing");
+    }
+    for m in [Rcpps, Rsqrtss, Fsin, Fpatan, F2xm1, Maskmovdqu] {
+        assert!(!mnemonics.contains(&m), "{m:?} drawn");
+    }
+    assert!(forms.sse.len() > 250 && forms.x87.len() > 140, "{} SSE, {} x87 forms", forms.sse.len(), forms.x87.len());
+}
+
+#[test]
+#[ignore]
+fn long_random_simd_sequences() {
+    let (total, tier) = long_run(1_000_000);
+    let (len, batch) = (16, 2_000);
+    let start = Instant::now();
+    let mut all = SequenceReport::default();
+    let mut seed = 1;
+    while all.instructions < total {
+        let report = run(batch, len, seed, tier);
+        all.sequences += report.sequences;
+        all.instructions += report.instructions;
+        all.completed += report.completed;
+        all.faulted += report.faulted;
+        seed += 1;
+        eprintln!(
+            "oracle SIMD long run ({tier:?}): {} / {total} instructions ({} completed, {} of {} sequences \
+             faulted), {:.1} s, no mismatch",
+            all.instructions,
+            all.completed,
+            all.faulted,
+            all.sequences,
+            start.elapsed().as_secs_f64()
+        );
+    }
+}
