@@ -48,6 +48,31 @@ fn bits(leaf: u32, reg: Reg) -> u32 {
     FEATURES.iter().filter(|f| f.1 == leaf && f.2 == reg).fold(0, |acc, f| acc | 1 << f.3)
 }
 
+/// The caches visa describes (a typical x86-64 part, so C libraries size
+/// their copy strategies sensibly): level, type (1 data, 2 instruction,
+/// 3 unified), size in KiB, ways. Lines are 64 bytes.
+const CACHES: [(u32, u32, u32, u32); 4] = [(1, 1, 32, 8), (1, 2, 32, 8), (2, 3, 256, 8), (3, 3, 8192, 16)];
+const LINE: u32 = 64;
+
+/// Leaf 4 (deterministic cache parameters) for one subleaf; zeros past the last cache.
+fn cache_leaf(subleaf: u32) -> [u32; 4] {
+    let Some(&(level, kind, kib, ways)) = CACHES.get(subleaf as usize) else { return [0; 4] };
+    let sets = kib * 1024 / (ways * LINE);
+    [kind | level << 5 | 1 << 8, (ways - 1) << 22 | (LINE - 1), sets - 1, 0]
+}
+
+/// AMD's associativity code of leaves 0x80000006 for a number of ways.
+fn amd_ways(ways: u32) -> u32 {
+    match ways {
+        1 => 1,
+        2 => 2,
+        4 => 4,
+        8 => 6,
+        16 => 8,
+        _ => 0xf,
+    }
+}
+
 fn le(bytes: &[u8]) -> u32 {
     u32::from_le_bytes(bytes.try_into().expect("four bytes"))
 }
@@ -58,6 +83,7 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
         0 => [7, le(&VENDOR[0..4]), le(&VENDOR[8..12]), le(&VENDOR[4..8])],
         // Family 6, model 0x3a, stepping 9; CLFLUSH line 8 qwords; one logical CPU.
         1 => [0x0003_06a9, 0x0001_0800, bits(1, Reg::Ecx), bits(1, Reg::Edx)],
+        4 => cache_leaf(subleaf),
         7 if subleaf == 0 => [0, bits(7, Reg::Ebx), bits(7, Reg::Ecx), bits(7, Reg::Edx)],
         0x8000_0000 => [0x8000_0008, 0, 0, 0],
         0x8000_0001 => [0, 0, bits(0x8000_0001, Reg::Ecx), bits(0x8000_0001, Reg::Edx)],
@@ -65,6 +91,17 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
             let at = (leaf - 0x8000_0002) as usize * 16;
             let b = &BRAND[at..at + 16];
             [le(&b[0..4]), le(&b[4..8]), le(&b[8..12]), le(&b[12..16])]
+        }
+        // L1 data and instruction caches: KiB, ways, lines per tag, line size.
+        0x8000_0005 => {
+            let l1 = |(_, _, kib, ways): (u32, u32, u32, u32)| kib << 24 | ways << 16 | 1 << 8 | LINE;
+            [0, 0, l1(CACHES[0]), l1(CACHES[1])]
+        }
+        // L2 (KiB) and L3 (512 KiB units).
+        0x8000_0006 => {
+            let (_, _, l2, l2_ways) = CACHES[2];
+            let (_, _, l3, l3_ways) = CACHES[3];
+            [0, 0, l2 << 16 | amd_ways(l2_ways) << 12 | 1 << 8 | LINE, (l3 / 512) << 18 | amd_ways(l3_ways) << 12 | LINE]
         }
         // 48-bit virtual, 40-bit physical addresses.
         0x8000_0008 => [0x3028, 0, 0, 0],
@@ -85,5 +122,21 @@ mod tests {
         assert_eq!(cpuid(1, 0)[3] & (1 << 15), 1 << 15, "cmov");
         assert_eq!(cpuid(0x8000_0001, 0)[3] & (1 << 29), 1 << 29, "long mode");
         assert_eq!(cpuid(0x4000_0000, 0), [0; 4]);
+    }
+
+    #[test]
+    fn cache_leaves_agree() {
+        // Leaf 4: size = ways * partitions * line * sets, per level; then a null entry.
+        let size = |sub: u32| {
+            let [a, b, c, _] = cpuid(4, sub);
+            assert_ne!(a & 0x1f, 0, "subleaf {sub} describes a cache");
+            ((b >> 22) + 1) * (((b >> 12) & 0x3ff) + 1) * ((b & 0xfff) + 1) * (c + 1) / 1024
+        };
+        assert_eq!([size(0), size(1), size(2), size(3)], [32, 32, 256, 8192]);
+        assert_eq!(cpuid(4, 4)[0] & 0x1f, 0);
+        let [_, _, l1d, l1i] = cpuid(0x8000_0005, 0);
+        assert_eq!((l1d >> 24, l1i >> 24, l1d & 0xff), (32, 32, 64));
+        let [_, _, l2, l3] = cpuid(0x8000_0006, 0);
+        assert_eq!((l2 >> 16, (l3 >> 18) * 512), (256, 8192));
     }
 }
