@@ -101,7 +101,12 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
         0x8000_0006 => {
             let (_, _, l2, l2_ways) = CACHES[2];
             let (_, _, l3, l3_ways) = CACHES[3];
-            [0, 0, l2 << 16 | amd_ways(l2_ways) << 12 | 1 << 8 | LINE, (l3 / 512) << 18 | amd_ways(l3_ways) << 12 | LINE]
+            [
+                0,
+                0,
+                l2 << 16 | amd_ways(l2_ways) << 12 | 1 << 8 | LINE,
+                (l3 / 512) << 18 | amd_ways(l3_ways) << 12 | LINE,
+            ]
         }
         // 48-bit virtual, 40-bit physical addresses.
         0x8000_0008 => [0x3028, 0, 0, 0],
