@@ -103,8 +103,10 @@ pub(super) struct Lower<'a, 'f> {
     guest: u64,
     completed: u32,
     started: bool,
-    /// A store since the last marker may have modified code.
+    /// A helper or atomic operation since the last marker may have modified code.
     stored: bool,
+    /// Nonzero when a store since the last marker modified code.
+    modified: Option<ir::Value>,
     /// Descriptors the compiled code points at; they live as long as it.
     /// Boxed: the code holds their addresses, which must not move.
     #[allow(clippy::vec_box)]
@@ -194,7 +196,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let perms = links.protected.then(|| field(&mut b, offset_of!(JitCtx, perms)));
         let sig_eval = b.import_signature(runtime_sig(call_conv, 4, true));
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
-        let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, false));
+        let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, true));
         let sig_block = b.import_signature(block_signature(CallConv::Tail));
         Lower {
             b,
@@ -211,6 +213,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             completed: 0,
             started: false,
             stored: false,
+            modified: None,
             descs: Vec::new(),
             sig_eval,
             sig_call,
@@ -470,55 +473,76 @@ impl<'a, 'f> Lower<'a, 'f> {
         out
     }
 
-    /// Checks a guest access and returns its host address.
+    /// The bytes of a map with one byte per `1 << shift` guest bytes for the
+    /// first and last byte of an access: (AND, OR) of the two (one load
+    /// when the access is a single byte).
+    fn map_bytes(&mut self, map: ir::Value, addr: ir::Value, size: u32, shift: i64) -> (ir::Value, ir::Value) {
+        let flags = MemFlagsData::new().with_notrap();
+        let first = self.b.ins().ushr_imm_u(addr, shift);
+        let p0 = self.b.ins().iadd(map, first);
+        let f0 = self.b.ins().load(types::I8, flags, p0, 0);
+        if size == 1 {
+            return (f0, f0);
+        }
+        let last_byte = self.b.ins().iadd_imm_s(addr, size as i64 - 1);
+        let last = self.b.ins().ushr_imm_u(last_byte, shift);
+        let p1 = self.b.ins().iadd(map, last);
+        let f1 = self.b.ins().load(types::I8, flags, p1, 0);
+        (self.b.ins().band(f0, f1), self.b.ins().bor(f0, f1))
+    }
+
+    /// Checks a guest access and returns its host address. With page
+    /// permissions, a store to a page holding translated code takes the
+    /// slow path that records code writes; without, the code-line map says.
     fn guest_address(&mut self, addr: ir::Value, size: u32, aligned: bool, write: bool) -> ir::Value {
         if aligned && size > 1 {
             let low = self.b.ins().band_imm_u(addr, (size - 1) as i64);
             self.trap_if(low, TrapCode::Misaligned, Some(addr));
         }
-        let size_v = self.iconst(types::I64, size as i64);
-        let (end, carry) = self.b.ins().uadd_overflow(addr, size_v);
-        let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, end, self.mem_size);
-        let bad = self.b.ins().bor(beyond, carry);
-        self.trap_if(bad, TrapCode::MemFault, Some(addr));
-        if let Some(perms) = self.perms {
+        // Memory is never smaller than an access, so one compare bounds it.
+        let limit = self.b.ins().iadd_imm_s(self.mem_size, -(size as i64));
+        let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, addr, limit);
+        self.trap_if(beyond, TrapCode::MemFault, Some(addr));
+        let code = if let Some(perms) = self.perms {
             // The first and last byte's pages must both allow the access.
             let need = if write { crate::machine::PERM_W } else { crate::machine::PERM_R };
-            let first = self.b.ins().ushr_imm_u(addr, 12);
-            let last_byte = self.b.ins().iadd_imm_s(addr, size as i64 - 1);
-            let last = self.b.ins().ushr_imm_u(last_byte, 12);
-            let (p0, p1) = (self.b.ins().iadd(perms, first), self.b.ins().iadd(perms, last));
-            let f0 = self.b.ins().load(types::I8, MemFlagsData::new().with_notrap(), p0, 0);
-            let f1 = self.b.ins().load(types::I8, MemFlagsData::new().with_notrap(), p1, 0);
-            let both = self.b.ins().band(f0, f1);
+            let (both, either) = self.map_bytes(perms, addr, size, 12);
             let allowed = self.b.ins().band_imm_u(both, need as i64);
             let denied = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, 0);
             self.trap_if(denied, TrapCode::MemFault, Some(addr));
+            write.then(|| self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64))
+        } else if write {
+            Some(self.map_bytes(self.code_lines, addr, size, 6).1)
+        } else {
+            None
+        };
+        if let Some(code) = code {
+            self.code_write_check(code, addr, size);
         }
         self.b.ins().iadd(self.mem_base, addr)
     }
 
-    /// After a store: if it hit a line holding translated code, record it.
-    fn note_code_write(&mut self, addr: ir::Value, size: u32) {
-        let first = self.b.ins().ushr_imm_u(addr, 6);
-        let last_byte = self.b.ins().iadd_imm_s(addr, size as i64 - 1);
-        let last = self.b.ins().ushr_imm_u(last_byte, 6);
-        let p0 = self.b.ins().iadd(self.code_lines, first);
-        let p1 = self.b.ins().iadd(self.code_lines, last);
-        let f0 = self.b.ins().load(types::I8, MemFlagsData::new().with_notrap(), p0, 0);
-        let f1 = self.b.ins().load(types::I8, MemFlagsData::new().with_notrap(), p1, 0);
-        let hit = self.b.ins().bor(f0, f1);
+    /// For a store that may hit translated code (`maybe` nonzero): the
+    /// runtime records the write, and the block leaves at the next
+    /// instruction boundary if it did hit code.
+    fn code_write_check(&mut self, maybe: ir::Value, addr: ir::Value, size: u32) {
         let (slow, join) = (self.b.create_block(), self.b.create_block());
+        let hit = self.b.append_block_param(join, types::I32);
+        let zero = self.iconst(types::I32, 0);
         self.b.set_cold_block(slow);
-        self.b.ins().brif(hit, slow, &[], join, &[]);
+        self.b.ins().brif(maybe, slow, &[], join, &[ir::BlockArg::Value(zero)]);
         self.b.switch_to_block(slow);
         let f = self.iconst(types::I64, runtime::rt_code_write as *const () as usize as i64);
         let size_v = self.iconst(types::I64, size as i64);
         let sig = self.sig_code_write;
-        self.b.ins().call_indirect(sig, f, &[self.ctx, addr, size_v]);
-        self.b.ins().jump(join, &[]);
+        let call = self.b.ins().call_indirect(sig, f, &[self.ctx, addr, size_v]);
+        let r = self.b.inst_results(call)[0];
+        self.b.ins().jump(join, &[ir::BlockArg::Value(r)]);
         self.b.switch_to_block(join);
-        self.stored = true;
+        self.modified = Some(match self.modified {
+            Some(m) => self.b.ins().bor(m, hit),
+            None => hit,
+        });
     }
 
     /// Zero-extends or truncates an integer to `ty` (or leaves it).
@@ -932,7 +956,6 @@ impl<'a, 'f> Lower<'a, 'f> {
                 let t = self.block.value_type(self.block.args(inst)[0]);
                 let host = self.guest_address(a[1], t.bytes(), f.aligned, true);
                 self.b.ins().store(little(), a[0], host, 0);
-                self.note_code_write(a[1], t.bytes());
                 vec![]
             }
             (AtomicRmw | AtomicCas, _) => {
@@ -966,6 +989,14 @@ impl<'a, 'f> Lower<'a, 'f> {
                 r
             }
             (Guest, Imm::Guest { addr, .. }) => {
+                if let Some(m) = self.modified.take() {
+                    // A store rewrote code from here on: leave.
+                    self.side(m, |l| {
+                        l.refund(l.through_current());
+                        let pc = l.iconst(types::I64, addr as i64);
+                        l.exit_jump(EXIT_JUMP, pc)
+                    });
+                }
                 if self.stored {
                     // A store may have rewritten code from here on: leave.
                     let m = self.b.ins().load(

@@ -184,15 +184,21 @@ pub(super) unsafe extern "C" fn rt_atomic(
     }
 }
 
-/// Records a store into translated code (the store itself is done inline).
-pub(super) unsafe extern "C" fn rt_code_write(ctx: *mut JitCtx, addr: u64, size: u64) {
+/// A store to a page or line that may hold translated code (the store
+/// itself is done inline): records it if it hit code, and returns 1 then.
+pub(super) unsafe extern "C" fn rt_code_write(ctx: *mut JitCtx, addr: u64, size: u64) -> u32 {
     // SAFETY: the context and its memory are live.
     unsafe {
         let ctx = &mut *ctx;
-        (*ctx.mem).note_external_write(addr, size);
+        let mem = &mut *ctx.mem;
+        mem.note_external_write(addr, size);
+        if !mem.code_written() {
+            return 0;
+        }
         ctx.code_modified = 1;
         // Linked successors may be stale: back to the dispatcher first.
         ctx.stop = 1;
+        1
     }
 }
 

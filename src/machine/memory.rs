@@ -23,6 +23,9 @@ pub struct MemFault {
 pub const PERM_R: u8 = 1;
 pub const PERM_W: u8 = 2;
 pub const PERM_X: u8 = 4;
+/// Not a permission: the page holds translated code (kept beside the
+/// permissions so compiled stores check both with one load).
+pub const PERM_CODE: u8 = 8;
 
 impl fmt::Display for MemFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,7 +90,8 @@ impl GuestMemory {
         let end = addr.saturating_add(len).min(self.size);
         if let Some(map) = self.perms.as_mut() {
             for page in addr / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
-                map[page as usize] = perms;
+                let p = &mut map[page as usize];
+                *p = perms | (*p & PERM_CODE);
             }
         }
     }
@@ -96,7 +100,7 @@ impl GuestMemory {
     pub fn perms_at(&self, addr: u64) -> u8 {
         match &self.perms {
             _ if addr >= self.size => 0,
-            Some(map) => map[(addr / PAGE_SIZE) as usize],
+            Some(map) => map[(addr / PAGE_SIZE) as usize] & !PERM_CODE,
             None => PERM_R | PERM_W | PERM_X,
         }
     }
@@ -198,6 +202,11 @@ impl GuestMemory {
         for line in addr / LINE_SIZE..end.div_ceil(LINE_SIZE) {
             self.code_lines[line as usize] = 1;
         }
+        if let Some(map) = self.perms.as_mut() {
+            for page in addr / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
+                map[page as usize] |= PERM_CODE;
+            }
+        }
     }
 
     /// Unmarks every line of a page.
@@ -206,6 +215,9 @@ impl GuestMemory {
         let first = (page * lines) as usize;
         let end = (first + lines as usize).min(self.code_lines.len());
         self.code_lines[first..end].fill(0);
+        if let Some(map) = self.perms.as_mut().filter(|_| page < self.size.div_ceil(PAGE_SIZE)) {
+            map[page as usize] &= !PERM_CODE;
+        }
     }
 
     /// True when code lines were written since `take_code_writes`.
