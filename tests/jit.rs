@@ -130,9 +130,21 @@ fn blocks_compile_for_every_host_cranelift_supports() {
             cranelift_codegen::settings::Configurable::enable(&mut builder, f).unwrap();
         }
         let isa = builder.finish(flags()).unwrap();
-        let links = Setup { cells: [0x1000, 0x1008], protected: true };
         let mut failures = Vec::new();
         for (env, block) in &blocks {
+            // Every direct exit linked (to made-up cells), so linking code is compiled too.
+            let cells: Vec<(u64, usize)> = block
+                .insts
+                .iter()
+                .flat_map(|i| match i.imm {
+                    Imm::Target(t) => vec![t],
+                    Imm::Branch(t, f) => vec![t, f],
+                    _ => vec![],
+                })
+                .enumerate()
+                .map(|(n, t)| (t, 0x1000 + 8 * n))
+                .collect();
+            let links = Setup { cells: &cells, protected: true };
             let result =
                 build_function(env, block, &*isa, links).and_then(|(func, _descs)| compile_function(&isa, func));
             if let Err(e) = result {

@@ -38,13 +38,17 @@ pub struct LiftArgs {
     user: bool,
 }
 
-/// Direct successors of a block (jump and branch targets).
+/// Direct successors of a block (side exit, jump and branch targets).
 fn successors(block: &visa::visa::Block) -> Vec<u64> {
-    match block.terminator().map(|t| (t.op, t.imm)) {
-        Some((Opcode::Jump, Imm::Target(t))) => vec![t],
-        Some((Opcode::Branch, Imm::Branch(a, b))) => vec![a, b],
-        _ => Vec::new(),
-    }
+    block
+        .insts
+        .iter()
+        .flat_map(|i| match (i.op, i.imm) {
+            (Opcode::Jump | Opcode::JumpIf, Imm::Target(t)) => vec![t],
+            (Opcode::Branch, Imm::Branch(a, b)) => vec![a, b],
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 pub fn lift(args: LiftArgs) -> Result<i32, String> {

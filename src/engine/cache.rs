@@ -31,10 +31,11 @@ pub struct Translation {
     pub runs: Cell<u32>,
     /// The JIT could not compile it: stay interpreted.
     pub jit_failed: Cell<bool>,
-    /// The direct exits' targets, and the cells compiled code reads to jump
-    /// straight to their compiled blocks (0: back to the dispatcher).
-    pub targets: [Option<u64>; 2],
-    pub links: [Cell<u64>; 2],
+    /// The direct exits' targets (side exits included, each once), and the
+    /// cells compiled code reads to jump straight to their compiled blocks
+    /// (0: back to the dispatcher).
+    pub targets: Vec<u64>,
+    pub links: Box<[Cell<u64>]>,
     /// Link cells of other blocks that point at this block's code.
     pub incoming: RefCell<Vec<*const Cell<u64>>>,
 }
@@ -46,12 +47,12 @@ impl Translation {
 
     /// The link cell that takes the direct exit to `target`.
     pub fn link_cell(&self, target: u64) -> Option<&Cell<u64>> {
-        self.targets.iter().position(|t| *t == Some(target)).map(|i| &self.links[i])
+        self.targets.iter().position(|t| *t == target).map(|i| &self.links[i])
     }
 
-    /// Cells for the compiled code (0 where there is no direct exit).
-    pub fn link_addrs(&self) -> [usize; 2] {
-        [0, 1].map(|i| if self.targets[i].is_some() { &self.links[i] as *const Cell<u64> as usize } else { 0 })
+    /// Each direct target with the host address of its cell, for the compiled code.
+    pub fn link_addrs(&self) -> Vec<(u64, usize)> {
+        self.targets.iter().zip(self.links.iter()).map(|(t, c)| (*t, c as *const Cell<u64> as usize)).collect()
     }
 }
 

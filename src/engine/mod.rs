@@ -17,7 +17,7 @@ use crate::abi::{Helpers, Outcome};
 use crate::frontend::x86::{self, LiftError, X86Env};
 use crate::interp;
 use crate::machine::{CpuState, GuestMemory, LINE_SIZE, PAGE_SIZE};
-use crate::visa::{ExitReason, Imm};
+use crate::visa::{ExitReason, Imm, Opcode};
 
 /// A guest exception, with RIP at the instruction that raised it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,7 +204,8 @@ impl Engine {
         }
         let started = Instant::now();
         let env = &X86Env::get().env;
-        let links = crate::jit::Setup { cells: t.link_addrs(), protected: self.protected };
+        let cells = t.link_addrs();
+        let links = crate::jit::Setup { cells: &cells, protected: self.protected };
         let block = t.block.borrow();
         let Some(block) = block.as_ref() else { return };
         let mut result = self.jit.as_mut().expect("checked").compile(env, block, links);
@@ -255,11 +256,20 @@ impl Engine {
         let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
             .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
         mem.mark_code(rip, lifted.bytes);
-        let targets = match block.terminator().map(|t| t.imm) {
-            Some(Imm::Target(a)) => [Some(a), None],
-            Some(Imm::Branch(a, b)) => [Some(a), Some(b)],
-            _ => [None, None],
-        };
+        let mut targets = Vec::new();
+        for inst in &block.insts {
+            let found = match (inst.op, inst.imm) {
+                (Opcode::Jump | Opcode::JumpIf, Imm::Target(a)) => [Some(a), None],
+                (Opcode::Branch, Imm::Branch(a, b)) => [Some(a), Some(b)],
+                _ => [None, None],
+            };
+            for a in found.into_iter().flatten() {
+                if !targets.contains(&a) {
+                    targets.push(a);
+                }
+            }
+        }
+        let links = targets.iter().map(|_| Cell::new(0)).collect();
         let keep = self.jit.is_some().then_some(block);
         let t = self.cache.insert(Translation {
             addr: rip,
@@ -272,7 +282,7 @@ impl Engine {
             runs: 0.into(),
             jit_failed: false.into(),
             targets,
-            links: [Cell::new(0), Cell::new(0)],
+            links,
             incoming: Vec::new().into(),
         });
         self.stats.blocks_translated += 1;
@@ -282,8 +292,8 @@ impl Engine {
 
     /// Takes a dropped block's own cells out of its successors' lists.
     fn forget_links(&self, t: &Translation) {
-        for (target, cell) in t.targets.iter().zip(&t.links) {
-            if let (Some(target), true) = (target, cell.get() != 0)
+        for (target, cell) in t.targets.iter().zip(t.links.iter()) {
+            if cell.get() != 0
                 && let Some(next) = self.cache.peek(Key { addr: *target, mode: t.mode })
             {
                 next.incoming.borrow_mut().retain(|c| !std::ptr::eq(*c, cell));

@@ -119,18 +119,37 @@ pub(super) struct Lower<'a, 'f> {
     insts: u32,
     /// The link cells of the block's direct exits: when nonzero, the
     /// compiled successor to jump to.
-    links: Setup,
+    links: Setup<'a>,
+    /// Where a branch back to the block's own start goes (the budget check).
+    header: ir::Block,
+    /// Guest state written but not yet stored, by slot: stores are sunk to
+    /// the paths that leave the block (and to helper calls), so a slot the
+    /// block writes twice, or a flag the next instruction redefines, costs
+    /// no store on the path that stays. `None` when slots overlap (then
+    /// every set stores at once).
+    pending: Option<Vec<Option<ir::Value>>>,
+    /// Slots in `pending`, in the order first written.
+    pending_order: Vec<usize>,
 }
 
 /// How a block is compiled: the cells that link its direct exits, and
 /// whether guest memory has page permissions to check.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Setup {
-    /// Host addresses of the cells for the first and second direct target.
-    pub cells: [usize; 2],
+pub struct Setup<'a> {
+    /// Each direct target (side exits included) and the host address of
+    /// its link cell; a target not listed exits to the dispatcher.
+    pub cells: &'a [(u64, usize)],
     /// Guest memory has per-page permissions (user mode): every access
     /// checks them.
     pub protected: bool,
+}
+
+/// True when no two state slots share a byte (so a pending write to one
+/// never hides a write to another).
+fn slots_disjoint(env: &Env) -> bool {
+    let mut spans: Vec<(u32, u32)> = env.slots.iter().map(|s| (s.offset, s.offset + s.ty.bytes())).collect();
+    spans.sort_unstable();
+    spans.windows(2).all(|w| w[0].1 <= w[1].0)
 }
 
 /// The signature of a compiled block: context pointer in, exit kind out.
@@ -161,22 +180,31 @@ impl<'a, 'f> Lower<'a, 'f> {
         env: &'a Env,
         block: &'a Block,
         call_conv: CallConv,
-        links: Setup,
+        links: Setup<'a>,
     ) -> Lower<'a, 'f> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
         let ctx = b.block_params(entry)[0];
         let insts = block.guest_count() as u32;
-        // Pay for the block's instructions up front; if the budget is spent,
-        // leave before doing anything. A block runs whole while any budget is
-        // left (as the interpreter runs it), so the budget may end negative.
+        let field =
+            |b: &mut FunctionBuilder, off: usize| b.ins().load(types::I64, MemFlagsData::trusted(), ctx, off as i32);
+        let state = field(&mut b, offset_of!(JitCtx, state));
+        let mem_base = field(&mut b, offset_of!(JitCtx, mem_base));
+        let mem_size = field(&mut b, offset_of!(JitCtx, mem_size));
+        let code_lines = field(&mut b, offset_of!(JitCtx, code_lines));
+        let perms = links.protected.then(|| field(&mut b, offset_of!(JitCtx, perms)));
+        // The loop header (a branch back to the block's own start comes here):
+        // pay for the block's instructions up front; if the budget is spent
+        // (or the runtime asked for a stop, which zeroes it), leave before
+        // doing anything. A block runs whole while any budget is left (as the
+        // interpreter runs it), so the budget may end negative.
+        let header = b.create_block();
+        b.ins().jump(header, &[]);
+        b.switch_to_block(header);
         let budget = b.ins().load(types::I64, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, budget) as i32);
         let left = b.ins().iadd_imm_s(budget, -(insts as i64));
-        let overdrawn = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThanOrEqual, budget, 0);
-        let stop = b.ins().load(types::I32, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, stop) as i32);
-        let stop = b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, stop, 0);
-        let spent = b.ins().bor(overdrawn, stop);
+        let spent = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThanOrEqual, budget, 0);
         let (out, go) = (b.create_block(), b.create_block());
         b.set_cold_block(out);
         b.ins().brif(spent, out, &[], go, &[]);
@@ -187,13 +215,6 @@ impl<'a, 'f> Lower<'a, 'f> {
         b.ins().return_(&[kind]);
         b.switch_to_block(go);
         b.ins().store(MemFlagsData::trusted(), left, ctx, offset_of!(JitCtx, budget) as i32);
-        let field =
-            |b: &mut FunctionBuilder, off: usize| b.ins().load(types::I64, MemFlagsData::trusted(), ctx, off as i32);
-        let state = field(&mut b, offset_of!(JitCtx, state));
-        let mem_base = field(&mut b, offset_of!(JitCtx, mem_base));
-        let mem_size = field(&mut b, offset_of!(JitCtx, mem_size));
-        let code_lines = field(&mut b, offset_of!(JitCtx, code_lines));
-        let perms = links.protected.then(|| field(&mut b, offset_of!(JitCtx, perms)));
         let sig_eval = b.import_signature(runtime_sig(call_conv, 4, true));
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
         let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, true));
@@ -221,6 +242,21 @@ impl<'a, 'f> Lower<'a, 'f> {
             sig_block,
             insts,
             links,
+            header,
+            pending: slots_disjoint(env).then(|| vec![None; env.slots.len()]),
+            pending_order: Vec::new(),
+        }
+    }
+
+    /// Stores every pending state write (on a path that leaves the block,
+    /// or before a helper call); they stay pending for the path that goes on.
+    fn store_pending(&mut self) {
+        let Some(pending) = &self.pending else { return };
+        let writes: Vec<(usize, ir::Value)> =
+            self.pending_order.iter().filter_map(|s| pending[*s].map(|v| (*s, v))).collect();
+        for (s, v) in writes {
+            let offset = self.env.slots[s].offset as i32;
+            self.b.ins().store(MemFlagsData::new().with_notrap(), v, self.state, offset);
         }
     }
 
@@ -250,6 +286,7 @@ impl<'a, 'f> Lower<'a, 'f> {
     }
 
     fn ret(&mut self, kind: u32) {
+        self.store_pending();
         let k = self.iconst(types::I32, kind as i64);
         self.b.ins().return_(&[k]);
     }
@@ -284,7 +321,14 @@ impl<'a, 'f> Lower<'a, 'f> {
 
     /// Leaves for a known guest address: straight into its compiled block
     /// when the link cell holds one, else back to the dispatcher.
-    fn exit_direct(&mut self, target: u64, cell: usize) {
+    fn exit_direct(&mut self, target: u64) {
+        let cell = self.links.cells.iter().find(|(t, _)| *t == target).map_or(0, |(_, c)| *c);
+        if target == self.block.addr && cell != 0 {
+            // A loop of one block stays in this function.
+            self.store_pending();
+            self.b.ins().jump(self.header, &[]);
+            return;
+        }
         let pc = self.iconst(types::I64, target as i64);
         if cell == 0 {
             return self.exit_jump(EXIT_JUMP, pc);
@@ -294,6 +338,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(next, linked, &[], unlinked, &[]);
         self.b.switch_to_block(linked);
+        self.store_pending();
         let sig = self.sig_block;
         self.b.ins().return_call_indirect(sig, next, &[self.ctx]);
         self.b.switch_to_block(unlinked);
@@ -321,6 +366,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(hit, linked, &[], unlinked, &[]);
         self.b.switch_to_block(linked);
+        self.store_pending();
         let sig = self.sig_block;
         self.b.ins().return_call_indirect(sig, code, &[self.ctx]);
         self.b.switch_to_block(unlinked);
@@ -968,17 +1014,33 @@ impl<'a, 'f> Lower<'a, 'f> {
                 vec![]
             }
             (Get, Imm::Slot(s)) => {
+                if let Some(v) = self.pending.as_ref().and_then(|p| p[s.0 as usize]) {
+                    return Ok(vec![v]);
+                }
                 // The state record need not be aligned (a filetest's is a byte buffer).
                 let decl = &self.env.slots[s.0 as usize];
                 let flags = MemFlagsData::new().with_notrap();
                 vec![self.b.ins().load(cl_type(decl.ty), flags, self.state, decl.offset as i32)]
             }
             (Set, Imm::Slot(s)) => {
+                if let Some(pending) = self.pending.as_mut() {
+                    let s = s.0 as usize;
+                    if pending[s].replace(a[0]).is_none() {
+                        self.pending_order.push(s);
+                    }
+                    return Ok(vec![]);
+                }
                 let decl = &self.env.slots[s.0 as usize];
                 self.b.ins().store(MemFlagsData::new().with_notrap(), a[0], self.state, decl.offset as i32);
                 vec![]
             }
             (Call, Imm::Helper(h)) => {
+                // The helper sees the state in memory, and may change it.
+                self.store_pending();
+                if let Some(pending) = self.pending.as_mut() {
+                    pending.fill(None);
+                    self.pending_order.clear();
+                }
                 let decl = &self.env.helpers[h.0 as usize];
                 let results = decl.results.clone();
                 let idx = self.iconst(types::I64, h.0 as i64);
@@ -1026,22 +1088,21 @@ impl<'a, 'f> Lower<'a, 'f> {
             (JumpIf, Imm::Target(t)) => {
                 self.side(a[0], |l| {
                     l.refund(l.through_current());
-                    let pc = l.iconst(types::I64, t as i64);
-                    l.exit_jump(EXIT_JUMP, pc)
+                    l.exit_direct(t)
                 });
                 vec![]
             }
             (Jump, Imm::Target(t)) => {
-                self.exit_direct(t, self.links.cells[0]);
+                self.exit_direct(t);
                 vec![]
             }
             (Branch, Imm::Branch(t, f)) => {
                 let (taken, not_taken) = (self.b.create_block(), self.b.create_block());
                 self.b.ins().brif(a[0], taken, &[], not_taken, &[]);
                 self.b.switch_to_block(taken);
-                self.exit_direct(t, self.links.cells[0]);
+                self.exit_direct(t);
                 self.b.switch_to_block(not_taken);
-                self.exit_direct(f, self.links.cells[1]);
+                self.exit_direct(f);
                 vec![]
             }
             (JumpInd, _) => {

@@ -84,7 +84,7 @@ pub fn build_function(
     env: &Env,
     block: &Block,
     isa: &dyn TargetIsa,
-    links: Setup,
+    links: Setup<'_>,
 ) -> Result<(Function, Descs), JitError> {
     let call_conv = isa.default_call_conv();
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), lower::block_signature(CallConv::Tail));
@@ -103,7 +103,7 @@ pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, 
         .map_err(|e| JitError::Codegen(e.to_string()))?
         .finish(flags())
         .map_err(|e| JitError::Codegen(e.to_string()))?;
-    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: [0, 0], protected })?;
+    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &[], protected })?;
     let mut ctx = Context::for_function(func);
     ctx.set_disasm(true);
     let code = ctx.compile(&*isa, &mut ControlPlane::default()).map_err(|e| JitError::Codegen(e.inner.to_string()))?;
@@ -266,7 +266,7 @@ impl Jit {
     }
 
     /// Compiles a verified block whose direct exits use the given link cells.
-    pub fn compile(&mut self, env: &Env, block: &Block, links: Setup) -> Result<Compiled, JitError> {
+    pub fn compile(&mut self, env: &Env, block: &Block, links: Setup<'_>) -> Result<Compiled, JitError> {
         let (func, descs) = build_function(env, block, &*self.isa, links)?;
         let code = compile_function(&self.isa, func)?.linked();
         let entry = self.memory.add(&code).ok_or(JitError::Full)?;
@@ -330,10 +330,11 @@ impl Jit {
             budget: env.budget,
             stop: 0,
             _pad2: 0,
+            banked: 0,
             ind_table: env.ind_table,
             exit_link: 0,
         };
         let kind = (self.trampoline)(&mut ctx, code.entry);
-        (ctx.outcome(kind), ctx.budget, ctx.exit_link as usize)
+        (ctx.outcome(kind), ctx.budget_left(), ctx.exit_link as usize)
     }
 }

@@ -41,9 +41,12 @@ pub struct JitCtx {
     /// block that would overdraw it returns to the dispatcher instead.
     pub budget: i64,
     /// Set by the runtime when the dispatcher must look before any other
-    /// block runs (a helper may have stopped the machine, code was written).
+    /// block runs (a helper stopped the machine, code was written): the
+    /// budget left then is banked and the budget zeroed, so the next block
+    /// entry leaves without a check of its own.
     pub stop: u32,
     pub _pad2: u32,
+    pub banked: i64,
     /// The indirect-jump table: `IND_ENTRIES` entries.
     pub ind_table: *const IndEntry,
     /// On an unlinked direct exit: the link cell that would have taken it
@@ -131,9 +134,11 @@ pub(super) unsafe extern "C" fn rt_call(
         if (*ctx.mem).code_written() {
             ctx.code_modified = 1;
         }
-        // A helper may have asked the machine to stop: no linked block may
-        // run before the dispatcher has looked.
-        ctx.stop = 1;
+        // A helper that stopped the machine, or wrote code: no linked block
+        // may run before the dispatcher has looked.
+        if ctx.code_modified != 0 || helpers.stop_requested() {
+            ctx.request_stop();
+        }
         status(r)
     }
 }
@@ -177,7 +182,7 @@ pub(super) unsafe extern "C" fn rt_atomic(
         }
         if mem.code_written() {
             ctx.code_modified = 1;
-            ctx.stop = 1;
+            ctx.request_stop();
         }
         *results = old;
         0
@@ -197,12 +202,26 @@ pub(super) unsafe extern "C" fn rt_code_write(ctx: *mut JitCtx, addr: u64, size:
         }
         ctx.code_modified = 1;
         // Linked successors may be stale: back to the dispatcher first.
-        ctx.stop = 1;
+        ctx.request_stop();
         1
     }
 }
 
 impl JitCtx {
+    /// Makes every block entry from now on leave for the dispatcher.
+    pub(super) fn request_stop(&mut self) {
+        if self.stop == 0 {
+            self.stop = 1;
+            self.banked = self.budget;
+            self.budget = 0;
+        }
+    }
+
+    /// The budget left when control came back.
+    pub fn budget_left(&self) -> i64 {
+        if self.stop != 0 { self.banked + self.budget } else { self.budget }
+    }
+
     /// The outcome a compiled block reported with its return value.
     pub fn outcome(&self, kind: u32) -> Outcome {
         match kind {

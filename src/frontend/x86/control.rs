@@ -60,8 +60,15 @@ fn jmp(cx: &mut Ctx) -> Flow {
     Flow::End
 }
 
+/// A conditional branch: a side exit when the block may grow (so the
+/// fall-through path continues in the same block), else the block's end.
 fn jcc(cx: &mut Ctx) -> Flow {
     let c = condition(cx, cx.insn.condition_code());
+    if cx.side_exits < super::MAX_SIDE_EXITS {
+        cx.side_exits += 1;
+        cx.b.jump_if(c, cx.insn.near_branch_target());
+        return Flow::Next;
+    }
     cx.b.branch(c, cx.insn.near_branch_target(), cx.next_ip());
     Flow::End
 }

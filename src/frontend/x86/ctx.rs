@@ -47,6 +47,8 @@ pub struct Ctx<'a> {
     /// Current value of each slot written or read so far in the block.
     cache: Vec<Option<Value>>,
     source: Option<FlagSource>,
+    /// Conditional branches lifted as side exits so far.
+    pub side_exits: usize,
 }
 
 /// The lane shape whose lanes have type `ty`.
@@ -92,6 +94,7 @@ impl<'a> Ctx<'a> {
             mode,
             cache: vec![None; x.env.slots.len()],
             source: None,
+            side_exits: 0,
         }
     }
 

@@ -1,8 +1,11 @@
 //! The x86-64 frontend: decodes guest bytes with iced-x86 and lifts each
 //! instruction to V-ISA, one file per instruction family.
 //!
-//! A block runs from its address to the first control transfer, runtime
-//! exit, or `MAX_INSTRUCTIONS`. An instruction that is not lifted (or that
+//! A block runs from its address to the first unconditional control
+//! transfer, runtime exit, or `MAX_INSTRUCTIONS`; the first
+//! `MAX_SIDE_EXITS` conditional branches on the way become side exits
+//! (`jump_if`) and the block goes on along their fall-through path, so a
+//! hot path of several basic blocks (a loop body, say) is one translation. An instruction that is not lifted (or that
 //! raises #UD) ends the block with `exit undefined` at its address, so the
 //! runtime raises #UD precisely; it is never skipped.
 
@@ -37,6 +40,9 @@ use crate::visa::{Block, ExitReason};
 
 /// Most guest instructions in one block.
 pub const MAX_INSTRUCTIONS: usize = 64;
+
+/// Most conditional branches a block goes through (as side exits).
+pub const MAX_SIDE_EXITS: usize = 3;
 
 /// Longest x86 instruction.
 pub const MAX_INSTRUCTION_BYTES: usize = 15;
