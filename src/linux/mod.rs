@@ -4,6 +4,7 @@
 //! turns its faults into signals.
 
 mod errno;
+mod fault;
 mod loader;
 mod mm;
 mod process;
@@ -27,7 +28,7 @@ pub use syscall::{implemented as implemented_syscalls, name as syscall_name};
 
 use errno::EINTR;
 use process::Process;
-use signals::{SIGILL, SIGSEGV, SIGTRAP, SigInfo};
+use signals::SIGSEGV;
 
 /// How to run a program.
 #[derive(Clone, Debug)]
@@ -160,27 +161,10 @@ fn restart_interrupted(p: &mut Process, nr: u64) {
     }
 }
 
-/// The signal a guest fault raises, as the kernel would report it.
-fn fault_signal(p: &Process, f: &Fault) -> SigInfo {
-    let (signo, code, addr) = match f.vector {
-        0 => (signals::SIGFPE, signals::FPE_INTDIV, f.rip),
-        6 => (SIGILL, signals::ILL_ILLOPN, f.rip),
-        14 | 17 => {
-            let addr = f.addr.unwrap_or(f.rip);
-            let mapped = p.mem.perms_at(addr) != 0;
-            (SIGSEGV, if mapped { signals::SEGV_ACCERR } else { signals::SEGV_MAPERR }, addr)
-        }
-        3 => (SIGTRAP, signals::SI_KERNEL, 0),
-        // #GP and the rest.
-        _ => (SIGSEGV, signals::SI_KERNEL, 0),
-    };
-    SigInfo { signo, code, addr, ..SigInfo::default() }
-}
-
 /// Raises the signal for a fault. A fault whose signal is blocked, or
 /// that nothing handles, ends the process (with a report on stderr).
 fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
-    let info = fault_signal(p, &f);
+    let info = fault::signal_for(p, &f);
     let sig = info.signo;
     let blocked = p.signals.mask & (1 << (sig - 1)) != 0;
     if blocked || p.signals.handler(sig).is_none() {
@@ -217,7 +201,8 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
                 if let Some(status) = p.exit {
                     break status;
                 }
-                if p.cpu.gpr[0] == (-(EINTR as i64)) as u64 {
+                // rt_sigreturn's RAX is the interrupted context's, never its own result.
+                if nr != syscall::RT_SIGRETURN && p.cpu.gpr[0] == (-(EINTR as i64)) as u64 {
                     restart_interrupted(&mut p, nr);
                 }
             }

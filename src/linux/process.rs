@@ -1,6 +1,7 @@
 //! A guest process: its CPU state, memory and address space, signal state,
 //! and the checked accessors syscalls use to read and write guest memory
-//! (a bad guest pointer is EFAULT, never a host access).
+//! (a bad guest pointer is EFAULT, never a host access; an empty buffer is
+//! not checked, as the kernel accepts any pointer with a length of 0).
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -34,21 +35,33 @@ pub struct Process {
 impl Process {
     pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let mut buf = vec![0u8; len];
+        if len == 0 {
+            return Ok(buf);
+        }
         self.mem.read_bytes(addr, &mut buf).map_err(|_| EFAULT)?;
         Ok(buf)
     }
 
     pub fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
         self.mem.write_bytes(addr, bytes).map_err(|_| EFAULT)
     }
 
     /// A guest input buffer, in place.
     pub fn buf(&self, addr: u64, len: usize) -> Result<&[u8], Errno> {
+        if len == 0 {
+            return Ok(&[]);
+        }
         self.mem.bytes(addr, len).map_err(|_| EFAULT)
     }
 
     /// A guest output buffer, in place.
     pub fn buf_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], Errno> {
+        if len == 0 {
+            return Ok(&mut []);
+        }
         self.mem.bytes_mut(addr, len).map_err(|_| EFAULT)
     }
 

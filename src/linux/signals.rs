@@ -1,7 +1,7 @@
 //! Signals: the guest's dispositions, mask and pending set; delivery to
 //! guest handlers on an x86-64 `rt_sigframe` (siginfo, ucontext, FXSAVE
 //! state) and `rt_sigreturn`; default actions; and host signals (SIGINT,
-//! SIGPIPE, SIGCHLD...) forwarded to the guest.
+//! SIGPIPE, SIGCHLD...) forwarded to the guest with the host's siginfo.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,7 +31,12 @@ pub const SIGTSTP: i32 = 20;
 pub const SIGTTIN: i32 = 21;
 pub const SIGTTOU: i32 = 22;
 pub const SIGURG: i32 = 23;
+pub const SIGXCPU: i32 = 24;
+pub const SIGXFSZ: i32 = 25;
+pub const SIGVTALRM: i32 = 26;
+pub const SIGPROF: i32 = 27;
 pub const SIGWINCH: i32 = 28;
+pub const SIGSYS: i32 = 31;
 
 const SIG_DFL: u64 = 0;
 const SIG_IGN: u64 = 1;
@@ -70,6 +75,11 @@ pub struct SigInfo {
     pub addr: u64,
     pub pid: i32,
     pub uid: u32,
+    /// si_value of a queued signal, or SIGCHLD's si_status.
+    pub value: u64,
+    /// For a processor fault: its vector and error code (the frame's
+    /// `trapno` and `err`).
+    pub trap: Option<(u64, u64)>,
 }
 
 impl SigInfo {
@@ -82,6 +92,7 @@ impl SigInfo {
         } else {
             b[16..20].copy_from_slice(&self.pid.to_le_bytes());
             b[20..24].copy_from_slice(&self.uid.to_le_bytes());
+            b[24..32].copy_from_slice(&self.value.to_le_bytes());
         }
         b
     }
@@ -118,6 +129,14 @@ fn bit(sig: i32) -> u64 {
 /// Signals that cannot be caught, blocked or ignored.
 pub const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
 
+/// Signals that processor faults raise, delivered before the others.
+const SYNCHRONOUS: u64 = (1 << (SIGSEGV - 1))
+    | (1 << (SIGBUS - 1))
+    | (1 << (SIGILL - 1))
+    | (1 << (SIGTRAP - 1))
+    | (1 << (SIGFPE - 1))
+    | (1 << (SIGSYS - 1));
+
 /// What the default action of a signal is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DefaultAction {
@@ -145,10 +164,12 @@ impl SignalState {
         self.info[sig as usize] = info;
     }
 
-    /// The lowest pending signal that is not blocked.
+    /// The pending signal to deliver next, as the kernel picks it: a
+    /// synchronous (fault) signal first, then the lowest number.
     pub fn next(&self) -> Option<i32> {
         let ready = self.pending & !(self.mask & !UNBLOCKABLE);
-        (ready != 0).then(|| ready.trailing_zeros() as i32 + 1)
+        let first = if ready & SYNCHRONOUS != 0 { ready & SYNCHRONOUS } else { ready };
+        (first != 0).then(|| first.trailing_zeros() as i32 + 1)
     }
 
     /// Does delivering `sig` do anything (run a handler, stop or end the process)?
@@ -205,11 +226,44 @@ static HOST_PENDING: AtomicU64 = AtomicU64::new(0);
 fn host_forwarded(sig: i32) -> bool {
     matches!(
         sig,
-        SIGHUP | SIGINT | SIGQUIT | SIGUSR1 | SIGUSR2 | SIGALRM | SIGTERM | SIGCHLD | SIGPIPE | SIGWINCH | SIGCONT
+        SIGHUP
+            | SIGINT
+            | SIGQUIT
+            | SIGUSR1
+            | SIGUSR2
+            | SIGALRM
+            | SIGTERM
+            | SIGCHLD
+            | SIGPIPE
+            | SIGWINCH
+            | SIGCONT
+            | SIGXCPU
+            | SIGXFSZ
+            | SIGVTALRM
+            | SIGPROF
     )
 }
 
-extern "C" fn on_host_signal(sig: i32) {
+/// What the host's siginfo said at each signal's last arrival: si_code
+/// and si_pid, si_uid, and si_value (si_status for SIGCHLD).
+static HOST_INFO: [[AtomicU64; 3]; NSIG + 1] =
+    [const { [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)] }; NSIG + 1];
+
+extern "C" fn on_host_signal(sig: i32, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+    if let Some(slot) = HOST_INFO.get(sig as usize)
+        && !info.is_null()
+    {
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler;
+        // its fields are read as the kernel laid them out for this signal.
+        let (code, pid, uid, value) = unsafe {
+            let i = &*info;
+            let value = if sig == SIGCHLD { i.si_status() as u32 as u64 } else { i.si_ptr() as u64 };
+            (i.si_code, i.si_pid(), i.si_uid(), value)
+        };
+        slot[0].store((code as u32 as u64) | ((pid as u32 as u64) << 32), Ordering::Relaxed);
+        slot[1].store(uid as u64, Ordering::Relaxed);
+        slot[2].store(value, Ordering::Relaxed);
+    }
     HOST_PENDING.fetch_or(bit(sig), Ordering::SeqCst);
 }
 
@@ -221,6 +275,7 @@ pub fn forward_host_signal(sig: i32, catch: bool) {
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = if catch { on_host_signal as *const () as usize } else { libc::SIG_IGN };
+        sa.sa_flags = libc::SA_SIGINFO;
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(sig, &sa, std::ptr::null_mut());
     }
@@ -279,9 +334,26 @@ pub fn collect_host_signals(state: &mut SignalState) {
     let arrived = HOST_PENDING.swap(0, Ordering::SeqCst);
     for sig in 1..=NSIG as i32 {
         if arrived & bit(sig) != 0 {
-            state.raise(SigInfo { signo: sig, code: SI_USER, ..SigInfo::default() });
+            let [a, b, c] = HOST_INFO[sig as usize].each_ref().map(|w| w.load(Ordering::Relaxed));
+            state.raise(SigInfo {
+                signo: sig,
+                code: a as u32 as i32,
+                pid: (a >> 32) as u32 as i32,
+                uid: b as u32,
+                value: c,
+                ..SigInfo::default()
+            });
         }
     }
+}
+
+/// After a host call was interrupted: would the guest see it, that is, is
+/// a signal waiting that runs a handler, stops or ends the process? The
+/// kernel never interrupts a call for a signal that is ignored (dropped
+/// here) or blocked (left pending), so for those the call goes on.
+pub fn interrupts(state: &mut SignalState) -> bool {
+    collect_host_signals(state);
+    state.drop_ignored()
 }
 
 /// True when a host signal is waiting (cheap: for the run loop).
@@ -344,8 +416,10 @@ fn on_altstack(state: &SignalState, sp: u64) -> bool {
 }
 
 /// Runs pending signals' dispositions: default actions end or stop the
-/// process, ignored ones are dropped, and for a handler the guest is set up
-/// to run it. Returns when nothing deliverable is pending.
+/// process, ignored ones are dropped, and each handler gets a frame, as the
+/// kernel does before returning to user mode: every deliverable signal at
+/// once, each frame on top of the last, so the last handler set up runs
+/// first. Returns when nothing deliverable is pending.
 pub fn deliver_pending(p: &mut Process) -> Result<(), Errno> {
     collect_host_signals(&mut p.signals);
     while let Some(sig) = p.signals.next() {
@@ -362,12 +436,7 @@ pub fn deliver_pending(p: &mut Process) -> Result<(), Errno> {
                 }
                 DefaultAction::Terminate => die_of(sig),
             },
-            _ => {
-                enter_handler(p, sig, info, action)?;
-                // One handler at a time: the next runs after this one returns or
-                // when the loop comes back here.
-                return Ok(());
-            }
+            _ => enter_handler(p, sig, info, action)?,
         }
     }
     if let Some(mask) = p.signals.saved_mask.take() {
@@ -401,13 +470,8 @@ fn enter_handler(p: &mut Process, sig: i32, info: SigInfo, action: SigAction) ->
     uc[m + 136..m + 144].copy_from_slice(&cpu.rflags().to_le_bytes());
     uc[m + 144..m + 146].copy_from_slice(&0x33u16.to_le_bytes());
     uc[m + 150..m + 152].copy_from_slice(&0x2bu16.to_le_bytes());
-    let trapno: u64 = match sig {
-        SIGSEGV => 14,
-        SIGILL => 6,
-        SIGFPE => 0,
-        SIGTRAP => 3,
-        _ => 0,
-    };
+    let (trapno, err) = info.trap.unwrap_or_default();
+    uc[m + 152..m + 160].copy_from_slice(&err.to_le_bytes());
     uc[m + 160..m + 168].copy_from_slice(&trapno.to_le_bytes());
     uc[m + 168..m + 176].copy_from_slice(&p.signals.mask.to_le_bytes());
     uc[m + 176..m + 184].copy_from_slice(&info.addr.to_le_bytes());

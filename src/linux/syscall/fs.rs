@@ -1,11 +1,15 @@
 //! File-descriptor I/O: read and write (plain, vectored, positioned), open
-//! and close, lseek, dup, pipe, fcntl, ioctl, poll and select. Guest file
+//! and close, lseek, dup, pipe, fcntl, ioctl, poll and select (which wait
+//! on through interruptions the guest does not see). Guest file
 //! descriptors are host file descriptors; data moves straight between the
 //! host and guest memory, and flag values are translated where the x86-64
 //! ABI differs from the host's.
 
-use super::super::errno::{EFAULT, EINVAL, ENOTTY, Errno, check};
+use std::time::{Duration, Instant};
+
+use super::super::errno::{EFAULT, EINTR, EINVAL, ENOTTY, Errno, check, last};
 use super::super::process::Process;
+use super::super::signals;
 use super::misc::{read_timespec, write_timespec};
 use super::paths::path_arg;
 use super::{Arg, Entry};
@@ -262,6 +266,28 @@ fn ioctl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
     }
 }
 
+/// When a poll or select with a timeout must end, so that a call resumed
+/// after an interruption the guest does not see waits only what is left.
+struct Deadline(Option<Instant>);
+
+impl Deadline {
+    fn new(timeout: Option<libc::timespec>) -> Result<Deadline, Errno> {
+        match timeout {
+            None => Ok(Deadline(None)),
+            Some(t) if t.tv_sec < 0 => Err(EINVAL),
+            Some(t) => Ok(Deadline(Some(Instant::now() + Duration::new(t.tv_sec as u64, t.tv_nsec as u32)))),
+        }
+    }
+
+    /// The time left (none: no timeout).
+    fn left(&self) -> Option<libc::timespec> {
+        self.0.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            libc::timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 }
+        })
+    }
+}
+
 /// Runs poll on guest `struct pollfd`s (one layout and one set of event
 /// bits on every Linux).
 fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec>) -> Result<u64, Errno> {
@@ -277,8 +303,15 @@ fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec
             revents: 0,
         })
         .collect();
-    let tp = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    let n = check(unsafe { libc::ppoll(host.as_mut_ptr(), host.len() as libc::nfds_t, tp, std::ptr::null()) } as i64)?;
+    let deadline = Deadline::new(timeout)?;
+    let n = loop {
+        let left = deadline.left();
+        let tp = left.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let r = unsafe { libc::ppoll(host.as_mut_ptr(), host.len() as libc::nfds_t, tp, std::ptr::null()) };
+        if r >= 0 || last() != EINTR || signals::interrupts(&mut p.signals) {
+            break check(r as i64)?;
+        }
+    };
     for (i, h) in host.iter().enumerate() {
         p.write(fds + 8 * i as u64 + 6, &h.revents.to_le_bytes())?;
     }
@@ -312,26 +345,33 @@ fn select_sets(
     }
     let bytes = nfds.div_ceil(64) as usize * 8;
     // SAFETY: fd_set is plain bits.
-    let mut host: [libc::fd_set; 3] = unsafe { std::mem::zeroed() };
-    for (h, at) in host.iter_mut().zip(sets) {
+    let mut asked: [libc::fd_set; 3] = unsafe { std::mem::zeroed() };
+    for (h, at) in asked.iter_mut().zip(sets) {
         if at != 0 {
             let b = p.read(at, bytes)?;
             // SAFETY: `bytes` is at most the size of an fd_set.
             unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), h as *mut libc::fd_set as *mut u8, bytes) };
         }
     }
-    let mut tv = timeout.map(|t| libc::timeval { tv_sec: t.tv_sec, tv_usec: t.tv_nsec / 1000 });
+    let deadline = Deadline::new(timeout)?;
     let ptr = |h: &mut libc::fd_set, at: u64| if at != 0 { h as *mut libc::fd_set } else { std::ptr::null_mut() };
-    let [r, w, e] = &mut host;
-    let n = check(unsafe {
-        libc::select(
-            nfds as i32,
-            ptr(r, sets[0]),
-            ptr(w, sets[1]),
-            ptr(e, sets[2]),
-            tv.as_mut().map_or(std::ptr::null_mut(), |t| t as *mut libc::timeval),
-        )
-    } as i64)?;
+    let (n, host, tv) = loop {
+        let mut host = asked;
+        let mut tv = deadline.left().map(|t| libc::timeval { tv_sec: t.tv_sec, tv_usec: t.tv_nsec / 1000 });
+        let [r, w, e] = &mut host;
+        let n = unsafe {
+            libc::select(
+                nfds as i32,
+                ptr(r, sets[0]),
+                ptr(w, sets[1]),
+                ptr(e, sets[2]),
+                tv.as_mut().map_or(std::ptr::null_mut(), |t| t as *mut libc::timeval),
+            )
+        };
+        if n >= 0 || last() != EINTR || signals::interrupts(&mut p.signals) {
+            break (check(n as i64)?, host, tv);
+        }
+    };
     for (h, at) in host.iter().zip(sets) {
         if at != 0 {
             // SAFETY: reading the first `bytes` of a plain-data fd_set.

@@ -1,9 +1,10 @@
-//! Memory syscalls: mmap munmap mprotect brk mremap madvise msync, over the
-//! process's address space; guest memory enforces the permissions.
+//! Memory syscalls: mmap munmap mprotect brk mremap (growing in place,
+//! moving, to a fixed address) madvise msync, over the process's address
+//! space; guest memory enforces the permissions.
 //! File mappings are private copies (MAP_SHARED file writes do not reach
 //! the file), and anonymous shared memory is not shared across fork.
 
-use super::super::errno::{EEXIST, EINVAL, ENOMEM, Errno};
+use super::super::errno::{EEXIST, EFAULT, EINVAL, ENOMEM, Errno};
 use super::super::mm::{GUEST_SIZE, page_up};
 use super::super::process::Process;
 use super::{Arg, Entry};
@@ -28,6 +29,7 @@ const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const MREMAP_MAYMOVE: u64 = 1;
+const MREMAP_FIXED: u64 = 2;
 const MADV_DONTNEED: u64 = 4;
 
 /// Guest page permissions of a `prot` (x86 pages are readable whenever
@@ -155,31 +157,56 @@ fn brk(p: &mut Process, [addr, ..]: [u64; 6]) -> Result<u64, Errno> {
     Ok(addr)
 }
 
-fn mremap(p: &mut Process, [old, old_len, new_len, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
+fn mremap(p: &mut Process, [old, old_len, new_len, flags, new_addr, _]: [u64; 6]) -> Result<u64, Errno> {
     let (old_len, new_len) = (page_up(old_len), page_up(new_len));
-    if old % PAGE_SIZE != 0 || new_len == 0 || !p.space.covers(old, old_len.max(PAGE_SIZE)) {
+    let (may_move, fixed) = (flags & MREMAP_MAYMOVE != 0, flags & MREMAP_FIXED != 0);
+    if old % PAGE_SIZE != 0 || new_len == 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 || (fixed && !may_move) {
         return Err(EINVAL);
     }
-    if new_len <= old_len {
-        p.space.unmap(&mut p.mem, old + new_len, old_len - new_len);
-        return Ok(old);
+    if fixed
+        && (new_addr % PAGE_SIZE != 0
+            || !in_space(new_addr, new_len)
+            || (new_addr < old + old_len && old < new_addr + new_len))
+    {
+        return Err(EINVAL);
     }
+    if !p.space.covers(old, old_len.max(PAGE_SIZE)) {
+        return Err(EFAULT);
+    }
+    if !fixed {
+        if new_len <= old_len {
+            retire_code(p, old + new_len, old_len - new_len);
+            p.space.unmap(&mut p.mem, old + new_len, old_len - new_len);
+            return Ok(old);
+        }
+        let perms = p.mem.perms_at(old);
+        if in_space(old + old_len, new_len - old_len) && !p.space.overlaps(old + old_len, new_len - old_len) {
+            map_fresh(p, old + old_len, new_len - old_len, perms);
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(ENOMEM);
+        }
+    }
+    let to = if fixed { new_addr } else { p.space.find_free(new_len).ok_or(ENOMEM)? };
+    move_pages(p, old, old_len, to, new_len);
+    Ok(to)
+}
+
+/// Moves a mapping's bytes and permissions to `to` (whatever was there is
+/// replaced) and unmaps the old range.
+fn move_pages(p: &mut Process, old: u64, old_len: u64, to: u64, new_len: u64) {
     let perms = p.mem.perms_at(old);
-    if in_space(old + old_len, new_len - old_len) && !p.space.overlaps(old + old_len, new_len - old_len) {
-        map_fresh(p, old + old_len, new_len - old_len, perms);
-        return Ok(old);
-    }
-    if flags & MREMAP_MAYMOVE == 0 {
-        return Err(ENOMEM);
-    }
-    let to = p.space.find_free(new_len).ok_or(ENOMEM)?;
-    let bytes = p.read(old, old_len as usize)?;
+    let keep = old_len.min(new_len);
+    // Readable for the copy whatever its permissions (PROT_NONE moves too).
+    p.mem.protect(old, keep, PERM_R);
+    let bytes = p.read(old, keep as usize).expect("a mapped range");
     map_fresh(p, to, new_len, PERM_R | PERM_W);
-    p.write(to, &bytes)?;
+    p.write(to, &bytes).expect("a fresh writable range");
     p.mem.protect(to, new_len, perms);
     p.space.record(to, new_len, perms);
+    retire_code(p, old, old_len);
     p.space.unmap(&mut p.mem, old, old_len);
-    Ok(to)
 }
 
 fn madvise(p: &mut Process, [addr, len, advice, ..]: [u64; 6]) -> Result<u64, Errno> {

@@ -4,8 +4,9 @@
 //! start that need no more than an answer (set_tid_address,
 //! set_robust_list, rseq).
 
-use super::super::errno::{EAGAIN, EFAULT, EINVAL, ENOSYS, Errno, check};
+use super::super::errno::{EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, Errno, check, last};
 use super::super::process::Process;
+use super::super::signals;
 use super::{Arg, Entry};
 
 use Arg::{Hex, Int};
@@ -127,29 +128,50 @@ fn time(p: &mut Process, [at, ..]: [u64; 6]) -> Result<u64, Errno> {
     Ok(now)
 }
 
-fn sleep_result(p: &mut Process, ret: i32, rem_at: u64, rem: &libc::timespec) -> Result<u64, Errno> {
-    if ret != 0 {
-        let e = if ret > 0 { ret } else { super::super::errno::last() };
-        if rem_at != 0 {
-            write_timespec(p, rem_at, rem)?;
+const TIMER_ABSTIME: i32 = 1;
+
+/// Sleeps until `ts` (relative, or an absolute time of the call's clock):
+/// `call` is the host sleep, returning an error number. Sleeps on through
+/// interruptions the guest would not see. Writes the time left to `rem_at`
+/// when a signal cuts the sleep short.
+fn sleep(
+    p: &mut Process,
+    mut ts: libc::timespec,
+    absolute: bool,
+    rem_at: u64,
+    call: impl Fn(&libc::timespec, &mut libc::timespec) -> i32,
+) -> Result<u64, Errno> {
+    let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    loop {
+        match call(&ts, &mut rem) {
+            0 => return Ok(0),
+            EINTR if !signals::interrupts(&mut p.signals) => {
+                if !absolute {
+                    ts = rem;
+                }
+            }
+            EINTR => {
+                if rem_at != 0 && !absolute {
+                    write_timespec(p, rem_at, &rem)?;
+                }
+                return Err(EINTR);
+            }
+            e => return Err(e),
         }
-        return Err(e);
     }
-    Ok(0)
 }
 
 fn nanosleep(p: &mut Process, [req, rem_at, ..]: [u64; 6]) -> Result<u64, Errno> {
     let ts = read_timespec(p, req)?;
-    let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    let r = unsafe { libc::nanosleep(&ts, &mut rem) };
-    sleep_result(p, r, rem_at, &rem)
+    sleep(p, ts, false, rem_at, |ts, rem| if unsafe { libc::nanosleep(ts, rem) } == 0 { 0 } else { last() })
 }
 
 fn clock_nanosleep(p: &mut Process, [clock, flags, req, rem_at, ..]: [u64; 6]) -> Result<u64, Errno> {
     let ts = read_timespec(p, req)?;
-    let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    let r = unsafe { libc::clock_nanosleep(clock as libc::clockid_t, flags as i32, &ts, &mut rem) };
-    sleep_result(p, r, rem_at, &rem)
+    let absolute = flags as i32 & TIMER_ABSTIME != 0;
+    sleep(p, ts, absolute, rem_at, |ts, rem| unsafe {
+        libc::clock_nanosleep(clock as libc::clockid_t, flags as i32, ts, rem)
+    })
 }
 
 fn prlimit(p: &mut Process, [pid, resource, new, old, ..]: [u64; 6]) -> Result<u64, Errno> {

@@ -1,7 +1,8 @@
 //! Signal system calls: dispositions, the mask, the alternate stack,
-//! waiting (pause, rt_sigsuspend), sending (kill, tkill, tgkill: to the
-//! guest itself they are queued, to others they go to the host), and the
-//! interval timers whose SIGALRM the host forwards.
+//! waiting (pause, rt_sigsuspend), sending (kill, tkill, tgkill and the
+//! sigqueueinfo calls: to the guest itself they are queued, to others they
+//! go to the host), and the interval timers whose SIGALRM the host
+//! forwards.
 
 use super::super::errno::{EINTR, EINVAL, Errno, check};
 use super::super::process::Process;
@@ -25,9 +26,11 @@ pub const TABLE: &[Entry] = &[
         let mask = p.read_u64(a[0])?;
         suspend(p, mask)
     }),
+    (129, "rt_sigqueueinfo", &[Int, Int, Hex], |p, a| sigqueueinfo(p, a[0], None, a[1], a[2])),
     (131, "sigaltstack", &[Hex, Hex], |p, a| signals::set_altstack(p, a[0], a[1])),
     (200, "tkill", &[Int, Int], |p, a| tgkill(p, [0, a[0], a[1], 0, 0, 0])),
     (234, "tgkill", &[Int, Int, Int], tgkill),
+    (297, "rt_tgsigqueueinfo", &[Int, Int, Int, Hex], |p, a| sigqueueinfo(p, a[0], Some(a[1]), a[2], a[3])),
 ];
 
 fn sigset_size(size: u64) -> Result<(), Errno> {
@@ -135,6 +138,34 @@ fn tgkill(p: &mut Process, [tgid, tid, sig, ..]: [u64; 6]) -> Result<u64, Errno>
         return check(unsafe { libc::syscall(libc::SYS_tkill, tid as i32, sig) });
     }
     check(unsafe { libc::syscall(libc::SYS_tgkill, tgid as i32, tid as i32, sig) })
+}
+
+/// rt_sigqueueinfo and rt_tgsigqueueinfo: a signal with the sender's
+/// siginfo (one layout on every 64-bit Linux). To the guest itself it is
+/// queued; to another process the host sends it.
+fn sigqueueinfo(p: &mut Process, tgid: u64, tid: Option<u64>, sig: u64, at: u64) -> Result<u64, Errno> {
+    let sig = valid_signal(sig)?;
+    let raw = p.read(at, 128)?;
+    let me = std::process::id() as i32;
+    if tgid as i32 == me && tid.is_none_or(|t| t as i32 == me) {
+        let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().unwrap());
+        if sig != 0 {
+            let info = SigInfo {
+                signo: sig,
+                code: word(8) as u32 as i32,
+                pid: word(16) as u32 as i32,
+                uid: (word(16) >> 32) as u32,
+                value: word(24),
+                ..SigInfo::default()
+            };
+            p.signals.raise(info);
+        }
+        return Ok(0);
+    }
+    check(match tid {
+        None => unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, tgid as i32, sig, raw.as_ptr()) },
+        Some(t) => unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, tgid as i32, t as i32, sig, raw.as_ptr()) },
+    })
 }
 
 /// getitimer and setitimer: `struct itimerval` has one layout on every

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the Linux test program bin/vt: one static x86-64 executable with a
+# subject per source file (`vt SUBJECT ARGS...`), stripped to stay small.
+# The binary is committed, so tests need no toolchain; run this after
+# changing a source.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+CC=${CC:-gcc}
+mkdir -p bin
+$CC -O2 -static -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -fno-pie -no-pie -o bin/vt src/*.c -lm
+strip bin/vt
+ls -l bin/vt

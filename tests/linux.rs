@@ -1,0 +1,662 @@
+//! `visa run` against the host: the multi-call test program
+//! `guests/linux/bin/vt` (one test per subject) and busybox applets run
+//! natively and under visa's engines, and must print the same standard
+//! output and end the same way (exit status, or the signal that killed
+//! them). Also what visa reports itself: programs it cannot run (exit
+//! status 125), unknown system calls, and `--strace`.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// visa's exit status when it cannot do what was asked.
+const ERROR_STATUS: i32 = 125;
+
+/// Longest any one run may take before the test fails (and kills it).
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+#[derive(Clone, Copy, Debug)]
+enum Engine {
+    Interp,
+    Jit,
+    Tiered,
+}
+
+use Engine::{Interp, Jit, Tiered};
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Interp => "interp",
+            Jit => "jit",
+            Tiered => "tiered",
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    Exit(i32),
+    Signal(i32),
+}
+
+struct Run {
+    stdout: Vec<u8>,
+    stderr: String,
+    ending: Ending,
+}
+
+/// A command's environment: inherited, or exactly these variables.
+type Env<'a> = Option<&'a [(&'a str, &'a str)]>;
+
+fn vt() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vt")
+}
+
+/// A scratch directory of this test process, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("visa-linux-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// A fresh empty directory inside (emptied if it exists).
+    fn fresh(&self, name: &str) -> PathBuf {
+        let dir = self.0.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a command to its end (stdin empty), failing the test if it takes
+/// longer than `RUN_LIMIT`.
+fn execute(mut cmd: Command, env: Env, cwd: Option<&Path>) -> Run {
+    if let Some(vars) = env {
+        cmd.env_clear();
+        cmd.envs(vars.iter().copied());
+    }
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let shown = format!("{cmd:?}");
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    let pid = child.id() as i32;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(RUN_LIMIT) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            // SAFETY: signalling the child this function started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("{shown} ran for more than {RUN_LIMIT:?}");
+        }
+    };
+    let ending = match (out.status.code(), out.status.signal()) {
+        (Some(code), _) => Ending::Exit(code),
+        (None, Some(sig)) => Ending::Signal(sig),
+        (None, None) => panic!("{shown}: neither exited nor was killed"),
+    };
+    Run { stdout: out.stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned(), ending }
+}
+
+fn native(program: &Path, args: &[&str], env: Env, cwd: Option<&Path>) -> Run {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    execute(cmd, env, cwd)
+}
+
+fn visa(engine: Engine, options: &[&str], program: &Path, args: &[&str], env: Env, cwd: Option<&Path>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_visa"));
+    cmd.args(["run", "--engine", engine.name()]).args(options).arg(program).args(args);
+    execute(cmd, env, cwd)
+}
+
+/// The first line where two outputs differ, with a little context.
+fn first_difference(expected: &[u8], got: &[u8]) -> String {
+    let (e, g) = (String::from_utf8_lossy(expected), String::from_utf8_lossy(got));
+    let (el, gl): (Vec<&str>, Vec<&str>) = (e.lines().collect(), g.lines().collect());
+    let at = el.iter().zip(&gl).position(|(a, b)| a != b).unwrap_or(el.len().min(gl.len()));
+    let from = at.saturating_sub(2);
+    let show =
+        |lines: &[&str]| lines.iter().skip(from).take(at - from + 3).map(|l| format!("    {l}\n")).collect::<String>();
+    format!(
+        "first difference at line {} ({} lines natively, {} under visa)\n  native:\n{}  visa:\n{}",
+        at + 1,
+        el.len(),
+        gl.len(),
+        show(&el),
+        show(&gl)
+    )
+}
+
+/// Asserts that a run under visa printed and ended as the native one.
+fn assert_same(what: &str, native: &Run, got: &Run) {
+    assert!(!got.stderr.contains("panicked"), "{what}: visa panicked:\n{}", got.stderr);
+    assert!(
+        native.stdout == got.stdout,
+        "{what}: standard output differs; {}\nvisa's stderr:\n{}",
+        first_difference(&native.stdout, &got.stdout),
+        got.stderr
+    );
+    assert_eq!(got.ending, native.ending, "{what}: ending differs; visa's stderr:\n{}", got.stderr);
+}
+
+/// Runs `vt ARGS` natively and under each engine and compares. With
+/// `fresh_dir`, each run gets an empty directory as its last argument.
+fn check_vt(args: &[&str], engines: &[Engine], env: Env, fresh_dir: bool) -> Run {
+    let scratch = Scratch::new(&format!("vt-{}", args.join("-")));
+    let with_dir = |name: &str| -> Vec<String> {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        if fresh_dir {
+            a.push(scratch.fresh(name).to_string_lossy().into_owned());
+        }
+        a
+    };
+    let native_args = with_dir("native");
+    let expected = native(&vt(), &native_args.iter().map(|s| s.as_str()).collect::<Vec<_>>(), env, None);
+    assert!(!expected.stdout.is_empty(), "vt {args:?} printed nothing natively: {}", expected.stderr);
+    for engine in engines {
+        let a = with_dir(engine.name());
+        let got = visa(*engine, &[], &vt(), &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(), env, None);
+        assert_same(&format!("vt {} under {}", args.join(" "), engine.name()), &expected, &got);
+    }
+    expected
+}
+
+fn text(run: &Run) -> String {
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+// ---- the vt subjects ----
+
+#[test]
+fn hello_echoes_arguments_environment_and_status() {
+    let env: &[(&str, &str)] = &[("VT_A", "1"), ("VT_B", "two words"), ("EMPTY", ""), ("LC_ALL", "C")];
+    let run = check_vt(&["hello", "7", "x y", "", "-z"], &[Interp, Jit, Tiered], Some(env), false);
+    assert_eq!(run.ending, Ending::Exit(7));
+    assert!(text(&run).contains("argv[3]=x y\nargv[4]=\nargv[5]=-z\n"), "{}", text(&run));
+    for line in ["env VT_A=1\n", "env VT_B=two words\n", "env EMPTY=\n"] {
+        assert!(text(&run).contains(line), "{line:?} missing from:\n{}", text(&run));
+    }
+}
+
+#[test]
+fn files_and_descriptors() {
+    let run = check_vt(&["files"], &[Interp, Jit, Tiered], None, true);
+    let out = text(&run);
+    for line in ["readv: \"hello \" \"WORLD\n", "exited 1, status 42", "basename: vt, absolute: 1", "mtime 1234567890"]
+    {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn memory_mappings_and_faults() {
+    let run = check_vt(&["mem"], &[Interp, Jit, Tiered], None, false);
+    let out = text(&run);
+    for line in
+        ["PROT_NONE page: read faults: signal 11 SEGV_ACCERR", "MREMAP_FIXED: at target", "mremap grow: ok, moved 1"]
+    {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn signals_handlers_masks_and_faults() {
+    let run = check_vt(&["signals"], &[Interp, Jit, Tiered], None, false);
+    let out = text(&run);
+    for line in [
+        "after unblocking: 3 handler run(s): 12 10 1",
+        "stack overflow: signal 11, handled on the alternate stack 1",
+        "xmm8 restored 1",
+        "misaligned movaps: signal 11",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn floating_point_through_libc() {
+    let run = check_vt(&["float"], &[Interp, Jit, Tiered], None, false);
+    assert!(text(&run).contains("long double 0.333333 "), "{}", text(&run));
+}
+
+#[test]
+fn self_modifying_code() {
+    let run = check_vt(&["smc"], &[Interp, Jit, Tiered], None, false);
+    let out = text(&run);
+    for line in ["add 1000: f(5) = 1005", "mul 5 (RX again): 55", "patch ahead: 42"] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn exec_replaces_the_program() {
+    let run = check_vt(&["exec"], &[Interp, Jit, Tiered], None, false);
+    assert_eq!(run.ending, Ending::Exit(9));
+    let out = text(&run);
+    for line in ["argv[0]=vt-child", "probe: fd 11 EBADF", "child killed by 11", "= -1 ENOENT", "argv[0]=vt-last"] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn time_and_sleep() {
+    let run = check_vt(&["time"], &[Interp, Jit, Tiered], None, false);
+    assert!(text(&run).contains("nanosleep 1ms: at least 1ms 1"), "{}", text(&run));
+}
+
+#[test]
+fn crashes_and_exits() {
+    let cases: &[(&[&str], Ending, bool)] = &[
+        (&["segv"], Ending::Signal(libc::SIGSEGV), true),
+        (&["abort"], Ending::Signal(libc::SIGABRT), true),
+        (&["exit", "42"], Ending::Exit(42), true),
+        (&["overflow"], Ending::Signal(libc::SIGSEGV), false),
+        (&["usr1"], Ending::Signal(libc::SIGUSR1), false),
+        (&["kill"], Ending::Signal(libc::SIGKILL), false),
+        (&["_exit", "3"], Ending::Exit(3), false),
+    ];
+    for (how, ending, with_jit) in cases {
+        let args: Vec<&str> = ["crash"].iter().chain(how.iter()).copied().collect();
+        let engines: &[Engine] = if *with_jit { &[Interp, Jit, Tiered] } else { &[Interp, Tiered] };
+        let run = check_vt(&args, engines, None, false);
+        assert_eq!(run.ending, *ending, "vt {args:?}");
+        assert!(text(&run).starts_with("before the end\n"), "vt {args:?}: {}", text(&run));
+    }
+}
+
+#[test]
+fn unknown_syscall_is_reported_and_fails_with_enosys() {
+    let expected = check_vt(&["nosys"], &[Interp, Jit, Tiered], None, false);
+    assert!(text(&expected).contains("syscall(9999, 1, 2, 3) = -1 ENOSYS\n"), "{}", text(&expected));
+    let got = visa(Interp, &[], &vt(), &["nosys"], None, None);
+    assert_eq!(got.stderr.matches("unknown syscall 9999").count(), 1, "reported once:\n{}", got.stderr);
+}
+
+#[test]
+fn strace_shows_system_calls() {
+    let expected = native(&vt(), &["hello", "0", "traced"], None, None);
+    let got = visa(Interp, &["--strace"], &vt(), &["hello", "0", "traced"], None, None);
+    assert_same("vt hello --strace", &expected, &got);
+    let lines: Vec<&str> = got.stderr.lines().filter(|l| l.starts_with("[visa strace] ")).collect();
+    assert!(lines.iter().any(|l| l.contains("write(1, ") && l.ends_with(" = 0xf")), "{}", got.stderr);
+    assert!(lines.iter().any(|l| l.contains("brk(")), "{}", got.stderr);
+    assert!(lines.last().is_some_and(|l| l.contains("exit_group(0)")), "{}", got.stderr);
+    let failed = visa(Interp, &["--strace"], &vt(), &["nosys"], None, None);
+    assert!(failed.stderr.contains("syscall_9999(0x1, 0x2, 0x3, ...) = -1 "), "{}", failed.stderr);
+}
+
+// ---- programs visa cannot run ----
+
+/// visa refuses the file with its error status and a message naming it.
+fn assert_refused(program: &Path, says: &str) {
+    let got = visa(Interp, &[], program, &[], None, None);
+    assert_eq!(got.ending, Ending::Exit(ERROR_STATUS), "{}: {}", program.display(), got.stderr);
+    assert!(got.stdout.is_empty(), "{}", program.display());
+    assert!(got.stderr.starts_with("visa: "), "{}: {}", program.display(), got.stderr);
+    assert!(got.stderr.contains(says), "{}: {:?} not in {:?}", program.display(), says, got.stderr);
+    assert!(!got.stderr.contains("panicked"), "{}", got.stderr);
+}
+
+#[test]
+fn programs_visa_cannot_run_are_refused() {
+    let scratch = Scratch::new("refused");
+    let dir = &scratch.0;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let image = std::fs::read(vt()).unwrap();
+    assert_refused(&dir.join("missing"), "No such file");
+    assert_refused(dir, "Is a directory");
+    assert_refused(&write("text", b"just text\n"), "not an ELF64 file");
+    assert_refused(&write("garbage.elf", b"\x7fELF\x02\x01\x01\0garbage"), "not an ELF64 file");
+    assert_refused(&write("truncated.elf", &image[..200]), "program headers");
+    let mut arm = image.clone();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes());
+    assert_refused(&write("aarch64.elf", &arm), "is not x86-64");
+    let mut elf32 = image.clone();
+    elf32[4] = 1;
+    assert_refused(&write("elf32", &elf32), "not an ELF64 file");
+    assert_refused(&write("script", b"#!/nonexistent/interpreter\necho hi\n"), "/nonexistent/interpreter");
+    let dynamic = ["/bin/ls", "/usr/bin/ls", "/bin/sh"].iter().map(Path::new).find(|p| {
+        std::fs::read(p).is_ok_and(|b| b.starts_with(b"\x7fELF") && b.windows(13).any(|w| w == b"ld-linux-x86-"))
+    });
+    let dynamic = dynamic.expect("a dynamically linked host program (/bin/ls)");
+    assert_refused(dynamic, "dynamically linked");
+}
+
+// ---- busybox ----
+
+const BUSYBOX: &str = "/usr/bin/busybox";
+
+/// The host's busybox; without it the tests fail, unless VISA_NO_BUSYBOX=1
+/// says to leave them out (then None, and the caller says so).
+fn busybox() -> Option<PathBuf> {
+    if std::env::var("VISA_NO_BUSYBOX").is_ok_and(|v| v == "1") {
+        eprintln!("VISA_NO_BUSYBOX=1: the busybox tests do not run");
+        return None;
+    }
+    let path = PathBuf::from(BUSYBOX);
+    assert!(
+        path.is_file(),
+        "{BUSYBOX} is missing: install the static busybox (apt-get install busybox-static), \
+         or set VISA_NO_BUSYBOX=1 to leave these tests out"
+    );
+    Some(path)
+}
+
+/// What every busybox case starts from.
+fn fixture(dir: &Path) {
+    let put = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    put("words.txt", b"banana\napple\ncherry\nbanana\nApple\ndate\napple\nbanana\nelder berry\n");
+    put("nums.txt", b"3\n10\n2\n33\n-1\n2\n");
+    put("table.csv", b"name:age:city\nann:31:oslo\nbob:25:rome\ncy:40:oslo\n");
+    let big: String = (1..=2000).map(|i| format!("line {i} of the big text\n")).collect();
+    put("big.txt", big.as_bytes());
+    put("sub/inner.txt", b"inner file\n");
+    put("sub/deeper/x.bin", &(0..=255u8).collect::<Vec<u8>>());
+    put("empty", b"");
+}
+
+/// busybox scripts, each run with `sh -c` in its own copy of the fixture.
+const CASES: &[(&str, &str)] = &[
+    ("sh pipes", "cat words.txt | sort | uniq -c | sort -rn | head -3; echo a b c | wc -w | tr -d ' '"),
+    (
+        "sh subshells and arithmetic",
+        r#"x=outer; (x=inner; echo $x); echo $x; echo "$(echo nested $(echo deeper))"
+           echo $(( (3+4)*5 % 7 )) $((1<<10)) $((-7/2)) $((0x1f)) $((10 > 3)) $((2**10))
+           y=5; y=$((y*y+1)); echo $y; echo `echo backquotes`"#,
+    ),
+    (
+        "sh control",
+        r#"f() { echo "f got $# args: $*"; return 3; }; f a "b c"; echo "f returned $?"
+           for i in 1 2 3; do printf "%s," $i; done; echo
+           n=0; while [ $n -lt 5 ]; do n=$((n+1)); done; echo n=$n
+           case hello.c in *.h) echo header;; *.c) echo source;; esac
+           cat <<EOF
+here $n
+EOF
+           while IFS=: read a b c; do echo "$c|$b|$a"; done < table.csv
+           false || echo or-branch; true && echo and-branch
+           set -- x y z; shift; echo "$@ $#"; echo ${UNSET:-default} ${#n}
+           v=abc.tar.gz; echo ${v%.gz} ${v%%.*} ${v#*.}"#,
+    ),
+    (
+        "sh redirections",
+        r#"echo out > o.txt; echo more >> o.txt; cat o.txt
+           ls nonexistent 2>/dev/null || echo "ls failed $?"
+           { echo a; echo b; } | wc -l
+           exec 3>fd3.txt; echo via3 >&3; exec 3>&-; cat fd3.txt
+           cat < table.csv | head -1 > first.txt; cat first.txt; echo err 1>&2"#,
+    ),
+    (
+        "sh traps and jobs",
+        r#"sh -c 'trap "echo got USR1" USR1; kill -USR1 $$; echo after kill'
+           (sleep 0.05; echo background) & wait; echo "waited $?"
+           sh -c 'exit 7'; echo "child status $?"
+           sh -c 'kill -TERM $$'; echo "killed child status $?"
+           trap 'echo bye' EXIT"#,
+    ),
+    (
+        "scripts",
+        r#"printf '#!%s\necho "script $0 args: $*"\nexit 3\n' "$(which sh)" > s.sh; chmod +x s.sh; ./s.sh a 'b c'
+           echo "status $?"; printf 'echo no interpreter line $1\n' > n.sh; chmod +x n.sh; ./n.sh x; echo "status $?"
+           ./missing.sh; echo "status $?"; chmod -x s.sh; ./s.sh; echo "status $?""#,
+    ),
+    ("ls", "ls -1; ls -1 sub; ls -a; ls -la | awk 'NR > 1 && $NF != \"..\" {print $1, $2, $5, $NF}'; ls -R sub"),
+    ("cat", "cat -n table.csv; cat sub/inner.txt - < nums.txt; cat empty missing; echo \"status $?\""),
+    (
+        "sort",
+        "sort words.txt; sort -n nums.txt; sort -rn nums.txt; sort -t: -k2,2n table.csv; sort -u words.txt; \
+         sort -f words.txt | head -3; sort -r big.txt | head -2",
+    ),
+    ("uniq", "sort words.txt | uniq -c; sort words.txt | uniq -d; sort words.txt | uniq -u; uniq -i words.txt"),
+    ("wc", "wc -l words.txt; wc -w < words.txt; wc -c big.txt; wc big.txt table.csv; wc -L words.txt"),
+    (
+        "sed",
+        r#"sed 's/o/0/g' table.csv; sed -n '2,3p' table.csv; sed '/bob/d' table.csv
+           sed -e 'y/abc/ABC/' -e '1i\
+header' table.csv; sed -n '$=' big.txt; sed 's/\(line\) \([0-9]*\)/\2 \1/' big.txt | tail -2
+           printf 'one\ntwo\n' > s.txt; sed -i 's/two/TWO/' s.txt; cat s.txt"#,
+    ),
+    (
+        "awk",
+        r#"awk -F: 'NR>1 {sum += $2; n++; city[$3]++} END {printf "avg %.3f\n", sum/n; print city["oslo"], city["rome"]}' table.csv
+           awk 'BEGIN {print 2^10, int(-3.7), substr("hello", 2, 3), length("abc"), toupper("x"), 1/3, 2.5 * 4.1
+                x = sprintf("%5.2f|%-4d|%x|%e", 3.14159, 42, 255, 12345.6789); print x
+                n = split("a,b,c", arr, ","); print n, arr[3]; print index("hello", "ll"), 7 % 3, -7 % 3}'
+           awk '{s += $1} END {print NR, s, s / NR}' nums.txt; awk 'length > 12' words.txt big.txt | head -3
+           awk '{ gsub(/a/, "A"); print }' words.txt | head -2"#,
+    ),
+    (
+        "grep",
+        r#"grep -c an words.txt; grep -v a words.txt; grep -i APPLE words.txt; grep -E '^(b|c)' words.txt
+           grep -o an words.txt | wc -l; grep -n oslo table.csv; grep -r inner . ; grep -l apple *.txt
+           grep nothing words.txt; echo "grep status $?"; grep -w date words.txt; grep -x apple words.txt"#,
+    ),
+    (
+        "tr",
+        "tr a-z A-Z < table.csv; echo 'hello   world' | tr -s ' '; echo hello | tr -d l; echo abc | tr abc xyz; \
+         echo hello | tr -c 'lo\\n' '_'",
+    ),
+    ("cut", "cut -d: -f1,3 table.csv; cut -c1-3 words.txt; echo a,b,c | cut -d, -f2-; cut -b 2- nums.txt"),
+    (
+        "head and tail",
+        "head -n 3 big.txt; tail -n 2 big.txt; tail -c 20 big.txt; head -c 10 big.txt; echo; tail -n +1999 big.txt; \
+         head -n -1998 big.txt | tail -1",
+    ),
+    (
+        "multi-megabyte checksums",
+        r#"yes 'a line of the multi-megabyte file' | head -n 60000 > m.txt; ls -l m.txt | awk '{print $5, $NF}'
+           sha256sum m.txt; md5sum m.txt; cat m.txt m.txt | sha256sum"#,
+    ),
+    (
+        "bzip2",
+        r#"seq 1 30000 > n.txt; bzip2 -c n.txt > n.bz2; wc -c < n.bz2; bunzip2 -c n.bz2 | cmp - n.txt && echo round trip
+           bzcat n.bz2 | tail -1; bzip2 -c words.txt | bzip2 -dc; bzip2 -dc words.txt; echo "status $?""#,
+    ),
+    ("checksums", "md5sum words.txt big.txt sub/deeper/x.bin; sha256sum table.csv; sha1sum empty; md5sum < big.txt"),
+    ("od", "od -A x -t x1z sub/deeper/x.bin | head -4; echo hello | od -c; od -A d -t d2 -N 8 sub/deeper/x.bin"),
+    (
+        "printf",
+        r#"printf '%d %5d %-5d| %x %o %X %c %s\n' 42 42 42 255 8 3054 A str
+           printf '%.2f %e %g %10.3f %G\n' 3.14159 12345.678 0.0001 2.5 1e-10
+           printf '%s\n' a b c; printf '%b\n' 'tab\there'; printf '%05.1f|%+d|%%\n' 2.25 7"#,
+    ),
+    (
+        "expr",
+        r#"expr 3 + 4 \* 5; expr 17 / 5; expr 17 % 5; expr length hello; expr substr hello 2 3
+           expr index hello l; expr abc : 'a\(.*\)'; expr 5 \> 3; expr 0 + 0; echo "status $?"; expr -3 \* 4"#,
+    ),
+    ("seq", "seq 3; seq 2 3 12; seq -s, 5; seq 5 -2 0; seq -w 8 11; seq 1.5 0.5 3"),
+    (
+        "find",
+        r#"find . | sort; find . -name '*.txt' | sort; find . -type d | sort; find . -size +1k | sort
+           find . -type f -name '*.txt' -exec wc -l {} \; | sort; find sub -maxdepth 1 | sort"#,
+    ),
+    (
+        "mkdir rm cp mv ln",
+        r#"mkdir -p a/b/c; cp table.csv a/b/; cp -r sub a/; mv a/b a/z; ls -R a
+           rmdir a/sub/deeper; rm -r a/z; rm -rf a; ls -1 | grep -c '^a$'
+           ln -s table.csv link; readlink link; head -1 link; touch newfile; ls -1 newfile
+           ln table.csv hard; cat hard | wc -l; mv hard moved; ls -1 moved hard"#,
+    ),
+    (
+        "tar",
+        r#"tar cf t.tar sub table.csv; tar tf t.tar | sort; mkdir out; tar xf t.tar -C out
+           cmp table.csv out/table.csv && echo same; cmp sub/deeper/x.bin out/sub/deeper/x.bin && echo same
+           tar czf t.tgz sub; tar tzf t.tgz | sort; tar xzf t.tgz -O sub/inner.txt"#,
+    ),
+    (
+        "gzip and gunzip",
+        r#"gzip -c big.txt > big.gz; gunzip -c big.gz | md5sum; md5sum < big.txt
+           gzip -9 -c < big.txt | wc -c; cp big.txt b2.txt; gzip b2.txt; ls -1 b2*
+           gunzip b2.txt.gz; cmp b2.txt big.txt && echo round trip; zcat big.gz | tail -1
+           echo corrupt > bad.gz; gunzip -c bad.gz; echo "status $?""#,
+    ),
+    (
+        "date",
+        "date -d @0 -u; date -u -d @1234567890 '+%Y-%m-%d %H:%M:%S %A %j %s'; date -u -d '2001-02-03 04:05:06' +%s",
+    ),
+    ("env", "env | sort; env -i A=1 B=2 env; env -u HOME env | grep -c HOME; A=scoped env | grep A="),
+    (
+        "basename and dirname",
+        "basename /a/b/c.txt; basename /a/b/c.txt .txt; dirname /a/b/c.txt; dirname c.txt; basename /",
+    ),
+    (
+        "test",
+        r#"[ 3 -lt 4 ] && echo lt; [ abc = abc ] && echo eq; [ -f table.csv ] && echo file; [ -d sub ] && echo dir
+           [ -e missing ] || echo missing; test -z "" && echo empty; [ -s empty ] || echo "zero size"
+           [ 5 -ge 5 -a 2 -ne 3 ] && echo and; test 1 -eq 2; echo "status $?"; [ ! -L table.csv ] && echo "not a link"
+           [ table.csv -nt missing ] ; echo "nt $?"; test abc \< abd && echo less"#,
+    ),
+    (
+        "xargs",
+        r#"seq 1 10 | xargs -n 3 echo; echo a b c | xargs -n 1 echo item; printf 'x\ny\n' | xargs -I{} echo "<{}>"
+           find sub -type f | sort | xargs wc -c"#,
+    ),
+    ("yes and head", "yes | head -n 3; yes hello | head -c 20; echo; yes | head -n 1000 | wc -l"),
+    ("sleep", "sleep 0.1 && echo slept; usleep 1000; echo \"status $?\"; timeout 1 sleep 0.01; echo \"timeout $?\""),
+    (
+        "more applets",
+        "echo hello | rev; tac nums.txt; nl nums.txt | head -2; cmp words.txt words.txt; echo $?; \
+         diff nums.txt nums.txt && echo no difference; echo 'aaa bbb ccc' | fold -w 4; stat -c '%s %F %a' table.csv sub; \
+         realpath -s sub/../table.csv | xargs basename; echo 'x:y' | cut -d: -f2; printf 'b\\na\\n' | sort -c; echo \"sorted $?\"; \
+         id -u | grep -c '^[0-9]*$'; uname -m; echo 12 | factor",
+    ),
+];
+
+/// Cases the JIT runs as well: it compiles every block of every program
+/// busybox starts before running it, so all of them would take minutes.
+const JIT_CASES: &[&str] = &["sh pipes", "sed", "awk", "checksums", "gzip and gunzip", "bzip2"];
+
+/// One shell script running the chosen cases, each in its directory
+/// (`cN` for case N), introduced by a `== NAME` line and followed by its
+/// exit status.
+fn combined_script(chosen: &[usize]) -> String {
+    chosen
+        .iter()
+        .map(|&i| {
+            let (name, script) = CASES[i];
+            format!("echo '== {name}'; cd c{i} && ( {script}\n ) 2>&1; echo \"[exit $?]\"; cd ..\n")
+        })
+        .collect()
+}
+
+/// A directory of links named after every applet, for PATH: what busybox
+/// runs by name (tar runs gzip, xargs runs echo) is busybox too, natively
+/// and under visa.
+fn applet_links(busybox: &Path, dir: &Path) {
+    let list = native(busybox, &["--list"], None, None);
+    assert_eq!(list.ending, Ending::Exit(0), "busybox --list: {}", list.stderr);
+    std::fs::create_dir_all(dir).unwrap();
+    for name in text(&list).lines().filter(|n| !n.is_empty() && !n.contains('/')) {
+        std::os::unix::fs::symlink(busybox, dir.join(name)).unwrap();
+    }
+}
+
+/// Output split into cases by their `== NAME` lines.
+fn sections(out: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(out);
+    let mut result: Vec<(String, String)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("== ") {
+            Some(name) => result.push((name.trim_end().to_string(), String::new())),
+            None => match result.last_mut() {
+                Some((_, body)) => body.push_str(line),
+                None => result.push((String::new(), line.to_string())),
+            },
+        }
+    }
+    result
+}
+
+/// The busybox cases (all, or those named) under one engine: the same
+/// script natively and under visa, in fixtures at the same path, so that
+/// PWD agrees.
+fn busybox_cases(engine: Engine, only: Option<&[&str]>) {
+    let Some(busybox) = busybox() else { return };
+    let chosen: Vec<usize> =
+        (0..CASES.len()).filter(|i| only.is_none_or(|names| names.contains(&CASES[*i].0))).collect();
+    assert_eq!(chosen.len(), only.map_or(CASES.len(), |n| n.len()), "unknown case names in {only:?}");
+    let scratch = Scratch::new(&format!("busybox-{}", engine.name()));
+    let bin = scratch.0.join("bin");
+    applet_links(&busybox, &bin);
+    let path = bin.to_string_lossy().into_owned();
+    let env: &[(&str, &str)] = &[("PATH", &path), ("HOME", "/nonexistent"), ("LC_ALL", "C"), ("TZ", "UTC")];
+    let script = combined_script(&chosen);
+    let run = |under: Option<Engine>| -> Run {
+        let root = scratch.fresh("work");
+        for i in &chosen {
+            fixture(&root.join(format!("c{i}")));
+        }
+        match under {
+            None => native(&busybox, &["sh", "-c", &script], Some(env), Some(&root)),
+            Some(e) => visa(e, &[], &busybox, &["sh", "-c", &script], Some(env), Some(&root)),
+        }
+    };
+    let expected = run(None);
+    let got = run(Some(engine));
+    let (want, have) = (sections(&expected.stdout), sections(&got.stdout));
+    assert_eq!(want.len(), chosen.len(), "native sections:\n{}", text(&expected));
+    let mut failures = Vec::new();
+    for (name, body) in &want {
+        assert!(body.contains("[exit "), "case {name} did not finish natively: {body}");
+        match have.iter().find(|(n, _)| n == name) {
+            Some((_, b)) if b == body => {}
+            Some((_, b)) => {
+                failures.push(format!("case {name:?}: {}", first_difference(body.as_bytes(), b.as_bytes())))
+            }
+            None => failures.push(format!("case {name:?}: no output under visa")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "busybox under {}: {} of {} cases differ:\n{}\nvisa's stderr:\n{}",
+        engine.name(),
+        failures.len(),
+        chosen.len(),
+        failures.join("\n"),
+        got.stderr
+    );
+    assert_same(&format!("busybox cases under {}", engine.name()), &expected, &got);
+}
+
+#[test]
+fn busybox_applets_interpreted() {
+    busybox_cases(Interp, None);
+}
+
+#[test]
+fn busybox_applets_compiled() {
+    busybox_cases(Jit, Some(JIT_CASES));
+}
+
+#[test]
+fn busybox_applets_tiered() {
+    busybox_cases(Tiered, None);
+}
