@@ -127,7 +127,7 @@ fn dispatch(c: &mut Criterion) {
         cache.insert(Translation {
             addr: k.addr,
             mode: k.mode,
-            bytes: 2,
+            ranges: vec![(k.addr, 2)],
             guest_insts: 1,
             code: code.clone(),
             block: None.into(),

@@ -2,81 +2,13 @@
 //! host-specific, or talking to devices), checked on the board against what
 //! the manual and the board's documentation say.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
+mod common;
 
+use common::{CODE, run, run_with};
 use iced_x86::code_asm::*;
-use visa::engine::{Engine, EngineKind, Fault, Stop};
-use visa::machine::board::{self, Input, Uart};
-use visa::machine::{CpuState, GuestMemory, cpuid, flag};
+use visa::engine::{Fault, Stop};
+use visa::machine::{cpuid, flag};
 use visa::visa::ExitReason;
-
-const CODE: u64 = 0x1000;
-const RAM: u64 = 1 << 20;
-
-#[derive(Clone, Default)]
-struct Capture(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-struct Run {
-    stop: Stop,
-    cpu: CpuState,
-    output: Vec<u8>,
-    code_len: u64,
-}
-
-/// Runs the code under every engine; they must agree (RDTSC aside).
-fn run_with(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>, setup: impl Fn(&mut CpuState)) -> Run {
-    let kinds = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered { threshold: 1 }];
-    let runs: Vec<Run> = kinds.iter().map(|k| run_on(*k, &build, &setup)).collect();
-    for (kind, r) in kinds.iter().zip(&runs).skip(1) {
-        assert_eq!(r.stop, runs[0].stop, "stop under {kind:?}");
-        assert_eq!(r.output, runs[0].output, "output under {kind:?}");
-        let (mut a, mut b) = (r.cpu.clone(), runs[0].cpu.clone());
-        // Time moves on between runs.
-        for cpu in [&mut a, &mut b] {
-            cpu.gpr[0] = 0;
-            cpu.gpr[2] = 0;
-            cpu.gpr[8] = 0;
-            cpu.gpr[9] = 0;
-        }
-        assert_eq!(a, b, "state under {kind:?}");
-    }
-    runs.into_iter().next().unwrap()
-}
-
-fn run_on(
-    kind: EngineKind,
-    build: &impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
-    setup: &impl Fn(&mut CpuState),
-) -> Run {
-    let mut a = CodeAssembler::new(64).unwrap();
-    build(&mut a).unwrap();
-    let code = a.assemble(CODE).unwrap();
-    let mut mem = GuestMemory::new(RAM).unwrap();
-    mem.write_bytes(CODE, &code).unwrap();
-    let mut cpu = board::entry_state(CODE, RAM);
-    setup(&mut cpu);
-    let out = Capture::default();
-    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::Bytes(b"z".iter().copied().collect())));
-    let stop = Engine::with_kind(kind).run(&mut cpu, &mut mem, &mut board, 10_000);
-    let output = out.0.borrow().clone();
-    Run { stop, cpu, output, code_len: code.len() as u64 }
-}
-
-fn run(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Run {
-    run_with(build, |_| {})
-}
 
 #[test]
 fn cpuid_reports_the_table() {

@@ -75,13 +75,19 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
             }
         };
         shown += 1;
-        let mut bytes = vec![0u8; lifted.bytes as usize];
-        mem.read_bytes(addr, &mut bytes).map_err(|e| e.to_string())?;
-        println!("; guest block {addr:#x}, {} bytes, {} instructions", lifted.bytes, lifted.block.guest_count());
-        for insn in Decoder::with_ip(64, &bytes, addr, DecoderOptions::NONE) {
-            let mut s = String::new();
-            fmt.format(&insn, &mut s);
-            println!(";   {:#x}: {s}", insn.ip());
+        let bytes: u64 = lifted.ranges.iter().map(|r| r.1).sum();
+        println!("; guest block {addr:#x}, {bytes} bytes, {} instructions", lifted.block.guest_count());
+        for (i, &(at, len)) in lifted.ranges.iter().enumerate() {
+            if i > 0 {
+                println!(";   ... continued at {at:#x}");
+            }
+            let mut code = vec![0u8; len as usize];
+            mem.read_bytes(at, &mut code).map_err(|e| e.to_string())?;
+            for insn in Decoder::with_ip(64, &code, at, DecoderOptions::NONE) {
+                let mut s = String::new();
+                fmt.format(&insn, &mut s);
+                println!(";   {:#x}: {s}", insn.ip());
+            }
         }
         verify(env, &lifted.block).map_err(|e| format!("internal error: the lifted block does not verify: {e}"))?;
         println!("{}", text::print_block(env, &lifted.block));

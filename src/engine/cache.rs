@@ -18,8 +18,8 @@ pub struct Translation {
     pub addr: u64,
     /// The frontend mode it was lifted in (see `Key`).
     pub mode: u32,
-    /// Guest bytes the block was made from.
-    pub bytes: u64,
+    /// The guest code the block was made from: ranges `(start, length)`.
+    pub ranges: Vec<(u64, u64)>,
     pub guest_insts: u32,
     /// The interpreter's form.
     pub code: Compiled,
@@ -48,6 +48,11 @@ impl Translation {
     /// The link cell that takes the direct exit to `target`.
     pub fn link_cell(&self, target: u64) -> Option<&Cell<u64>> {
         self.targets.iter().position(|t| *t == target).map(|i| &self.links[i])
+    }
+
+    /// Is any of the block's code in `[start, end)`?
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.ranges.iter().any(|&(at, len)| at < end && start < at + len.max(1))
     }
 
     /// Each direct target with the host address of its cell, for the compiled code.
@@ -119,9 +124,13 @@ impl Cache {
 
     pub fn insert(&mut self, t: Translation) -> Rc<Translation> {
         let t = Rc::new(t);
-        let last = t.addr + t.bytes.max(1) - 1;
-        for page in t.addr / PAGE_SIZE..=last / PAGE_SIZE {
-            self.pages.entry(page).or_default().push(t.key());
+        for &(at, len) in &t.ranges {
+            for page in at / PAGE_SIZE..=(at + len.max(1) - 1) / PAGE_SIZE {
+                let keys = self.pages.entry(page).or_default();
+                if !keys.contains(&t.key()) {
+                    keys.push(t.key());
+                }
+            }
         }
         self.fast[slot(t.addr)] = Some(t.clone());
         self.blocks.insert(t.key(), t.clone());
@@ -129,7 +138,7 @@ impl Cache {
     }
 
     /// Drops every block whose bytes overlap `[start, end)`; returns them,
-    /// and calls `keep` with the range of each block still made from the
+    /// and calls `keep` with the ranges of each block still made from the
     /// pages touched (so their code marks can be restored).
     pub fn invalidate_range(&mut self, start: u64, end: u64, mut keep: impl FnMut(u64, u64)) -> Vec<Rc<Translation>> {
         let mut dropped = Vec::new();
@@ -138,14 +147,14 @@ impl Cache {
             let mut kept = Vec::with_capacity(keys.len());
             for key in keys {
                 let Some(t) = self.blocks.get(&key) else { continue };
-                if t.addr < end && start < t.addr + t.bytes.max(1) {
+                if t.overlaps(start, end) {
                     dropped.extend(self.blocks.remove(&key));
                     let s = slot(key.addr);
                     if self.fast[s].as_ref().is_some_and(|t| t.key() == key) {
                         self.fast[s] = None;
                     }
                 } else if !kept.contains(&key) {
-                    keep(t.addr, t.bytes);
+                    t.ranges.iter().for_each(|&(at, len)| keep(at, len));
                     kept.push(key);
                 }
             }

@@ -255,7 +255,9 @@ impl Engine {
         let block = crate::visa::opt::optimize(env, &lifted.block);
         let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
             .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
-        mem.mark_code(rip, lifted.bytes);
+        for &(at, len) in &lifted.ranges {
+            mem.mark_code(at, len);
+        }
         let mut targets = Vec::new();
         for inst in &block.insts {
             let found = match (inst.op, inst.imm) {
@@ -274,7 +276,7 @@ impl Engine {
         let t = self.cache.insert(Translation {
             addr: rip,
             mode: key.mode,
-            bytes: lifted.bytes,
+            ranges: lifted.ranges,
             guest_insts: code.guest_insts(),
             code,
             block: keep.into(),

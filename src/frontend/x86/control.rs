@@ -51,7 +51,11 @@ fn jmp(cx: &mut Ctx) -> Flow {
         return Flow::Undefined;
     }
     if is_near(cx) {
-        cx.b.jump(cx.insn.near_branch_target());
+        let target = cx.insn.near_branch_target();
+        if cx.may_follow(target) {
+            return Flow::Follow(target);
+        }
+        cx.b.jump(target);
     } else {
         let target = cx.read_operand(0);
         let target = cx.resize(Type::I64, target);
@@ -60,16 +64,28 @@ fn jmp(cx: &mut Ctx) -> Flow {
     Flow::End
 }
 
-/// A conditional branch: a side exit when the block may grow (so the
-/// fall-through path continues in the same block), else the block's end.
+/// A conditional branch: a side exit when the block may grow, so that one
+/// path continues in the same block, else the block's end. The path that
+/// continues is the fall-through, or for a backward branch to code not yet
+/// in the block (a loop's, taken on every iteration but the last) the
+/// branch.
 fn jcc(cx: &mut Ctx) -> Flow {
-    let c = condition(cx, cx.insn.condition_code());
+    let (target, next) = (cx.insn.near_branch_target(), cx.next_ip());
     if cx.side_exits < super::MAX_SIDE_EXITS {
         cx.side_exits += 1;
-        cx.b.jump_if(c, cx.insn.near_branch_target());
+        if target < cx.ip() && cx.may_follow(target) {
+            let mut negated = cx.insn;
+            negated.negate_condition_code();
+            let c = condition(cx, negated.condition_code());
+            cx.b.jump_if(c, next);
+            return Flow::Follow(target);
+        }
+        let c = condition(cx, cx.insn.condition_code());
+        cx.b.jump_if(c, target);
         return Flow::Next;
     }
-    cx.b.branch(c, cx.insn.near_branch_target(), cx.next_ip());
+    let c = condition(cx, cx.insn.condition_code());
+    cx.b.branch(c, target, next);
     Flow::End
 }
 

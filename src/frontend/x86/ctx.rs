@@ -13,6 +13,8 @@ pub enum Flow {
     Next,
     /// The instruction ended the block (it emitted the terminator).
     End,
+    /// The block goes on at this address (a followed branch).
+    Follow(u64),
     /// The instruction raises #UD: nothing of it is kept.
     Undefined,
 }
@@ -49,6 +51,9 @@ pub struct Ctx<'a> {
     source: Option<FlagSource>,
     /// Conditional branches lifted as side exits so far.
     pub side_exits: usize,
+    /// The guest code lifted so far, as `[start, end)` ranges; the last is
+    /// the one being lifted.
+    pub ranges: Vec<(u64, u64)>,
 }
 
 /// The lane shape whose lanes have type `ty`.
@@ -95,7 +100,29 @@ impl<'a> Ctx<'a> {
             cache: vec![None; x.env.slots.len()],
             source: None,
             side_exits: 0,
+            ranges: vec![(addr, addr)],
         }
+    }
+
+    /// Does the block already hold the instruction at `addr`?
+    pub fn holds(&self, addr: u64) -> bool {
+        self.ranges.iter().any(|&(start, end)| (start..end).contains(&addr))
+    }
+
+    /// May lifting go on at `target` (code not yet in the block) instead
+    /// of leaving for it?
+    pub fn may_follow(&self, target: u64) -> bool {
+        self.ranges.len() < super::MAX_RANGES && !self.holds(target)
+    }
+
+    /// The range being lifted now ends at `end`.
+    pub fn lifted_to(&mut self, end: u64) {
+        self.ranges.last_mut().expect("a range").1 = end;
+    }
+
+    /// Lifting goes on at `addr`, in a new range.
+    pub fn start_range(&mut self, addr: u64) {
+        self.ranges.push((addr, addr));
     }
 
     pub fn mark(&self) -> Mark {

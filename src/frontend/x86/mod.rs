@@ -1,13 +1,19 @@
 //! The x86-64 frontend: decodes guest bytes with iced-x86 and lifts each
 //! instruction to V-ISA, one file per instruction family.
 //!
-//! A block runs from its address to the first unconditional control
-//! transfer, runtime exit, or `MAX_INSTRUCTIONS`; the first
+//! A block runs from its address to the first indirect control transfer,
+//! call, runtime exit, or `MAX_INSTRUCTIONS`, so that a hot path of several
+//! basic blocks (a loop body, say) is one translation: the first
 //! `MAX_SIDE_EXITS` conditional branches on the way become side exits
-//! (`jump_if`) and the block goes on along their fall-through path, so a
-//! hot path of several basic blocks (a loop body, say) is one translation. An instruction that is not lifted (or that
-//! raises #UD) ends the block with `exit undefined` at its address, so the
-//! runtime raises #UD precisely; it is never skipped.
+//! (`jump_if`) and the block goes on along their fall-through path, or,
+//! for a backward branch (a loop's, taken but for the last time), along
+//! the branch with the fall-through as the side exit; a direct `jmp` is
+//! followed. A block is then made of up to `MAX_RANGES` ranges of guest
+//! code; reaching code it already holds ends it with a jump there (to its
+//! own start: a loop the JIT keeps inside one function). An instruction
+//! that is not lifted (or that raises #UD) ends the block with `exit
+//! undefined` at its address, so the runtime raises #UD precisely; it is
+//! never skipped.
 
 mod alu;
 mod atomic;
@@ -44,6 +50,10 @@ pub const MAX_INSTRUCTIONS: usize = 64;
 /// Most conditional branches a block goes through (as side exits).
 pub const MAX_SIDE_EXITS: usize = 3;
 
+/// Most ranges of guest code one block is made of (each followed branch
+/// starts one).
+pub const MAX_RANGES: usize = 4;
+
 /// Longest x86 instruction.
 pub const MAX_INSTRUCTION_BYTES: usize = 15;
 
@@ -76,8 +86,9 @@ impl CodeSource for crate::machine::GuestMemory {
 #[derive(Clone, Debug)]
 pub struct Lifted {
     pub block: Block,
-    /// Guest bytes covered, from the block address (for code-page tracking).
-    pub bytes: u64,
+    /// The guest code it was made from (for code-page tracking): the
+    /// ranges `(start, length)`, the first at the block address.
+    pub ranges: Vec<(u64, u64)>,
 }
 
 /// Why no block could be made at an address.
@@ -195,7 +206,8 @@ impl Mode {
 pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted, LiftError> {
     let x = X86Env::get();
     let mut buf = [0u8; MAX_INSTRUCTIONS * MAX_INSTRUCTION_BYTES];
-    let avail = code.fetch(addr, &mut buf);
+    let mut base = addr;
+    let mut avail = code.fetch(addr, &mut buf);
     let mut decoder = Decoder::with_ip(64, &buf[..avail], addr, DecoderOptions::NONE);
     let table = dispatch_table();
     let mut cx = Ctx::new(x, addr, mode);
@@ -203,7 +215,7 @@ pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted
     let mut count = 0;
     let mut ip = addr;
     loop {
-        if count == MAX_INSTRUCTIONS {
+        if count == MAX_INSTRUCTIONS || (count > 0 && cx.holds(ip)) {
             cx.b.jump(ip);
             break;
         }
@@ -221,7 +233,7 @@ pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted
         let len = insn.len() as u8;
         cx.b.guest(ip, len.max(1));
         cx.insn = insn;
-        let at = (ip - addr) as usize;
+        let at = (ip - base) as usize;
         cx.bytes[..len as usize].copy_from_slice(&buf[at..at + len as usize]);
         let flow = match (insn.is_invalid(), table[insn.mnemonic() as usize]) {
             (false, Some(_)) if mode.user && privileged(insn.mnemonic()) => {
@@ -242,17 +254,29 @@ pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted
             _ => Flow::Undefined,
         };
         match flow {
-            Flow::Next => ip = insn.next_ip(),
-            Flow::End => {
+            Flow::Next => {
                 ip = insn.next_ip();
+                cx.lifted_to(ip);
+            }
+            Flow::Follow(target) => {
+                cx.lifted_to(insn.next_ip());
+                cx.start_range(target);
+                ip = target;
+                base = target;
+                avail = code.fetch(target, &mut buf);
+                decoder = Decoder::with_ip(64, &buf[..avail], target, DecoderOptions::NONE);
+            }
+            Flow::End => {
+                cx.lifted_to(insn.next_ip());
                 break;
             }
             Flow::Undefined => {
                 cx.b.exit(ExitReason::Undefined, ip);
-                ip += len.max(1) as u64;
+                cx.lifted_to(ip + len.max(1) as u64);
                 break;
             }
         }
     }
-    Ok(Lifted { block: cx.b.finish(), bytes: ip - addr })
+    let ranges = cx.ranges.iter().map(|&(start, end)| (start, end - start)).collect();
+    Ok(Lifted { block: cx.b.finish(), ranges })
 }

@@ -1,0 +1,129 @@
+//! How the frontend forms blocks: direct jumps and backward conditional
+//! branches are followed, so a loop of several basic blocks becomes one
+//! block that loops on itself; what a block is made of is tracked range by
+//! range for self-modifying code; and every engine runs such blocks alike.
+
+mod common;
+
+use common::{CODE, run};
+use iced_x86::BlockEncoderOptions;
+use iced_x86::code_asm::*;
+use visa::engine::Stop;
+use visa::frontend::x86::{MAX_RANGES, Mode, lift_block};
+use visa::machine::GuestMemory;
+use visa::visa::{ExitReason, Imm, Opcode};
+
+/// Filler between the parts of a loop, so that they lie on different
+/// pages (and code-tracking lines).
+const GAP: usize = 4096;
+
+/// A loop whose test is at its bottom, entered by a jump to the test (the
+/// shape compilers give `while` loops), with its body and test far apart:
+/// EBP += 3 and EBX += EBP, 99 times (EDX counts from 100 down to 0,
+/// tested first). Returns the labels of the body, the body's end, and the
+/// test.
+fn bottom_tested_loop(a: &mut CodeAssembler) -> Result<[CodeLabel; 3], IcedError> {
+    let [mut top, mut end, mut test] = [a.create_label(), a.create_label(), a.create_label()];
+    a.mov(edx, 100)?;
+    a.xor(ebp, ebp)?;
+    a.xor(ebx, ebx)?;
+    a.jmp(test)?;
+    a.db(&[0xcc; GAP])?;
+    a.set_label(&mut top)?;
+    a.add(ebp, 3)?;
+    a.add(ebx, ebp)?;
+    a.jmp(test)?;
+    a.set_label(&mut end)?;
+    a.db(&[0xcc; GAP])?;
+    a.set_label(&mut test)?;
+    a.dec(edx)?;
+    a.jnz(top)?;
+    Ok([top, end, test])
+}
+
+#[test]
+fn a_loop_of_two_basic_blocks_is_one_block_looping_on_itself() {
+    let mut a = CodeAssembler::new(64).unwrap();
+    let [top, end, test] = bottom_tested_loop(&mut a).unwrap();
+    let mut exit = a.create_label();
+    a.set_label(&mut exit).unwrap();
+    a.hlt().unwrap();
+    let result = a.assemble_options(CODE, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS).unwrap();
+    let at = |l: &CodeLabel| result.label_ip(l).unwrap();
+    let mut mem = GuestMemory::new(1 << 20).unwrap();
+    mem.write_bytes(CODE, &result.inner.code_buffer).unwrap();
+
+    // The block at the test: DEC, JNZ taken (the fall-through a side exit),
+    // then the body, whose jump goes back to the block's start.
+    let lifted = lift_block(&mem, at(&test), Mode::default()).unwrap();
+    assert_eq!(lifted.ranges, vec![(at(&test), at(&exit) - at(&test)), (at(&top), at(&end) - at(&top))]);
+    let exits: Vec<(Opcode, Imm)> = lifted
+        .block
+        .insts
+        .iter()
+        .filter(|i| matches!(i.op, Opcode::Jump | Opcode::JumpIf | Opcode::Branch))
+        .map(|i| (i.op, i.imm))
+        .collect();
+    assert_eq!(exits, vec![(Opcode::JumpIf, Imm::Target(at(&exit))), (Opcode::Jump, Imm::Target(at(&test)))]);
+
+    // The block at the start follows its jump into the same loop.
+    let first = lift_block(&mem, CODE, Mode::default()).unwrap();
+    assert_eq!(first.ranges[1].0, at(&test));
+    assert_eq!(first.ranges[2].0, at(&top));
+}
+
+#[test]
+fn followed_loops_run_alike_under_every_engine() {
+    let r = run(|a| {
+        bottom_tested_loop(a)?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[5], 99 * 3, "EBP");
+    assert_eq!(r.cpu.gpr[3], 3 * 4950, "EBX: 3 + 6 + ... + 297");
+    assert_eq!(r.cpu.gpr[2], 0);
+    // 4 before the loop, the test 100 times, the body 99 times, HLT.
+    assert_eq!(r.insts, 4 + 100 * 2 + 99 * 3 + 1);
+}
+
+#[test]
+fn code_written_in_a_followed_range_is_translated_again() {
+    let r = run(|a| {
+        let mut again = a.create_label();
+        a.mov(ecx, 2)?;
+        a.set_label(&mut again)?;
+        let [top, ..] = bottom_tested_loop(a)?;
+        // ADD EBP, 3 (83 C5 03) becomes ADD EBP, 5.
+        a.lea(rsi, ptr(top))?;
+        a.mov(byte_ptr(rsi + 2), 5)?;
+        a.dec(ecx)?;
+        a.jnz(again)?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[5], 99 * 5, "EBP after the patched pass");
+    assert_eq!(r.cpu.gpr[3], 5 * 4950);
+}
+
+#[test]
+fn a_block_follows_at_most_max_ranges_jumps() {
+    let build = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut labels: Vec<CodeLabel> = (0..MAX_RANGES + 2).map(|_| a.create_label()).collect();
+        for i in 0..labels.len() - 1 {
+            a.inc(eax)?;
+            a.jmp(labels[i + 1])?;
+            a.set_label(&mut labels[i + 1])?;
+        }
+        a.hlt()
+    };
+    let mut a = CodeAssembler::new(64).unwrap();
+    build(&mut a).unwrap();
+    let code = a.assemble(CODE).unwrap();
+    let mut mem = GuestMemory::new(1 << 16).unwrap();
+    mem.write_bytes(CODE, &code).unwrap();
+    let lifted = lift_block(&mem, CODE, Mode::default()).unwrap();
+    assert_eq!(lifted.ranges.len(), MAX_RANGES);
+    let r = run(build);
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[0], MAX_RANGES as u64 + 1);
+}

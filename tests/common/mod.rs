@@ -1,0 +1,87 @@
+//! Running a few assembled instructions on the board under every engine
+//! (interpreter, JIT, tiered with threshold 1), which must agree on the
+//! stop, the serial output, the final state and the instructions run.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+use iced_x86::code_asm::*;
+use visa::engine::{Engine, EngineKind, Stop};
+use visa::machine::board::{self, Input, Uart};
+use visa::machine::{CpuState, GuestMemory};
+
+/// Where the code is loaded and starts.
+pub const CODE: u64 = 0x1000;
+const RAM: u64 = 1 << 20;
+/// Most guest instructions a run may take.
+const BUDGET: u64 = 1_000_000;
+
+#[derive(Clone, Default)]
+struct Capture(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct Run {
+    pub stop: Stop,
+    pub cpu: CpuState,
+    pub output: Vec<u8>,
+    pub code_len: u64,
+    /// Guest instructions run.
+    pub insts: u64,
+}
+
+/// Runs the code under every engine; they must agree (RDTSC aside).
+pub fn run_with(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>, setup: impl Fn(&mut CpuState)) -> Run {
+    let kinds = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered { threshold: 1 }];
+    let runs: Vec<Run> = kinds.iter().map(|k| run_on(*k, &build, &setup)).collect();
+    for (kind, r) in kinds.iter().zip(&runs).skip(1) {
+        assert_eq!(r.stop, runs[0].stop, "stop under {kind:?}");
+        assert_eq!(r.output, runs[0].output, "output under {kind:?}");
+        assert_eq!(r.insts, runs[0].insts, "instructions run under {kind:?}");
+        let (mut a, mut b) = (r.cpu.clone(), runs[0].cpu.clone());
+        // Time moves on between runs.
+        for cpu in [&mut a, &mut b] {
+            cpu.gpr[0] = 0;
+            cpu.gpr[2] = 0;
+            cpu.gpr[8] = 0;
+            cpu.gpr[9] = 0;
+        }
+        assert_eq!(a, b, "state under {kind:?}");
+    }
+    runs.into_iter().next().unwrap()
+}
+
+fn run_on(
+    kind: EngineKind,
+    build: &impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
+    setup: &impl Fn(&mut CpuState),
+) -> Run {
+    let mut a = CodeAssembler::new(64).unwrap();
+    build(&mut a).unwrap();
+    let code = a.assemble(CODE).unwrap();
+    let mut mem = GuestMemory::new(RAM).unwrap();
+    mem.write_bytes(CODE, &code).unwrap();
+    let mut cpu = board::entry_state(CODE, RAM);
+    setup(&mut cpu);
+    let out = Capture::default();
+    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::Bytes(b"z".iter().copied().collect())));
+    let mut engine = Engine::with_kind(kind);
+    let stop = engine.run(&mut cpu, &mut mem, &mut board, BUDGET);
+    let output = out.0.borrow().clone();
+    Run { stop, cpu, output, code_len: code.len() as u64, insts: engine.stats.guest_insts }
+}
+
+pub fn run(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Run {
+    run_with(build, |_| {})
+}
