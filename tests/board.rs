@@ -2,30 +2,16 @@
 //! output and exit status; the self-modifying and fault guests do what a
 //! processor does.
 
-use std::cell::RefCell;
-use std::io::Write;
+mod common;
+
+use common::Capture;
 use std::path::PathBuf;
-use std::rc::Rc;
 
 use visa::engine::{Engine, EngineKind, Fault};
 use visa::machine::board::{self, Ending, Input, Uart};
 use visa::machine::{CpuState, GuestMemory};
 
 const RAM: u64 = 128 << 20;
-
-#[derive(Clone, Default)]
-struct Capture(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn guests() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests")

@@ -3,10 +3,9 @@
 //! the blocks it compiles also compile for the other hosts Cranelift
 //! supports, so portability does not rot unseen.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
+mod common;
 
+use common::Capture;
 use cranelift_codegen::isa;
 use visa::engine::{Engine, EngineKind};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
@@ -16,19 +15,6 @@ use visa::machine::board::{self, Ending, Input, Uart};
 use visa::visa::Imm;
 use visa::visa::opt::optimize;
 use visa::visa::text::parse_module;
-
-#[derive(Clone, Default)]
-struct Capture(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn guest(name: &str) -> (GuestMemory, u64) {
     let path = format!("{}/guests/bin/{name}.elf", env!("CARGO_MANIFEST_DIR"));

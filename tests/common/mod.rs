@@ -19,8 +19,9 @@ const RAM: u64 = 1 << 20;
 /// Most guest instructions a run may take.
 const BUDGET: u64 = 1_000_000;
 
+/// Serial output, kept for the test to read.
 #[derive(Clone, Default)]
-struct Capture(Rc<RefCell<Vec<u8>>>);
+pub struct Capture(pub Rc<RefCell<Vec<u8>>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
