@@ -127,3 +127,73 @@ fn a_block_follows_at_most_max_ranges_jumps() {
     assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
     assert_eq!(r.cpu.gpr[0], MAX_RANGES as u64 + 1);
 }
+
+#[test]
+fn a_fault_at_the_start_of_a_loop_sees_the_flags_of_the_last_round() {
+    // Fills bytes 3 apart up to the end of RAM: the store at the loop's
+    // start faults in the round after the CMP that let it go on, whose
+    // flags the fault must show.
+    let r = run(|a| {
+        let mut top = a.create_label();
+        a.mov(edi, 0x8_0000)?;
+        a.mov(esi, 3)?;
+        a.mov(rbx, 0x1_0000_0000u64)?;
+        a.set_label(&mut top)?;
+        a.mov(byte_ptr(rdi), 1)?;
+        a.add(rdi, rsi)?;
+        a.cmp(rdi, rbx)?;
+        a.jb(top)?;
+        a.hlt()
+    });
+    let Stop::Fault(fault) = r.stop else { panic!("no fault: {:?}", r.stop) };
+    assert_eq!(fault.vector, 14);
+    assert!(r.cpu.gpr[7] >= common::RAM, "RDI {:#x}", r.cpu.gpr[7]);
+    assert_eq!(r.cpu.rflags() & 1, 1, "CF of the CMP before");
+}
+
+#[test]
+fn a_helper_call_inside_a_loop_sees_and_sets_the_state() {
+    // CPUID (a helper) rewrites EAX, EBX, ECX and EDX every round; the
+    // loop adds up what it gives and counts down in EDI.
+    let r = run(|a| {
+        let mut top = a.create_label();
+        a.mov(edi, 10)?;
+        a.xor(esi, esi)?;
+        a.set_label(&mut top)?;
+        a.mov(eax, 0)?;
+        a.xor(ecx, ecx)?;
+        a.cpuid()?;
+        a.add(esi, ebx)?;
+        a.add(ebp, ecx)?;
+        a.dec(edi)?;
+        a.jnz(top)?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    let leaf0 = visa::machine::cpuid::cpuid(0, 0).map(u64::from);
+    assert_eq!(r.cpu.gpr[6], (10 * leaf0[1]) & 0xffff_ffff, "ESI: 10 times EBX");
+    assert_eq!(r.cpu.gpr[5], (10 * leaf0[2]) & 0xffff_ffff, "EBP: 10 times ECX");
+}
+
+#[test]
+fn a_loop_reads_what_a_helper_wrote_to_the_state() {
+    // FLD1 and FNSTSW (helpers) push and store the status word, whose TOP
+    // field the round then adds up: 7, 6, 5, 4, 3 (the first two rounds in
+    // the block at the start, which follows the loop branch once, the
+    // others in the loop's own block).
+    let r = run(|a| {
+        let mut top = a.create_label();
+        a.mov(ecx, 5)?;
+        a.xor(ebx, ebx)?;
+        a.set_label(&mut top)?;
+        a.fld1()?;
+        a.fnstsw(ax)?;
+        a.movzx(edx, ax)?;
+        a.add(ebx, edx)?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[3], (7 + 6 + 5 + 4 + 3) << 11);
+}

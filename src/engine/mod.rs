@@ -17,7 +17,7 @@ use crate::abi::{Helpers, Outcome};
 use crate::frontend::x86::{self, LiftError, X86Env};
 use crate::interp;
 use crate::machine::{CpuState, GuestMemory, LINE_SIZE, PAGE_SIZE};
-use crate::visa::{ExitReason, Imm, Opcode};
+use crate::visa::ExitReason;
 
 /// A guest exception, with RIP at the instruction that raised it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,16 +259,9 @@ impl Engine {
             mem.mark_code(at, len);
         }
         let mut targets = Vec::new();
-        for inst in &block.insts {
-            let found = match (inst.op, inst.imm) {
-                (Opcode::Jump | Opcode::JumpIf, Imm::Target(a)) => [Some(a), None],
-                (Opcode::Branch, Imm::Branch(a, b)) => [Some(a), Some(b)],
-                _ => [None, None],
-            };
-            for a in found.into_iter().flatten() {
-                if !targets.contains(&a) {
-                    targets.push(a);
-                }
+        for a in block.insts.iter().flat_map(|i| i.direct_targets()) {
+            if !targets.contains(&a) {
+                targets.push(a);
             }
         }
         let links = targets.iter().map(|_| Cell::new(0)).collect();

@@ -120,8 +120,15 @@ pub(super) struct Lower<'a, 'f> {
     /// The link cells of the block's direct exits: when nonzero, the
     /// compiled successor to jump to.
     links: Setup<'a>,
-    /// Where a branch back to the block's own start goes (the budget check).
-    header: ir::Block,
+    /// The block branches back to its own start, which is then the head of
+    /// a loop inside this function: `body`, whose parameters carry the
+    /// values of the `carried` slots around the loop in registers.
+    loops: bool,
+    body: ir::Block,
+    carried: Vec<usize>,
+    /// Slots the block writes before anything can observe them (no exit,
+    /// trap or helper call comes first): the branch back need not store them.
+    dead_at_start: Vec<bool>,
     /// Guest state written but not yet stored, by slot: stores are sunk to
     /// the paths that leave the block (and to helper calls), so a slot the
     /// block writes twice, or a flag the next instruction redefines, costs
@@ -130,6 +137,36 @@ pub(super) struct Lower<'a, 'f> {
     pending: Option<Vec<Option<ir::Value>>>,
     /// Slots in `pending`, in the order first written.
     pending_order: Vec<usize>,
+    /// Slot values known to equal the state in memory (carried slots the
+    /// block only reads).
+    known: Vec<Option<ir::Value>>,
+}
+
+/// For a block that loops on itself: the slots it reads, to carry around
+/// the loop in registers, and those it writes before anything can observe
+/// the state (so they are dead when the loop comes back). Slots it only
+/// writes (flags, mostly) are stored on the way round instead, so the
+/// exits need not store them before the block has written them.
+fn loop_slots(env: &Env, block: &Block) -> (Vec<usize>, Vec<bool>) {
+    let n = env.slots.len();
+    let (mut read, mut written) = (vec![false; n], vec![false; n]);
+    for inst in &block.insts {
+        match (inst.op, inst.imm) {
+            (Opcode::Get, Imm::Slot(s)) if !written[s.0 as usize] => read[s.0 as usize] = true,
+            (Opcode::Set, Imm::Slot(s)) if !read[s.0 as usize] => written[s.0 as usize] = true,
+            (Opcode::Get | Opcode::Set | Opcode::Guest, _) => {}
+            (op, _) if op.info().effects.is_pure() => {}
+            _ => break,
+        }
+    }
+    let dead = written;
+    let mut reads = vec![false; n];
+    for inst in &block.insts {
+        if let (Opcode::Get, Imm::Slot(s)) = (inst.op, inst.imm) {
+            reads[s.0 as usize] = true;
+        }
+    }
+    ((0..n).filter(|s| reads[*s] && !dead[*s]).collect(), dead)
 }
 
 /// How a block is compiled: the cells that link its direct exits, and
@@ -194,14 +231,10 @@ impl<'a, 'f> Lower<'a, 'f> {
         let mem_size = field(&mut b, offset_of!(JitCtx, mem_size));
         let code_lines = field(&mut b, offset_of!(JitCtx, code_lines));
         let perms = links.protected.then(|| field(&mut b, offset_of!(JitCtx, perms)));
-        // The loop header (a branch back to the block's own start comes here):
-        // pay for the block's instructions up front; if the budget is spent
+        // Pay for the block's instructions up front; if the budget is spent
         // (or the runtime asked for a stop, which zeroes it), leave before
         // doing anything. A block runs whole while any budget is left (as the
         // interpreter runs it), so the budget may end negative.
-        let header = b.create_block();
-        b.ins().jump(header, &[]);
-        b.switch_to_block(header);
         let budget = b.ins().load(types::I64, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, budget) as i32);
         let left = b.ins().iadd_imm_s(budget, -(insts as i64));
         let spent = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThanOrEqual, budget, 0);
@@ -215,11 +248,31 @@ impl<'a, 'f> Lower<'a, 'f> {
         b.ins().return_(&[kind]);
         b.switch_to_block(go);
         b.ins().store(MemFlagsData::trusted(), left, ctx, offset_of!(JitCtx, budget) as i32);
+        // The body, where a branch back to the block's start comes, with
+        // the carried slots' values from the state as it starts.
+        let pending = slots_disjoint(env).then(|| vec![None; env.slots.len()]);
+        let loops = block.insts.iter().flat_map(|i| i.direct_targets()).any(|t| t == block.addr)
+            && links.cells.iter().any(|(t, _)| *t == block.addr);
+        let (carried, dead_at_start) = if loops && pending.is_some() {
+            loop_slots(env, block)
+        } else {
+            (Vec::new(), vec![false; env.slots.len()])
+        };
+        let body = b.create_block();
+        let mut initial = Vec::new();
+        for s in &carried {
+            let decl = &env.slots[*s];
+            b.append_block_param(body, cl_type(decl.ty));
+            initial.push(b.ins().load(cl_type(decl.ty), MemFlagsData::new().with_notrap(), state, decl.offset as i32));
+        }
+        let initial: Vec<ir::BlockArg> = initial.into_iter().map(ir::BlockArg::Value).collect();
+        b.ins().jump(body, &initial);
+        b.switch_to_block(body);
         let sig_eval = b.import_signature(runtime_sig(call_conv, 4, true));
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
         let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, true));
         let sig_block = b.import_signature(block_signature(CallConv::Tail));
-        Lower {
+        let mut l = Lower {
             b,
             block,
             env,
@@ -242,10 +295,94 @@ impl<'a, 'f> Lower<'a, 'f> {
             sig_block,
             insts,
             links,
-            header,
-            pending: slots_disjoint(env).then(|| vec![None; env.slots.len()]),
+            loops,
+            body,
+            carried,
+            dead_at_start,
+            pending,
             pending_order: Vec::new(),
+            known: vec![None; env.slots.len()],
+        };
+        l.start_body();
+        l
+    }
+
+    /// At the body's start the carried slots hold its parameters: pending
+    /// (to be stored on the way out) for slots the block writes, known
+    /// equal to the state for the others.
+    fn start_body(&mut self) {
+        let params = self.b.block_params(self.body).to_vec();
+        let writes: Vec<bool> = self
+            .carried
+            .iter()
+            .map(|s| {
+                self.block
+                    .insts
+                    .iter()
+                    .any(|i| matches!((i.op, i.imm), (Opcode::Set, Imm::Slot(x)) if x.0 as usize == *s))
+            })
+            .collect();
+        for ((s, v), write) in self.carried.clone().into_iter().zip(params).zip(writes) {
+            match self.pending.as_mut() {
+                Some(pending) if write => {
+                    pending[s] = Some(v);
+                    self.pending_order.push(s);
+                }
+                _ => self.known[s] = Some(v),
+            }
         }
+    }
+
+    /// The current value of a slot, loaded if the function has not got it.
+    fn slot_value(&mut self, s: usize) -> ir::Value {
+        if let Some(v) = self.pending.as_ref().and_then(|p| p[s]).or(self.known[s]) {
+            return v;
+        }
+        // The state record need not be aligned (a filetest's is a byte buffer).
+        let decl = &self.env.slots[s];
+        self.b.ins().load(cl_type(decl.ty), MemFlagsData::new().with_notrap(), self.state, decl.offset as i32)
+    }
+
+    /// The branch back to the block's start, having run `executed` of its
+    /// instructions: when the budget allows another round, the carried
+    /// slots go round in registers and only the other live writes are
+    /// stored; else the block leaves with the state exact.
+    fn back_edge(&mut self, executed: u32) {
+        let off = offset_of!(JitCtx, budget) as i32;
+        let budget = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
+        let left = self.b.ins().iadd_imm_s(budget, executed as i64 - self.insts as i64);
+        let spent = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThanOrEqual, left, 0);
+        self.side(spent, |l| {
+            l.b.ins().store(MemFlagsData::trusted(), left, l.ctx, off);
+            let pc = l.iconst(types::I64, l.block.addr as i64);
+            l.exit_jump(EXIT_JUMP, pc);
+        });
+        let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
+        self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
+        let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
+        if let Some(pending) = &self.pending {
+            let writes: Vec<(usize, ir::Value)> = self
+                .pending_order
+                .iter()
+                .filter(|s| !self.carried.contains(s) && !self.dead_at_start[**s])
+                .filter_map(|s| pending[*s].map(|v| (*s, v)))
+                .collect();
+            for (s, v) in writes {
+                let offset = self.env.slots[s].offset as i32;
+                self.b.ins().store(MemFlagsData::new().with_notrap(), v, self.state, offset);
+            }
+        }
+        let args: Vec<ir::BlockArg> = args.into_iter().map(ir::BlockArg::Value).collect();
+        self.b.ins().jump(self.body, &args);
+    }
+
+    /// Leaves for `target` having run `executed` of the block's instructions.
+    fn leave(&mut self, executed: u32, target: u64) {
+        if self.loops && target == self.block.addr {
+            return self.back_edge(executed);
+        }
+        self.refund(executed);
+        self.exit_direct(target);
     }
 
     /// Stores every pending state write (on a path that leaves the block,
@@ -323,12 +460,6 @@ impl<'a, 'f> Lower<'a, 'f> {
     /// when the link cell holds one, else back to the dispatcher.
     fn exit_direct(&mut self, target: u64) {
         let cell = self.links.cells.iter().find(|(t, _)| *t == target).map_or(0, |(_, c)| *c);
-        if target == self.block.addr && cell != 0 {
-            // A loop of one block stays in this function.
-            self.store_pending();
-            self.b.ins().jump(self.header, &[]);
-            return;
-        }
         let pc = self.iconst(types::I64, target as i64);
         if cell == 0 {
             return self.exit_jump(EXIT_JUMP, pc);
@@ -1013,15 +1144,7 @@ impl<'a, 'f> Lower<'a, 'f> {
                 self.b.ins().fence();
                 vec![]
             }
-            (Get, Imm::Slot(s)) => {
-                if let Some(v) = self.pending.as_ref().and_then(|p| p[s.0 as usize]) {
-                    return Ok(vec![v]);
-                }
-                // The state record need not be aligned (a filetest's is a byte buffer).
-                let decl = &self.env.slots[s.0 as usize];
-                let flags = MemFlagsData::new().with_notrap();
-                vec![self.b.ins().load(cl_type(decl.ty), flags, self.state, decl.offset as i32)]
-            }
+            (Get, Imm::Slot(s)) => vec![self.slot_value(s.0 as usize)],
             (Set, Imm::Slot(s)) => {
                 if let Some(pending) = self.pending.as_mut() {
                     let s = s.0 as usize;
@@ -1041,6 +1164,7 @@ impl<'a, 'f> Lower<'a, 'f> {
                     pending.fill(None);
                     self.pending_order.clear();
                 }
+                self.known.fill(None);
                 let decl = &self.env.helpers[h.0 as usize];
                 let results = decl.results.clone();
                 let idx = self.iconst(types::I64, h.0 as i64);
@@ -1086,23 +1210,20 @@ impl<'a, 'f> Lower<'a, 'f> {
                 vec![]
             }
             (JumpIf, Imm::Target(t)) => {
-                self.side(a[0], |l| {
-                    l.refund(l.through_current());
-                    l.exit_direct(t)
-                });
+                self.side(a[0], |l| l.leave(l.through_current(), t));
                 vec![]
             }
             (Jump, Imm::Target(t)) => {
-                self.exit_direct(t);
+                self.leave(self.through_current(), t);
                 vec![]
             }
             (Branch, Imm::Branch(t, f)) => {
                 let (taken, not_taken) = (self.b.create_block(), self.b.create_block());
                 self.b.ins().brif(a[0], taken, &[], not_taken, &[]);
                 self.b.switch_to_block(taken);
-                self.exit_direct(t);
+                self.leave(self.through_current(), t);
                 self.b.switch_to_block(not_taken);
-                self.exit_direct(f);
+                self.leave(self.through_current(), f);
                 vec![]
             }
             (JumpInd, _) => {

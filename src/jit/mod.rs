@@ -97,13 +97,21 @@ pub fn build_function(
 }
 
 /// The host code Cranelift makes of a block, as its disassembly (for
-/// `visa lift --host`); link cells are left null.
+/// `visa lift --host`).
 pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
     let isa = cranelift_native::builder()
         .map_err(|e| JitError::Codegen(e.to_string()))?
         .finish(flags())
         .map_err(|e| JitError::Codegen(e.to_string()))?;
-    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &[], protected })?;
+    // Every direct exit gets a (made-up) link cell, as the engine gives it,
+    // so the code shown is the code that runs: linked exits and loops.
+    let mut cells: Vec<(u64, usize)> = Vec::new();
+    for t in block.insts.iter().flat_map(|i| i.direct_targets()) {
+        if !cells.iter().any(|(x, _)| *x == t) {
+            cells.push((t, 0x1000 + 8 * cells.len()));
+        }
+    }
+    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected })?;
     let mut ctx = Context::for_function(func);
     ctx.set_disasm(true);
     let code = ctx.compile(&*isa, &mut ControlPlane::default()).map_err(|e| JitError::Codegen(e.inner.to_string()))?;

@@ -37,6 +37,17 @@ pub struct Inst {
 }
 
 impl Inst {
+    /// The guest addresses the instruction may leave the block for
+    /// directly (`jump`, `jump_if`, both ways of `branch`).
+    pub fn direct_targets(&self) -> impl Iterator<Item = u64> + use<> {
+        let (a, b) = match (self.op, self.imm) {
+            (Opcode::Jump | Opcode::JumpIf, Imm::Target(t)) => (Some(t), None),
+            (Opcode::Branch, Imm::Branch(t, f)) => (Some(t), Some(f)),
+            _ => (None, None),
+        };
+        a.into_iter().chain(b)
+    }
+
     pub fn results(&self) -> impl ExactSizeIterator<Item = Value> + use<> {
         (self.first_result..self.first_result + self.results_len as u32).map(Value)
     }

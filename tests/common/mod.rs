@@ -15,7 +15,8 @@ use visa::machine::{CpuState, GuestMemory};
 
 /// Where the code is loaded and starts.
 pub const CODE: u64 = 0x1000;
-const RAM: u64 = 1 << 20;
+/// Guest RAM, from address 0.
+pub const RAM: u64 = 1 << 20;
 /// Most guest instructions a run may take.
 const BUDGET: u64 = 1_000_000;
 
