@@ -15,6 +15,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
+use super::access;
 use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalDesc, IND_ENTRIES, IndEntry, JitCtx};
 use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode, Type, Value};
 
@@ -140,6 +141,12 @@ pub(super) struct Lower<'a, 'f> {
     /// Slot values known to equal the state in memory (carried slots the
     /// block only reads).
     known: Vec<Option<ir::Value>>,
+    /// The instruction being lowered, the access group of each instruction,
+    /// the groups, and for each group whose span was checked the result.
+    at: usize,
+    access_group: Vec<Option<usize>>,
+    groups: Vec<access::Group>,
+    group_ok: Vec<Option<ir::Value>>,
 }
 
 /// For a block that loops on itself: the slots it reads, to carry around
@@ -258,6 +265,10 @@ impl<'a, 'f> Lower<'a, 'f> {
         } else {
             (Vec::new(), vec![false; env.slots.len()])
         };
+        // Only with page permissions: there the span check replaces two
+        // page lookups per access.
+        let (access_group, groups) =
+            if links.protected { access::groups(block) } else { (vec![None; block.insts.len()], Vec::new()) };
         let body = b.create_block();
         let mut initial = Vec::new();
         for s in &carried {
@@ -302,6 +313,10 @@ impl<'a, 'f> Lower<'a, 'f> {
             pending,
             pending_order: Vec::new(),
             known: vec![None; env.slots.len()],
+            at: 0,
+            access_group,
+            group_ok: vec![None; groups.len()],
+            groups,
         };
         l.start_body();
         l
@@ -676,6 +691,79 @@ impl<'a, 'f> Lower<'a, 'f> {
             let low = self.b.ins().band_imm_u(addr, (size - 1) as i64);
             self.trap_if(low, TrapCode::Misaligned, Some(addr));
         }
+        let hit = match self.access_group[self.at] {
+            Some(g) => {
+                // When the group's span passed, no check; else this access's own.
+                let ok = self.group_check(g);
+                let (slow, join) = (self.b.create_block(), self.b.create_block());
+                let hit = self.b.append_block_param(join, types::I32);
+                let zero = self.iconst(types::I32, 0);
+                self.b.set_cold_block(slow);
+                self.b.ins().brif(ok, join, &[ir::BlockArg::Value(zero)], slow, &[]);
+                self.b.switch_to_block(slow);
+                let slow_hit = self.check_access(addr, size, write).unwrap_or(zero);
+                self.b.ins().jump(join, &[ir::BlockArg::Value(slow_hit)]);
+                self.b.switch_to_block(join);
+                write.then_some(hit)
+            }
+            None => self.check_access(addr, size, write),
+        };
+        if let Some(hit) = hit {
+            self.modified = Some(match self.modified {
+                Some(m) => self.b.ins().bor(m, hit),
+                None => hit,
+            });
+        }
+        self.b.ins().iadd(self.mem_base, addr)
+    }
+
+    /// Whether every access of a group is in bounds, allowed, and (for a
+    /// group that stores) on pages without translated code: checked at the
+    /// group's first access, which dominates the others.
+    fn group_check(&mut self, g: usize) -> ir::Value {
+        if let Some(ok) = self.group_ok[g] {
+            return ok;
+        }
+        let group = self.groups[g];
+        let perms = self.perms.expect("groups only with page permissions");
+        let base = match group.base {
+            Some(v) => self.val(v),
+            None => self.iconst(types::I64, 0),
+        };
+        let first = self.b.ins().iadd_imm_s(base, group.lo as i64);
+        let last = self.b.ins().iadd_imm_s(base, (group.hi - 1) as i64);
+        let no_wrap = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThanOrEqual, first, last);
+        let end = self.b.ins().iadd_imm_s(self.mem_size, -1);
+        let inside = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThanOrEqual, last, end);
+        // Clamped, so the map is read in bounds whatever the addresses.
+        let (first, last) = (self.b.ins().umin(first, end), self.b.ins().umin(last, end));
+        let flags = MemFlagsData::new().with_notrap();
+        let mut page = |at: ir::Value| {
+            let index = self.b.ins().ushr_imm_u(at, 12);
+            let p = self.b.ins().iadd(perms, index);
+            self.b.ins().load(types::I8, flags, p, 0)
+        };
+        let (p0, p1) = (page(first), page(last));
+        let both = self.b.ins().band(p0, p1);
+        let need = if group.write { crate::machine::PERM_R | crate::machine::PERM_W } else { crate::machine::PERM_R };
+        let allowed = self.b.ins().band_imm_u(both, need as i64);
+        let permitted = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, need as i64);
+        let mut ok = self.b.ins().band(no_wrap, inside);
+        ok = self.b.ins().band(ok, permitted);
+        if group.write {
+            let either = self.b.ins().bor(p0, p1);
+            let code = self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64);
+            let no_code = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, code, 0);
+            ok = self.b.ins().band(ok, no_code);
+        }
+        self.group_ok[g] = Some(ok);
+        ok
+    }
+
+    /// Checks one access: traps unless it is in bounds and allowed, and for
+    /// a store that may hit translated code, records the write; returns
+    /// whether it did hit code (for a store).
+    fn check_access(&mut self, addr: ir::Value, size: u32, write: bool) -> Option<ir::Value> {
         // Memory is never smaller than an access, so one compare bounds it.
         let limit = self.b.ins().iadd_imm_s(self.mem_size, -(size as i64));
         let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, addr, limit);
@@ -693,16 +781,13 @@ impl<'a, 'f> Lower<'a, 'f> {
         } else {
             None
         };
-        if let Some(code) = code {
-            self.code_write_check(code, addr, size);
-        }
-        self.b.ins().iadd(self.mem_base, addr)
+        code.map(|code| self.code_write_check(code, addr, size))
     }
 
     /// For a store that may hit translated code (`maybe` nonzero): the
-    /// runtime records the write, and the block leaves at the next
-    /// instruction boundary if it did hit code.
-    fn code_write_check(&mut self, maybe: ir::Value, addr: ir::Value, size: u32) {
+    /// runtime records the write; returns whether it did hit code (then
+    /// the block leaves at the next instruction boundary).
+    fn code_write_check(&mut self, maybe: ir::Value, addr: ir::Value, size: u32) -> ir::Value {
         let (slow, join) = (self.b.create_block(), self.b.create_block());
         let hit = self.b.append_block_param(join, types::I32);
         let zero = self.iconst(types::I32, 0);
@@ -716,10 +801,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let r = self.b.inst_results(call)[0];
         self.b.ins().jump(join, &[ir::BlockArg::Value(r)]);
         self.b.switch_to_block(join);
-        self.modified = Some(match self.modified {
-            Some(m) => self.b.ins().bor(m, hit),
-            None => hit,
-        });
+        hit
     }
 
     /// Zero-extends or truncates an integer to `ty` (or leaves it).
@@ -776,7 +858,8 @@ impl<'a, 'f> Lower<'a, 'f> {
     /// Lowers every instruction.
     pub fn lower(&mut self) -> Result<(), Unsupported> {
         let block = self.block;
-        for inst in &block.insts {
+        for (at, inst) in block.insts.iter().enumerate() {
+            self.at = at;
             let args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.val(*a)).collect();
             let results = self.inst(inst, &args)?;
             for (v, r) in inst.results().zip(results) {

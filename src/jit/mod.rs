@@ -6,6 +6,7 @@
 //! Code lives in one bounded region; when it is full the engine flushes all
 //! compiled blocks. It runs V-ISA only: it knows nothing of x86.
 
+mod access;
 mod code_memory;
 mod lower;
 pub mod runtime;

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use iced_x86::code_asm::*;
 use visa::engine::{Engine, EngineKind, Stop};
 use visa::machine::board::{self, Input, Uart};
-use visa::machine::{CpuState, GuestMemory};
+use visa::machine::{CpuState, GuestMemory, PERM_R, PERM_W, PERM_X};
 
 /// Where the code is loaded and starts.
 pub const CODE: u64 = 0x1000;
@@ -41,23 +41,46 @@ pub struct Run {
     pub code_len: u64,
     /// Guest instructions run.
     pub insts: u64,
+    /// The code has RDTSC or RDTSCP (whose results, in RAX, RDX, R8 and
+    /// R9 by convention here, are not compared).
+    pub reads_time: bool,
 }
 
 /// Runs the code under every engine; they must agree (RDTSC aside).
 pub fn run_with(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>, setup: impl Fn(&mut CpuState)) -> Run {
+    run_in(build, setup, None::<fn(&mut GuestMemory)>)
+}
+
+/// Runs the code in memory with page permissions (as user mode has them):
+/// every page readable, writable and executable until `protect` says
+/// otherwise.
+pub fn run_protected(
+    build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
+    protect: impl Fn(&mut GuestMemory),
+) -> Run {
+    run_in(build, |_| {}, Some(protect))
+}
+
+fn run_in(
+    build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
+    setup: impl Fn(&mut CpuState),
+    protect: Option<impl Fn(&mut GuestMemory)>,
+) -> Run {
     let kinds = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered { threshold: 1 }];
-    let runs: Vec<Run> = kinds.iter().map(|k| run_on(*k, &build, &setup)).collect();
+    let runs: Vec<Run> = kinds.iter().map(|k| run_on(*k, &build, &setup, protect.as_ref())).collect();
     for (kind, r) in kinds.iter().zip(&runs).skip(1) {
         assert_eq!(r.stop, runs[0].stop, "stop under {kind:?}");
         assert_eq!(r.output, runs[0].output, "output under {kind:?}");
         assert_eq!(r.insts, runs[0].insts, "instructions run under {kind:?}");
         let (mut a, mut b) = (r.cpu.clone(), runs[0].cpu.clone());
-        // Time moves on between runs.
-        for cpu in [&mut a, &mut b] {
-            cpu.gpr[0] = 0;
-            cpu.gpr[2] = 0;
-            cpu.gpr[8] = 0;
-            cpu.gpr[9] = 0;
+        if r.reads_time {
+            // Time moves on between runs.
+            for cpu in [&mut a, &mut b] {
+                cpu.gpr[0] = 0;
+                cpu.gpr[2] = 0;
+                cpu.gpr[8] = 0;
+                cpu.gpr[9] = 0;
+            }
         }
         assert_eq!(a, b, "state under {kind:?}");
     }
@@ -68,11 +91,20 @@ fn run_on(
     kind: EngineKind,
     build: &impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
     setup: &impl Fn(&mut CpuState),
+    protect: Option<&impl Fn(&mut GuestMemory)>,
 ) -> Run {
     let mut a = CodeAssembler::new(64).unwrap();
     build(&mut a).unwrap();
     let code = a.assemble(CODE).unwrap();
-    let mut mem = GuestMemory::new(RAM).unwrap();
+    let mut mem = match protect {
+        Some(protect) => {
+            let mut mem = GuestMemory::with_protection(RAM).unwrap();
+            mem.protect(0, RAM, PERM_R | PERM_W | PERM_X);
+            protect(&mut mem);
+            mem
+        }
+        None => GuestMemory::new(RAM).unwrap(),
+    };
     mem.write_bytes(CODE, &code).unwrap();
     let mut cpu = board::entry_state(CODE, RAM);
     setup(&mut cpu);
@@ -81,7 +113,8 @@ fn run_on(
     let mut engine = Engine::with_kind(kind);
     let stop = engine.run(&mut cpu, &mut mem, &mut board, BUDGET);
     let output = out.0.borrow().clone();
-    Run { stop, cpu, output, code_len: code.len() as u64, insts: engine.stats.guest_insts }
+    let reads_time = code.windows(2).any(|w| w == [0x0f, 0x31]) || code.windows(3).any(|w| w == [0x0f, 0x01, 0xf9]);
+    Run { stop, cpu, output, code_len: code.len() as u64, insts: engine.stats.guest_insts, reads_time }
 }
 
 pub fn run(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Run {

@@ -1,0 +1,79 @@
+//! The JIT checks a group of accesses at constant offsets from one base
+//! (pushes, pops, fields) once, where memory has page permissions; when the
+//! check fails, each access is checked on its own. These programs make it
+//! fail part-way, so the fault must come at the right access with the
+//! earlier ones done, and make a group's store hit translated code. Every
+//! engine must agree (see `common`).
+
+mod common;
+
+use common::run_protected;
+use iced_x86::code_asm::*;
+use visa::engine::Stop;
+use visa::machine::{PAGE_SIZE, PERM_R};
+use visa::visa::ExitReason;
+
+/// A read-only page, with the stack just above it.
+const READ_ONLY: u64 = 0x4_0000;
+
+#[test]
+fn pushes_into_a_read_only_page_fault_at_the_first_that_reaches_it() {
+    let r = run_protected(
+        |a| {
+            a.mov(rsp, READ_ONLY + PAGE_SIZE + 16)?;
+            a.mov(eax, 0x11)?;
+            a.mov(ebx, 0x22)?;
+            a.push(rax)?;
+            a.push(rbx)?;
+            a.push(rax)?;
+            a.push(rbx)?;
+            a.hlt()
+        },
+        |mem| mem.protect(READ_ONLY, PAGE_SIZE, PERM_R),
+    );
+    let Stop::Fault(fault) = r.stop else { panic!("no fault: {:?}", r.stop) };
+    assert_eq!(fault.vector, 14);
+    assert_eq!(fault.addr, Some(READ_ONLY + PAGE_SIZE - 8), "the third push's address");
+    assert_eq!(r.cpu.gpr[4], READ_ONLY + PAGE_SIZE, "RSP after two pushes");
+}
+
+#[test]
+fn accesses_across_two_writable_pages_run_as_one_group() {
+    let r = run_protected(
+        |a| {
+            a.mov(esi, (READ_ONLY + 2 * PAGE_SIZE - 8) as u32)?;
+            a.mov(qword_ptr(rsi), 1)?;
+            a.mov(qword_ptr(rsi + 8), 2)?;
+            a.mov(qword_ptr(rsi + 16), 3)?;
+            a.mov(rax, qword_ptr(rsi))?;
+            a.add(rax, qword_ptr(rsi + 8))?;
+            a.add(rax, qword_ptr(rsi + 16))?;
+            a.hlt()
+        },
+        |mem| mem.protect(READ_ONLY, PAGE_SIZE, PERM_R),
+    );
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[0], 6);
+}
+
+#[test]
+fn a_grouped_store_into_the_running_block_takes_effect() {
+    // Three stores through RSI rewrite the immediate of the MOV after them
+    // in the same block (B9 01 00 00 00), which must then load the new value.
+    let r = run_protected(
+        |a| {
+            let mut target = a.create_label();
+            a.lea(rsi, ptr(target))?;
+            a.mov(ebx, 0x7f)?;
+            a.mov(byte_ptr(rsi + 2), bh)?;
+            a.mov(byte_ptr(rsi + 3), bh)?;
+            a.mov(byte_ptr(rsi + 1), bl)?;
+            a.set_label(&mut target)?;
+            a.mov(ecx, 1)?;
+            a.hlt()
+        },
+        |_| {},
+    );
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[1], 0x7f, "the rewritten immediate");
+}
