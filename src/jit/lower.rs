@@ -231,8 +231,10 @@ impl<'a, 'f> Lower<'a, 'f> {
         b.switch_to_block(entry);
         let ctx = b.block_params(entry)[0];
         let insts = block.guest_count() as u32;
-        let field =
-            |b: &mut FunctionBuilder, off: usize| b.ins().load(types::I64, MemFlagsData::trusted(), ctx, off as i32);
+        // Fields that stay the same while a block runs: loads Cranelift may
+        // move to their uses, or drop when unused.
+        let fixed = MemFlagsData::trusted().with_readonly().with_can_move();
+        let field = |b: &mut FunctionBuilder, off: usize| b.ins().load(types::I64, fixed, ctx, off as i32);
         let state = field(&mut b, offset_of!(JitCtx, state));
         let mem_base = field(&mut b, offset_of!(JitCtx, mem_base));
         let mem_size = field(&mut b, offset_of!(JitCtx, mem_size));
