@@ -77,3 +77,37 @@ fn a_grouped_store_into_the_running_block_takes_effect() {
     assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
     assert_eq!(r.cpu.gpr[1], 0x7f, "the rewritten immediate");
 }
+
+#[test]
+fn pushes_below_address_zero_fault_at_the_one_that_wraps() {
+    let r = run_protected(
+        |a| {
+            a.mov(esp, 16)?;
+            a.push(rax)?;
+            a.push(rbx)?;
+            a.push(rcx)?;
+            a.hlt()
+        },
+        |_| {},
+    );
+    let Stop::Fault(fault) = r.stop else { panic!("no fault: {:?}", r.stop) };
+    assert_eq!(fault.vector, 14);
+    assert_eq!(fault.addr, Some(u64::MAX - 7), "the third push's address");
+    assert_eq!(r.cpu.gpr[4], 0, "RSP after two pushes");
+}
+
+#[test]
+fn accesses_past_the_end_of_memory_fault_at_the_first_beyond() {
+    let r = run_protected(
+        |a| {
+            a.mov(esi, (common::RAM - 16) as u32)?;
+            a.mov(qword_ptr(rsi), 1)?;
+            a.mov(qword_ptr(rsi + 8), 2)?;
+            a.mov(qword_ptr(rsi + 16), 3)?;
+            a.hlt()
+        },
+        |_| {},
+    );
+    let Stop::Fault(fault) = r.stop else { panic!("no fault: {:?}", r.stop) };
+    assert_eq!(fault.addr, Some(common::RAM));
+}

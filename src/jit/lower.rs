@@ -732,13 +732,22 @@ impl<'a, 'f> Lower<'a, 'f> {
             Some(v) => self.val(v),
             None => self.iconst(types::I64, 0),
         };
+        // In bounds, without wrapping: the first byte at most `span` below
+        // the end of memory (when memory is larger than the span).
+        let span = (group.hi - group.lo - 1) as i64;
         let first = self.b.ins().iadd_imm_s(base, group.lo as i64);
-        let last = self.b.ins().iadd_imm_s(base, (group.hi - 1) as i64);
-        let no_wrap = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThanOrEqual, first, last);
-        let end = self.b.ins().iadd_imm_s(self.mem_size, -1);
-        let inside = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThanOrEqual, last, end);
-        // Clamped, so the map is read in bounds whatever the addresses.
-        let (first, last) = (self.b.ins().umin(first, end), self.b.ins().umin(last, end));
+        let limit = self.b.ins().iadd_imm_s(self.mem_size, -1 - span);
+        let below = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThanOrEqual, first, limit);
+        let large = self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedGreaterThan, self.mem_size, span);
+        let inside = self.b.ins().band(below, large);
+        let (pages, join) = (self.b.create_block(), self.b.create_block());
+        let ok = self.b.append_block_param(join, types::I8);
+        let no = self.iconst(types::I8, 0);
+        self.b.ins().brif(inside, pages, &[], join, &[ir::BlockArg::Value(no)]);
+        self.b.switch_to_block(pages);
+        // Both pages allow every access (and hold no translated code, for
+        // a group that stores): no bit of `need` missing, no code bit.
+        let last = self.b.ins().iadd_imm_s(first, span);
         let flags = MemFlagsData::new().with_notrap();
         let mut page = |at: ir::Value| {
             let index = self.b.ins().ushr_imm_u(at, 12);
@@ -748,16 +757,16 @@ impl<'a, 'f> Lower<'a, 'f> {
         let (p0, p1) = (page(first), page(last));
         let both = self.b.ins().band(p0, p1);
         let need = if group.write { crate::machine::PERM_R | crate::machine::PERM_W } else { crate::machine::PERM_R };
-        let allowed = self.b.ins().band_imm_u(both, need as i64);
-        let permitted = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, need as i64);
-        let mut ok = self.b.ins().band(no_wrap, inside);
-        ok = self.b.ins().band(ok, permitted);
+        let mut bad = self.b.ins().band_imm_u(both, need as i64);
+        bad = self.b.ins().bxor_imm_u(bad, need as i64);
         if group.write {
             let either = self.b.ins().bor(p0, p1);
             let code = self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64);
-            let no_code = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, code, 0);
-            ok = self.b.ins().band(ok, no_code);
+            bad = self.b.ins().bor(bad, code);
         }
+        let good = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, bad, 0);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(good)]);
+        self.b.switch_to_block(join);
         self.group_ok[g] = Some(ok);
         ok
     }
