@@ -667,6 +667,56 @@ impl<'a, 'f> Lower<'a, 'f> {
         out
     }
 
+    /// An arithmetic float result (add, sub, mul, div, sqrt: scalar or
+    /// lane-wise) with x86's NaN rule applied inline when it is NaN: the
+    /// first NaN operand made quiet, else the default NaN.
+    fn float_arith(&mut self, args: &[ir::Value], r: ir::Value) -> ir::Value {
+        let ty = self.b.func.dfg.value_type(r);
+        let lane = ty.lane_type();
+        let bits = lane.bits();
+        let ity =
+            if ty.is_vector() { lane.as_int().by(ty.lane_count()).expect("a vector type") } else { lane.as_int() };
+        let nan_in = |b: &mut FunctionBuilder, v: ir::Value| b.ins().fcmp(condcodes::FloatCC::Unordered, v, v);
+        let any = nan_in(&mut self.b, r);
+        let any = if ty.is_vector() { self.b.ins().vany_true(any) } else { any };
+        let (fix, join) = (self.b.create_block(), self.b.create_block());
+        let out = self.b.append_block_param(join, ty);
+        self.b.set_cold_block(fix);
+        self.b.ins().brif(any, fix, &[], join, &[ir::BlockArg::Value(r)]);
+        self.b.switch_to_block(fix);
+        let flags = lanes_little();
+        let as_int = |b: &mut FunctionBuilder, v: ir::Value| b.ins().bitcast(ity, flags, v);
+        let constant = |b: &mut FunctionBuilder, v: u128| {
+            let k = b.ins().iconst(lane.as_int(), v as i64);
+            if ty.is_vector() { b.ins().splat(ity, k) } else { k }
+        };
+        // Picks `x` where `nan` (a lane mask, or a flag) is set, else `y`.
+        let pick = |b: &mut FunctionBuilder, nan: ir::Value, x: ir::Value, y: ir::Value| {
+            if ty.is_vector() {
+                let mask = b.ins().bitcast(ity, flags, nan);
+                b.ins().bitselect(mask, x, y)
+            } else {
+                b.ins().select(nan, x, y)
+            }
+        };
+        let default = constant(&mut self.b, crate::visa::eval::default_nan(bits));
+        let quiet_bit = constant(&mut self.b, crate::visa::eval::quiet(0, bits));
+        let computed = as_int(&mut self.b, r);
+        let r_nan = nan_in(&mut self.b, r);
+        let mut fixed = pick(&mut self.b, r_nan, default, computed);
+        // The last operand first, so that the first NaN operand wins.
+        for &arg in args.iter().rev() {
+            let nan = nan_in(&mut self.b, arg);
+            let a = as_int(&mut self.b, arg);
+            let quiet = self.b.ins().bor(a, quiet_bit);
+            fixed = pick(&mut self.b, nan, quiet, fixed);
+        }
+        let fixed = self.b.ins().bitcast(ty, flags, fixed);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(fixed)]);
+        self.b.switch_to_block(join);
+        out
+    }
+
     /// The bytes of a map with one byte per `1 << shift` guest bytes for the
     /// first and last byte of an access: (AND, OR) of the two (one load
     /// when the access is a single byte).
@@ -978,6 +1028,43 @@ impl<'a, 'f> Lower<'a, 'f> {
                     _ => self.b.ins().srem(a[0], a[1]),
                 }]
             }
+            (UdivWide | SdivWide, _) if ty == Some(Type::I64) => {
+                // Natively when the dividend fits in 64 bits (RDX is the
+                // zero or sign extension of RAX, as compilers set it up)
+                // and the division cannot trap; else the reference.
+                let signed = inst.op == SdivWide;
+                let narrow = if signed {
+                    let sign = self.b.ins().sshr_imm_u(a[1], 63);
+                    self.b.ins().icmp(condcodes::IntCC::Equal, a[0], sign)
+                } else {
+                    self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, a[0], 0)
+                };
+                let nonzero = self.b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, a[2], 0);
+                let mut fast_ok = self.b.ins().band(narrow, nonzero);
+                if signed {
+                    let not_min = self.b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, a[1], i64::MIN);
+                    let not_m1 = self.b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, a[2], -1);
+                    let no_ovf = self.b.ins().bor(not_min, not_m1);
+                    fast_ok = self.b.ins().band(fast_ok, no_ovf);
+                }
+                let (fast, slow, join) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+                let q = self.b.append_block_param(join, types::I64);
+                let r = self.b.append_block_param(join, types::I64);
+                self.b.set_cold_block(slow);
+                self.b.ins().brif(fast_ok, fast, &[], slow, &[]);
+                self.b.switch_to_block(fast);
+                let (fq, fr) = if signed {
+                    (self.b.ins().sdiv(a[1], a[2]), self.b.ins().srem(a[1], a[2]))
+                } else {
+                    (self.b.ins().udiv(a[1], a[2]), self.b.ins().urem(a[1], a[2]))
+                };
+                self.b.ins().jump(join, &[ir::BlockArg::Value(fq), ir::BlockArg::Value(fr)]);
+                self.b.switch_to_block(slow);
+                let exact = self.eval(inst, a);
+                self.b.ins().jump(join, &[ir::BlockArg::Value(exact[0]), ir::BlockArg::Value(exact[1])]);
+                self.b.switch_to_block(join);
+                vec![q, r]
+            }
             (UdivWide, _) if ty.is_some_and(|t| t.bits() < 64) => {
                 // (hi:lo) fits in 64 bits: divide there.
                 let w = ty.unwrap().bits() as i64;
@@ -1076,11 +1163,11 @@ impl<'a, 'f> Lower<'a, 'f> {
                     Fmul => self.b.ins().fmul(a[0], a[1]),
                     _ => self.b.ins().fdiv(a[0], a[1]),
                 };
-                vec![self.float_checked(inst, a, r)]
+                vec![self.float_arith(a, r)]
             }
             (Fsqrt, Imm::Round(Round::Nearest)) => {
                 let r = self.b.ins().sqrt(a[0]);
-                vec![self.float_checked(inst, a, r)]
+                vec![self.float_arith(a, r)]
             }
             (Fmin | Fmax, _) => {
                 let r = if inst.op == Fmin { self.b.ins().fmin(a[0], a[1]) } else { self.b.ins().fmax(a[0], a[1]) };
@@ -1186,6 +1273,12 @@ impl<'a, 'f> Lower<'a, 'f> {
                 vec![self.b.ins().shuffle(a[0], a[1], imm)]
             }
             (Vswizzle, _) => vec![self.b.ins().swizzle(a[0], a[1])],
+            // PACKSS/PACKUS; 64-bit lanes by the reference semantics.
+            (VnarrowS | VnarrowU, _) if matches!(ty, Some(Type::I16x8 | Type::I32x4)) => {
+                let (x, y) = (self.vec_as(a[0], ty.unwrap()), self.vec_as(a[1], ty.unwrap()));
+                let r = if inst.op == VnarrowS { self.b.ins().snarrow(x, y) } else { self.b.ins().unarrow(x, y) };
+                vec![self.vec_out(r)]
+            }
             (Vbitmask, _) => {
                 // The sign bits, read through the integer shape of the lanes.
                 let shape = match ty.unwrap() {
@@ -1204,13 +1297,13 @@ impl<'a, 'f> Lower<'a, 'f> {
                     Vfmul => self.b.ins().fmul(x, y),
                     _ => self.b.ins().fdiv(x, y),
                 };
-                let r = self.float_checked(inst, a, r);
+                let r = self.float_arith(&[x, y], r);
                 vec![self.vec_out(r)]
             }
             (Vfsqrt, Imm::Round(Round::Nearest)) => {
                 let x = self.vec_as(a[0], ty.unwrap());
                 let r = self.b.ins().sqrt(x);
-                let r = self.float_checked(inst, a, r);
+                let r = self.float_arith(&[x], r);
                 vec![self.vec_out(r)]
             }
             (Vfcmp, Imm::FloatCC(cc)) => {
