@@ -206,15 +206,19 @@ impl Engine {
         let env = &X86Env::get().env;
         let cells = t.link_addrs();
         let links = crate::jit::Setup { cells: &cells, protected: self.protected };
-        let block = t.block.borrow();
-        let Some(block) = block.as_ref() else { return };
+        let kept = t.block.borrow();
+        let Some(block) = kept.as_ref() else { return };
         let mut result = self.jit.as_mut().expect("checked").compile(env, block, links);
         if matches!(result, Err(crate::jit::JitError::Full)) {
             self.flush(t);
             result = self.jit.as_mut().expect("checked").compile(env, block, links);
         }
+        drop(kept);
         match result {
             Ok(code) => {
+                // The V-ISA is not needed again: after a flush of the code
+                // region, blocks are translated afresh.
+                t.block.borrow_mut().take();
                 self.stats.jit_compiled += 1;
                 self.stats.jit_code_bytes += code.code_size as u64;
                 if let Some(map) = self.perf_map.as_mut() {
