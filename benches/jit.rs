@@ -128,6 +128,7 @@ fn dispatch(c: &mut Criterion) {
             addr: k.addr,
             mode: k.mode,
             ranges: vec![(k.addr, 2)],
+            code_hash: 0,
             guest_insts: 1,
             code: code.clone(),
             block: None.into(),

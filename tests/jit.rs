@@ -38,6 +38,22 @@ fn a_full_code_region_is_flushed_and_execution_goes_on() {
     assert!(engine.stats.jit_runs > 0);
 }
 
+/// The tiered engine lifts hot blocks again to compile them (it keeps no
+/// V-ISA for cold ones): every hot block of a guest compiles.
+#[test]
+fn the_tiered_engine_compiles_hot_blocks() {
+    let (mut mem, entry) = guest("sha256");
+    let mut cpu = board::entry_state(entry, 128 << 20);
+    let out = Capture::default();
+    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
+    let mut engine = Engine::with_kind(EngineKind::Tiered { threshold: 50 });
+    board::run(&mut engine, &mut cpu, &mut mem, &mut board, u64::MAX);
+    let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/guests/expected/sha256.out")).unwrap();
+    assert_eq!(String::from_utf8(out.0.borrow().clone()).unwrap(), expected);
+    assert!(engine.stats.jit_compiled > 10, "{:?}", engine.stats);
+    assert_eq!(engine.stats.jit_failed, 0, "{:?}", engine.stats);
+}
+
 /// Budgets smaller than a block still make progress (the block runs whole,
 /// as the interpreter runs it), and both tiers count the same instructions.
 #[test]

@@ -18,12 +18,15 @@ pub struct Translation {
     pub addr: u64,
     /// The frontend mode it was lifted in (see `Key`).
     pub mode: u32,
-    /// The guest code the block was made from: ranges `(start, length)`.
+    /// The guest code the block was made from: ranges `(start, length)`,
+    /// and a hash of its bytes (to check that code lifted again is the same).
     pub ranges: Vec<(u64, u64)>,
+    pub code_hash: u64,
     pub guest_insts: u32,
     /// The interpreter's form.
     pub code: Compiled,
-    /// The optimised V-ISA, kept until the block is compiled to host code.
+    /// The optimised V-ISA, kept (by the JIT engine) until the block is
+    /// compiled to host code; the tiered engine lifts a hot block again.
     pub block: RefCell<Option<Block>>,
     /// Host code, once compiled.
     pub jit: RefCell<Option<crate::jit::Compiled>>,

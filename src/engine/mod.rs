@@ -118,6 +118,18 @@ impl Default for Engine {
 }
 
 /// Zeroes every link cell that leads to `t`'s compiled code.
+/// A hash of the guest code in `ranges` (unreadable bytes count as absent).
+fn code_hash(mem: &GuestMemory, ranges: &[(u64, u64)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for &(at, len) in ranges {
+        let mut bytes = vec![0u8; len as usize];
+        mem.read_bytes(at, &mut bytes).is_ok().hash(&mut h);
+        bytes.hash(&mut h);
+    }
+    h.finish()
+}
+
 fn unlink_incoming(t: &Translation) {
     for cell in t.incoming.borrow_mut().drain(..) {
         // SAFETY: a cell stays in an incoming list only while its owner is
@@ -190,8 +202,19 @@ impl Engine {
         self.stats.jit_flushes += 1;
     }
 
+    /// The optimised V-ISA of a translation whose V-ISA was not kept,
+    /// lifted again from guest memory; none if the code there is no longer
+    /// what the translation was made from.
+    fn relift(&self, mem: &GuestMemory, t: &Translation) -> Option<crate::visa::Block> {
+        let lifted = x86::lift_block(mem, t.addr, x86::Mode::from_bits(t.mode)).ok()?;
+        if lifted.ranges != t.ranges || code_hash(mem, &lifted.ranges) != t.code_hash {
+            return None;
+        }
+        Some(crate::visa::opt::optimize(&X86Env::get().env, &lifted.block))
+    }
+
     /// Compiles `t` to host code if the engine's policy says it is time.
-    fn maybe_compile(&mut self, t: &Translation) {
+    fn maybe_compile(&mut self, mem: &GuestMemory, t: &Translation) {
         let Some(jit) = self.jit.as_ref() else { return };
         let due = match self.kind {
             EngineKind::Jit => true,
@@ -207,7 +230,21 @@ impl Engine {
         let cells = t.link_addrs();
         let links = crate::jit::Setup { cells: &cells, protected: self.protected };
         let kept = t.block.borrow();
-        let Some(block) = kept.as_ref() else { return };
+        let relifted;
+        let block = match kept.as_ref() {
+            Some(block) => block,
+            None => match self.relift(mem, t) {
+                Some(block) => {
+                    relifted = block;
+                    &relifted
+                }
+                None => {
+                    self.stats.jit_failed += 1;
+                    t.jit_failed.set(true);
+                    return;
+                }
+            },
+        };
         let mut result = self.jit.as_mut().expect("checked").compile(env, block, links);
         if matches!(result, Err(crate::jit::JitError::Full)) {
             self.flush(t);
@@ -269,11 +306,15 @@ impl Engine {
             }
         }
         let links = targets.iter().map(|_| Cell::new(0)).collect();
-        let keep = self.jit.is_some().then_some(block);
+        // Only the JIT engine compiles at once; the tiered engine lifts a
+        // block again when it is hot, rather than keep every block's V-ISA.
+        let keep = (self.jit.is_some() && self.kind == EngineKind::Jit).then_some(block);
+        let code_hash = code_hash(mem, &lifted.ranges);
         let t = self.cache.insert(Translation {
             addr: rip,
             mode: key.mode,
             ranges: lifted.ranges,
+            code_hash,
             guest_insts: code.guest_insts(),
             code,
             block: keep.into(),
@@ -379,7 +420,7 @@ impl Engine {
             self.recent[self.recent_next] = rip;
             self.recent_next = (self.recent_next + 1) % RECENT_BLOCKS;
             self.stats.blocks_run += 1;
-            self.maybe_compile(&t);
+            self.maybe_compile(mem, &t);
             let outcome = if let Some(entry) = self.compiled_entry(&t) {
                 self.stats.jit_runs += 1;
                 let allowance = (limit - self.stats.guest_insts).min(i64::MAX as u64) as i64;
