@@ -325,6 +325,41 @@ impl<'a> Ctx<'a> {
         self.set(self.xmm_slot(reg), v);
     }
 
+    /// Does an operand name an MMX register? MMX is not reported, so those
+    /// forms raise #UD.
+    pub fn has_mmx_operand(&self) -> bool {
+        (0..self.insn.op_count()).any(|i| self.insn.op_kind(i) == OpKind::Register && self.insn.op_register(i).is_mm())
+    }
+
+    /// A v128 constant.
+    pub fn vconst(&mut self, bits: u128) -> Value {
+        self.b.ins(Opcode::Const, Some(Type::V128), Imm::Const(bits), &[])
+    }
+
+    /// A lane-wise operation of a shape.
+    pub fn vop(&mut self, op: Opcode, shape: Type, args: &[Value]) -> Value {
+        self.b.ins(op, Some(shape), Imm::None, args)
+    }
+
+    /// `xmm = f(xmm, xmm/m128)`, the m128 source aligned; the MMX forms
+    /// raise #UD.
+    pub fn xmm_binary(&mut self, f: impl FnOnce(&mut Self, Value, Value) -> Value) -> Flow {
+        if self.has_mmx_operand() {
+            return Flow::Undefined;
+        }
+        let b = self.read_vector(1, true);
+        let dst = self.insn.op0_register();
+        let a = self.read_xmm(dst);
+        let v = f(self, a, b);
+        self.write_xmm(dst, v);
+        Flow::Next
+    }
+
+    /// `xmm = xmm op xmm/m128`, lane-wise in `shape`.
+    pub fn xmm_lanes(&mut self, op: Opcode, shape: Type) -> Flow {
+        self.xmm_binary(|cx, a, b| cx.vop(op, shape, &[a, b]))
+    }
+
     /// Operand `i` as a whole vector: an XMM register, or 16 bytes of memory
     /// that must be 16-byte aligned when `aligned` (else #GP).
     pub fn read_vector(&mut self, i: u32, aligned: bool) -> Value {

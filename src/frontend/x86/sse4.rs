@@ -24,24 +24,24 @@ use Opcode::*;
 use Type::{I8, I8x16, I16, I16x8, I32, I32x4, I64, I64x2};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[
-    (Mnemonic::Pshufb, |cx| binary(cx, pshufb)),
-    (Mnemonic::Palignr, |cx| binary(cx, palignr)),
-    (Mnemonic::Phaddw, |cx| binary(cx, |cx, a, b| horizontal(cx, Vadd, I16x8, a, b))),
-    (Mnemonic::Phaddd, |cx| binary(cx, |cx, a, b| horizontal(cx, Vadd, I32x4, a, b))),
-    (Mnemonic::Phaddsw, |cx| binary(cx, |cx, a, b| horizontal(cx, VaddSatS, I16x8, a, b))),
-    (Mnemonic::Phsubw, |cx| binary(cx, |cx, a, b| horizontal(cx, Vsub, I16x8, a, b))),
-    (Mnemonic::Phsubd, |cx| binary(cx, |cx, a, b| horizontal(cx, Vsub, I32x4, a, b))),
-    (Mnemonic::Phsubsw, |cx| binary(cx, |cx, a, b| horizontal(cx, VsubSatS, I16x8, a, b))),
-    (Mnemonic::Pmaddubsw, |cx| binary(cx, pmaddubsw)),
-    (Mnemonic::Pmulhrsw, |cx| binary(cx, pmulhrsw)),
-    (Mnemonic::Psignb, |cx| binary(cx, |cx, a, b| sign(cx, I8x16, a, b))),
-    (Mnemonic::Psignw, |cx| binary(cx, |cx, a, b| sign(cx, I16x8, a, b))),
-    (Mnemonic::Psignd, |cx| binary(cx, |cx, a, b| sign(cx, I32x4, a, b))),
-    (Mnemonic::Pabsb, |cx| unary(cx, |cx, v| vop(cx, Vabs, I8x16, &[v]))),
-    (Mnemonic::Pabsw, |cx| unary(cx, |cx, v| vop(cx, Vabs, I16x8, &[v]))),
-    (Mnemonic::Pabsd, |cx| unary(cx, |cx, v| vop(cx, Vabs, I32x4, &[v]))),
-    (Mnemonic::Pblendw, |cx| binary(cx, pblendw)),
-    (Mnemonic::Pblendvb, |cx| binary(cx, pblendvb)),
+    (Mnemonic::Pshufb, |cx| cx.xmm_binary(pshufb)),
+    (Mnemonic::Palignr, |cx| cx.xmm_binary(palignr)),
+    (Mnemonic::Phaddw, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, Vadd, I16x8, a, b))),
+    (Mnemonic::Phaddd, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, Vadd, I32x4, a, b))),
+    (Mnemonic::Phaddsw, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, VaddSatS, I16x8, a, b))),
+    (Mnemonic::Phsubw, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, Vsub, I16x8, a, b))),
+    (Mnemonic::Phsubd, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, Vsub, I32x4, a, b))),
+    (Mnemonic::Phsubsw, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, VsubSatS, I16x8, a, b))),
+    (Mnemonic::Pmaddubsw, |cx| cx.xmm_binary(pmaddubsw)),
+    (Mnemonic::Pmulhrsw, |cx| cx.xmm_binary(pmulhrsw)),
+    (Mnemonic::Psignb, |cx| cx.xmm_binary(|cx, a, b| sign(cx, I8x16, a, b))),
+    (Mnemonic::Psignw, |cx| cx.xmm_binary(|cx, a, b| sign(cx, I16x8, a, b))),
+    (Mnemonic::Psignd, |cx| cx.xmm_binary(|cx, a, b| sign(cx, I32x4, a, b))),
+    (Mnemonic::Pabsb, |cx| unary(cx, |cx, v| cx.vop(Vabs, I8x16, &[v]))),
+    (Mnemonic::Pabsw, |cx| unary(cx, |cx, v| cx.vop(Vabs, I16x8, &[v]))),
+    (Mnemonic::Pabsd, |cx| unary(cx, |cx, v| cx.vop(Vabs, I32x4, &[v]))),
+    (Mnemonic::Pblendw, |cx| cx.xmm_binary(pblendw)),
+    (Mnemonic::Pblendvb, |cx| cx.xmm_binary(pblendvb)),
     (Mnemonic::Ptest, ptest),
     (Mnemonic::Pmovsxbw, |cx| extend(cx, I8, I16, Vashr)),
     (Mnemonic::Pmovsxbd, |cx| extend(cx, I8, I32, Vashr)),
@@ -55,26 +55,26 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Pmovzxwd, |cx| extend(cx, I16, I32, Vlshr)),
     (Mnemonic::Pmovzxwq, |cx| extend(cx, I16, I64, Vlshr)),
     (Mnemonic::Pmovzxdq, |cx| extend(cx, I32, I64, Vlshr)),
-    (Mnemonic::Pminsb, |cx| lanes(cx, VminS, I8x16)),
-    (Mnemonic::Pminsd, |cx| lanes(cx, VminS, I32x4)),
-    (Mnemonic::Pminuw, |cx| lanes(cx, VminU, I16x8)),
-    (Mnemonic::Pminud, |cx| lanes(cx, VminU, I32x4)),
-    (Mnemonic::Pmaxsb, |cx| lanes(cx, VmaxS, I8x16)),
-    (Mnemonic::Pmaxsd, |cx| lanes(cx, VmaxS, I32x4)),
-    (Mnemonic::Pmaxuw, |cx| lanes(cx, VmaxU, I16x8)),
-    (Mnemonic::Pmaxud, |cx| lanes(cx, VmaxU, I32x4)),
-    (Mnemonic::Pmulld, |cx| lanes(cx, Vmul, I32x4)),
-    (Mnemonic::Packusdw, |cx| lanes(cx, VnarrowU, I32x4)),
-    (Mnemonic::Pmuldq, |cx| binary(cx, pmuldq)),
-    (Mnemonic::Pcmpeqq, |cx| binary(cx, |cx, a, b| vcmp(cx, IntCC::Eq, I64x2, a, b))),
-    (Mnemonic::Pcmpgtq, |cx| binary(cx, |cx, a, b| vcmp(cx, IntCC::Sgt, I64x2, a, b))),
+    (Mnemonic::Pminsb, |cx| cx.xmm_lanes(VminS, I8x16)),
+    (Mnemonic::Pminsd, |cx| cx.xmm_lanes(VminS, I32x4)),
+    (Mnemonic::Pminuw, |cx| cx.xmm_lanes(VminU, I16x8)),
+    (Mnemonic::Pminud, |cx| cx.xmm_lanes(VminU, I32x4)),
+    (Mnemonic::Pmaxsb, |cx| cx.xmm_lanes(VmaxS, I8x16)),
+    (Mnemonic::Pmaxsd, |cx| cx.xmm_lanes(VmaxS, I32x4)),
+    (Mnemonic::Pmaxuw, |cx| cx.xmm_lanes(VmaxU, I16x8)),
+    (Mnemonic::Pmaxud, |cx| cx.xmm_lanes(VmaxU, I32x4)),
+    (Mnemonic::Pmulld, |cx| cx.xmm_lanes(Vmul, I32x4)),
+    (Mnemonic::Packusdw, |cx| cx.xmm_lanes(VnarrowU, I32x4)),
+    (Mnemonic::Pmuldq, |cx| cx.xmm_binary(pmuldq)),
+    (Mnemonic::Pcmpeqq, |cx| cx.xmm_binary(|cx, a, b| vcmp(cx, IntCC::Eq, I64x2, a, b))),
+    (Mnemonic::Pcmpgtq, |cx| cx.xmm_binary(|cx, a, b| vcmp(cx, IntCC::Sgt, I64x2, a, b))),
     (Mnemonic::Pextrb, |cx| extract(cx, I8)),
     (Mnemonic::Pextrd, |cx| extract(cx, I32)),
     (Mnemonic::Pextrq, |cx| extract(cx, I64)),
     (Mnemonic::Pinsrb, |cx| insert(cx, I8)),
     (Mnemonic::Pinsrd, |cx| insert(cx, I32)),
     (Mnemonic::Pinsrq, |cx| insert(cx, I64)),
-    (Mnemonic::Mpsadbw, |cx| binary(cx, mpsadbw)),
+    (Mnemonic::Mpsadbw, |cx| cx.xmm_binary(mpsadbw)),
     (Mnemonic::Phminposuw, |cx| unary(cx, phminposuw)),
     (Mnemonic::Movntdqa, |cx| unary(cx, |_, v| v)),
     (Mnemonic::Pcmpestri, |cx| string_compare(cx, Some(false), false)),
@@ -86,25 +86,15 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Crc32, crc32),
 ];
 
-/// A lane-wise operation of a shape.
-fn vop(cx: &mut Ctx, op: Opcode, shape: Type, args: &[Value]) -> Value {
-    cx.b.ins(op, Some(shape), Imm::None, args)
-}
-
 fn vcmp(cx: &mut Ctx, cc: IntCC, shape: Type, a: Value, b: Value) -> Value {
     cx.b.ins(Vcmp, Some(shape), Imm::IntCC(cc), &[a, b])
-}
-
-/// A v128 constant.
-fn vconst(cx: &mut Ctx, v: u128) -> Value {
-    cx.b.ins(Const, Some(Type::V128), Imm::Const(v), &[])
 }
 
 /// A v128 constant of lanes `bits` wide, lane `i` being `f(i)`.
 fn vlanes(cx: &mut Ctx, bits: u32, f: impl Fn(u32) -> u128) -> Value {
     let mask = u128::MAX >> (128 - bits);
     let v = (0..128 / bits).fold(0, |acc, i| acc | (f(i) & mask) << (i * bits));
-    vconst(cx, v)
+    cx.vconst(v)
 }
 
 fn shuffle(cx: &mut Ctx, a: Value, b: Value, mask: [u8; 16]) -> Value {
@@ -114,40 +104,18 @@ fn shuffle(cx: &mut Ctx, a: Value, b: Value, mask: [u8; 16]) -> Value {
 /// A lane-wise shift by a constant count.
 fn vshift(cx: &mut Ctx, op: Opcode, shape: Type, v: Value, count: u32) -> Value {
     let k = cx.iconst(I64, count as u64);
-    vop(cx, op, shape, &[v, k])
-}
-
-/// The MMX forms (an MM register operand) raise #UD.
-fn is_mmx(cx: &Ctx) -> bool {
-    (0..cx.insn.op_count()).any(|i| cx.insn.op_kind(i) == OpKind::Register && cx.insn.op_register(i).is_mm())
-}
-
-/// `xmm = f(xmm, xmm/m128)`, the m128 source aligned.
-fn binary(cx: &mut Ctx, f: impl FnOnce(&mut Ctx, Value, Value) -> Value) -> Flow {
-    if is_mmx(cx) {
-        return Flow::Undefined;
-    }
-    let b = cx.read_vector(1, true);
-    let dst = cx.insn.op0_register();
-    let a = cx.read_xmm(dst);
-    let v = f(cx, a, b);
-    cx.write_xmm(dst, v);
-    Flow::Next
+    cx.vop(op, shape, &[v, k])
 }
 
 /// `xmm = f(xmm/m128)`, the m128 source aligned.
 fn unary(cx: &mut Ctx, f: impl FnOnce(&mut Ctx, Value) -> Value) -> Flow {
-    if is_mmx(cx) {
+    if cx.has_mmx_operand() {
         return Flow::Undefined;
     }
     let v = cx.read_vector(1, true);
     let v = f(cx, v);
     cx.write_xmm(cx.insn.op0_register(), v);
     Flow::Next
-}
-
-fn lanes(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
-    binary(cx, |cx, a, b| vop(cx, op, shape, &[a, b]))
 }
 
 /// `y ^ ((x ^ y) & m)`: `x` where `m` is set, else `y`.
@@ -169,7 +137,7 @@ fn pshufb(cx: &mut Ctx, a: Value, b: Value) -> Value {
 /// zeros past its end.
 fn palignr(cx: &mut Ctx, a: Value, b: Value) -> Value {
     let n = cx.insn.immediate8() as usize;
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     // The byte pairs the window starts in: (b, a), (a, 0) or (0, 0).
     let (lo, hi, start) = match n {
         0..16 => (b, a, n),
@@ -186,7 +154,7 @@ fn horizontal(cx: &mut Ctx, op: Opcode, shape: Type, a: Value, b: Value) -> Valu
     let pick = |odd: usize| std::array::from_fn(|i| ((2 * (i / w) + odd) * w + i % w) as u8);
     let even = shuffle(cx, a, b, pick(0));
     let odd = shuffle(cx, a, b, pick(1));
-    vop(cx, op, shape, &[even, odd])
+    cx.vop(op, shape, &[even, odd])
 }
 
 /// PMADDUBSW: unsigned bytes of `a` times signed bytes of `b`, adjacent
@@ -199,33 +167,33 @@ fn pmaddubsw(cx: &mut Ctx, a: Value, b: Value) -> Value {
     let b_up = vshift(cx, Vshl, I16x8, b, 8);
     let b_even = vshift(cx, Vashr, I16x8, b_up, 8);
     let b_odd = vshift(cx, Vashr, I16x8, b, 8);
-    let even = vop(cx, Vmul, I16x8, &[a_even, b_even]);
-    let odd = vop(cx, Vmul, I16x8, &[a_odd, b_odd]);
-    vop(cx, VaddSatS, I16x8, &[even, odd])
+    let even = cx.vop(Vmul, I16x8, &[a_even, b_even]);
+    let odd = cx.vop(Vmul, I16x8, &[a_odd, b_odd]);
+    cx.vop(VaddSatS, I16x8, &[even, odd])
 }
 
 /// PMULHRSW: `(a * b + 0x4000) >> 15` of signed words, truncated: bits
 /// 15..31 of the 32-bit product `hi:lo`, plus its bit 14.
 fn pmulhrsw(cx: &mut Ctx, a: Value, b: Value) -> Value {
-    let lo = vop(cx, Vmul, I16x8, &[a, b]);
-    let hi = vop(cx, VmulhiS, I16x8, &[a, b]);
+    let lo = cx.vop(Vmul, I16x8, &[a, b]);
+    let hi = cx.vop(VmulhiS, I16x8, &[a, b]);
     let up = vshift(cx, Vshl, I16x8, hi, 1);
     let down = vshift(cx, Vlshr, I16x8, lo, 15);
     let t = cx.op(Or, &[up, down]);
     let bit14 = vshift(cx, Vlshr, I16x8, lo, 14);
     let one = vlanes(cx, 16, |_| 1);
     let round = cx.op(And, &[bit14, one]);
-    vop(cx, Vadd, I16x8, &[t, round])
+    cx.vop(Vadd, I16x8, &[t, round])
 }
 
 /// PSIGN: lanes of `a` negated where `b` is negative, zeroed where it is 0:
 /// `((a ^ neg) - neg) & nonzero`.
 fn sign(cx: &mut Ctx, shape: Type, a: Value, b: Value) -> Value {
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     let neg = vcmp(cx, IntCC::Slt, shape, b, zero);
     let nonzero = vcmp(cx, IntCC::Ne, shape, b, zero);
     let flipped = cx.op(Xor, &[a, neg]);
-    let v = vop(cx, Vsub, shape, &[flipped, neg]);
+    let v = cx.vop(Vsub, shape, &[flipped, neg]);
     cx.op(And, &[v, nonzero])
 }
 
@@ -238,7 +206,7 @@ fn pblendw(cx: &mut Ctx, a: Value, b: Value) -> Value {
 /// PBLENDVB: byte i from `b` where byte i of XMM0 has its top bit set.
 fn pblendvb(cx: &mut Ctx, a: Value, b: Value) -> Value {
     let sel = cx.read_xmm(Register::XMM0);
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     let m = vcmp(cx, IntCC::Slt, I8x16, sel, zero);
     bit_select(cx, m, b, a)
 }
@@ -294,7 +262,7 @@ fn pmuldq(cx: &mut Ctx, a: Value, b: Value) -> Value {
     };
     let a = low(cx, a);
     let b = low(cx, b);
-    vop(cx, Vmul, I64x2, &[a, b])
+    cx.vop(Vmul, I64x2, &[a, b])
 }
 
 /// PEXTRB/PEXTRD/PEXTRQ: lane imm8 (modulo the lane count) to a register,
@@ -338,17 +306,17 @@ fn insert(cx: &mut Ctx, lane: Type) -> Flow {
 fn mpsadbw(cx: &mut Ctx, a: Value, b: Value) -> Value {
     let imm = cx.insn.immediate8() as usize;
     let (o1, o2) = (4 * (imm >> 2 & 1), 4 * (imm & 3));
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     let mut sum = None;
     for j in 0..4 {
         let words =
             |from: &dyn Fn(usize) -> usize| std::array::from_fn(|i| if i % 2 == 0 { from(i / 2) as u8 } else { 16 });
         let x = shuffle(cx, a, zero, words(&|i| o1 + i + j));
         let y = shuffle(cx, b, zero, words(&|_| o2 + j));
-        let d = vop(cx, Vsub, I16x8, &[x, y]);
-        let d = vop(cx, Vabs, I16x8, &[d]);
+        let d = cx.vop(Vsub, I16x8, &[x, y]);
+        let d = cx.vop(Vabs, I16x8, &[d]);
         sum = Some(match sum {
-            Some(s) => vop(cx, Vadd, I16x8, &[s, d]),
+            Some(s) => cx.vop(Vadd, I16x8, &[s, d]),
             None => d,
         });
     }
@@ -364,10 +332,10 @@ fn phminposuw(cx: &mut Ctx, v: Value) -> Value {
         |first: usize| std::array::from_fn(|i| (2 * (first + i / 4) + i % 2 + if i % 4 < 2 { 0 } else { 16 }) as u8);
     let lo = shuffle(cx, index, v, keys(0));
     let hi = shuffle(cx, index, v, keys(4));
-    let mut m = vop(cx, VminU, I32x4, &[lo, hi]);
+    let mut m = cx.vop(VminU, I32x4, &[lo, hi]);
     for half in [8usize, 4] {
         let other = shuffle(cx, m, m, std::array::from_fn(|i| ((i + half) % 16) as u8));
-        m = vop(cx, VminU, I32x4, &[m, other]);
+        m = cx.vop(VminU, I32x4, &[m, other]);
     }
     let key = cx.b.ins(Vextract, Some(I32x4), Imm::Lane(0), &[m]);
     let sixteen = cx.iconst(I32, 16);
@@ -445,7 +413,7 @@ fn crc32(cx: &mut Ctx) -> Flow {
         0..32 => crc32c_bits(1 << i, 0, n) as u128,
         _ => crc32c_bits(0, 1 << i, n) as u128,
     };
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     let mut acc = zero;
     for half in 0..n.div_ceil(32) {
         let part = if half == 0 { z } else { lshr_const(cx, z, 32) };

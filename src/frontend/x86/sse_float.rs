@@ -16,7 +16,7 @@
 //! reciprocal, those of inputs above 2^126; an approximation may be tiny
 //! from a little below).
 
-use iced_x86::{Mnemonic, OpKind, Register};
+use iced_x86::{Mnemonic, Register};
 
 use super::LiftFn;
 use super::ctx::{Ctx, Flow, int_type, lane_shape};
@@ -156,8 +156,7 @@ enum Op {
 /// (MMX is not reported).
 fn undefined(cx: &Ctx) -> bool {
     let insn = &cx.insn;
-    insn.has_lock_prefix()
-        || (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Register && insn.op_register(i).is_mm())
+    insn.has_lock_prefix() || cx.has_mmx_operand()
 }
 
 fn dest(cx: &Ctx) -> Register {
@@ -170,13 +169,9 @@ fn imm8(cx: &Ctx) -> u8 {
 
 // ---- constants and lane plumbing ----
 
-fn vconst(cx: &mut Ctx, bits: u128) -> Value {
-    cx.b.ins(Opcode::Const, Some(Type::V128), Imm::Const(bits), &[])
-}
-
 /// A vector with every 32-bit lane `v`.
 fn splat32(cx: &mut Ctx, v: u32) -> Value {
-    vconst(cx, (0..4).fold(0, |acc, i| acc | (v as u128) << (32 * i)))
+    cx.vconst((0..4).fold(0, |acc, i| acc | (v as u128) << (32 * i)))
 }
 
 fn fconst(cx: &mut Ctx, ty: Type, v: f64) -> Value {
@@ -188,7 +183,7 @@ fn fconst(cx: &mut Ctx, ty: Type, v: f64) -> Value {
 fn lane_mask(cx: &mut Ctx, w: u32, bits: u8) -> Value {
     let ones = u128::MAX >> (128 - 8 * w);
     let mask = (0..16 / w).filter(|i| bits >> i & 1 == 1).fold(0, |acc, i| acc | ones << (8 * w * i));
-    vconst(cx, mask)
+    cx.vconst(mask)
 }
 
 /// Lane `i` of the result is lane `lanes[i]` of the concatenation `a`, `b`.
@@ -315,7 +310,7 @@ fn reciprocal(cx: &mut Ctx, b: Value) -> Value {
     let q = cx.b.ins(Opcode::Vfdiv, Some(Type::F32x4), Imm::Round(Round::Nearest), &[one, b]);
     let exp_mask = splat32(cx, 0x7f80_0000);
     let exp = cx.op(Opcode::And, &[q, exp_mask]);
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     let tiny = vcmp32(cx, IntCC::Eq, exp, zero);
     let sign_mask = splat32(cx, 0x8000_0000);
     let sign = cx.op(Opcode::And, &[q, sign_mask]);
@@ -436,7 +431,7 @@ fn convert_packed(cx: &mut Ctx, from: Type, to: Type, truncate: bool) -> Flow {
     }
     let count = lanes(from).min(lanes(to));
     let src = if count == lanes(from) { cx.read_vector(1, true) } else { source_low64(cx) };
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     let r = (0..count).fold(zero, |acc, i| {
         let x = extract(cx, lane_shape(from), src, i);
         let y = convert(cx, x, to, truncate);

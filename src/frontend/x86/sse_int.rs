@@ -18,40 +18,40 @@ use Opcode::*;
 use Type::{I8x16, I16x8, I32x4, I64x2};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[
-    (Mnemonic::Paddb, |cx| lanes(cx, Vadd, I8x16)),
-    (Mnemonic::Paddw, |cx| lanes(cx, Vadd, I16x8)),
-    (Mnemonic::Paddd, |cx| lanes(cx, Vadd, I32x4)),
-    (Mnemonic::Paddq, |cx| lanes(cx, Vadd, I64x2)),
-    (Mnemonic::Psubb, |cx| lanes(cx, Vsub, I8x16)),
-    (Mnemonic::Psubw, |cx| lanes(cx, Vsub, I16x8)),
-    (Mnemonic::Psubd, |cx| lanes(cx, Vsub, I32x4)),
-    (Mnemonic::Psubq, |cx| lanes(cx, Vsub, I64x2)),
-    (Mnemonic::Paddsb, |cx| lanes(cx, VaddSatS, I8x16)),
-    (Mnemonic::Paddsw, |cx| lanes(cx, VaddSatS, I16x8)),
-    (Mnemonic::Paddusb, |cx| lanes(cx, VaddSatU, I8x16)),
-    (Mnemonic::Paddusw, |cx| lanes(cx, VaddSatU, I16x8)),
-    (Mnemonic::Psubsb, |cx| lanes(cx, VsubSatS, I8x16)),
-    (Mnemonic::Psubsw, |cx| lanes(cx, VsubSatS, I16x8)),
-    (Mnemonic::Psubusb, |cx| lanes(cx, VsubSatU, I8x16)),
-    (Mnemonic::Psubusw, |cx| lanes(cx, VsubSatU, I16x8)),
-    (Mnemonic::Pmullw, |cx| lanes(cx, Vmul, I16x8)),
-    (Mnemonic::Pmulhw, |cx| lanes(cx, VmulhiS, I16x8)),
-    (Mnemonic::Pmulhuw, |cx| lanes(cx, VmulhiU, I16x8)),
-    (Mnemonic::Pavgb, |cx| lanes(cx, VavgU, I8x16)),
-    (Mnemonic::Pavgw, |cx| lanes(cx, VavgU, I16x8)),
-    (Mnemonic::Pminub, |cx| lanes(cx, VminU, I8x16)),
-    (Mnemonic::Pmaxub, |cx| lanes(cx, VmaxU, I8x16)),
-    (Mnemonic::Pminsw, |cx| lanes(cx, VminS, I16x8)),
-    (Mnemonic::Pmaxsw, |cx| lanes(cx, VmaxS, I16x8)),
+    (Mnemonic::Paddb, |cx| cx.xmm_lanes(Vadd, I8x16)),
+    (Mnemonic::Paddw, |cx| cx.xmm_lanes(Vadd, I16x8)),
+    (Mnemonic::Paddd, |cx| cx.xmm_lanes(Vadd, I32x4)),
+    (Mnemonic::Paddq, |cx| cx.xmm_lanes(Vadd, I64x2)),
+    (Mnemonic::Psubb, |cx| cx.xmm_lanes(Vsub, I8x16)),
+    (Mnemonic::Psubw, |cx| cx.xmm_lanes(Vsub, I16x8)),
+    (Mnemonic::Psubd, |cx| cx.xmm_lanes(Vsub, I32x4)),
+    (Mnemonic::Psubq, |cx| cx.xmm_lanes(Vsub, I64x2)),
+    (Mnemonic::Paddsb, |cx| cx.xmm_lanes(VaddSatS, I8x16)),
+    (Mnemonic::Paddsw, |cx| cx.xmm_lanes(VaddSatS, I16x8)),
+    (Mnemonic::Paddusb, |cx| cx.xmm_lanes(VaddSatU, I8x16)),
+    (Mnemonic::Paddusw, |cx| cx.xmm_lanes(VaddSatU, I16x8)),
+    (Mnemonic::Psubsb, |cx| cx.xmm_lanes(VsubSatS, I8x16)),
+    (Mnemonic::Psubsw, |cx| cx.xmm_lanes(VsubSatS, I16x8)),
+    (Mnemonic::Psubusb, |cx| cx.xmm_lanes(VsubSatU, I8x16)),
+    (Mnemonic::Psubusw, |cx| cx.xmm_lanes(VsubSatU, I16x8)),
+    (Mnemonic::Pmullw, |cx| cx.xmm_lanes(Vmul, I16x8)),
+    (Mnemonic::Pmulhw, |cx| cx.xmm_lanes(VmulhiS, I16x8)),
+    (Mnemonic::Pmulhuw, |cx| cx.xmm_lanes(VmulhiU, I16x8)),
+    (Mnemonic::Pavgb, |cx| cx.xmm_lanes(VavgU, I8x16)),
+    (Mnemonic::Pavgw, |cx| cx.xmm_lanes(VavgU, I16x8)),
+    (Mnemonic::Pminub, |cx| cx.xmm_lanes(VminU, I8x16)),
+    (Mnemonic::Pmaxub, |cx| cx.xmm_lanes(VmaxU, I8x16)),
+    (Mnemonic::Pminsw, |cx| cx.xmm_lanes(VminS, I16x8)),
+    (Mnemonic::Pmaxsw, |cx| cx.xmm_lanes(VmaxS, I16x8)),
     (Mnemonic::Pcmpeqb, |cx| compare(cx, IntCC::Eq, I8x16)),
     (Mnemonic::Pcmpeqw, |cx| compare(cx, IntCC::Eq, I16x8)),
     (Mnemonic::Pcmpeqd, |cx| compare(cx, IntCC::Eq, I32x4)),
     (Mnemonic::Pcmpgtb, |cx| compare(cx, IntCC::Sgt, I8x16)),
     (Mnemonic::Pcmpgtw, |cx| compare(cx, IntCC::Sgt, I16x8)),
     (Mnemonic::Pcmpgtd, |cx| compare(cx, IntCC::Sgt, I32x4)),
-    (Mnemonic::Pmuludq, |cx| binary(cx, pmuludq)),
-    (Mnemonic::Pmaddwd, |cx| binary(cx, pmaddwd)),
-    (Mnemonic::Psadbw, |cx| binary(cx, psadbw)),
+    (Mnemonic::Pmuludq, |cx| cx.xmm_binary(pmuludq)),
+    (Mnemonic::Pmaddwd, |cx| cx.xmm_binary(pmaddwd)),
+    (Mnemonic::Psadbw, |cx| cx.xmm_binary(psadbw)),
     (Mnemonic::Psllw, |cx| shift(cx, Vshl, I16x8)),
     (Mnemonic::Pslld, |cx| shift(cx, Vshl, I32x4)),
     (Mnemonic::Psllq, |cx| shift(cx, Vshl, I64x2)),
@@ -64,53 +64,21 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Psrldq, |cx| byte_shift(cx, false)),
 ];
 
-/// A lane-wise operation of a shape.
-fn vop(cx: &mut Ctx, op: Opcode, shape: Type, args: &[Value]) -> Value {
-    cx.b.ins(op, Some(shape), Imm::None, args)
-}
-
-/// A v128 constant.
-fn vconst(cx: &mut Ctx, v: u128) -> Value {
-    cx.b.ins(Const, Some(Type::V128), Imm::Const(v), &[])
-}
-
 /// `v` repeated in every `bits`-wide lane.
 fn splat_bits(bits: u32, v: u128) -> u128 {
     (0..128 / bits).fold(0, |acc, i| acc | v << (i * bits))
 }
 
-/// The MMX forms (an MM destination) raise #UD.
-fn is_mmx(cx: &Ctx) -> bool {
-    !cx.insn.op0_register().is_xmm()
-}
-
-/// `xmm = f(xmm, xmm/m128)`, the m128 source aligned.
-fn binary(cx: &mut Ctx, f: impl FnOnce(&mut Ctx, Value, Value) -> Value) -> Flow {
-    if is_mmx(cx) {
-        return Flow::Undefined;
-    }
-    let b = cx.read_vector(1, true);
-    let dst = cx.insn.op0_register();
-    let a = cx.read_xmm(dst);
-    let v = f(cx, a, b);
-    cx.write_xmm(dst, v);
-    Flow::Next
-}
-
-fn lanes(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
-    binary(cx, |cx, a, b| vop(cx, op, shape, &[a, b]))
-}
-
 fn compare(cx: &mut Ctx, cc: IntCC, shape: Type) -> Flow {
-    binary(cx, |cx, a, b| cx.b.ins(Vcmp, Some(shape), Imm::IntCC(cc), &[a, b]))
+    cx.xmm_binary(|cx, a, b| cx.b.ins(Vcmp, Some(shape), Imm::IntCC(cc), &[a, b]))
 }
 
 /// PMULUDQ: the unsigned 64-bit products of the even 32-bit lanes.
 fn pmuludq(cx: &mut Ctx, a: Value, b: Value) -> Value {
-    let low = vconst(cx, splat_bits(64, 0xffff_ffff));
+    let low = cx.vconst(splat_bits(64, 0xffff_ffff));
     let a = cx.op(And, &[a, low]);
     let b = cx.op(And, &[b, low]);
-    vop(cx, Vmul, I64x2, &[a, b])
+    cx.vop(Vmul, I64x2, &[a, b])
 }
 
 /// PMADDWD: each 32-bit lane is the wrapping sum of the signed products of
@@ -119,30 +87,30 @@ fn pmuludq(cx: &mut Ctx, a: Value, b: Value) -> Value {
 fn pmaddwd(cx: &mut Ctx, a: Value, b: Value) -> Value {
     let sixteen = cx.iconst(Type::I64, 16);
     let halves = |cx: &mut Ctx, v: Value| {
-        let up = vop(cx, Vshl, I32x4, &[v, sixteen]);
-        let low = vop(cx, Vashr, I32x4, &[up, sixteen]);
-        let high = vop(cx, Vashr, I32x4, &[v, sixteen]);
+        let up = cx.vop(Vshl, I32x4, &[v, sixteen]);
+        let low = cx.vop(Vashr, I32x4, &[up, sixteen]);
+        let high = cx.vop(Vashr, I32x4, &[v, sixteen]);
         (low, high)
     };
     let (al, ah) = halves(cx, a);
     let (bl, bh) = halves(cx, b);
-    let low = vop(cx, Vmul, I32x4, &[al, bl]);
-    let high = vop(cx, Vmul, I32x4, &[ah, bh]);
-    vop(cx, Vadd, I32x4, &[low, high])
+    let low = cx.vop(Vmul, I32x4, &[al, bl]);
+    let high = cx.vop(Vmul, I32x4, &[ah, bh]);
+    cx.vop(Vadd, I32x4, &[low, high])
 }
 
 /// PSADBW: the sum of the absolute byte differences of each 64-bit half,
 /// zero-extended into it. Adjacent lanes are summed at 16, 32 and 64 bits.
 fn psadbw(cx: &mut Ctx, a: Value, b: Value) -> Value {
-    let max = vop(cx, VmaxU, I8x16, &[a, b]);
-    let min = vop(cx, VminU, I8x16, &[a, b]);
-    let mut sum = vop(cx, Vsub, I8x16, &[max, min]);
+    let max = cx.vop(VmaxU, I8x16, &[a, b]);
+    let min = cx.vop(VminU, I8x16, &[a, b]);
+    let mut sum = cx.vop(Vsub, I8x16, &[max, min]);
     for (shape, half) in [(I16x8, 8u32), (I32x4, 16), (I64x2, 32)] {
-        let mask = vconst(cx, splat_bits(2 * half, (1 << half) - 1));
+        let mask = cx.vconst(splat_bits(2 * half, (1 << half) - 1));
         let low = cx.op(And, &[sum, mask]);
         let k = cx.iconst(Type::I64, half as u64);
-        let high = vop(cx, Vlshr, shape, &[sum, k]);
-        sum = vop(cx, Vadd, shape, &[low, high]);
+        let high = cx.vop(Vlshr, shape, &[sum, k]);
+        sum = cx.vop(Vadd, shape, &[low, high]);
     }
     sum
 }
@@ -150,7 +118,7 @@ fn psadbw(cx: &mut Ctx, a: Value, b: Value) -> Value {
 /// PSLL/PSRL/PSRA by an imm8 or by the low 64 bits of xmm/m128 (unsigned:
 /// a count of the lane width or more gives 0, or the sign for PSRA).
 fn shift(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
-    if is_mmx(cx) {
+    if cx.has_mmx_operand() {
         return Flow::Undefined;
     }
     let count = match cx.insn.op_kind(1) {
@@ -162,7 +130,7 @@ fn shift(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
     };
     let dst = cx.insn.op0_register();
     let a = cx.read_xmm(dst);
-    let v = vop(cx, op, shape, &[a, count]);
+    let v = cx.vop(op, shape, &[a, count]);
     cx.write_xmm(dst, v);
     Flow::Next
 }
@@ -172,7 +140,7 @@ fn byte_shift(cx: &mut Ctx, left: bool) -> Flow {
     let n = cx.insn.immediate8() as usize;
     let dst = cx.insn.op0_register();
     let a = cx.read_xmm(dst);
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     // Byte i from byte i -/+ n of `a`, or from `zero` (index 16) outside it.
     let mask = std::array::from_fn(|i| {
         let from = if left { i.checked_sub(n) } else { Some(i + n) };

@@ -94,18 +94,8 @@ pub(super) fn movsd(cx: &mut Ctx) -> Flow {
     scalar(cx, Type::I64, true)
 }
 
-/// True when an operand is an MMX register: those forms raise #UD.
-fn mmx(cx: &Ctx) -> bool {
-    (0..cx.insn.op_count()).any(|i| cx.insn.op_kind(i) == OpKind::Register && cx.insn.op_register(i).is_mm())
-}
-
 fn is_xmm(cx: &Ctx, i: u32) -> bool {
     cx.insn.op_kind(i) == OpKind::Register && cx.insn.op_register(i).is_xmm()
-}
-
-/// A v128 constant.
-fn vconst(cx: &mut Ctx, bits: u128) -> Value {
-    cx.b.ins(Opcode::Const, Some(Type::V128), Imm::Const(bits), &[])
 }
 
 /// An integer of up to 128 bits in the low bits of a v128, the rest zero.
@@ -159,7 +149,7 @@ fn vector(cx: &mut Ctx, aligned: bool) -> Flow {
 /// register it is zero-extended, except that MOVSS and MOVSD between
 /// registers keep the destination's other lanes.
 fn scalar(cx: &mut Ctx, ty: Type, merge: bool) -> Flow {
-    if mmx(cx) {
+    if cx.has_mmx_operand() {
         return Flow::Undefined;
     }
     let v = cx.read_scalar(1, ty);
@@ -201,7 +191,7 @@ fn half(cx: &mut Ctx, dst: u8, src: u8) -> Flow {
 /// `dst = dst op src` with `ty` as the controlling type (`v128` or a lane
 /// shape); with `invert`, the destination is complemented first (ANDN).
 fn binary(cx: &mut Ctx, op: Opcode, ty: Type, invert: bool) -> Flow {
-    if mmx(cx) {
+    if cx.has_mmx_operand() {
         return Flow::Undefined;
     }
     let b = source(cx, 1);
@@ -220,7 +210,7 @@ fn binary(cx: &mut Ctx, op: Opcode, ty: Type, invert: bool) -> Flow {
 /// destination and the source (`with_dst`), or the source twice. `pick`
 /// gets the immediate (0 without one) and the lanes per register.
 fn shuffle(cx: &mut Ctx, size: u8, with_dst: bool, pick: fn(u32, u8) -> Vec<u8>) -> Flow {
-    if mmx(cx) {
+    if cx.has_mmx_operand() {
         return Flow::Undefined;
     }
     let b = source(cx, 1);
@@ -240,7 +230,7 @@ fn shuffle(cx: &mut Ctx, size: u8, with_dst: bool, pick: fn(u32, u8) -> Vec<u8>)
 
 /// PMOVMSKB MOVMSKPS MOVMSKPD: the top bit of each lane into a GPR, zero above.
 fn sign_mask(cx: &mut Ctx, shape: Type) -> Flow {
-    if mmx(cx) {
+    if cx.has_mmx_operand() {
         return Flow::Undefined;
     }
     let x = cx.read_xmm(cx.insn.op_register(1));
@@ -253,7 +243,7 @@ fn sign_mask(cx: &mut Ctx, shape: Type) -> Flow {
 
 /// PINSRW: the low word of a GPR or a memory word into word `imm & 7`.
 fn pinsrw(cx: &mut Ctx) -> Flow {
-    if mmx(cx) {
+    if cx.has_mmx_operand() {
         return Flow::Undefined;
     }
     let v = cx.read_operand(1);
@@ -268,7 +258,7 @@ fn pinsrw(cx: &mut Ctx) -> Flow {
 
 /// PEXTRW: word `imm & 7` zero-extended into a GPR, or stored (SSE4.1).
 fn pextrw(cx: &mut Ctx) -> Flow {
-    if mmx(cx) {
+    if cx.has_mmx_operand() {
         return Flow::Undefined;
     }
     let x = cx.read_xmm(cx.insn.op_register(1));
@@ -295,7 +285,7 @@ fn maskmovdqu(cx: &mut Ctx) -> Flow {
     let old = cx.b.load(Type::V128, addr, MemFlags { aligned: false });
     let data = cx.read_xmm(cx.insn.op_register(1));
     let mask = cx.read_xmm(cx.insn.op_register(2));
-    let zero = vconst(cx, 0);
+    let zero = cx.vconst(0);
     let sel = cx.b.ins(Opcode::Vcmp, Some(Type::I8x16), Imm::IntCC(IntCC::Slt), &[mask, zero]);
     let keep = cx.not(sel);
     let new = cx.op(Opcode::And, &[data, sel]);
