@@ -6,11 +6,10 @@
 #![cfg(target_arch = "x86_64")]
 
 use iced_x86::{Code, Encoder, Instruction, Mnemonic, Register};
-use visa::frontend::x86::{Mode, X86Env, lift_block};
+use visa::frontend::x86::{Mode, lift_block};
 use visa::machine::GuestMemory;
 use visa::oracle::assert_forms as run;
-use visa::oracle::cases::{Rng, case_for, forms};
-use visa::oracle::native::CODE;
+use visa::oracle::cases::forms;
 use visa::visa::{ExitReason, Imm};
 
 /// Every mnemonic of the family.
@@ -153,20 +152,7 @@ fn sse42_strings() {
 /// Every block lifted from the cases passes the V-ISA verifier.
 #[test]
 fn lifted_blocks_verify() {
-    let mut mem = GuestMemory::new(CODE + 0x1000).unwrap();
-    for code in forms(FAMILY) {
-        let mut rng = Rng::new(code as u64);
-        for _ in 0..50 {
-            let Some(case) = case_for(code, &mut rng) else {
-                continue;
-            };
-            mem.write_bytes(CODE, &case.code).unwrap();
-            let lifted = lift_block(&mem, CODE, Mode::default()).unwrap();
-            if let Err(e) = visa::visa::verify(&X86Env::get().env, &lifted.block) {
-                panic!("{code:?}: {e}\n{}", visa::oracle::disassemble(&case.code, CODE));
-            }
-        }
-    }
+    visa::oracle::assert_lifted_blocks_verify(&forms(FAMILY));
 }
 
 /// The MMX forms of the SSSE3 mnemonics are not lifted: #UD.

@@ -68,27 +68,9 @@ fn masks_inserts_and_masked_store() {
 /// every block lifted from the cases passes the V-ISA verifier.
 #[test]
 fn lifted_blocks_verify() {
-    use visa::frontend::x86::{Mode, X86Env, lift_block};
-    use visa::machine::GuestMemory;
-    use visa::oracle::cases::{Rng, case_for, forms};
-    use visa::oracle::native::CODE;
-
-    let mut mem = GuestMemory::new(CODE + 0x1000).unwrap();
-    let mut codes = forms(&[MOVES, LOGIC, SHUFFLES, OTHERS].concat());
+    let mut codes = visa::oracle::cases::forms(&[MOVES, LOGIC, SHUFFLES, OTHERS].concat());
     codes.extend(movsd_forms());
-    for code in codes {
-        let mut rng = Rng::new(code as u64);
-        for _ in 0..50 {
-            let Some(case) = case_for(code, &mut rng) else {
-                continue;
-            };
-            mem.write_bytes(CODE, &case.code).unwrap();
-            let lifted = lift_block(&mem, CODE, Mode::default()).unwrap();
-            if let Err(e) = visa::visa::verify(&X86Env::get().env, &lifted.block) {
-                panic!("{code:?}: {e}\n{}", visa::oracle::disassemble(&case.code, CODE));
-            }
-        }
-    }
+    visa::oracle::assert_lifted_blocks_verify(&codes);
 }
 
 /// The MMX forms of the family's mnemonics are not lifted: #UD.

@@ -38,25 +38,7 @@ fn atomics() {
 /// Every block lifted from the oracle's cases passes the V-ISA verifier.
 #[test]
 fn lifted_blocks_verify() {
-    use visa::frontend::x86::{Mode, X86Env, lift_block};
-    use visa::machine::GuestMemory;
-    use visa::oracle::cases::{Rng, case_for, forms};
-    use visa::oracle::native::CODE;
-
-    let mut mem = GuestMemory::new(CODE + 0x1000).unwrap();
-    for code in forms(&[STRINGS, ATOMICS].concat()) {
-        let mut rng = Rng::new(code as u64);
-        for _ in 0..50 {
-            let Some(case) = case_for(code, &mut rng) else {
-                continue;
-            };
-            mem.write_bytes(CODE, &case.code).unwrap();
-            let lifted = lift_block(&mem, CODE, Mode::default()).unwrap();
-            if let Err(e) = visa::visa::verify(&X86Env::get().env, &lifted.block) {
-                panic!("{code:?}: {e}\n{}", visa::oracle::disassemble(&case.code, CODE));
-            }
-        }
-    }
+    visa::oracle::assert_lifted_blocks_verify(&visa::oracle::cases::forms(&[STRINGS, ATOMICS].concat()));
 }
 
 /// FS and GS overrides add their bases (the oracle cannot check them: the

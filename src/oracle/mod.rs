@@ -435,6 +435,23 @@ pub fn assert_forms(mnemonics: &[iced_x86::Mnemonic]) {
     assert_codes(&cases::forms(mnemonics));
 }
 
+/// Lifts 50 random cases of each form and runs the V-ISA verifier on each
+/// block; panics at the first that does not verify, with its disassembly.
+pub fn assert_lifted_blocks_verify(codes: &[iced_x86::Code]) {
+    let mut mem = GuestMemory::new(CODE + 0x1000).expect("guest memory");
+    for &code in codes {
+        let mut rng = cases::Rng::new(code as u64);
+        for _ in 0..50 {
+            let Some(case) = cases::case_for(code, &mut rng) else { continue };
+            mem.write_bytes(CODE, &case.code).expect("code fits");
+            let lifted = lift_block(&mem, CODE, Mode::default()).expect("code in memory");
+            if let Err(e) = crate::visa::verify(&X86Env::get().env, &lifted.block) {
+                panic!("{code:?}: {e}\n{}", disassemble(&case.code, CODE));
+            }
+        }
+    }
+}
+
 /// Checks the given forms under the interpreter and the JIT.
 pub fn assert_codes(codes: &[iced_x86::Code]) {
     for tier in [Tier::Interp, Tier::Jit] {
