@@ -44,6 +44,21 @@ pub(super) fn set_reg(regs: &mut Regs, reg: Register, v: u64) {
     regs.gpr[i] = (regs.gpr[i] & !mask) | ((v << shift) & mask);
 }
 
+/// Moves the memory operand down to a 16-byte boundary through its
+/// displacement (the absolute target of a RIP-relative operand); `at` is
+/// its address, and the aligned address is returned.
+pub(super) fn align16(insn: &mut Instruction, at: u64) -> u64 {
+    let delta = at & 15;
+    let disp = insn.memory_displacement64().wrapping_sub(delta);
+    insn.set_memory_displacement64(disp);
+    if !matches!(insn.memory_base(), Register::RIP | Register::None) {
+        let fits8 = (-128..128).contains(&(disp as i64));
+        // A full displacement has size 8 (32 bits, sign-extended) in 64-bit addressing.
+        insn.set_memory_displ_size(if fits8 { 1 } else { 8 });
+    }
+    at - delta
+}
+
 pub(super) fn write_data(data: &mut [u8], addr: u64, bytes: &[u8]) {
     let at = (addr - DATA) as usize;
     data[at..at + bytes.len()].copy_from_slice(bytes);

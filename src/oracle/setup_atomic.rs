@@ -8,7 +8,7 @@ use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::Rng;
 use super::native::Regs;
-use super::setup::{reg_value, set_reg, write_data};
+use super::setup::{align16, reg_value, set_reg, write_data};
 
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(
@@ -50,17 +50,4 @@ pub fn adjust(
         _ => {}
     }
     true
-}
-
-/// Moves the memory operand down to a 16-byte boundary through its
-/// displacement (the absolute target of a RIP-relative operand).
-fn align16(insn: &mut Instruction, at: u64) -> u64 {
-    let delta = at & 15;
-    let disp = insn.memory_displacement64().wrapping_sub(delta);
-    insn.set_memory_displacement64(disp);
-    if !matches!(insn.memory_base(), Register::RIP | Register::None) {
-        let fits8 = (-128..128).contains(&(disp as i64));
-        insn.set_memory_displ_size(if fits8 { 1 } else { 4 });
-    }
-    at - delta
 }

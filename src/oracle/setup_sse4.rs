@@ -10,7 +10,7 @@ use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, edge_vector, value};
 use super::native::Regs;
-use super::setup::write_data;
+use super::setup::{align16, write_data};
 
 /// The lane width in bits of the operands of each mnemonic this setup owns.
 const LANE_BITS: &[(Mnemonic, u32)] = {
@@ -166,7 +166,9 @@ pub fn adjust(
                 insn.set_immediate8(shift);
             }
         }
-        Mnemonic::Movntdqa if rng.chance(85) => align16(insn, mem.expect("memory operand")),
+        Mnemonic::Movntdqa if rng.chance(85) => {
+            align16(insn, mem.expect("memory operand"));
+        }
         _ => {}
     }
     true
@@ -206,17 +208,5 @@ fn string_operands(insn: &mut Instruction, regs: &mut Regs, data: &mut [u8], mem
             true => len,
             false => (len & 0xffff_ffff) | rng.next_u64() << 32,
         };
-    }
-}
-
-/// Moves the memory operand down to a 16-byte boundary through its
-/// displacement (the absolute target of a RIP-relative operand).
-fn align16(insn: &mut Instruction, at: u64) {
-    let disp = insn.memory_displacement64().wrapping_sub(at & 15);
-    insn.set_memory_displacement64(disp);
-    if !matches!(insn.memory_base(), Register::RIP | Register::None) {
-        let fits8 = (-128..128).contains(&(disp as i64));
-        // A full displacement has size 8 (32 bits, sign-extended) in 64-bit addressing.
-        insn.set_memory_displ_size(if fits8 { 1 } else { 8 });
     }
 }

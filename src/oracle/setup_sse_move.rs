@@ -9,7 +9,7 @@ use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, value};
 use super::native::{DATA, Regs};
-use super::setup::write_data;
+use super::setup::{align16, write_data};
 
 /// The mnemonics this setup owns.
 const FAMILY: &[Mnemonic] = {
@@ -51,18 +51,6 @@ pub fn adjust(
         _ => {}
     }
     true
-}
-
-/// Moves the memory operand down to a 16-byte boundary through its
-/// displacement (the absolute target of a RIP-relative operand).
-fn align16(insn: &mut Instruction, at: u64) {
-    let disp = insn.memory_displacement64().wrapping_sub(at & 15);
-    insn.set_memory_displacement64(disp);
-    if !matches!(insn.memory_base(), Register::RIP | Register::None) {
-        let fits8 = (-128..128).contains(&(disp as i64));
-        // A full displacement has size 8 (32 bits, sign-extended) in 64-bit addressing.
-        insn.set_memory_displ_size(if fits8 { 1 } else { 8 });
-    }
 }
 
 /// rDI at any byte of the scratch data with 16 bytes after it.
