@@ -96,14 +96,11 @@ fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>) -> Result<Resolved, St
 
 /// The entry state of a Linux process: user-mode selectors, SSE enabled.
 fn entry_state(entry: u64, rsp: u64) -> CpuState {
-    let mut cpu = CpuState { rip: entry, ..CpuState::default() };
+    let mut cpu = CpuState::long_mode(entry);
     cpu.gpr[4] = rsp;
     cpu.set_rflags(0x202);
     // The kernel's user selectors: data 0x2b, code 0x33 (RPL 3).
     cpu.seg = [0x2b, 0x33, 0x2b, 0x2b, 0, 0];
-    cpu.cr0 = 0x8005_0033;
-    cpu.cr4 = 0x0620;
-    cpu.efer = 0x0501;
     cpu
 }
 

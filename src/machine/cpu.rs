@@ -105,6 +105,13 @@ const _: () = assert!(
 );
 
 impl CpuState {
+    /// A CPU in 64-bit long mode at `rip`, with x87 and SSE enabled (CR0:
+    /// PE MP ET NE WP AM PG; CR4: PAE OSFXSR OSXMMEXCPT; EFER: LME LMA SCE);
+    /// segments and the rest are the caller's.
+    pub fn long_mode(rip: u64) -> CpuState {
+        CpuState { rip, cr0: 0x8005_0033, cr4: 0x0620, efer: 0x0501, ..CpuState::default() }
+    }
+
     pub const GPR_OFFSET: usize = offset_of!(CpuState, gpr);
     pub const RIP_OFFSET: usize = offset_of!(CpuState, rip);
     pub const RFLAGS_REST_OFFSET: usize = offset_of!(CpuState, rflags_rest);

@@ -57,16 +57,12 @@ pub fn new_board(uart: Uart) -> Board {
 /// mode, flat segments, identity-mapped RAM, interrupts off, x87 and SSE
 /// enabled, RSP at the top of RAM, RDI holding the RAM size.
 pub fn entry_state(entry: u64, ram: u64) -> CpuState {
-    let mut cpu = CpuState { rip: entry, ..CpuState::default() };
+    let mut cpu = CpuState::long_mode(entry);
     cpu.gpr[4] = ram & !0xf;
     cpu.gpr[7] = ram;
     cpu.set_rflags(0x2);
     // Selectors of a flat GDT: code 0x08, data 0x10.
     cpu.seg = [0x10, 0x08, 0x10, 0x10, 0x10, 0x10];
-    // PE MP ET NE WP AM PG; PAE OSFXSR OSXMMEXCPT; LME LMA SCE.
-    cpu.cr0 = 0x8005_0033;
-    cpu.cr4 = 0x0620;
-    cpu.efer = 0x0501;
     cpu
 }
 
