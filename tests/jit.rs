@@ -23,17 +23,23 @@ fn guest(name: &str) -> (GuestMemory, u64) {
     (mem, entry)
 }
 
-#[test]
-fn a_full_code_region_is_flushed_and_execution_goes_on() {
-    let (mut mem, entry) = guest("sort");
+/// Runs a guest to its end under `engine`, checks that it printed what
+/// `guests/expected` says, and returns how it ended.
+fn run_guest(name: &str, engine: &mut Engine) -> Ending {
+    let (mut mem, entry) = guest(name);
     let mut cpu = board::entry_state(entry, 128 << 20);
     let out = Capture::default();
     let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
+    let ending = board::run(engine, &mut cpu, &mut mem, &mut board, u64::MAX);
+    let path = format!("{}/guests/expected/{name}.out", env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(String::from_utf8(out.0.borrow().clone()).unwrap(), std::fs::read_to_string(path).unwrap(), "{name}");
+    ending
+}
+
+#[test]
+fn a_full_code_region_is_flushed_and_execution_goes_on() {
     let mut engine = Engine::with_code_size(EngineKind::Jit, 32 << 10);
-    let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, u64::MAX);
-    let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/guests/expected/sort.out")).unwrap();
-    assert_eq!(String::from_utf8(out.0.borrow().clone()).unwrap(), expected);
-    assert_eq!(ending, Ending::Exited(1));
+    assert_eq!(run_guest("sort", &mut engine), Ending::Exited(1));
     assert!(engine.stats.jit_flushes > 0, "a 32 KiB region should fill up");
     assert!(engine.stats.jit_runs > 0);
 }
@@ -42,14 +48,8 @@ fn a_full_code_region_is_flushed_and_execution_goes_on() {
 /// V-ISA for cold ones): every hot block of a guest compiles.
 #[test]
 fn the_tiered_engine_compiles_hot_blocks() {
-    let (mut mem, entry) = guest("sha256");
-    let mut cpu = board::entry_state(entry, 128 << 20);
-    let out = Capture::default();
-    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
     let mut engine = Engine::with_kind(EngineKind::Tiered { threshold: 50 });
-    board::run(&mut engine, &mut cpu, &mut mem, &mut board, u64::MAX);
-    let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/guests/expected/sha256.out")).unwrap();
-    assert_eq!(String::from_utf8(out.0.borrow().clone()).unwrap(), expected);
+    run_guest("sha256", &mut engine);
     assert!(engine.stats.jit_compiled > 10, "{:?}", engine.stats);
     assert_eq!(engine.stats.jit_failed, 0, "{:?}", engine.stats);
 }
