@@ -12,7 +12,6 @@ use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::jit::{Setup, build_function, compile_function, flags};
 use visa::machine::GuestMemory;
 use visa::machine::board::{self, Ending, Input, Uart};
-use visa::visa::Imm;
 use visa::visa::opt::optimize;
 use visa::visa::text::parse_module;
 
@@ -95,11 +94,7 @@ fn sample_blocks() -> Vec<(visa::visa::Env, visa::visa::Block)> {
             }
             seen.push(addr);
             let Ok(lifted) = lift_block(&mem, addr, Mode::default()) else { continue };
-            match lifted.block.terminator().map(|t| t.imm) {
-                Some(Imm::Target(t)) => todo.push(t),
-                Some(Imm::Branch(a, b)) => todo.extend([a, b]),
-                _ => {}
-            }
+            todo.extend(lifted.block.terminator().into_iter().flat_map(|t| t.direct_targets()));
             blocks.push((env.clone(), optimize(env, &lifted.block)));
         }
     }
@@ -135,17 +130,7 @@ fn blocks_compile_for_every_host_cranelift_supports() {
         let mut failures = Vec::new();
         for (env, block) in &blocks {
             // Every direct exit linked (to made-up cells), so linking code is compiled too.
-            let cells: Vec<(u64, usize)> = block
-                .insts
-                .iter()
-                .flat_map(|i| match i.imm {
-                    Imm::Target(t) => vec![t],
-                    Imm::Branch(t, f) => vec![t, f],
-                    _ => vec![],
-                })
-                .enumerate()
-                .map(|(n, t)| (t, 0x1000 + 8 * n))
-                .collect();
+            let cells = visa::jit::placeholder_cells(block);
             let links = Setup { cells: &cells, protected: true };
             let result =
                 build_function(env, block, &*isa, links).and_then(|(func, _descs)| compile_function(&isa, func));

@@ -10,7 +10,7 @@ use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::machine::GuestMemory;
 use visa::machine::board;
-use visa::visa::{Imm, Opcode, text, verify};
+use visa::visa::{text, verify};
 
 use super::boot::parse_number;
 
@@ -40,15 +40,7 @@ pub struct LiftArgs {
 
 /// Direct successors of a block (side exit, jump and branch targets).
 fn successors(block: &visa::visa::Block) -> Vec<u64> {
-    block
-        .insts
-        .iter()
-        .flat_map(|i| match (i.op, i.imm) {
-            (Opcode::Jump | Opcode::JumpIf, Imm::Target(t)) => vec![t],
-            (Opcode::Branch, Imm::Branch(a, b)) => vec![a, b],
-            _ => Vec::new(),
-        })
-        .collect()
+    block.insts.iter().flat_map(|i| i.direct_targets()).collect()
 }
 
 pub fn lift(args: LiftArgs) -> Result<i32, String> {

@@ -97,6 +97,19 @@ pub fn build_function(
     Ok((func, descs))
 }
 
+/// A made-up link cell address for each direct target of a block, as the
+/// engine gives every direct exit a cell (for compiling a block outside an
+/// engine: disassembly, tests).
+pub fn placeholder_cells(block: &Block) -> Vec<(u64, usize)> {
+    let mut cells: Vec<(u64, usize)> = Vec::new();
+    for t in block.insts.iter().flat_map(|i| i.direct_targets()) {
+        if !cells.iter().any(|(x, _)| *x == t) {
+            cells.push((t, 0x1000 + 8 * cells.len()));
+        }
+    }
+    cells
+}
+
 /// The host code Cranelift makes of a block, as its disassembly (for
 /// `visa lift --host`).
 pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
@@ -104,14 +117,9 @@ pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, 
         .map_err(|e| JitError::Codegen(e.to_string()))?
         .finish(flags())
         .map_err(|e| JitError::Codegen(e.to_string()))?;
-    // Every direct exit gets a (made-up) link cell, as the engine gives it,
-    // so the code shown is the code that runs: linked exits and loops.
-    let mut cells: Vec<(u64, usize)> = Vec::new();
-    for t in block.insts.iter().flat_map(|i| i.direct_targets()) {
-        if !cells.iter().any(|(x, _)| *x == t) {
-            cells.push((t, 0x1000 + 8 * cells.len()));
-        }
-    }
+    // Linked as the engine links it, so the code shown is the code that
+    // runs: linked exits and loops.
+    let cells = placeholder_cells(block);
     let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected })?;
     let mut ctx = Context::for_function(func);
     ctx.set_disasm(true);
