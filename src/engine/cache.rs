@@ -19,7 +19,8 @@ pub struct Translation {
     /// The frontend mode it was lifted in (see `Key`).
     pub mode: u32,
     /// The guest code the block was made from: ranges `(start, length)`,
-    /// and a hash of its bytes (to check that code lifted again is the same).
+    /// and (with a JIT) a hash of its bytes, to check that code lifted again
+    /// for compilation is the same.
     pub ranges: Vec<(u64, u64)>,
     pub code_hash: u64,
     pub guest_insts: u32,

@@ -309,7 +309,8 @@ impl Engine {
         // Only the JIT engine compiles at once; the tiered engine lifts a
         // block again when it is hot, rather than keep every block's V-ISA.
         let keep = (self.jit.is_some() && self.kind == EngineKind::Jit).then_some(block);
-        let code_hash = code_hash(mem, &lifted.ranges);
+        // What a later lift for the JIT is checked against.
+        let code_hash = if self.jit.is_some() { code_hash(mem, &lifted.ranges) } else { 0 };
         let t = self.cache.insert(Translation {
             addr: rip,
             mode: key.mode,

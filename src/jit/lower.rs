@@ -149,12 +149,20 @@ pub(super) struct Lower<'a, 'f> {
     group_ok: Vec<Option<ir::Value>>,
 }
 
-/// For a block that loops on itself: the slots it reads, to carry around
-/// the loop in registers, and those it writes before anything can observe
-/// the state (so they are dead when the loop comes back). Slots it only
-/// writes (flags, mostly) are stored on the way round instead, so the
-/// exits need not store them before the block has written them.
-fn loop_slots(env: &Env, block: &Block) -> (Vec<usize>, Vec<bool>) {
+/// The state slots of a block that loops on itself.
+struct LoopSlots {
+    /// The slots it reads, to carry around the loop in registers. Slots it
+    /// only writes (flags, mostly) are stored on the way round instead, so
+    /// the exits need not store them before the block has written them.
+    carried: Vec<usize>,
+    /// The slots it writes anywhere.
+    writes: Vec<bool>,
+    /// The slots it writes before anything can observe the state (so they
+    /// are dead when the loop comes back).
+    dead: Vec<bool>,
+}
+
+fn loop_slots(env: &Env, block: &Block) -> LoopSlots {
     let n = env.slots.len();
     let (mut read, mut written) = (vec![false; n], vec![false; n]);
     for inst in &block.insts {
@@ -167,13 +175,15 @@ fn loop_slots(env: &Env, block: &Block) -> (Vec<usize>, Vec<bool>) {
         }
     }
     let dead = written;
-    let mut reads = vec![false; n];
+    let (mut reads, mut writes) = (vec![false; n], vec![false; n]);
     for inst in &block.insts {
-        if let (Opcode::Get, Imm::Slot(s)) = (inst.op, inst.imm) {
-            reads[s.0 as usize] = true;
+        match (inst.op, inst.imm) {
+            (Opcode::Get, Imm::Slot(s)) => reads[s.0 as usize] = true,
+            (Opcode::Set, Imm::Slot(s)) => writes[s.0 as usize] = true,
+            _ => {}
         }
     }
-    ((0..n).filter(|s| reads[*s] && !dead[*s]).collect(), dead)
+    LoopSlots { carried: (0..n).filter(|s| reads[*s] && !dead[*s]).collect(), writes, dead }
 }
 
 /// How a block is compiled: the cells that link its direct exits, and
@@ -262,10 +272,11 @@ impl<'a, 'f> Lower<'a, 'f> {
         let pending = slots_disjoint(env).then(|| vec![None; env.slots.len()]);
         let loops = block.insts.iter().flat_map(|i| i.direct_targets()).any(|t| t == block.addr)
             && links.cells.iter().any(|(t, _)| *t == block.addr);
-        let (carried, dead_at_start) = if loops && pending.is_some() {
+        let LoopSlots { carried, writes, dead: dead_at_start } = if loops && pending.is_some() {
             loop_slots(env, block)
         } else {
-            (Vec::new(), vec![false; env.slots.len()])
+            let none = vec![false; env.slots.len()];
+            LoopSlots { carried: Vec::new(), writes: none.clone(), dead: none }
         };
         // Only with page permissions: there the span check replaces two
         // page lookups per access.
@@ -320,28 +331,18 @@ impl<'a, 'f> Lower<'a, 'f> {
             group_ok: vec![None; groups.len()],
             groups,
         };
-        l.start_body();
+        l.start_body(&writes);
         l
     }
 
     /// At the body's start the carried slots hold its parameters: pending
     /// (to be stored on the way out) for slots the block writes, known
     /// equal to the state for the others.
-    fn start_body(&mut self) {
+    fn start_body(&mut self, writes: &[bool]) {
         let params = self.b.block_params(self.body).to_vec();
-        let writes: Vec<bool> = self
-            .carried
-            .iter()
-            .map(|s| {
-                self.block
-                    .insts
-                    .iter()
-                    .any(|i| matches!((i.op, i.imm), (Opcode::Set, Imm::Slot(x)) if x.0 as usize == *s))
-            })
-            .collect();
-        for ((s, v), write) in self.carried.clone().into_iter().zip(params).zip(writes) {
+        for (s, v) in self.carried.clone().into_iter().zip(params) {
             match self.pending.as_mut() {
-                Some(pending) if write => {
+                Some(pending) if writes[s] => {
                     pending[s] = Some(v);
                     self.pending_order.push(s);
                 }
@@ -377,18 +378,9 @@ impl<'a, 'f> Lower<'a, 'f> {
         let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
         self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
         let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
-        if let Some(pending) = &self.pending {
-            let writes: Vec<(usize, ir::Value)> = self
-                .pending_order
-                .iter()
-                .filter(|s| !self.carried.contains(s) && !self.dead_at_start[**s])
-                .filter_map(|s| pending[*s].map(|v| (*s, v)))
-                .collect();
-            for (s, v) in writes {
-                let offset = self.env.slots[s].offset as i32;
-                self.b.ins().store(MemFlagsData::new().with_notrap(), v, self.state, offset);
-            }
-        }
+        let mut skip = self.dead_at_start.clone();
+        self.carried.iter().for_each(|s| skip[*s] = true);
+        self.store_pending_except(&skip);
         let args: Vec<ir::BlockArg> = args.into_iter().map(ir::BlockArg::Value).collect();
         self.b.ins().jump(self.body, &args);
     }
@@ -405,9 +397,18 @@ impl<'a, 'f> Lower<'a, 'f> {
     /// Stores every pending state write (on a path that leaves the block,
     /// or before a helper call); they stay pending for the path that goes on.
     fn store_pending(&mut self) {
+        self.store_pending_except(&[]);
+    }
+
+    /// Stores the pending writes of the slots `skip` does not mark.
+    fn store_pending_except(&mut self, skip: &[bool]) {
         let Some(pending) = &self.pending else { return };
-        let writes: Vec<(usize, ir::Value)> =
-            self.pending_order.iter().filter_map(|s| pending[*s].map(|v| (*s, v))).collect();
+        let writes: Vec<(usize, ir::Value)> = self
+            .pending_order
+            .iter()
+            .filter(|s| !skip.get(**s).copied().unwrap_or(false))
+            .filter_map(|s| pending[*s].map(|v| (*s, v)))
+            .collect();
         for (s, v) in writes {
             let offset = self.env.slots[s].offset as i32;
             self.b.ins().store(MemFlagsData::new().with_notrap(), v, self.state, offset);
