@@ -293,7 +293,9 @@ pub fn leeway(code: &[u8], regs: &Regs) -> Leeway {
         }
         // Uncompared bytes of the image: (offset, length).
         let fields: &[(u64, usize)] = match insn.memory_size() {
-            iced_x86::MemorySize::Fxsave_512Byte | iced_x86::MemorySize::Fxsave64_512Byte => &[(28, 4)],
+            // FOP, FIP, FDP (vendors differ: AMD stores them only while an
+            // exception is pending, Intel always), and MXCSR_MASK.
+            iced_x86::MemorySize::Fxsave_512Byte | iced_x86::MemorySize::Fxsave64_512Byte => &[(6, 18), (28, 4)],
             iced_x86::MemorySize::FpuEnv14 | iced_x86::MemorySize::FpuState94 if !loads(m) => &[(6, 8)],
             iced_x86::MemorySize::FpuEnv28 | iced_x86::MemorySize::FpuState108 if !loads(m) => &[(12, 16)],
             _ => &[],

@@ -4,8 +4,9 @@
 //!
 //! The forms are those the families' setups own (`setup_sse_*`,
 //! `setup_sse4`, `setup_x87`) that the host runs, but for the ones the
-//! oracle cannot compare exactly (the x87 transcendentals, RCP and RSQRT)
-//! and MASKMOVDQU, which stores through RDI; the general-purpose ones are
+//! oracle cannot compare exactly (the x87 transcendentals, RCP and RSQRT,
+//! and DPPS and DPPD, whose NaN results differ between vendors and would
+//! flow into later values) and MASKMOVDQU, which stores through RDI; the general-purpose ones are
 //! moves, arithmetic and the flag readers of `SEQUENCE_MNEMONICS`. A
 //! compare is often followed by a flag reader (SETcc, CMOVcc, FCMOVcc, ADC,
 //! LAHF...), FNSTSW AX by SAHF. Each sequence mostly draws from one kind
@@ -101,6 +102,7 @@ impl SimdForms {
                 && !setup_sse_float::is_reciprocal(m)
                 && !setup_x87::is_transcendental(m)
                 && m != Mnemonic::Maskmovdqu
+                && !matches!(m, Mnemonic::Dpps | Mnemonic::Dppd)
         };
         let sse = forms_where(|c| {
             usable(c)
