@@ -1,8 +1,28 @@
 //! The V-ABI: what a block hands back to the runtime when it stops, and how
 //! blocks call runtime helpers. Both execution tiers speak exactly this.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use crate::machine::GuestMemory;
 use crate::visa::{ExitReason, Helper, TrapCode};
+
+/// Nonzero when something outside the guest (a host signal, say) wants the
+/// running engine back: both tiers check it at every block entry and every
+/// round of a loop, so the engine returns `Stop::Interrupted` within one
+/// block. It is a word of its own, never written by guest code, so setting
+/// it from a signal handler cannot be lost to a racing update.
+pub static INTERRUPT: AtomicU32 = AtomicU32::new(0);
+
+/// Asks the running engine to return at the next block boundary
+/// (async-signal-safe: one atomic store).
+pub fn interrupt() {
+    INTERRUPT.store(1, Ordering::SeqCst);
+}
+
+/// Takes a pending interrupt request: true once per request.
+pub fn take_interrupt() -> bool {
+    INTERRUPT.load(Ordering::Relaxed) != 0 && INTERRUPT.swap(0, Ordering::SeqCst) != 0
+}
 
 /// How control leaves a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -33,7 +33,7 @@ impl EngineKind {
 pub struct BootArgs {
     /// An ELF64 image, loaded at its physical addresses (optional with --load).
     image: Option<PathBuf>,
-    /// RAM size: bytes, or with a K, M or G suffix (up to 64G).
+    /// RAM size: bytes, or with a K, M or G suffix (4K to 64G).
     #[arg(long, default_value = "128M", value_parser = parse_size)]
     ram: u64,
     /// Execution engine.
@@ -67,6 +67,10 @@ pub fn parse_number(s: &str) -> Result<u64, String> {
     parsed.map_err(|_| format!("`{s}` is not a number"))
 }
 
+/// The board's RAM: at least a page, at most 64 GiB.
+const MIN_RAM: u64 = visa::machine::PAGE_SIZE;
+const MAX_RAM: u64 = 64 << 30;
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let upper = s.to_ascii_uppercase();
     let trimmed = upper.trim_end_matches("IB").trim_end_matches('B');
@@ -78,8 +82,8 @@ fn parse_size(s: &str) -> Result<u64, String> {
     };
     let n = parse_number(digits).map_err(|_| format!("`{s}` is not a size (try 128M or 4G)"))?;
     let size = n.checked_shl(shift).filter(|v| v >> shift == n).ok_or(format!("`{s}` is too large"))?;
-    if size == 0 || size > 64 << 30 {
-        return Err(format!("RAM size {s} is outside 1 byte .. 64G"));
+    if !(MIN_RAM..=MAX_RAM).contains(&size) {
+        return Err(format!("RAM size {s} is outside 4K .. 64G"));
     }
     Ok(size)
 }

@@ -57,6 +57,13 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     if args.stats {
         exec_prefix.push(cstr("--stats"));
     }
+    if let Some(file) = &args.stats_json {
+        exec_prefix.push(cstr("--stats-json"));
+        exec_prefix.push(CString::new(file.as_os_str().as_bytes()).map_err(|_| "NUL in the --stats-json path")?);
+    }
+    if args.perf_map {
+        exec_prefix.push(cstr("--perf-map"));
+    }
     let opts = visa::linux::Options {
         engine: args.engine.with_threshold(args.threshold),
         strace: args.strace,

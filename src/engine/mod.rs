@@ -48,10 +48,12 @@ pub enum Stop {
     /// A runtime exit (SYSCALL, HLT, INT3...); RIP is where execution resumes.
     Exit(ExitReason),
     Fault(Fault),
-    /// The instruction budget is spent.
+    /// The instruction budget is spent, exactly.
     Budget,
     /// A helper asked the machine to stop.
     Requested,
+    /// `abi::interrupt` asked the engine back (a host signal arrived).
+    Interrupted,
 }
 
 /// Counters of one engine.
@@ -117,7 +119,6 @@ impl Default for Engine {
     }
 }
 
-/// Zeroes every link cell that leads to `t`'s compiled code.
 /// A hash of the guest code in `ranges` (unreadable bytes count as absent).
 fn code_hash(mem: &GuestMemory, ranges: &[(u64, u64)]) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -130,6 +131,32 @@ fn code_hash(mem: &GuestMemory, ranges: &[(u64, u64)]) -> u64 {
     h.finish()
 }
 
+/// A block made ready to run: its guest code ranges, optimised V-ISA and
+/// code prepared for the interpreter.
+struct Prepared {
+    ranges: Vec<(u64, u64)>,
+    block: crate::visa::Block,
+    code: interp::Compiled,
+}
+
+/// Lifts the block at `key` (at most `max` guest instructions), optimises
+/// it and prepares it for the interpreter; marks its code, so that stores
+/// into it are seen.
+fn prepare(mem: &mut GuestMemory, key: Key, max: usize) -> Result<Prepared, Fault> {
+    let rip = key.addr;
+    let lifted = x86::lift_block_within(mem, rip, x86::Mode::from_bits(key.mode), max)
+        .map_err(|LiftError::Fetch(addr)| Fault { vector: 14, rip, addr: Some(addr) })?;
+    let env = &X86Env::get().env;
+    let block = crate::visa::opt::optimize(env, &lifted.block);
+    let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
+        .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
+    for &(at, len) in &lifted.ranges {
+        mem.mark_code(at, len);
+    }
+    Ok(Prepared { ranges: lifted.ranges, block, code })
+}
+
+/// Zeroes every link cell that leads to `t`'s compiled code.
 fn unlink_incoming(t: &Translation) {
     for cell in t.incoming.borrow_mut().drain(..) {
         // SAFETY: a cell stays in an incoming list only while its owner is
@@ -290,15 +317,7 @@ impl Engine {
     fn translate(&mut self, mem: &mut GuestMemory, key: Key) -> Result<Rc<Translation>, Fault> {
         let started = Instant::now();
         let rip = key.addr;
-        let lifted = x86::lift_block(mem, rip, x86::Mode::from_bits(key.mode))
-            .map_err(|LiftError::Fetch(addr)| Fault { vector: 14, rip, addr: Some(addr) })?;
-        let env = &X86Env::get().env;
-        let block = crate::visa::opt::optimize(env, &lifted.block);
-        let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
-            .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
-        for &(at, len) in &lifted.ranges {
-            mem.mark_code(at, len);
-        }
+        let Prepared { ranges, block, code } = prepare(mem, key, x86::MAX_INSTRUCTIONS)?;
         let mut targets = Vec::new();
         for a in block.insts.iter().flat_map(|i| i.direct_targets()) {
             if !targets.contains(&a) {
@@ -310,11 +329,11 @@ impl Engine {
         // block again when it is hot, rather than keep every block's V-ISA.
         let keep = (self.jit.is_some() && self.kind == EngineKind::Jit).then_some(block);
         // What a later lift for the JIT is checked against.
-        let code_hash = if self.jit.is_some() { code_hash(mem, &lifted.ranges) } else { 0 };
+        let code_hash = if self.jit.is_some() { code_hash(mem, &ranges) } else { 0 };
         let t = self.cache.insert(Translation {
             addr: rip,
             mode: key.mode,
-            ranges: lifted.ranges,
+            ranges,
             code_hash,
             guest_insts: code.guest_insts(),
             code,
@@ -387,8 +406,28 @@ impl Engine {
         }
     }
 
-    /// Runs from `cpu.rip` until a stop, or until about `budget` guest
-    /// instructions have run (blocks are not split, so a few more may).
+    /// Runs a one-off translation of at most `max` guest instructions at
+    /// `key` under the interpreter (the next block would run past the end
+    /// of the budget); it is not cached.
+    fn run_within(
+        &mut self,
+        cpu: &mut CpuState,
+        mem: &mut GuestMemory,
+        helpers: &mut dyn Helpers,
+        key: Key,
+        max: u64,
+    ) -> Result<Outcome, Fault> {
+        let started = Instant::now();
+        let code = prepare(mem, key, max as usize)?.code;
+        self.stats.translate_time += started.elapsed();
+        let outcome = interp::run(&code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
+        self.stats.guest_insts += self.scratch.executed as u64;
+        Ok(outcome)
+    }
+
+    /// Runs from `cpu.rip` until a stop, or until exactly `budget` guest
+    /// instructions have run (a block that would run past the budget is
+    /// translated again, cut short, for the last instructions).
     pub fn run(&mut self, cpu: &mut CpuState, mem: &mut GuestMemory, helpers: &mut dyn Helpers, budget: u64) -> Stop {
         let started = Instant::now();
         let limit = self.stats.guest_insts.saturating_add(budget);
@@ -398,6 +437,9 @@ impl Engine {
             }
             if helpers.stop_requested() {
                 break Stop::Requested;
+            }
+            if crate::abi::take_interrupt() {
+                break Stop::Interrupted;
             }
             let rip = cpu.rip;
             self.protected = mem.has_protection();
@@ -421,8 +463,17 @@ impl Engine {
             self.recent[self.recent_next] = rip;
             self.recent_next = (self.recent_next + 1) % RECENT_BLOCKS;
             self.stats.blocks_run += 1;
-            self.maybe_compile(mem, &t);
-            let outcome = if let Some(entry) = self.compiled_entry(&t) {
+            let remaining = limit - self.stats.guest_insts;
+            let fits = t.guest_insts as u64 <= remaining;
+            if fits {
+                self.maybe_compile(mem, &t);
+            }
+            let outcome = if !fits {
+                match self.run_within(cpu, mem, helpers, key, remaining) {
+                    Ok(outcome) => outcome,
+                    Err(f) => break Stop::Fault(f),
+                }
+            } else if let Some(entry) = self.compiled_entry(&t) {
                 self.stats.jit_runs += 1;
                 let allowance = (limit - self.stats.guest_insts).min(i64::MAX as u64) as i64;
                 let jit = self.jit.as_ref().expect("compiled code has a JIT");

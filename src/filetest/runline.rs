@@ -195,8 +195,13 @@ pub fn parse_directives(src: &str, module: &Module) -> Result<(Vec<RunLine>, u64
                 Err(msg) => failures.push(Failure { line: i + 1, msg }),
             }
         } else if let Some(size) = comment.strip_prefix("memory:") {
+            let range = crate::machine::MIN_MEMORY..=crate::machine::MAX_MEMORY;
             match parse_int(size.trim()).and_then(|v| u64::try_from(v).ok()) {
-                Some(v) => memory = v,
+                Some(v) if range.contains(&v) => memory = v,
+                Some(_) => failures.push(Failure {
+                    line: i + 1,
+                    msg: format!("memory size {} is outside {} bytes .. 1 TiB", size.trim(), range.start()),
+                }),
                 None => failures.push(Failure { line: i + 1, msg: format!("`{}` is not a memory size", size.trim()) }),
             }
         }

@@ -100,6 +100,8 @@ pub(super) struct Lower<'a, 'f> {
     code_lines: ir::Value,
     /// The page-permission map, when memory has one.
     perms: Option<ir::Value>,
+    /// Address of the interrupt word (`abi::INTERRUPT`).
+    interrupt: ir::Value,
     /// The current guest instruction and how many came before it.
     guest: u64,
     completed: u32,
@@ -207,6 +209,14 @@ fn slots_disjoint(env: &Env) -> bool {
 }
 
 /// The signature of a compiled block: context pointer in, exit kind out.
+/// `cond`, or an interrupt pending (the word at `interrupt` nonzero).
+fn or_interrupted(b: &mut FunctionBuilder, cond: ir::Value, interrupt: ir::Value) -> ir::Value {
+    // Not a readonly field: a signal handler sets it while blocks run.
+    let word = b.ins().load(types::I32, MemFlagsData::trusted(), interrupt, 0);
+    let pending = b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, word, 0);
+    b.ins().bor(cond, pending)
+}
+
 pub fn block_signature(call_conv: CallConv) -> Signature {
     let mut sig = Signature::new(call_conv);
     sig.params.push(AbiParam::new(types::I64));
@@ -250,13 +260,16 @@ impl<'a, 'f> Lower<'a, 'f> {
         let mem_size = field(&mut b, offset_of!(JitCtx, mem_size));
         let code_lines = field(&mut b, offset_of!(JitCtx, code_lines));
         let perms = links.protected.then(|| field(&mut b, offset_of!(JitCtx, perms)));
-        // Pay for the block's instructions up front; if the budget is spent
-        // (or the runtime asked for a stop, which zeroes it), leave before
-        // doing anything. A block runs whole while any budget is left (as the
-        // interpreter runs it), so the budget may end negative.
+        let interrupt = field(&mut b, offset_of!(JitCtx, interrupt));
+        // Pay for the block's instructions up front; if the budget cannot
+        // pay for all of them (the dispatcher then runs a shorter
+        // translation, so budgets end exactly), the runtime asked for a stop
+        // (which zeroes it), or an interrupt is pending, leave before doing
+        // anything.
         let budget = b.ins().load(types::I64, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, budget) as i32);
         let left = b.ins().iadd_imm_s(budget, -(insts as i64));
-        let spent = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThanOrEqual, budget, 0);
+        let short = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, left, 0);
+        let spent = or_interrupted(&mut b, short, interrupt);
         let (out, go) = (b.create_block(), b.create_block());
         b.set_cold_block(out);
         b.ins().brif(spent, out, &[], go, &[]);
@@ -307,6 +320,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             mem_size,
             code_lines,
             perms,
+            interrupt,
             guest: block.addr,
             completed: 0,
             started: false,
@@ -362,20 +376,25 @@ impl<'a, 'f> Lower<'a, 'f> {
     }
 
     /// The branch back to the block's start, having run `executed` of its
-    /// instructions: when the budget allows another round, the carried
-    /// slots go round in registers and only the other live writes are
-    /// stored; else the block leaves with the state exact.
+    /// instructions: when the budget pays for another whole round (and no
+    /// interrupt is pending), the carried slots go round in registers and
+    /// only the other live writes are stored; else the block leaves with
+    /// the state exact.
     fn back_edge(&mut self, executed: u32) {
         let off = offset_of!(JitCtx, budget) as i32;
+        // The budget holds what is left after paying for the whole round;
+        // this round ran `executed`, so `budget + insts - executed` is left,
+        // and another round leaves `budget - executed`.
         let budget = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
-        let left = self.b.ins().iadd_imm_s(budget, executed as i64 - self.insts as i64);
-        let spent = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThanOrEqual, left, 0);
+        let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
+        let short = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, again, 0);
+        let spent = or_interrupted(&mut self.b, short, self.interrupt);
         self.side(spent, |l| {
+            let left = l.b.ins().iadd_imm_s(budget, l.insts as i64 - executed as i64);
             l.b.ins().store(MemFlagsData::trusted(), left, l.ctx, off);
             let pc = l.iconst(types::I64, l.block.addr as i64);
             l.exit_jump(EXIT_JUMP, pc);
         });
-        let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
         self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
         let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
         let mut skip = self.dead_at_start.clone();
@@ -826,7 +845,8 @@ impl<'a, 'f> Lower<'a, 'f> {
     /// a store that may hit translated code, records the write; returns
     /// whether it did hit code (for a store).
     fn check_access(&mut self, addr: ir::Value, size: u32, write: bool) -> Option<ir::Value> {
-        // Memory is never smaller than an access, so one compare bounds it.
+        // Memory is never smaller than an access (`GuestMemory` refuses
+        // sizes below `MIN_MEMORY`), so one compare bounds it.
         let limit = self.b.ins().iadd_imm_s(self.mem_size, -(size as i64));
         let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, addr, limit);
         self.trap_if(beyond, TrapCode::MemFault, Some(addr));

@@ -349,6 +349,7 @@ impl Jit {
             _pad2: 0,
             banked: 0,
             ind_table: env.ind_table,
+            interrupt: &crate::abi::INTERRUPT,
             exit_link: 0,
         };
         let kind = (self.trampoline)(&mut ctx, code.entry);

@@ -49,6 +49,9 @@ pub struct JitCtx {
     pub banked: i64,
     /// The indirect-jump table: `IND_ENTRIES` entries.
     pub ind_table: *const IndEntry,
+    /// `abi::INTERRUPT`: nonzero makes the next block entry (or round of a
+    /// loop) leave for the dispatcher.
+    pub interrupt: *const std::sync::atomic::AtomicU32,
     /// On an unlinked direct exit: the link cell that would have taken it
     /// (so the dispatcher can link it), else 0.
     pub exit_link: u64,

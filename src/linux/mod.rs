@@ -38,10 +38,11 @@ pub struct Options {
     pub strace: bool,
     /// The guest's argv[0] (default: the program path as given).
     pub argv0: Option<Vec<u8>>,
-    /// How visa runs a program the guest execs: visa's path and its options,
-    /// before `--argv0 NAME -- PROGRAM ARGS`.
+    /// How visa runs a program the guest execs: visa's path and its options
+    /// (all but `--max-insns`, which becomes the instructions left), before
+    /// `--argv0 NAME -- PROGRAM ARGS`.
     pub exec_prefix: Vec<CString>,
-    /// Stop after about this many guest instructions (status 124).
+    /// Stop after exactly this many guest instructions (status 124).
     pub max_insns: Option<u64>,
     /// Print engine statistics to standard error at the end.
     pub stats: bool,
@@ -53,9 +54,6 @@ pub struct Options {
 
 /// Exit status when `max_insns` runs out (as `timeout` uses).
 pub const OUT_OF_TIME: i32 = 124;
-
-/// Guest instructions between checks for host signals.
-const CHUNK: u64 = 1 << 22;
 
 /// How deep `#!` interpreters may nest.
 const MAX_SCRIPT_DEPTH: usize = 4;
@@ -135,6 +133,7 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
         reported: HashSet::new(),
         exe: exe.as_os_str().as_bytes().to_vec(),
         exec_prefix: opts.exec_prefix.clone(),
+        insns_left: opts.max_insns,
     })
 }
 
@@ -191,9 +190,12 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
             eprintln!("visa: stopped after {} guest instructions (--max-insns)", engine.stats.guest_insts);
             break OUT_OF_TIME;
         }
-        match engine.run(&mut p.cpu, &mut p.mem, &mut rt, left.min(CHUNK)) {
+        match engine.run(&mut p.cpu, &mut p.mem, &mut rt, left) {
             Stop::Exit(ExitReason::Syscall) => {
                 let nr = p.cpu.gpr[0];
+                if opts.max_insns.is_some() {
+                    p.insns_left = Some(limit.saturating_sub(engine.stats.guest_insts));
+                }
                 syscall::dispatch(&mut p);
                 if let Some(status) = p.exit {
                     break status;
@@ -213,7 +215,8 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
                 raise_fault(&mut p, &engine, f);
             }
             Stop::Fault(f) => raise_fault(&mut p, &engine, f),
-            Stop::Budget | Stop::Requested => {}
+            // A host signal interrupts the engine within one block.
+            Stop::Budget | Stop::Requested | Stop::Interrupted => {}
         }
         let signalled = p.signals.pending != 0 || signals::host_signal_waiting() || p.signals.saved_mask.is_some();
         if signalled && signals::deliver_pending(&mut p).is_err() {

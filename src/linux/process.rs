@@ -30,6 +30,9 @@ pub struct Process {
     /// How to run a program that the guest execs: visa's own arguments
     /// before the program (`run --engine ...`).
     pub exec_prefix: Vec<CString>,
+    /// With `--max-insns`: the guest instructions left, which a program the
+    /// guest execs may still run.
+    pub insns_left: Option<u64>,
 }
 
 impl Process {

@@ -265,6 +265,9 @@ extern "C" fn on_host_signal(sig: i32, info: *mut libc::siginfo_t, _context: *mu
         slot[2].store(value, Ordering::Relaxed);
     }
     HOST_PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    // After the pending bit: the engine comes back within one block and
+    // finds the signal.
+    crate::abi::interrupt();
 }
 
 /// Catches a host signal for the guest (`catch`), or ignores it as the guest

@@ -41,6 +41,15 @@ pub const PAGE_SIZE: u64 = 4096;
 /// Bytes of a code-tracking line.
 pub const LINE_SIZE: u64 = 64;
 
+/// The smallest guest memory: the widest single access (16 bytes), so
+/// that no access is larger than memory and one unsigned compare of its
+/// address against `size - access` bounds it (compiled code relies on it).
+pub const MIN_MEMORY: u64 = 16;
+
+/// The largest guest memory: 2^40 bytes (1 TiB), far below what an
+/// address computation near 2^64 could wrap into.
+pub const MAX_MEMORY: u64 = 1 << 40;
+
 /// Guest RAM from address 0 to `size`, backed lazily: untouched pages cost
 /// no host memory.
 pub struct GuestMemory {
@@ -57,9 +66,16 @@ pub struct GuestMemory {
 }
 
 impl GuestMemory {
-    /// Reserves `size` bytes of zeroed guest memory.
+    /// Reserves `size` bytes of zeroed guest memory (`MIN_MEMORY` to
+    /// `MAX_MEMORY`; other sizes are an `InvalidInput` error).
     pub fn new(size: u64) -> std::io::Result<GuestMemory> {
-        let len = usize::try_from(size.max(1))
+        if !(MIN_MEMORY..=MAX_MEMORY).contains(&size) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("guest memory of {size} bytes is outside {MIN_MEMORY} bytes .. 1 TiB"),
+            ));
+        }
+        let len = usize::try_from(size)
             .map_err(|_| std::io::Error::other("guest memory larger than the host address space"))?;
         let map = MmapOptions::new().len(len).no_reserve_swap().map_anon()?;
         let lines = len.div_ceil(LINE_SIZE as usize);
@@ -70,7 +86,7 @@ impl GuestMemory {
     /// Guest memory where no page is accessible until `protect` maps it.
     pub fn with_protection(size: u64) -> std::io::Result<GuestMemory> {
         let mut mem = GuestMemory::new(size)?;
-        let pages = (size.max(1)).div_ceil(PAGE_SIZE) as usize;
+        let pages = size.div_ceil(PAGE_SIZE) as usize;
         mem.perms = Some(MmapOptions::new().len(pages).no_reserve_swap().map_anon()?);
         Ok(mem)
     }
@@ -330,6 +346,18 @@ mod tests {
         m.discard(2 * PAGE_SIZE, PAGE_SIZE);
         assert_eq!(m.read_le(2 * PAGE_SIZE, 8).unwrap(), 0);
         assert_eq!(m.perms_at(PAGE_SIZE), PERM_R);
+    }
+
+    #[test]
+    fn item1_memory_smaller_than_an_access_is_refused() {
+        for size in [0, 1, 15, MAX_MEMORY + 1, u64::MAX] {
+            let err = GuestMemory::new(size).err().expect("refused");
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{size}");
+        }
+        let mut m = GuestMemory::new(MIN_MEMORY).unwrap();
+        m.write_le(0, 16, u128::MAX).unwrap();
+        assert!(m.write_le(1, 16, 0).is_err());
+        assert!(m.read_le(MIN_MEMORY, 1).is_err());
     }
 
     #[test]

@@ -10,4 +10,6 @@ pub mod x87;
 
 pub use cpu::{CpuState, FLAGS, GPR_NAMES, MXCSR_MASK, SPLIT_FLAGS_MASK, flag};
 
-pub use memory::{GuestMemory, LINE_SIZE, MemFault, PAGE_SIZE, PERM_CODE, PERM_R, PERM_W, PERM_X};
+pub use memory::{
+    GuestMemory, LINE_SIZE, MAX_MEMORY, MIN_MEMORY, MemFault, PAGE_SIZE, PERM_CODE, PERM_R, PERM_W, PERM_X,
+};

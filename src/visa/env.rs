@@ -7,6 +7,11 @@
 
 use super::types::Type;
 
+/// The largest state record: every slot lies in its first 1 MiB, so slot
+/// offsets fit the signed 32-bit displacements of host code and sizes
+/// never wrap.
+pub const MAX_STATE_BYTES: u32 = 1 << 20;
+
 /// A guest-state slot: a named, typed field of the state record.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SlotDecl {
@@ -27,6 +32,11 @@ pub struct HelperDecl {
     pub pure: bool,
 }
 
+/// Whether a slot of type `ty` at `offset` lies inside `MAX_STATE_BYTES`.
+pub fn slot_fits(ty: Type, offset: u32) -> bool {
+    offset.checked_add(ty.bytes()).is_some_and(|end| end <= MAX_STATE_BYTES)
+}
+
 /// Slots and helpers, looked up by index from instructions.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Env {
@@ -39,9 +49,11 @@ impl Env {
         Env::default()
     }
 
-    /// Declares a slot and returns its index.
+    /// Declares a slot and returns its index. The slot must lie inside
+    /// `MAX_STATE_BYTES` (`slot_fits` says whether it does).
     pub fn slot(&mut self, name: &str, ty: Type, offset: u32) -> super::Slot {
         assert!(ty.is_value_type(), "slot {name} of lane shape {ty}");
+        assert!(slot_fits(ty, offset), "slot {name} at {offset} lies beyond the state record's limit");
         self.slots.push(SlotDecl { name: name.to_string(), ty, offset });
         super::Slot(self.slots.len() as u16 - 1)
     }
@@ -69,7 +81,7 @@ impl Env {
         self.helpers.get(helper.0 as usize)
     }
 
-    /// Bytes of state record the slots cover.
+    /// Bytes of state record the slots cover (at most `MAX_STATE_BYTES`).
     pub fn state_size(&self) -> u32 {
         self.slots.iter().map(|s| s.offset + s.ty.bytes()).max().unwrap_or(0)
     }

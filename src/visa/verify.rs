@@ -105,6 +105,9 @@ fn check_imm(env: &Env, inst: &Inst) -> Result<(), String> {
             if Some(decl.ty) != inst.ty {
                 return Err(format!("slot %{} has type {}", decl.name, decl.ty));
             }
+            if !crate::visa::env::slot_fits(decl.ty, decl.offset) {
+                return Err(format!("slot %{} at {} lies beyond the state record's limit", decl.name, decl.offset));
+            }
         }
         Imm::Lane(lane) => {
             let (_, count) = inst.ty.and_then(|t| t.lane()).ok_or("a lane index needs a lane shape")?;

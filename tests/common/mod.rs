@@ -48,7 +48,13 @@ pub struct Run {
 
 /// Runs the code under every engine; they must agree (RDTSC aside).
 pub fn run_with(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>, setup: impl Fn(&mut CpuState)) -> Run {
-    run_in(build, setup, None::<fn(&mut GuestMemory)>)
+    run_in(build, setup, None::<fn(&mut GuestMemory)>, BUDGET)
+}
+
+/// Runs the code under every engine for at most `budget` guest
+/// instructions; they must agree.
+pub fn run_limited(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>, budget: u64) -> Run {
+    run_in(build, |_| {}, None::<fn(&mut GuestMemory)>, budget)
 }
 
 /// Runs the code in memory with page permissions (as user mode has them):
@@ -58,16 +64,17 @@ pub fn run_protected(
     build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
     protect: impl Fn(&mut GuestMemory),
 ) -> Run {
-    run_in(build, |_| {}, Some(protect))
+    run_in(build, |_| {}, Some(protect), BUDGET)
 }
 
 fn run_in(
     build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
     setup: impl Fn(&mut CpuState),
     protect: Option<impl Fn(&mut GuestMemory)>,
+    budget: u64,
 ) -> Run {
     let kinds = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered { threshold: 1 }];
-    let runs: Vec<Run> = kinds.iter().map(|k| run_on(*k, &build, &setup, protect.as_ref())).collect();
+    let runs: Vec<Run> = kinds.iter().map(|k| run_on(*k, &build, &setup, protect.as_ref(), budget)).collect();
     for (kind, r) in kinds.iter().zip(&runs).skip(1) {
         assert_eq!(r.stop, runs[0].stop, "stop under {kind:?}");
         assert_eq!(r.output, runs[0].output, "output under {kind:?}");
@@ -92,6 +99,7 @@ fn run_on(
     build: &impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
     setup: &impl Fn(&mut CpuState),
     protect: Option<&impl Fn(&mut GuestMemory)>,
+    budget: u64,
 ) -> Run {
     let mut a = CodeAssembler::new(64).unwrap();
     build(&mut a).unwrap();
@@ -111,7 +119,7 @@ fn run_on(
     let out = Capture::default();
     let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::Bytes(b"z".iter().copied().collect())));
     let mut engine = Engine::with_kind(kind);
-    let stop = engine.run(&mut cpu, &mut mem, &mut board, BUDGET);
+    let stop = engine.run(&mut cpu, &mut mem, &mut board, budget);
     let output = out.0.borrow().clone();
     let reads_time = code.windows(2).any(|w| w == [0x0f, 0x31]) || code.windows(3).any(|w| w == [0x0f, 0x01, 0xf9]);
     Run { stop, cpu, output, code_len: code.len() as u64, insts: engine.stats.guest_insts, reads_time }

@@ -204,6 +204,14 @@ impl Mode {
 
 /// Lifts the block at `addr` for a mode.
 pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted, LiftError> {
+    lift_block_within(code, addr, mode, MAX_INSTRUCTIONS)
+}
+
+/// Lifts the block at `addr` for a mode, of at most `max` guest
+/// instructions (1 to `MAX_INSTRUCTIONS`): the engine runs such a block to
+/// stop exactly at the end of an instruction budget.
+pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usize) -> Result<Lifted, LiftError> {
+    let max = max.clamp(1, MAX_INSTRUCTIONS);
     let x = X86Env::get();
     let mut buf = [0u8; MAX_INSTRUCTIONS * MAX_INSTRUCTION_BYTES];
     let mut base = addr;
@@ -215,7 +223,7 @@ pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted
     let mut count = 0;
     let mut ip = addr;
     loop {
-        if count == MAX_INSTRUCTIONS || (count > 0 && cx.holds(ip)) {
+        if count == max || (count > 0 && cx.holds(ip)) {
             cx.b.jump(ip);
             break;
         }

@@ -6,6 +6,7 @@
 mod fs;
 mod memory;
 mod misc;
+mod names;
 mod paths;
 mod procs;
 mod sig;
@@ -81,13 +82,16 @@ pub fn dispatch(p: &mut Process) {
     let entry = table().get(nr as usize).copied().flatten();
     let before = p.strace.then(|| match entry {
         Some(e) => format!("{}({})", e.1, show_args(p, &args, e.2)),
-        None => format!("syscall_{nr}({:#x}, {:#x}, {:#x}, ...)", args[0], args[1], args[2]),
+        None => {
+            let name = names::of(nr).map_or(format!("syscall_{nr}"), |n| n.to_string());
+            format!("{name}({:#x}, {:#x}, {:#x}, ...)", args[0], args[1], args[2])
+        }
     });
     let result = match entry {
         Some(e) => (e.3)(p, args),
         None => {
             if p.reported.insert(nr) {
-                eprintln!("visa: unknown syscall {nr} ({}) returns ENOSYS", known_name(nr).unwrap_or("unnamed"));
+                eprintln!("visa: unknown syscall {nr} ({}) returns ENOSYS", names::of(nr).unwrap_or("unnamed"));
             }
             Err(ENOSYS)
         }
@@ -114,30 +118,12 @@ pub fn dispatch(p: &mut Process) {
     p.cpu.gpr[0] = rax;
 }
 
-/// Names of x86-64 syscalls visa does not implement, for the report.
-fn known_name(nr: u64) -> Option<&'static str> {
-    const NAMES: &[(u64, &str)] = &[
-        (41, "socket"),
-        (42, "connect"),
-        (43, "accept"),
-        (44, "sendto"),
-        (45, "recvfrom"),
-        (46, "sendmsg"),
-        (47, "recvmsg"),
-        (48, "shutdown"),
-        (49, "bind"),
-        (50, "listen"),
-        (53, "socketpair"),
-        (54, "setsockopt"),
-        (55, "getsockopt"),
-        (101, "ptrace"),
-        (155, "pivot_root"),
-        (232, "epoll_wait"),
-        (233, "epoll_ctl"),
-        (281, "epoll_pwait"),
-        (283, "timerfd_create"),
-        (290, "eventfd2"),
-        (291, "epoll_create1"),
-    ];
-    NAMES.iter().find(|(n, _)| *n == nr).map(|(_, s)| *s)
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn implemented_calls_have_the_kernels_names() {
+        for (nr, name) in super::implemented() {
+            assert_eq!(super::names::of(nr), Some(name), "syscall {nr}");
+        }
+    }
 }

@@ -172,6 +172,10 @@ fn execve(p: &mut Process, [path_at, argv_at, envp_at, ..]: [u64; 6]) -> Result<
     }
     let cstr = |b: &[u8]| CString::new(b.to_vec()).map_err(|_| EINVAL);
     let mut args: Vec<CString> = p.exec_prefix.clone();
+    if let Some(left) = p.insns_left {
+        args.push(cstr(b"--max-insns")?);
+        args.push(cstr(left.to_string().as_bytes())?);
+    }
     let argv0 = argv.first().map_or(path.as_bytes().to_vec(), |a| a.clone());
     args.push(cstr(b"--argv0")?);
     args.push(cstr(&argv0)?);

@@ -111,7 +111,8 @@ pub fn run(engine: &mut Engine, cpu: &mut CpuState, mem: &mut GuestMemory, board
                 break Ending::Crashed(Fault { vector: 6, rip: cpu.rip, addr: None });
             }
             Stop::Fault(f) => break Ending::Crashed(f),
-            Stop::Budget => {}
+            // Nothing on the board asks for interrupts; keep running.
+            Stop::Budget | Stop::Interrupted => {}
         }
     };
     board.ports.uart.flush();

@@ -274,6 +274,12 @@ impl<'a> Parser<'a> {
         }
         self.expect_punct('@')?;
         let off = self.int_in::<u32>("a byte offset")?;
+        if !crate::visa::env::slot_fits(ty, off) {
+            let limit = crate::visa::env::MAX_STATE_BYTES;
+            return Err(
+                self.err_at(self.pos - 1, format!("slot %{name} at {off} lies beyond the {limit}-byte state record"))
+            );
+        }
         self.env.slot(&name, ty, off);
         Ok(())
     }
