@@ -55,7 +55,9 @@ pub fn visa_text(data: &[u8]) {
 /// interpreter and the JIT (outcome, state and memory).
 pub fn visa_binary(data: &[u8]) {
     let env = &X86Env::get().env;
-    let mut bytes = b"VISA\x01".to_vec();
+    // The header of the current format, so most inputs reach the body.
+    let mut bytes = b"VISA\x02".to_vec();
+    bytes.extend_from_slice(&visa::visa::Opcode::table_fingerprint().to_le_bytes());
     bytes.extend_from_slice(&env.fingerprint().to_le_bytes());
     bytes.extend_from_slice(data);
     for input in [data, &bytes[..]] {

@@ -1,6 +1,7 @@
 //! The compact binary encoding of blocks, for caching translations.
 //!
-//! Layout: magic `VISA`, version, the Env fingerprint (u64 LE), the block
+//! Layout: magic `VISA`, version, the opcode table's fingerprint and the
+//! Env fingerprint (u64 LE each), the block
 //! address and instruction count (LEB128), then per instruction: opcode byte,
 //! controlling-type byte (when the opcode has one), the immediate, and each
 //! operand as the distance back from the instruction's first result. Result
@@ -17,7 +18,7 @@ use super::sig;
 use super::types::Type;
 
 const MAGIC: &[u8; 4] = b"VISA";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Why bytes do not decode to a block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +56,7 @@ pub fn encode(env: &Env, block: &Block) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + block.insts.len() * 4);
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
+    out.extend_from_slice(&Opcode::table_fingerprint().to_le_bytes());
     out.extend_from_slice(&env.fingerprint().to_le_bytes());
     put_uleb(&mut out, block.addr as u128);
     put_uleb(&mut out, block.insts.len() as u128);
@@ -108,6 +110,14 @@ impl Reader<'_> {
         Err(DecodeError { offset: self.pos, msg: msg.into() })
     }
 
+    fn u64_le(&mut self) -> Result<u64, DecodeError> {
+        let mut bytes = [0u8; 8];
+        for b in bytes.iter_mut() {
+            *b = self.byte()?;
+        }
+        Ok(u64::from_le_bytes(bytes))
+    }
+
     fn byte(&mut self) -> Result<u8, DecodeError> {
         match self.bytes.get(self.pos) {
             Some(b) => {
@@ -156,11 +166,10 @@ pub fn decode(env: &Env, bytes: &[u8]) -> Result<Block, DecodeError> {
     if r.byte()? != VERSION {
         return r.err("unsupported encoding version");
     }
-    let mut fp = [0u8; 8];
-    for b in fp.iter_mut() {
-        *b = r.byte()?;
+    if r.u64_le()? != Opcode::table_fingerprint() {
+        return r.err("encoded against a different opcode table");
     }
-    if u64::from_le_bytes(fp) != env.fingerprint() {
+    if r.u64_le()? != env.fingerprint() {
         return r.err("encoded against different declarations");
     }
     let addr: u64 = r.uleb_in("block address")?;

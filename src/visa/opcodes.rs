@@ -118,6 +118,25 @@ impl Effects {
         self.0 & other.0 == other.0
     }
 
+    /// The specification's letters for the effects (`–` for none): `Rs`
+    /// `Ws` state, `Rm` `Wm` memory, `T` traps, `O` ordered, `M` marker,
+    /// `S` side exit, `X` terminator.
+    pub fn letters(self) -> String {
+        const LETTERS: [(Effects, &str); 9] = [
+            (Effects::READS_STATE, "Rs"),
+            (Effects::WRITES_STATE, "Ws"),
+            (Effects::READS_MEM, "Rm"),
+            (Effects::WRITES_MEM, "Wm"),
+            (Effects::TRAPS, "T"),
+            (Effects::ORDERED, "O"),
+            (Effects::MARKER, "M"),
+            (Effects::SIDE_EXIT, "S"),
+            (Effects::TERMINATOR, "X"),
+        ];
+        let set: Vec<&str> = LETTERS.iter().filter(|(e, _)| self.has(*e)).map(|(_, l)| *l).collect();
+        if set.is_empty() { "–".to_string() } else { set.join(" ") }
+    }
+
     /// True when removing an unused instance changes nothing observable.
     pub fn is_pure(self) -> bool {
         self.0 == 0
@@ -143,6 +162,8 @@ pub struct OpInfo {
     pub name: &'static str,
     /// Allowed controlling types; empty when the opcode has none.
     pub ctrl: TypeSet,
+    /// The name of that type set in the table (`INT`, `NONE`...).
+    pub ctrl_name: &'static str,
     pub imm: ImmKind,
     pub args: &'static [Opd],
     pub results: &'static [Opd],
@@ -165,6 +186,7 @@ macro_rules! opcodes {
         static TABLE: &[OpInfo] = &[$(OpInfo {
             name: $name,
             ctrl: $ctrl,
+            ctrl_name: stringify!($ctrl),
             imm: ImmKind::$imm,
             args: &[$($arg),*],
             results: &[$($res),*],
@@ -287,6 +309,28 @@ opcodes! {
 }
 
 impl Opcode {
+    /// A 64-bit fingerprint of the whole table (FNV-1a over each opcode's
+    /// code, name, controlling types, immediate kind, operand and result
+    /// kinds and effects): the binary format records it, so that a block
+    /// encoded against another table is refused rather than misread.
+    pub fn table_fingerprint() -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for b in bytes {
+                h = (h ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        for op in Opcode::ALL {
+            let info = op.info();
+            feed(&[op.code()]);
+            feed(info.name.as_bytes());
+            feed(&info.ctrl.0.to_le_bytes());
+            feed(&[info.imm as u8]);
+            feed(format!("{:?}{:?}", info.args, info.results).as_bytes());
+            feed(&info.effects.0.to_le_bytes());
+        }
+        h
+    }
     pub fn info(self) -> &'static OpInfo {
         &TABLE[self as usize]
     }
