@@ -660,3 +660,101 @@ fn busybox_applets_compiled() {
 fn busybox_applets_tiered() {
     busybox_cases(Tiered, None);
 }
+
+// ---- hostile input: wild addresses, lengths and images ----
+
+/// visa's guest address space (64 GiB).
+const GUEST_SPACE: u64 = 1 << 36;
+
+/// A minimal static x86-64 ELF executable: one RWX PT_LOAD segment at
+/// `vaddr` holding the headers and `code` (entered at `entry`, default the
+/// code), `memsz` bytes in memory.
+fn tiny_elf(vaddr: u64, code: &[u8], memsz: Option<u64>, entry: Option<u64>) -> Vec<u8> {
+    const HEADERS: u64 = 64 + 56;
+    let filesz = HEADERS + code.len() as u64;
+    let mut f = Vec::new();
+    f.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&entry.unwrap_or(vaddr + HEADERS).to_le_bytes());
+    f.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    f.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    f.extend_from_slice(&0u32.to_le_bytes());
+    for v in [64u16, 56, 1, 64, 0, 0] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    f.extend_from_slice(&7u32.to_le_bytes()); // RWX
+    for v in [0, vaddr, vaddr, filesz, memsz.unwrap_or(filesz), 0x1000] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    f.extend_from_slice(code);
+    f
+}
+
+/// exit_group(0).
+const EXIT_0: &[u8] = b"\xb8\xe7\x00\x00\x00\x31\xff\x0f\x05";
+
+/// Runs visa with these arguments; returns how it ended, its stderr and
+/// its peak resident size in KiB.
+fn visa_rss(args: &[&str]) -> (Ending, String, i64) {
+    let scratch = Scratch::new(&format!("rss-{}", args.len()));
+    let err_path = scratch.0.join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_visa"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: waiting for our own child, with its resource usage.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 on visa {args:?}");
+    let _ = child.try_wait();
+    let ending = if libc::WIFEXITED(status) {
+        Ending::Exit(libc::WEXITSTATUS(status))
+    } else {
+        Ending::Signal(libc::WTERMSIG(status))
+    };
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    assert!(!stderr.contains("panicked"), "visa {args:?} panicked: {stderr}");
+    (ending, stderr, usage.ru_maxrss)
+}
+
+#[test]
+fn item4_execution_at_end_of_guest_space_is_sigsegv() {
+    let run = check_vt(&["wild", "end", "handle"], &[Interp, Jit, Tiered], None, false);
+    assert!(text(&run).contains("signal 11 code 1 at the end of the space"), "{}", text(&run));
+    let run = check_vt(&["wild", "end"], &[Interp, Jit, Tiered], None, false);
+    assert_eq!(run.ending, Ending::Signal(libc::SIGSEGV));
+    // An executable entered at the end of the space, or far past it.
+    let scratch = Scratch::new("item4");
+    for entry in [GUEST_SPACE, GUEST_SPACE - 1, GUEST_SPACE + 0x1000, 0x7fff_ffff_f000, u64::MAX - 7] {
+        let path = scratch.0.join(format!("entry-{entry:x}"));
+        std::fs::write(&path, tiny_elf(0x40_0000, EXIT_0, None, Some(entry))).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        for engine in [Interp, Jit] {
+            let got = visa(engine, &[], &path, &[], None, None);
+            assert!(!got.stderr.contains("panicked"), "entry {entry:#x}: {}", got.stderr);
+            assert_eq!(got.ending, Ending::Signal(libc::SIGSEGV), "entry {entry:#x}: {}", got.stderr);
+        }
+        if entry < 0x7fff_ffff_f000 {
+            assert_eq!(native(&path, &[], None, None).ending, Ending::Signal(libc::SIGSEGV), "natively");
+        }
+    }
+    // The board: an entry at or past the end of RAM is a #PF crash (142).
+    let hlt = scratch.0.join("hlt.bin");
+    std::fs::write(&hlt, b"\xf4").unwrap();
+    let load = format!("{}@0", hlt.display());
+    for entry in ["0x8000000", "0x7ffffff", "0x100000000000", "0xffffffffffffffff"] {
+        for engine in ["interp", "jit"] {
+            let args = ["boot", "--ram", "128M", "--engine", engine, "--load", &load, "--entry", entry];
+            let (ending, stderr, _) = visa_rss(&args);
+            assert_eq!(ending, Ending::Exit(142), "boot at {entry}: {stderr}");
+            assert!(stderr.contains("#PF"), "boot at {entry}: {stderr}");
+        }
+    }
+}
