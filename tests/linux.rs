@@ -758,3 +758,20 @@ fn item4_execution_at_end_of_guest_space_is_sigsegv() {
         }
     }
 }
+
+#[test]
+fn item7_bad_buffers_and_arguments_match_linux() {
+    let run = check_vt(&["wild", "io"], &[Interp, Jit, Tiered], None, true);
+    let out = text(&run);
+    for line in [
+        "SYS_write(null, bad, 10) = 10",
+        "SYS_writev(null, iov, 2) = 10",
+        "SYS_read(fd, m, 1L << 62) = -1 EFAULT",
+        "SYS_getrandom(m + 2 * PAGE - 16, 100, 0) = 16",
+        "SYS_getdents64(fd, bad, 100) = -1 ENOTDIR",
+        "SYS_getrlimit(RLIMIT_NOFILE, 0) = -1 EFAULT",
+        "SYS_poll(bad, 1L << 20, 0) = -1 EINVAL",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
