@@ -760,6 +760,22 @@ fn item4_execution_at_end_of_guest_space_is_sigsegv() {
 }
 
 #[test]
+fn item5_wild_memory_syscalls_match_linux() {
+    let run = check_vt(&["wild", "mem"], &[Interp, Jit, Tiered], None, true);
+    let out = text(&run);
+    for line in [
+        "SYS_madvise(SPACE, PAGE, MADV_DONTNEED) = -1 ENOMEM",
+        "SYS_mremap(-PAGE, 2 * PAGE, PAGE, 0, 0) = -1 EFAULT",
+        "SYS_msync(SPACE, PAGE, MS_SYNC) = -1 ENOMEM",
+        "mincore vec: 1 1 9",
+        "mmap 30 GiB file: head ... tail, middle 0",
+        "anonymous memory where the file was reads zero: 1",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
+#[test]
 fn item7_bad_buffers_and_arguments_match_linux() {
     let run = check_vt(&["wild", "io"], &[Interp, Jit, Tiered], None, true);
     let out = text(&run);
