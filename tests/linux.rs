@@ -776,6 +776,60 @@ fn item5_wild_memory_syscalls_match_linux() {
 }
 
 #[test]
+fn item6_loaders_zero_fill_lazily_and_refuse_what_does_not_fit() {
+    let scratch = Scratch::new("item6");
+    let dir = &scratch.0;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    // Zero tails of 1 GiB and 60 GiB cost no memory: the guest exits at once.
+    for (name, memsz) in [("bss-1g", 1u64 << 30), ("bss-60g", 60 << 30)] {
+        let path = write(name, &tiny_elf(0x40_0000, EXIT_0, Some(memsz), None));
+        for engine in ["interp", "jit"] {
+            let (ending, stderr, rss) = visa_rss(&["run", "--engine", engine, path.to_str().unwrap()]);
+            assert_eq!(ending, Ending::Exit(0), "{name}: {stderr}");
+            assert!(rss < 100 << 10, "{name} under {engine}: peak RSS {rss} KiB");
+        }
+    }
+    // Segments that do not fit the guest space (or wrap) are refused.
+    for (name, vaddr, memsz) in [
+        ("bss-100g", 0x40_0000, 100u64 << 30),
+        ("at-end", GUEST_SPACE - 0x1000, 0x2000),
+        ("wraps", 0x40_0000, u64::MAX - 0x1000),
+    ] {
+        assert_refused(&write(name, &tiny_elf(vaddr, EXIT_0, Some(memsz), None)), "outside the guest address space");
+    }
+    // Files that are not regular, or too large, are refused, not read.
+    assert_refused(Path::new("/dev/zero"), "not a regular file");
+    let huge = write("huge", b"");
+    std::fs::File::options().write(true).open(&huge).unwrap().set_len((1 << 30) + 1).unwrap();
+    assert_refused(&huge, "larger than the 1024 MiB visa loads");
+    let script = write("script", format!("#!{}\n", huge.display()).as_bytes());
+    assert_refused(&script, "larger than the 1024 MiB visa loads");
+    // The board: the same for images and --load, and a lazy zero tail.
+    let hlt_elf = write("hlt.elf", &tiny_elf(0x10_0000, b"\xf4", Some(1 << 30), None));
+    let (ending, stderr, rss) = visa_rss(&["boot", "--ram", "2G", "--engine", "interp", hlt_elf.to_str().unwrap()]);
+    assert_eq!(ending, Ending::Exit(0), "{stderr}");
+    assert!(rss < 100 << 10, "boot with a 1 GiB zero tail: peak RSS {rss} KiB");
+    let big = write("big.elf", &tiny_elf(0x10_0000, b"\xf4", Some(3 << 30), None));
+    let huge_load = format!("{}@0", huge.display());
+    let dev_load = "/dev/zero@0".to_string();
+    for (args, says) in [
+        (vec!["boot", "/dev/zero"], "not a regular file"),
+        (vec!["boot", "--ram", "2G", big.to_str().unwrap()], "does not fit"),
+        (vec!["boot", "--load", &dev_load, "--entry", "0"], "not a regular file"),
+        (vec!["boot", "--load", &huge_load, "--entry", "0"], "larger than the 1024 MiB visa loads"),
+    ] {
+        let (ending, stderr, rss) = visa_rss(&args);
+        assert_eq!(ending, Ending::Exit(ERROR_STATUS), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("visa: ") && stderr.contains(says), "{args:?}: {says:?} not in {stderr:?}");
+        assert!(rss < 100 << 10, "{args:?}: peak RSS {rss} KiB");
+    }
+}
+
+#[test]
 fn item7_bad_buffers_and_arguments_match_linux() {
     let run = check_vt(&["wild", "io"], &[Interp, Jit, Tiered], None, true);
     let out = text(&run);
