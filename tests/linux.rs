@@ -660,3 +660,188 @@ fn busybox_applets_compiled() {
 fn busybox_applets_tiered() {
     busybox_cases(Tiered, None);
 }
+
+// ---- hostile input: wild addresses, lengths and images ----
+
+/// visa's guest address space (64 GiB).
+const GUEST_SPACE: u64 = 1 << 36;
+
+/// A minimal static x86-64 ELF executable: one RWX PT_LOAD segment at
+/// `vaddr` holding the headers and `code` (entered at `entry`, default the
+/// code), `memsz` bytes in memory.
+fn tiny_elf(vaddr: u64, code: &[u8], memsz: Option<u64>, entry: Option<u64>) -> Vec<u8> {
+    const HEADERS: u64 = 64 + 56;
+    let filesz = HEADERS + code.len() as u64;
+    let mut f = Vec::new();
+    f.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&entry.unwrap_or(vaddr + HEADERS).to_le_bytes());
+    f.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    f.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    f.extend_from_slice(&0u32.to_le_bytes());
+    for v in [64u16, 56, 1, 64, 0, 0] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    f.extend_from_slice(&7u32.to_le_bytes()); // RWX
+    for v in [0, vaddr, vaddr, filesz, memsz.unwrap_or(filesz), 0x1000] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    f.extend_from_slice(code);
+    f
+}
+
+/// exit_group(0).
+const EXIT_0: &[u8] = b"\xb8\xe7\x00\x00\x00\x31\xff\x0f\x05";
+
+/// Runs visa with these arguments; returns how it ended, its stderr and
+/// its peak resident size in KiB.
+fn visa_rss(args: &[&str]) -> (Ending, String, i64) {
+    let scratch = Scratch::new(&format!("rss-{}", args.len()));
+    let err_path = scratch.0.join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_visa"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: waiting for our own child, with its resource usage.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 on visa {args:?}");
+    let _ = child.try_wait();
+    let ending = if libc::WIFEXITED(status) {
+        Ending::Exit(libc::WEXITSTATUS(status))
+    } else {
+        Ending::Signal(libc::WTERMSIG(status))
+    };
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    assert!(!stderr.contains("panicked"), "visa {args:?} panicked: {stderr}");
+    (ending, stderr, usage.ru_maxrss)
+}
+
+#[test]
+fn item4_execution_at_end_of_guest_space_is_sigsegv() {
+    let run = check_vt(&["wild", "end", "handle"], &[Interp, Jit, Tiered], None, false);
+    assert!(text(&run).contains("signal 11 code 1 at the end of the space"), "{}", text(&run));
+    let run = check_vt(&["wild", "end"], &[Interp, Jit, Tiered], None, false);
+    assert_eq!(run.ending, Ending::Signal(libc::SIGSEGV));
+    // An executable entered at the end of the space, or far past it.
+    let scratch = Scratch::new("item4");
+    for entry in [GUEST_SPACE, GUEST_SPACE - 1, GUEST_SPACE + 0x1000, 0x7fff_ffff_f000, u64::MAX - 7] {
+        let path = scratch.0.join(format!("entry-{entry:x}"));
+        std::fs::write(&path, tiny_elf(0x40_0000, EXIT_0, None, Some(entry))).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        for engine in [Interp, Jit] {
+            let got = visa(engine, &[], &path, &[], None, None);
+            assert!(!got.stderr.contains("panicked"), "entry {entry:#x}: {}", got.stderr);
+            assert_eq!(got.ending, Ending::Signal(libc::SIGSEGV), "entry {entry:#x}: {}", got.stderr);
+        }
+        if entry < 0x7fff_ffff_f000 {
+            assert_eq!(native(&path, &[], None, None).ending, Ending::Signal(libc::SIGSEGV), "natively");
+        }
+    }
+    // The board: an entry at or past the end of RAM is a #PF crash (142).
+    let hlt = scratch.0.join("hlt.bin");
+    std::fs::write(&hlt, b"\xf4").unwrap();
+    let load = format!("{}@0", hlt.display());
+    for entry in ["0x8000000", "0x7ffffff", "0x100000000000", "0xffffffffffffffff"] {
+        for engine in ["interp", "jit"] {
+            let args = ["boot", "--ram", "128M", "--engine", engine, "--load", &load, "--entry", entry];
+            let (ending, stderr, _) = visa_rss(&args);
+            assert_eq!(ending, Ending::Exit(142), "boot at {entry}: {stderr}");
+            assert!(stderr.contains("#PF"), "boot at {entry}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn item5_wild_memory_syscalls_match_linux() {
+    let run = check_vt(&["wild", "mem"], &[Interp, Jit, Tiered], None, true);
+    let out = text(&run);
+    for line in [
+        "SYS_madvise(SPACE, PAGE, MADV_DONTNEED) = -1 ENOMEM",
+        "SYS_mremap(-PAGE, 2 * PAGE, PAGE, 0, 0) = -1 EFAULT",
+        "SYS_msync(SPACE, PAGE, MS_SYNC) = -1 ENOMEM",
+        "mincore vec: 1 1 9",
+        "mmap 30 GiB file: head ... tail, middle 0",
+        "anonymous memory where the file was reads zero: 1",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn item6_loaders_zero_fill_lazily_and_refuse_what_does_not_fit() {
+    let scratch = Scratch::new("item6");
+    let dir = &scratch.0;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    // Zero tails of 1 GiB and 60 GiB cost no memory: the guest exits at once.
+    for (name, memsz) in [("bss-1g", 1u64 << 30), ("bss-60g", 60 << 30)] {
+        let path = write(name, &tiny_elf(0x40_0000, EXIT_0, Some(memsz), None));
+        for engine in ["interp", "jit"] {
+            let (ending, stderr, rss) = visa_rss(&["run", "--engine", engine, path.to_str().unwrap()]);
+            assert_eq!(ending, Ending::Exit(0), "{name}: {stderr}");
+            assert!(rss < 100 << 10, "{name} under {engine}: peak RSS {rss} KiB");
+        }
+    }
+    // Segments that do not fit the guest space (or wrap) are refused.
+    for (name, vaddr, memsz) in [
+        ("bss-100g", 0x40_0000, 100u64 << 30),
+        ("at-end", GUEST_SPACE - 0x1000, 0x2000),
+        ("wraps", 0x40_0000, u64::MAX - 0x1000),
+    ] {
+        assert_refused(&write(name, &tiny_elf(vaddr, EXIT_0, Some(memsz), None)), "outside the guest address space");
+    }
+    // Files that are not regular, or too large, are refused, not read.
+    assert_refused(Path::new("/dev/zero"), "not a regular file");
+    let huge = write("huge", b"");
+    std::fs::File::options().write(true).open(&huge).unwrap().set_len((1 << 30) + 1).unwrap();
+    assert_refused(&huge, "larger than the 1024 MiB visa loads");
+    let script = write("script", format!("#!{}\n", huge.display()).as_bytes());
+    assert_refused(&script, "larger than the 1024 MiB visa loads");
+    // The board: the same for images and --load, and a lazy zero tail.
+    let hlt_elf = write("hlt.elf", &tiny_elf(0x10_0000, b"\xf4", Some(1 << 30), None));
+    let (ending, stderr, rss) = visa_rss(&["boot", "--ram", "2G", "--engine", "interp", hlt_elf.to_str().unwrap()]);
+    assert_eq!(ending, Ending::Exit(0), "{stderr}");
+    assert!(rss < 100 << 10, "boot with a 1 GiB zero tail: peak RSS {rss} KiB");
+    let big = write("big.elf", &tiny_elf(0x10_0000, b"\xf4", Some(3 << 30), None));
+    let huge_load = format!("{}@0", huge.display());
+    let dev_load = "/dev/zero@0".to_string();
+    for (args, says) in [
+        (vec!["boot", "/dev/zero"], "not a regular file"),
+        (vec!["boot", "--ram", "2G", big.to_str().unwrap()], "does not fit"),
+        (vec!["boot", "--load", &dev_load, "--entry", "0"], "not a regular file"),
+        (vec!["boot", "--load", &huge_load, "--entry", "0"], "larger than the 1024 MiB visa loads"),
+    ] {
+        let (ending, stderr, rss) = visa_rss(&args);
+        assert_eq!(ending, Ending::Exit(ERROR_STATUS), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("visa: ") && stderr.contains(says), "{args:?}: {says:?} not in {stderr:?}");
+        assert!(rss < 100 << 10, "{args:?}: peak RSS {rss} KiB");
+    }
+}
+
+#[test]
+fn item7_bad_buffers_and_arguments_match_linux() {
+    let run = check_vt(&["wild", "io"], &[Interp, Jit, Tiered], None, true);
+    let out = text(&run);
+    for line in [
+        "SYS_write(null, bad, 10) = 10",
+        "SYS_writev(null, iov, 2) = 10",
+        "SYS_read(fd, m, 1L << 62) = -1 EFAULT",
+        "SYS_getrandom(m + 2 * PAGE - 16, 100, 0) = 16",
+        "SYS_getdents64(fd, bad, 100) = -1 ENOTDIR",
+        "SYS_getrlimit(RLIMIT_NOFILE, 0) = -1 EFAULT",
+        "SYS_poll(bad, 1L << 20, 0) = -1 EINVAL",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}

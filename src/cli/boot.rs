@@ -93,10 +93,6 @@ pub fn parse_load(s: &str) -> Result<(PathBuf, u64), String> {
     Ok((PathBuf::from(file), parse_number(addr)?))
 }
 
-fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 fn stdin_input() -> Input {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -114,11 +110,12 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     let mut mem = GuestMemory::new(args.ram).map_err(|e| format!("cannot reserve {} bytes of RAM: {e}", args.ram))?;
     let mut entry = None;
     if let Some(image) = &args.image {
-        let bytes = read(image)?;
+        let bytes = visa::machine::read_image(image)?;
         entry = Some(board::load_elf(&mut mem, &bytes).map_err(|e| format!("{}: {e}", image.display()))?);
     }
     for (file, addr) in &args.loads {
-        board::load_raw(&mut mem, *addr, &read(file)?).map_err(|e| format!("{}: {e}", file.display()))?;
+        board::load_raw(&mut mem, *addr, &visa::machine::read_image(file)?)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
     }
     let entry =
         args.entry.or(entry).ok_or("nothing to run: give an ELF image, or --load FILE@ADDR with --entry ADDR")?;

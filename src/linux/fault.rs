@@ -33,8 +33,9 @@ fn register_value(cpu: &CpuState, reg: Register) -> Option<u64> {
 /// `addr`, from the page: on a readable page only a write faults.
 fn is_write(p: &Process, f: &Fault, addr: u64) -> bool {
     let mut bytes = [0u8; 15];
-    let n =
-        (0..bytes.len()).take_while(|i| p.mem.read_bytes(f.rip + *i as u64, &mut bytes[*i..*i + 1]).is_ok()).count();
+    let n = (0..bytes.len())
+        .take_while(|i| p.mem.read_bytes(f.rip.wrapping_add(*i as u64), &mut bytes[*i..*i + 1]).is_ok())
+        .count();
     let insn = Decoder::with_ip(64, &bytes[..n], f.rip, DecoderOptions::NONE).decode();
     let mut factory = InstructionInfoFactory::new();
     let info = factory.info(&insn);
@@ -61,7 +62,7 @@ pub fn signal_for(p: &Process, f: &Fault) -> SigInfo {
             let addr = f.addr.unwrap_or(f.rip);
             // A page of a mapping, even one with no access (PROT_NONE).
             let mapped = p.space.covers(addr, 1);
-            let fetch = (f.rip..f.rip + 15).contains(&addr);
+            let fetch = addr.wrapping_sub(f.rip) < 15;
             err = PF_USER
                 | if mapped { PF_PRESENT } else { 0 }
                 | if fetch {

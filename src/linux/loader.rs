@@ -53,9 +53,9 @@ pub fn load(mem: &mut GuestMemory, space: &mut AddressSpace, file: &[u8]) -> Res
     let mut first_load = None;
     for ph in phdrs {
         match ph.p_type(endian) {
-            PT_PHDR => phdr = Some(base + ph.p_vaddr(endian)),
+            PT_PHDR => phdr = Some(base.wrapping_add(ph.p_vaddr(endian))),
             PT_LOAD => {
-                let vaddr = base + ph.p_vaddr(endian);
+                let vaddr = base.checked_add(ph.p_vaddr(endian)).ok_or("a segment's address wraps around")?;
                 let memsz = ph.p_memsz(endian);
                 let data = ph.data(endian, file).map_err(|_| format!("segment at {vaddr:#x} lies outside the file"))?;
                 let seg_end = vaddr.checked_add(memsz).filter(|e| *e <= mem.size()).ok_or_else(|| {
@@ -73,6 +73,9 @@ pub fn load(mem: &mut GuestMemory, space: &mut AddressSpace, file: &[u8]) -> Res
                 // Writable first, so the bytes can go in whatever the final permissions.
                 mem.protect(start, stop - start, PERM_R | PERM_W);
                 mem.write_bytes(vaddr, data).map_err(|e| e.to_string())?;
+                // The rest reads as zeros (bytes another segment left there
+                // too); whole pages cost no host memory.
+                mem.zero(vaddr + data.len() as u64, memsz - data.len() as u64).map_err(|e| e.to_string())?;
                 mem.protect(start, stop - start, perms);
                 space.record(start, stop - start, perms);
                 end = end.max(seg_end);
@@ -84,9 +87,9 @@ pub fn load(mem: &mut GuestMemory, space: &mut AddressSpace, file: &[u8]) -> Res
     let (load_vaddr, load_offset) = first_load.ok_or("the executable has no loadable segment")?;
     // Without PT_PHDR, the headers are where the first segment maps the file's start.
     let phoff = header.e_phoff(endian);
-    let phdr = phdr.unwrap_or(load_vaddr - load_offset + phoff);
+    let phdr = phdr.unwrap_or(load_vaddr.wrapping_sub(load_offset).wrapping_add(phoff));
     Ok(Image {
-        entry: base + header.e_entry(endian),
+        entry: base.wrapping_add(header.e_entry(endian)),
         phdr,
         phnum: header.e_phnum(endian) as u64,
         phent: header.e_phentsize(endian) as u64,

@@ -38,7 +38,7 @@ impl AddressSpace {
 
     /// Removes `[start, start + len)` from the map, splitting regions.
     pub fn forget(&mut self, start: u64, len: u64) {
-        let end = start + len;
+        let end = start.saturating_add(len);
         let overlapping: Vec<(u64, (u64, u8))> =
             self.regions.range(..end).filter(|(s, (l, _))| **s + *l > start).map(|(s, r)| (*s, *r)).collect();
         for (s, (l, p)) in overlapping {
@@ -54,14 +54,15 @@ impl AddressSpace {
 
     /// Is any byte of the range mapped?
     pub fn overlaps(&self, start: u64, len: u64) -> bool {
-        let end = start + len;
+        let end = start.saturating_add(len);
         self.regions.range(..end).any(|(s, (l, _))| *s + *l > start)
     }
 
     /// Is every byte of the range mapped?
     pub fn covers(&self, start: u64, len: u64) -> bool {
+        let Some(end) = start.checked_add(len) else { return false };
         let mut at = start;
-        for (s, (l, _)) in self.regions.range(..start + len) {
+        for (s, (l, _)) in self.regions.range(..end) {
             if *s + *l <= at {
                 continue;
             }
@@ -69,11 +70,11 @@ impl AddressSpace {
                 return false;
             }
             at = *s + *l;
-            if at >= start + len {
+            if at >= end {
                 return true;
             }
         }
-        at >= start + len
+        at >= end
     }
 
     /// The highest free range of `len` bytes below `MMAP_TOP` and above the heap.
@@ -86,31 +87,32 @@ impl AddressSpace {
                 return Some(top - len);
             }
             top = top.min(*s);
-            if top < floor + len {
+            if top < floor.saturating_add(len) {
                 return None;
             }
         }
-        (top >= floor + len).then(|| top - len)
+        (top >= floor.saturating_add(len)).then(|| top - len)
     }
 
     /// Changes the permissions recorded for a range (mprotect).
     pub fn reprotect(&mut self, start: u64, len: u64, perms: u8) {
+        let end = start.saturating_add(len);
         let pieces: Vec<(u64, u64)> = self
             .regions
-            .range(..start + len)
+            .range(..end)
             .filter(|(s, (l, _))| **s + *l > start)
-            .map(|(s, (l, _))| ((*s).max(start), (*s + *l).min(start + len)))
+            .map(|(s, (l, _))| ((*s).max(start), (*s + *l).min(end)))
             .collect();
         for (a, b) in pieces {
             self.record(a, b - a, perms);
         }
     }
 
-    /// Unmaps and zeroes a range.
+    /// Unmaps and zeroes a range (a file mapped there is dropped).
     pub fn unmap(&mut self, mem: &mut GuestMemory, start: u64, len: u64) {
         self.forget(start, len);
         mem.protect(start, len, 0);
-        mem.discard(start, len);
+        mem.clear(start, len);
     }
 }
 

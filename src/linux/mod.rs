@@ -68,7 +68,7 @@ struct Resolved {
 fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>) -> Result<Resolved, String> {
     let mut path = program.to_path_buf();
     for _ in 0..MAX_SCRIPT_DEPTH {
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = crate::machine::read_image(&path)?;
         if !bytes.starts_with(b"#!") {
             return Ok(Resolved { path, file: bytes, argv });
         }

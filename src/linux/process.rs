@@ -14,6 +14,71 @@ use crate::machine::{CpuState, GuestMemory};
 /// Longest path a syscall reads.
 pub const PATH_MAX: usize = 4096;
 
+/// Where x86-64 user addresses end (TASK_SIZE with 4-level paging): a
+/// range reaching past it fails the kernel's `access_ok`.
+pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+
+/// The most one read or write moves (the kernel's MAX_RW_COUNT).
+pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
+/// Does a guest range pass the kernel's `access_ok` (inside user space)?
+pub fn access_ok(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= TASK_SIZE)
+}
+
+/// A host address that fails the host kernel's `access_ok` for any length.
+const HOST_BAD: usize = usize::MAX & !4095;
+
+/// Which way a buffer passed to the host goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// The host reads it (write, writev).
+    In,
+    /// The host fills it (read, readv, getrandom).
+    Out,
+}
+
+/// A guest buffer as the host kernel is to see it in a system call passed
+/// through, so that the host's result is the one Linux gives the guest:
+/// the guest's accessible bytes, followed, where the guest buffer runs
+/// into memory the guest may not access, by host memory that faults too.
+/// A range that fails `access_ok` for the guest fails it for the host.
+pub struct HostBuf {
+    pub ptr: *mut u8,
+    /// The length to pass (at most `MAX_RW_COUNT`, past which the kernel
+    /// moves nothing anyway; an invalid range keeps its length).
+    pub len: usize,
+    /// Guest address and accessible length, when `ptr` is a stand-in.
+    guest: u64,
+    usable: usize,
+    /// The stand-in mapping: address and length.
+    scratch: Option<(*mut libc::c_void, usize)>,
+    dir: Dir,
+}
+
+impl HostBuf {
+    /// After the host call moved `n` bytes into the buffer: copies them to
+    /// the guest if the buffer was a stand-in.
+    pub fn finish(&self, p: &mut Process, n: usize) {
+        if self.scratch.is_some() && self.dir == Dir::Out && n > 0 {
+            let n = n.min(self.usable);
+            // SAFETY: the stand-in's first `usable` bytes are readable.
+            let bytes = unsafe { std::slice::from_raw_parts(self.ptr, n) };
+            // The range was checked writable when the view was made.
+            let _ = p.mem.write_bytes(self.guest, bytes);
+        }
+    }
+}
+
+impl Drop for HostBuf {
+    fn drop(&mut self) {
+        if let Some((map, len)) = self.scratch {
+            // SAFETY: our own mapping, no longer used.
+            unsafe { libc::munmap(map, len) };
+        }
+    }
+}
+
 pub struct Process {
     pub cpu: CpuState,
     pub mem: GuestMemory,
@@ -52,20 +117,90 @@ impl Process {
         self.mem.write_bytes(addr, bytes).map_err(|_| EFAULT)
     }
 
-    /// A guest input buffer, in place.
-    pub fn buf(&self, addr: u64, len: usize) -> Result<&[u8], Errno> {
-        if len == 0 {
-            return Ok(&[]);
-        }
-        self.mem.bytes(addr, len).map_err(|_| EFAULT)
-    }
-
     /// A guest output buffer, in place.
     pub fn buf_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], Errno> {
         if len == 0 {
             return Ok(&mut []);
         }
         self.mem.bytes_mut(addr, len).map_err(|_| EFAULT)
+    }
+
+    /// How many bytes from `addr` (up to `len`) the guest may access with
+    /// `need` (`PERM_R` or `PERM_W`): the kernel copies up to the first
+    /// page that faults.
+    pub fn accessible(&self, addr: u64, len: u64, need: u8) -> u64 {
+        let mut ok = 0u64;
+        while ok < len {
+            if self.mem.perms_at(addr + ok) & need == 0 {
+                break;
+            }
+            ok = ((((addr + ok) | 4095) + 1) - addr).min(len);
+        }
+        ok
+    }
+
+    /// The host's view of a guest buffer for a call passed through (see
+    /// `HostBuf`).
+    pub fn host_buf(&mut self, addr: u64, len: u64, dir: Dir) -> HostBuf {
+        let mut view = HostBuf { ptr: std::ptr::null_mut(), len: 0, guest: addr, usable: 0, scratch: None, dir };
+        if len == 0 {
+            view.ptr = std::ptr::NonNull::dangling().as_ptr();
+            return view;
+        }
+        if !access_ok(addr, len) {
+            (view.ptr, view.len) = (HOST_BAD as *mut u8, len.min(isize::MAX as u64) as usize);
+            return view;
+        }
+        let count = len.min(MAX_RW_COUNT);
+        let need = if dir == Dir::In { crate::machine::PERM_R } else { crate::machine::PERM_W };
+        let ok = self.accessible(addr, count, need);
+        view.len = count as usize;
+        if ok == count {
+            // The whole buffer, in place.
+            view.ptr = match dir {
+                Dir::In => self.mem.bytes(addr, count as usize).map(|b| b.as_ptr() as *mut u8),
+                Dir::Out => self.mem.bytes_mut(addr, count as usize).map(|b| b.as_mut_ptr()),
+            }
+            .unwrap_or(HOST_BAD as *mut u8);
+            return view;
+        }
+        // A stand-in: `ok` accessible bytes ending at a page boundary, then
+        // inaccessible pages for the rest.
+        let page = 4096u64;
+        let head = ok.div_ceil(page) * page;
+        let size = (head + (count - ok).div_ceil(page) * page) as usize;
+        // SAFETY: a fresh private mapping of our own.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            view.ptr = HOST_BAD as *mut u8;
+            return view;
+        }
+        view.scratch = Some((map, size));
+        view.usable = ok as usize;
+        // SAFETY: `head` bytes at the start of our mapping become writable;
+        // the stand-in starts `ok` bytes before their end.
+        unsafe {
+            if head > 0 {
+                libc::mprotect(map, head as usize, libc::PROT_READ | libc::PROT_WRITE);
+            }
+            view.ptr = (map as *mut u8).add((head - ok) as usize);
+            if dir == Dir::In
+                && ok > 0
+                && let Ok(b) = self.mem.bytes(addr, ok as usize)
+            {
+                std::ptr::copy_nonoverlapping(b.as_ptr(), view.ptr, ok as usize);
+            }
+        }
+        view
     }
 
     pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {

@@ -139,6 +139,110 @@ impl GuestMemory {
         }
     }
 
+    /// Replaces the host memory of `[addr, addr + len)` with fresh
+    /// anonymous zero pages (munmap of a guest mapping, which may have been
+    /// a file's: MADV_DONTNEED would bring the file's bytes back). Page-aligned
+    /// ranges only; the part past guest memory is ignored.
+    pub fn clear(&mut self, addr: u64, len: u64) {
+        let end = addr.saturating_add(len).min(self.size);
+        if addr >= end {
+            return;
+        }
+        let (start, len) = (addr as usize, (end - addr) as usize);
+        // SAFETY: the range lies inside our own mapping, which stays
+        // reserved: MAP_FIXED replaces its pages in place.
+        let ok = unsafe {
+            let at = self.map.as_mut_ptr().add(start) as *mut libc::c_void;
+            libc::mmap(
+                at,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            ) == at
+        };
+        if !ok {
+            self.map[start..start + len].fill(0);
+        }
+    }
+
+    /// Zeroes `[addr, addr + len)` (any alignment) without touching the
+    /// whole pages inside it, which are given back instead: a segment's
+    /// zero tail costs no host memory however large.
+    pub fn zero(&mut self, addr: u64, len: u64) -> Result<(), MemFault> {
+        let end = addr.checked_add(len).filter(|e| *e <= self.size).ok_or(MemFault {
+            addr,
+            size: len.min(u32::MAX as u64) as u32,
+            write: true,
+        })?;
+        if addr >= end {
+            return Ok(());
+        }
+        let (inner_start, inner_end) = (addr.next_multiple_of(PAGE_SIZE), end / PAGE_SIZE * PAGE_SIZE);
+        if inner_start >= inner_end {
+            self.note_write(addr, len);
+            self.map[addr as usize..end as usize].fill(0);
+            return Ok(());
+        }
+        self.note_write(addr, len);
+        self.map[addr as usize..inner_start as usize].fill(0);
+        self.map[inner_end as usize..end as usize].fill(0);
+        self.clear(inner_start, inner_end - inner_start);
+        Ok(())
+    }
+
+    /// Maps `len` bytes of the host file `fd` at `offset` privately at
+    /// guest address `addr` (page-aligned), in place of the memory there:
+    /// the file's pages are read when touched, and writes stay private.
+    /// On failure the range holds zeros.
+    pub fn map_file(&mut self, addr: u64, len: u64, fd: i32, offset: u64) -> std::io::Result<()> {
+        let fits = addr.is_multiple_of(PAGE_SIZE) && addr.checked_add(len).is_some_and(|e| e <= self.size);
+        if !fits || len == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let off = i64::try_from(offset).map_err(|_| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+        // SAFETY: the range lies inside our own mapping; MAP_FIXED replaces
+        // its pages in place.
+        let r = unsafe {
+            let at = self.map.as_mut_ptr().add(addr as usize) as *mut libc::c_void;
+            libc::mmap(
+                at,
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                fd,
+                off,
+            )
+        };
+        if r == libc::MAP_FAILED {
+            let e = std::io::Error::last_os_error();
+            self.clear(addr, len);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Fills `out` with one byte per page from `addr` (page-aligned): 1
+    /// where the host holds the page in memory, 0 where it does not (as
+    /// mincore reports). Pages past guest memory are not resident.
+    pub fn resident(&self, addr: u64, out: &mut [u8]) {
+        out.fill(0);
+        let pages = (self.size.div_ceil(PAGE_SIZE).saturating_sub(addr / PAGE_SIZE) as usize).min(out.len());
+        if !addr.is_multiple_of(PAGE_SIZE) || pages == 0 {
+            return;
+        }
+        // SAFETY: the pages lie inside our own mapping; mincore only
+        // writes `pages` bytes to `out`.
+        unsafe {
+            let at = self.map.as_ptr().add(addr as usize) as *mut libc::c_void;
+            let len = (pages as u64 * PAGE_SIZE).min(self.size - addr) as usize;
+            if libc::mincore(at, len, out.as_mut_ptr()) == 0 {
+                out[..pages].iter_mut().for_each(|b| *b &= 1);
+            }
+        }
+    }
+
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -152,10 +256,12 @@ impl GuestMemory {
     fn check(&self, addr: u64, size: usize, write: bool) -> Result<usize, MemFault> {
         let fault = MemFault { addr, size: size as u32, write };
         match addr.checked_add(size as u64) {
+            // An empty range needs no permission (and may start at `size`).
+            Some(end) if end <= self.size && size == 0 => Ok(addr as usize),
             Some(end) if end <= self.size => {
                 if let Some(perms) = &self.perms {
                     let need = if write { PERM_W } else { PERM_R };
-                    let (first, last) = (addr / PAGE_SIZE, (end.max(addr + 1) - 1) / PAGE_SIZE);
+                    let (first, last) = (addr / PAGE_SIZE, (end - 1) / PAGE_SIZE);
                     if (first..=last).any(|p| perms[p as usize] & need == 0) {
                         return Err(fault);
                     }
@@ -184,10 +290,14 @@ impl GuestMemory {
         Ok(())
     }
 
-    /// Records writes to code lines (the range is already bounds-checked).
+    /// Records writes to code lines (the range is already bounds-checked;
+    /// an empty range writes nothing).
     #[inline]
     fn note_write(&mut self, addr: u64, len: u64) {
-        let (first, last) = (addr / LINE_SIZE, (addr + len.max(1) - 1) / LINE_SIZE);
+        if len == 0 {
+            return;
+        }
+        let (first, last) = (addr / LINE_SIZE, (addr + len - 1) / LINE_SIZE);
         if self.code_lines[first as usize] | self.code_lines[last as usize] != 0 || last > first + 1 {
             self.note_code_write(first, last);
         }
@@ -195,16 +305,35 @@ impl GuestMemory {
 
     #[cold]
     fn note_code_write(&mut self, first: u64, last: u64) {
-        for line in first..=last {
-            if self.code_lines[line as usize] != 0 && !self.code_writes.contains(&line) {
-                self.code_writes.push(line);
+        // Page by page, skipping pages without code, so that a write over
+        // gigabytes (a munmap, a zero tail) costs little.
+        let per_page = PAGE_SIZE / LINE_SIZE;
+        let mut line = first;
+        while line <= last {
+            let page = line / per_page;
+            let page_last = ((page + 1) * per_page - 1).min(last);
+            let code_page = match &self.perms {
+                Some(map) => map[page as usize] & PERM_CODE != 0,
+                None => self.code_lines[line as usize..=page_last as usize].iter().any(|c| *c != 0),
+            };
+            if code_page {
+                for l in line..=page_last {
+                    if self.code_lines[l as usize] != 0 && !self.code_writes.contains(&l) {
+                        self.code_writes.push(l);
+                    }
+                }
             }
+            line = page_last + 1;
         }
     }
 
-    /// Records a write that bypassed `write` (compiled code stores inline).
+    /// Records a write that bypassed `write` (compiled code stores inline,
+    /// or a system call changed a range): the part inside guest memory.
     pub fn note_external_write(&mut self, addr: u64, len: u64) {
-        self.note_write(addr, len);
+        let end = addr.saturating_add(len).min(self.size);
+        if addr < end {
+            self.note_write(addr, end - addr);
+        }
     }
 
     /// Host address of the code-line map (one byte per `LINE_SIZE` bytes).
@@ -212,9 +341,13 @@ impl GuestMemory {
         self.code_lines.as_ptr()
     }
 
-    /// Marks `[addr, addr + len)` as holding translated code.
+    /// Marks `[addr, addr + len)` as holding translated code (the part
+    /// inside guest memory).
     pub fn mark_code(&mut self, addr: u64, len: u64) {
-        let end = (addr + len.max(1)).min(self.size);
+        let end = addr.saturating_add(len.max(1)).min(self.size);
+        if addr >= end {
+            return;
+        }
         for line in addr / LINE_SIZE..end.div_ceil(LINE_SIZE) {
             self.code_lines[line as usize] = 1;
         }
@@ -225,13 +358,16 @@ impl GuestMemory {
         }
     }
 
-    /// Unmarks every line of a page.
+    /// Unmarks every line of a page (a page outside guest memory has none).
     pub fn unmark_page(&mut self, page: u64) {
+        if page >= self.size.div_ceil(PAGE_SIZE) {
+            return;
+        }
         let lines = PAGE_SIZE / LINE_SIZE;
         let first = (page * lines) as usize;
         let end = (first + lines as usize).min(self.code_lines.len());
         self.code_lines[first..end].fill(0);
-        if let Some(map) = self.perms.as_mut().filter(|_| page < self.size.div_ceil(PAGE_SIZE)) {
+        if let Some(map) = self.perms.as_mut() {
             map[page as usize] &= !PERM_CODE;
         }
     }

@@ -13,3 +13,34 @@ pub use cpu::{CpuState, FLAGS, GPR_NAMES, MXCSR_MASK, SPLIT_FLAGS_MASK, flag};
 pub use memory::{
     GuestMemory, LINE_SIZE, MAX_MEMORY, MIN_MEMORY, MemFault, PAGE_SIZE, PERM_CODE, PERM_R, PERM_W, PERM_X,
 };
+
+/// The largest image file `visa boot` and `visa run` load (1 GiB).
+pub const MAX_IMAGE_SIZE: u64 = 1 << 30;
+
+/// Reads an image file (an executable, a script, a raw file to load):
+/// only regular files, of at most `MAX_IMAGE_SIZE` bytes, so that a device
+/// such as /dev/zero or a huge file is an error rather than read until
+/// memory runs out.
+pub fn read_image(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+    if meta.is_dir() {
+        return Err(format!("{shown}: {}", std::io::Error::from_raw_os_error(libc::EISDIR)));
+    }
+    if !meta.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    let too_big = || format!("{shown}: larger than the {} MiB visa loads", MAX_IMAGE_SIZE >> 20);
+    if meta.len() > MAX_IMAGE_SIZE {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // A file that grows while being read stops at the limit too.
+    file.take(MAX_IMAGE_SIZE + 1).read_to_end(&mut bytes).map_err(|e| format!("{shown}: {e}"))?;
+    if bytes.len() as u64 > MAX_IMAGE_SIZE {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}

@@ -12,7 +12,7 @@ static const struct {
 } subjects[] = {
     {"hello", vt_hello}, {"files", vt_files}, {"mem", vt_mem},     {"signals", vt_signals},
     {"float", vt_float}, {"smc", vt_smc},     {"exec", vt_exec},   {"probe", vt_probe},
-    {"crash", vt_crash}, {"time", vt_time},   {"nosys", vt_nosys},
+    {"crash", vt_crash}, {"time", vt_time},   {"nosys", vt_nosys}, {"wild", vt_wild},
 };
 
 static const struct {

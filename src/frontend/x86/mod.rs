@@ -68,13 +68,18 @@ pub trait CodeSource {
 
 impl CodeSource for crate::machine::GuestMemory {
     fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize {
-        // Up to the end of memory, or of the executable pages.
+        // Up to the end of memory, or of the executable pages (none at or
+        // past the end of memory, whatever the address).
         let page = crate::machine::PAGE_SIZE;
+        let limit = addr.saturating_add(buf.len() as u64).min(self.size());
         let mut end = addr;
-        while end < addr.saturating_add(buf.len() as u64) && self.perms_at(end) & crate::machine::PERM_X != 0 {
+        while end < limit && self.perms_at(end) & crate::machine::PERM_X != 0 {
             end = (end / page + 1) * page;
         }
-        let avail = end.min(self.size()).saturating_sub(addr).min(buf.len() as u64) as usize;
+        let avail = end.min(limit).saturating_sub(addr) as usize;
+        if avail == 0 {
+            return 0;
+        }
         match self.read_bytes(addr, &mut buf[..avail]) {
             Ok(()) => avail,
             Err(_) => 0,
@@ -230,7 +235,7 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
         decoder.decode_out(&mut insn);
         if decoder.last_error() == DecoderError::NoMoreBytes {
             if count == 0 {
-                return Err(LiftError::Fetch(addr + avail as u64));
+                return Err(LiftError::Fetch(addr.wrapping_add(avail as u64)));
             }
             // The next instruction runs out of guest memory: let its own
             // block report the fault precisely.

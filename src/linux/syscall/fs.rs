@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::errno::{EFAULT, EINTR, EINVAL, ENOTTY, Errno, check, last};
-use super::super::process::Process;
+use super::super::errno::{EINTR, EINVAL, ENOTTY, Errno, check, last};
+use super::super::process::{Dir, Process};
 use super::super::signals;
 use super::misc::{read_timespec, write_timespec};
 use super::paths::path_arg;
@@ -89,64 +89,69 @@ fn openat(p: &mut Process, [dirfd, path, flags, mode, ..]: [u64; 6]) -> Result<u
     check(unsafe { libc::openat(dirfd as i32, path.as_ptr(), host_open_flags(flags), mode as libc::c_uint) } as i64)
 }
 
-/// The writable part of a guest output buffer: the kernel reads into as
-/// much of it as is mapped, and faults only when nothing is.
-fn out_buf(p: &mut Process, addr: u64, len: u64) -> Result<&mut [u8], Errno> {
-    let mut ok = 0u64;
-    while ok < len {
-        let page_end = ((addr + ok) | 4095) + 1;
-        if p.mem.perms_at(addr + ok) & crate::machine::PERM_W == 0 {
-            break;
-        }
-        ok = (page_end - addr).min(len);
-    }
-    if ok == 0 && len != 0 {
-        return Err(EFAULT);
-    }
-    p.buf_mut(addr, ok as usize)
-}
+// The data calls pass guest buffers to the host as `HostBuf`s, so that a
+// bad buffer gets what Linux gives: /dev/null takes any buffer, a file
+// takes the bytes up to the first page that faults, a range past user
+// space fails with EFAULT, and a bad descriptor is EBADF first.
 
 fn read(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
-    let out = out_buf(p, buf, len)?;
-    check(unsafe { libc::read(fd as i32, out.as_mut_ptr() as *mut libc::c_void, out.len()) } as i64)
+    let out = p.host_buf(buf, len, Dir::Out);
+    let n = check(unsafe { libc::read(fd as i32, out.ptr as *mut libc::c_void, out.len) } as i64)?;
+    out.finish(p, n as usize);
+    Ok(n)
 }
 
 fn write(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
-    let data = p.buf(buf, len as usize)?;
-    check(unsafe { libc::write(fd as i32, data.as_ptr() as *const libc::c_void, data.len()) } as i64)
+    let data = p.host_buf(buf, len, Dir::In);
+    check(unsafe { libc::write(fd as i32, data.ptr as *const libc::c_void, data.len) } as i64)
 }
 
 fn pread64(p: &mut Process, [fd, buf, len, off, ..]: [u64; 6]) -> Result<u64, Errno> {
-    let out = out_buf(p, buf, len)?;
-    check(unsafe { libc::pread(fd as i32, out.as_mut_ptr() as *mut libc::c_void, out.len(), off as i64) } as i64)
+    let out = p.host_buf(buf, len, Dir::Out);
+    let n = check(unsafe { libc::pread(fd as i32, out.ptr as *mut libc::c_void, out.len, off as i64) } as i64)?;
+    out.finish(p, n as usize);
+    Ok(n)
 }
 
 fn pwrite64(p: &mut Process, [fd, buf, len, off, ..]: [u64; 6]) -> Result<u64, Errno> {
-    let data = p.buf(buf, len as usize)?;
-    check(unsafe { libc::pwrite(fd as i32, data.as_ptr() as *const libc::c_void, data.len(), off as i64) } as i64)
+    let data = p.host_buf(buf, len, Dir::In);
+    check(unsafe { libc::pwrite(fd as i32, data.ptr as *const libc::c_void, data.len, off as i64) } as i64)
 }
 
-/// readv and writev: the guest's iovecs become host iovecs into guest memory.
+/// Most iovecs a call takes (UIO_MAXIOV).
+const IOV_MAX: u64 = 1024;
+
+/// readv and writev: the guest's iovecs become host iovecs over `HostBuf`s.
+/// An iovec array the guest cannot read, or too many entries, go to the
+/// host as an array it cannot read either, so that its checks decide.
 fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> Result<u64, Errno> {
-    if count > 1024 {
-        return Err(EINVAL);
-    }
-    let raw = p.read(iov, 16 * count as usize)?;
+    let raw = if count <= IOV_MAX { p.read(iov, 16 * count as usize).ok() } else { None };
+    let Some(raw) = raw else {
+        let bad = (usize::MAX & !4095) as *const libc::iovec;
+        let count = count.min(i32::MAX as u64) as i32;
+        let r =
+            unsafe { if writing { libc::writev(fd as i32, bad, count) } else { libc::readv(fd as i32, bad, count) } };
+        return check(r as i64);
+    };
+    let dir = if writing { Dir::In } else { Dir::Out };
+    let mut bufs = Vec::with_capacity(count as usize);
     let mut host = Vec::with_capacity(count as usize);
     for entry in raw.chunks(16) {
         let base = u64::from_le_bytes(entry[0..8].try_into().unwrap());
         let len = u64::from_le_bytes(entry[8..16].try_into().unwrap());
-        let ptr = if len == 0 {
-            std::ptr::null_mut()
-        } else if writing {
-            p.buf(base, len as usize)?.as_ptr() as *mut libc::c_void
+        // A length that is negative as an ssize_t is the host's to refuse.
+        let b = if (len as i64) < 0 {
+            let mut b = p.host_buf(u64::MAX, 1, dir);
+            b.len = len as usize;
+            b
         } else {
-            p.buf_mut(base, len as usize)?.as_mut_ptr() as *mut libc::c_void
+            p.host_buf(base, len, dir)
         };
-        host.push(libc::iovec { iov_base: ptr, iov_len: len as usize });
+        host.push(libc::iovec { iov_base: b.ptr as *mut libc::c_void, iov_len: b.len });
+        bufs.push(b);
     }
-    // SAFETY: every iovec points into checked guest memory, which stays
-    // mapped for the call.
+    // SAFETY: every iovec points into checked guest memory (which stays
+    // mapped for the call) or a stand-in of ours.
     let r = unsafe {
         if writing {
             libc::writev(fd as i32, host.as_ptr(), host.len() as i32)
@@ -154,7 +159,15 @@ fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> R
             libc::readv(fd as i32, host.as_ptr(), host.len() as i32)
         }
     };
-    check(r as i64)
+    let n = check(r as i64)?;
+    if !writing {
+        let mut left = n as usize;
+        for b in &bufs {
+            b.finish(p, left.min(b.len));
+            left -= left.min(b.len);
+        }
+    }
+    Ok(n)
 }
 
 fn sendfile(p: &mut Process, [out, inp, off_at, count, ..]: [u64; 6]) -> Result<u64, Errno> {
@@ -291,7 +304,11 @@ impl Deadline {
 /// Runs poll on guest `struct pollfd`s (one layout and one set of event
 /// bits on every Linux).
 fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec>) -> Result<u64, Errno> {
-    if nfds > 65536 {
+    // nfds is an unsigned int, and may not exceed RLIMIT_NOFILE.
+    let nfds = nfds as u32 as u64;
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if nfds > limit.rlim_cur.min(1 << 20) {
         return Err(EINVAL);
     }
     let raw = p.read(fds, 8 * nfds as usize)?;

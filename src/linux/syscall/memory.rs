@@ -1,12 +1,16 @@
 //! Memory syscalls: mmap munmap mprotect brk mremap (growing in place,
-//! moving, to a fixed address) madvise msync, over the process's address
-//! space; guest memory enforces the permissions.
-//! File mappings are private copies (MAP_SHARED file writes do not reach
-//! the file), and anonymous shared memory is not shared across fork.
+//! moving, to a fixed address) madvise msync mincore, over the process's
+//! address space; guest memory enforces the permissions. Lengths and
+//! addresses are checked as Linux checks them (page rounding that wraps,
+//! ranges past the user address space), with Linux's error numbers.
+//! A file is mapped privately by the host over the guest's memory, so its
+//! pages are read only when touched (the part past the file's end reads as
+//! zeros); MAP_SHARED file writes do not reach the file, and anonymous
+//! shared memory is not shared across fork.
 
 use super::super::errno::{EEXIST, EFAULT, EINVAL, ENOMEM, Errno};
 use super::super::mm::{GUEST_SIZE, page_up};
-use super::super::process::Process;
+use super::super::process::{Process, TASK_SIZE};
 use super::{Arg, Entry};
 use crate::machine::{PAGE_SIZE, PERM_R, PERM_W, PERM_X};
 
@@ -18,7 +22,8 @@ pub const TABLE: &[Entry] = &[
     (11, "munmap", &[Hex, Int], munmap),
     (12, "brk", &[Hex], brk),
     (25, "mremap", &[Hex, Int, Int, Hex, Hex], mremap),
-    (26, "msync", &[Hex, Int, Hex], |_, _| Ok(0)),
+    (26, "msync", &[Hex, Int, Hex], msync),
+    (27, "mincore", &[Hex, Int, Hex], mincore),
     (28, "madvise", &[Hex, Int, Int], madvise),
 ];
 
@@ -30,7 +35,18 @@ const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
+const MAP_TYPE: u64 = 0xf;
 const MADV_DONTNEED: u64 = 4;
+const MADV_DONTNEED_LOCKED: u64 = 24;
+const MS_ASYNC: u64 = 1;
+const MS_INVALIDATE: u64 = 2;
+const MS_SYNC: u64 = 4;
+
+/// A length rounded up to whole pages as the kernel's PAGE_ALIGN does:
+/// wrapping to 0 when it overflows.
+fn page_align(len: u64) -> u64 {
+    len.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
 
 /// Guest page permissions of a `prot` (x86 pages are readable whenever
 /// they are writable or executable).
@@ -66,14 +82,21 @@ fn map_fresh(p: &mut Process, addr: u64, len: u64, perms: u8) {
 }
 
 fn mmap(p: &mut Process, [addr, len, prot, flags, fd, off]: [u64; 6]) -> Result<u64, Errno> {
-    if len == 0 || off % PAGE_SIZE != 0 {
+    if off % PAGE_SIZE != 0 || len == 0 || !matches!(flags & MAP_TYPE, 1..=3) {
         return Err(EINVAL);
     }
-    let len = page_up(len);
+    let len = page_align(len);
+    if len == 0 || len > TASK_SIZE {
+        return Err(ENOMEM);
+    }
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let at = if fixed {
-        if addr % PAGE_SIZE != 0 || !in_space(addr, len) {
-            return Err(if addr % PAGE_SIZE != 0 { EINVAL } else { ENOMEM });
+        if addr % PAGE_SIZE != 0 {
+            return Err(EINVAL);
+        }
+        // Past the guest space (which Linux would map) is beyond visa's reach.
+        if !in_space(addr, len) {
+            return Err(ENOMEM);
         }
         if flags & MAP_FIXED_NOREPLACE != 0 && p.space.overlaps(addr, len) {
             return Err(EEXIST);
@@ -89,47 +112,82 @@ fn mmap(p: &mut Process, [addr, len, prot, flags, fd, off]: [u64; 6]) -> Result<
         map_fresh(p, at, len, final_perms);
         return Ok(at);
     }
-    // A file mapping: a private copy of the file's bytes (zeros past its end).
-    let mut buf = vec![0u8; len as usize];
-    let mut got = 0usize;
-    while got < buf.len() {
-        // SAFETY: reading into our own buffer.
-        let n = unsafe {
-            libc::pread(
-                fd as i32,
-                buf[got..].as_mut_ptr() as *mut libc::c_void,
-                buf.len() - got,
-                (off + got as u64) as i64,
-            )
-        };
-        match n {
-            0 => break,
-            n if n < 0 => return Err(super::super::errno::last()),
-            n => got += n as usize,
-        }
-    }
-    map_fresh(p, at, len, PERM_R | PERM_W);
-    p.write(at, &buf[..got])?;
+    map_file(p, at, len, fd as i32, off)?;
     p.mem.protect(at, len, final_perms);
     p.space.record(at, len, final_perms);
     Ok(at)
 }
 
+/// Maps `len` bytes of a file at `at`: the host maps the file's pages there
+/// (read when touched); what lies past the file's end reads as zeros.
+/// Where the host cannot map the file (a host page size larger than the
+/// guest's), its bytes are copied in.
+fn map_file(p: &mut Process, at: u64, len: u64, fd: i32, off: u64) -> Result<(), Errno> {
+    // SAFETY: plain data the host fills.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    super::super::errno::check(unsafe { libc::fstat(fd, &mut st) } as i64)?;
+    let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+    // The pages that hold file bytes (a device such as /dev/zero maps whole).
+    let in_file = if regular { page_up((st.st_size as u64).saturating_sub(off)).min(len) } else { len };
+    retire_code(p, at, len);
+    p.space.unmap(&mut p.mem, at, len);
+    if in_file == 0 {
+        return Ok(());
+    }
+    match p.mem.map_file(at, in_file, fd, off) {
+        Ok(()) => Ok(()),
+        Err(e) if !regular || e.raw_os_error() != Some(EINVAL) => Err(e.raw_os_error().unwrap_or(EINVAL)),
+        Err(_) => copy_file(p, at, in_file, fd, off),
+    }
+}
+
+/// Reads a file's bytes into fresh guest memory, a chunk at a time.
+fn copy_file(p: &mut Process, at: u64, len: u64, fd: i32, off: u64) -> Result<(), Errno> {
+    p.mem.protect(at, len, PERM_R | PERM_W);
+    let mut got = 0u64;
+    while got < len {
+        let chunk = (len - got).min(1 << 20) as usize;
+        let buf = p.buf_mut(at + got, chunk)?;
+        // SAFETY: reading into checked guest memory.
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr() as *mut libc::c_void, chunk, (off + got) as i64) };
+        match n {
+            0 => break,
+            n if n < 0 => return Err(super::super::errno::last()),
+            n => got += n as u64,
+        }
+    }
+    Ok(())
+}
+
 fn munmap(p: &mut Process, [addr, len, ..]: [u64; 6]) -> Result<u64, Errno> {
-    if addr % PAGE_SIZE != 0 || len == 0 || !in_space(addr, page_up(len)) {
+    let len = page_align(len);
+    if addr % PAGE_SIZE != 0 || len == 0 || len > TASK_SIZE || addr > TASK_SIZE - len {
         return Err(EINVAL);
     }
-    let len = page_up(len);
-    retire_code(p, addr, len);
-    p.space.unmap(&mut p.mem, addr, len);
+    // Nothing is mapped past the guest space.
+    let len = len.min(GUEST_SIZE.saturating_sub(addr));
+    if len != 0 {
+        retire_code(p, addr, len);
+        p.space.unmap(&mut p.mem, addr, len);
+    }
     Ok(0)
 }
 
 fn mprotect(p: &mut Process, [addr, len, prot, ..]: [u64; 6]) -> Result<u64, Errno> {
-    if addr % PAGE_SIZE != 0 || !in_space(addr, page_up(len)) {
+    if addr % PAGE_SIZE != 0 {
         return Err(EINVAL);
     }
-    let len = page_up(len);
+    if len == 0 {
+        return Ok(0);
+    }
+    let len = page_align(len);
+    if addr.wrapping_add(len) <= addr {
+        return Err(ENOMEM);
+    }
+    // PROT_SEM, PROT_GROWSDOWN and PROT_GROWSUP are accepted and ignored.
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | 0x8 | 0x0100_0000 | 0x0200_0000) != 0 {
+        return Err(EINVAL);
+    }
     if !p.space.covers(addr, len) {
         return Err(ENOMEM);
     }
@@ -158,20 +216,30 @@ fn brk(p: &mut Process, [addr, ..]: [u64; 6]) -> Result<u64, Errno> {
 }
 
 fn mremap(p: &mut Process, [old, old_len, new_len, flags, new_addr, _]: [u64; 6]) -> Result<u64, Errno> {
-    let (old_len, new_len) = (page_up(old_len), page_up(new_len));
     let (may_move, fixed) = (flags & MREMAP_MAYMOVE != 0, flags & MREMAP_FIXED != 0);
-    if old % PAGE_SIZE != 0 || new_len == 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 || (fixed && !may_move) {
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 || (fixed && !may_move) || old % PAGE_SIZE != 0 {
+        return Err(EINVAL);
+    }
+    let (old_len, new_len) = (page_align(old_len), page_align(new_len));
+    if new_len == 0 || new_len > TASK_SIZE || old_len > TASK_SIZE {
         return Err(EINVAL);
     }
     if fixed
-        && (new_addr % PAGE_SIZE != 0
-            || !in_space(new_addr, new_len)
-            || (new_addr < old + old_len && old < new_addr + new_len))
+        && (new_addr > TASK_SIZE - new_len
+            || new_addr % PAGE_SIZE != 0
+            || (new_addr < old.saturating_add(old_len) && old < new_addr + new_len))
     {
         return Err(EINVAL);
     }
-    if !p.space.covers(old, old_len.max(PAGE_SIZE)) {
+    if !p.space.covers(old, 1) || !p.space.covers(old, old_len) {
         return Err(EFAULT);
+    }
+    // An old length of 0 duplicates a shared mapping; visa has none.
+    if old_len == 0 {
+        return Err(EINVAL);
+    }
+    if fixed && !in_space(new_addr, new_len) {
+        return Err(ENOMEM);
     }
     if !fixed {
         if new_len <= old_len {
@@ -194,30 +262,97 @@ fn mremap(p: &mut Process, [old, old_len, new_len, flags, new_addr, _]: [u64; 6]
 }
 
 /// Moves a mapping's bytes and permissions to `to` (whatever was there is
-/// replaced) and unmaps the old range.
+/// replaced) and unmaps the old range. The bytes are copied a chunk at a
+/// time, leaving out chunks of zeros (the new range reads as zeros already),
+/// so that untouched memory costs nothing however large.
 fn move_pages(p: &mut Process, old: u64, old_len: u64, to: u64, new_len: u64) {
     let perms = p.mem.perms_at(old);
     let keep = old_len.min(new_len);
     // Readable for the copy whatever its permissions (PROT_NONE moves too).
     p.mem.protect(old, keep, PERM_R);
-    let bytes = p.read(old, keep as usize).expect("a mapped range");
     map_fresh(p, to, new_len, PERM_R | PERM_W);
-    p.write(to, &bytes).expect("a fresh writable range");
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut done = 0;
+    while done < keep {
+        let n = (keep - done).min(chunk.len() as u64) as usize;
+        if p.mem.read_bytes(old + done, &mut chunk[..n]).is_ok() && chunk[..n].iter().any(|b| *b != 0) {
+            // Both ranges are checked mapped and the target writable.
+            let _ = p.mem.write_bytes(to + done, &chunk[..n]);
+        }
+        done += n as u64;
+    }
     p.mem.protect(to, new_len, perms);
     p.space.record(to, new_len, perms);
     retire_code(p, old, old_len);
     p.space.unmap(&mut p.mem, old, old_len);
 }
 
-fn madvise(p: &mut Process, [addr, len, advice, ..]: [u64; 6]) -> Result<u64, Errno> {
+/// The advice values Linux knows (others are EINVAL).
+fn known_advice(advice: u64) -> bool {
+    matches!(advice, 0..=4 | 8..=25)
+}
+
+fn madvise(p: &mut Process, [addr, len_in, advice, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let len = page_align(len_in);
+    if addr % PAGE_SIZE != 0 || !known_advice(advice) || (len_in != 0 && len == 0) || addr.wrapping_add(len) < addr {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    if advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED {
+        // Anonymous pages read back as zeros, a file's pages as the file.
+        retire_code(p, addr, len);
+        p.mem.discard(addr, len);
+    }
+    // Linux advises what is mapped, and fails if anything is not.
+    if !p.space.covers(addr, len) {
+        return Err(ENOMEM);
+    }
+    Ok(0)
+}
+
+fn msync(p: &mut Process, [addr, len, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || addr % PAGE_SIZE != 0
+        || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
+    {
+        return Err(EINVAL);
+    }
+    let end = addr.wrapping_add(page_align(len));
+    if end < addr {
+        return Err(ENOMEM);
+    }
+    // Private copies have nothing to write back; the range must be mapped.
+    if end > addr && !p.space.covers(addr, end - addr) {
+        return Err(ENOMEM);
+    }
+    Ok(0)
+}
+
+/// mincore: which pages of a mapped range are in memory (as the host holds
+/// the guest's memory).
+fn mincore(p: &mut Process, [addr, len, vec, ..]: [u64; 6]) -> Result<u64, Errno> {
     if addr % PAGE_SIZE != 0 {
         return Err(EINVAL);
     }
-    if advice == MADV_DONTNEED {
-        // Private anonymous pages read back as zeros.
-        let len = page_up(len);
-        retire_code(p, addr, len);
-        p.mem.discard(addr, len);
+    if addr.checked_add(len).is_none_or(|end| end > TASK_SIZE) {
+        return Err(ENOMEM);
+    }
+    let pages = len.div_ceil(PAGE_SIZE);
+    if vec.checked_add(pages).is_none_or(|end| end > TASK_SIZE) {
+        return Err(EFAULT);
+    }
+    // Mapped pages from the start (at most the guest space's).
+    let mut mapped = 0;
+    while mapped < pages && p.space.covers(addr + mapped * PAGE_SIZE, PAGE_SIZE) {
+        mapped += 1;
+    }
+    let mut out = vec![0u8; mapped as usize];
+    p.mem.resident(addr, &mut out);
+    p.write(vec, &out)?;
+    if mapped < pages {
+        return Err(ENOMEM);
     }
     Ok(0)
 }

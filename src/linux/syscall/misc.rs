@@ -5,7 +5,7 @@
 //! set_robust_list, rseq).
 
 use super::super::errno::{EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, Errno, check, last};
-use super::super::process::Process;
+use super::super::process::{Dir, Process};
 use super::super::signals;
 use super::{Arg, Entry};
 
@@ -17,7 +17,7 @@ pub const TABLE: &[Entry] = &[
     (63, "uname", &[Hex], uname),
     (95, "umask", &[Hex], |_, a| Ok(unsafe { libc::umask(a[0] as libc::mode_t) } as u64)),
     (96, "gettimeofday", &[Hex, Hex], gettimeofday),
-    (97, "getrlimit", &[Int, Hex], |p, a| prlimit(p, [0, a[0], 0, a[1], 0, 0])),
+    (97, "getrlimit", &[Int, Hex], getrlimit),
     (98, "getrusage", &[Int, Hex], getrusage),
     (99, "sysinfo", &[Hex], sysinfo),
     (100, "times", &[Hex], times),
@@ -27,7 +27,7 @@ pub const TABLE: &[Entry] = &[
     (108, "getegid", &[], |_, _| Ok(unsafe { libc::getegid() } as u64)),
     (115, "getgroups", &[Int, Hex], getgroups),
     (158, "arch_prctl", &[Hex, Hex], arch_prctl),
-    (160, "setrlimit", &[Int, Hex], |p, a| prlimit(p, [0, a[0], a[1], 0, 0, 0])),
+    (160, "setrlimit", &[Int, Hex], setrlimit),
     (201, "time", &[Hex], time),
     (202, "futex", &[Hex, Int, Int, Hex], futex),
     (204, "sched_getaffinity", &[Int, Int, Hex], sched_getaffinity),
@@ -172,6 +172,25 @@ fn clock_nanosleep(p: &mut Process, [clock, flags, req, rem_at, ..]: [u64; 6]) -
     sleep(p, ts, absolute, rem_at, |ts, rem| unsafe {
         libc::clock_nanosleep(clock as libc::clockid_t, flags as i32, ts, rem)
     })
+}
+
+/// getrlimit always writes its result (NULL is EFAULT), unlike prlimit64.
+fn getrlimit(p: &mut Process, [resource, old, ..]: [u64; 6]) -> Result<u64, Errno> {
+    if old == 0 {
+        // Let the host check the resource first (EINVAL before EFAULT).
+        check(unsafe { libc::syscall(libc::SYS_getrlimit, resource as i32, usize::MAX & !4095) })?;
+        return Err(EFAULT);
+    }
+    prlimit(p, [0, resource, 0, old, 0, 0])
+}
+
+/// setrlimit always reads its argument (NULL is EFAULT).
+fn setrlimit(p: &mut Process, [resource, new, ..]: [u64; 6]) -> Result<u64, Errno> {
+    if new == 0 {
+        check(unsafe { libc::syscall(libc::SYS_setrlimit, resource as i32, usize::MAX & !4095) })?;
+        return Err(EFAULT);
+    }
+    prlimit(p, [0, resource, new, 0, 0, 0])
 }
 
 fn prlimit(p: &mut Process, [pid, resource, new, old, ..]: [u64; 6]) -> Result<u64, Errno> {
@@ -319,10 +338,11 @@ fn futex(p: &mut Process, [addr, op, val, ..]: [u64; 6]) -> Result<u64, Errno> {
     }
 }
 
+/// Into a `HostBuf`: a partly mapped buffer gets the bytes up to its first
+/// page that faults, as Linux fills it.
 fn getrandom(p: &mut Process, [buf, len, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
-    let mut bytes = vec![0u8; (len as usize).min(1 << 20)];
-    let n =
-        check(unsafe { libc::getrandom(bytes.as_mut_ptr() as *mut libc::c_void, bytes.len(), flags as u32) } as i64)?;
-    p.write(buf, &bytes[..n as usize])?;
+    let out = p.host_buf(buf, len, Dir::Out);
+    let n = check(unsafe { libc::getrandom(out.ptr as *mut libc::c_void, out.len, flags as u32) } as i64)?;
+    out.finish(p, n as usize);
     Ok(n)
 }

@@ -7,7 +7,7 @@
 use std::ffi::CString;
 
 use super::super::errno::{EINVAL, ERANGE, Errno, check};
-use super::super::process::Process;
+use super::super::process::{Dir, Process};
 use super::fs::AT_FDCWD;
 use super::misc::read_timespec;
 use super::{Arg, Entry};
@@ -183,9 +183,14 @@ fn fstatfs(p: &mut Process, [fd, at, ..]: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// getdents64: `struct linux_dirent64` has one layout on every Linux.
+/// The buffer goes to the host as a `HostBuf`, so that its checks come in
+/// Linux's order (a file that is not a directory is ENOTDIR, whatever the
+/// buffer).
 fn getdents64(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
-    let out = p.buf_mut(buf, len as usize)?;
-    check(unsafe { libc::syscall(libc::SYS_getdents64, fd as i32, out.as_mut_ptr(), out.len()) })
+    let out = p.host_buf(buf, len as u32 as u64, Dir::Out);
+    let n = check(unsafe { libc::syscall(libc::SYS_getdents64, fd as i32, out.ptr, out.len) })?;
+    out.finish(p, n as usize);
+    Ok(n)
 }
 
 fn getcwd(p: &mut Process, [buf, size, ..]: [u64; 6]) -> Result<u64, Errno> {

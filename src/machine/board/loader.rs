@@ -8,7 +8,7 @@ use object::read::elf::{FileHeader, ProgramHeader};
 use crate::machine::GuestMemory;
 
 /// Copies an ELF64 x86-64 image's loadable segments into guest memory
-/// (zero-filling each segment's tail); returns the entry point.
+/// (zero-filling each segment's tail lazily); returns the entry point.
 pub fn load_elf(mem: &mut GuestMemory, image: &[u8]) -> Result<u64, String> {
     let header = FileHeader64::<Endianness>::parse(image).map_err(|e| format!("not an ELF64 image: {e}"))?;
     let endian = header.endian().map_err(|e| format!("bad ELF header: {e}"))?;
@@ -33,8 +33,8 @@ pub fn load_elf(mem: &mut GuestMemory, image: &[u8]) -> Result<u64, String> {
             ));
         }
         mem.write_bytes(addr, data).map_err(|e| e.to_string())?;
-        let zeros = vec![0u8; (memsz - data.len() as u64) as usize];
-        mem.write_bytes(addr + data.len() as u64, &zeros).map_err(|e| e.to_string())?;
+        // The zero tail costs no host memory (its whole pages are given back).
+        mem.zero(addr + data.len() as u64, memsz - data.len() as u64).map_err(|e| e.to_string())?;
         loaded += 1;
     }
     if loaded == 0 {
