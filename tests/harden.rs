@@ -177,3 +177,26 @@ fn item3_max_insns_is_exact_from_the_command_line() {
     assert_eq!(states[0], states[1], "interp and jit final states");
     assert_eq!(states[0], states[2], "interp and tiered final states");
 }
+
+/// RDRAND on the board repeats its sequence (runs are reproducible); in a
+/// user-mode runtime it is the host's randomness, different every time.
+#[test]
+fn item10_rdrand_is_reproducible_on_the_board_and_random_in_user_mode() {
+    use visa::machine::x86rt::{NoPorts, X86Runtime};
+    let draw = |mut rt: X86Runtime<NoPorts>| {
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.rdrand(rax).unwrap();
+        a.rdrand(rbx).unwrap();
+        a.int3().unwrap();
+        let code = a.assemble(0x1000).unwrap();
+        let mut mem = visa::machine::GuestMemory::new(1 << 16).unwrap();
+        mem.write_bytes(0x1000, &code).unwrap();
+        let mut cpu = visa::machine::board::entry_state(0x1000, 1 << 16);
+        let mut engine = visa::engine::Engine::new();
+        engine.run(&mut cpu, &mut mem, &mut rt, 100);
+        assert_ne!(cpu.gpr[0], cpu.gpr[3], "two draws differ");
+        (cpu.gpr[0], cpu.gpr[3])
+    };
+    assert_eq!(draw(X86Runtime::new(NoPorts)), draw(X86Runtime::new(NoPorts)), "reproducible");
+    assert_ne!(draw(X86Runtime::with_host_random(NoPorts)), draw(X86Runtime::with_host_random(NoPorts)), "random");
+}

@@ -55,12 +55,47 @@ fn implementations() -> &'static [Option<HelperFn>] {
 pub struct X86Runtime<P: Ports> {
     pub ports: P,
     started: Instant,
-    rand_state: u64,
+    /// RDRAND's source: a fixed xorshift sequence from this state, or
+    /// (`None`) the host's randomness.
+    rand_state: Option<u64>,
 }
 
+/// Where RDRAND's sequence starts in a reproducible runtime.
+const RDRAND_SEED: u64 = 0x2545_f491_4f6c_dd1d;
+
 impl<P: Ports> X86Runtime<P> {
+    /// A reproducible runtime: RDRAND gives the same pseudo-random sequence
+    /// in every run (the board, tests, fuzzing), so engines can be compared.
     pub fn new(ports: P) -> X86Runtime<P> {
-        X86Runtime { ports, started: Instant::now(), rand_state: 0x2545_f491_4f6c_dd1d }
+        X86Runtime { ports, started: Instant::now(), rand_state: Some(RDRAND_SEED) }
+    }
+
+    /// A runtime whose RDRAND returns the host's randomness (`getrandom`),
+    /// different in every process and after fork, as a program expects.
+    pub fn with_host_random(ports: P) -> X86Runtime<P> {
+        X86Runtime { rand_state: None, ..X86Runtime::new(ports) }
+    }
+
+    fn rdrand(&mut self) -> u64 {
+        match self.rand_state.as_mut() {
+            Some(state) => {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                *state
+            }
+            None => {
+                let mut bytes = [0u8; 8];
+                // SAFETY: getrandom writes at most 8 bytes into our 8-byte buffer.
+                let got = unsafe { libc::getrandom(bytes.as_mut_ptr() as *mut libc::c_void, 8, 0) };
+                // Should the host ever fail to give 8 bytes, the xorshift of
+                // whatever came keeps the result from being constant.
+                if got != 8 {
+                    bytes = (u64::from_le_bytes(bytes) ^ self.started.elapsed().as_nanos() as u64).to_le_bytes();
+                }
+                u64::from_le_bytes(bytes)
+            }
+        }
     }
 }
 
@@ -86,10 +121,7 @@ impl<P: Ports> Helpers for X86Runtime<P> {
         } else if helper == x.port_out {
             self.ports.port_out(args[0] as u16, args[1] as u32, args[2] as u32);
         } else if helper == x.rdrand {
-            self.rand_state ^= self.rand_state << 13;
-            self.rand_state ^= self.rand_state >> 7;
-            self.rand_state ^= self.rand_state << 17;
-            results[0] = self.rand_state as u128;
+            results[0] = self.rdrand() as u128;
         } else if let Some(f) = implementations().get(helper.0 as usize).copied().flatten() {
             return f(ctx, args, results);
         } else {
