@@ -11,6 +11,10 @@
 //! pages turn read-write while it is written. Both are backed lazily: pages
 //! cost nothing until code is written to them.
 //!
+//! After code is written it is made coherent with the instruction cache
+//! (nothing to do on x86-64; aarch64 and riscv64 need it), also when a flush
+//! refills addresses that held older code.
+//!
 //! A shared file mapping stays shared across `fork`, so a process that
 //! forks while it has dual-mapped regions must go through [`prepare_fork`]:
 //! it gives each region's code to the child in a file of its own.
@@ -164,6 +168,13 @@ impl ForkCopies {
                     unsafe { libc::_exit(127) };
                 }
             }
+            // The same code now comes from other pages: coherent again.
+            // SAFETY: [exec, exec + used) is the executable view just mapped.
+            if let Err(e) = unsafe { wasmtime_jit_icache_coherence::clear_cache(r.exec as *const c_void, r.used) } {
+                eprintln!("visa: the forked child cannot make its code coherent: {e}");
+                // SAFETY: ends the process at once.
+                unsafe { libc::_exit(127) };
+            }
         }
     }
 }
@@ -270,7 +281,8 @@ impl CodeMemory {
         if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
     }
 
-    /// Copies code in; gives its entry point (in the executable view).
+    /// Copies code in and makes it coherent for execution; gives its entry
+    /// point (in the executable view).
     ///
     /// The code must run wherever it is put: Cranelift's code is
     /// position-independent apart from the absolute addresses already patched
@@ -307,10 +319,21 @@ impl CodeMemory {
         }
         drop(regions);
         // SAFETY: start < capacity, inside the executable view.
-        Ok(unsafe { self.exec.as_ptr().add(start) })
+        let entry = unsafe { self.exec.as_ptr().add(start) };
+        // SAFETY: [entry, entry + len) is mapped: it is the code just
+        // written, seen through the executable view (the addresses it will
+        // be fetched from).
+        unsafe { wasmtime_jit_icache_coherence::clear_cache(entry as *const c_void, code.len()) }
+            .map_err(AddError::Host)?;
+        // Other threads must not run stale instructions either (a no-op on
+        // x86-64; a membarrier on aarch64).
+        wasmtime_jit_icache_coherence::pipeline_flush_mt().map_err(AddError::Host)?;
+        Ok(entry)
     }
 
     /// Forgets every block: the caller must drop all pointers into it first.
+    /// The addresses are then reused; `add` makes the instruction cache
+    /// coherent with each new block it writes over old code.
     pub fn clear(&mut self) {
         self.used = 0;
         if let Some(r) = regions().iter_mut().find(|r| r.id == self.id) {
