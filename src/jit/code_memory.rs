@@ -1,54 +1,344 @@
 //! Executable memory for compiled blocks: one bounded region, filled from
 //! the start; when it is full the engine flushes every compiled block and
 //! starts again (the interpreter carries execution meanwhile).
+//!
+//! No page is ever writable and executable at once (W^X). The region is
+//! preferably one `memfd` file mapped twice: a read-write view where code
+//! is written and a read-execute view it runs from, so writing a new block
+//! never changes the protection of pages other code may be running in.
+//! Where no memfd can be mapped executable, the region is one mapping kept
+//! read-execute, each block starts on a fresh page, and only the block's own
+//! pages turn read-write while it is written. Both are backed lazily: pages
+//! cost nothing until code is written to them.
+//!
+//! After code is written it is made coherent with the instruction cache
+//! (nothing to do on x86-64; aarch64 and riscv64 need it), also when a flush
+//! refills addresses that held older code.
+//!
+//! A shared file mapping stays shared across `fork`, so a process that
+//! forks while it has dual-mapped regions must go through [`prepare_fork`]:
+//! it gives each region's code to the child in a file of its own.
 
+use std::ffi::c_void;
+use std::io;
 use std::ptr::NonNull;
 
+/// How the region is mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mapping {
+    /// A memfd mapped twice: read-write to write, read-execute to run.
+    Dual,
+    /// One read-execute mapping whose pages turn read-write only while a new
+    /// block is written into them (no other code lives on those pages).
+    Toggle,
+}
+
+/// Why code could not be added.
+#[derive(Debug)]
+pub enum AddError {
+    /// The region is full: flush and retry.
+    Full,
+    /// The host refused a protection change or the cache maintenance.
+    Host(io::Error),
+}
+
+impl std::fmt::Display for AddError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddError::Full => f.write_str("the code region is full"),
+            AddError::Host(e) => e.fmt(f),
+        }
+    }
+}
+
 pub struct CodeMemory {
-    base: NonNull<u8>,
+    /// Where code is written (the read-write view; in `Toggle` mode the one
+    /// mapping).
+    write: NonNull<u8>,
+    /// Where code runs from (the read-execute view); entry points point here.
+    exec: NonNull<u8>,
+    capacity: usize,
+    used: usize,
+    mapping: Mapping,
+    page: usize,
+    /// The region's entry in `REGIONS` (dual mapping).
+    id: u64,
+}
+
+/// `MFD_EXEC` (Linux 6.3): an executable memfd, asked for explicitly where
+/// `vm.memfd_noexec` would otherwise seal it against execution.
+const MFD_EXEC: libc::c_uint = 0x10;
+
+/// A fresh memfd of `len` bytes (a sparse file).
+fn memfd(len: usize) -> io::Result<libc::c_int> {
+    let name = c"visa-code";
+    // SAFETY: a valid NUL-terminated name; the flags are plain bits.
+    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | MFD_EXEC) };
+    if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        // A kernel before 6.3 knows no MFD_EXEC (and no sealing).
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    }
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is the memfd just created.
+    if unsafe { libc::ftruncate(fd, len as libc::off_t) } != 0 {
+        let e = io::Error::last_os_error();
+        // SAFETY: fd is ours and closed once.
+        unsafe { libc::close(fd) };
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+/// A dual-mapped region as the fork handling sees it: its views (as
+/// addresses), size, and the bytes of live code from its start.
+struct Region {
+    id: u64,
+    write: usize,
+    exec: usize,
     capacity: usize,
     used: usize,
 }
 
-impl CodeMemory {
-    /// Reserves `capacity` bytes of read-write-execute memory, backed lazily.
-    pub fn new(capacity: usize) -> std::io::Result<CodeMemory> {
-        // SAFETY: a fresh anonymous mapping; nothing else refers to it.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                capacity,
-                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
+/// Every live dual-mapped region of the process. Code is written into a
+/// region only with this held, so a fork sees each region complete.
+static REGIONS: std::sync::Mutex<Vec<Region>> = std::sync::Mutex::new(Vec::new());
+
+fn regions() -> std::sync::MutexGuard<'static, Vec<Region>> {
+    REGIONS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a process about to fork holds: every dual-mapped region's live code
+/// copied into a new file for the child. Call [`ForkCopies::child`] in the
+/// child; drop it in the parent (and in the child, after `child`).
+pub struct ForkCopies {
+    regions: std::sync::MutexGuard<'static, Vec<Region>>,
+    files: Vec<libc::c_int>,
+}
+
+/// Copies every dual-mapped region for a child about to be forked (its views
+/// would otherwise be the parent's: both processes would write code into one
+/// file). No code is written until the copies are dropped.
+pub fn prepare_fork() -> io::Result<ForkCopies> {
+    let mut copies = ForkCopies { regions: regions(), files: Vec::new() };
+    for r in copies.regions.iter() {
+        let fd = memfd(r.capacity)?;
+        copies.files.push(fd);
+        let mut done = 0;
+        while done < r.used {
+            // SAFETY: [write, write + used) is mapped and readable: the
+            // region's read-write view.
+            let n = unsafe { libc::pwrite(fd, (r.write + done) as *const c_void, r.used - done, done as libc::off_t) };
+            if n <= 0 {
+                return Err(io::Error::last_os_error());
+            }
+            done += n as usize;
         }
-        Ok(CodeMemory { base: NonNull::new(p as *mut u8).expect("mmap returned null"), capacity, used: 0 })
+    }
+    Ok(copies)
+}
+
+impl ForkCopies {
+    /// In the child: puts each region's copy in place of both its views, at
+    /// the same addresses (so every entry point stays valid). On failure the
+    /// child cannot run compiled code safely and ends.
+    pub fn child(&mut self) {
+        for (r, fd) in self.regions.iter().zip(&self.files) {
+            for (at, prot) in
+                [(r.write, libc::PROT_READ | libc::PROT_WRITE), (r.exec, libc::PROT_READ | libc::PROT_EXEC)]
+            {
+                // SAFETY: replaces (MAP_FIXED) a view of ours by the same
+                // bytes in the child's own file; nothing runs from the
+                // region meanwhile (this thread is here, the only one).
+                let p = unsafe {
+                    libc::mmap(
+                        at as *mut c_void,
+                        r.capacity,
+                        prot,
+                        libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                        *fd,
+                        0,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    eprintln!("visa: the forked child cannot have its own code region: {}", io::Error::last_os_error());
+                    // SAFETY: ends the process at once.
+                    unsafe { libc::_exit(127) };
+                }
+            }
+            // The same code now comes from other pages: coherent again.
+            // SAFETY: [exec, exec + used) is the executable view just mapped.
+            if let Err(e) = unsafe { wasmtime_jit_icache_coherence::clear_cache(r.exec as *const c_void, r.used) } {
+                eprintln!("visa: the forked child cannot make its code coherent: {e}");
+                // SAFETY: ends the process at once.
+                unsafe { libc::_exit(127) };
+            }
+        }
+    }
+}
+
+impl Drop for ForkCopies {
+    fn drop(&mut self) {
+        for fd in &self.files {
+            // SAFETY: the descriptors are ours (the child's mappings, if any,
+            // keep its file alive).
+            unsafe { libc::close(*fd) };
+        }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as usize } else { 4096 }
+}
+
+/// Maps `len` bytes; `Err` with the OS error on failure.
+///
+/// # Safety
+/// As `mmap`: `fd` must be valid for a file mapping or -1 for an anonymous one.
+unsafe fn map(len: usize, prot: libc::c_int, flags: libc::c_int, fd: libc::c_int) -> io::Result<NonNull<u8>> {
+    // SAFETY: the caller's contract; the kernel chooses the address, so no
+    // existing mapping is replaced.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags | libc::MAP_NORESERVE, fd, 0) };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(p as *mut u8).ok_or_else(|| io::Error::other("mmap returned null"))
+}
+
+impl CodeMemory {
+    /// Reserves `capacity` bytes of code region, backed lazily: dual-mapped
+    /// if the host allows, else with protections toggled per block.
+    pub fn new(capacity: usize) -> io::Result<CodeMemory> {
+        CodeMemory::with_mapping(capacity, Mapping::Dual).or_else(|dual| {
+            CodeMemory::with_mapping(capacity, Mapping::Toggle).map_err(|toggle| {
+                io::Error::new(toggle.kind(), format!("dual mapping: {dual}; toggled protections: {toggle}"))
+            })
+        })
     }
 
-    /// Copies code in; `None` when the region is full.
-    pub fn add(&mut self, code: &[u8]) -> Option<*const u8> {
-        let start = self.used.next_multiple_of(16);
-        if start + code.len() > self.capacity {
-            return None;
+    /// Reserves a region mapped as `mapping` asks.
+    pub fn with_mapping(capacity: usize, mapping: Mapping) -> io::Result<CodeMemory> {
+        let page = page_size();
+        let capacity = capacity.max(1).next_multiple_of(page);
+        let (write, exec) = match mapping {
+            Mapping::Dual => {
+                // A sparse file: no page is allocated before it is written.
+                let fd = memfd(capacity)?;
+                // The mappings keep the file alive; the descriptor is not needed
+                // past this block, whatever happens in it.
+                let views = (|| {
+                    // SAFETY: fd is a valid memfd of `capacity` bytes.
+                    let write = unsafe { map(capacity, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd)? };
+                    // SAFETY: as above.
+                    match unsafe { map(capacity, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, fd) } {
+                        Ok(exec) => Ok((write, exec)),
+                        Err(e) => {
+                            // SAFETY: the view was just mapped and nothing refers to it.
+                            unsafe { libc::munmap(write.as_ptr() as *mut c_void, capacity) };
+                            Err(e)
+                        }
+                    }
+                })();
+                // SAFETY: fd is ours and closed once.
+                unsafe { libc::close(fd) };
+                views?
+            }
+            Mapping::Toggle => {
+                // SAFETY: a fresh anonymous mapping; nothing else refers to it.
+                let p = unsafe {
+                    map(capacity, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1)?
+                };
+                (p, p)
+            }
+        };
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if mapping == Mapping::Dual {
+            regions().push(Region {
+                id,
+                write: write.as_ptr() as usize,
+                exec: exec.as_ptr() as usize,
+                capacity,
+                used: 0,
+            });
         }
-        // SAFETY: [start, start + len) lies inside the mapping and no
-        // compiled code runs while it is written.
-        unsafe {
-            let dst = self.base.as_ptr().add(start);
-            std::ptr::copy_nonoverlapping(code.as_ptr(), dst, code.len());
-            self.used = start + code.len();
-            Some(dst)
+        Ok(CodeMemory { write, exec, capacity, used: 0, mapping, page, id })
+    }
+
+    pub fn mapping(&self) -> Mapping {
+        self.mapping
+    }
+
+    /// Changes the protection of `[start, end)` of the region (toggle mode).
+    fn protect(&self, start: usize, end: usize, prot: libc::c_int) -> io::Result<()> {
+        // SAFETY: the range lies inside the mapping, starts on a page
+        // boundary, and holds no code another block could be running.
+        let r = unsafe { libc::mprotect(self.write.as_ptr().add(start) as *mut c_void, end - start, prot) };
+        if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    }
+
+    /// Copies code in and makes it coherent for execution; gives its entry
+    /// point (in the executable view).
+    ///
+    /// The code must run wherever it is put: Cranelift's code is
+    /// position-independent apart from the absolute addresses already patched
+    /// into it, which do not point into the region.
+    pub fn add(&mut self, code: &[u8]) -> Result<*const u8, AddError> {
+        let align = match self.mapping {
+            Mapping::Dual => 16,
+            // A fresh page: no other block's code is on a page made writable.
+            Mapping::Toggle => self.page,
+        };
+        let start = self.used.next_multiple_of(align);
+        let end = start + code.len();
+        if end > self.capacity {
+            return Err(AddError::Full);
         }
+        // A fork must not copy the region half written.
+        let mut regions = regions();
+        if self.mapping == Mapping::Toggle {
+            self.protect(start, end.next_multiple_of(self.page), libc::PROT_READ | libc::PROT_WRITE)
+                .map_err(AddError::Host)?;
+        }
+        // SAFETY: [start, end) lies inside the region, is writable through
+        // `write` (the read-write view, or pages just made writable), and no
+        // code runs from it: it lies past every block handed out since the
+        // last flush, and a flush drops all of those.
+        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), self.write.as_ptr().add(start), code.len()) };
+        if self.mapping == Mapping::Toggle {
+            self.protect(start, end.next_multiple_of(self.page), libc::PROT_READ | libc::PROT_EXEC)
+                .map_err(AddError::Host)?;
+        }
+        self.used = end;
+        if let Some(r) = regions.iter_mut().find(|r| r.id == self.id) {
+            r.used = end;
+        }
+        drop(regions);
+        // SAFETY: start < capacity, inside the executable view.
+        let entry = unsafe { self.exec.as_ptr().add(start) };
+        // SAFETY: [entry, entry + len) is mapped: it is the code just
+        // written, seen through the executable view (the addresses it will
+        // be fetched from).
+        unsafe { wasmtime_jit_icache_coherence::clear_cache(entry as *const c_void, code.len()) }
+            .map_err(AddError::Host)?;
+        // Other threads must not run stale instructions either (a no-op on
+        // x86-64; a membarrier on aarch64).
+        wasmtime_jit_icache_coherence::pipeline_flush_mt().map_err(AddError::Host)?;
+        Ok(entry)
     }
 
     /// Forgets every block: the caller must drop all pointers into it first.
+    /// The addresses are then reused; `add` makes the instruction cache
+    /// coherent with each new block it writes over old code.
     pub fn clear(&mut self) {
         self.used = 0;
+        if let Some(r) = regions().iter_mut().find(|r| r.id == self.id) {
+            r.used = 0;
+        }
     }
 
     pub fn used(&self) -> usize {
@@ -62,7 +352,92 @@ impl CodeMemory {
 
 impl Drop for CodeMemory {
     fn drop(&mut self) {
-        // SAFETY: the mapping is ours and no pointer into it outlives self.
-        unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, self.capacity) };
+        let mut regions = regions();
+        regions.retain(|r| r.id != self.id);
+        // SAFETY: the mappings are ours and no pointer into them outlives self.
+        unsafe {
+            libc::munmap(self.exec.as_ptr() as *mut c_void, self.capacity);
+            if self.write != self.exec {
+                libc::munmap(self.write.as_ptr() as *mut c_void, self.capacity);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// `mov eax, imm32; ret`
+    fn returns(v: u32) -> Vec<u8> {
+        let mut code = vec![0xb8];
+        code.extend_from_slice(&v.to_le_bytes());
+        code.push(0xc3);
+        code
+    }
+
+    fn call(entry: *const u8) -> u32 {
+        // SAFETY: every entry called here is `returns`' code, a C function
+        // taking nothing.
+        let f = unsafe { std::mem::transmute::<*const u8, extern "C" fn() -> u32>(entry) };
+        f()
+    }
+
+    /// The mappings of this process spanning `[at, at + len)`, as
+    /// /proc/self/maps lines.
+    fn maps_over(at: *const u8, len: usize) -> Vec<String> {
+        let (lo, hi) = (at as usize, at as usize + len);
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                let range = l.split(' ').next().unwrap();
+                let (a, b) = range.split_once('-').unwrap();
+                let (a, b) = (usize::from_str_radix(a, 16).unwrap(), usize::from_str_radix(b, 16).unwrap());
+                a < hi && lo < b
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Both mappings run code, refill after a flush (the new code, not the
+    /// old, runs at a reused address), fill up, and never map a page
+    /// writable and executable.
+    #[test]
+    fn both_mappings_run_refill_and_stay_w_xor_x() {
+        for mapping in [Mapping::Dual, Mapping::Toggle] {
+            let mut mem = CodeMemory::with_mapping(3 * 4096, mapping).unwrap();
+            assert_eq!(mem.mapping(), mapping);
+            let a = mem.add(&returns(1)).unwrap();
+            let b = mem.add(&returns(2)).unwrap();
+            assert_eq!((call(a), call(b)), (1, 2), "{mapping:?}");
+            for line in maps_over(mem.exec.as_ptr(), mem.capacity).iter().chain(&maps_over(mem.write.as_ptr(), 1)) {
+                let perms = line.split(' ').nth(1).unwrap();
+                assert!(!(perms.contains('w') && perms.contains('x')), "{mapping:?}: {line}");
+            }
+            mem.clear();
+            let c = mem.add(&returns(3)).unwrap();
+            assert_eq!(c, a, "{mapping:?}: a flush reuses the region from its start");
+            assert_eq!(call(c), 3, "{mapping:?}");
+            let mut n = 1;
+            loop {
+                match mem.add(&returns(4)) {
+                    Ok(_) => n += 1,
+                    Err(AddError::Full) => break,
+                    Err(e) => panic!("{mapping:?}: {e:?}"),
+                }
+            }
+            assert!(n >= 3, "{mapping:?}: {n} blocks in 3 pages");
+        }
+    }
+
+    /// The executable view is the only one code runs from: the written
+    /// view is not executable and the executable one not writable.
+    #[test]
+    fn dual_views_are_read_write_and_read_execute() {
+        let mem = CodeMemory::with_mapping(1 << 20, Mapping::Dual).unwrap();
+        let perms = |p: *const u8| maps_over(p, 1)[0].split(' ').nth(1).unwrap().to_string();
+        assert_eq!(perms(mem.write.as_ptr()), "rw-s");
+        assert_eq!(perms(mem.exec.as_ptr()), "r-xs");
     }
 }

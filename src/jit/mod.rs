@@ -22,13 +22,14 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
-pub use code_memory::CodeMemory;
+pub use code_memory::{CodeMemory, ForkCopies, Mapping, prepare_fork};
 pub use lower::Setup;
 pub use runtime::{IND_EMPTY, IND_ENTRIES, IndEntry, JitCtx, ind_slot};
 
 use crate::abi::{Helpers, Outcome};
 use crate::machine::GuestMemory;
 use crate::visa::{Block, Env};
+use code_memory::AddError;
 use runtime::EvalDesc;
 
 /// Why a block was not compiled.
@@ -42,6 +43,9 @@ pub enum JitError {
     Relocations(String),
     /// The code region is full: flush and retry.
     Full,
+    /// The host would not make the code executable (a protection change or
+    /// the instruction-cache maintenance failed).
+    Memory(String),
 }
 
 impl fmt::Display for JitError {
@@ -51,6 +55,7 @@ impl fmt::Display for JitError {
             JitError::Codegen(m) => write!(f, "code generation failed: {m}"),
             JitError::Relocations(what) => write!(f, "the code needs a relocation visa does not link: {what}"),
             JitError::Full => f.write_str("the code region is full"),
+            JitError::Memory(e) => write!(f, "the code cannot be made executable: {e}"),
         }
     }
 }
@@ -128,6 +133,14 @@ pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, 
 }
 
 /// Machine code and the absolute addresses it needs patched in.
+///
+/// Apart from those addresses (host routines, never the code region) the
+/// code is position-independent: Cranelift resolves its branches and
+/// constants PC-relative inside the buffer, and any other relocation is
+/// refused. So it links the same whatever address it will run at, and can be
+/// written through the code region's writable view to run from its
+/// executable one. Link cells and the indirect-jump table live outside the
+/// region too: linking blocks never writes code.
 pub struct MachineCode {
     pub bytes: Vec<u8>,
     /// Offset of an 8-byte absolute address, and the address.
@@ -275,7 +288,7 @@ impl Jit {
         let memory = CodeMemory::new(code_size).map_err(|e| format!("no executable memory: {e}"))?;
         let mut tramp_memory = CodeMemory::new(4096).map_err(|e| format!("no executable memory: {e}"))?;
         let code = trampoline(&isa).map_err(|e| format!("cannot build the entry trampoline: {e}"))?.linked();
-        let ptr = tramp_memory.add(&code).ok_or("the entry trampoline does not fit")?;
+        let ptr = tramp_memory.add(&code).map_err(|e| format!("cannot install the entry trampoline: {e}"))?;
         // SAFETY: the trampoline was generated for this host with exactly
         // this C-convention signature.
         let trampoline = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u32>(ptr) };
@@ -286,7 +299,10 @@ impl Jit {
     pub fn compile(&mut self, env: &Env, block: &Block, links: Setup<'_>) -> Result<Compiled, JitError> {
         let (func, descs) = build_function(env, block, &*self.isa, links)?;
         let code = compile_function(&self.isa, func)?.linked();
-        let entry = self.memory.add(&code).ok_or(JitError::Full)?;
+        let entry = self.memory.add(&code).map_err(|e| match e {
+            AddError::Full => JitError::Full,
+            AddError::Host(e) => JitError::Memory(e.to_string()),
+        })?;
         Ok(Compiled { entry, code_size: code.len(), _descs: descs, generation: self.generation })
     }
 

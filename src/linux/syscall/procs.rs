@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
-use super::super::errno::{EACCES, EINVAL, ENOEXEC, ENOSYS, Errno, check, last};
+use super::super::errno::{EACCES, EINVAL, ENOEXEC, ENOMEM, ENOSYS, Errno, check, last};
 use super::super::process::Process;
 use super::misc::write_rusage;
 use super::paths::path_arg;
@@ -94,8 +94,13 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
         }
         return Err(ENOSYS);
     }
+    // The child gets its own copy of the JIT's code region (a shared
+    // mapping would otherwise stay shared with the parent).
+    let mut code = crate::jit::prepare_fork().map_err(|_| ENOMEM)?;
     let pid = check(unsafe { libc::fork() } as i64)?;
     if pid == 0 {
+        code.child();
+        drop(code);
         if stack != 0 {
             p.cpu.gpr[4] = stack;
         }
