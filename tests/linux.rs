@@ -709,6 +709,7 @@ fn visa_rss(args: &[&str]) -> (Ending, String, i64) {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
+    // SAFETY: `rusage` is plain integers, for which all zeros is valid.
     let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
     // SAFETY: waiting for our own child, with its resource usage.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };

@@ -116,6 +116,15 @@ pub(super) unsafe extern "C" fn rt_eval(
 }
 
 /// Calls a runtime helper.
+///
+/// # Safety
+/// Called only by compiled code (through `runtime_call`) while its block
+/// runs: `ctx` is the run's live `JitCtx`, whose `helpers` points at the
+/// dispatcher's `&mut dyn Helpers`, `state` at the guest's `CpuState` and
+/// `mem` at its `GuestMemory`, none of them borrowed elsewhere during the
+/// call; `counts` holds the argument count (low 16 bits) and the result
+/// count (the next 16), and `args` and `results` point at that many
+/// `u128`s in the block's stack slot.
 pub(super) unsafe extern "C" fn rt_call(
     ctx: *mut JitCtx,
     helper: u32,
@@ -147,13 +156,22 @@ pub(super) unsafe extern "C" fn rt_call(
 }
 
 /// An atomic read-modify-write or compare-exchange on guest memory.
+///
+/// # Safety
+/// As for `rt_eval`: called only by compiled code, with a live descriptor
+/// of the atomic operation (one result) and buffers of its operand and
+/// result counts; `ctx` is the run's live `JitCtx`, whose `mem` points at
+/// the guest's `GuestMemory`. The guest address is not trusted: it goes
+/// through `GuestMemory::read_le` and `write_le`, which check it, and a bad
+/// one is a guest fault, never a host access.
 pub(super) unsafe extern "C" fn rt_atomic(
     ctx: *mut JitCtx,
     desc: *const EvalDesc,
     args: *const u128,
     results: *mut u128,
 ) -> u32 {
-    // SAFETY: as for `rt_eval`; the context's memory is live.
+    // SAFETY: as for `rt_eval`; the context's memory is live, and
+    // `results` holds the operation's one result.
     unsafe {
         let ctx = &mut *ctx;
         let d = &*desc;
@@ -194,6 +212,11 @@ pub(super) unsafe extern "C" fn rt_atomic(
 
 /// A store to a page or line that may hold translated code (the store
 /// itself is done inline): records it if it hit code, and returns 1 then.
+///
+/// # Safety
+/// Called only by compiled code after a store: `ctx` is the run's live
+/// `JitCtx`, whose `mem` points at the guest's `GuestMemory`, not borrowed
+/// elsewhere during the call. `addr` and `size` are only recorded.
 pub(super) unsafe extern "C" fn rt_code_write(ctx: *mut JitCtx, addr: u64, size: u64) -> u32 {
     // SAFETY: the context and its memory are live.
     unsafe {

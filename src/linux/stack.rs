@@ -3,6 +3,7 @@
 //! lays them out for an x86-64 process.
 
 use super::loader::Image;
+use super::syscall::host::int_call;
 use crate::machine::{GuestMemory, cpuid};
 
 const AT_NULL: u64 = 0;
@@ -55,10 +56,10 @@ pub fn build(
     let platform_at = push_cstr(mem, &mut sp, b"x86_64")?;
     let random_at = push_bytes(mem, &mut sp, &random)?;
     let ids = (
-        unsafe { libc::getuid() } as u64,
-        unsafe { libc::geteuid() } as u64,
-        unsafe { libc::getgid() } as u64,
-        unsafe { libc::getegid() } as u64,
+        int_call!(libc::getuid()) as u64,
+        int_call!(libc::geteuid()) as u64,
+        int_call!(libc::getgid()) as u64,
+        int_call!(libc::getegid()) as u64,
     );
     let auxv = [
         (AT_PHDR, image.phdr),

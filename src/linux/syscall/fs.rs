@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::super::errno::{EINTR, EINVAL, ENOTTY, Errno, check, last};
 use super::super::process::{Dir, Process};
 use super::super::signals;
+use super::host::int_call;
 use super::misc::{read_timespec, write_timespec};
 use super::paths::path_arg;
 use super::{Arg, Entry};
@@ -20,9 +21,9 @@ pub const TABLE: &[Entry] = &[
     (0, "read", &[Int, Hex, Int], read),
     (1, "write", &[Int, Hex, Int], write),
     (2, "open", &[Str, Hex, Hex], |p, a| openat(p, [AT_FDCWD, a[0], a[1], a[2], 0, 0])),
-    (3, "close", &[Int], |_, a| check(unsafe { libc::close(a[0] as i32) } as i64)),
+    (3, "close", &[Int], |_, a| check(int_call!(libc::close(a[0] as i32)) as i64)),
     (7, "poll", &[Hex, Int, Int], poll),
-    (8, "lseek", &[Int, Int, Int], |_, a| check(unsafe { libc::lseek(a[0] as i32, a[1] as i64, a[2] as i32) })),
+    (8, "lseek", &[Int, Int, Int], |_, a| check(int_call!(libc::lseek(a[0] as i32, a[1] as i64, a[2] as i32)))),
     (16, "ioctl", &[Int, Hex, Hex], ioctl),
     (17, "pread64", &[Int, Hex, Int, Int], pread64),
     (18, "pwrite64", &[Int, Hex, Int, Int], pwrite64),
@@ -30,23 +31,23 @@ pub const TABLE: &[Entry] = &[
     (20, "writev", &[Int, Hex, Int], |p, a| vectored(p, a, true)),
     (22, "pipe", &[Hex], |p, a| pipe2(p, [a[0], 0, 0, 0, 0, 0])),
     (23, "select", &[Int, Hex, Hex, Hex, Hex], select),
-    (32, "dup", &[Int], |_, a| check(unsafe { libc::dup(a[0] as i32) } as i64)),
-    (33, "dup2", &[Int, Int], |_, a| check(unsafe { libc::dup2(a[0] as i32, a[1] as i32) } as i64)),
+    (32, "dup", &[Int], |_, a| check(int_call!(libc::dup(a[0] as i32)) as i64)),
+    (33, "dup2", &[Int, Int], |_, a| check(int_call!(libc::dup2(a[0] as i32, a[1] as i32)) as i64)),
     (40, "sendfile", &[Int, Int, Hex, Int], sendfile),
     (72, "fcntl", &[Int, Int, Hex], fcntl),
-    (73, "flock", &[Int, Int], |_, a| check(unsafe { libc::flock(a[0] as i32, a[1] as i32) } as i64)),
-    (74, "fsync", &[Int], |_, a| check(unsafe { libc::fsync(a[0] as i32) } as i64)),
-    (75, "fdatasync", &[Int], |_, a| check(unsafe { libc::fdatasync(a[0] as i32) } as i64)),
-    (77, "ftruncate", &[Int, Int], |_, a| check(unsafe { libc::ftruncate(a[0] as i32, a[1] as i64) } as i64)),
+    (73, "flock", &[Int, Int], |_, a| check(int_call!(libc::flock(a[0] as i32, a[1] as i32)) as i64)),
+    (74, "fsync", &[Int], |_, a| check(int_call!(libc::fsync(a[0] as i32)) as i64)),
+    (75, "fdatasync", &[Int], |_, a| check(int_call!(libc::fdatasync(a[0] as i32)) as i64)),
+    (77, "ftruncate", &[Int, Int], |_, a| check(int_call!(libc::ftruncate(a[0] as i32, a[1] as i64)) as i64)),
     (85, "creat", &[Str, Hex], |p, a| openat(p, [AT_FDCWD, a[0], 0o1101, a[1], 0, 0])),
     (257, "openat", &[Int, Str, Hex, Hex], openat),
     (270, "pselect6", &[Int, Hex, Hex, Hex, Hex, Hex], pselect6),
     (271, "ppoll", &[Hex, Int, Hex, Hex, Int], ppoll),
     (285, "fallocate", &[Int, Int, Int, Int], |_, a| {
-        check(unsafe { libc::fallocate(a[0] as i32, a[1] as i32, a[2] as i64, a[3] as i64) } as i64)
+        check(int_call!(libc::fallocate(a[0] as i32, a[1] as i32, a[2] as i64, a[3] as i64)) as i64)
     }),
     (292, "dup3", &[Int, Int, Hex], |_, a| {
-        check(unsafe { libc::dup3(a[0] as i32, a[1] as i32, host_open_flags(a[2])) } as i64)
+        check(int_call!(libc::dup3(a[0] as i32, a[1] as i32, host_open_flags(a[2]))) as i64)
     }),
     (293, "pipe2", &[Hex, Hex], pipe2),
 ];
@@ -86,6 +87,8 @@ fn guest_open_flags(host: i32) -> u64 {
 
 fn openat(p: &mut Process, [dirfd, path, flags, mode, ..]: [u64; 6]) -> Result<u64, Errno> {
     let path = path_arg(p, path)?;
+    // SAFETY: `path` is a NUL-terminated `CString` of ours that lives
+    // through the call; the other arguments are integers.
     check(unsafe { libc::openat(dirfd as i32, path.as_ptr(), host_open_flags(flags), mode as libc::c_uint) } as i64)
 }
 
@@ -96,6 +99,11 @@ fn openat(p: &mut Process, [dirfd, path, flags, mode, ..]: [u64; 6]) -> Result<u
 
 fn read(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
     let out = p.host_buf(buf, len, Dir::Out);
+    // SAFETY: `out` is a `HostBuf` from `Process::host_buf`: `out.len`
+    // bytes at `out.ptr` are writable guest memory inside the reservation,
+    // or a stand-in mapping of ours (its pages past the guest's accessible
+    // bytes inaccessible, so the kernel stops there), or an address the
+    // kernel refuses (EFAULT); it stays alive through the call.
     let n = check(unsafe { libc::read(fd as i32, out.ptr as *mut libc::c_void, out.len) } as i64)?;
     out.finish(p, n as usize);
     Ok(n)
@@ -103,11 +111,15 @@ fn read(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
 
 fn write(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
     let data = p.host_buf(buf, len, Dir::In);
+    // SAFETY: `data` is a `HostBuf` of `data.len` bytes the kernel only
+    // reads: readable guest memory, a stand-in of ours or an address the
+    // kernel refuses (see `read`).
     check(unsafe { libc::write(fd as i32, data.ptr as *const libc::c_void, data.len) } as i64)
 }
 
 fn pread64(p: &mut Process, [fd, buf, len, off, ..]: [u64; 6]) -> Result<u64, Errno> {
     let out = p.host_buf(buf, len, Dir::Out);
+    // SAFETY: as for `read`: `out` is a `HostBuf` of `out.len` bytes.
     let n = check(unsafe { libc::pread(fd as i32, out.ptr as *mut libc::c_void, out.len, off as i64) } as i64)?;
     out.finish(p, n as usize);
     Ok(n)
@@ -115,6 +127,7 @@ fn pread64(p: &mut Process, [fd, buf, len, off, ..]: [u64; 6]) -> Result<u64, Er
 
 fn pwrite64(p: &mut Process, [fd, buf, len, off, ..]: [u64; 6]) -> Result<u64, Errno> {
     let data = p.host_buf(buf, len, Dir::In);
+    // SAFETY: as for `write`: `data` is a `HostBuf` of `data.len` bytes.
     check(unsafe { libc::pwrite(fd as i32, data.ptr as *const libc::c_void, data.len, off as i64) } as i64)
 }
 
@@ -129,6 +142,9 @@ fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> R
     let Some(raw) = raw else {
         let bad = (usize::MAX & !4095) as *const libc::iovec;
         let count = count.min(i32::MAX as u64) as i32;
+        // SAFETY: `bad` is in the last page of the address space, which the
+        // kernel refuses (EFAULT) before reading an iovec; nothing is
+        // dereferenced by visa.
         let r =
             unsafe { if writing { libc::writev(fd as i32, bad, count) } else { libc::readv(fd as i32, bad, count) } };
         return check(r as i64);
@@ -150,8 +166,10 @@ fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> R
         host.push(libc::iovec { iov_base: b.ptr as *mut libc::c_void, iov_len: b.len });
         bufs.push(b);
     }
-    // SAFETY: every iovec points into checked guest memory (which stays
-    // mapped for the call) or a stand-in of ours.
+    // SAFETY: `host` holds `host.len()` iovecs, each the pointer and length
+    // of a `HostBuf` in `bufs` (guest memory checked by `Process::host_buf`,
+    // a stand-in of ours, or an address the kernel refuses), all alive
+    // through the call; a negative length is refused by the kernel.
     let r = unsafe {
         if writing {
             libc::writev(fd as i32, host.as_ptr(), host.len() as i32)
@@ -173,6 +191,8 @@ fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> R
 fn sendfile(p: &mut Process, [out, inp, off_at, count, ..]: [u64; 6]) -> Result<u64, Errno> {
     let mut off = if off_at != 0 { Some(p.read_u64(off_at)? as i64) } else { None };
     let offp = off.as_mut().map_or(std::ptr::null_mut(), |o| o as *mut i64);
+    // SAFETY: `offp` is null or points at `off`, a local i64 that lives
+    // through the call.
     let n = check(unsafe { libc::sendfile(out as i32, inp as i32, offp, count as usize) } as i64)?;
     if let Some(o) = off {
         p.write_u64(off_at, o as u64)?;
@@ -182,13 +202,12 @@ fn sendfile(p: &mut Process, [out, inp, off_at, count, ..]: [u64; 6]) -> Result<
 
 fn pipe2(p: &mut Process, [at, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
     let mut fds = [0i32; 2];
+    // SAFETY: `fds` is a local array of the two ints pipe2 writes.
     check(unsafe { libc::pipe2(fds.as_mut_ptr(), host_open_flags(flags)) } as i64)?;
     let bytes = [fds[0].to_le_bytes(), fds[1].to_le_bytes()].concat();
     if let Err(e) = p.write(at, &bytes) {
-        unsafe {
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-        }
+        int_call!(libc::close(fds[0]));
+        int_call!(libc::close(fds[1]));
         return Err(e);
     }
     Ok(0)
@@ -200,14 +219,23 @@ const F_GETLK: u64 = 5;
 const F_SETLK: u64 = 6;
 const F_SETLKW: u64 = 7;
 
+/// The size of `struct flock` (guest's and host's alike).
+const FLOCK_SIZE: usize = 32;
+const _: () = assert!(std::mem::size_of::<libc::flock>() == FLOCK_SIZE);
+
 fn fcntl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
     let fd = fd as i32;
     match cmd {
+        // SAFETY: F_GETFL takes no argument.
         F_GETFL => Ok(guest_open_flags(check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as i64)? as i32)),
+        // SAFETY: F_SETFL takes an integer.
         F_SETFL => check(unsafe { libc::fcntl(fd, libc::F_SETFL, host_open_flags(arg)) } as i64),
         F_GETLK | F_SETLK | F_SETLKW => {
             // struct flock has one layout on every 64-bit Linux.
-            let mut lock = p.read(arg, 32)?;
+            let mut lock = p.read(arg, FLOCK_SIZE)?;
+            // SAFETY: `lock` is a buffer of ours of `FLOCK_SIZE` bytes, the
+            // size of the host's `struct flock`, which the host reads and
+            // (F_GETLK) fills.
             check(unsafe { libc::fcntl(fd, cmd as i32, lock.as_mut_ptr()) } as i64)?;
             p.write(arg, &lock)?;
             Ok(0)
@@ -216,6 +244,7 @@ fn fcntl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
         // size and seal commands take and return integers, numbered alike on
         // every Linux.
         0 | 1 | 2 | 8 | 9 | 1030 | 1031 | 1032 | 1033 | 1034 => {
+            // SAFETY: these commands take an integer argument, not a pointer.
             check(unsafe { libc::fcntl(fd, cmd as i32, arg as libc::c_long) } as i64)
         }
         _ => Err(EINVAL),
@@ -264,14 +293,20 @@ fn ioctl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
         return Err(ENOTTY);
     };
     let (fd, req) = (fd as i32, cmd as libc::c_ulong);
+    // The command is one of `IOCTLS`, whose sizes are the kernel's.
     match *how {
+        // SAFETY: a `Value` command takes an integer, not a pointer.
         IoArg::Value => check(unsafe { libc::ioctl(fd, req as _, arg as libc::c_ulong) } as i64),
         IoArg::In(n) => {
             let mut b = p.read(arg, n)?;
+            // SAFETY: the command reads a structure of `n` bytes: `b` is a
+            // buffer of ours of exactly `n` bytes.
             check(unsafe { libc::ioctl(fd, req as _, b.as_mut_ptr()) } as i64)
         }
         IoArg::Out(n) => {
             let mut b = vec![0u8; n];
+            // SAFETY: the command fills a structure of `n` bytes: `b` is a
+            // buffer of ours of exactly `n` bytes.
             let r = check(unsafe { libc::ioctl(fd, req as _, b.as_mut_ptr()) } as i64)?;
             p.write(arg, &b)?;
             Ok(r)
@@ -307,6 +342,7 @@ fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec
     // nfds is an unsigned int, and may not exceed RLIMIT_NOFILE.
     let nfds = nfds as u32 as u64;
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `limit` is a local `rlimit` the host fills.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
     if nfds > limit.rlim_cur.min(1 << 20) {
         return Err(EINVAL);
@@ -324,6 +360,8 @@ fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec
     let n = loop {
         let left = deadline.left();
         let tp = left.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `host` is our vector of `host.len()` pollfds; `tp` is null
+        // or points at `left`, a local timespec; no signal mask.
         let r = unsafe { libc::ppoll(host.as_mut_ptr(), host.len() as libc::nfds_t, tp, std::ptr::null()) };
         if r >= 0 || last() != EINTR || signals::interrupts(&mut p.signals) {
             break check(r as i64)?;
@@ -376,6 +414,9 @@ fn select_sets(
         let mut host = asked;
         let mut tv = deadline.left().map(|t| libc::timeval { tv_sec: t.tv_sec, tv_usec: t.tv_nsec / 1000 });
         let [r, w, e] = &mut host;
+        // SAFETY: each set is null or one of our local fd_sets, and the
+        // kernel touches its first `nfds` bits, `nfds` being at most
+        // FD_SETSIZE (checked above); the timeout is null or our `tv`.
         let n = unsafe {
             libc::select(
                 nfds as i32,

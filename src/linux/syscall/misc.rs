@@ -7,6 +7,7 @@
 use super::super::errno::{EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, Errno, check, last};
 use super::super::process::{Dir, Process};
 use super::super::signals;
+use super::host::int_call;
 use super::{Arg, Entry};
 
 use Arg::{Hex, Int};
@@ -15,23 +16,23 @@ pub const TABLE: &[Entry] = &[
     (24, "sched_yield", &[], |_, _| Ok(0)),
     (35, "nanosleep", &[Hex, Hex], nanosleep),
     (63, "uname", &[Hex], uname),
-    (95, "umask", &[Hex], |_, a| Ok(unsafe { libc::umask(a[0] as libc::mode_t) } as u64)),
+    (95, "umask", &[Hex], |_, a| Ok(int_call!(libc::umask(a[0] as libc::mode_t)) as u64)),
     (96, "gettimeofday", &[Hex, Hex], gettimeofday),
     (97, "getrlimit", &[Int, Hex], getrlimit),
     (98, "getrusage", &[Int, Hex], getrusage),
     (99, "sysinfo", &[Hex], sysinfo),
     (100, "times", &[Hex], times),
-    (102, "getuid", &[], |_, _| Ok(unsafe { libc::getuid() } as u64)),
-    (104, "getgid", &[], |_, _| Ok(unsafe { libc::getgid() } as u64)),
-    (107, "geteuid", &[], |_, _| Ok(unsafe { libc::geteuid() } as u64)),
-    (108, "getegid", &[], |_, _| Ok(unsafe { libc::getegid() } as u64)),
+    (102, "getuid", &[], |_, _| Ok(int_call!(libc::getuid()) as u64)),
+    (104, "getgid", &[], |_, _| Ok(int_call!(libc::getgid()) as u64)),
+    (107, "geteuid", &[], |_, _| Ok(int_call!(libc::geteuid()) as u64)),
+    (108, "getegid", &[], |_, _| Ok(int_call!(libc::getegid()) as u64)),
     (115, "getgroups", &[Int, Hex], getgroups),
     (158, "arch_prctl", &[Hex, Hex], arch_prctl),
     (160, "setrlimit", &[Int, Hex], setrlimit),
     (201, "time", &[Hex], time),
     (202, "futex", &[Hex, Int, Int, Hex], futex),
     (204, "sched_getaffinity", &[Int, Int, Hex], sched_getaffinity),
-    (218, "set_tid_address", &[Hex], |_, _| Ok(unsafe { libc::gettid() } as u64)),
+    (218, "set_tid_address", &[Hex], |_, _| Ok(int_call!(libc::gettid()) as u64)),
     (228, "clock_gettime", &[Int, Hex], clock_gettime),
     (229, "clock_getres", &[Int, Hex], clock_getres),
     (230, "clock_nanosleep", &[Int, Int, Hex, Hex], clock_nanosleep),
@@ -96,6 +97,7 @@ pub fn write_timespec(p: &mut Process, at: u64, ts: &libc::timespec) -> Result<(
 
 fn clock_gettime(p: &mut Process, [clock, at, ..]: [u64; 6]) -> Result<u64, Errno> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a local timespec the host fills.
     check(unsafe { libc::clock_gettime(clock as libc::clockid_t, &mut ts) } as i64)?;
     write_timespec(p, at, &ts)?;
     Ok(0)
@@ -103,6 +105,7 @@ fn clock_gettime(p: &mut Process, [clock, at, ..]: [u64; 6]) -> Result<u64, Errn
 
 fn clock_getres(p: &mut Process, [clock, at, ..]: [u64; 6]) -> Result<u64, Errno> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a local timespec the host fills.
     check(unsafe { libc::clock_getres(clock as libc::clockid_t, &mut ts) } as i64)?;
     if at != 0 {
         write_timespec(p, at, &ts)?;
@@ -112,6 +115,7 @@ fn clock_getres(p: &mut Process, [clock, at, ..]: [u64; 6]) -> Result<u64, Errno
 
 fn gettimeofday(p: &mut Process, [tv, ..]: [u64; 6]) -> Result<u64, Errno> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a local timespec the host fills.
     check(unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } as i64)?;
     if tv != 0 {
         let usec = libc::timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec / 1000 };
@@ -121,6 +125,7 @@ fn gettimeofday(p: &mut Process, [tv, ..]: [u64; 6]) -> Result<u64, Errno> {
 }
 
 fn time(p: &mut Process, [at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    // SAFETY: with a null pointer, time only returns the time.
     let now = unsafe { libc::time(std::ptr::null_mut()) } as u64;
     if at != 0 {
         p.write_u64(at, now)?;
@@ -163,12 +168,15 @@ fn sleep(
 
 fn nanosleep(p: &mut Process, [req, rem_at, ..]: [u64; 6]) -> Result<u64, Errno> {
     let ts = read_timespec(p, req)?;
+    // SAFETY: `ts` and `rem` are references to timespecs of `sleep`.
     sleep(p, ts, false, rem_at, |ts, rem| if unsafe { libc::nanosleep(ts, rem) } == 0 { 0 } else { last() })
 }
 
 fn clock_nanosleep(p: &mut Process, [clock, flags, req, rem_at, ..]: [u64; 6]) -> Result<u64, Errno> {
     let ts = read_timespec(p, req)?;
     let absolute = flags as i32 & TIMER_ABSTIME != 0;
+    // SAFETY: `ts` and `rem` are references to timespecs of `sleep`; the
+    // clock and flags are integers.
     sleep(p, ts, absolute, rem_at, |ts, rem| unsafe {
         libc::clock_nanosleep(clock as libc::clockid_t, flags as i32, ts, rem)
     })
@@ -178,6 +186,8 @@ fn clock_nanosleep(p: &mut Process, [clock, flags, req, rem_at, ..]: [u64; 6]) -
 fn getrlimit(p: &mut Process, [resource, old, ..]: [u64; 6]) -> Result<u64, Errno> {
     if old == 0 {
         // Let the host check the resource first (EINVAL before EFAULT).
+        // SAFETY: the address is in the last page of the address space,
+        // which the kernel refuses (EFAULT) without writing.
         check(unsafe { libc::syscall(libc::SYS_getrlimit, resource as i32, usize::MAX & !4095) })?;
         return Err(EFAULT);
     }
@@ -187,6 +197,7 @@ fn getrlimit(p: &mut Process, [resource, old, ..]: [u64; 6]) -> Result<u64, Errn
 /// setrlimit always reads its argument (NULL is EFAULT).
 fn setrlimit(p: &mut Process, [resource, new, ..]: [u64; 6]) -> Result<u64, Errno> {
     if new == 0 {
+        // SAFETY: as in `getrlimit`, an address the kernel refuses.
         check(unsafe { libc::syscall(libc::SYS_setrlimit, resource as i32, usize::MAX & !4095) })?;
         return Err(EFAULT);
     }
@@ -204,6 +215,8 @@ fn prlimit(p: &mut Process, [pid, resource, new, old, ..]: [u64; 6]) -> Result<u
         None
     };
     let mut old_limit = libc::rlimit64 { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: the new limit is null or points at `new_limit`, and the old
+    // one at `old_limit`: local rlimit64s the host reads and fills.
     let r = unsafe {
         libc::prlimit64(
             pid as libc::pid_t,
@@ -299,6 +312,8 @@ fn times(p: &mut Process, [at, ..]: [u64; 6]) -> Result<u64, Errno> {
 
 fn getgroups(p: &mut Process, [size, at, ..]: [u64; 6]) -> Result<u64, Errno> {
     let mut groups = vec![0 as libc::gid_t; 256];
+    // SAFETY: `groups` is our vector of `groups.len()` gids, the count
+    // passed, which the host fills.
     let n = check(unsafe { libc::getgroups(groups.len() as i32, groups.as_mut_ptr()) } as i64)? as usize;
     if size == 0 {
         return Ok(n as u64);
@@ -342,6 +357,10 @@ fn futex(p: &mut Process, [addr, op, val, ..]: [u64; 6]) -> Result<u64, Errno> {
 /// page that faults, as Linux fills it.
 fn getrandom(p: &mut Process, [buf, len, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
     let out = p.host_buf(buf, len, Dir::Out);
+    // SAFETY: `out` is a `HostBuf` of `out.len` bytes from
+    // `Process::host_buf` (writable guest memory inside the reservation, a
+    // stand-in of ours, or an address the kernel refuses), alive through
+    // the call.
     let n = check(unsafe { libc::getrandom(out.ptr as *mut libc::c_void, out.len, flags as u32) } as i64)?;
     out.finish(p, n as usize);
     Ok(n)

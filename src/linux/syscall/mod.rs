@@ -4,6 +4,7 @@
 //! to the host's where layouts differ, and every guest pointer checked.
 
 mod fs;
+pub(crate) mod host;
 mod memory;
 mod misc;
 mod names;

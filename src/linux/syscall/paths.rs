@@ -9,6 +9,7 @@ use std::ffi::CString;
 use super::super::errno::{EINVAL, ERANGE, Errno, check};
 use super::super::process::{Dir, Process};
 use super::fs::AT_FDCWD;
+use super::host::int_call;
 use super::misc::read_timespec;
 use super::{Arg, Entry};
 
@@ -20,11 +21,17 @@ pub const TABLE: &[Entry] = &[
     (6, "lstat", &[Str, Hex], |p, a| newfstatat(p, [AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW, 0, 0])),
     (21, "access", &[Str, Hex], |p, a| faccessat(p, [AT_FDCWD, a[0], a[1], 0, 0, 0])),
     (76, "truncate", &[Str, Int], |p, a| {
-        check(unsafe { libc::truncate(path_arg(p, a[0])?.as_ptr(), a[1] as i64) } as i64)
+        let path = path_arg(p, a[0])?;
+        // SAFETY: `path` is a NUL-terminated `CString` of ours.
+        check(unsafe { libc::truncate(path.as_ptr(), a[1] as i64) } as i64)
     }),
     (79, "getcwd", &[Hex, Int], getcwd),
-    (80, "chdir", &[Str], |p, a| check(unsafe { libc::chdir(path_arg(p, a[0])?.as_ptr()) } as i64)),
-    (81, "fchdir", &[Int], |_, a| check(unsafe { libc::fchdir(a[0] as i32) } as i64)),
+    (80, "chdir", &[Str], |p, a| {
+        let path = path_arg(p, a[0])?;
+        // SAFETY: `path` is a NUL-terminated `CString` of ours.
+        check(unsafe { libc::chdir(path.as_ptr()) } as i64)
+    }),
+    (81, "fchdir", &[Int], |_, a| check(int_call!(libc::fchdir(a[0] as i32)) as i64)),
     (82, "rename", &[Str, Str], |p, a| renameat2(p, [AT_FDCWD, a[0], AT_FDCWD, a[1], 0, 0])),
     (83, "mkdir", &[Str, Hex], |p, a| mkdirat(p, [AT_FDCWD, a[0], a[1], 0, 0, 0])),
     (84, "rmdir", &[Str], |p, a| unlinkat(p, [AT_FDCWD, a[0], AT_REMOVEDIR, 0, 0, 0])),
@@ -33,16 +40,16 @@ pub const TABLE: &[Entry] = &[
     (88, "symlink", &[Str, Str], |p, a| symlinkat(p, [a[0], AT_FDCWD, a[1], 0, 0, 0])),
     (89, "readlink", &[Str, Hex, Int], |p, a| readlinkat(p, [AT_FDCWD, a[0], a[1], a[2], 0, 0])),
     (90, "chmod", &[Str, Hex], |p, a| fchmodat(p, [AT_FDCWD, a[0], a[1], 0, 0, 0])),
-    (91, "fchmod", &[Int, Hex], |_, a| check(unsafe { libc::fchmod(a[0] as i32, a[1] as libc::mode_t) } as i64)),
+    (91, "fchmod", &[Int, Hex], |_, a| check(int_call!(libc::fchmod(a[0] as i32, a[1] as libc::mode_t)) as i64)),
     (92, "chown", &[Str, Int, Int], |p, a| fchownat(p, [AT_FDCWD, a[0], a[1], a[2], 0, 0])),
     (93, "fchown", &[Int, Int, Int], |_, a| {
-        check(unsafe { libc::fchown(a[0] as i32, a[1] as u32, a[2] as u32) } as i64)
+        check(int_call!(libc::fchown(a[0] as i32, a[1] as u32, a[2] as u32)) as i64)
     }),
     (94, "lchown", &[Str, Int, Int], |p, a| fchownat(p, [AT_FDCWD, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW, 0])),
     (137, "statfs", &[Str, Hex], statfs),
     (138, "fstatfs", &[Int, Hex], fstatfs),
     (162, "sync", &[], |_, _| {
-        unsafe { libc::sync() };
+        int_call!(libc::sync());
         Ok(0)
     }),
     (217, "getdents64", &[Int, Hex, Int], getdents64),
@@ -188,6 +195,10 @@ fn fstatfs(p: &mut Process, [fd, at, ..]: [u64; 6]) -> Result<u64, Errno> {
 /// buffer).
 fn getdents64(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
     let out = p.host_buf(buf, len as u32 as u64, Dir::Out);
+    // SAFETY: `out` is a `HostBuf` of `out.len` bytes from
+    // `Process::host_buf` (writable guest memory inside the reservation, a
+    // stand-in of ours, or an address the kernel refuses), alive through
+    // the call.
     let n = check(unsafe { libc::syscall(libc::SYS_getdents64, fd as i32, out.ptr, out.len) })?;
     out.finish(p, n as usize);
     Ok(n)
@@ -206,26 +217,36 @@ fn getcwd(p: &mut Process, [buf, size, ..]: [u64; 6]) -> Result<u64, Errno> {
 
 fn mkdirat(p: &mut Process, [dirfd, path, mode, ..]: [u64; 6]) -> Result<u64, Errno> {
     let path = path_arg(p, path)?;
+    // SAFETY: `path` is a NUL-terminated `CString` of ours, alive through the
+    // call; the other arguments are integers.
     check(unsafe { libc::mkdirat(dirfd as i32, path.as_ptr(), mode as libc::mode_t) } as i64)
 }
 
 fn unlinkat(p: &mut Process, [dirfd, path, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
     let path = path_arg(p, path)?;
+    // SAFETY: `path` is a NUL-terminated `CString` of ours, alive through the
+    // call; the other arguments are integers.
     check(unsafe { libc::unlinkat(dirfd as i32, path.as_ptr(), flags as i32) } as i64)
 }
 
 fn renameat2(p: &mut Process, [olddir, old, newdir, new, flags, _]: [u64; 6]) -> Result<u64, Errno> {
     let (old, new) = (path_arg(p, old)?, path_arg(p, new)?);
+    // SAFETY: `old` and `new` are NUL-terminated `CString`s of ours, alive
+    // through the call; the other arguments are integers.
     check(unsafe { libc::renameat2(olddir as i32, old.as_ptr(), newdir as i32, new.as_ptr(), flags as u32) } as i64)
 }
 
 fn linkat(p: &mut Process, [olddir, old, newdir, new, flags, _]: [u64; 6]) -> Result<u64, Errno> {
     let (old, new) = (path_arg(p, old)?, path_arg(p, new)?);
+    // SAFETY: `old` and `new` are NUL-terminated `CString`s of ours, alive
+    // through the call; the other arguments are integers.
     check(unsafe { libc::linkat(olddir as i32, old.as_ptr(), newdir as i32, new.as_ptr(), flags as i32) } as i64)
 }
 
 fn symlinkat(p: &mut Process, [target, dirfd, path, ..]: [u64; 6]) -> Result<u64, Errno> {
     let (target, path) = (p.read_path(target)?, path_arg(p, path)?);
+    // SAFETY: `target` and `path` are NUL-terminated `CString`s of ours,
+    // alive through the call.
     check(unsafe { libc::symlinkat(target.as_ptr(), dirfd as i32, path.as_ptr()) } as i64)
 }
 
@@ -238,6 +259,8 @@ fn readlinkat(p: &mut Process, [dirfd, path, buf, size, ..]: [u64; 6]) -> Result
         p.exe.clone()
     } else {
         let mut out = vec![0u8; 4096];
+        // SAFETY: `path` is a `CString` of ours; `out` is a buffer of ours
+        // of `out.len()` bytes, the length passed.
         let n = check(unsafe {
             libc::readlinkat(dirfd as i32, path.as_ptr(), out.as_mut_ptr() as *mut libc::c_char, out.len())
         } as i64)?;
@@ -251,16 +274,22 @@ fn readlinkat(p: &mut Process, [dirfd, path, buf, size, ..]: [u64; 6]) -> Result
 
 fn fchmodat(p: &mut Process, [dirfd, path, mode, ..]: [u64; 6]) -> Result<u64, Errno> {
     let path = path_arg(p, path)?;
+    // SAFETY: `path` is a NUL-terminated `CString` of ours, alive through the
+    // call; the other arguments are integers.
     check(unsafe { libc::fchmodat(dirfd as i32, path.as_ptr(), mode as libc::mode_t, 0) } as i64)
 }
 
 fn fchownat(p: &mut Process, [dirfd, path, uid, gid, flags, _]: [u64; 6]) -> Result<u64, Errno> {
     let path = path_arg(p, path)?;
+    // SAFETY: `path` is a NUL-terminated `CString` of ours, alive through the
+    // call; the other arguments are integers.
     check(unsafe { libc::fchownat(dirfd as i32, path.as_ptr(), uid as u32, gid as u32, flags as i32) } as i64)
 }
 
 fn faccessat(p: &mut Process, [dirfd, path, mode, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
     let path = path_arg(p, path)?;
+    // SAFETY: `path` is a NUL-terminated `CString` of ours, alive through the
+    // call; the other arguments are integers.
     check(unsafe { libc::faccessat(dirfd as i32, path.as_ptr(), mode as i32, flags as i32) } as i64)
 }
 
@@ -269,9 +298,12 @@ fn utimensat(p: &mut Process, [dirfd, path, times, flags, ..]: [u64; 6]) -> Resu
     let tp = ts.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
     if path == 0 {
         // The file open on `dirfd` itself.
+        // SAFETY: `tp` is null or points at `ts`, our two timespecs.
         return check(unsafe { libc::futimens(dirfd as i32, tp) } as i64);
     }
     let path = path_arg(p, path)?;
+    // SAFETY: `path` is a `CString` of ours; `tp` is null or points at
+    // `ts`, our two timespecs.
     check(unsafe { libc::utimensat(dirfd as i32, path.as_ptr(), tp, flags as i32) } as i64)
 }
 

@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::super::errno::{EACCES, EINVAL, ENOEXEC, ENOMEM, ENOSYS, Errno, check, last};
 use super::super::process::Process;
+use super::host::int_call;
 use super::misc::write_rusage;
 use super::paths::path_arg;
 use super::{Arg, Entry};
@@ -22,41 +23,44 @@ pub const TABLE: &[Entry] = &[
     (59, "execve", &[Str, Hex, Hex], execve),
     (60, "exit", &[Int], exit),
     (61, "wait4", &[Int, Hex, Hex, Hex], wait4),
-    (105, "setuid", &[Int], |_, a| check(unsafe { libc::setuid(a[0] as u32) } as i64)),
-    (106, "setgid", &[Int], |_, a| check(unsafe { libc::setgid(a[0] as u32) } as i64)),
-    (109, "setpgid", &[Int, Int], |_, a| check(unsafe { libc::setpgid(a[0] as i32, a[1] as i32) } as i64)),
-    (110, "getppid", &[], |_, _| Ok(unsafe { libc::getppid() } as u64)),
-    (111, "getpgrp", &[], |_, _| Ok(unsafe { libc::getpgrp() } as u64)),
-    (112, "setsid", &[], |_, _| check(unsafe { libc::setsid() } as i64)),
-    (113, "setreuid", &[Int, Int], |_, a| check(unsafe { libc::setreuid(a[0] as u32, a[1] as u32) } as i64)),
-    (114, "setregid", &[Int, Int], |_, a| check(unsafe { libc::setregid(a[0] as u32, a[1] as u32) } as i64)),
+    (105, "setuid", &[Int], |_, a| check(int_call!(libc::setuid(a[0] as u32)) as i64)),
+    (106, "setgid", &[Int], |_, a| check(int_call!(libc::setgid(a[0] as u32)) as i64)),
+    (109, "setpgid", &[Int, Int], |_, a| check(int_call!(libc::setpgid(a[0] as i32, a[1] as i32)) as i64)),
+    (110, "getppid", &[], |_, _| Ok(int_call!(libc::getppid()) as u64)),
+    (111, "getpgrp", &[], |_, _| Ok(int_call!(libc::getpgrp()) as u64)),
+    (112, "setsid", &[], |_, _| check(int_call!(libc::setsid()) as i64)),
+    (113, "setreuid", &[Int, Int], |_, a| check(int_call!(libc::setreuid(a[0] as u32, a[1] as u32)) as i64)),
+    (114, "setregid", &[Int, Int], |_, a| check(int_call!(libc::setregid(a[0] as u32, a[1] as u32)) as i64)),
     (117, "setresuid", &[Int, Int, Int], |_, a| {
-        check(unsafe { libc::setresuid(a[0] as u32, a[1] as u32, a[2] as u32) } as i64)
+        check(int_call!(libc::setresuid(a[0] as u32, a[1] as u32, a[2] as u32)) as i64)
     }),
     (118, "getresuid", &[Hex, Hex, Hex], |p, a| {
         let mut ids = [0u32; 3];
+        // SAFETY: the three pointers are to the elements of `ids`, ours.
         check(unsafe { libc::getresuid(&mut ids[0], &mut ids[1], &mut ids[2]) } as i64)?;
         write_ids(p, &a[..3], ids)
     }),
     (119, "setresgid", &[Int, Int, Int], |_, a| {
-        check(unsafe { libc::setresgid(a[0] as u32, a[1] as u32, a[2] as u32) } as i64)
+        check(int_call!(libc::setresgid(a[0] as u32, a[1] as u32, a[2] as u32)) as i64)
     }),
     (120, "getresgid", &[Hex, Hex, Hex], |p, a| {
         let mut ids = [0u32; 3];
+        // SAFETY: the three pointers are to the elements of `ids`, ours.
         check(unsafe { libc::getresgid(&mut ids[0], &mut ids[1], &mut ids[2]) } as i64)?;
         write_ids(p, &a[..3], ids)
     }),
-    (121, "getpgid", &[Int], |_, a| check(unsafe { libc::getpgid(a[0] as i32) } as i64)),
-    (124, "getsid", &[Int], |_, a| check(unsafe { libc::getsid(a[0] as i32) } as i64)),
+    (121, "getpgid", &[Int], |_, a| check(int_call!(libc::getpgid(a[0] as i32)) as i64)),
+    (124, "getsid", &[Int], |_, a| check(int_call!(libc::getsid(a[0] as i32)) as i64)),
     (140, "getpriority", &[Int, Int], |_, a| {
         // The raw call's answer: 20 - nice, never negative.
+        // SAFETY: getpriority takes integers only.
         check(unsafe { libc::syscall(libc::SYS_getpriority, a[0] as i32, a[1] as i32) })
     }),
     (141, "setpriority", &[Int, Int, Int], |_, a| {
-        check(unsafe { libc::setpriority(a[0] as _, a[1] as u32, a[2] as i32) } as i64)
+        check(int_call!(libc::setpriority(a[0] as _, a[1] as u32, a[2] as i32)) as i64)
     }),
     (157, "prctl", &[Int, Hex, Hex], prctl),
-    (186, "gettid", &[], |_, _| Ok(unsafe { libc::gettid() } as u64)),
+    (186, "gettid", &[], |_, _| Ok(int_call!(libc::gettid()) as u64)),
     (231, "exit_group", &[Int], exit),
     // C libraries try clone3 first and fall back to clone.
     (435, "clone3", &[Hex, Int], |_, _| Err(ENOSYS)),
@@ -97,6 +101,9 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
     // The child gets its own copy of the JIT's code region (a shared
     // mapping would otherwise stay shared with the parent).
     let mut code = crate::jit::prepare_fork().map_err(|_| ENOMEM)?;
+    // SAFETY: fork takes no arguments; the Linux layer runs on one thread
+    // (it starts none), so the child is a whole copy of visa, holding no
+    // lock another thread held, and may go on running any of its code.
     let pid = check(unsafe { libc::fork() } as i64)?;
     if pid == 0 {
         code.child();
@@ -143,14 +150,19 @@ fn prctl(p: &mut Process, [option, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
             let mut name = p.read_cstr(arg)?;
             name.truncate(15);
             let name = CString::new(name).expect("no NUL inside");
+            // SAFETY: `name` is a `CString` of ours of at most 16 bytes with
+            // its NUL, as PR_SET_NAME reads.
             check(unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } as i64)
         }
         PR_GET_NAME => {
             let mut name = [0u8; 16];
+            // SAFETY: PR_GET_NAME fills 16 bytes: `name` is a buffer of
+            // ours of 16 bytes.
             check(unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) } as i64)?;
             p.write(arg, &name)?;
             Ok(0)
         }
+        // SAFETY: these options take an integer argument, not a pointer.
         PR_GET_DUMPABLE | PR_SET_DUMPABLE => check(unsafe { libc::prctl(option as i32, arg) } as i64),
         _ => Err(EINVAL),
     }
@@ -163,6 +175,7 @@ fn execve(p: &mut Process, [path_at, argv_at, envp_at, ..]: [u64; 6]) -> Result<
     let path = path_arg(p, path_at)?;
     let argv = p.read_str_array(argv_at)?;
     let envp = p.read_str_array(envp_at)?;
+    // SAFETY: `path` is a NUL-terminated `CString` of ours.
     check(unsafe { libc::access(path.as_ptr(), libc::X_OK) } as i64)?;
     let host_path = std::path::Path::new(std::ffi::OsStr::from_bytes(path.as_bytes()));
     let meta = std::fs::metadata(host_path).map_err(|e| e.raw_os_error().unwrap_or(EACCES))?;

@@ -7,6 +7,7 @@
 use super::super::errno::{EINTR, EINVAL, Errno, check};
 use super::super::process::Process;
 use super::super::signals::{self, NSIG, SI_TKILL, SI_USER, SigAction, SigInfo, UNBLOCKABLE};
+use super::host::int_call;
 use super::{Arg, Entry};
 
 use Arg::{Hex, Int};
@@ -17,7 +18,7 @@ pub const TABLE: &[Entry] = &[
     (15, "rt_sigreturn", &[], |p, _| signals::sigreturn(p).map(|()| 0)),
     (34, "pause", &[], |p, _| suspend(p, p.signals.mask)),
     (36, "getitimer", &[Int, Hex], |p, a| itimer(p, a[0], 0, a[1])),
-    (37, "alarm", &[Int], |_, a| Ok(unsafe { libc::alarm(a[0] as u32) } as u64)),
+    (37, "alarm", &[Int], |_, a| Ok(int_call!(libc::alarm(a[0] as u32)) as u64)),
     (38, "setitimer", &[Int, Hex, Hex], |p, a| itimer(p, a[0], a[1], a[2])),
     (62, "kill", &[Int, Int], kill),
     (127, "rt_sigpending", &[Hex, Int], rt_sigpending),
@@ -112,7 +113,7 @@ fn queue_own(p: &mut Process, sig: i32, code: i32) -> Result<u64, Errno> {
             signo: sig,
             code,
             pid: std::process::id() as i32,
-            uid: unsafe { libc::getuid() },
+            uid: int_call!(libc::getuid()),
             ..SigInfo::default()
         };
         p.signals.raise(info);
@@ -125,7 +126,7 @@ fn kill(p: &mut Process, [pid, sig, ..]: [u64; 6]) -> Result<u64, Errno> {
     if pid as i32 == std::process::id() as i32 {
         return queue_own(p, sig, SI_USER);
     }
-    check(unsafe { libc::kill(pid as i32, sig) } as i64)
+    check(int_call!(libc::kill(pid as i32, sig)) as i64)
 }
 
 fn tgkill(p: &mut Process, [tgid, tid, sig, ..]: [u64; 6]) -> Result<u64, Errno> {
@@ -135,8 +136,10 @@ fn tgkill(p: &mut Process, [tgid, tid, sig, ..]: [u64; 6]) -> Result<u64, Errno>
         return queue_own(p, sig, SI_TKILL);
     }
     if tgid == 0 {
+        // SAFETY: tkill takes integers only.
         return check(unsafe { libc::syscall(libc::SYS_tkill, tid as i32, sig) });
     }
+    // SAFETY: tgkill takes integers only.
     check(unsafe { libc::syscall(libc::SYS_tgkill, tgid as i32, tid as i32, sig) })
 }
 
@@ -162,11 +165,17 @@ fn sigqueueinfo(p: &mut Process, tgid: u64, tid: Option<u64>, sig: u64, at: u64)
         }
         return Ok(0);
     }
+    // SAFETY: `raw` is a buffer of ours of 128 bytes, the size of a
+    // siginfo, which the host reads; the other arguments are integers.
     check(match tid {
         None => unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, tgid as i32, sig, raw.as_ptr()) },
+        // SAFETY: as above.
         Some(t) => unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, tgid as i32, t as i32, sig, raw.as_ptr()) },
     })
 }
+
+const _: () = assert!(std::mem::size_of::<libc::siginfo_t>() == 128);
+const _: () = assert!(std::mem::size_of::<libc::itimerval>() == 32);
 
 /// getitimer and setitimer: `struct itimerval` has one layout on every
 /// 64-bit Linux; the host's timer raises the SIGALRM the guest sees.
@@ -174,8 +183,12 @@ fn itimer(p: &mut Process, which: u64, new: u64, old: u64) -> Result<u64, Errno>
     let mut prev = [0u8; 32];
     if new != 0 {
         let value = p.read(new, 32)?;
+        // SAFETY: `value` and `prev` are buffers of ours of 32 bytes, the
+        // size of `struct itimerval` on 64-bit Linux (read and filled).
         check(unsafe { libc::syscall(libc::SYS_setitimer, which as i32, value.as_ptr(), prev.as_mut_ptr()) })?;
     } else {
+        // SAFETY: `prev` is a buffer of ours of 32 bytes, the size of
+        // `struct itimerval` on 64-bit Linux, which the host fills.
         check(unsafe { libc::syscall(libc::SYS_getitimer, which as i32, prev.as_mut_ptr()) })?;
     }
     if old != 0 {
