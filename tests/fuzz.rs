@@ -107,7 +107,7 @@ fn guest_code(name: &str) -> Vec<u8> {
 fn fuzz_lift_random_code() {
     let mut rng = Rng(0x5eed_0001);
     let seeds = [guest_code("sha256"), guest_code("sort")];
-    for i in 0..rounds(3000) {
+    for i in 0..rounds(24_000) {
         let input = if i % 2 == 0 {
             let len = 1 + rng.below(64);
             rng.bytes(len)
@@ -133,7 +133,7 @@ fn fuzz_visa_text() {
             lines.join("\n").into_bytes()
         })
         .collect();
-    for i in 0..rounds(300) {
+    for i in 0..rounds(10_000) {
         let input = rng.mutate(&small[i % small.len()]);
         targets::visa_text(&input);
     }
@@ -155,7 +155,7 @@ fn fuzz_visa_binary() {
         addr += lifted.ranges[0].1.max(1);
         seeds.push(codec::encode(env, &opt::optimize(env, &lifted.block)));
     }
-    for i in 0..rounds(400) {
+    for i in 0..rounds(16_000) {
         let input = rng.mutate(&seeds[i % seeds.len()]);
         targets::visa_binary(&input);
     }
@@ -165,7 +165,7 @@ fn fuzz_visa_binary() {
 fn fuzz_board_code() {
     let mut rng = Rng(0x5eed_0004);
     let seeds = [guest_code("crc32"), guest_code("bytecode")];
-    for i in 0..rounds(60) {
+    for i in 0..rounds(100) {
         let input = if i % 2 == 0 {
             let len = 16 + rng.below(256);
             rng.bytes(len)
@@ -180,7 +180,7 @@ fn fuzz_board_code() {
 fn fuzz_elf_boot() {
     let mut rng = Rng(0x5eed_0005);
     let seeds = [guest("hello"), guest("fault_ud")];
-    for i in 0..rounds(300) {
+    for i in 0..rounds(5_000) {
         let input = rng.mutate(&seeds[i % seeds.len()]);
         targets::elf_boot(&input);
     }
