@@ -185,3 +185,14 @@ fn fuzz_elf_boot() {
         targets::elf_boot(&input);
     }
 }
+
+#[test]
+fn fuzz_elf_run() {
+    let mut rng = Rng(0x5eed_0006);
+    let vt = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/guests/linux/bin/vt")).unwrap();
+    let seeds = [vt, guest("hello")];
+    for i in 0..rounds(3_000) {
+        let input = rng.mutate(&seeds[i % seeds.len()]);
+        targets::elf_run(&input);
+    }
+}

@@ -102,14 +102,19 @@ fn entry_state(entry: u64, rsp: u64) -> CpuState {
     cpu
 }
 
-/// Loads the program and makes its process.
-fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, String> {
-    let mut argv = vec![opts.argv0.clone().unwrap_or_else(|| program.as_os_str().as_bytes().to_vec())];
-    argv.extend(args.iter().cloned());
-    let Resolved { path, file, argv } = resolve_script(program, argv)?;
+/// A program's memory and entry state, as `visa run` sets them up before
+/// its first instruction.
+struct Loaded {
+    mem: GuestMemory,
+    space: mm::AddressSpace,
+    cpu: CpuState,
+}
+
+/// Maps an ELF image into a fresh guest space and builds its stack.
+fn load(file: &[u8], execfn: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Loaded, String> {
     let mut mem = GuestMemory::with_protection(GUEST_SIZE).map_err(|e| format!("cannot reserve guest memory: {e}"))?;
     let mut space = mm::AddressSpace::new();
-    let image = loader::load(&mut mem, &mut space, &file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let image = loader::load(&mut mem, &mut space, file)?;
     space.brk_start = mm::page_up(image.end);
     space.brk = space.brk_start;
 
@@ -117,14 +122,32 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
     mem.protect(stack_base, STACK_SIZE, PERM_R | PERM_W);
     space.record(stack_base, STACK_SIZE, PERM_R | PERM_W);
     let mut random = [0u8; 16];
-    // SAFETY: filling our own buffer.
+    // SAFETY: getrandom writes at most 16 bytes into our 16-byte buffer.
     unsafe { libc::getrandom(random.as_mut_ptr() as *mut libc::c_void, random.len(), 0) };
+    let rsp = stack::build(&mut mem, STACK_TOP, &image, execfn, argv, envp, random)?;
+    Ok(Loaded { mem, space, cpu: entry_state(image.entry, rsp) })
+}
+
+/// Loads a program image as `visa run` does before its first instruction
+/// (segments, stack, entry state) without running it, and gives the entry
+/// state: for inspecting loaders and for fuzzing them. A bad image is an
+/// error, never a crash.
+pub fn load_image(file: &[u8]) -> Result<CpuState, String> {
+    load(file, b"program", &[b"program".to_vec()], &[]).map(|loaded| loaded.cpu)
+}
+
+/// Loads the program and makes its process.
+fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, String> {
+    let mut argv = vec![opts.argv0.clone().unwrap_or_else(|| program.as_os_str().as_bytes().to_vec())];
+    argv.extend(args.iter().cloned());
+    let Resolved { path, file, argv } = resolve_script(program, argv)?;
     let envp: Vec<Vec<u8>> = std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect();
     let execfn = path.as_os_str().as_bytes();
-    let rsp = stack::build(&mut mem, STACK_TOP, &image, execfn, &argv, &envp, random)?;
+    let Loaded { mem, space, cpu } =
+        load(&file, execfn, &argv, &envp).map_err(|e| format!("{}: {e}", path.display()))?;
     let exe = std::fs::canonicalize(&path).unwrap_or(path.clone());
     Ok(Process {
-        cpu: entry_state(image.entry, rsp),
+        cpu,
         mem,
         space,
         signals: signals::SignalState::default(),
