@@ -5,35 +5,14 @@
 
 mod common;
 
-use common::Capture;
+use common::{Capture, guest, run_guest};
 use cranelift_codegen::isa;
 use visa::engine::{Engine, EngineKind};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::jit::{Setup, build_function, compile_function, flags};
-use visa::machine::GuestMemory;
 use visa::machine::board::{self, Ending, Input, Uart};
 use visa::visa::opt::optimize;
 use visa::visa::text::parse_module;
-
-fn guest(name: &str) -> (GuestMemory, u64) {
-    let path = format!("{}/guests/bin/{name}.elf", env!("CARGO_MANIFEST_DIR"));
-    let mut mem = GuestMemory::new(128 << 20).unwrap();
-    let entry = board::load_elf(&mut mem, &std::fs::read(path).unwrap()).unwrap();
-    (mem, entry)
-}
-
-/// Runs a guest to its end under `engine`, checks that it printed what
-/// `guests/expected` says, and returns how it ended.
-fn run_guest(name: &str, engine: &mut Engine) -> Ending {
-    let (mut mem, entry) = guest(name);
-    let mut cpu = board::entry_state(entry, 128 << 20);
-    let out = Capture::default();
-    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
-    let ending = board::run(engine, &mut cpu, &mut mem, &mut board, u64::MAX);
-    let path = format!("{}/guests/expected/{name}.out", env!("CARGO_MANIFEST_DIR"));
-    assert_eq!(String::from_utf8(out.0.borrow().clone()).unwrap(), std::fs::read_to_string(path).unwrap(), "{name}");
-    ending
-}
 
 #[test]
 fn a_full_code_region_is_flushed_and_execution_goes_on() {

@@ -9,27 +9,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Capture;
+use common::run_guest;
 use visa::engine::{Engine, EngineKind};
-use visa::machine::GuestMemory;
-use visa::machine::board::{self, Ending, Input, Uart};
+use visa::machine::board::Ending;
 
 /// The name the code region's memfd shows in /proc/PID/maps.
 const CODE_FILE: &str = "/memfd:visa-code";
-
-/// Runs a bare-metal guest to its end and checks its output.
-fn run_guest(name: &str, engine: &mut Engine) -> Ending {
-    let path = format!("{}/guests/bin/{name}.elf", env!("CARGO_MANIFEST_DIR"));
-    let mut mem = GuestMemory::new(128 << 20).unwrap();
-    let entry = board::load_elf(&mut mem, &std::fs::read(path).unwrap()).unwrap();
-    let mut cpu = board::entry_state(entry, 128 << 20);
-    let out = Capture::default();
-    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
-    let ending = board::run(engine, &mut cpu, &mut mem, &mut board, u64::MAX);
-    let path = format!("{}/guests/expected/{name}.out", env!("CARGO_MANIFEST_DIR"));
-    assert_eq!(String::from_utf8(out.0.borrow().clone()).unwrap(), std::fs::read_to_string(path).unwrap(), "{name}");
-    ending
-}
 
 /// The permission field (`rwxp`) of each line of a maps file, with the line.
 fn permissions(maps: &str) -> impl Iterator<Item = (&str, &str)> {

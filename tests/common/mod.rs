@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use iced_x86::code_asm::*;
 use visa::engine::{Engine, EngineKind, Stop};
-use visa::machine::board::{self, Input, Uart};
+use visa::machine::board::{self, Ending, Input, Uart};
 use visa::machine::{CpuState, GuestMemory, PERM_R, PERM_W, PERM_X};
 
 /// Where the code is loaded and starts.
@@ -127,4 +127,26 @@ fn run_on(
 
 pub fn run(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Run {
     run_with(build, |_| {})
+}
+
+/// A guest image of `guests/bin` loaded into 128 MiB of RAM: the memory
+/// and the entry point.
+pub fn guest(name: &str) -> (GuestMemory, u64) {
+    let path = format!("{}/guests/bin/{name}.elf", env!("CARGO_MANIFEST_DIR"));
+    let mut mem = GuestMemory::new(128 << 20).unwrap();
+    let entry = board::load_elf(&mut mem, &std::fs::read(path).unwrap()).unwrap();
+    (mem, entry)
+}
+
+/// Runs a guest to its end under `engine`, checks that it printed what
+/// `guests/expected` says, and returns how it ended.
+pub fn run_guest(name: &str, engine: &mut Engine) -> Ending {
+    let (mut mem, entry) = guest(name);
+    let mut cpu = board::entry_state(entry, 128 << 20);
+    let out = Capture::default();
+    let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::None));
+    let ending = board::run(engine, &mut cpu, &mut mem, &mut board, u64::MAX);
+    let path = format!("{}/guests/expected/{name}.out", env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(String::from_utf8(out.0.borrow().clone()).unwrap(), std::fs::read_to_string(path).unwrap(), "{name}");
+    ending
 }
