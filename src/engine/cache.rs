@@ -81,7 +81,13 @@ impl Hasher for AddrHasher {
     }
 
     fn write_u64(&mut self, v: u64) {
-        self.0 = (v ^ (v >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // Mixed into what was written before (a key's later fields must
+        // not replace its earlier ones).
+        self.0 = (self.0.rotate_left(5) ^ v ^ (v >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
     }
 }
 

@@ -13,7 +13,7 @@ const MIN_MEMBERS: usize = 3;
 
 /// Widest span a group may cover: two pages at most, so the first and last
 /// byte's pages are all there is to check.
-const MAX_SPAN: i128 = 4096;
+const MAX_SPAN: i128 = crate::machine::PAGE_SIZE as i128;
 
 /// How deep a chain of constant additions is followed to its base (a run
 /// of pushes adds to the stack pointer once per push).

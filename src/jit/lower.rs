@@ -519,7 +519,7 @@ impl<'a, 'f> Lower<'a, 'f> {
     fn exit_indirect(&mut self, target: ir::Value) {
         let off = offset_of!(JitCtx, ind_table) as i32;
         let table = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
-        let hi = self.b.ins().ushr_imm_u(target, 12);
+        let hi = self.b.ins().ushr_imm_u(target, runtime::IND_HASH_SHIFT as i64);
         let mixed = self.b.ins().bxor(target, hi);
         let slot = self.b.ins().band_imm_u(mixed, IND_ENTRIES as i64 - 1);
         let scaled = self.b.ins().imul_imm_u(slot, std::mem::size_of::<IndEntry>() as i64);
@@ -740,16 +740,16 @@ impl<'a, 'f> Lower<'a, 'f> {
     /// The bytes of a map with one byte per `1 << shift` guest bytes for the
     /// first and last byte of an access: (AND, OR) of the two (one load
     /// when the access is a single byte).
-    fn map_bytes(&mut self, map: ir::Value, addr: ir::Value, size: u32, shift: i64) -> (ir::Value, ir::Value) {
+    fn map_bytes(&mut self, map: ir::Value, addr: ir::Value, size: u32, shift: u32) -> (ir::Value, ir::Value) {
         let flags = MemFlagsData::new().with_notrap();
-        let first = self.b.ins().ushr_imm_u(addr, shift);
+        let first = self.b.ins().ushr_imm_u(addr, shift as i64);
         let p0 = self.b.ins().iadd(map, first);
         let f0 = self.b.ins().load(types::I8, flags, p0, 0);
         if size == 1 {
             return (f0, f0);
         }
         let last_byte = self.b.ins().iadd_imm_s(addr, size as i64 - 1);
-        let last = self.b.ins().ushr_imm_u(last_byte, shift);
+        let last = self.b.ins().ushr_imm_u(last_byte, shift as i64);
         let p1 = self.b.ins().iadd(map, last);
         let f1 = self.b.ins().load(types::I8, flags, p1, 0);
         (self.b.ins().band(f0, f1), self.b.ins().bor(f0, f1))
@@ -820,7 +820,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let last = self.b.ins().iadd_imm_s(first, span);
         let flags = MemFlagsData::new().with_notrap();
         let mut page = |at: ir::Value| {
-            let index = self.b.ins().ushr_imm_u(at, 12);
+            let index = self.b.ins().ushr_imm_u(at, crate::machine::PAGE_SHIFT as i64);
             let p = self.b.ins().iadd(perms, index);
             self.b.ins().load(types::I8, flags, p, 0)
         };
@@ -853,13 +853,13 @@ impl<'a, 'f> Lower<'a, 'f> {
         let code = if let Some(perms) = self.perms {
             // The first and last byte's pages must both allow the access.
             let need = if write { crate::machine::PERM_W } else { crate::machine::PERM_R };
-            let (both, either) = self.map_bytes(perms, addr, size, 12);
+            let (both, either) = self.map_bytes(perms, addr, size, crate::machine::PAGE_SHIFT);
             let allowed = self.b.ins().band_imm_u(both, need as i64);
             let denied = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, 0);
             self.trap_if(denied, TrapCode::MemFault, Some(addr));
             write.then(|| self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64))
         } else if write {
-            Some(self.map_bytes(self.code_lines, addr, size, 6).1)
+            Some(self.map_bytes(self.code_lines, addr, size, crate::machine::LINE_SHIFT).1)
         } else {
             None
         };

@@ -69,9 +69,14 @@ pub struct IndEntry {
 /// Entries of the indirect-jump table (a power of two).
 pub const IND_ENTRIES: usize = 4096;
 
+/// The indirect table's hash folds the address's bits from here down onto
+/// its low bits: `(addr ^ addr >> IND_HASH_SHIFT) & (IND_ENTRIES - 1)`,
+/// computed by `ind_slot` and by the compiled code of indirect exits.
+pub const IND_HASH_SHIFT: u32 = 12;
+
 /// The table slot of a guest address.
 pub fn ind_slot(addr: u64) -> usize {
-    ((addr ^ (addr >> 12)) as usize) & (IND_ENTRIES - 1)
+    ((addr ^ (addr >> IND_HASH_SHIFT)) as usize) & (IND_ENTRIES - 1)
 }
 
 /// An empty entry (told by its null code).

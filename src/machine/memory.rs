@@ -36,10 +36,14 @@ impl fmt::Display for MemFault {
 
 impl std::error::Error for MemFault {}
 
+/// log2 of the bytes of a page.
+pub const PAGE_SHIFT: u32 = 12;
 /// Bytes of a page.
-pub const PAGE_SIZE: u64 = 4096;
+pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
+/// log2 of the bytes of a code-tracking line.
+pub const LINE_SHIFT: u32 = 6;
 /// Bytes of a code-tracking line.
-pub const LINE_SIZE: u64 = 64;
+pub const LINE_SIZE: u64 = 1 << LINE_SHIFT;
 
 /// The smallest guest memory: the widest single access (16 bytes), so
 /// that no access is larger than memory and one unsigned compare of its

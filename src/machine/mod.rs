@@ -11,7 +11,8 @@ pub mod x87;
 pub use cpu::{CpuState, FLAGS, GPR_NAMES, MXCSR_MASK, SPLIT_FLAGS_MASK, flag};
 
 pub use memory::{
-    GuestMemory, LINE_SIZE, MAX_MEMORY, MIN_MEMORY, MemFault, PAGE_SIZE, PERM_CODE, PERM_R, PERM_W, PERM_X,
+    GuestMemory, LINE_SHIFT, LINE_SIZE, MAX_MEMORY, MIN_MEMORY, MemFault, PAGE_SHIFT, PAGE_SIZE, PERM_CODE, PERM_R,
+    PERM_W, PERM_X,
 };
 
 /// The largest image file `visa boot` and `visa run` load (1 GiB).
