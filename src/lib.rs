@@ -14,3 +14,4 @@ pub mod machine;
 pub mod oracle;
 pub mod report;
 pub mod visa;
+pub mod x87_op;

@@ -200,3 +200,22 @@ fn item10_rdrand_is_reproducible_on_the_board_and_random_in_user_mode() {
     assert_eq!(draw(X86Runtime::new(NoPorts)), draw(X86Runtime::new(NoPorts)), "reproducible");
     assert_ne!(draw(X86Runtime::with_host_random(NoPorts)), draw(X86Runtime::with_host_random(NoPorts)), "random");
 }
+
+/// A block that calls the x87 helper with an encoding no lifted code makes
+/// (a hand-written or decoded block) gets #UD, not a crash of visa.
+#[test]
+fn item2_invalid_x87_helper_operations_trap() {
+    let env = visa::frontend::x86::X86Env::get().env.clone();
+    let src = "block 0x1000 {\n  guest 0x1000, 2\n    v0 = const.i64 0xff\n    v1 = const.i64 0\n    call @x87(v0, v1, v1)\n    jump 0x1002\n}\n";
+    let module = visa::visa::text::parse_with_env(src, env.clone()).unwrap();
+    verify(&env, &module.blocks[0]).unwrap();
+    let code = visa::interp::compile(&env, &module.blocks[0], std::mem::size_of::<visa::machine::CpuState>()).unwrap();
+    let mut cpu = visa::machine::board::entry_state(0x1000, 1 << 16);
+    let mut mem = visa::machine::GuestMemory::new(1 << 16).unwrap();
+    let mut rt = visa::machine::x86rt::X86Runtime::new(visa::machine::x86rt::NoPorts);
+    let outcome = visa::interp::run(&code, cpu.as_bytes_mut(), &mut mem, &mut rt, &mut visa::interp::Scratch::new());
+    match outcome {
+        visa::abi::Outcome::Trap(t) => assert_eq!(t.code, visa::visa::TrapCode::User(6)),
+        other => panic!("expected #UD, got {other:?}"),
+    }
+}

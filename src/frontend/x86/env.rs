@@ -26,7 +26,7 @@ pub struct X86Env {
     /// PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM: (xmm1, xmm2/m128, length 1,
     /// length 2, control) -> (XMM0 mask, index | flags << 8).
     pub pcmpstr: Helper,
-    /// The x87 FPU: (encoded `machine::x87::X87Op`, memory address,
+    /// The x87 FPU: (encoded `x87_op::X87Op`, memory address,
     /// instruction address) -> ().
     pub x87: Helper,
 }

@@ -10,8 +10,8 @@ use iced_x86::{MemorySize, Mnemonic, OpKind, Register};
 use super::LiftFn;
 use super::ctx::{Ctx, Flow};
 use super::system::call;
-use crate::machine::x87::{Kind, Mem, X87Op};
 use crate::visa::{ExitReason, Type};
+use crate::x87_op::{Kind, Mem, X87Op};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = {
     use Kind::*;
