@@ -10,7 +10,8 @@ use visa::abi::NoHelpers;
 use visa::engine::{Cache, Engine, EngineKind, Key, Translation};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::jit::{IND_EMPTY, IND_ENTRIES, Jit, RunEnv, Setup};
-use visa::machine::{CpuState, GuestMemory, board};
+use visa::machine::{CpuState, GuestMemory};
+use visa::system::board;
 use visa::visa::{Block, Imm, opt::optimize};
 
 /// The optimised blocks of the sha256 guest reachable from its entry.

@@ -7,7 +7,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use visa::abi::NoHelpers;
 use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::interp;
-use visa::machine::{CpuState, GuestMemory, board};
+use visa::machine::{CpuState, GuestMemory};
+use visa::system::board;
 use visa::visa::opt::optimize;
 
 /// The sha256 guest's code, as a realistic mix of integer instructions.

@@ -8,10 +8,10 @@ pub mod filetest;
 pub mod frontend;
 pub mod interp;
 pub mod jit;
-pub mod linux;
 pub mod machine;
 #[cfg(target_arch = "x86_64")]
 pub mod oracle;
 pub mod report;
+pub mod system;
 pub mod visa;
 pub mod x87_op;

@@ -8,8 +8,8 @@ use common::Capture;
 use std::path::PathBuf;
 
 use visa::engine::{Engine, EngineKind, Fault};
-use visa::machine::board::{self, Ending, Input, Uart};
 use visa::machine::{CpuState, GuestMemory};
+use visa::system::board::{self, Ending, Input, Uart};
 
 const RAM: u64 = 128 << 20;
 

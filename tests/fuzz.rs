@@ -97,7 +97,7 @@ fn guest(name: &str) -> Vec<u8> {
 /// Code of a guest image: its first loadable segment's bytes.
 fn guest_code(name: &str) -> Vec<u8> {
     let mut mem = GuestMemory::new(16 << 20).unwrap();
-    let entry = visa::machine::board::load_elf(&mut mem, &guest(name)).unwrap();
+    let entry = visa::system::board::load_elf(&mut mem, &guest(name)).unwrap();
     let mut code = vec![0u8; 4096];
     mem.read_bytes(entry, &mut code).unwrap();
     code

@@ -191,7 +191,7 @@ fn item10_rdrand_is_reproducible_on_the_board_and_random_in_user_mode() {
         let code = a.assemble(0x1000).unwrap();
         let mut mem = visa::machine::GuestMemory::new(1 << 16).unwrap();
         mem.write_bytes(0x1000, &code).unwrap();
-        let mut cpu = visa::machine::board::entry_state(0x1000, 1 << 16);
+        let mut cpu = visa::system::board::entry_state(0x1000, 1 << 16);
         let mut engine = visa::engine::Engine::new();
         engine.run(&mut cpu, &mut mem, &mut rt, 100);
         assert_ne!(cpu.gpr[0], cpu.gpr[3], "two draws differ");
@@ -210,7 +210,7 @@ fn item2_invalid_x87_helper_operations_trap() {
     let module = visa::visa::text::parse_with_env(src, env.clone()).unwrap();
     verify(&env, &module.blocks[0]).unwrap();
     let code = visa::interp::compile(&env, &module.blocks[0], std::mem::size_of::<visa::machine::CpuState>()).unwrap();
-    let mut cpu = visa::machine::board::entry_state(0x1000, 1 << 16);
+    let mut cpu = visa::system::board::entry_state(0x1000, 1 << 16);
     let mut mem = visa::machine::GuestMemory::new(1 << 16).unwrap();
     let mut rt = visa::machine::x86rt::X86Runtime::new(visa::machine::x86rt::NoPorts);
     let outcome = visa::interp::run(&code, cpu.as_bytes_mut(), &mut mem, &mut rt, &mut visa::interp::Scratch::new());

@@ -6,7 +6,7 @@
 use iced_x86::code_asm::*;
 use visa::engine::{Engine, EngineKind, Stop};
 use visa::machine::GuestMemory;
-use visa::machine::board::{self, Input, Uart};
+use visa::system::board::{self, Input, Uart};
 
 #[test]
 fn item8_an_interrupt_stops_an_endless_loop_under_every_engine() {

@@ -10,7 +10,7 @@ use cranelift_codegen::isa;
 use visa::engine::{Engine, EngineKind};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::jit::{Setup, build_function, compile_function, flags};
-use visa::machine::board::{self, Ending, Input, Uart};
+use visa::system::board::{self, Ending, Input, Uart};
 use visa::visa::opt::optimize;
 use visa::visa::text::parse_module;
 

@@ -92,7 +92,7 @@ fn every_unsafe_says_why_it_is_sound() {
     }
     // The walk found the sources (the library, these tests, the fuzz
     // targets), so that an empty search cannot pass.
-    for expected in ["src/lib.rs", "src/linux/syscall/fs.rs", "tests/safety_comments.rs", "fuzz/src/lib.rs"] {
+    for expected in ["src/lib.rs", "src/system/linux/syscall/fs.rs", "tests/safety_comments.rs", "fuzz/src/lib.rs"] {
         assert!(files.iter().any(|f| f.ends_with(expected)), "{expected} was not searched");
     }
     assert!(uses > 50, "only {uses} unsafe uses found: is the search broken?");

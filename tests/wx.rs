@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::run_guest;
 use visa::engine::{Engine, EngineKind};
-use visa::machine::board::Ending;
+use visa::system::board::Ending;
 
 /// The name the code region's memfd shows in /proc/PID/maps.
 const CODE_FILE: &str = "/memfd:visa-code";

@@ -7,9 +7,9 @@
 
 use visa::engine::{Engine, EngineKind, Stop};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
-use visa::machine::board::{self, Input, Uart};
 use visa::machine::x86rt::{NoPorts, X86Runtime};
 use visa::machine::{CpuState, GuestMemory};
+use visa::system::board::{self, Input, Uart};
 use visa::visa::{codec, opt, verify};
 
 /// Where random code goes, and the memory it runs in.
@@ -180,5 +180,5 @@ pub fn elf_boot(data: &[u8]) {
 /// builds its stack, or says why not (it is not run: a random program's
 /// system calls would reach the host).
 pub fn elf_run(data: &[u8]) {
-    let _ = visa::linux::load_image(data);
+    let _ = visa::system::linux::load_image(data);
 }

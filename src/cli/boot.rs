@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use visa::engine::Engine;
-use visa::machine::board::{self, Ending, Input, Uart};
 use visa::machine::{CpuState, GPR_NAMES, GuestMemory};
+use visa::system::board::{self, Ending, Input, Uart};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {

@@ -9,7 +9,7 @@ use clap::Args;
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::machine::GuestMemory;
-use visa::machine::board;
+use visa::system::board;
 use visa::visa::{text, verify};
 
 use super::boot::parse_number;

@@ -67,7 +67,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::bench(args),
         Command::Syscalls => {
-            for (nr, name) in visa::linux::implemented_syscalls() {
+            for (nr, name) in visa::system::linux::implemented_syscalls() {
                 println!("{nr:>4} {name}");
             }
             Ok(0)

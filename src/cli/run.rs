@@ -64,7 +64,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     if args.perf_map {
         exec_prefix.push(cstr("--perf-map"));
     }
-    let opts = visa::linux::Options {
+    let opts = visa::system::linux::Options {
         engine: args.engine.with_threshold(args.threshold),
         strace: args.strace,
         argv0: args.argv0.map(|a| a.as_bytes().to_vec()),
@@ -75,5 +75,5 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         perf_map: args.perf_map,
     };
     let guest_args: Vec<Vec<u8>> = args.args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    visa::linux::run(&args.program, &guest_args, &opts)
+    visa::system::linux::run(&args.program, &guest_args, &opts)
 }

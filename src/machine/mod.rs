@@ -1,7 +1,8 @@
-//! The machine the engine drives: guest memory (and, with the board, the
-//! CPU state and devices). Plain data and checked accessors; no translation.
+//! The machine the engine drives: the CPU state, guest memory, CPUID, and
+//! the x86 runtime helpers (x87, string compares, port I/O through a bus a
+//! system supplies). Data and checked accessors; no translation, and no run
+//! loop: the systems (`system/`) own those.
 
-pub mod board;
 mod cpu;
 pub mod cpuid;
 mod memory;

@@ -10,8 +10,8 @@ use std::rc::Rc;
 
 use iced_x86::code_asm::*;
 use visa::engine::{Engine, EngineKind, Stop};
-use visa::machine::board::{self, Ending, Input, Uart};
 use visa::machine::{CpuState, GuestMemory, PERM_R, PERM_W, PERM_X};
+use visa::system::board::{self, Ending, Input, Uart};
 
 /// Where the code is loaded and starts.
 pub const CODE: u64 = 0x1000;

@@ -35,14 +35,14 @@ pub fn int<T: IntArg>(v: T) -> T {
 /// native program can its own, but no memory is touched.
 macro_rules! int_call {
     (libc::$f:ident($($arg:expr),* $(,)?)) => {{
-        $crate::linux::syscall::host::int_call!(@listed $f);
-        $crate::linux::syscall::host::int_call!(@bind $f [] $($arg,)*)
+        $crate::system::linux::syscall::host::int_call!(@listed $f);
+        $crate::system::linux::syscall::host::int_call!(@bind $f [] $($arg,)*)
     }};
     // Each argument is bound to its own variable (hygiene keeps the
     // `v`s of the expansions apart).
     (@bind $f:ident [$($done:ident)*] $next:expr, $($rest:expr,)*) => {{
-        let v = $crate::linux::syscall::host::int($next);
-        $crate::linux::syscall::host::int_call!(@bind $f [$($done)* v] $($rest,)*)
+        let v = $crate::system::linux::syscall::host::int($next);
+        $crate::system::linux::syscall::host::int_call!(@bind $f [$($done)* v] $($rest,)*)
     }};
     (@bind $f:ident [$($done:ident)*]) => {
         // SAFETY: `$f` is one of the functions listed below, which take
