@@ -165,7 +165,7 @@ fn fuzz_visa_binary() {
 fn fuzz_board_code() {
     let mut rng = Rng(0x5eed_0004);
     let seeds = [guest_code("crc32"), guest_code("bytecode")];
-    for i in 0..rounds(100) {
+    for i in 0..rounds(250) {
         let input = if i % 2 == 0 {
             let len = 16 + rng.below(256);
             rng.bytes(len)

@@ -135,6 +135,9 @@ pub fn board_code(data: &[u8]) {
 
 fn run_board(kind: EngineKind, code: &[u8]) -> BoardRun {
     let mut mem = GuestMemory::new(RAM).expect("memory");
+    // INT3 after the code, so running off its end stops (zeros would be
+    // endless `add [rax], al`, compiled block after block).
+    mem.write_bytes(CODE, &[0xcc; 8192]).expect("filler fits");
     mem.write_bytes(CODE, code).expect("code fits");
     let mut cpu = board::entry_state(CODE, RAM);
     // Registers that point into RAM, so memory operands often hit it.
