@@ -2,14 +2,16 @@
 //! (the V-ISA), run by an interpreter or compiled to host code with Cranelift.
 
 pub mod abi;
+#[cfg(feature = "harness")]
 pub mod bench;
 pub mod engine;
+#[cfg(feature = "harness")]
 pub mod filetest;
 pub mod frontend;
 pub mod interp;
 pub mod jit;
 pub mod machine;
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(feature = "harness", target_arch = "x86_64"))]
 pub mod oracle;
 pub mod report;
 pub mod system;
