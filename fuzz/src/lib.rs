@@ -83,19 +83,7 @@ fn run_decoded(block: &visa::visa::Block, jit: bool) -> Option<(String, CpuState
     }
     let mut helpers = X86Runtime::new(NoPorts);
     let outcome = if jit {
-        let mut jit = visa::jit::Jit::new(1 << 20).ok()?;
-        let code = jit.compile(env, block, visa::jit::Setup::default()).ok()?;
-        let table = vec![visa::jit::IND_EMPTY; visa::jit::IND_ENTRIES];
-        let run = visa::jit::RunEnv {
-            state: cpu.as_bytes_mut(),
-            mem: &mut mem,
-            helpers: &mut helpers,
-            budget: i64::MAX,
-            ind_table: table.as_ptr(),
-        };
-        // SAFETY: the state is the x86 Env's record; the code is fresh and
-        // the indirect table empty.
-        unsafe { jit.run(&code, run).0 }
+        visa::jit::run_once(env, block, cpu.as_bytes_mut(), &mut mem, &mut helpers).ok()?
     } else {
         let code = visa::interp::compile(env, block, std::mem::size_of::<CpuState>()).ok()?;
         visa::interp::run(&code, cpu.as_bytes_mut(), &mut mem, &mut helpers, &mut visa::interp::Scratch::new())

@@ -157,19 +157,7 @@ fn execute(module: &Module, run: &RunLine, memory: u64, tier: Tier) -> Result<us
         }
     };
     let outcome = if tier == Tier::Jit {
-        let mut jit = crate::jit::Jit::new(1 << 20)?;
-        let code = jit.compile(&module.env, block, crate::jit::Setup::default()).map_err(|e| e.to_string())?;
-        let table = vec![crate::jit::IND_EMPTY; crate::jit::IND_ENTRIES];
-        let env = crate::jit::RunEnv {
-            state: &mut state,
-            mem: &mut mem,
-            helpers: &mut helpers,
-            budget: i64::MAX,
-            ind_table: table.as_ptr(),
-        };
-        // SAFETY: the state buffer covers every slot of the Env (its size is
-        // the Env's state size), the code is fresh and the table empty.
-        unsafe { jit.run(&code, env).0 }
+        crate::jit::run_once(&module.env, block, &mut state, &mut mem, &mut helpers)?
     } else {
         let compiled = interp::compile(&module.env, block, state.len()).map_err(|e| e.to_string())?;
         interp::run(&compiled, &mut state, &mut mem, &mut helpers, &mut interp::Scratch::new())

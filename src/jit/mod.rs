@@ -332,6 +332,29 @@ pub struct RunEnv<'a> {
     pub ind_table: *const IndEntry,
 }
 
+/// Compiles `block` alone (no links) into a fresh code region and runs it
+/// once from `state`, the Env's state record: how filetests and fuzzing run
+/// single blocks. Errors: a state record smaller than the Env's slots, no
+/// executable memory, or a block the JIT cannot compile.
+pub fn run_once(
+    env: &Env,
+    block: &Block,
+    state: &mut [u8],
+    mem: &mut GuestMemory,
+    helpers: &mut dyn Helpers,
+) -> Result<Outcome, String> {
+    if state.len() < env.state_size() as usize {
+        return Err(format!("a {}-byte state record for {} bytes of slots", state.len(), env.state_size()));
+    }
+    let mut jit = Jit::new(1 << 20)?;
+    let code = jit.compile(env, block, Setup::default()).map_err(|e| e.to_string())?;
+    let table = vec![IND_EMPTY; IND_ENTRIES];
+    let run = RunEnv { state, mem, helpers, budget: i64::MAX, ind_table: table.as_ptr() };
+    // SAFETY: the state record covers every slot of the Env (checked
+    // above), the code is fresh and the indirect table empty.
+    Ok(unsafe { jit.run(&code, run).0 })
+}
+
 impl Jit {
     /// Runs a compiled block (and whatever it links to) until control
     /// returns; gives the outcome, the budget left, and the link cell of an
