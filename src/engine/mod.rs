@@ -475,7 +475,7 @@ impl Engine {
                 }
             } else if let Some(entry) = self.compiled_entry(&t) {
                 self.stats.jit_runs += 1;
-                let allowance = (limit - self.stats.guest_insts).min(i64::MAX as u64) as i64;
+                let allowance = remaining.min(i64::MAX as u64) as i64;
                 let jit = self.jit.as_ref().expect("compiled code has a JIT");
                 let code = t.jit.borrow();
                 let code = code.as_ref().filter(|c| c.entry == entry).expect("current code");

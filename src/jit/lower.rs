@@ -208,7 +208,6 @@ fn slots_disjoint(env: &Env) -> bool {
     spans.windows(2).all(|w| w[0].1 <= w[1].0)
 }
 
-/// The signature of a compiled block: context pointer in, exit kind out.
 /// `cond`, or an interrupt pending (the word at `interrupt` nonzero).
 fn or_interrupted(b: &mut FunctionBuilder, cond: ir::Value, interrupt: ir::Value) -> ir::Value {
     // Not a readonly field: a signal handler sets it while blocks run.
@@ -217,6 +216,7 @@ fn or_interrupted(b: &mut FunctionBuilder, cond: ir::Value, interrupt: ir::Value
     b.ins().bor(cond, pending)
 }
 
+/// The signature of a compiled block: context pointer in, exit kind out.
 pub fn block_signature(call_conv: CallConv) -> Signature {
     let mut sig = Signature::new(call_conv);
     sig.params.push(AbiParam::new(types::I64));
