@@ -35,8 +35,12 @@ const FEATURES: &[(&str, u32, Reg, u32)] = &[
     ("abm", 0x8000_0001, Reg::Ecx, 5),
 ];
 
-/// Vendor string: "VisaDBTx8664".
-const VENDOR: [u8; 12] = *b"VisaDBTx8664";
+/// Vendor string: Intel's, because software reads the feature leaves only
+/// for vendors it knows (glibc gives any other vendor no leaf-1 features,
+/// and then refuses its own x86-64-baseline libraries), and the other
+/// leaves (family 6, leaf 4 caches) describe an Intel part. The brand
+/// string says what the processor is.
+const VENDOR: [u8; 12] = *b"GenuineIntel";
 const BRAND: &[u8; 48] = b"visa dynamic binary translator (x86-64 guest)\0\0\0";
 
 /// The features visa reports, by name.
