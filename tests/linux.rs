@@ -5,158 +5,12 @@
 //! them). Also what visa reports itself: programs it cannot run (exit
 //! status 125), unknown system calls, and `--strace`.
 
-use std::os::unix::process::ExitStatusExt;
+mod linux_run;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-/// visa's exit status when it cannot do what was asked.
-const ERROR_STATUS: i32 = 125;
-
-/// Longest any one run may take before the test fails (and kills it).
-const RUN_LIMIT: Duration = Duration::from_secs(120);
-
-#[derive(Clone, Copy, Debug)]
-enum Engine {
-    Interp,
-    Jit,
-    Tiered,
-}
-
-use Engine::{Interp, Jit, Tiered};
-
-impl Engine {
-    fn name(self) -> &'static str {
-        match self {
-            Interp => "interp",
-            Jit => "jit",
-            Tiered => "tiered",
-        }
-    }
-}
-
-/// How a process ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ending {
-    Exit(i32),
-    Signal(i32),
-}
-
-struct Run {
-    stdout: Vec<u8>,
-    stderr: String,
-    ending: Ending,
-}
-
-/// A command's environment: inherited, or exactly these variables.
-type Env<'a> = Option<&'a [(&'a str, &'a str)]>;
-
-fn vt() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vt")
-}
-
-/// A scratch directory of this test process, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("visa-linux-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    /// A fresh empty directory inside (emptied if it exists).
-    fn fresh(&self, name: &str) -> PathBuf {
-        let dir = self.0.join(name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs a command to its end (stdin empty), failing the test if it takes
-/// longer than `RUN_LIMIT`.
-fn execute(mut cmd: Command, env: Env, cwd: Option<&Path>) -> Run {
-    if let Some(vars) = env {
-        cmd.env_clear();
-        cmd.envs(vars.iter().copied());
-    }
-    if let Some(dir) = cwd {
-        cmd.current_dir(dir);
-    }
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let shown = format!("{cmd:?}");
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
-    let pid = child.id() as i32;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(RUN_LIMIT) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            // SAFETY: signalling the child this function started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("{shown} ran for more than {RUN_LIMIT:?}");
-        }
-    };
-    let ending = match (out.status.code(), out.status.signal()) {
-        (Some(code), _) => Ending::Exit(code),
-        (None, Some(sig)) => Ending::Signal(sig),
-        (None, None) => panic!("{shown}: neither exited nor was killed"),
-    };
-    Run { stdout: out.stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned(), ending }
-}
-
-fn native(program: &Path, args: &[&str], env: Env, cwd: Option<&Path>) -> Run {
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    execute(cmd, env, cwd)
-}
-
-fn visa(engine: Engine, options: &[&str], program: &Path, args: &[&str], env: Env, cwd: Option<&Path>) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_visa"));
-    cmd.args(["run", "--engine", engine.name()]).args(options).arg(program).args(args);
-    execute(cmd, env, cwd)
-}
-
-/// The first line where two outputs differ, with a little context.
-fn first_difference(expected: &[u8], got: &[u8]) -> String {
-    let (e, g) = (String::from_utf8_lossy(expected), String::from_utf8_lossy(got));
-    let (el, gl): (Vec<&str>, Vec<&str>) = (e.lines().collect(), g.lines().collect());
-    let at = el.iter().zip(&gl).position(|(a, b)| a != b).unwrap_or(el.len().min(gl.len()));
-    let from = at.saturating_sub(2);
-    let show =
-        |lines: &[&str]| lines.iter().skip(from).take(at - from + 3).map(|l| format!("    {l}\n")).collect::<String>();
-    format!(
-        "first difference at line {} ({} lines natively, {} under visa)\n  native:\n{}  visa:\n{}",
-        at + 1,
-        el.len(),
-        gl.len(),
-        show(&el),
-        show(&gl)
-    )
-}
-
-/// Asserts that a run under visa printed and ended as the native one.
-fn assert_same(what: &str, native: &Run, got: &Run) {
-    assert!(!got.stderr.contains("panicked"), "{what}: visa panicked:\n{}", got.stderr);
-    assert!(
-        native.stdout == got.stdout,
-        "{what}: standard output differs; {}\nvisa's stderr:\n{}",
-        first_difference(&native.stdout, &got.stdout),
-        got.stderr
-    );
-    assert_eq!(got.ending, native.ending, "{what}: ending differs; visa's stderr:\n{}", got.stderr);
-}
+use linux_run::*;
 
 /// Runs `vt ARGS` natively and under each engine and compares. With
 /// `fresh_dir`, each run gets an empty directory as its last argument.
@@ -178,10 +32,6 @@ fn check_vt(args: &[&str], engines: &[Engine], env: Env, fresh_dir: bool) -> Run
         assert_same(&format!("vt {} under {}", args.join(" "), engine.name()), &expected, &got);
     }
     expected
-}
-
-fn text(run: &Run) -> String {
-    String::from_utf8_lossy(&run.stdout).into_owned()
 }
 
 // ---- the vt subjects ----
@@ -338,11 +188,14 @@ fn programs_visa_cannot_run_are_refused() {
     elf32[4] = 1;
     assert_refused(&write("elf32", &elf32), "not an ELF64 file");
     assert_refused(&write("script", b"#!/nonexistent/interpreter\necho hi\n"), "/nonexistent/interpreter");
-    let dynamic = ["/bin/ls", "/usr/bin/ls", "/bin/sh"].iter().map(Path::new).find(|p| {
-        std::fs::read(p).is_ok_and(|b| b.starts_with(b"\x7fELF") && b.windows(13).any(|w| w == b"ld-linux-x86-"))
-    });
-    let dynamic = dynamic.expect("a dynamically linked host program (/bin/ls)");
-    assert_refused(dynamic, "dynamically linked");
+    let mut no_linker = std::fs::read(dynvt()).unwrap();
+    let at = no_linker.windows(27).position(|w| w == b"/lib64/ld-linux-x86-64.so.2").expect("vtdyn's PT_INTERP");
+    no_linker[at..at + 27].copy_from_slice(b"/nonexistent/linker-x86.so2");
+    assert_refused(&write("no-linker", &no_linker), "dynamic linker /nonexistent/linker-x86.so2 is not installed");
+    let missing_root = dir.join("no-such-root");
+    let got = visa(Interp, &["--sysroot", missing_root.to_str().unwrap()], &dynvt(), &[], None, None);
+    assert_eq!(got.ending, Ending::Exit(ERROR_STATUS), "{}", got.stderr);
+    assert!(got.stderr.contains("is not a directory"), "{}", got.stderr);
 }
 
 // ---- busybox ----

@@ -167,9 +167,10 @@ pub fn elf_boot(data: &[u8]) {
     board::run(&mut engine, &mut cpu, &mut mem, &mut board, 1000);
 }
 
-/// Bytes as a program for `visa run`: the user-mode ELF loader maps it and
-/// builds its stack, or says why not (it is not run: a random program's
-/// system calls would reach the host).
+/// Bytes as a program for `visa run`: the user-mode ELF loader maps it
+/// (and, as its dynamic linker, the bytes from its middle on) and builds
+/// its stack, or says why not (it is not run: a random program's system
+/// calls would reach the host).
 pub fn elf_run(data: &[u8]) {
-    let _ = visa::system::linux::load_image(data);
+    let _ = visa::system::linux::load_image(data, &data[data.len() / 2..]);
 }

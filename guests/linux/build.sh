@@ -11,3 +11,10 @@ mkdir -p bin
 $CC -O2 -static -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -fno-pie -no-pie -o bin/vt src/*.c -lm
 strip bin/vt
 ls -l bin/vt
+
+# The dynamic test program bin/vtdyn (a PIE linked against the host's
+# glibc) and the library it dlopens, bin/libvtplug.so.
+$CC -O2 -fPIC -shared -Wall -Wextra -o bin/libvtplug.so dyn/plug.c -lm
+$CC -O2 -fPIE -pie -rdynamic -Wall -Wextra -o bin/vtdyn dyn/vtdyn.c -lm -ldl
+strip bin/vtdyn bin/libvtplug.so
+ls -l bin/vtdyn bin/libvtplug.so

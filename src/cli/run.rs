@@ -1,4 +1,5 @@
-//! `visa run`: run a static x86-64 Linux program (as qemu-x86_64 does).
+//! `visa run`: run an x86-64 Linux program, static or dynamically linked
+//! (as qemu-x86_64 does).
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -34,7 +35,12 @@ pub struct RunArgs {
     /// Name compiled blocks for `perf report` in /tmp/perf-PID.map.
     #[arg(long)]
     perf_map: bool,
-    /// A static x86-64 Linux executable, or a `#!` script.
+    /// The guest's root directory: the dynamic linker and absolute paths
+    /// the program opens are looked up under it first (default: `/` on
+    /// an x86-64 host, else an installed x86-64 cross C library).
+    #[arg(long, value_name = "DIR", env = visa::system::linux::SYSROOT_ENV)]
+    sysroot: Option<PathBuf>,
+    /// An x86-64 Linux executable (static or dynamic), or a `#!` script.
     program: PathBuf,
     /// The program's arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -64,6 +70,11 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     if args.perf_map {
         exec_prefix.push(cstr("--perf-map"));
     }
+    let sysroot = visa::system::linux::Sysroot::choose(args.sysroot.as_deref())?;
+    if let Some(dir) = sysroot.dir() {
+        exec_prefix.push(cstr("--sysroot"));
+        exec_prefix.push(CString::new(dir.as_os_str().as_bytes()).map_err(|_| "NUL in the --sysroot path")?);
+    }
     let opts = visa::system::linux::Options {
         engine: args.engine.with_threshold(args.threshold),
         strace: args.strace,
@@ -73,6 +84,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         stats: args.stats,
         stats_json: args.stats_json,
         perf_map: args.perf_map,
+        sysroot,
     };
     let guest_args: Vec<Vec<u8>> = args.args.iter().map(|a| a.as_bytes().to_vec()).collect();
     visa::system::linux::run(&args.program, &guest_args, &opts)

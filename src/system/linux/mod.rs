@@ -1,16 +1,20 @@
-//! The Linux user-mode layer: runs a static x86-64 Linux executable as a
-//! host process, as qemu-x86_64 does. It loads the program, builds its
-//! initial stack, runs it on an engine, and answers its system calls and
-//! turns its faults into signals.
+//! The Linux user-mode layer: runs an x86-64 Linux executable, static or
+//! dynamically linked, as a host process, as qemu-x86_64 does. It loads the
+//! program (and its dynamic linker), builds its initial stack, runs it on
+//! an engine, and answers its system calls and turns its faults into
+//! signals.
 
 mod errno;
 mod fault;
 mod loader;
 mod mm;
 mod process;
+mod procfs;
 mod signals;
 mod stack;
 mod syscall;
+mod sysroot;
+mod vsyscall;
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -25,6 +29,7 @@ use crate::visa::ExitReason;
 pub use loader::PIE_BASE;
 pub use mm::{GUEST_SIZE, STACK_SIZE, STACK_TOP};
 pub use syscall::{implemented as implemented_syscalls, name as syscall_name};
+pub use sysroot::{CANDIDATES as SYSROOT_CANDIDATES, ENV as SYSROOT_ENV, Sysroot};
 
 use errno::EINTR;
 use process::Process;
@@ -50,6 +55,8 @@ pub struct Options {
     pub stats_json: Option<PathBuf>,
     /// Name compiled blocks for `perf` in /tmp/perf-PID.map.
     pub perf_map: bool,
+    /// The guest's root directory (`--sysroot`).
+    pub sysroot: Sysroot,
 }
 
 /// Exit status when `max_insns` runs out (as `timeout` uses).
@@ -62,15 +69,18 @@ const MAX_SCRIPT_DEPTH: usize = 4;
 struct Resolved {
     path: PathBuf,
     file: Vec<u8>,
+    backing: mm::Backing,
     argv: Vec<Vec<u8>>,
 }
 
-fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>) -> Result<Resolved, String> {
+/// Follows `#!` lines from `program` (a host path); each interpreter is a
+/// guest path, looked up under the guest root.
+fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>, root: &Sysroot) -> Result<Resolved, String> {
     let mut path = program.to_path_buf();
     for _ in 0..MAX_SCRIPT_DEPTH {
-        let bytes = crate::machine::read_image(&path)?;
+        let (bytes, backing) = read_image_file(&path)?;
         if !bytes.starts_with(b"#!") {
-            return Ok(Resolved { path, file: bytes, argv });
+            return Ok(Resolved { path, file: bytes, backing, argv });
         }
         let line = bytes[2..].split(|b| *b == b'\n').next().unwrap_or_default();
         let line = line.trim_ascii();
@@ -87,7 +97,7 @@ fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>) -> Result<Resolved, St
         next.push(path.as_os_str().as_bytes().to_vec());
         next.extend(argv.into_iter().skip(1));
         argv = next;
-        path = PathBuf::from(std::ffi::OsStr::from_bytes(interp));
+        path = PathBuf::from(std::ffi::OsStr::from_bytes(&root.lookup(interp)));
     }
     Err(format!("{}: #! interpreters nest too deeply", program.display()))
 }
@@ -108,43 +118,93 @@ struct Loaded {
     mem: GuestMemory,
     space: mm::AddressSpace,
     cpu: CpuState,
+    /// The auxiliary vector as the stack holds it (for /proc/self/auxv).
+    auxv: Vec<u8>,
 }
 
-/// Maps an ELF image into a fresh guest space and builds its stack.
-fn load(file: &[u8], execfn: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Loaded, String> {
+/// An ELF image to load, and what /proc/self/maps shows it as.
+struct ImageFile<'a> {
+    bytes: &'a [u8],
+    backing: mm::Backing,
+}
+
+/// Where the program's dynamic linker comes from.
+enum Linker<'a> {
+    /// Looked up by its PT_INTERP path under this root.
+    Lookup(&'a Sysroot),
+    /// Always this image (fuzzing the loader needs no files).
+    Image(&'a [u8]),
+}
+
+/// Reads an image and notes its file (by its canonical path).
+fn read_image_file(path: &Path) -> Result<(Vec<u8>, mm::Backing), String> {
+    let bytes = crate::machine::read_image(path)?;
+    let backing = match (std::fs::canonicalize(path), std::fs::metadata(path)) {
+        (Ok(name), Ok(meta)) => mm::Backing::file(name.as_os_str().as_bytes(), &meta),
+        _ => mm::Backing::Anonymous,
+    };
+    Ok((bytes, backing))
+}
+
+/// Maps an ELF image (and the dynamic linker it asks for) into a fresh
+/// guest space and builds its stack.
+fn load(
+    program: ImageFile,
+    linker: Linker,
+    execfn: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+) -> Result<Loaded, String> {
     let mut mem = GuestMemory::with_protection(GUEST_SIZE).map_err(|e| format!("cannot reserve guest memory: {e}"))?;
     let mut space = mm::AddressSpace::new();
-    let image = loader::load(&mut mem, &mut space, file)?;
+    let image = loader::load_program(&mut mem, &mut space, program.bytes, &program.backing)?;
     space.brk_start = mm::page_up(image.end);
     space.brk = space.brk_start;
+    let interp = match (&image.interp, linker) {
+        (None, _) => None,
+        (Some(_), Linker::Image(bytes)) => {
+            Some(loader::load_interp(&mut mem, &mut space, bytes, &mm::Backing::Anonymous)?)
+        }
+        (Some(path), Linker::Lookup(root)) => {
+            let host = PathBuf::from(std::ffi::OsStr::from_bytes(&root.lookup(path)));
+            let (bytes, backing) = read_image_file(&host).map_err(|_| root.missing_linker(path))?;
+            let linker = loader::load_interp(&mut mem, &mut space, &bytes, &backing)
+                .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(path)))?;
+            Some(linker)
+        }
+    };
 
     let stack_base = STACK_TOP - STACK_SIZE;
     mem.protect(stack_base, STACK_SIZE, PERM_R | PERM_W);
-    space.record(stack_base, STACK_SIZE, PERM_R | PERM_W);
+    space.record_backed(stack_base, STACK_SIZE, PERM_R | PERM_W, mm::Backing::Named("[stack]"));
     let mut random = [0u8; 16];
     // SAFETY: getrandom writes at most 16 bytes into our 16-byte buffer.
     unsafe { libc::getrandom(random.as_mut_ptr() as *mut libc::c_void, random.len(), 0) };
-    let rsp = stack::build(&mut mem, STACK_TOP, &image, execfn, argv, envp, random)?;
-    Ok(Loaded { mem, space, cpu: entry_state(image.entry, rsp) })
+    let (rsp, auxv) = stack::build(&mut mem, &image, interp.as_ref(), execfn, argv, envp, random)?;
+    let entry = interp.as_ref().unwrap_or(&image).entry;
+    Ok(Loaded { mem, space, cpu: entry_state(entry, rsp), auxv })
 }
 
 /// Loads a program image as `visa run` does before its first instruction
-/// (segments, stack, entry state) without running it, and gives the entry
-/// state: for inspecting loaders and for fuzzing them. A bad image is an
-/// error, never a crash.
-pub fn load_image(file: &[u8]) -> Result<CpuState, String> {
-    load(file, b"program", &[b"program".to_vec()], &[]).map(|loaded| loaded.cpu)
+/// (segments, dynamic linker, stack, entry state) without running it, and
+/// gives the entry state: for inspecting loaders and for fuzzing them. A
+/// program that asks for a dynamic linker gets `linker` as its image. A bad
+/// image is an error, never a crash.
+pub fn load_image(file: &[u8], linker: &[u8]) -> Result<CpuState, String> {
+    let program = ImageFile { bytes: file, backing: mm::Backing::Anonymous };
+    load(program, Linker::Image(linker), b"program", &[b"program".to_vec()], &[]).map(|loaded| loaded.cpu)
 }
 
 /// Loads the program and makes its process.
 fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, String> {
     let mut argv = vec![opts.argv0.clone().unwrap_or_else(|| program.as_os_str().as_bytes().to_vec())];
     argv.extend(args.iter().cloned());
-    let Resolved { path, file, argv } = resolve_script(program, argv)?;
+    let Resolved { path, file, backing, argv } = resolve_script(program, argv, &opts.sysroot)?;
     let envp: Vec<Vec<u8>> = std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect();
     let execfn = path.as_os_str().as_bytes();
-    let Loaded { mem, space, cpu } =
-        load(&file, execfn, &argv, &envp).map_err(|e| format!("{}: {e}", path.display()))?;
+    let image = ImageFile { bytes: &file, backing };
+    let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let exe = std::fs::canonicalize(&path).unwrap_or(path.clone());
     Ok(Process {
         cpu,
@@ -157,6 +217,8 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
         exe: exe.as_os_str().as_bytes().to_vec(),
         exec_prefix: opts.exec_prefix.clone(),
         insns_left: opts.max_insns,
+        sysroot: opts.sysroot.clone(),
+        auxv,
     })
 }
 
@@ -237,6 +299,7 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
                 let f = Fault { vector: 13, rip: p.cpu.rip, addr: None };
                 raise_fault(&mut p, &engine, f);
             }
+            Stop::Fault(f) if vsyscall::emulate(&mut p, &f) => {}
             Stop::Fault(f) => raise_fault(&mut p, &engine, f),
             // A host signal interrupts the engine within one block.
             Stop::Budget | Stop::Requested | Stop::Interrupted => {}

@@ -9,6 +9,7 @@ use std::ffi::CString;
 use super::errno::{EFAULT, ENAMETOOLONG, Errno};
 use super::mm::AddressSpace;
 use super::signals::SignalState;
+use super::sysroot::Sysroot;
 use crate::machine::{CpuState, GuestMemory};
 
 /// Longest path a syscall reads.
@@ -98,6 +99,10 @@ pub struct Process {
     /// With `--max-insns`: the guest instructions left, which a program the
     /// guest execs may still run.
     pub insns_left: Option<u64>,
+    /// The guest's root directory.
+    pub sysroot: Sysroot,
+    /// The auxiliary vector the process started with (/proc/self/auxv).
+    pub auxv: Vec<u8>,
 }
 
 impl Process {

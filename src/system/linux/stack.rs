@@ -3,6 +3,7 @@
 //! lays them out for an x86-64 process.
 
 use super::loader::Image;
+use super::mm::STACK_TOP;
 use super::syscall::host::int_call;
 use crate::machine::{GuestMemory, cpuid};
 
@@ -39,17 +40,19 @@ fn push_cstr(mem: &mut GuestMemory, sp: &mut u64, s: &[u8]) -> Result<u64, Strin
     push_bytes(mem, sp, &z)
 }
 
-/// Builds the stack below `top`; returns the initial RSP (pointing at argc).
+/// Builds the stack below `STACK_TOP` for a program `image` and the dynamic
+/// linker `interp` that starts it, if any; returns the initial RSP
+/// (pointing at argc) and the auxiliary vector's bytes.
 pub fn build(
     mem: &mut GuestMemory,
-    top: u64,
     image: &Image,
+    interp: Option<&Image>,
     execfn: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
     random: [u8; 16],
-) -> Result<u64, String> {
-    let mut sp = top;
+) -> Result<(u64, Vec<u8>), String> {
+    let mut sp = STACK_TOP;
     let execfn_at = push_cstr(mem, &mut sp, execfn)?;
     let argv_at = argv.iter().map(|a| push_cstr(mem, &mut sp, a)).collect::<Result<Vec<_>, _>>()?;
     let envp_at = envp.iter().map(|e| push_cstr(mem, &mut sp, e)).collect::<Result<Vec<_>, _>>()?;
@@ -66,7 +69,7 @@ pub fn build(
         (AT_PHENT, image.phent),
         (AT_PHNUM, image.phnum),
         (AT_PAGESZ, 4096),
-        (AT_BASE, 0),
+        (AT_BASE, interp.map_or(0, |i| i.bias)),
         (AT_FLAGS, 0),
         (AT_ENTRY, image.entry),
         (AT_UID, ids.0),
@@ -100,5 +103,6 @@ pub fn build(
     let bytes: Vec<u8> = table.iter().flat_map(|w| w.to_le_bytes()).collect();
     let rsp = push_bytes(mem, &mut sp, &bytes)?;
     debug_assert_eq!(rsp % 16, 0);
-    Ok(rsp)
+    let auxv = bytes[bytes.len() - 16 * auxv.len()..].to_vec();
+    Ok((rsp, auxv))
 }

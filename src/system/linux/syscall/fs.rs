@@ -34,6 +34,12 @@ pub const TABLE: &[Entry] = &[
     (32, "dup", &[Int], |_, a| check(int_call!(libc::dup(a[0] as i32)) as i64)),
     (33, "dup2", &[Int, Int], |_, a| check(int_call!(libc::dup2(a[0] as i32, a[1] as i32)) as i64)),
     (40, "sendfile", &[Int, Int, Hex, Int], sendfile),
+    (221, "fadvise64", &[Int, Int, Int, Int], |_, a| {
+        // posix_fadvise returns the error number rather than setting errno.
+        let e = int_call!(libc::posix_fadvise(a[0] as i32, a[1] as i64, a[2] as i64, a[3] as i32));
+        if e != 0 { Err(e) } else { Ok(0) }
+    }),
+    (326, "copy_file_range", &[Int, Hex, Int, Hex, Int, Hex], copy_file_range),
     (72, "fcntl", &[Int, Int, Hex], fcntl),
     (73, "flock", &[Int, Int], |_, a| check(int_call!(libc::flock(a[0] as i32, a[1] as i32)) as i64)),
     (74, "fsync", &[Int], |_, a| check(int_call!(libc::fsync(a[0] as i32)) as i64)),
@@ -53,6 +59,7 @@ pub const TABLE: &[Entry] = &[
 ];
 
 pub const AT_FDCWD: u64 = -100i64 as u64;
+const O_CLOEXEC: u64 = 0o2000000;
 
 /// x86-64 open flags (bits that differ between Linux ABIs) and the host's.
 /// O_LARGEFILE is left out: 64-bit kernels imply it.
@@ -86,6 +93,9 @@ fn guest_open_flags(host: i32) -> u64 {
 }
 
 fn openat(p: &mut Process, [dirfd, path, flags, mode, ..]: [u64; 6]) -> Result<u64, Errno> {
+    if let Some(fd) = super::super::procfs::open(p, p.read_path(path)?.as_bytes(), flags & O_CLOEXEC != 0) {
+        return fd;
+    }
     let path = path_arg(p, path)?;
     // SAFETY: `path` is a NUL-terminated `CString` of ours that lives
     // through the call; the other arguments are integers.
@@ -196,6 +206,26 @@ fn sendfile(p: &mut Process, [out, inp, off_at, count, ..]: [u64; 6]) -> Result<
     let n = check(unsafe { libc::sendfile(out as i32, inp as i32, offp, count as usize) } as i64)?;
     if let Some(o) = off {
         p.write_u64(off_at, o as u64)?;
+    }
+    Ok(n)
+}
+
+/// copy_file_range: the offsets, where given, are guest words read before
+/// and written back after.
+fn copy_file_range(p: &mut Process, [fd_in, off_in, fd_out, off_out, len, flags]: [u64; 6]) -> Result<u64, Errno> {
+    let read_off = |at: u64| if at != 0 { p.read_u64(at).map(|o| Some(o as i64)) } else { Ok(None) };
+    let (mut oin, mut oout) = (read_off(off_in)?, read_off(off_out)?);
+    let ptr = |o: &mut Option<i64>| o.as_mut().map_or(std::ptr::null_mut(), |o| o as *mut i64);
+    let (pin, pout) = (ptr(&mut oin), ptr(&mut oout));
+    // SAFETY: `pin` and `pout` are null or point at `oin` and `oout`,
+    // local i64s that live through the call; the rest are integers.
+    let n = check(unsafe {
+        libc::syscall(libc::SYS_copy_file_range, fd_in as i32, pin, fd_out as i32, pout, len as usize, flags as u32)
+    })?;
+    for (at, o) in [(off_in, oin), (off_out, oout)] {
+        if let Some(o) = o {
+            p.write_u64(at, o as u64)?;
+        }
     }
     Ok(n)
 }

@@ -79,6 +79,7 @@ macro_rules! int_call {
     (@listed getuid) => {};
     (@listed kill) => {};
     (@listed lseek) => {};
+    (@listed posix_fadvise) => {};
     (@listed setgid) => {};
     (@listed setpgid) => {};
     (@listed setpriority) => {};

@@ -9,7 +9,7 @@
 //! shared memory is not shared across fork.
 
 use super::super::errno::{EEXIST, EFAULT, EINVAL, ENOMEM, Errno};
-use super::super::mm::{GUEST_SIZE, page_up};
+use super::super::mm::{Backing, GUEST_SIZE, page_up};
 use super::super::process::{Process, TASK_SIZE};
 use super::{Arg, Entry};
 use crate::machine::{PAGE_SIZE, PERM_R, PERM_W, PERM_X};
@@ -112,32 +112,39 @@ fn mmap(p: &mut Process, [addr, len, prot, flags, fd, off]: [u64; 6]) -> Result<
         map_fresh(p, at, len, final_perms);
         return Ok(at);
     }
-    map_file(p, at, len, fd as i32, off)?;
+    let backing = map_file(p, at, len, fd as i32, off)?;
     p.mem.protect(at, len, final_perms);
-    p.space.record(at, len, final_perms);
+    p.space.record_backed(at, len, final_perms, backing);
     Ok(at)
 }
 
 /// Maps `len` bytes of a file at `at`: the host maps the file's pages there
 /// (read when touched); what lies past the file's end reads as zeros.
 /// Where the host cannot map the file (a host page size larger than the
-/// guest's), its bytes are copied in.
-fn map_file(p: &mut Process, at: u64, len: u64, fd: i32, off: u64) -> Result<(), Errno> {
+/// guest's), its bytes are copied in. Returns what the mapping holds.
+fn map_file(p: &mut Process, at: u64, len: u64, fd: i32, off: u64) -> Result<Backing, Errno> {
     // SAFETY: plain data the host fills.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     super::super::errno::check(unsafe { libc::fstat(fd, &mut st) } as i64)?;
+    let name = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+    let backing = Backing::File {
+        name: std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str()).into(),
+        offset: off,
+        dev: st.st_dev,
+        inode: st.st_ino,
+    };
     let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
     // The pages that hold file bytes (a device such as /dev/zero maps whole).
     let in_file = if regular { page_up((st.st_size as u64).saturating_sub(off)).min(len) } else { len };
     retire_code(p, at, len);
     p.space.unmap(&mut p.mem, at, len);
     if in_file == 0 {
-        return Ok(());
+        return Ok(backing);
     }
     match p.mem.map_file(at, in_file, fd, off) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(backing),
         Err(e) if !regular || e.raw_os_error() != Some(EINVAL) => Err(e.raw_os_error().unwrap_or(EINVAL)),
-        Err(_) => copy_file(p, at, in_file, fd, off),
+        Err(_) => copy_file(p, at, in_file, fd, off).map(|()| backing),
     }
 }
 
@@ -208,6 +215,7 @@ fn brk(p: &mut Process, [addr, ..]: [u64; 6]) -> Result<u64, Errno> {
             return Ok(old);
         }
         map_fresh(p, old_top, new_top - old_top, PERM_R | PERM_W);
+        p.space.record_backed(old_top, new_top - old_top, PERM_R | PERM_W, Backing::Named("[heap]"));
     } else if new_top < old_top {
         p.space.unmap(&mut p.mem, new_top, old_top - new_top);
     }
@@ -267,6 +275,7 @@ fn mremap(p: &mut Process, [old, old_len, new_len, flags, new_addr, _]: [u64; 6]
 /// so that untouched memory costs nothing however large.
 fn move_pages(p: &mut Process, old: u64, old_len: u64, to: u64, new_len: u64) {
     let perms = p.mem.perms_at(old);
+    let backing = p.space.backing_at(old).unwrap_or(Backing::Anonymous);
     let keep = old_len.min(new_len);
     // Readable for the copy whatever its permissions (PROT_NONE moves too).
     p.mem.protect(old, keep, PERM_R);
@@ -282,7 +291,7 @@ fn move_pages(p: &mut Process, old: u64, old_len: u64, to: u64, new_len: u64) {
         done += n as u64;
     }
     p.mem.protect(to, new_len, perms);
-    p.space.record(to, new_len, perms);
+    p.space.record_backed(to, new_len, perms, backing);
     retire_code(p, old, old_len);
     p.space.unmap(&mut p.mem, old, old_len);
 }

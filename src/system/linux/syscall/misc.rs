@@ -38,6 +38,7 @@ pub const TABLE: &[Entry] = &[
     (230, "clock_nanosleep", &[Int, Int, Hex, Hex], clock_nanosleep),
     (273, "set_robust_list", &[Hex, Int], |_, _| Ok(0)),
     (302, "prlimit64", &[Int, Int, Hex, Hex], prlimit),
+    (309, "getcpu", &[Hex, Hex, Hex], getcpu),
     (318, "getrandom", &[Hex, Int, Hex], getrandom),
     (334, "rseq", &[Hex, Int, Hex, Hex], |_, _| Err(ENOSYS)),
 ];
@@ -54,6 +55,20 @@ fn arch_prctl(p: &mut Process, [code, addr, ..]: [u64; 6]) -> Result<u64, Errno>
         ARCH_GET_FS => p.write_u64(addr, p.cpu.fs_base)?,
         ARCH_GET_GS => p.write_u64(addr, p.cpu.gs_base)?,
         _ => return Err(EINVAL),
+    }
+    Ok(0)
+}
+
+/// getcpu: the host CPU and node the calling thread runs on.
+fn getcpu(p: &mut Process, [cpu_at, node_at, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let (mut cpu, mut node) = (0u32, 0u32);
+    // SAFETY: the two pointers are to `cpu` and `node`, locals of ours;
+    // the third (a cache the kernel ignores) is null.
+    check(unsafe { libc::syscall(libc::SYS_getcpu, &mut cpu, &mut node, std::ptr::null_mut::<u8>()) })?;
+    for (at, v) in [(cpu_at, cpu), (node_at, node)] {
+        if at != 0 {
+            p.write_u32(at, v)?;
+        }
     }
     Ok(0)
 }

@@ -11,6 +11,7 @@ mod names;
 mod paths;
 mod procs;
 mod sig;
+mod xattr;
 
 use std::sync::OnceLock;
 
@@ -38,7 +39,7 @@ fn table() -> &'static [Option<&'static Entry>] {
     static TABLE: OnceLock<Vec<Option<&'static Entry>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = vec![None; 512];
-        for family in [fs::TABLE, paths::TABLE, memory::TABLE, misc::TABLE, procs::TABLE, sig::TABLE] {
+        for family in [fs::TABLE, paths::TABLE, memory::TABLE, misc::TABLE, procs::TABLE, sig::TABLE, xattr::TABLE] {
             for e in family {
                 assert!(t[e.0 as usize].is_none(), "syscall {} defined twice", e.1);
                 t[e.0 as usize] = Some(e);

@@ -83,7 +83,7 @@ pub fn path_arg(p: &Process, addr: u64) -> Result<CString, Errno> {
     if is_self_exe(path.as_bytes()) {
         return CString::new(p.exe.clone()).map_err(|_| EINVAL);
     }
-    Ok(path)
+    Ok(p.sysroot.lookup_c(&path))
 }
 
 /// Writes a host `struct stat` as the x86-64 one (144 bytes). (Field
