@@ -30,7 +30,7 @@ enum Command {
     },
     /// Run a bare-metal guest on the board (serial on stdin/stdout, exit port 0xF4).
     Boot(boot::BootArgs),
-    /// Run a static x86-64 Linux program: visa run [OPTIONS] PROGRAM [ARGS]...
+    /// Run an x86-64 Linux program, static or dynamic: visa run [OPTIONS] PROGRAM [ARGS]...
     Run(run::RunArgs),
     /// Benchmark the suite natively, under qemu-x86_64 and under each engine.
     Bench(bench::BenchArgs),

@@ -93,7 +93,7 @@ pub enum EngineKind {
 }
 
 /// Runs a block needs before the tiered engine compiles it.
-pub const DEFAULT_THRESHOLD: u32 = 50;
+pub const DEFAULT_THRESHOLD: u32 = 1000;
 
 pub struct Engine {
     kind: EngineKind,
