@@ -246,6 +246,8 @@ fn faults_leave_the_x87_state_as_it_was() {
         a.fld1()?;
         a.paddd(mm2, qword_ptr(r14))
     });
+    // A pending exception comes first: #MF, not #PF.
+    run(STATES, |a| a.paddd(mm2, qword_ptr(r14)));
 }
 
 /// With an unmasked exception pending, the first MMX instruction or EMMS

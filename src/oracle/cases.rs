@@ -1,9 +1,10 @@
 //! Random oracle cases for x86 instruction forms, built with iced-x86's
-//! encoder from each form's operand kinds: random registers of every size,
-//! every addressing mode (base, index, scale, displacement, RIP-relative)
-//! kept inside the scratch data, and operand values mixed with edge values.
-//! Per-mnemonic setup puts divisors, counts, stack contents and branch
-//! targets where the form needs them.
+//! encoder from each form's operand kinds: random registers of every size
+//! (general, XMM, MMX), every addressing mode (base, index, scale,
+//! displacement, RIP-relative) kept inside the scratch data, and operand
+//! values mixed with edge values. Per-mnemonic setup puts divisors,
+//! counts, stack contents and branch targets where the form needs them
+//! (and a random x87 state under the MMX registers).
 
 use iced_x86::{
     BlockEncoder, BlockEncoderOptions, Code, CpuidFeature, EncodingKind, Instruction, InstructionBlock, Mnemonic,

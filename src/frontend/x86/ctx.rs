@@ -47,7 +47,7 @@ pub enum FlagSource {
 }
 
 /// A point to rewind the block to.
-pub struct Mark {
+struct Mark {
     insts: usize,
     pool: usize,
     types: usize,
@@ -152,7 +152,7 @@ impl<'a> Ctx<'a> {
         self.ranges.push((addr, addr));
     }
 
-    pub fn mark(&self) -> Mark {
+    fn mark(&self) -> Mark {
         let block = self.b.block();
         Mark {
             insts: block.insts.len(),
@@ -164,7 +164,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn rewind(&mut self, mark: Mark) {
+    fn rewind(&mut self, mark: Mark) {
         self.b.truncate(mark.insts, mark.pool, mark.types);
         self.cache = mark.cache;
         self.source = mark.source;
@@ -386,13 +386,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// An MMX register as an i64.
-    pub fn read_mm(&mut self, reg: Register) -> Value {
+    fn read_mm(&mut self, reg: Register) -> Value {
         self.get(self.x.mm[mm_index(reg)])
     }
 
     /// Writes an MMX register (an i64): the significand of its x87
     /// register, whose sign and exponent become all ones.
-    pub fn write_mm(&mut self, reg: Register, v: Value) {
+    fn write_mm(&mut self, reg: Register, v: Value) {
         let i = mm_index(reg);
         self.set(self.x.mm[i], v);
         let ones = self.iconst(Type::I16, 0xffff);
@@ -435,14 +435,14 @@ impl<'a> Ctx<'a> {
     // ---- the x87 state MMX shares ----
 
     /// Does the instruction name an MMX register?
-    pub fn names_mmx(&self) -> bool {
+    fn names_mmx(&self) -> bool {
         (0..self.insn.op_count()).any(|i| self.insn.op_kind(i) == OpKind::Register && self.insn.op_register(i).is_mm())
     }
 
     /// #MF while an unmasked x87 exception is pending (FSW.ES), as every
     /// MMX instruction checks first. Not again once the block has made the
     /// transition: only the x87 helper sets ES, and calling it forgets that.
-    pub fn check_x87_pending(&mut self) {
+    fn check_x87_pending(&mut self) {
         if self.mmx {
             return;
         }
@@ -530,8 +530,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Operand `i` as a scalar of `ty` (f32, f64, i32, i64): the low lane of
-    /// an XMM register, the low bits of an MMX or general register, or
-    /// `ty`'s bytes of memory.
+    /// an XMM register, the low bits of an MMX register (an integer `ty`)
+    /// or a general one, or `ty`'s bytes of memory.
     pub fn read_scalar(&mut self, i: u32, ty: Type) -> Value {
         match self.insn.op_kind(i) {
             OpKind::Register if self.insn.op_register(i).is_xmm() => {
