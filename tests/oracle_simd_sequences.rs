@@ -1,4 +1,4 @@
-//! Random SSE-to-SSE4.2 and x87 sequences, with general-purpose
+//! Random SSE-to-SSE4.2, MMX and x87 sequences, with general-purpose
 //! instructions among them, under the oracle (`oracle::simd_sequences`).
 //! The default run is short and covers both tiers; the long run (`cargo
 //! test --release --test oracle_simd_sequences -- --ignored`) executes
@@ -44,10 +44,16 @@ fn forms_cover_the_families() {
     for m in [Movaps, Movd, Pshufb, Paddusb, Psrad, Cvttsd2si, Ldmxcsr, Pcmpestri, Fld, Fcomi, Fxrstor64, Sahf, Cmovb] {
         assert!(mnemonics.contains(&m), "{m:?} missing");
     }
-    for m in [Rcpps, Rsqrtss, Fsin, Fpatan, F2xm1, Maskmovdqu] {
+    for m in [Rcpps, Rsqrtss, Fsin, Fpatan, F2xm1, Maskmovdqu, Maskmovq] {
         assert!(!mnemonics.contains(&m), "{m:?} drawn");
     }
     assert!(forms.sse.len() > 250 && forms.x87.len() > 140, "{} SSE, {} x87 forms", forms.sse.len(), forms.x87.len());
+    // Every MMX form but MASKMOVQ (102 of 103), EMMS among them.
+    let mmx: Vec<_> = forms.mmx.iter().map(|c| c.mnemonic()).collect();
+    for m in [Emms, Movq, Movq2dq, Pshufw, Palignr, Punpckhbw, Cvtps2pi, Cvtpi2ps, Pmovmskb, Movntq] {
+        assert!(mmx.contains(&m), "MMX {m:?} missing");
+    }
+    assert_eq!(forms.mmx.len(), 102, "{:?}", forms.mmx);
 }
 
 #[test]

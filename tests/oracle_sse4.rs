@@ -1,16 +1,14 @@
 //! The differential oracle over the SSSE3, SSE4.1 and SSE4.2 integer
-//! family (`frontend::x86::sse4`): random and edge operands, run natively
-//! and under visa, compared. Extensions the host lacks are skipped with a
+//! family (`frontend::x86::sse4`), the SSSE3 instructions in their XMM and
+//! MMX forms: random and edge operands, run natively and under visa,
+//! compared. Extensions the host lacks are skipped with a
 //! note on standard error (and fail under CI). Host x86-64 only. `VISA_ORACLE_CASES=N` sets the cases per form
 //! (default 200).
 #![cfg(target_arch = "x86_64")]
 
-use iced_x86::{Code, Encoder, Instruction, Mnemonic, Register};
-use visa::frontend::x86::{Mode, lift_block};
-use visa::machine::GuestMemory;
+use iced_x86::Mnemonic;
 use visa::oracle::assert_forms_if as run_if;
 use visa::oracle::cases::forms;
-use visa::visa::{ExitReason, Imm};
 
 /// Every mnemonic of the family.
 const FAMILY: &[Mnemonic] = {
@@ -144,26 +142,4 @@ fn sse42_strings() {
 #[test]
 fn lifted_blocks_verify() {
     visa::oracle::assert_lifted_blocks_verify(&forms(FAMILY));
-}
-
-/// The MMX forms of the SSSE3 mnemonics are not lifted: #UD.
-#[test]
-fn mmx_forms_are_undefined() {
-    let mmx: Vec<Code> =
-        Code::values().filter(|c| FAMILY.contains(&c.mnemonic()) && format!("{c:?}").contains("_mm_")).collect();
-    assert_eq!(mmx.len(), 16, "{mmx:?}");
-    let mut mem = GuestMemory::new(0x2000).unwrap();
-    for code in mmx {
-        let insn = match code.op_code().op_count() {
-            2 => Instruction::with2(code, Register::MM0, Register::MM1),
-            _ => Instruction::with3(code, Register::MM0, Register::MM1, 3),
-        }
-        .unwrap();
-        let mut encoder = Encoder::new(64);
-        encoder.encode(&insn, 0x1000).unwrap();
-        mem.write_bytes(0x1000, &encoder.take_buffer()).unwrap();
-        let lifted = lift_block(&mem, 0x1000, Mode::default()).unwrap();
-        let last = lifted.block.insts.last().expect("a terminator");
-        assert!(matches!(last.imm, Imm::Exit(ExitReason::Undefined, 0x1000)), "{code:?} is lifted");
-    }
 }

@@ -1,8 +1,9 @@
 //! The differential oracle over the SSE float family
 //! (`frontend::x86::sse_float`): arithmetic, MIN/MAX, SQRT, compares,
-//! conversions, MXCSR, SSE3 horizontal and ADDSUB, SSE4.1 ROUND DPPS DPPD
-//! BLEND INSERTPS EXTRACTPS, with float edge values in every rounding
-//! direction, run natively and under visa, compared. Host x86-64 only.
+//! conversions (those to and from MMX registers too), MXCSR, SSE3
+//! horizontal and ADDSUB, SSE4.1 ROUND DPPS DPPD BLEND INSERTPS EXTRACTPS,
+//! with float edge values in every rounding direction, run natively and
+//! under visa, compared. Host x86-64 only.
 //! `VISA_ORACLE_CASES=N` sets the cases per form (default 200).
 //!
 //! RCPPS RCPSS RSQRTPS RSQRTSS are approximations whose bits differ between
@@ -45,6 +46,15 @@ fn conversions() {
         Cvtsi2ss, Cvtsi2sd, Cvtss2si, Cvtsd2si, Cvttss2si, Cvttsd2si, Cvtss2sd, Cvtsd2ss, Cvtps2pd, Cvtpd2ps, Cvtdq2ps,
         Cvtps2dq, Cvttps2dq, Cvtdq2pd, Cvtpd2dq, Cvttpd2dq,
     ]);
+}
+
+/// The conversions to and from MMX registers (CVTPI2PS keeps the upper
+/// half of its XMM destination; with a memory source neither CVTPI2PS nor
+/// CVTPI2PD touches the x87 state).
+#[test]
+fn mmx_conversions() {
+    use Mnemonic::*;
+    run(&[Cvtpi2ps, Cvtpi2pd, Cvtps2pi, Cvttps2pi, Cvtpd2pi, Cvttpd2pi]);
 }
 
 #[test]

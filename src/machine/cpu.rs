@@ -65,7 +65,8 @@ pub struct CpuState {
     pub fip: u64,
     pub fdp: u64,
     /// The x87 data registers R0-R7 (physical order; ST(i) is
-    /// R[(TOP + i) mod 8]), each an 80-bit value in the low bits.
+    /// R[(TOP + i) mod 8]), each an 80-bit value in the low bits. The MMX
+    /// register MMi is the significand (bits 0-63) of Ri.
     pub st: [u128; 8],
 }
 
@@ -125,6 +126,17 @@ impl CpuState {
     pub const FSW_OFFSET: usize = offset_of!(CpuState, fsw);
     pub const FTW_OFFSET: usize = offset_of!(CpuState, ftw);
     pub const ST_OFFSET: usize = offset_of!(CpuState, st);
+
+    /// Offset of MMi, the 64-bit significand (bits 0-63) of the x87
+    /// register Ri, inside `st[i]` as the host orders a `u128`'s bytes.
+    pub const fn mm_offset(i: usize) -> usize {
+        Self::ST_OFFSET + 16 * i + if cfg!(target_endian = "big") { 8 } else { 0 }
+    }
+
+    /// Offset of the sign and exponent (bits 64-79) of the x87 register Ri.
+    pub const fn st_exponent_offset(i: usize) -> usize {
+        Self::ST_OFFSET + 16 * i + if cfg!(target_endian = "big") { 6 } else { 8 }
+    }
 
     /// The x87 stack top (FSW bits 11-13).
     pub fn x87_top(&self) -> usize {
@@ -218,5 +230,16 @@ mod tests {
         assert_eq!(s.rflags(), 0x0024_0ed7);
         assert_eq!(std::mem::size_of::<CpuState>() % 16, 0);
         assert_eq!(CpuState::XMM_OFFSET % 16, 0);
+    }
+
+    #[test]
+    fn mmx_registers_are_the_x87_significands() {
+        let mut s = CpuState::default();
+        s.st[3] = 0x1234_0123_4567_89ab_cdef;
+        let bytes = s.as_bytes_mut();
+        let mm = CpuState::mm_offset(3);
+        let exp = CpuState::st_exponent_offset(3);
+        assert_eq!(u64::from_ne_bytes(bytes[mm..mm + 8].try_into().unwrap()), 0x0123_4567_89ab_cdef);
+        assert_eq!(u16::from_ne_bytes(bytes[exp..exp + 2].try_into().unwrap()), 0x1234);
     }
 }

@@ -16,6 +16,7 @@ const FEATURES: &[(&str, u32, Reg, u32)] = &[
     ("tsc", 1, Reg::Edx, 4),
     ("cx8", 1, Reg::Edx, 8),
     ("cmov", 1, Reg::Edx, 15),
+    ("mmx", 1, Reg::Edx, 23),
     ("fxsr", 1, Reg::Edx, 24),
     ("sse", 1, Reg::Edx, 25),
     ("sse2", 1, Reg::Edx, 26),
@@ -129,6 +130,11 @@ mod tests {
         let vendor: Vec<u8> = [b, d, c].iter().flat_map(|r| r.to_le_bytes()).collect();
         assert_eq!(vendor, VENDOR);
         assert_eq!(cpuid(1, 0)[3] & (1 << 15), 1 << 15, "cmov");
+        // The x86-64 baseline (glibc checks it before loading libc.so.6).
+        for (bit, name) in [(0, "fpu"), (8, "cx8"), (15, "cmov"), (23, "mmx"), (24, "fxsr"), (25, "sse"), (26, "sse2")]
+        {
+            assert_eq!(cpuid(1, 0)[3] >> bit & 1, 1, "{name}");
+        }
         assert_eq!(cpuid(0x8000_0001, 0)[3] & (1 << 29), 1 << 29, "long mode");
         assert_eq!(cpuid(0x4000_0000, 0), [0; 4]);
     }

@@ -1,9 +1,10 @@
 //! Random oracle cases for x86 instruction forms, built with iced-x86's
-//! encoder from each form's operand kinds: random registers of every size,
-//! every addressing mode (base, index, scale, displacement, RIP-relative)
-//! kept inside the scratch data, and operand values mixed with edge values.
-//! Per-mnemonic setup puts divisors, counts, stack contents and branch
-//! targets where the form needs them.
+//! encoder from each form's operand kinds: random registers of every size
+//! (general, XMM, MMX), every addressing mode (base, index, scale,
+//! displacement, RIP-relative) kept inside the scratch data, and operand
+//! values mixed with edge values. Per-mnemonic setup puts divisors,
+//! counts, stack contents and branch targets where the form needs them
+//! (and a random x87 state under the MMX registers).
 
 use iced_x86::{
     BlockEncoder, BlockEncoderOptions, Code, CpuidFeature, EncodingKind, Instruction, InstructionBlock, Mnemonic,
@@ -196,6 +197,9 @@ fn supported(kind: K) -> bool {
             | K::xmm_reg
             | K::xmm_rm
             | K::xmm_or_mem
+            | K::mm_reg
+            | K::mm_rm
+            | K::mm_or_mem
             | K::r64_vvvv
             | K::mem
             | K::imm8
@@ -327,12 +331,18 @@ pub(super) fn is_xmm_kind(kind: K) -> bool {
     matches!(kind, K::xmm_reg | K::xmm_rm | K::xmm_or_mem)
 }
 
+/// True for the operand kinds that take any MMX register.
+pub(super) fn is_mm_kind(kind: K) -> bool {
+    matches!(kind, K::mm_reg | K::mm_rm | K::mm_or_mem)
+}
+
 pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
     if let Some(bytes) = gpr_width(kind) {
         return Some(gpr(rng, bytes));
     }
     Some(match kind {
         _ if is_xmm_kind(kind) => Register::XMM0 + rng.below(16) as u32,
+        _ if is_mm_kind(kind) => Register::MM0 + rng.below(8) as u32,
         K::al => Register::AL,
         K::cl => Register::CL,
         K::ax => Register::AX,
@@ -376,7 +386,9 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
         let kind = op.op_kind(i);
         let use_mem = match kind {
             K::mem | K::mem_offs => true,
-            K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem => rng.chance(50),
+            K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem | K::mm_or_mem => {
+                rng.chance(50)
+            }
             _ => false,
         };
         if use_mem {

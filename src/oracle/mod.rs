@@ -9,6 +9,7 @@ pub mod sequences;
 mod setup;
 mod setup_atomic;
 mod setup_bits;
+mod setup_mmx;
 mod setup_muldiv;
 mod setup_shift;
 mod setup_sse4;
@@ -196,7 +197,11 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
         diffs.push(format!("flags: {}", names.join(", ")));
     }
     let leeway = setup_x87::leeway(&case.code, &case.regs);
-    diffs.extend(fp_differences(&native_regs.fx, &FxImage(cpu.fxsave_image()), leeway.st_ulps, vendor));
+    let (mut native_fx, visa_fx) = (native_regs.fx, FxImage(cpu.fxsave_image()));
+    if let Stop::Fault { rip, .. } = want_stop {
+        vendors::mmx_store_fault(&case.code, rip, &mut native_fx, &visa_fx);
+    }
+    diffs.extend(fp_differences(&native_fx, &visa_fx, leeway.st_ulps, vendor));
     let (mut native_data, mut data) = (native_data, data);
     for &(at, len) in &leeway.data {
         let at = (at - DATA) as usize;

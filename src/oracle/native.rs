@@ -54,6 +54,30 @@ impl FxImage {
     pub fn set_xmm(&mut self, i: usize, v: u128) {
         self.0[160 + 16 * i..176 + 16 * i].copy_from_slice(&v.to_le_bytes());
     }
+
+    /// Where the image holds the x87 register Ri: in ST order, so at
+    /// ST((i - TOP) mod 8).
+    fn physical(&self, i: usize) -> usize {
+        let top = (u16::from_le_bytes([self.0[2], self.0[3]]) >> 11) as usize & 7;
+        32 + 16 * (i.wrapping_sub(top) & 7)
+    }
+
+    /// MMi: the significand of the x87 register Ri.
+    pub fn mm(&self, i: usize) -> u64 {
+        let at = self.physical(i);
+        u64::from_le_bytes(self.0[at..at + 8].try_into().unwrap())
+    }
+
+    pub fn set_mm(&mut self, i: usize, v: u64) {
+        let at = self.physical(i);
+        self.0[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Sets the sign and exponent (bits 64-79) of the x87 register Ri.
+    pub fn set_exponent(&mut self, i: usize, v: u16) {
+        let at = self.physical(i) + 8;
+        self.0[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    }
 }
 
 /// Registers a snippet starts and ends with.

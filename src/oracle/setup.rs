@@ -59,6 +59,27 @@ pub(super) fn align16(insn: &mut Instruction, at: u64) -> u64 {
     at - delta
 }
 
+/// Is `reg` a vector register (XMM or MMX)?
+pub(super) fn is_vreg(reg: Register) -> bool {
+    reg.is_xmm() || reg.is_mm()
+}
+
+/// A vector register's value: an XMM register, or an MMX register
+/// zero-extended.
+pub(super) fn vreg(regs: &Regs, reg: Register) -> u128 {
+    if reg.is_mm() { regs.fx.mm(reg.number()) as u128 } else { regs.fx.xmm(reg.number()) }
+}
+
+/// Sets a vector register: an XMM register, or an MMX register to the low
+/// 64 bits of `v`.
+pub(super) fn set_vreg(regs: &mut Regs, reg: Register, v: u128) {
+    if reg.is_mm() {
+        regs.fx.set_mm(reg.number(), v as u64);
+    } else {
+        regs.fx.set_xmm(reg.number(), v);
+    }
+}
+
 pub(super) fn write_data(data: &mut [u8], addr: u64, bytes: &[u8]) {
     let at = (addr - DATA) as usize;
     data[at..at + bytes.len()].copy_from_slice(bytes);
@@ -113,6 +134,9 @@ pub fn undefined_flags(insn: &Instruction, regs: &Regs) -> u64 {
 
 /// Puts operand values where the form needs them.
 pub fn adjust(code: Code, insn: &mut Instruction, regs: &mut Regs, data: &mut [u8], mem: Option<u64>, rng: &mut Rng) {
+    if super::setup_mmx::uses_x87_state(insn) {
+        super::setup_mmx::randomize(regs, rng);
+    }
     let families = [
         super::setup_atomic::adjust,
         super::setup_bits::adjust,

@@ -1,5 +1,5 @@
-//! Oracle case setup for the forms of `frontend::x86::sse4`: lane edge
-//! values (zero, one, the signed and unsigned extremes, lanes equal to the
+//! Oracle case setup for the forms of `frontend::x86::sse4` (the SSSE3
+//! ones in their XMM and MMX forms): lane edge values (zero, one, the signed and unsigned extremes, lanes equal to the
 //! destination's) in the vector operands, PALIGNR shifts around 16 and 32
 //! bytes, PTEST operands that make ZF or CF, words with ties for
 //! PHMINPOSUW, strings over a small alphabet with nulls and lengths around
@@ -10,7 +10,7 @@ use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, edge_vector, value};
 use super::native::Regs;
-use super::setup::{align16, write_data};
+use super::setup::{align16, is_vreg, set_vreg, write_data};
 
 /// The lane width in bits of the operands of each mnemonic this setup owns.
 const LANE_BITS: &[(Mnemonic, u32)] = {
@@ -94,10 +94,6 @@ fn is_string_compare(m: Mnemonic) -> bool {
     matches!(m, Pcmpestri | Pcmpestri64 | Pcmpestrm | Pcmpestrm64 | Pcmpistri | Pcmpistrm)
 }
 
-fn xmm_index(reg: Register) -> usize {
-    reg as usize - Register::XMM0 as usize
-}
-
 /// A vector of `bits`-wide lanes drawn from a few values (nulls among
 /// them when `nulls`), so lanes often repeat and compare equal.
 pub(super) fn alphabet_vector(rng: &mut Rng, bits: u32, nulls: bool) -> u128 {
@@ -113,10 +109,10 @@ pub(super) fn alphabet_vector(rng: &mut Rng, bits: u32, nulls: bool) -> u128 {
     })
 }
 
-/// The XMM or memory operand `i`, if it is one.
+/// The vector register or memory operand `i`, if it is one.
 fn set_vector(insn: &Instruction, i: u32, regs: &mut Regs, data: &mut [u8], mem: Option<u64>, v: u128) {
     match insn.op_kind(i) {
-        OpKind::Register if insn.op_register(i).is_xmm() => regs.fx.set_xmm(xmm_index(insn.op_register(i)), v),
+        OpKind::Register if is_vreg(insn.op_register(i)) => set_vreg(regs, insn.op_register(i), v),
         OpKind::Memory => write_data(data, mem.expect("memory operand"), &v.to_le_bytes()),
         _ => {}
     }
@@ -135,8 +131,7 @@ pub fn adjust(
     let Some(&(_, bits)) = LANE_BITS.iter().find(|(x, _)| *x == m) else {
         return false;
     };
-    let mmx = (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Register && insn.op_register(i).is_mm());
-    if mmx || m == Mnemonic::Crc32 {
+    if m == Mnemonic::Crc32 {
         return true;
     }
     if is_string_compare(m) {

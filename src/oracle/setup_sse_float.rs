@@ -15,6 +15,7 @@ use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::cases::{Rng, float_value, value};
 use super::native::{DATA, Regs};
+use super::setup::{is_vreg, set_vreg, vreg};
 
 /// The mnemonics this setup owns.
 const FAMILY: &[Mnemonic] = {
@@ -24,8 +25,9 @@ const FAMILY: &[Mnemonic] = {
         Sqrtps, Sqrtpd, Sqrtss, Sqrtsd, Minps, Minpd, Minss, Minsd, Maxps, Maxpd, Maxss, Maxsd, Rcpps, Rcpss, Rsqrtps,
         Rsqrtss, Cmpps, Cmppd, Cmpss, Cmpsd, Comiss, Ucomiss, Comisd, Ucomisd, Cvtsi2ss, Cvtsi2sd, Cvtss2si, Cvtsd2si,
         Cvttss2si, Cvttsd2si, Cvtss2sd, Cvtsd2ss, Cvtps2pd, Cvtpd2ps, Cvtdq2ps, Cvtps2dq, Cvttps2dq, Cvtdq2pd,
-        Cvtpd2dq, Cvttpd2dq, Ldmxcsr, Stmxcsr, Haddps, Haddpd, Hsubps, Hsubpd, Addsubps, Addsubpd, Roundps, Roundpd,
-        Roundss, Roundsd, Dpps, Dppd, Blendps, Blendpd, Blendvps, Blendvpd, Insertps, Extractps,
+        Cvtpd2dq, Cvttpd2dq, Cvtpi2ps, Cvtpi2pd, Cvtps2pi, Cvttps2pi, Cvtpd2pi, Cvttpd2pi, Ldmxcsr, Stmxcsr, Haddps,
+        Haddpd, Hsubps, Hsubpd, Addsubps, Addsubpd, Roundps, Roundpd, Roundss, Roundsd, Dpps, Dppd, Blendps, Blendpd,
+        Blendvps, Blendvpd, Insertps, Extractps,
     ]
 };
 
@@ -56,7 +58,7 @@ fn integer_result(m: Mnemonic, insn: &Instruction) -> Option<u32> {
     let name = format!("{m:?}").to_lowercase();
     if name.ends_with("2si") {
         Some(insn.op0_register().size() as u32 * 8)
-    } else if name.ends_with("2dq") {
+    } else if name.ends_with("2dq") || name.ends_with("2pi") {
         Some(32)
     } else {
         None
@@ -156,8 +158,7 @@ pub fn adjust(
     if (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Immediate8) {
         insn.set_immediate8(imm8(m, rng));
     }
-    let dest_xmm =
-        (insn.op_kind(0) == OpKind::Register && insn.op0_register().is_xmm()).then(|| insn.op0_register().number());
+    let dest = (insn.op_kind(0) == OpKind::Register && is_vreg(insn.op0_register())).then(|| insn.op0_register());
     let lanes = source_lanes(m);
     let float_bits = match lanes {
         Lanes::Float(bits) => bits,
@@ -165,17 +166,17 @@ pub fn adjust(
     };
     let count = 128 / float_bits;
     // The destination: lanes of the form's width (some forms read it).
-    if let (Some(d), true) = (dest_xmm, rng.chance(50)) {
-        regs.fx.set_xmm(d, vector(count, float_bits, || float_value(rng, float_bits)));
+    if let (Some(d), true) = (dest, rng.chance(50)) {
+        set_vreg(regs, d, vector(count, float_bits, || float_value(rng, float_bits)));
     }
     let int_result = integer_result(m, insn);
     let src = match lanes {
         _ if is_reciprocal(m) => vector(4, 32, || reciprocal_special(rng, m)),
         Lanes::Int => vector(4, 32, || if rng.chance(50) { value(rng, 32) } else { rng.next_u64() }),
-        Lanes::Float(bits) => match (dest_xmm, rng.below(4)) {
+        Lanes::Float(bits) => match (dest, rng.below(4)) {
             (Some(d), 0) => {
-                let (dest, src) = equal_lanes(regs.fx.xmm(d), bits, rng);
-                regs.fx.set_xmm(d, dest);
+                let (dest, src) = equal_lanes(vreg(regs, d), bits, rng);
+                set_vreg(regs, d, dest);
                 src
             }
             _ => vector(count, bits, || match (int_result, rng.below(3)) {
@@ -188,7 +189,7 @@ pub fn adjust(
     let src_op = if m == Mnemonic::Extractps { None } else { Some(1) };
     match src_op.map(|i| insn.op_kind(i)) {
         Some(OpKind::Memory) => write_mem(data, &src.to_le_bytes()),
-        Some(OpKind::Register) if insn.op1_register().is_xmm() => regs.fx.set_xmm(insn.op1_register().number(), src),
+        Some(OpKind::Register) if is_vreg(insn.op1_register()) => set_vreg(regs, insn.op1_register(), src),
         _ => {}
     }
     true

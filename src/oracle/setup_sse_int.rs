@@ -1,14 +1,15 @@
-//! Oracle case setup for the forms of `frontend::x86::sse_int`: shift
-//! counts (imm8, or the low 64 bits of the count register or m128, whose
-//! high bits stay random) drawn around the lane widths and beyond 32 bits,
-//! and lane edge values (zero, one, the signed and unsigned extremes, lanes
-//! equal to the destination's) in the operands of the arithmetic forms.
+//! Oracle case setup for the forms of `frontend::x86::sse_int`, XMM and
+//! MMX: shift counts (imm8, or the low 64 bits of the count register,
+//! m128 or m64, whose high bits stay random) drawn around the lane widths
+//! and beyond 32 bits, and lane edge values (zero, one, the signed and
+//! unsigned extremes, lanes equal to the destination's) in the operands of
+//! the arithmetic forms.
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::cases::{Rng, edge_vector};
 use super::native::Regs;
-use super::setup::write_data;
+use super::setup::{is_vreg, set_vreg, vreg, write_data};
 
 /// The lane width in bits of each mnemonic this setup owns.
 const LANE_BITS: &[(Mnemonic, u32)] = {
@@ -88,10 +89,6 @@ pub(super) fn shift_count(rng: &mut Rng) -> u64 {
     }
 }
 
-fn xmm_index(reg: Register) -> usize {
-    reg as usize - Register::XMM0 as usize
-}
-
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(
     code: Code,
@@ -105,22 +102,22 @@ pub fn adjust(
     let Some(&(_, bits)) = LANE_BITS.iter().find(|(x, _)| *x == m) else {
         return false;
     };
-    if insn.op_count() < 2 || insn.op_kind(0) != OpKind::Register || !insn.op0_register().is_xmm() {
+    if insn.op_count() < 2 || insn.op_kind(0) != OpKind::Register || !is_vreg(insn.op0_register()) {
         return true;
     }
-    let dst = xmm_index(insn.op0_register());
+    let dst = insn.op0_register();
     if is_shift(m) {
         // The destination first: it may be the count register too.
         if rng.chance(50) {
-            regs.fx.set_xmm(dst, edge_vector(rng, bits.min(64), None));
+            set_vreg(regs, dst, edge_vector(rng, bits.min(64), None));
         }
         let count = shift_count(rng);
         match insn.op_kind(1) {
             OpKind::Immediate8 => insn.set_immediate8(count as u8),
             OpKind::Register => {
-                let src = xmm_index(insn.op_register(1));
-                let old = regs.fx.xmm(src);
-                regs.fx.set_xmm(src, (old & !(u64::MAX as u128)) | count as u128);
+                let src = insn.op_register(1);
+                let old = vreg(regs, src);
+                set_vreg(regs, src, (old & !(u64::MAX as u128)) | count as u128);
             }
             _ => write_data(data, mem.expect("memory count"), &count.to_le_bytes()),
         }
@@ -128,10 +125,10 @@ pub fn adjust(
     }
     if rng.chance(60) {
         let a = edge_vector(rng, bits, None);
-        regs.fx.set_xmm(dst, a);
+        set_vreg(regs, dst, a);
         let b = edge_vector(rng, bits, Some(a));
         match (insn.op_kind(1), mem) {
-            (OpKind::Register, _) => regs.fx.set_xmm(xmm_index(insn.op_register(1)), b),
+            (OpKind::Register, _) => set_vreg(regs, insn.op_register(1), b),
             (_, Some(at)) => write_data(data, at, &b.to_le_bytes()),
             _ => {}
         }

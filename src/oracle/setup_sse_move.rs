@@ -1,25 +1,27 @@
-//! Oracle case setup for the forms of `frontend::x86::sse_move`: the
-//! 16-byte memory operands that must be aligned and are not `xmm_or_mem`
-//! (MOVNTPS MOVNTPD MOVNTDQ) are moved to a 16-byte boundary most of the
-//! time (else #GP); MASKMOVDQU gets rDI inside the scratch data (EDI with
-//! garbage above it under a 67 prefix now and then, and a segment override
-//! with base 0); the PACK forms get lanes around their saturation bounds.
+//! Oracle case setup for the forms of `frontend::x86::sse_move`, XMM and
+//! MMX: the 16-byte memory operands that must be aligned and are not
+//! `xmm_or_mem` (MOVNTPS MOVNTPD MOVNTDQ) are moved to a 16-byte boundary
+//! most of the time (else #GP); MASKMOVDQU and MASKMOVQ get rDI inside the
+//! scratch data (EDI with garbage above it under a 67 prefix now and then,
+//! and a segment override with base 0); the PACK forms get lanes around
+//! their saturation bounds.
 
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, value};
 use super::native::{DATA, Regs};
-use super::setup::{align16, write_data};
+use super::setup::{align16, is_vreg, set_vreg, write_data};
 
 /// The mnemonics this setup owns.
 const FAMILY: &[Mnemonic] = {
     use Mnemonic::*;
     &[
-        Movaps, Movapd, Movdqa, Movntps, Movntpd, Movntdq, Movups, Movupd, Movdqu, Lddqu, Movd, Movq, Movss, Movsd,
-        Movlps, Movlpd, Movhps, Movhpd, Movhlps, Movlhps, Movddup, Movsldup, Movshdup, Pand, Andps, Andpd, Pandn,
-        Andnps, Andnpd, Por, Orps, Orpd, Pxor, Xorps, Xorpd, Packsswb, Packssdw, Packuswb, Shufps, Shufpd, Pshufd,
-        Pshuflw, Pshufhw, Unpcklps, Unpckhps, Unpcklpd, Unpckhpd, Punpcklbw, Punpcklwd, Punpckldq, Punpcklqdq,
-        Punpckhbw, Punpckhwd, Punpckhdq, Punpckhqdq, Pmovmskb, Movmskps, Movmskpd, Pinsrw, Pextrw, Maskmovdqu,
+        Movaps, Movapd, Movdqa, Movntps, Movntpd, Movntdq, Movntq, Movups, Movupd, Movdqu, Lddqu, Movd, Movq, Movq2dq,
+        Movdq2q, Movss, Movsd, Movlps, Movlpd, Movhps, Movhpd, Movhlps, Movlhps, Movddup, Movsldup, Movshdup, Pand,
+        Andps, Andpd, Pandn, Andnps, Andnpd, Por, Orps, Orpd, Pxor, Xorps, Xorpd, Packsswb, Packssdw, Packuswb, Shufps,
+        Shufpd, Pshufd, Pshuflw, Pshufhw, Pshufw, Unpcklps, Unpckhps, Unpcklpd, Unpckhpd, Punpcklbw, Punpcklwd,
+        Punpckldq, Punpcklqdq, Punpckhbw, Punpckhwd, Punpckhdq, Punpckhqdq, Pmovmskb, Movmskps, Movmskpd, Pinsrw,
+        Pextrw, Maskmovdqu, Maskmovq,
     ]
 };
 
@@ -45,7 +47,7 @@ pub fn adjust(
         Mnemonic::Movntps | Mnemonic::Movntpd | Mnemonic::Movntdq if rng.chance(85) => {
             align16(insn, mem.expect("memory operand"));
         }
-        Mnemonic::Maskmovdqu => mask_target(insn, regs, rng),
+        Mnemonic::Maskmovdqu | Mnemonic::Maskmovq => mask_target(insn, regs, rng),
         Mnemonic::Packsswb | Mnemonic::Packuswb => near_bounds(insn, regs, data, mem, 16, rng),
         Mnemonic::Packssdw => near_bounds(insn, regs, data, mem, 32, rng),
         _ => {}
@@ -85,9 +87,8 @@ fn near_bounds(insn: &Instruction, regs: &mut Regs, data: &mut [u8], mem: Option
         return;
     }
     for i in 0..2 {
-        if insn.op_kind(i) == OpKind::Register {
-            let x = insn.op_register(i) as usize - Register::XMM0 as usize;
-            regs.fx.set_xmm(x, bound_lanes(rng, bits));
+        if insn.op_kind(i) == OpKind::Register && is_vreg(insn.op_register(i)) {
+            set_vreg(regs, insn.op_register(i), bound_lanes(rng, bits));
         }
     }
     if let Some(at) = mem {

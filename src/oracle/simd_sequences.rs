@@ -1,21 +1,26 @@
-//! Random SSE-to-SSE4.2 and x87 sequences for the oracle, with
+//! Random SSE-to-SSE4.2, MMX and x87 sequences for the oracle, with
 //! general-purpose instructions among them, so values flow between XMM
-//! registers, the x87 stack, general registers, flags and memory.
+//! registers, MMX registers, the x87 stack they alias, general registers,
+//! flags and memory.
 //!
 //! The forms are those the families' setups own (`setup_sse_*`,
-//! `setup_sse4`, `setup_x87`) that the host runs, but for the ones the
-//! oracle cannot compare exactly (the x87 transcendentals, RCP and RSQRT,
-//! and DPPS and DPPD, whose NaN results differ between vendors and would
-//! flow into later values) and MASKMOVDQU, which stores through RDI; the general-purpose ones are
-//! moves, arithmetic and the flag readers of `SEQUENCE_MNEMONICS`. A
-//! compare is often followed by a flag reader (SETcc, CMOVcc, FCMOVcc, ADC,
-//! LAHF...), FNSTSW AX by SAHF. Each sequence mostly draws from one kind
-//! (SSE, x87, or both) and works on a few XMM and general registers, so one
-//! instruction's result is often the next one's operand.
+//! `setup_sse4`, `setup_x87`) that the host runs, and EMMS, but for the
+//! ones the oracle cannot compare exactly (the x87 transcendentals, RCP and
+//! RSQRT, and DPPS and DPPD, whose NaN results differ between vendors and
+//! would flow into later values) and MASKMOVDQU and MASKMOVQ, which store
+//! through RDI; the general-purpose ones are moves, arithmetic and the flag
+//! readers of `SEQUENCE_MNEMONICS`. A compare is often followed by a flag
+//! reader (SETcc, CMOVcc, FCMOVcc, ADC, LAHF...), FNSTSW AX by SAHF. Each
+//! sequence mostly draws from one or two kinds (SSE, MMX, x87: MMX and x87
+//! together interleave the two views of the x87 registers, full tags and
+//! TOP 0 after MMX, empty tags after EMMS) and works on a few XMM, MMX and
+//! general registers, so one instruction's result is often the next one's
+//! operand.
 //!
 //! The state starts with XMM registers, memory operands and MXCSR's
-//! rounding from `simd_values`, and the x87 state of `setup_x87` (every
-//! exception masked, random precision and rounding, edge values).
+//! rounding from `simd_values`, the x87 state of `setup_x87` (every
+//! exception masked, random precision and rounding, edge values) and MMX
+//! values in the registers of the sequence's pool.
 //! Memory operands are R15- or RIP-relative (see `sequences`): most go to a
 //! few 16-byte slots shared by the whole sequence, m128 ones 16-byte aligned
 //! but now and then not (#GP for the forms that require alignment). State
@@ -31,13 +36,14 @@ use iced_x86::{Code, CpuidFeature, Encoder, Instruction, Mnemonic, OpCodeOperand
 
 use super::Case;
 use super::cases::{
-    DATA_LEN, Rng, forms_where, gpr_width, immediate, is_xmm_kind, randomize_fp, register_for, set_register, sized,
+    DATA_LEN, Rng, forms_where, gpr_width, immediate, is_mm_kind, is_xmm_kind, randomize_fp, register_for,
+    set_register, sized,
 };
 use super::native::{CODE, DATA, Regs};
 use super::sequences::{SEQUENCE_MNEMONICS, Sequence, initial_regs, set_memory};
 use super::setup::write_data;
 use super::simd_values::{memory_image, pair, seed_vector};
-use super::{setup_sse_float, setup_sse_int, setup_sse_move, setup_sse4, setup_x87};
+use super::{setup_mmx, setup_sse_float, setup_sse_int, setup_sse_move, setup_sse4, setup_x87};
 
 /// Where the slots and other ordinary memory operands lie.
 const GENERAL: Range<u64> = DATA + 0x100..DATA + 0x1100;
@@ -71,6 +77,8 @@ const GPRS: [Register; 14] = [
 /// The forms SIMD sequences draw from.
 pub struct SimdForms {
     pub sse: Vec<Code>,
+    /// The forms naming an MMX register, and EMMS.
+    pub mmx: Vec<Code>,
     pub x87: Vec<Code>,
     pub gpr: Vec<Code>,
     /// The forms of `gpr` and `x87` that read flags.
@@ -101,16 +109,23 @@ impl SimdForms {
             host_runs(c)
                 && !setup_sse_float::is_reciprocal(m)
                 && !setup_x87::is_transcendental(m)
-                && m != Mnemonic::Maskmovdqu
+                && !matches!(m, Mnemonic::Maskmovdqu | Mnemonic::Maskmovq)
                 && !matches!(m, Mnemonic::Dpps | Mnemonic::Dppd)
         };
-        let sse = forms_where(|c| {
-            usable(c)
-                && (setup_sse_move::owns(c)
-                    || setup_sse_int::owns(c)
-                    || setup_sse_float::owns(c)
-                    || setup_sse4::owns(c))
-        });
+        let names_mmx = |c: Code| c.op_code().op_kinds().iter().any(|k| is_mm_kind(*k));
+        let simd = |mmx: bool| {
+            forms_where(|c| {
+                usable(c)
+                    && names_mmx(c) == mmx
+                    && (setup_sse_move::owns(c)
+                        || setup_sse_int::owns(c)
+                        || setup_sse_float::owns(c)
+                        || setup_sse4::owns(c))
+            })
+        };
+        let sse = simd(false);
+        let mut mmx = simd(true);
+        mmx.push(Code::Emms);
         let x87 = forms_where(|c| usable(c) && setup_x87::is_x87(c));
         let gpr = forms_where(|c| {
             let m = c.mnemonic();
@@ -119,22 +134,25 @@ impl SimdForms {
                 && (GPR_MIX.contains(&m) || name.starts_with("Cmov") || name.starts_with("Set"))
         });
         let flag_readers = gpr.iter().chain(&x87).copied().filter(|c| reads_flags(*c)).collect();
-        SimdForms { sse, x87, gpr, flag_readers }
+        SimdForms { sse, mmx, x87, gpr, flag_readers }
     }
 
     /// The mnemonics of every form.
     pub fn mnemonics(&self) -> Vec<Mnemonic> {
-        let mut all: Vec<Mnemonic> = self.sse.iter().chain(&self.x87).chain(&self.gpr).map(|c| c.mnemonic()).collect();
+        let all = self.sse.iter().chain(&self.mmx).chain(&self.x87).chain(&self.gpr);
+        let mut all: Vec<Mnemonic> = all.map(|c| c.mnemonic()).collect();
         all.sort_by_key(|m| *m as u32);
         all.dedup();
         all
     }
 
-    /// A form: SSE with `sse` percent, x87 with `x87`, else general-purpose.
-    fn pick(&self, (sse, x87): (u64, u64), rng: &mut Rng) -> Code {
+    /// A form: SSE, MMX and x87 with the mix's percents, else
+    /// general-purpose.
+    fn pick(&self, mix: Mix, rng: &mut Rng) -> Code {
         match rng.below(100) {
-            r if r < sse => rng.pick(&self.sse),
-            r if r < sse + x87 => rng.pick(&self.x87),
+            r if r < mix.sse => rng.pick(&self.sse),
+            r if r < mix.sse + mix.mmx => rng.pick(&self.mmx),
+            r if r < mix.sse + mix.mmx + mix.x87 => rng.pick(&self.x87),
             _ => rng.pick(&self.gpr),
         }
     }
@@ -168,9 +186,19 @@ fn state_image(m: Mnemonic) -> Option<bool> {
     }
 }
 
+/// Percents of SSE, MMX and x87 forms in a sequence (the rest are
+/// general-purpose).
+#[derive(Clone, Copy)]
+struct Mix {
+    sse: u64,
+    mmx: u64,
+    x87: u64,
+}
+
 /// What one sequence shares between its instructions.
 struct Plan {
     xmm: Vec<Register>,
+    mm: Vec<Register>,
     gpr: Vec<Register>,
     /// 16-byte slots in `GENERAL`.
     slots: Vec<u64>,
@@ -178,8 +206,7 @@ struct Plan {
     images: u64,
     /// State images the sequence stores: (size, address).
     saved: Vec<(usize, u64)>,
-    /// Percent of SSE and of x87 forms.
-    mix: (u64, u64),
+    mix: Mix,
 }
 
 impl Plan {
@@ -198,25 +225,33 @@ impl Plan {
         };
         let xmm_all: Vec<Register> = (0..16).map(|i| Register::XMM0 + i).collect();
         let xmm = if rng.chance(10) { xmm_all.clone() } else { pool(rng, &xmm_all, 2, 5) };
+        let mm_all: Vec<Register> = (0..8).map(|i| Register::MM0 + i).collect();
+        let mm = pool(rng, &mm_all, 2, 4);
         // RAX, RCX and RDX are implicit operands (FNSTSW AX, LAHF, the
         // string compares): always among them.
         let mut gpr = vec![Register::RAX, Register::RCX, Register::RDX];
         gpr.extend(pool(rng, &GPRS[3..], 1, 3));
         let slots = (0..6).map(|_| (GENERAL.start + rng.below(GENERAL.end - GENERAL.start - 32)) & !15).collect();
-        let mix = match rng.below(3) {
-            0 => (75, 10),
-            1 => (15, 70),
-            _ => (45, 40),
+        let mix = match rng.below(5) {
+            0 => Mix { sse: 75, mmx: 0, x87: 10 },
+            1 => Mix { sse: 15, mmx: 0, x87: 70 },
+            2 => Mix { sse: 45, mmx: 0, x87: 40 },
+            3 => Mix { sse: 20, mmx: 55, x87: 5 },
+            _ => Mix { sse: 10, mmx: 40, x87: 35 },
         };
-        Plan { xmm, gpr, slots, images: IMAGES.start, saved: Vec::new(), mix }
+        Plan { xmm, mm, gpr, slots, images: IMAGES.start, saved: Vec::new(), mix }
     }
 
     /// The floating-point state: random XMM registers, those of the pool
     /// from `simd_values` (some in pairs mostly equal), MXCSR with a random
-    /// rounding direction, the x87 state of `setup_x87`.
+    /// rounding direction, the x87 state of `setup_x87` with MMX lanes in
+    /// the significands of the MMX pool.
     fn seed(&self, regs: &mut Regs, rng: &mut Rng) {
         randomize_fp(regs, rng);
         setup_x87::randomize(regs, rng);
+        for &r in &self.mm {
+            regs.fx.set_mm(r.number(), setup_mmx::mm_value(rng));
+        }
         let mut last = None;
         for &r in &self.xmm {
             let i = r.number();
@@ -264,11 +299,14 @@ impl Plan {
         Some((at + misaligned, false))
     }
 
-    /// A register for an operand of `kind`: XMM and general ones from the
-    /// pools.
+    /// A register for an operand of `kind`: XMM, MMX and general ones from
+    /// the pools.
     fn register(&self, kind: K, rng: &mut Rng) -> Option<Register> {
         if is_xmm_kind(kind) {
             return Some(rng.pick(&self.xmm));
+        }
+        if is_mm_kind(kind) {
+            return Some(rng.pick(&self.mm));
         }
         if let Some(bytes) = gpr_width(kind) {
             let full = rng.pick(&self.gpr);
@@ -293,7 +331,9 @@ impl Plan {
             let kind = op.op_kind(i);
             let use_mem = match kind {
                 K::mem => true,
-                K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem => rng.chance(40),
+                K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem | K::mm_or_mem => {
+                    rng.chance(40)
+                }
                 _ => false,
             };
             if use_mem {

@@ -6,10 +6,16 @@
 //! | REP string instruction with 32-bit addressing and ECX = 0 | RCX, RSI, RDI unchanged | their upper halves cleared |
 //! | DPPS, DPPD with NaN products | one NaN of the sum | another NaN of the sum |
 //! | FXSAVE with no x87 exception pending | FOP, FIP, FDP stored as 0 | stored (see `setup_x87::leeway`) |
+//!
+//! Intel processors also depart from the manual's precise faults in one
+//! place: an MMX store (MOVD, MOVQ or MOVNTQ to memory, MASKMOVQ) that
+//! faults has already set TOP to 0 (MASKMOVQ every tag to valid too). visa
+//! leaves the x87 state as it was, and the oracle accepts either.
 
-use iced_x86::{Decoder, DecoderOptions, Mnemonic};
+use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind};
 
 use super::CODE;
+use super::native::FxImage;
 
 /// What of a case's final state may differ by vendor.
 #[derive(Clone, Copy, Debug, Default)]
@@ -63,4 +69,35 @@ pub fn xmm_agrees(leeway: VendorLeeway, native: u128, visa: u128) -> bool {
         };
         a == b || (nan(a) && nan(b))
     })
+}
+
+/// An MMX instruction that stores: MOVD MOVQ MOVNTQ to memory, MASKMOVQ.
+fn mmx_store(insn: &Instruction) -> bool {
+    let names_mmx = (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Register && insn.op_register(i).is_mm());
+    names_mmx && (insn.mnemonic() == Mnemonic::Maskmovq || insn.op_kind(0) == OpKind::Memory)
+}
+
+/// After a fault at `rip`: when the instruction there is an MMX store and
+/// the host's x87 state is visa's with TOP 0 (and perhaps every tag valid),
+/// the transition Intel processors make before the store faults, takes
+/// visa's TOP and tags into the native image, its registers reordered to
+/// that TOP, so the rest compares as usual.
+pub fn mmx_store_fault(code: &[u8], rip: u64, native: &mut FxImage, visa: &FxImage) {
+    let Some(at) = rip.checked_sub(CODE).filter(|at| *at < code.len() as u64) else { return };
+    let insn = Decoder::with_ip(64, &code[at as usize..], rip, DecoderOptions::NONE).decode();
+    let top = |img: &FxImage| (img.0[3] >> 3) & 7;
+    let (native_top, visa_top) = (top(native), top(visa));
+    if !mmx_store(&insn) || native_top != 0 || visa_top == 0 {
+        return;
+    }
+    let st = native.0[32..160].to_vec();
+    for i in 0..8 {
+        // ST(i) at visa's TOP is physical register TOP + i: ST(TOP + i) at 0.
+        let from = 16 * ((visa_top as usize + i) & 7);
+        native.0[32 + 16 * i..48 + 16 * i].copy_from_slice(&st[from..from + 16]);
+    }
+    native.0[3] = (native.0[3] & !0x38) | visa_top << 3;
+    if native.0[4] == 0xff {
+        native.0[4] = visa.0[4];
+    }
 }

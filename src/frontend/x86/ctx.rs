@@ -1,10 +1,27 @@
 //! The lifting context: one block under construction, the instruction being
 //! lifted, and the operand and flag plumbing every family shares.
+//!
+//! Vector registers are XMM registers and the MMX registers, which alias
+//! the x87 registers as on hardware: MMi is the significand (bits 0-63) of
+//! the physical register Ri (not ST(i)). A family computes an MMX form as
+//! its 128-bit form on values zero-extended from 64 bits and keeps the low
+//! 64 bits of the result. An instruction that names an MMX register first
+//! raises #MF while an x87 exception is pending, and once done sets TOP to
+//! 0 and every tag to valid; writing MMi sets Ri's sign and exponent (bits
+//! 64-79) to all ones. EMMS sets TOP to 0 and every tag to empty.
 
 use iced_x86::{Instruction, MemorySize, OpKind, Register};
 
+use super::LiftFn;
 use super::env::X86Env;
-use crate::visa::{Builder, ExitReason, Imm, IntCC, MemFlags, Opcode, Slot, Type, Value};
+use crate::visa::{Builder, ExitReason, Imm, IntCC, MemFlags, Opcode, Slot, TrapCode, Type, Value};
+
+/// FSW's exception summary (an unmasked exception is pending) and TOP.
+const FSW_ES: u64 = 0x80;
+const FSW_TOP: u64 = 0x3800;
+
+/// #MF: a pending x87 exception.
+const MF: TrapCode = TrapCode::User(16);
 
 /// What lifting one instruction did to the block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,12 +47,13 @@ pub enum FlagSource {
 }
 
 /// A point to rewind the block to.
-pub struct Mark {
+struct Mark {
     insts: usize,
     pool: usize,
     types: usize,
     cache: Vec<Option<Value>>,
     source: Option<FlagSource>,
+    mmx: bool,
 }
 
 pub struct Ctx<'a> {
@@ -49,6 +67,10 @@ pub struct Ctx<'a> {
     /// Current value of each slot written or read so far in the block.
     cache: Vec<Option<Value>>,
     source: Option<FlagSource>,
+    /// The x87 state is known to be the MMX one (TOP 0, every tag valid, no
+    /// exception pending): an earlier instruction of the block made the
+    /// transition and no helper has run since.
+    mmx: bool,
     /// Conditional branches lifted as side exits so far.
     pub side_exits: usize,
     /// The guest code lifted so far, as `[start, end)` ranges; the last is
@@ -85,6 +107,10 @@ fn gpr_index(reg: Register) -> usize {
     reg.full_register() as usize - Register::RAX as usize
 }
 
+fn mm_index(reg: Register) -> usize {
+    reg as usize - Register::MM0 as usize
+}
+
 fn is_high_byte(reg: Register) -> bool {
     matches!(reg, Register::AH | Register::CH | Register::DH | Register::BH)
 }
@@ -99,6 +125,7 @@ impl<'a> Ctx<'a> {
             mode,
             cache: vec![None; x.env.slots.len()],
             source: None,
+            mmx: false,
             side_exits: 0,
             ranges: vec![(addr, addr)],
         }
@@ -125,7 +152,7 @@ impl<'a> Ctx<'a> {
         self.ranges.push((addr, addr));
     }
 
-    pub fn mark(&self) -> Mark {
+    fn mark(&self) -> Mark {
         let block = self.b.block();
         Mark {
             insts: block.insts.len(),
@@ -133,19 +160,41 @@ impl<'a> Ctx<'a> {
             types: block.types.len(),
             cache: self.cache.clone(),
             source: self.source,
+            mmx: self.mmx,
         }
     }
 
-    pub fn rewind(&mut self, mark: Mark) {
+    fn rewind(&mut self, mark: Mark) {
         self.b.truncate(mark.insts, mark.pool, mark.types);
         self.cache = mark.cache;
         self.source = mark.source;
+        self.mmx = mark.mmx;
     }
 
     /// Forgets cached slot values (after a helper that may write state).
     pub fn forget_state(&mut self) {
         self.cache.iter_mut().for_each(|c| *c = None);
         self.source = None;
+        self.mmx = false;
+    }
+
+    /// Lifts the instruction in `insn` with `lift`, rewinding what an
+    /// undefined one emitted. One that names an MMX register is bracketed
+    /// by the x87 side of MMX: the #MF check first, the transition to the
+    /// MMX state last, so a fault in between changes nothing.
+    pub fn lift_with(&mut self, lift: LiftFn) -> Flow {
+        let mark = self.mark();
+        let mmx = self.names_mmx();
+        if mmx {
+            self.check_x87_pending();
+        }
+        let flow = lift(self);
+        match flow {
+            Flow::Undefined => self.rewind(mark),
+            Flow::Next if mmx => self.enter_mmx(),
+            _ => {}
+        }
+        flow
     }
 
     pub fn ip(&self) -> u64 {
@@ -310,25 +359,124 @@ impl<'a> Ctx<'a> {
         self.set(self.x.gpr[index], v);
     }
 
-    // ---- XMM registers ----
+    // ---- vector registers ----
 
     fn xmm_slot(&self, reg: Register) -> Slot {
         self.x.xmm[reg as usize - Register::XMM0 as usize]
     }
 
-    /// An XMM register as a v128.
-    pub fn read_xmm(&mut self, reg: Register) -> Value {
+    /// A vector register as a v128: an XMM register, or an MMX register in
+    /// the low 64 bits, zero above.
+    pub fn read_vreg(&mut self, reg: Register) -> Value {
+        if reg.is_mm() {
+            let v = self.read_mm(reg);
+            return self.widen(v);
+        }
         self.get(self.xmm_slot(reg))
     }
 
-    pub fn write_xmm(&mut self, reg: Register, v: Value) {
+    /// Writes a vector register: an XMM register, or an MMX register from
+    /// the low 64 bits of `v`.
+    pub fn write_vreg(&mut self, reg: Register, v: Value) {
+        if reg.is_mm() {
+            let low = self.b.ins(Opcode::Vextract, Some(Type::I64x2), Imm::Lane(0), &[v]);
+            return self.write_mm(reg, low);
+        }
         self.set(self.xmm_slot(reg), v);
     }
 
-    /// Does an operand name an MMX register? MMX is not reported, so those
-    /// forms raise #UD.
-    pub fn has_mmx_operand(&self) -> bool {
+    /// An MMX register as an i64.
+    fn read_mm(&mut self, reg: Register) -> Value {
+        self.get(self.x.mm[mm_index(reg)])
+    }
+
+    /// Writes an MMX register (an i64): the significand of its x87
+    /// register, whose sign and exponent become all ones.
+    fn write_mm(&mut self, reg: Register, v: Value) {
+        let i = mm_index(reg);
+        self.set(self.x.mm[i], v);
+        let ones = self.iconst(Type::I16, 0xffff);
+        self.set(self.x.fpr_exp[i], ones);
+    }
+
+    /// Bytes of the instruction's vector registers: 8 when the first it
+    /// names is an MMX register, else 16.
+    pub fn vector_width(&self) -> usize {
+        let first = (0..self.insn.op_count())
+            .filter(|&i| self.insn.op_kind(i) == OpKind::Register)
+            .map(|i| self.insn.op_register(i))
+            .find(|r| r.is_mm() || r.is_xmm());
+        match first {
+            Some(r) if r.is_mm() => 8,
+            _ => 16,
+        }
+    }
+
+    /// An integer of up to 128 bits in the low bits of a v128, the rest zero.
+    pub fn widen(&mut self, v: Value) -> Value {
+        let wide = self.resize(Type::I128, v);
+        self.b.ins(Opcode::Bitcast, Some(Type::V128), Imm::None, &[wide])
+    }
+
+    /// The operands of an operation over the concatenation `a:b` (`a` low)
+    /// whose 128-bit form takes one register for each half (PACK, PHADD,
+    /// PALIGNR): XMM values as they are; MMX values joined into one vector,
+    /// with a zero vector as the other half, so the 128-bit operation's low
+    /// 64 bits are the MMX result.
+    pub fn joined(&mut self, a: Value, b: Value) -> (Value, Value) {
+        if self.vector_width() == 16 {
+            return (a, b);
+        }
+        let low_halves = std::array::from_fn(|i| if i < 8 { i as u8 } else { i as u8 + 8 });
+        let both = self.b.ins(Opcode::Vshuffle, None, Imm::Shuffle(low_halves), &[a, b]);
+        (both, self.vconst(0))
+    }
+
+    // ---- the x87 state MMX shares ----
+
+    /// Does the instruction name an MMX register?
+    fn names_mmx(&self) -> bool {
         (0..self.insn.op_count()).any(|i| self.insn.op_kind(i) == OpKind::Register && self.insn.op_register(i).is_mm())
+    }
+
+    /// #MF while an unmasked x87 exception is pending (FSW.ES), as every
+    /// MMX instruction checks first. Not again once the block has made the
+    /// transition: only the x87 helper sets ES, and calling it forgets that.
+    fn check_x87_pending(&mut self) {
+        if self.mmx {
+            return;
+        }
+        let fsw = self.get(self.x.fsw);
+        let es = self.iconst(Type::I16, FSW_ES);
+        let pending = self.op(Opcode::And, &[fsw, es]);
+        let pending = self.icmp_imm(IntCC::Ne, pending, 0);
+        self.b.trap_if(pending, MF);
+    }
+
+    /// The x87-to-MMX transition: TOP 0, every tag valid.
+    fn enter_mmx(&mut self) {
+        if self.mmx {
+            return;
+        }
+        self.set_x87_top_and_tags(0xff);
+        self.mmx = true;
+    }
+
+    /// EMMS: TOP 0, every tag empty (#MF first while an exception is
+    /// pending).
+    pub fn empty_mmx(&mut self) {
+        self.check_x87_pending();
+        self.set_x87_top_and_tags(0);
+        self.mmx = false;
+    }
+
+    fn set_x87_top_and_tags(&mut self, tags: u64) {
+        let fsw = self.get(self.x.fsw);
+        let keep = self.iconst(Type::I16, !FSW_TOP & 0xffff);
+        let fsw = self.op(Opcode::And, &[fsw, keep]);
+        self.set(self.x.fsw, fsw);
+        let ftw = self.iconst(Type::I8, tags);
+        self.set(self.x.ftw, ftw);
     }
 
     /// A v128 constant.
@@ -341,45 +489,59 @@ impl<'a> Ctx<'a> {
         self.b.ins(op, Some(shape), Imm::None, args)
     }
 
-    /// `xmm = f(xmm, xmm/m128)`, the m128 source aligned; the MMX forms
-    /// raise #UD.
-    pub fn xmm_binary(&mut self, f: impl FnOnce(&mut Self, Value, Value) -> Value) -> Flow {
-        if self.has_mmx_operand() {
-            return Flow::Undefined;
-        }
+    /// `dst = f(dst, src)` on vector registers: `xmm, xmm/m128` (the m128
+    /// aligned) or `mm, mm/m64`.
+    pub fn vec_binary(&mut self, f: impl FnOnce(&mut Self, Value, Value) -> Value) -> Flow {
         let b = self.read_vector(1, true);
         let dst = self.insn.op0_register();
-        let a = self.read_xmm(dst);
+        let a = self.read_vreg(dst);
         let v = f(self, a, b);
-        self.write_xmm(dst, v);
+        self.write_vreg(dst, v);
         Flow::Next
     }
 
-    /// `xmm = xmm op xmm/m128`, lane-wise in `shape`.
-    pub fn xmm_lanes(&mut self, op: Opcode, shape: Type) -> Flow {
-        self.xmm_binary(|cx, a, b| cx.vop(op, shape, &[a, b]))
+    /// `dst = dst op src`, lane-wise in `shape`.
+    pub fn vec_lanes(&mut self, op: Opcode, shape: Type) -> Flow {
+        self.vec_binary(|cx, a, b| cx.vop(op, shape, &[a, b]))
     }
 
-    /// Operand `i` as a whole vector: an XMM register, or 16 bytes of memory
-    /// that must be 16-byte aligned when `aligned` (else #GP).
+    /// Operand `i` as a whole vector: a vector register, or the memory
+    /// operand's bytes (see `load_vector`).
     pub fn read_vector(&mut self, i: u32, aligned: bool) -> Value {
         match self.insn.op_kind(i) {
-            OpKind::Register => self.read_xmm(self.insn.op_register(i)),
+            OpKind::Register => self.read_vreg(self.insn.op_register(i)),
             _ => {
                 let addr = self.address();
-                self.b.load(Type::V128, addr, MemFlags { aligned })
+                let bytes = self.insn.memory_size().size();
+                self.load_vector(addr, bytes, aligned)
             }
         }
     }
 
+    /// `bytes` of memory as a v128: 16 bytes, which must be 16-byte aligned
+    /// when `aligned` (else #GP), or fewer (the m64 and m32 of the MMX and
+    /// some SSE forms, never aligned) in the low bits, zero above.
+    pub fn load_vector(&mut self, addr: Value, bytes: usize, aligned: bool) -> Value {
+        if bytes == 16 {
+            return self.b.load(Type::V128, addr, MemFlags { aligned });
+        }
+        let v = self.load(int_type(bytes), addr);
+        self.widen(v)
+    }
+
     /// Operand `i` as a scalar of `ty` (f32, f64, i32, i64): the low lane of
-    /// an XMM register, or `ty`'s bytes of memory.
+    /// an XMM register, the low bits of an MMX register (an integer `ty`)
+    /// or a general one, or `ty`'s bytes of memory.
     pub fn read_scalar(&mut self, i: u32, ty: Type) -> Value {
         match self.insn.op_kind(i) {
             OpKind::Register if self.insn.op_register(i).is_xmm() => {
-                let v = self.read_xmm(self.insn.op_register(i));
+                let v = self.read_vreg(self.insn.op_register(i));
                 let shape = lane_shape(ty);
                 self.b.ins(Opcode::Vextract, Some(shape), Imm::Lane(0), &[v])
+            }
+            OpKind::Register if self.insn.op_register(i).is_mm() => {
+                let v = self.read_mm(self.insn.op_register(i));
+                self.resize(ty, v)
             }
             OpKind::Register => {
                 let v = self.read_gpr(self.insn.op_register(i));
@@ -395,10 +557,10 @@ impl<'a> Ctx<'a> {
     /// Replaces the low lane (of `v`'s type: f32, f64, i32, i64) of an XMM
     /// register, keeping the other lanes.
     pub fn write_low(&mut self, reg: Register, v: Value) {
-        let old = self.read_xmm(reg);
+        let old = self.read_vreg(reg);
         let shape = lane_shape(self.ty(v));
         let new = self.b.ins(Opcode::Vinsert, Some(shape), Imm::Lane(0), &[old, v]);
-        self.write_xmm(reg, new);
+        self.write_vreg(reg, new);
     }
 
     // ---- memory ----

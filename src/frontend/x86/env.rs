@@ -18,6 +18,15 @@ pub struct X86Env {
     pub gs_base: Slot,
     pub xmm: [Slot; 16],
     pub mxcsr: Slot,
+    /// MM0-MM7: the significands (bits 0-63) of the x87 registers R0-R7.
+    pub mm: [Slot; 8],
+    /// The sign and exponent (bits 64-79) of R0-R7, all ones after an MMX
+    /// write.
+    pub fpr_exp: [Slot; 8],
+    /// x87 FSW (TOP in bits 11-13) and the abridged tag word, which MMX
+    /// instructions and EMMS set.
+    pub fsw: Slot,
+    pub ftw: Slot,
     pub cpuid: Helper,
     pub rdtsc: Helper,
     pub port_in: Helper,
@@ -36,6 +45,11 @@ const XMM_NAMES: [&str; 16] = [
     "xmm14", "xmm15",
 ];
 
+const MM_NAMES: [&str; 8] = ["mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7"];
+
+const FPR_EXP_NAMES: [&str; 8] =
+    ["fpr0_exp", "fpr1_exp", "fpr2_exp", "fpr3_exp", "fpr4_exp", "fpr5_exp", "fpr6_exp", "fpr7_exp"];
+
 impl X86Env {
     fn build() -> X86Env {
         let mut env = Env::new();
@@ -46,6 +60,11 @@ impl X86Env {
         let gs_base = env.slot("gs_base", Type::I64, CpuState::GS_BASE_OFFSET as u32);
         let xmm = std::array::from_fn(|i| env.slot(XMM_NAMES[i], Type::V128, (CpuState::XMM_OFFSET + 16 * i) as u32));
         let mxcsr = env.slot("mxcsr", Type::I32, CpuState::MXCSR_OFFSET as u32);
+        let mm = std::array::from_fn(|i| env.slot(MM_NAMES[i], Type::I64, CpuState::mm_offset(i) as u32));
+        let fpr_exp =
+            std::array::from_fn(|i| env.slot(FPR_EXP_NAMES[i], Type::I16, CpuState::st_exponent_offset(i) as u32));
+        let fsw = env.slot("fsw", Type::I16, CpuState::FSW_OFFSET as u32);
+        let ftw = env.slot("ftw", Type::I8, CpuState::FTW_OFFSET as u32);
         let cpuid = env.helper("cpuid", &[Type::I32, Type::I32], &[Type::I32, Type::I32, Type::I32, Type::I32], false);
         let rdtsc = env.helper("rdtsc", &[], &[Type::I64], false);
         let port_in = env.helper("port_in", &[Type::I16, Type::I8], &[Type::I32], false);
@@ -67,6 +86,10 @@ impl X86Env {
             gs_base,
             xmm,
             mxcsr,
+            mm,
+            fpr_exp,
+            fsw,
+            ftw,
             cpuid,
             rdtsc,
             port_in,

@@ -256,14 +256,7 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
                 cx.b.jump(ip);
                 Flow::End
             }
-            (false, Some(lift)) => {
-                let mark = cx.mark();
-                let flow = lift(&mut cx);
-                if flow == Flow::Undefined {
-                    cx.rewind(mark);
-                }
-                flow
-            }
+            (false, Some(lift)) => cx.lift_with(lift),
             _ => Flow::Undefined,
         };
         match flow {

@@ -8,10 +8,13 @@
 //! and PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM (one pure runtime helper,
 //! `pcmpstr`, which returns the mask, the index and the flags).
 //!
-//! Only XMM forms are lifted: the MMX forms of the SSSE3 mnemonics raise
-//! #UD (CPUID reports no MMX). m128 operands must be 16-byte aligned (#GP),
-//! except those of the string compares; the narrower memory operands of
-//! PMOVSX/PMOVZX, PEXTR and PINSR are not. No MXCSR bits change.
+//! The SSSE3 instructions have MMX forms too, computed as the XMM ones on
+//! the 64-bit values zero-extended, keeping the low 64 bits: PSHUFB masks
+//! the index with 7 (and the top bit), PALIGNR shifts the 16-byte
+//! concatenation, PHADD/PHSUB pair the 4 or 2 lanes of each operand. m128
+//! operands must be 16-byte aligned (#GP), except those of the string
+//! compares; the narrower memory operands of PMOVSX/PMOVZX, PEXTR and PINSR
+//! and the m64 of the MMX forms are not. No MXCSR bits change.
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
@@ -24,24 +27,24 @@ use Opcode::*;
 use Type::{I8, I8x16, I16, I16x8, I32, I32x4, I64, I64x2};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[
-    (Mnemonic::Pshufb, |cx| cx.xmm_binary(pshufb)),
-    (Mnemonic::Palignr, |cx| cx.xmm_binary(palignr)),
-    (Mnemonic::Phaddw, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, Vadd, I16x8, a, b))),
-    (Mnemonic::Phaddd, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, Vadd, I32x4, a, b))),
-    (Mnemonic::Phaddsw, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, VaddSatS, I16x8, a, b))),
-    (Mnemonic::Phsubw, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, Vsub, I16x8, a, b))),
-    (Mnemonic::Phsubd, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, Vsub, I32x4, a, b))),
-    (Mnemonic::Phsubsw, |cx| cx.xmm_binary(|cx, a, b| horizontal(cx, VsubSatS, I16x8, a, b))),
-    (Mnemonic::Pmaddubsw, |cx| cx.xmm_binary(pmaddubsw)),
-    (Mnemonic::Pmulhrsw, |cx| cx.xmm_binary(pmulhrsw)),
-    (Mnemonic::Psignb, |cx| cx.xmm_binary(|cx, a, b| sign(cx, I8x16, a, b))),
-    (Mnemonic::Psignw, |cx| cx.xmm_binary(|cx, a, b| sign(cx, I16x8, a, b))),
-    (Mnemonic::Psignd, |cx| cx.xmm_binary(|cx, a, b| sign(cx, I32x4, a, b))),
+    (Mnemonic::Pshufb, |cx| cx.vec_binary(pshufb)),
+    (Mnemonic::Palignr, |cx| cx.vec_binary(palignr)),
+    (Mnemonic::Phaddw, |cx| cx.vec_binary(|cx, a, b| horizontal(cx, Vadd, I16x8, a, b))),
+    (Mnemonic::Phaddd, |cx| cx.vec_binary(|cx, a, b| horizontal(cx, Vadd, I32x4, a, b))),
+    (Mnemonic::Phaddsw, |cx| cx.vec_binary(|cx, a, b| horizontal(cx, VaddSatS, I16x8, a, b))),
+    (Mnemonic::Phsubw, |cx| cx.vec_binary(|cx, a, b| horizontal(cx, Vsub, I16x8, a, b))),
+    (Mnemonic::Phsubd, |cx| cx.vec_binary(|cx, a, b| horizontal(cx, Vsub, I32x4, a, b))),
+    (Mnemonic::Phsubsw, |cx| cx.vec_binary(|cx, a, b| horizontal(cx, VsubSatS, I16x8, a, b))),
+    (Mnemonic::Pmaddubsw, |cx| cx.vec_binary(pmaddubsw)),
+    (Mnemonic::Pmulhrsw, |cx| cx.vec_binary(pmulhrsw)),
+    (Mnemonic::Psignb, |cx| cx.vec_binary(|cx, a, b| sign(cx, I8x16, a, b))),
+    (Mnemonic::Psignw, |cx| cx.vec_binary(|cx, a, b| sign(cx, I16x8, a, b))),
+    (Mnemonic::Psignd, |cx| cx.vec_binary(|cx, a, b| sign(cx, I32x4, a, b))),
     (Mnemonic::Pabsb, |cx| unary(cx, |cx, v| cx.vop(Vabs, I8x16, &[v]))),
     (Mnemonic::Pabsw, |cx| unary(cx, |cx, v| cx.vop(Vabs, I16x8, &[v]))),
     (Mnemonic::Pabsd, |cx| unary(cx, |cx, v| cx.vop(Vabs, I32x4, &[v]))),
-    (Mnemonic::Pblendw, |cx| cx.xmm_binary(pblendw)),
-    (Mnemonic::Pblendvb, |cx| cx.xmm_binary(pblendvb)),
+    (Mnemonic::Pblendw, |cx| cx.vec_binary(pblendw)),
+    (Mnemonic::Pblendvb, |cx| cx.vec_binary(pblendvb)),
     (Mnemonic::Ptest, ptest),
     (Mnemonic::Pmovsxbw, |cx| extend(cx, I8, I16, Vashr)),
     (Mnemonic::Pmovsxbd, |cx| extend(cx, I8, I32, Vashr)),
@@ -55,26 +58,26 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Pmovzxwd, |cx| extend(cx, I16, I32, Vlshr)),
     (Mnemonic::Pmovzxwq, |cx| extend(cx, I16, I64, Vlshr)),
     (Mnemonic::Pmovzxdq, |cx| extend(cx, I32, I64, Vlshr)),
-    (Mnemonic::Pminsb, |cx| cx.xmm_lanes(VminS, I8x16)),
-    (Mnemonic::Pminsd, |cx| cx.xmm_lanes(VminS, I32x4)),
-    (Mnemonic::Pminuw, |cx| cx.xmm_lanes(VminU, I16x8)),
-    (Mnemonic::Pminud, |cx| cx.xmm_lanes(VminU, I32x4)),
-    (Mnemonic::Pmaxsb, |cx| cx.xmm_lanes(VmaxS, I8x16)),
-    (Mnemonic::Pmaxsd, |cx| cx.xmm_lanes(VmaxS, I32x4)),
-    (Mnemonic::Pmaxuw, |cx| cx.xmm_lanes(VmaxU, I16x8)),
-    (Mnemonic::Pmaxud, |cx| cx.xmm_lanes(VmaxU, I32x4)),
-    (Mnemonic::Pmulld, |cx| cx.xmm_lanes(Vmul, I32x4)),
-    (Mnemonic::Packusdw, |cx| cx.xmm_lanes(VnarrowU, I32x4)),
-    (Mnemonic::Pmuldq, |cx| cx.xmm_binary(pmuldq)),
-    (Mnemonic::Pcmpeqq, |cx| cx.xmm_binary(|cx, a, b| vcmp(cx, IntCC::Eq, I64x2, a, b))),
-    (Mnemonic::Pcmpgtq, |cx| cx.xmm_binary(|cx, a, b| vcmp(cx, IntCC::Sgt, I64x2, a, b))),
+    (Mnemonic::Pminsb, |cx| cx.vec_lanes(VminS, I8x16)),
+    (Mnemonic::Pminsd, |cx| cx.vec_lanes(VminS, I32x4)),
+    (Mnemonic::Pminuw, |cx| cx.vec_lanes(VminU, I16x8)),
+    (Mnemonic::Pminud, |cx| cx.vec_lanes(VminU, I32x4)),
+    (Mnemonic::Pmaxsb, |cx| cx.vec_lanes(VmaxS, I8x16)),
+    (Mnemonic::Pmaxsd, |cx| cx.vec_lanes(VmaxS, I32x4)),
+    (Mnemonic::Pmaxuw, |cx| cx.vec_lanes(VmaxU, I16x8)),
+    (Mnemonic::Pmaxud, |cx| cx.vec_lanes(VmaxU, I32x4)),
+    (Mnemonic::Pmulld, |cx| cx.vec_lanes(Vmul, I32x4)),
+    (Mnemonic::Packusdw, |cx| cx.vec_lanes(VnarrowU, I32x4)),
+    (Mnemonic::Pmuldq, |cx| cx.vec_binary(pmuldq)),
+    (Mnemonic::Pcmpeqq, |cx| cx.vec_binary(|cx, a, b| vcmp(cx, IntCC::Eq, I64x2, a, b))),
+    (Mnemonic::Pcmpgtq, |cx| cx.vec_binary(|cx, a, b| vcmp(cx, IntCC::Sgt, I64x2, a, b))),
     (Mnemonic::Pextrb, |cx| extract(cx, I8)),
     (Mnemonic::Pextrd, |cx| extract(cx, I32)),
     (Mnemonic::Pextrq, |cx| extract(cx, I64)),
     (Mnemonic::Pinsrb, |cx| insert(cx, I8)),
     (Mnemonic::Pinsrd, |cx| insert(cx, I32)),
     (Mnemonic::Pinsrq, |cx| insert(cx, I64)),
-    (Mnemonic::Mpsadbw, |cx| cx.xmm_binary(mpsadbw)),
+    (Mnemonic::Mpsadbw, |cx| cx.vec_binary(mpsadbw)),
     (Mnemonic::Phminposuw, |cx| unary(cx, phminposuw)),
     (Mnemonic::Movntdqa, |cx| unary(cx, |_, v| v)),
     (Mnemonic::Pcmpestri, |cx| string_compare(cx, Some(false), false)),
@@ -107,14 +110,11 @@ fn vshift(cx: &mut Ctx, op: Opcode, shape: Type, v: Value, count: u32) -> Value 
     cx.vop(op, shape, &[v, k])
 }
 
-/// `xmm = f(xmm/m128)`, the m128 source aligned.
+/// `dst = f(src)`: `xmm, xmm/m128` (the m128 aligned) or `mm, mm/m64`.
 fn unary(cx: &mut Ctx, f: impl FnOnce(&mut Ctx, Value) -> Value) -> Flow {
-    if cx.has_mmx_operand() {
-        return Flow::Undefined;
-    }
     let v = cx.read_vector(1, true);
     let v = f(cx, v);
-    cx.write_xmm(cx.insn.op0_register(), v);
+    cx.write_vreg(cx.insn.op0_register(), v);
     Flow::Next
 }
 
@@ -125,17 +125,20 @@ fn bit_select(cx: &mut Ctx, m: Value, x: Value, y: Value) -> Value {
     cx.op(Xor, &[y, d])
 }
 
-/// PSHUFB: byte i is `a[b[i] & 15]`, or 0 when `b[i]` has its top bit set
-/// (kept in the index, which `vswizzle` then finds out of range).
+/// PSHUFB: byte i is `a[b[i] & 15]` (`& 7` for MMX), or 0 when `b[i]` has
+/// its top bit set (kept in the index, which `vswizzle` then finds out of
+/// range).
 fn pshufb(cx: &mut Ctx, a: Value, b: Value) -> Value {
-    let keep = vlanes(cx, 8, |_| 0x8f);
+    let index_bits = cx.vector_width() as u128 - 1;
+    let keep = vlanes(cx, 8, |_| 0x80 | index_bits);
     let idx = cx.op(And, &[b, keep]);
     cx.b.ins(Vswizzle, None, Imm::None, &[a, idx])
 }
 
-/// PALIGNR: bytes imm8.. of the 32-byte concatenation `a:b` (`b` low),
-/// zeros past its end.
+/// PALIGNR: bytes imm8.. of the 32-byte (MMX: 16-byte) concatenation
+/// `a:b` (`b` low), zeros past its end.
 fn palignr(cx: &mut Ctx, a: Value, b: Value) -> Value {
+    let (b, a) = cx.joined(b, a);
     let n = cx.insn.immediate8() as usize;
     let zero = cx.vconst(0);
     // The byte pairs the window starts in: (b, a), (a, 0) or (0, 0).
@@ -150,6 +153,7 @@ fn palignr(cx: &mut Ctx, a: Value, b: Value) -> Value {
 /// PHADD/PHSUB: the pairwise sums or differences of adjacent lanes of `a`,
 /// then of `b`: `op(even lanes, odd lanes)` over the concatenation `a:b`.
 fn horizontal(cx: &mut Ctx, op: Opcode, shape: Type, a: Value, b: Value) -> Value {
+    let (a, b) = cx.joined(a, b);
     let w = shape.lane().expect("lane shape").0.bytes() as usize;
     let pick = |odd: usize| std::array::from_fn(|i| ((2 * (i / w) + odd) * w + i % w) as u8);
     let even = shuffle(cx, a, b, pick(0));
@@ -205,7 +209,7 @@ fn pblendw(cx: &mut Ctx, a: Value, b: Value) -> Value {
 
 /// PBLENDVB: byte i from `b` where byte i of XMM0 has its top bit set.
 fn pblendvb(cx: &mut Ctx, a: Value, b: Value) -> Value {
-    let sel = cx.read_xmm(Register::XMM0);
+    let sel = cx.read_vreg(Register::XMM0);
     let zero = cx.vconst(0);
     let m = vcmp(cx, IntCC::Slt, I8x16, sel, zero);
     bit_select(cx, m, b, a)
@@ -214,7 +218,7 @@ fn pblendvb(cx: &mut Ctx, a: Value, b: Value) -> Value {
 /// PTEST: ZF when `a & b` is 0, CF when `!a & b` is 0; AF OF PF SF cleared.
 fn ptest(cx: &mut Ctx) -> Flow {
     let b = cx.read_vector(1, true);
-    let a = cx.read_xmm(cx.insn.op0_register());
+    let a = cx.read_vreg(cx.insn.op0_register());
     let a = cx.b.ins(Bitcast, Some(Type::I128), Imm::None, &[a]);
     let b = cx.b.ins(Bitcast, Some(Type::I128), Imm::None, &[b]);
     let both = cx.op(And, &[a, b]);
@@ -236,7 +240,7 @@ fn ptest(cx: &mut Ctx) -> Flow {
 /// `Vlshr` to zero-extend).
 fn extend(cx: &mut Ctx, from: Type, to: Type, shift: Opcode) -> Flow {
     let src = match cx.insn.op_kind(1) {
-        OpKind::Register => cx.read_xmm(cx.insn.op_register(1)),
+        OpKind::Register => cx.read_vreg(cx.insn.op_register(1)),
         _ => {
             let addr = cx.address();
             let v = cx.load(int_type(cx.insn.memory_size().size()), addr);
@@ -250,7 +254,7 @@ fn extend(cx: &mut Ctx, from: Type, to: Type, shift: Opcode) -> Flow {
     let mask = std::array::from_fn(|i| (i / dw * sw + (i % dw).saturating_sub(pad)) as u8);
     let moved = shuffle(cx, src, src, mask);
     let v = vshift(cx, shift, lane_shape(to), moved, 8 * pad as u32);
-    cx.write_xmm(cx.insn.op0_register(), v);
+    cx.write_vreg(cx.insn.op0_register(), v);
     Flow::Next
 }
 
@@ -269,7 +273,7 @@ fn pmuldq(cx: &mut Ctx, a: Value, b: Value) -> Value {
 /// zero-extended, or to memory.
 fn extract(cx: &mut Ctx, lane: Type) -> Flow {
     let n = 16 / lane.bytes() as u8;
-    let v = cx.read_xmm(cx.insn.op_register(1));
+    let v = cx.read_vreg(cx.insn.op_register(1));
     let x = cx.b.ins(Vextract, Some(lane_shape(lane)), Imm::Lane(cx.insn.immediate8() & (n - 1)), &[v]);
     let x = match cx.insn.op_kind(0) {
         OpKind::Register => cx.resize(int_type(cx.insn.op0_register().size()), x),
@@ -294,9 +298,9 @@ fn insert(cx: &mut Ctx, lane: Type) -> Flow {
         }
     };
     let dst = cx.insn.op0_register();
-    let old = cx.read_xmm(dst);
+    let old = cx.read_vreg(dst);
     let v = cx.b.ins(Vinsert, Some(lane_shape(lane)), Imm::Lane(cx.insn.immediate8() & (n - 1)), &[old, x]);
-    cx.write_xmm(dst, v);
+    cx.write_vreg(dst, v);
     Flow::Next
 }
 
@@ -351,7 +355,7 @@ fn phminposuw(cx: &mut Ctx, v: Value) -> Value {
 /// The m128 operand need not be aligned.
 fn string_compare(cx: &mut Ctx, explicit: Option<bool>, mask: bool) -> Flow {
     let b = cx.read_vector(1, false);
-    let a = cx.read_xmm(cx.insn.op0_register());
+    let a = cx.read_vreg(cx.insn.op0_register());
     let (la, lb) = match explicit {
         Some(wide) => {
             let (ra, rd) = if wide { (Register::RAX, Register::RDX) } else { (Register::EAX, Register::EDX) };
@@ -363,7 +367,7 @@ fn string_compare(cx: &mut Ctx, explicit: Option<bool>, mask: bool) -> Flow {
     let ctl = cx.iconst(I32, cx.insn.immediate8() as u64 | (explicit.is_some() as u64) << 8);
     let r = cx.b.ins_multi(Call, None, Imm::Helper(cx.x.pcmpstr), &[a, b, la, lb, ctl]);
     if mask {
-        cx.write_xmm(Register::XMM0, r[0]);
+        cx.write_vreg(Register::XMM0, r[0]);
     } else {
         let k = cx.iconst(I32, 0xff);
         let index = cx.op(And, &[r[1], k]);

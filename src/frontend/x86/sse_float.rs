@@ -1,4 +1,4 @@
-//! SSE/SSE2/SSE3 and SSE4.1 float instructions: scalar and packed arithmetic, MIN/MAX, SQRT, compares (CMPxx predicates, COMIS/UCOMIS flags), conversions (CVT*, CVTT*), LDMXCSR/STMXCSR, ROUND*, DPPS/DPPD, BLEND*, HADD/HSUB/ADDSUB, INSERTPS/EXTRACTPS.
+//! SSE/SSE2/SSE3 and SSE4.1 float instructions: scalar and packed arithmetic, MIN/MAX, SQRT, compares (CMPxx predicates, COMIS/UCOMIS flags), conversions (CVT*, CVTT*, the MMX ones CVTPI2PS CVTPI2PD CVT(T)PS2PI CVT(T)PD2PI included), LDMXCSR/STMXCSR, ROUND*, DPPS/DPPD, BLEND*, HADD/HSUB/ADDSUB, INSERTPS/EXTRACTPS.
 //!
 //! A scalar form (SS, SD) computes like its packed form on the destination
 //! with the low lane replaced by the source, and keeps only the low lane of
@@ -16,7 +16,7 @@
 //! reciprocal, those of inputs above 2^126; an approximation may be tiny
 //! from a little below).
 
-use iced_x86::{Mnemonic, Register};
+use iced_x86::{Mnemonic, OpCodeOperandKind, Register};
 
 use super::LiftFn;
 use super::ctx::{Ctx, Flow, int_type, lane_shape};
@@ -82,6 +82,12 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = {
         (Cvtdq2pd, |cx| convert_packed(cx, Type::I32, Type::F64, false)),
         (Cvtpd2dq, |cx| convert_packed(cx, Type::F64, Type::I32, false)),
         (Cvttpd2dq, |cx| convert_packed(cx, Type::F64, Type::I32, true)),
+        (Cvtpi2ps, |cx| convert_packed(cx, Type::I32, Type::F32, false)),
+        (Cvtpi2pd, |cx| convert_packed(cx, Type::I32, Type::F64, false)),
+        (Cvtps2pi, |cx| convert_packed(cx, Type::F32, Type::I32, false)),
+        (Cvttps2pi, |cx| convert_packed(cx, Type::F32, Type::I32, true)),
+        (Cvtpd2pi, |cx| convert_packed(cx, Type::F64, Type::I32, false)),
+        (Cvttpd2pi, |cx| convert_packed(cx, Type::F64, Type::I32, true)),
         (Ldmxcsr, ldmxcsr),
         (Stmxcsr, stmxcsr),
         (Haddps, |cx| horizontal(cx, Type::F32, Opcode::Vfadd)),
@@ -152,11 +158,9 @@ enum Op {
     Rsqrt,
 }
 
-/// LOCK raises #UD on every SSE instruction, as do MMX register operands
-/// (MMX is not reported).
+/// LOCK raises #UD on every SSE instruction.
 fn undefined(cx: &Ctx) -> bool {
-    let insn = &cx.insn;
-    insn.has_lock_prefix() || cx.has_mmx_operand()
+    cx.insn.has_lock_prefix()
 }
 
 fn dest(cx: &Ctx) -> Register {
@@ -248,7 +252,7 @@ fn source(cx: &mut Ctx, f: Form) -> Value {
         return cx.read_vector(1, true);
     }
     let s = cx.read_scalar(1, f.lane);
-    let d = cx.read_xmm(dest(cx));
+    let d = cx.read_vreg(dest(cx));
     insert(cx, f.shape(), d, s, 0)
 }
 
@@ -256,7 +260,7 @@ fn source(cx: &mut Ctx, f: Form) -> Value {
 fn finish(cx: &mut Ctx, f: Form, r: Value) -> Flow {
     let reg = dest(cx);
     if f.packed {
-        cx.write_xmm(reg, r);
+        cx.write_vreg(reg, r);
     } else {
         let low = extract(cx, f.shape(), r, 0);
         cx.write_low(reg, low);
@@ -264,8 +268,8 @@ fn finish(cx: &mut Ctx, f: Form, r: Value) -> Flow {
     Flow::Next
 }
 
-/// The low 64 bits of operand 1 (an XMM register or 8 bytes of memory),
-/// as a vector.
+/// The low 64 bits of operand 1 (an XMM or MMX register or 8 bytes of
+/// memory), as a vector.
 fn source_low64(cx: &mut Ctx) -> Value {
     if !cx.is_memory(1) {
         return cx.read_vector(1, false);
@@ -282,7 +286,7 @@ fn arith(cx: &mut Ctx, op: Op, f: Form) -> Flow {
         return Flow::Undefined;
     }
     let b = source(cx, f);
-    let a = cx.read_xmm(dest(cx));
+    let a = cx.read_vreg(dest(cx));
     let shape = f.shape();
     let r = match op {
         Op::Add => rounded(cx, Opcode::Vfadd, shape, &[a, b]),
@@ -353,7 +357,7 @@ fn compare(cx: &mut Ctx, f: Form) -> Flow {
     use FloatCC::*;
     let cc = [Eq, Lt, Le, Uno, Ne, Uge, Ugt, Ord][(imm8(cx) & 7) as usize];
     let b = source(cx, f);
-    let a = cx.read_xmm(dest(cx));
+    let a = cx.read_vreg(dest(cx));
     let r = vfcmp(cx, f.shape(), cc, a, b);
     finish(cx, f, r)
 }
@@ -422,22 +426,27 @@ fn convert_scalar(cx: &mut Ctx, from: Option<Type>, to: Option<Type>, truncate: 
     Flow::Next
 }
 
-/// The packed conversions: as many lanes as the wider type has, from 16
-/// aligned bytes or the low 8 (CVTPS2PD CVTDQ2PD read m64, unaligned); the
-/// lanes of the result beyond them are zeroed.
+/// The packed conversions: as many lanes as both the source and the
+/// destination hold (an MMX register or the m64 of an MMX source 8 bytes,
+/// an XMM register 16), from 16 aligned bytes or the low 8 (CVTPS2PD
+/// CVTDQ2PD CVTPS2PI read m64, unaligned). The lanes of the result beyond
+/// them are zeroed, but for the conversions from MMX sources (CVTPI2PS),
+/// which keep the destination's.
 fn convert_packed(cx: &mut Ctx, from: Type, to: Type, truncate: bool) -> Flow {
     if undefined(cx) {
         return Flow::Undefined;
     }
-    let count = lanes(from).min(lanes(to));
+    let mmx_source = cx.insn.op_code().op_kind(1) == OpCodeOperandKind::mm_or_mem;
+    let source_bytes = if mmx_source { 8 } else { 16 };
+    let count = (source_bytes / from.bytes()).min(cx.vector_width() as u32 / to.bytes()) as u8;
     let src = if count == lanes(from) { cx.read_vector(1, true) } else { source_low64(cx) };
-    let zero = cx.vconst(0);
-    let r = (0..count).fold(zero, |acc, i| {
+    let init = if mmx_source { cx.read_vreg(dest(cx)) } else { cx.vconst(0) };
+    let r = (0..count).fold(init, |acc, i| {
         let x = extract(cx, lane_shape(from), src, i);
         let y = convert(cx, x, to, truncate);
         insert(cx, lane_shape(to), acc, y, i)
     });
-    cx.write_xmm(dest(cx), r);
+    cx.write_vreg(dest(cx), r);
     Flow::Next
 }
 
@@ -478,14 +487,14 @@ fn horizontal(cx: &mut Ctx, lane: Type, op: Opcode) -> Flow {
         return Flow::Undefined;
     }
     let b = cx.read_vector(1, true);
-    let a = cx.read_xmm(dest(cx));
+    let a = cx.read_vreg(dest(cx));
     let n = lanes(lane);
     let even: Vec<u8> = (0..n).map(|i| 2 * i).collect();
     let odd: Vec<u8> = (0..n).map(|i| 2 * i + 1).collect();
     let x = shuffle(cx, lane, a, b, &even);
     let y = shuffle(cx, lane, a, b, &odd);
     let r = rounded(cx, op, lane_shape(lane), &[x, y]);
-    cx.write_xmm(dest(cx), r);
+    cx.write_vreg(dest(cx), r);
     Flow::Next
 }
 
@@ -495,14 +504,14 @@ fn addsub(cx: &mut Ctx, lane: Type) -> Flow {
         return Flow::Undefined;
     }
     let b = cx.read_vector(1, true);
-    let a = cx.read_xmm(dest(cx));
+    let a = cx.read_vreg(dest(cx));
     let shape = lane_shape(lane);
     let diff = rounded(cx, Opcode::Vfsub, shape, &[a, b]);
     let sum = rounded(cx, Opcode::Vfadd, shape, &[a, b]);
     let n = lanes(lane);
     let pick: Vec<u8> = (0..n).map(|i| if i % 2 == 0 { i } else { n + i }).collect();
     let r = shuffle(cx, lane, diff, sum, &pick);
-    cx.write_xmm(dest(cx), r);
+    cx.write_vreg(dest(cx), r);
     Flow::Next
 }
 
@@ -536,7 +545,7 @@ fn dot(cx: &mut Ctx, lane: Type) -> Flow {
     }
     let imm = imm8(cx);
     let b = cx.read_vector(1, true);
-    let a = cx.read_xmm(dest(cx));
+    let a = cx.read_vreg(dest(cx));
     let shape = lane_shape(lane);
     let n = lanes(lane);
     let w = lane.bytes();
@@ -553,7 +562,7 @@ fn dot(cx: &mut Ctx, lane: Type) -> Flow {
     let all = shuffle(cx, lane, sum, sum, &[0; 4][..n as usize]);
     let out = lane_mask(cx, w, imm & 15);
     let r = cx.op(Opcode::And, &[all, out]);
-    cx.write_xmm(dest(cx), r);
+    cx.write_vreg(dest(cx), r);
     Flow::Next
 }
 
@@ -564,11 +573,11 @@ fn blend(cx: &mut Ctx, lane: Type) -> Flow {
     }
     let imm = imm8(cx);
     let b = cx.read_vector(1, true);
-    let a = cx.read_xmm(dest(cx));
+    let a = cx.read_vreg(dest(cx));
     let n = lanes(lane);
     let pick: Vec<u8> = (0..n).map(|i| if imm >> i & 1 == 1 { n + i } else { i }).collect();
     let r = shuffle(cx, lane, a, b, &pick);
-    cx.write_xmm(dest(cx), r);
+    cx.write_vreg(dest(cx), r);
     Flow::Next
 }
 
@@ -578,13 +587,13 @@ fn blendv(cx: &mut Ctx, lane: Type) -> Flow {
         return Flow::Undefined;
     }
     let b = cx.read_vector(1, true);
-    let a = cx.read_xmm(dest(cx));
-    let sel = cx.read_xmm(Register::XMM0);
+    let a = cx.read_vreg(dest(cx));
+    let sel = cx.read_vreg(Register::XMM0);
     let ishape = lane_shape(int_type(lane.bytes() as usize));
     let k = cx.iconst(Type::I64, lane.bits() as u64 - 1);
     let m = cx.b.ins(Opcode::Vashr, Some(ishape), Imm::None, &[sel, k]);
     let r = bitselect(cx, m, b, a);
-    cx.write_xmm(dest(cx), r);
+    cx.write_vreg(dest(cx), r);
     Flow::Next
 }
 
@@ -601,13 +610,13 @@ fn insertps(cx: &mut Ctx) -> Flow {
         let v = cx.read_vector(1, false);
         extract(cx, Type::I32x4, v, imm >> 6)
     };
-    let a = cx.read_xmm(dest(cx));
+    let a = cx.read_vreg(dest(cx));
     let mut r = insert(cx, Type::I32x4, a, x, (imm >> 4) & 3);
     if imm & 15 != 0 {
         let keep = lane_mask(cx, 4, !imm & 15);
         r = cx.op(Opcode::And, &[r, keep]);
     }
-    cx.write_xmm(dest(cx), r);
+    cx.write_vreg(dest(cx), r);
     Flow::Next
 }
 
@@ -616,7 +625,7 @@ fn extractps(cx: &mut Ctx) -> Flow {
     if undefined(cx) {
         return Flow::Undefined;
     }
-    let v = cx.read_xmm(cx.insn.op1_register());
+    let v = cx.read_vreg(cx.insn.op1_register());
     let x = extract(cx, Type::I32x4, v, imm8(cx) & 3);
     if cx.is_memory(0) {
         let addr = cx.address();

@@ -1,12 +1,14 @@
-//! SSE2 integer arithmetic on XMM registers: PADD* PSUB* (wrapping and
-//! saturating), PMULLW PMULHW PMULHUW PMULUDQ PMADDWD, PAVGB/W, PSADBW,
-//! PMINUB/PMAXUB/PMINSW/PMAXSW, PCMPEQ*/PCMPGT*, PSLL/PSRL/PSRA (count in
-//! the low 64 bits of an XMM register or m128, or an imm8) and
-//! PSLLDQ/PSRLDQ.
+//! SSE2 integer arithmetic on XMM and MMX registers: PADD* PSUB* (wrapping
+//! and saturating), PMULLW PMULHW PMULHUW PMULUDQ PMADDWD, PAVGB/W,
+//! PSADBW, PMINUB/PMAXUB/PMINSW/PMAXSW, PCMPEQ*/PCMPGT*, PSLL/PSRL/PSRA
+//! (count in the low 64 bits of an XMM register or m128, in an MMX
+//! register or m64, or an imm8) and PSLLDQ/PSRLDQ (XMM only).
 //!
-//! Only the XMM forms are lifted: the MMX forms of these mnemonics raise
-//! #UD (CPUID reports no MMX). m128 sources must be 16-byte aligned (#GP),
-//! the count operand of the shifts included. No flags or MXCSR bits change.
+//! The MMX forms compute as the XMM ones on the 64-bit values zero-extended
+//! (every operation here is lane-wise, or sums within 64-bit halves), and
+//! keep the low 64 bits. m128 sources must be 16-byte aligned (#GP), the
+//! count operand of the shifts included; m64 ones need not be. No flags or
+//! MXCSR bits change.
 
 use iced_x86::{Mnemonic, OpKind};
 
@@ -18,40 +20,40 @@ use Opcode::*;
 use Type::{I8x16, I16x8, I32x4, I64x2};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[
-    (Mnemonic::Paddb, |cx| cx.xmm_lanes(Vadd, I8x16)),
-    (Mnemonic::Paddw, |cx| cx.xmm_lanes(Vadd, I16x8)),
-    (Mnemonic::Paddd, |cx| cx.xmm_lanes(Vadd, I32x4)),
-    (Mnemonic::Paddq, |cx| cx.xmm_lanes(Vadd, I64x2)),
-    (Mnemonic::Psubb, |cx| cx.xmm_lanes(Vsub, I8x16)),
-    (Mnemonic::Psubw, |cx| cx.xmm_lanes(Vsub, I16x8)),
-    (Mnemonic::Psubd, |cx| cx.xmm_lanes(Vsub, I32x4)),
-    (Mnemonic::Psubq, |cx| cx.xmm_lanes(Vsub, I64x2)),
-    (Mnemonic::Paddsb, |cx| cx.xmm_lanes(VaddSatS, I8x16)),
-    (Mnemonic::Paddsw, |cx| cx.xmm_lanes(VaddSatS, I16x8)),
-    (Mnemonic::Paddusb, |cx| cx.xmm_lanes(VaddSatU, I8x16)),
-    (Mnemonic::Paddusw, |cx| cx.xmm_lanes(VaddSatU, I16x8)),
-    (Mnemonic::Psubsb, |cx| cx.xmm_lanes(VsubSatS, I8x16)),
-    (Mnemonic::Psubsw, |cx| cx.xmm_lanes(VsubSatS, I16x8)),
-    (Mnemonic::Psubusb, |cx| cx.xmm_lanes(VsubSatU, I8x16)),
-    (Mnemonic::Psubusw, |cx| cx.xmm_lanes(VsubSatU, I16x8)),
-    (Mnemonic::Pmullw, |cx| cx.xmm_lanes(Vmul, I16x8)),
-    (Mnemonic::Pmulhw, |cx| cx.xmm_lanes(VmulhiS, I16x8)),
-    (Mnemonic::Pmulhuw, |cx| cx.xmm_lanes(VmulhiU, I16x8)),
-    (Mnemonic::Pavgb, |cx| cx.xmm_lanes(VavgU, I8x16)),
-    (Mnemonic::Pavgw, |cx| cx.xmm_lanes(VavgU, I16x8)),
-    (Mnemonic::Pminub, |cx| cx.xmm_lanes(VminU, I8x16)),
-    (Mnemonic::Pmaxub, |cx| cx.xmm_lanes(VmaxU, I8x16)),
-    (Mnemonic::Pminsw, |cx| cx.xmm_lanes(VminS, I16x8)),
-    (Mnemonic::Pmaxsw, |cx| cx.xmm_lanes(VmaxS, I16x8)),
+    (Mnemonic::Paddb, |cx| cx.vec_lanes(Vadd, I8x16)),
+    (Mnemonic::Paddw, |cx| cx.vec_lanes(Vadd, I16x8)),
+    (Mnemonic::Paddd, |cx| cx.vec_lanes(Vadd, I32x4)),
+    (Mnemonic::Paddq, |cx| cx.vec_lanes(Vadd, I64x2)),
+    (Mnemonic::Psubb, |cx| cx.vec_lanes(Vsub, I8x16)),
+    (Mnemonic::Psubw, |cx| cx.vec_lanes(Vsub, I16x8)),
+    (Mnemonic::Psubd, |cx| cx.vec_lanes(Vsub, I32x4)),
+    (Mnemonic::Psubq, |cx| cx.vec_lanes(Vsub, I64x2)),
+    (Mnemonic::Paddsb, |cx| cx.vec_lanes(VaddSatS, I8x16)),
+    (Mnemonic::Paddsw, |cx| cx.vec_lanes(VaddSatS, I16x8)),
+    (Mnemonic::Paddusb, |cx| cx.vec_lanes(VaddSatU, I8x16)),
+    (Mnemonic::Paddusw, |cx| cx.vec_lanes(VaddSatU, I16x8)),
+    (Mnemonic::Psubsb, |cx| cx.vec_lanes(VsubSatS, I8x16)),
+    (Mnemonic::Psubsw, |cx| cx.vec_lanes(VsubSatS, I16x8)),
+    (Mnemonic::Psubusb, |cx| cx.vec_lanes(VsubSatU, I8x16)),
+    (Mnemonic::Psubusw, |cx| cx.vec_lanes(VsubSatU, I16x8)),
+    (Mnemonic::Pmullw, |cx| cx.vec_lanes(Vmul, I16x8)),
+    (Mnemonic::Pmulhw, |cx| cx.vec_lanes(VmulhiS, I16x8)),
+    (Mnemonic::Pmulhuw, |cx| cx.vec_lanes(VmulhiU, I16x8)),
+    (Mnemonic::Pavgb, |cx| cx.vec_lanes(VavgU, I8x16)),
+    (Mnemonic::Pavgw, |cx| cx.vec_lanes(VavgU, I16x8)),
+    (Mnemonic::Pminub, |cx| cx.vec_lanes(VminU, I8x16)),
+    (Mnemonic::Pmaxub, |cx| cx.vec_lanes(VmaxU, I8x16)),
+    (Mnemonic::Pminsw, |cx| cx.vec_lanes(VminS, I16x8)),
+    (Mnemonic::Pmaxsw, |cx| cx.vec_lanes(VmaxS, I16x8)),
     (Mnemonic::Pcmpeqb, |cx| compare(cx, IntCC::Eq, I8x16)),
     (Mnemonic::Pcmpeqw, |cx| compare(cx, IntCC::Eq, I16x8)),
     (Mnemonic::Pcmpeqd, |cx| compare(cx, IntCC::Eq, I32x4)),
     (Mnemonic::Pcmpgtb, |cx| compare(cx, IntCC::Sgt, I8x16)),
     (Mnemonic::Pcmpgtw, |cx| compare(cx, IntCC::Sgt, I16x8)),
     (Mnemonic::Pcmpgtd, |cx| compare(cx, IntCC::Sgt, I32x4)),
-    (Mnemonic::Pmuludq, |cx| cx.xmm_binary(pmuludq)),
-    (Mnemonic::Pmaddwd, |cx| cx.xmm_binary(pmaddwd)),
-    (Mnemonic::Psadbw, |cx| cx.xmm_binary(psadbw)),
+    (Mnemonic::Pmuludq, |cx| cx.vec_binary(pmuludq)),
+    (Mnemonic::Pmaddwd, |cx| cx.vec_binary(pmaddwd)),
+    (Mnemonic::Psadbw, |cx| cx.vec_binary(psadbw)),
     (Mnemonic::Psllw, |cx| shift(cx, Vshl, I16x8)),
     (Mnemonic::Pslld, |cx| shift(cx, Vshl, I32x4)),
     (Mnemonic::Psllq, |cx| shift(cx, Vshl, I64x2)),
@@ -70,7 +72,7 @@ fn splat_bits(bits: u32, v: u128) -> u128 {
 }
 
 fn compare(cx: &mut Ctx, cc: IntCC, shape: Type) -> Flow {
-    cx.xmm_binary(|cx, a, b| cx.b.ins(Vcmp, Some(shape), Imm::IntCC(cc), &[a, b]))
+    cx.vec_binary(|cx, a, b| cx.b.ins(Vcmp, Some(shape), Imm::IntCC(cc), &[a, b]))
 }
 
 /// PMULUDQ: the unsigned 64-bit products of the even 32-bit lanes.
@@ -115,12 +117,10 @@ fn psadbw(cx: &mut Ctx, a: Value, b: Value) -> Value {
     sum
 }
 
-/// PSLL/PSRL/PSRA by an imm8 or by the low 64 bits of xmm/m128 (unsigned:
-/// a count of the lane width or more gives 0, or the sign for PSRA).
+/// PSLL/PSRL/PSRA by an imm8 or by the low 64 bits of xmm/m128 or mm/m64
+/// (unsigned: a count of the lane width or more gives 0, or the sign for
+/// PSRA).
 fn shift(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
-    if cx.has_mmx_operand() {
-        return Flow::Undefined;
-    }
     let count = match cx.insn.op_kind(1) {
         OpKind::Immediate8 => cx.iconst(Type::I64, cx.insn.immediate8() as u64),
         _ => {
@@ -129,9 +129,9 @@ fn shift(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
         }
     };
     let dst = cx.insn.op0_register();
-    let a = cx.read_xmm(dst);
+    let a = cx.read_vreg(dst);
     let v = cx.vop(op, shape, &[a, count]);
-    cx.write_xmm(dst, v);
+    cx.write_vreg(dst, v);
     Flow::Next
 }
 
@@ -139,7 +139,7 @@ fn shift(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
 fn byte_shift(cx: &mut Ctx, left: bool) -> Flow {
     let n = cx.insn.immediate8() as usize;
     let dst = cx.insn.op0_register();
-    let a = cx.read_xmm(dst);
+    let a = cx.read_vreg(dst);
     let zero = cx.vconst(0);
     // Byte i from byte i -/+ n of `a`, or from `zero` (index 16) outside it.
     let mask = std::array::from_fn(|i| {
@@ -147,6 +147,6 @@ fn byte_shift(cx: &mut Ctx, left: bool) -> Flow {
         from.filter(|&k| k < 16).unwrap_or(16) as u8
     });
     let v = cx.b.ins(Vshuffle, None, Imm::Shuffle(mask), &[a, zero]);
-    cx.write_xmm(dst, v);
+    cx.write_vreg(dst, v);
     Flow::Next
 }

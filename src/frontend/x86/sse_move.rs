@@ -1,28 +1,30 @@
-//! SSE/SSE2/SSE3 data movement, logic and shuffles on XMM registers:
-//! MOVAPS MOVUPS MOVAPD MOVUPD MOVDQA MOVDQU LDDQU MOVNTPS MOVNTPD MOVNTDQ,
-//! MOVD MOVQ MOVSS MOVSD (the SSE form, reached through `string`'s MOVSD
-//! row), MOVHPS MOVLPS MOVHPD MOVLPD MOVHLPS MOVLHPS, MOVDDUP MOVSHDUP
-//! MOVSLDUP, PAND PANDN POR PXOR and the PS/PD logic forms, SHUFPS SHUFPD,
-//! UNPCK*, PSHUFD PSHUFLW PSHUFHW, PUNPCK*, PACKSSWB PACKSSDW PACKUSWB,
-//! PMOVMSKB MOVMSKPS MOVMSKPD, PINSRW PEXTRW (the SSE4.1 memory form too),
-//! MASKMOVDQU.
+//! SSE/SSE2/SSE3 and MMX data movement, logic and shuffles on XMM and MMX
+//! registers: MOVAPS MOVUPS MOVAPD MOVUPD MOVDQA MOVDQU LDDQU MOVNTPS
+//! MOVNTPD MOVNTDQ MOVNTQ, MOVD MOVQ MOVQ2DQ MOVDQ2Q MOVSS MOVSD (the SSE
+//! form, reached through `string`'s MOVSD row), MOVHPS MOVLPS MOVHPD MOVLPD
+//! MOVHLPS MOVLHPS, MOVDDUP MOVSHDUP MOVSLDUP, PAND PANDN POR PXOR and the
+//! PS/PD logic forms, SHUFPS SHUFPD, UNPCK*, PSHUFD PSHUFLW PSHUFHW PSHUFW,
+//! PUNPCK*, PACKSSWB PACKSSDW PACKUSWB, PMOVMSKB MOVMSKPS MOVMSKPD, PINSRW
+//! PEXTRW (the SSE4.1 memory form too), MASKMOVDQU MASKMOVQ.
 //!
 //! Legacy 16-byte memory operands must be 16-byte aligned (#GP) except for
-//! MOVUPS MOVUPD MOVDQU LDDQU and MASKMOVDQU; narrower ones need no
-//! alignment. The MMX forms of the shared mnemonics raise #UD (CPUID
-//! reports no MMX).
+//! MOVUPS MOVUPD MOVDQU LDDQU and MASKMOVDQU; narrower ones (the m64 and
+//! m32 of the MMX forms among them) need no alignment. An MMX form works
+//! on 8-byte registers: its lanes are those of 8 bytes (PUNPCKH takes the
+//! high halves of 64 bits, PINSRW and PEXTRW pick one of 4 words, PACK
+//! narrows both operands into one 64-bit result).
 //!
-//! MASKMOVDQU reads the 16 bytes at rDI, merges the selected bytes and
-//! writes all 16 back: unselected bytes are rewritten with the value read,
-//! so a store to them by another processor in between is lost, and the
-//! access faults when any of the 16 bytes is unmapped, even an unselected
+//! MASKMOVDQU and MASKMOVQ read the 16 (8) bytes at rDI, merge the selected
+//! bytes and write them all back: unselected bytes are rewritten with the
+//! value read, so a store to them by another processor in between is lost,
+//! and the access faults when any of them is unmapped, even an unselected
 //! one (hardware only promises not to write them).
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
 use super::LiftFn;
 use super::ctx::{Ctx, Flow, int_type};
-use crate::visa::{Imm, IntCC, MemFlags, Opcode, Type, Value};
+use crate::visa::{Imm, IntCC, MemFlags, Opcode, Type};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Movaps, |cx| vector(cx, true)),
@@ -37,6 +39,9 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Lddqu, |cx| vector(cx, false)),
     (Mnemonic::Movd, |cx| scalar(cx, Type::I32, false)),
     (Mnemonic::Movq, |cx| scalar(cx, Type::I64, false)),
+    (Mnemonic::Movq2dq, |cx| scalar(cx, Type::I64, false)),
+    (Mnemonic::Movdq2q, |cx| scalar(cx, Type::I64, false)),
+    (Mnemonic::Movntq, |cx| scalar(cx, Type::I64, false)),
     (Mnemonic::Movss, |cx| scalar(cx, Type::I32, true)),
     (Mnemonic::Movlps, |cx| half(cx, 0, 0)),
     (Mnemonic::Movlpd, |cx| half(cx, 0, 0)),
@@ -59,14 +64,15 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Pxor, |cx| binary(cx, Opcode::Xor, Type::V128, false)),
     (Mnemonic::Xorps, |cx| binary(cx, Opcode::Xor, Type::V128, false)),
     (Mnemonic::Xorpd, |cx| binary(cx, Opcode::Xor, Type::V128, false)),
-    (Mnemonic::Packsswb, |cx| binary(cx, Opcode::VnarrowS, Type::I16x8, false)),
-    (Mnemonic::Packssdw, |cx| binary(cx, Opcode::VnarrowS, Type::I32x4, false)),
-    (Mnemonic::Packuswb, |cx| binary(cx, Opcode::VnarrowU, Type::I16x8, false)),
+    (Mnemonic::Packsswb, |cx| pack(cx, Opcode::VnarrowS, Type::I16x8)),
+    (Mnemonic::Packssdw, |cx| pack(cx, Opcode::VnarrowS, Type::I32x4)),
+    (Mnemonic::Packuswb, |cx| pack(cx, Opcode::VnarrowU, Type::I16x8)),
     (Mnemonic::Shufps, |cx| {
         shuffle(cx, 4, true, |imm, _| vec![field(imm, 0), field(imm, 1), 4 + field(imm, 2), 4 + field(imm, 3)])
     }),
     (Mnemonic::Shufpd, |cx| shuffle(cx, 8, true, |imm, _| vec![imm as u8 & 1, 2 + (imm as u8 >> 1 & 1)])),
-    (Mnemonic::Pshufd, |cx| shuffle(cx, 4, false, |imm, _| (0..4).map(|k| field(imm, k)).collect())),
+    (Mnemonic::Pshufd, |cx| shuffle(cx, 4, false, four_fields)),
+    (Mnemonic::Pshufw, |cx| shuffle(cx, 2, false, four_fields)),
     (Mnemonic::Pshuflw, |cx| shuffle(cx, 2, false, |imm, _| (0..4).map(|k| field(imm, k)).chain(4..8).collect())),
     (Mnemonic::Pshufhw, |cx| shuffle(cx, 2, false, |imm, _| (0..4).chain((0..4).map(|k| 4 + field(imm, k))).collect())),
     (Mnemonic::Unpcklps, |cx| shuffle(cx, 4, true, interleave_low)),
@@ -86,7 +92,8 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Movmskpd, |cx| sign_mask(cx, Type::I64x2)),
     (Mnemonic::Pinsrw, pinsrw),
     (Mnemonic::Pextrw, pextrw),
-    (Mnemonic::Maskmovdqu, maskmovdqu),
+    (Mnemonic::Maskmovdqu, maskmov),
+    (Mnemonic::Maskmovq, maskmov),
 ];
 
 /// MOVSD's SSE form (`string` dispatches the mnemonic).
@@ -98,28 +105,19 @@ fn is_xmm(cx: &Ctx, i: u32) -> bool {
     cx.insn.op_kind(i) == OpKind::Register && cx.insn.op_register(i).is_xmm()
 }
 
-/// An integer of up to 128 bits in the low bits of a v128, the rest zero.
-fn widen(cx: &mut Ctx, v: Value) -> Value {
-    let wide = cx.resize(Type::I128, v);
-    cx.b.ins(Opcode::Bitcast, Some(Type::V128), Imm::None, &[wide])
-}
-
-/// Operand `i` as a v128: an XMM register, 16 aligned bytes of memory, or
-/// a narrower memory operand (no alignment) in the low bits, zero above.
-fn source(cx: &mut Ctx, i: u32) -> Value {
-    match cx.insn.memory_size().size() {
-        size if cx.is_memory(i) && size < 16 => {
-            let addr = cx.address();
-            let v = cx.load(int_type(size), addr);
-            widen(cx, v)
-        }
-        _ => cx.read_vector(i, true),
-    }
+/// Is operand `i` an XMM or MMX register?
+fn is_vreg(cx: &Ctx, i: u32) -> bool {
+    cx.insn.op_kind(i) == OpKind::Register && (cx.insn.op_register(i).is_xmm() || cx.insn.op_register(i).is_mm())
 }
 
 /// Two-bit field `k` of an immediate.
 fn field(imm: u32, k: u32) -> u8 {
     (imm >> (2 * k) & 3) as u8
+}
+
+/// PSHUFD PSHUFW: lane `k` from the lane the immediate's field `k` names.
+fn four_fields(imm: u32, _: u8) -> Vec<u8> {
+    (0..4).map(|k| field(imm, k)).collect()
 }
 
 /// The low halves of the two inputs' lanes, interleaved (of `lanes` each).
@@ -139,21 +137,19 @@ fn vector(cx: &mut Ctx, aligned: bool) -> Flow {
         let addr = cx.address();
         cx.b.store(v, addr, MemFlags { aligned });
     } else {
-        cx.write_xmm(cx.insn.op_register(0), v);
+        cx.write_vreg(cx.insn.op_register(0), v);
     }
     Flow::Next
 }
 
-/// MOVD MOVQ (`merge` false) and MOVSS MOVSD (`merge` true): a `ty`
-/// integer from an XMM register's low lane, a GPR or memory. Into an XMM
-/// register it is zero-extended, except that MOVSS and MOVSD between
-/// registers keep the destination's other lanes.
+/// MOVD MOVQ MOVQ2DQ MOVDQ2Q MOVNTQ (`merge` false) and MOVSS MOVSD
+/// (`merge` true): a `ty` integer from an XMM register's low lane, an MMX
+/// register, a GPR or memory. Into an XMM or MMX register it is
+/// zero-extended, except that MOVSS and MOVSD between registers keep the
+/// destination's other lanes.
 fn scalar(cx: &mut Ctx, ty: Type, merge: bool) -> Flow {
-    if cx.has_mmx_operand() {
-        return Flow::Undefined;
-    }
     let v = cx.read_scalar(1, ty);
-    if !is_xmm(cx, 0) {
+    if !is_vreg(cx, 0) {
         cx.write_operand(0, v);
         return Flow::Next;
     }
@@ -161,8 +157,8 @@ fn scalar(cx: &mut Ctx, ty: Type, merge: bool) -> Flow {
     if merge && is_xmm(cx, 1) {
         cx.write_low(dst, v);
     } else {
-        let v = widen(cx, v);
-        cx.write_xmm(dst, v);
+        let v = cx.widen(v);
+        cx.write_vreg(dst, v);
     }
     Flow::Next
 }
@@ -174,16 +170,16 @@ fn half(cx: &mut Ctx, dst: u8, src: u8) -> Flow {
         let addr = cx.address();
         cx.load(Type::I64, addr)
     } else {
-        let x = cx.read_xmm(cx.insn.op_register(1));
+        let x = cx.read_vreg(cx.insn.op_register(1));
         cx.b.ins(Opcode::Vextract, Some(Type::I64x2), Imm::Lane(src), &[x])
     };
     if cx.is_memory(0) {
         cx.write_operand(0, v);
     } else {
         let reg = cx.insn.op_register(0);
-        let x = cx.read_xmm(reg);
+        let x = cx.read_vreg(reg);
         let r = cx.b.ins(Opcode::Vinsert, Some(Type::I64x2), Imm::Lane(dst), &[x, v]);
-        cx.write_xmm(reg, r);
+        cx.write_vreg(reg, r);
     }
     Flow::Next
 }
@@ -191,49 +187,51 @@ fn half(cx: &mut Ctx, dst: u8, src: u8) -> Flow {
 /// `dst = dst op src` with `ty` as the controlling type (`v128` or a lane
 /// shape); with `invert`, the destination is complemented first (ANDN).
 fn binary(cx: &mut Ctx, op: Opcode, ty: Type, invert: bool) -> Flow {
-    if cx.has_mmx_operand() {
-        return Flow::Undefined;
-    }
-    let b = source(cx, 1);
-    let reg = cx.insn.op_register(0);
-    let mut a = cx.read_xmm(reg);
-    if invert {
-        a = cx.not(a);
-    }
-    let r = cx.b.ins(op, Some(ty), Imm::None, &[a, b]);
-    cx.write_xmm(reg, r);
-    Flow::Next
+    cx.vec_binary(|cx, a, b| {
+        let a = if invert { cx.not(a) } else { a };
+        cx.b.ins(op, Some(ty), Imm::None, &[a, b])
+    })
+}
+
+/// PACKSS PACKUS: the lanes of the destination then of the source, each
+/// narrowed with saturation.
+fn pack(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
+    cx.vec_binary(|cx, a, b| {
+        let (a, b) = cx.joined(a, b);
+        cx.vop(op, shape, &[a, b])
+    })
 }
 
 /// A lane permutation: lane `i` of the result is lane `pick[i]` of the
-/// inputs side by side, lanes of `size` bytes. The inputs are the
+/// inputs side by side, lanes of `size` bytes (of the register width, so
+/// lane `lanes` is the second input's first). The inputs are the
 /// destination and the source (`with_dst`), or the source twice. `pick`
 /// gets the immediate (0 without one) and the lanes per register.
 fn shuffle(cx: &mut Ctx, size: u8, with_dst: bool, pick: fn(u32, u8) -> Vec<u8>) -> Flow {
-    if cx.has_mmx_operand() {
-        return Flow::Undefined;
-    }
-    let b = source(cx, 1);
+    let width = cx.vector_width() as u8;
+    let b = cx.read_vector(1, true);
     let reg = cx.insn.op_register(0);
-    let a = if with_dst { cx.read_xmm(reg) } else { b };
+    let a = if with_dst { cx.read_vreg(reg) } else { b };
     let last = cx.insn.op_count() - 1;
     let imm = if cx.insn.op_kind(last) == OpKind::Immediate8 { cx.insn.immediate8() as u32 } else { 0 };
-    let lanes = pick(imm, 16 / size);
+    let count = width / size;
+    let lanes = pick(imm, count);
+    // Bytes past an MMX register's 8 are not kept: any lane does.
     let mut mask = [0u8; 16];
-    for (i, m) in mask.iter_mut().enumerate() {
-        *m = lanes[i / size as usize] * size + i as u8 % size;
+    for (i, m) in mask.iter_mut().enumerate().take(width as usize) {
+        let lane = lanes[i / size as usize];
+        let (input, lane) = if lane < count { (0, lane) } else { (16, lane - count) };
+        *m = input + lane * size + i as u8 % size;
     }
     let r = cx.b.ins(Opcode::Vshuffle, None, Imm::Shuffle(mask), &[a, b]);
-    cx.write_xmm(reg, r);
+    cx.write_vreg(reg, r);
     Flow::Next
 }
 
-/// PMOVMSKB MOVMSKPS MOVMSKPD: the top bit of each lane into a GPR, zero above.
+/// PMOVMSKB MOVMSKPS MOVMSKPD: the top bit of each lane into a GPR, zero
+/// above (8 bits from an MMX register, whose zero-extension adds none).
 fn sign_mask(cx: &mut Ctx, shape: Type) -> Flow {
-    if cx.has_mmx_operand() {
-        return Flow::Undefined;
-    }
-    let x = cx.read_xmm(cx.insn.op_register(1));
+    let x = cx.read_vreg(cx.insn.op_register(1));
     let bits = cx.b.ins(Opcode::Vbitmask, Some(shape), Imm::None, &[x]);
     let reg = cx.insn.op_register(0);
     let v = cx.resize(int_type(reg.size()), bits);
@@ -241,37 +239,39 @@ fn sign_mask(cx: &mut Ctx, shape: Type) -> Flow {
     Flow::Next
 }
 
-/// PINSRW: the low word of a GPR or a memory word into word `imm & 7`.
+/// The word PINSRW and PEXTRW pick: imm8 modulo the words of a register.
+fn word_lane(cx: &Ctx) -> u8 {
+    cx.insn.immediate8() & (cx.vector_width() as u8 / 2 - 1)
+}
+
+/// PINSRW: the low word of a GPR or a memory word into word `imm & 7`
+/// (`imm & 3` of an MMX register).
 fn pinsrw(cx: &mut Ctx) -> Flow {
-    if cx.has_mmx_operand() {
-        return Flow::Undefined;
-    }
     let v = cx.read_operand(1);
     let v = cx.resize(Type::I16, v);
     let reg = cx.insn.op_register(0);
-    let x = cx.read_xmm(reg);
-    let lane = cx.insn.immediate8() & 7;
+    let x = cx.read_vreg(reg);
+    let lane = word_lane(cx);
     let r = cx.b.ins(Opcode::Vinsert, Some(Type::I16x8), Imm::Lane(lane), &[x, v]);
-    cx.write_xmm(reg, r);
+    cx.write_vreg(reg, r);
     Flow::Next
 }
 
-/// PEXTRW: word `imm & 7` zero-extended into a GPR, or stored (SSE4.1).
+/// PEXTRW: word `imm & 7` (`imm & 3` of an MMX register) zero-extended
+/// into a GPR, or stored (SSE4.1).
 fn pextrw(cx: &mut Ctx) -> Flow {
-    if cx.has_mmx_operand() {
-        return Flow::Undefined;
-    }
-    let x = cx.read_xmm(cx.insn.op_register(1));
-    let lane = cx.insn.immediate8() & 7;
+    let x = cx.read_vreg(cx.insn.op_register(1));
+    let lane = word_lane(cx);
     let v = cx.b.ins(Opcode::Vextract, Some(Type::I16x8), Imm::Lane(lane), &[x]);
     let v = cx.resize(cx.operand_type(0), v);
     cx.write_operand(0, v);
     Flow::Next
 }
 
-/// MASKMOVDQU: the bytes of the first register whose mask byte (second
-/// register) has its top bit set, stored at seg:rDI (see the module notes).
-fn maskmovdqu(cx: &mut Ctx) -> Flow {
+/// MASKMOVDQU MASKMOVQ: the bytes of the first register whose mask byte
+/// (second register) has its top bit set, stored at seg:rDI (see the module
+/// notes).
+fn maskmov(cx: &mut Ctx) -> Flow {
     let di = match cx.insn.op_kind(0) {
         OpKind::MemorySegEDI => Register::EDI,
         OpKind::MemorySegRDI => Register::RDI,
@@ -282,15 +282,20 @@ fn maskmovdqu(cx: &mut Ctx) -> Flow {
     if let Some(base) = cx.segment_base() {
         addr = cx.op(Opcode::Iadd, &[base, addr]);
     }
-    let old = cx.b.load(Type::V128, addr, MemFlags { aligned: false });
-    let data = cx.read_xmm(cx.insn.op_register(1));
-    let mask = cx.read_xmm(cx.insn.op_register(2));
+    let width = cx.vector_width();
+    let old = cx.load_vector(addr, width, false);
+    let data = cx.read_vreg(cx.insn.op_register(1));
+    let mask = cx.read_vreg(cx.insn.op_register(2));
     let zero = cx.vconst(0);
     let sel = cx.b.ins(Opcode::Vcmp, Some(Type::I8x16), Imm::IntCC(IntCC::Slt), &[mask, zero]);
     let keep = cx.not(sel);
     let new = cx.op(Opcode::And, &[data, sel]);
     let kept = cx.op(Opcode::And, &[old, keep]);
     let merged = cx.op(Opcode::Or, &[new, kept]);
+    let merged = match width {
+        16 => merged,
+        _ => cx.b.ins(Opcode::Vextract, Some(Type::I64x2), Imm::Lane(0), &[merged]),
+    };
     cx.b.store(merged, addr, MemFlags { aligned: false });
     Flow::Next
 }

@@ -3,7 +3,8 @@
 //! runtime helper (`machine::x87`), which runs it on the 80-bit state: the
 //! lifted code computes the memory operand's address and passes it with the
 //! encoded operation and the instruction's address. FXRSTOR writes MXCSR, so
-//! it ends the block.
+//! it ends the block. EMMS, which only empties the tags (and sets TOP to 0),
+//! is lifted inline (see `Ctx::empty_mmx`).
 
 use iced_x86::{MemorySize, Mnemonic, OpKind, Register};
 
@@ -116,6 +117,10 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = {
         (M::Fxsave64, |cx| no_wait(cx, Fxsave)),
         (M::Fxrstor, |cx| no_wait(cx, Fxrstor)),
         (M::Fxrstor64, |cx| no_wait(cx, Fxrstor)),
+        (M::Emms, |cx| {
+            cx.empty_mmx();
+            Flow::Next
+        }),
         // 8087 and 287 controls: no-ops on later FPUs (the waiting forms wait).
         (M::Fneni, |_| Flow::Next),
         (M::Fndisi, |_| Flow::Next),
