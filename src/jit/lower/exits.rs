@@ -1,0 +1,164 @@
+//! How lowered code leaves: direct and indirect exits (linked to the
+//! compiled successor where known), the loop's back edge, traps with the
+//! guest instruction that made them, and the budget refund.
+
+use super::*;
+
+impl Lower<'_, '_> {
+    /// The branch back to the block's start, having run `executed` of its
+    /// instructions: when the budget pays for another whole round (and no
+    /// interrupt is pending), the carried slots go round in registers and
+    /// only the other live writes are stored; else the block leaves with
+    /// the state exact.
+    pub(super) fn back_edge(&mut self, executed: u32) {
+        let off = offset_of!(JitCtx, budget) as i32;
+        // The budget holds what is left after paying for the whole round;
+        // this round ran `executed`, so `budget + insts - executed` is left,
+        // and another round leaves `budget - executed`.
+        let budget = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
+        let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
+        let short = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, again, 0);
+        let spent = or_interrupted(&mut self.b, short, self.interrupt);
+        self.side(spent, |l| {
+            let left = l.b.ins().iadd_imm_s(budget, l.insts as i64 - executed as i64);
+            l.b.ins().store(MemFlagsData::trusted(), left, l.ctx, off);
+            let pc = l.iconst(types::I64, l.block.addr as i64);
+            l.exit_jump(EXIT_JUMP, pc);
+        });
+        self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
+        let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
+        let mut skip = self.dead_at_start.clone();
+        self.carried.iter().for_each(|s| skip[*s] = true);
+        self.store_pending_except(&skip);
+        let args: Vec<ir::BlockArg> = args.into_iter().map(ir::BlockArg::Value).collect();
+        self.b.ins().jump(self.body, &args);
+    }
+
+    /// Leaves for `target` having run `executed` of the block's instructions.
+    pub(super) fn leave(&mut self, executed: u32, target: u64) {
+        if self.loops && target == self.block.addr {
+            return self.back_edge(executed);
+        }
+        self.refund(executed);
+        self.exit_direct(target);
+    }
+
+    pub(super) fn ret(&mut self, kind: u32) {
+        self.store_pending();
+        let k = self.iconst(types::I32, kind as i64);
+        self.b.ins().return_(&[k]);
+    }
+
+    /// Continues in a new block when `cond` is 0; runs `cold` (which must end
+    /// the function) when it is 1.
+    pub(super) fn side(&mut self, cond: ir::Value, cold: impl FnOnce(&mut Self)) {
+        let (cold_block, next) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(cold_block);
+        self.b.ins().brif(cond, cold_block, &[], next, &[]);
+        self.b.switch_to_block(cold_block);
+        cold(self);
+        self.b.switch_to_block(next);
+    }
+
+    /// Gives back the budget of the block's instructions that will not run
+    /// when it leaves having run `executed` of them.
+    pub(super) fn refund(&mut self, executed: u32) {
+        let unused = self.insts.saturating_sub(executed);
+        if unused > 0 {
+            let off = offset_of!(JitCtx, budget) as i32;
+            let b = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
+            let b = self.b.ins().iadd_imm_s(b, unused as i64);
+            self.b.ins().store(MemFlagsData::trusted(), b, self.ctx, off);
+        }
+    }
+
+    /// Guest instructions run when the current one completes.
+    pub(super) fn through_current(&self) -> u32 {
+        if self.started { self.completed + 1 } else { 0 }
+    }
+
+    /// Leaves for a known guest address: straight into its compiled block
+    /// when the link cell holds one, else back to the dispatcher.
+    pub(super) fn exit_direct(&mut self, target: u64) {
+        let cell = self.links.cells.iter().find(|(t, _)| *t == target).map_or(0, |(_, c)| *c);
+        let pc = self.iconst(types::I64, target as i64);
+        if cell == 0 {
+            return self.exit_jump(EXIT_JUMP, pc);
+        }
+        let cell_addr = self.iconst(types::I64, cell as i64);
+        let next = self.b.ins().load(types::I64, MemFlagsData::new().with_notrap(), cell_addr, 0);
+        let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(next, linked, &[], unlinked, &[]);
+        self.b.switch_to_block(linked);
+        self.store_pending();
+        let sig = self.sig_block;
+        self.b.ins().return_call_indirect(sig, next, &[self.ctx]);
+        self.b.switch_to_block(unlinked);
+        self.ctx_store(types::I64, cell_addr, offset_of!(JitCtx, exit_link));
+        self.exit_jump(EXIT_JUMP, pc);
+    }
+
+    /// Leaves for a computed guest address: through the indirect-jump table
+    /// when it knows the address, else back to the dispatcher.
+    pub(super) fn exit_indirect(&mut self, target: ir::Value) {
+        let off = offset_of!(JitCtx, ind_table) as i32;
+        let table = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
+        let hi = self.b.ins().ushr_imm_u(target, runtime::IND_HASH_SHIFT as i64);
+        let mixed = self.b.ins().bxor(target, hi);
+        let slot = self.b.ins().band_imm_u(mixed, IND_ENTRIES as i64 - 1);
+        let scaled = self.b.ins().imul_imm_u(slot, std::mem::size_of::<IndEntry>() as i64);
+        let entry = self.b.ins().iadd(table, scaled);
+        let flags = MemFlagsData::new().with_notrap();
+        let guest = self.b.ins().load(types::I64, flags, entry, offset_of!(IndEntry, guest) as i32);
+        let code = self.b.ins().load(types::I64, flags, entry, offset_of!(IndEntry, code) as i32);
+        // Any address can be a guest's, so an empty entry is told by its code.
+        let same = self.b.ins().icmp(condcodes::IntCC::Equal, guest, target);
+        let filled = self.b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, code, 0);
+        let hit = self.b.ins().band(same, filled);
+        let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(hit, linked, &[], unlinked, &[]);
+        self.b.switch_to_block(linked);
+        self.store_pending();
+        let sig = self.sig_block;
+        self.b.ins().return_call_indirect(sig, code, &[self.ctx]);
+        self.b.switch_to_block(unlinked);
+        self.exit_jump(EXIT_INDIRECT, target);
+    }
+
+    /// Reports a trap at the current guest instruction and returns.
+    pub(super) fn trap_now(
+        &mut self,
+        code: Option<TrapCode>,
+        dynamic_code: Option<ir::Value>,
+        fault_addr: Option<ir::Value>,
+    ) {
+        if let Some(code) = code {
+            self.ctx_store_const(types::I32, code.code() as u64, offset_of!(JitCtx, trap_code));
+        }
+        if let Some(c) = dynamic_code {
+            self.ctx_store(types::I32, c, offset_of!(JitCtx, trap_code));
+        }
+        self.ctx_store_const(types::I64, self.guest, offset_of!(JitCtx, trap_guest));
+        self.ctx_store_const(types::I32, self.completed as u64, offset_of!(JitCtx, trap_completed));
+        match fault_addr {
+            Some(a) => {
+                self.ctx_store(types::I64, a, offset_of!(JitCtx, trap_addr));
+                self.ctx_store_const(types::I32, 1, offset_of!(JitCtx, has_trap_addr));
+            }
+            // A runtime function that trapped has set the address itself.
+            None if dynamic_code.is_some() => {}
+            None => self.ctx_store_const(types::I32, 0, offset_of!(JitCtx, has_trap_addr)),
+        }
+        self.refund(self.completed);
+        self.ret(EXIT_TRAP);
+    }
+
+    pub(super) fn trap_if(&mut self, cond: ir::Value, code: TrapCode, fault_addr: Option<ir::Value>) {
+        self.side(cond, |l| l.trap_now(Some(code), None, fault_addr));
+    }
+
+    pub(super) fn exit_jump(&mut self, kind: u32, pc: ir::Value) {
+        self.ctx_store(types::I64, pc, offset_of!(JitCtx, exit_pc));
+        self.ret(kind);
+    }
+}

@@ -1,0 +1,162 @@
+//! Guest memory accesses: bounds and page-permission checks (one check
+//! for a group of accesses), host addresses, and the self-modifying-code
+//! check on stores.
+
+use super::*;
+
+impl Lower<'_, '_> {
+    /// The bytes of a map with one byte per `1 << shift` guest bytes for the
+    /// first and last byte of an access: (AND, OR) of the two (one load
+    /// when the access is a single byte).
+    pub(super) fn map_bytes(
+        &mut self,
+        map: ir::Value,
+        addr: ir::Value,
+        size: u32,
+        shift: u32,
+    ) -> (ir::Value, ir::Value) {
+        let flags = MemFlagsData::new().with_notrap();
+        let first = self.b.ins().ushr_imm_u(addr, shift as i64);
+        let p0 = self.b.ins().iadd(map, first);
+        let f0 = self.b.ins().load(types::I8, flags, p0, 0);
+        if size == 1 {
+            return (f0, f0);
+        }
+        let last_byte = self.b.ins().iadd_imm_s(addr, size as i64 - 1);
+        let last = self.b.ins().ushr_imm_u(last_byte, shift as i64);
+        let p1 = self.b.ins().iadd(map, last);
+        let f1 = self.b.ins().load(types::I8, flags, p1, 0);
+        (self.b.ins().band(f0, f1), self.b.ins().bor(f0, f1))
+    }
+
+    /// Checks a guest access and returns its host address. With page
+    /// permissions, a store to a page holding translated code takes the
+    /// slow path that records code writes; without, the code-line map says.
+    pub(super) fn guest_address(&mut self, addr: ir::Value, size: u32, aligned: bool, write: bool) -> ir::Value {
+        if aligned && size > 1 {
+            let low = self.b.ins().band_imm_u(addr, (size - 1) as i64);
+            self.trap_if(low, TrapCode::Misaligned, Some(addr));
+        }
+        let hit = match self.access_group[self.at] {
+            Some(g) => {
+                // When the group's span passed, no check; else this access's own.
+                let ok = self.group_check(g);
+                let (slow, join) = (self.b.create_block(), self.b.create_block());
+                let hit = self.b.append_block_param(join, types::I32);
+                let zero = self.iconst(types::I32, 0);
+                self.b.set_cold_block(slow);
+                self.b.ins().brif(ok, join, &[ir::BlockArg::Value(zero)], slow, &[]);
+                self.b.switch_to_block(slow);
+                let slow_hit = self.check_access(addr, size, write).unwrap_or(zero);
+                self.b.ins().jump(join, &[ir::BlockArg::Value(slow_hit)]);
+                self.b.switch_to_block(join);
+                write.then_some(hit)
+            }
+            None => self.check_access(addr, size, write),
+        };
+        if let Some(hit) = hit {
+            self.modified = Some(match self.modified {
+                Some(m) => self.b.ins().bor(m, hit),
+                None => hit,
+            });
+        }
+        self.b.ins().iadd(self.mem_base, addr)
+    }
+
+    /// Whether every access of a group is in bounds, allowed, and (for a
+    /// group that stores) on pages without translated code: checked at the
+    /// group's first access, which dominates the others.
+    pub(super) fn group_check(&mut self, g: usize) -> ir::Value {
+        if let Some(ok) = self.group_ok[g] {
+            return ok;
+        }
+        let group = self.groups[g];
+        let perms = self.perms.expect("groups only with page permissions");
+        let base = match group.base {
+            Some(v) => self.val(v),
+            None => self.iconst(types::I64, 0),
+        };
+        // In bounds, without wrapping: the first byte at most `span` below
+        // the end of memory (when memory is larger than the span).
+        let span = (group.hi - group.lo - 1) as i64;
+        let first = self.b.ins().iadd_imm_s(base, group.lo as i64);
+        let limit = self.b.ins().iadd_imm_s(self.mem_size, -1 - span);
+        let below = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThanOrEqual, first, limit);
+        let large = self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedGreaterThan, self.mem_size, span);
+        let inside = self.b.ins().band(below, large);
+        let (pages, join) = (self.b.create_block(), self.b.create_block());
+        let ok = self.b.append_block_param(join, types::I8);
+        let no = self.iconst(types::I8, 0);
+        self.b.ins().brif(inside, pages, &[], join, &[ir::BlockArg::Value(no)]);
+        self.b.switch_to_block(pages);
+        // Both pages allow every access (and hold no translated code, for
+        // a group that stores): no bit of `need` missing, no code bit.
+        let last = self.b.ins().iadd_imm_s(first, span);
+        let flags = MemFlagsData::new().with_notrap();
+        let mut page = |at: ir::Value| {
+            let index = self.b.ins().ushr_imm_u(at, crate::machine::PAGE_SHIFT as i64);
+            let p = self.b.ins().iadd(perms, index);
+            self.b.ins().load(types::I8, flags, p, 0)
+        };
+        let (p0, p1) = (page(first), page(last));
+        let both = self.b.ins().band(p0, p1);
+        let need = if group.write { crate::machine::PERM_R | crate::machine::PERM_W } else { crate::machine::PERM_R };
+        let mut bad = self.b.ins().band_imm_u(both, need as i64);
+        bad = self.b.ins().bxor_imm_u(bad, need as i64);
+        if group.write {
+            let either = self.b.ins().bor(p0, p1);
+            let code = self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64);
+            bad = self.b.ins().bor(bad, code);
+        }
+        let good = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, bad, 0);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(good)]);
+        self.b.switch_to_block(join);
+        self.group_ok[g] = Some(ok);
+        ok
+    }
+
+    /// Checks one access: traps unless it is in bounds and allowed, and for
+    /// a store that may hit translated code, records the write; returns
+    /// whether it did hit code (for a store).
+    pub(super) fn check_access(&mut self, addr: ir::Value, size: u32, write: bool) -> Option<ir::Value> {
+        // Memory is never smaller than an access (`GuestMemory` refuses
+        // sizes below `MIN_MEMORY`), so one compare bounds it.
+        let limit = self.b.ins().iadd_imm_s(self.mem_size, -(size as i64));
+        let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, addr, limit);
+        self.trap_if(beyond, TrapCode::MemFault, Some(addr));
+        let code = if let Some(perms) = self.perms {
+            // The first and last byte's pages must both allow the access.
+            let need = if write { crate::machine::PERM_W } else { crate::machine::PERM_R };
+            let (both, either) = self.map_bytes(perms, addr, size, crate::machine::PAGE_SHIFT);
+            let allowed = self.b.ins().band_imm_u(both, need as i64);
+            let denied = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, 0);
+            self.trap_if(denied, TrapCode::MemFault, Some(addr));
+            write.then(|| self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64))
+        } else if write {
+            Some(self.map_bytes(self.code_lines, addr, size, crate::machine::LINE_SHIFT).1)
+        } else {
+            None
+        };
+        code.map(|code| self.code_write_check(code, addr, size))
+    }
+
+    /// For a store that may hit translated code (`maybe` nonzero): the
+    /// runtime records the write; returns whether it did hit code (then
+    /// the block leaves at the next instruction boundary).
+    pub(super) fn code_write_check(&mut self, maybe: ir::Value, addr: ir::Value, size: u32) -> ir::Value {
+        let (slow, join) = (self.b.create_block(), self.b.create_block());
+        let hit = self.b.append_block_param(join, types::I32);
+        let zero = self.iconst(types::I32, 0);
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(maybe, slow, &[], join, &[ir::BlockArg::Value(zero)]);
+        self.b.switch_to_block(slow);
+        let f = self.iconst(types::I64, runtime::rt_code_write as *const () as usize as i64);
+        let size_v = self.iconst(types::I64, size as i64);
+        let sig = self.sig_code_write;
+        let call = self.b.ins().call_indirect(sig, f, &[self.ctx, addr, size_v]);
+        let r = self.b.inst_results(call)[0];
+        self.b.ins().jump(join, &[ir::BlockArg::Value(r)]);
+        self.b.switch_to_block(join);
+        hit
+    }
+}
