@@ -197,8 +197,13 @@ fn item10_rdrand_is_reproducible_on_the_board_and_random_in_user_mode() {
         assert_ne!(cpu.gpr[0], cpu.gpr[3], "two draws differ");
         (cpu.gpr[0], cpu.gpr[3])
     };
-    assert_eq!(draw(X86Runtime::new(NoPorts)), draw(X86Runtime::new(NoPorts)), "reproducible");
-    assert_ne!(draw(X86Runtime::with_host_random(NoPorts)), draw(X86Runtime::with_host_random(NoPorts)), "random");
+    let env = &visa::frontend::x86::X86Env::get().env;
+    assert_eq!(draw(X86Runtime::new(NoPorts, env)), draw(X86Runtime::new(NoPorts, env)), "reproducible");
+    assert_ne!(
+        draw(X86Runtime::with_host_random(NoPorts, env)),
+        draw(X86Runtime::with_host_random(NoPorts, env)),
+        "random"
+    );
 }
 
 /// A block that calls the x87 helper with an encoding no lifted code makes
@@ -212,7 +217,7 @@ fn item2_invalid_x87_helper_operations_trap() {
     let code = visa::interp::compile(&env, &module.blocks[0], std::mem::size_of::<visa::machine::CpuState>()).unwrap();
     let mut cpu = visa::system::board::entry_state(0x1000, 1 << 16);
     let mut mem = visa::machine::GuestMemory::new(1 << 16).unwrap();
-    let mut rt = visa::machine::x86rt::X86Runtime::new(visa::machine::x86rt::NoPorts);
+    let mut rt = visa::machine::x86rt::X86Runtime::new(visa::machine::x86rt::NoPorts, &env);
     let outcome = visa::interp::run(&code, cpu.as_bytes_mut(), &mut mem, &mut rt, &mut visa::interp::Scratch::new());
     match outcome {
         visa::abi::Outcome::Trap(t) => assert_eq!(t.code, visa::visa::TrapCode::User(6)),

@@ -21,8 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Crossings that exist today: (file, part it names, why).
-const KNOWN: &[(&str, &str, &str)] =
-    &[("machine/x86rt.rs", "frontend", "binds helpers through the x86 Env; goes when helpers are bound by name")];
+const KNOWN: &[(&str, &str, &str)] = &[];
 
 /// The top-level parts a source file names as `crate::PART`.
 fn parts_named(src: &str) -> BTreeSet<String> {

@@ -81,7 +81,7 @@ fn run_decoded(block: &visa::visa::Block, jit: bool) -> Option<(String, CpuState
     for (i, r) in cpu.gpr.iter_mut().enumerate() {
         *r = 0x100 * i as u64;
     }
-    let mut helpers = X86Runtime::new(NoPorts);
+    let mut helpers = X86Runtime::new(NoPorts, &X86Env::get().env);
     let outcome = if jit {
         visa::jit::run_once(env, block, cpu.as_bytes_mut(), &mut mem, &mut helpers).ok()?
     } else {

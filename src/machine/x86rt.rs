@@ -3,15 +3,14 @@
 //! families listed in `IMPLEMENTED`). Port I/O is the one thing a machine
 //! adds (the board's devices); without devices ports read all ones and
 //! writes go nowhere. The frontend declares the helpers (names and
-//! signatures); this module binds the names to code.
+//! signatures) in its Env; a runtime binds the Env's helpers to code by
+//! name when it is made.
 
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::abi::{HelperCtx, Helpers};
-use crate::frontend::x86::X86Env;
 use crate::machine::cpuid;
-use crate::visa::{Helper, TrapCode};
+use crate::visa::{Env, Helper, TrapCode};
 
 /// Devices on the I/O port bus.
 pub trait Ports {
@@ -39,16 +38,32 @@ impl Ports for NoPorts {
 /// A helper implementation: `(state, memory, args, results)`.
 pub type HelperFn = fn(HelperCtx<'_>, &[u128], &mut [u128]) -> Result<(), TrapCode>;
 
-/// Helpers that need no device, by the name the frontend declares.
-const IMPLEMENTED: &[(&str, HelperFn)] = &[("pcmpstr", pcmpstr), ("x87", crate::machine::x87::helper)];
+/// What a declared helper runs.
+#[derive(Clone, Copy)]
+enum Binding {
+    Cpuid,
+    Rdtsc,
+    PortIn,
+    PortOut,
+    Rdrand,
+    /// A helper that needs nothing of the runtime.
+    Plain(HelperFn),
+}
 
-/// The implementation of each of the Env's helpers, by helper index.
-fn implementations() -> &'static [Option<HelperFn>] {
-    static TABLE: OnceLock<Vec<Option<HelperFn>>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let env = &X86Env::get().env;
-        env.helpers.iter().map(|h| IMPLEMENTED.iter().find(|(name, _)| *name == h.name).map(|(_, f)| *f)).collect()
-    })
+/// The helpers this runtime implements, by the name the frontend declares.
+const BINDINGS: &[(&str, Binding)] = &[
+    ("cpuid", Binding::Cpuid),
+    ("rdtsc", Binding::Rdtsc),
+    ("port_in", Binding::PortIn),
+    ("port_out", Binding::PortOut),
+    ("rdrand", Binding::Rdrand),
+    ("pcmpstr", Binding::Plain(pcmpstr)),
+    ("x87", Binding::Plain(crate::machine::x87::helper)),
+];
+
+/// The binding of each of an Env's helpers, by helper index.
+fn bind(env: &Env) -> Vec<Option<Binding>> {
+    env.helpers.iter().map(|h| BINDINGS.iter().find(|(name, _)| *name == h.name).map(|(_, b)| *b)).collect()
 }
 
 /// The shared helpers, with a port bus.
@@ -58,22 +73,25 @@ pub struct X86Runtime<P: Ports> {
     /// RDRAND's source: a fixed xorshift sequence from this state, or
     /// (`None`) the host's randomness.
     rand_state: Option<u64>,
+    /// What each of the Env's helpers runs, by helper index.
+    bound: Vec<Option<Binding>>,
 }
 
 /// Where RDRAND's sequence starts in a reproducible runtime.
 const RDRAND_SEED: u64 = 0x2545_f491_4f6c_dd1d;
 
 impl<P: Ports> X86Runtime<P> {
-    /// A reproducible runtime: RDRAND gives the same pseudo-random sequence
-    /// in every run (the board, tests, fuzzing), so engines can be compared.
-    pub fn new(ports: P) -> X86Runtime<P> {
-        X86Runtime { ports, started: Instant::now(), rand_state: Some(RDRAND_SEED) }
+    /// A runtime for the helpers `env` declares, reproducible: RDRAND gives
+    /// the same pseudo-random sequence in every run (the board, tests,
+    /// fuzzing), so engines can be compared.
+    pub fn new(ports: P, env: &Env) -> X86Runtime<P> {
+        X86Runtime { ports, started: Instant::now(), rand_state: Some(RDRAND_SEED), bound: bind(env) }
     }
 
     /// A runtime whose RDRAND returns the host's randomness (`getrandom`),
     /// different in every process and after fork, as a program expects.
-    pub fn with_host_random(ports: P) -> X86Runtime<P> {
-        X86Runtime { rand_state: None, ..X86Runtime::new(ports) }
+    pub fn with_host_random(ports: P, env: &Env) -> X86Runtime<P> {
+        X86Runtime { rand_state: None, ..X86Runtime::new(ports, env) }
     }
 
     fn rdrand(&mut self) -> u64 {
@@ -107,25 +125,22 @@ impl<P: Ports> Helpers for X86Runtime<P> {
         args: &[u128],
         results: &mut [u128],
     ) -> Result<(), TrapCode> {
-        let x = X86Env::get();
-        if helper == x.cpuid {
-            let r = cpuid::cpuid(args[0] as u32, args[1] as u32);
-            for (out, v) in results.iter_mut().zip(r) {
-                *out = v as u128;
+        match self.bound.get(helper.0 as usize).copied().flatten() {
+            Some(Binding::Cpuid) => {
+                let r = cpuid::cpuid(args[0] as u32, args[1] as u32);
+                for (out, v) in results.iter_mut().zip(r) {
+                    *out = v as u128;
+                }
             }
-        } else if helper == x.rdtsc {
             // A 1 GHz counter from power-on.
-            results[0] = self.started.elapsed().as_nanos() as u64 as u128;
-        } else if helper == x.port_in {
-            results[0] = self.ports.port_in(args[0] as u16, args[1] as u32) as u128;
-        } else if helper == x.port_out {
-            self.ports.port_out(args[0] as u16, args[1] as u32, args[2] as u32);
-        } else if helper == x.rdrand {
-            results[0] = self.rdrand() as u128;
-        } else if let Some(f) = implementations().get(helper.0 as usize).copied().flatten() {
-            return f(ctx, args, results);
-        } else {
-            unreachable!("helper #{} has no implementation", helper.0);
+            Some(Binding::Rdtsc) => results[0] = self.started.elapsed().as_nanos() as u64 as u128,
+            Some(Binding::PortIn) => results[0] = self.ports.port_in(args[0] as u16, args[1] as u32) as u128,
+            Some(Binding::PortOut) => self.ports.port_out(args[0] as u16, args[1] as u32, args[2] as u32),
+            Some(Binding::Rdrand) => results[0] = self.rdrand() as u128,
+            Some(Binding::Plain(f)) => return f(ctx, args, results),
+            // A helper this runtime does not implement: as an instruction
+            // the processor lacks, #UD.
+            None => return Err(TrapCode::User(6)),
         }
         Ok(())
     }

@@ -129,7 +129,7 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
         Tier::Interp => EngineKind::Interp,
         Tier::Jit => EngineKind::Jit,
     });
-    let mut helpers = X86Runtime::new(NoPorts);
+    let mut helpers = X86Runtime::new(NoPorts, &X86Env::get().env);
     let stop = match engine.run(&mut cpu, &mut mem, &mut helpers, 1_000_000) {
         EngineStop::Exit(ExitReason::Breakpoint) if cpu.rip == END + 1 => {
             cpu.rip = END;

@@ -50,7 +50,7 @@ pub type Board = X86Runtime<Devices>;
 
 /// A board with a UART.
 pub fn new_board(uart: Uart) -> Board {
-    X86Runtime::new(Devices { uart, exit_status: None })
+    X86Runtime::new(Devices { uart, exit_status: None }, &crate::frontend::x86::X86Env::get().env)
 }
 
 /// The entry state of a board guest (README.md documents it): 64-bit long

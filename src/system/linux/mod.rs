@@ -266,7 +266,7 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }
-    let mut rt = X86Runtime::with_host_random(NoPorts);
+    let mut rt = X86Runtime::with_host_random(NoPorts, &crate::frontend::x86::X86Env::get().env);
     signals::take_host_signals(&mut p.signals);
     let limit = opts.max_insns.unwrap_or(u64::MAX);
     let status = loop {
