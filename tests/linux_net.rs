@@ -64,6 +64,11 @@ fn socket_calls_with_bad_pointers_and_lengths() {
 }
 
 #[test]
+fn netlink_route_dump_and_getaddrinfo() {
+    check("netlink", &["dump: done 1, sequence right 1, loopback address seen 1", "getaddrinfo: 0, family 2, port 80"]);
+}
+
+#[test]
 fn eventfd_counters_and_semaphores() {
     check("eventfd", &["semaphore read 3: -11, value 0", "counter read: 12", "full counter: readable 1, writable 0"]);
 }

@@ -247,6 +247,8 @@ int ev_timer(void) {
     se.sigev_notify = SIGEV_SIGNAL;
     se.sigev_signo = 65;
     SHOW(syscall(SYS_timer_create, CLOCK_MONOTONIC, &se, &t));
+    se.sigev_signo = 0;
+    SHOW(syscall(SYS_timer_create, CLOCK_MONOTONIC, &se, &t));
     SHOW(syscall(SYS_timer_create, CLOCK_MONOTONIC, (void *)1, &t));
     return 0;
 }

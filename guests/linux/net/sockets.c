@@ -1,8 +1,11 @@
 /* Sockets: a loopback TCP server and client in one process (non-blocking,
  * driven by epoll), AF_UNIX socket pairs passing a descriptor and
  * credentials, UDP datagrams (one at a time and several per call), socket
- * names and options, and hostile pointers and lengths. */
+ * names and options, netlink, and hostile pointers and lengths. */
 #include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netdb.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -337,5 +340,53 @@ int net_fault(void) {
     SHOW(socket(AF_INET, SOCK_STREAM | 0x100, 0));
     SHOW(syscall(SYS_accept4, fd, NULL, NULL, 0x100));
     close(fd);
+    return 0;
+}
+
+/* Netlink, as the C library's getaddrinfo uses it (AI_ADDRCONFIG asks the
+ * kernel for the host's addresses): a route socket dumping the addresses,
+ * of which the loopback one is always there. */
+int net_netlink(void) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    SHOW(fd >= 0);
+    struct sockaddr_nl me = {.nl_family = AF_NETLINK};
+    SHOW(bind(fd, (struct sockaddr *)&me, sizeof me));
+    socklen_t len = sizeof me;
+    SHOW(getsockname(fd, (struct sockaddr *)&me, &len));
+    printf("netlink name: length %u, family %d, port id nonzero %d\n", len, me.nl_family, me.nl_pid != 0);
+    struct {
+        struct nlmsghdr h;
+        struct ifaddrmsg a;
+    } req = {{.nlmsg_len = sizeof req, .nlmsg_type = RTM_GETADDR, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+              .nlmsg_seq = 7},
+             {.ifa_family = AF_INET}};
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    SHOW(sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&kernel, sizeof kernel));
+    int loopback_seen = 0, done = 0, seq_right = 1;
+    static char buf[1 << 16];
+    while (!done) {
+        struct sockaddr_nl from;
+        socklen_t flen = sizeof from;
+        long n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
+        if (n <= 0 || from.nl_pid != 0) break;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+            seq_right &= h->nlmsg_seq == 7;
+            if (h->nlmsg_type == NLMSG_DONE) done = 1;
+            if (h->nlmsg_type != RTM_NEWADDR) continue;
+            struct ifaddrmsg *a = NLMSG_DATA(h);
+            int alen = IFA_PAYLOAD(h);
+            for (struct rtattr *r = IFA_RTA(a); RTA_OK(r, alen); r = RTA_NEXT(r, alen))
+                if (r->rta_type == IFA_LOCAL && *(uint32_t *)RTA_DATA(r) == htonl(INADDR_LOOPBACK)) loopback_seen = 1;
+        }
+    }
+    printf("dump: done %d, sequence right %d, loopback address seen %d\n", done, seq_right, loopback_seen);
+    close(fd);
+
+    struct addrinfo hints = {.ai_flags = AI_ADDRCONFIG | AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int r = getaddrinfo("127.0.0.1", "80", &hints, &res);
+    printf("getaddrinfo: %d, family %d, port %d\n", r, res ? res->ai_family : -1,
+           res ? ntohs(((struct sockaddr_in *)res->ai_addr)->sin_port) : -1);
+    if (res) freeaddrinfo(res);
     return 0;
 }

@@ -12,6 +12,7 @@ int net_tcp(void);
 int net_unix(void);
 int net_udp(void);
 int net_fault(void);
+int net_netlink(void);
 int ev_eventfd(void);
 int ev_timerfd(void);
 int ev_epoll(void);

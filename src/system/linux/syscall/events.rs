@@ -228,9 +228,12 @@ const SIGEV_SIGNAL: i32 = 0;
 const SIGEV_NONE: i32 = 1;
 const SIGEV_THREAD_ID: i32 = 4;
 
-/// The host C library's own real-time signals (glibc's SIGCANCEL and
-/// SIGSETXID), which visa cannot take over for the guest.
-const HOST_RESERVED: [i32; 2] = [32, 33];
+/// Signals a timer may not raise, since visa cannot take them over on the
+/// host: those of its own faults (a fault of visa's caught as a guest
+/// signal would repeat forever) and the host C library's own real-time
+/// signals (glibc's SIGCANCEL and SIGSETXID).
+const HOST_RESERVED: [i32; 7] =
+    [signals::SIGILL, signals::SIGTRAP, signals::SIGBUS, signals::SIGFPE, signals::SIGSEGV, 32, 33];
 
 /// timer_create. The guest's `struct sigevent` (value, signo, notify, tid:
 /// one layout on 64-bit Linux, little-endian words) is rebuilt for the
