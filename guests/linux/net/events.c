@@ -167,6 +167,10 @@ int ev_epoll(void) {
     SHOW(syscall(SYS_epoll_wait, ep, 1ul, 1, 0));
     SHOW(epoll_wait(ep, out, 1, 0));
     SHOW(epoll_wait(ep, out, 1, 1));
+    struct timespec far = {INT64_MAX, 0}, before = {-1, 0};
+    SHOW(write(e[1], &one, 8));
+    SHOW(syscall(SYS_epoll_pwait2, ep, out, 1, &far, NULL, 8));
+    SHOW(syscall(SYS_epoll_pwait2, ep, out, 1, &before, NULL, 8));
 
     int quiet = epoll_create1(0);
     interrupted_wait(quiet, 0, 0);

@@ -279,11 +279,13 @@ int net_udp(void) {
         im[i].msg_hdr.msg_name = &names[i];
         im[i].msg_hdr.msg_namelen = sizeof names[i];
     }
-    SHOW(recvmmsg(y, im, 4, MSG_WAITFORONE, NULL));
+    struct timespec far = {INT64_MAX, 0}, before = {-1, 0};
+    SHOW(recvmmsg(y, im, 4, MSG_WAITFORONE, &far));
     for (int i = 0; i < 3; i++)
         printf("message %d: %u bytes \"%s\", from x %d\n", i, im[i].msg_len, in[i],
                ntohs(names[i].sin_port) == port_of(x, 0) && im[i].msg_hdr.msg_namelen == sizeof names[i]);
     SHOW(recv(y, buf, sizeof buf, MSG_DONTWAIT));
+    SHOW(recvmmsg(y, im, 4, MSG_DONTWAIT, &before));
 
     /* Scattered send, gathered receive. */
     struct iovec parts[2] = {{"scat", 4}, {"tered", 5}};

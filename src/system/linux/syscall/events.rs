@@ -144,7 +144,8 @@ fn epoll_wait(p: &mut Process, [epfd, at, max, ..]: [u64; 6], timeout: Option<Du
     let room = p.accessible(at, max as u64 * GUEST_EVENT as u64, PERM_W) as usize / GUEST_EVENT;
     let mut host = vec![libc::epoll_event { events: 0, u64: 0 }; room.min(MAX_BATCH)];
     let mut ready = libc::pollfd { fd: epfd as i32, events: libc::POLLIN, revents: 0 };
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too far to be a time is none.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let n = loop {
         // Whole milliseconds left, rounded up so the wait is never short.
         let ms = deadline.map_or(-1, |d| {

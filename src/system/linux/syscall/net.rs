@@ -14,6 +14,8 @@
 //! pointer is read or written through the checked accessors. Calls that
 //! block go on through host interruptions the guest does not see.
 
+use std::time::{Duration, Instant};
+
 use super::super::errno::{EINTR, EINVAL, Errno, check, last};
 use super::super::process::{Dir, HostBuf, Process};
 use super::super::signals;
@@ -56,6 +58,9 @@ pub const TABLE: &[Entry] = &[
     (307, "sendmmsg", &[Int, Hex, Int, Hex], |p, a| mmsg(p, a, None, sendmsg)),
     (299, "recvmmsg", &[Int, Hex, Int, Hex, Hex], |p, a| {
         let timeout = if a[4] != 0 { Some(read_timespec(p, a[4])?) } else { None };
+        if timeout.is_some_and(|t| t.tv_sec < 0) {
+            return Err(EINVAL);
+        }
         mmsg(p, a, timeout, recvmsg)
     }),
     (48, "shutdown", &[Int, Int], |_, a| {
@@ -213,6 +218,9 @@ fn accept4(p: &mut Process, [fd, at, len_at, flags, ..]: [u64; 6]) -> Result<u64
     Ok(new)
 }
 
+// SAFETY: the type of getsockname and getpeername, which write at most
+// `*len` bytes at the address and the new length at `len`; calling one is
+// unsafe, and `name` says why its call is sound.
 type NameCall = unsafe extern "C" fn(i32, *mut libc::sockaddr, *mut libc::socklen_t) -> i32;
 
 /// getsockname and getpeername.
@@ -299,7 +307,7 @@ fn convert_cmsgs(b: &mut [u8], to_host: bool) {
     while at + CMSG_HEADER <= b.len() {
         let h = &mut b[at..at + CMSG_HEADER];
         if to_host {
-            swap_words(h, 8);
+            swap_words(&mut h[..8], 8);
             swap_words(&mut h[8..], 4);
         }
         let len = u64::from_ne_bytes(h[0..8].try_into().unwrap()) as usize;
@@ -318,10 +326,10 @@ fn convert_cmsgs(b: &mut [u8], to_host: bool) {
         h[8..12].copy_from_slice(&level.to_ne_bytes());
         h[12..16].copy_from_slice(&kind.to_ne_bytes());
         if !to_host {
-            swap_words(h, 8);
+            swap_words(&mut h[..8], 8);
             swap_words(&mut h[8..], 4);
         }
-        if len < CMSG_HEADER || at + len > b.len() {
+        if len < CMSG_HEADER || len > b.len() - at {
             return;
         }
         swap_words(&mut b[at + CMSG_HEADER..at + len], word);
@@ -332,22 +340,46 @@ fn convert_cmsgs(b: &mut [u8], to_host: bool) {
 /// A guest `struct msghdr` (56 bytes on 64-bit Linux).
 const MSGHDR: usize = 56;
 
+/// A guest `struct msghdr`'s fields, read and checked as Linux's
+/// copy_msghdr_from_user does (a name length past the storage size is
+/// cut to it).
+struct MsgHdr {
+    name: u64,
+    name_len: u64,
+    iov: u64,
+    iov_len: u64,
+    control: u64,
+    control_len: usize,
+}
+
+impl MsgHdr {
+    fn read(p: &Process, at: u64) -> Result<MsgHdr, Errno> {
+        let m = p.read(at, MSGHDR)?;
+        let word = |o: usize| u64::from_le_bytes(m[o..o + 8].try_into().unwrap());
+        let name_len = word(8) as u32 as i32;
+        if name_len < 0 {
+            return Err(EINVAL);
+        }
+        if word(40) > i32::MAX as u64 {
+            return Err(libc::ENOBUFS);
+        }
+        Ok(MsgHdr {
+            name: word(0),
+            name_len: (name_len as u64).min(ADDR_MAX as u64),
+            iov: word(16),
+            iov_len: word(24),
+            control: word(32),
+            control_len: word(40) as usize,
+        })
+    }
+}
+
 /// sendmsg: the header, iovecs, address and control messages converted.
 fn sendmsg(p: &mut Process, fd: u64, at: u64, flags: i32) -> Result<u64, Errno> {
-    let m = p.read(at, MSGHDR)?;
-    let word = |o: usize| u64::from_le_bytes(m[o..o + 8].try_into().unwrap());
-    let (name, name_len, iov, iov_len, control, control_len) =
-        (word(0), word(8) as u32 as i32, word(16), word(24), word(32), word(40));
-    if name_len < 0 {
-        return Err(EINVAL);
-    }
-    if control_len > i32::MAX as u64 {
-        return Err(libc::ENOBUFS);
-    }
-    let addr =
-        if name != 0 { Some(SockAddr::from_guest(p, name, (name_len as u64).min(ADDR_MAX as u64))?) } else { None };
-    let (_bufs, mut iovs) = host_iovs(p, iov, iov_len, Dir::In)?;
-    let mut ctl = p.read(control, control_len as usize)?;
+    let m = MsgHdr::read(p, at)?;
+    let addr = if m.name != 0 { Some(SockAddr::from_guest(p, m.name, m.name_len)?) } else { None };
+    let (_bufs, mut iovs) = host_iovs(p, m.iov, m.iov_len, Dir::In)?;
+    let mut ctl = p.read(m.control, m.control_len)?;
     convert_cmsgs(&mut ctl, true);
     // SAFETY: msghdr is plain data; zero is a valid value.
     let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -374,19 +406,11 @@ const CONTROL_MAX: usize = 1 << 16;
 /// recvmsg: the data, address and control messages written back, with the
 /// header's lengths and flags.
 fn recvmsg(p: &mut Process, fd: u64, at: u64, flags: i32) -> Result<u64, Errno> {
-    let m = p.read(at, MSGHDR)?;
-    let word = |o: usize| u64::from_le_bytes(m[o..o + 8].try_into().unwrap());
-    let (name, name_len, iov, iov_len, control, control_len) =
-        (word(0), word(8) as u32 as i32, word(16), word(24), word(32), word(40));
-    if name_len < 0 {
-        return Err(EINVAL);
-    }
-    if control_len > i32::MAX as u64 {
-        return Err(libc::ENOBUFS);
-    }
+    let MsgHdr { name, iov, iov_len, control, control_len, .. } = MsgHdr::read(p, at)?;
     let (bufs, mut iovs) = host_iovs(p, iov, iov_len, Dir::Out)?;
     let mut from = SockAddr::empty();
-    let mut ctl = vec![0u64; (control_len as usize).min(CONTROL_MAX).div_ceil(8)];
+    let control_len = control_len.min(CONTROL_MAX);
+    let mut ctl = vec![0u64; control_len.div_ceil(8)];
     // SAFETY: msghdr is plain data; zero is a valid value.
     let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
     if name != 0 {
@@ -397,7 +421,7 @@ fn recvmsg(p: &mut Process, fd: u64, at: u64, flags: i32) -> Result<u64, Errno> 
     hdr.msg_iovlen = iovs.len() as _;
     if control_len != 0 {
         hdr.msg_control = ctl.as_mut_ptr() as *mut libc::c_void;
-        hdr.msg_controllen = (control_len as usize).min(CONTROL_MAX) as _;
+        hdr.msg_controllen = control_len as _;
     }
     let hp: *mut libc::msghdr = &mut hdr;
     // SAFETY: `hp` points at `hdr`, which points at our host address, our
@@ -432,15 +456,15 @@ const MMSGHDR: u64 = 64;
 
 /// sendmmsg and recvmmsg: one `each` per message, as Linux does them: the
 /// count of messages moved, or the first one's error. recvmmsg's timeout
-/// is checked after each message (as Linux checks it).
+/// is checked after each message (as Linux checks it); one too far to be a
+/// time is none.
 fn mmsg(
     p: &mut Process,
     [fd, at, count, flags, ..]: [u64; 6],
     timeout: Option<libc::timespec>,
     each: fn(&mut Process, u64, u64, i32) -> Result<u64, Errno>,
 ) -> Result<u64, Errno> {
-    let deadline =
-        timeout.map(|t| std::time::Instant::now() + std::time::Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec as u32));
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::new(t.tv_sec as u64, t.tv_nsec as u32)));
     let mut flags = flags as i32;
     let mut done = 0;
     while done < (count as u32 as u64).min(UIO_MAXIOV) {
@@ -454,7 +478,7 @@ fn mmsg(
         if flags & MSG_WAITFORONE != 0 {
             flags |= MSG_DONTWAIT;
         }
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
     }
@@ -588,6 +612,16 @@ mod tests {
         assert_eq!(i32::from_ne_bytes(b[8..12].try_into().unwrap()), libc::SOL_SOCKET);
         assert_eq!(i32::from_ne_bytes(b[12..16].try_into().unwrap()), libc::SCM_RIGHTS);
         assert_eq!(i32::from_ne_bytes(b[20..24].try_into().unwrap()), 6);
+        convert_cmsgs(&mut b, false);
+        assert_eq!(b, guest);
+    }
+
+    #[test]
+    fn a_control_length_past_the_buffer_ends_the_walk() {
+        // An empty message, then one whose length would wrap the offset.
+        let mut b = [16u64.to_le_bytes(), [1, 0, 0, 0, 1, 0, 0, 0], (u64::MAX - 7).to_le_bytes(), [0; 8]].concat();
+        let guest = b.clone();
+        convert_cmsgs(&mut b, true);
         convert_cmsgs(&mut b, false);
         assert_eq!(b, guest);
     }
