@@ -18,3 +18,8 @@ $CC -O2 -fPIC -shared -Wall -Wextra -o bin/libvtplug.so dyn/plug.c -lm
 $CC -O2 -fPIE -pie -rdynamic -Wall -Wextra -o bin/vtdyn dyn/vtdyn.c -lm -ldl
 strip bin/vtdyn bin/libvtplug.so
 ls -l bin/vtdyn bin/libvtplug.so
+
+# The socket and event test program bin/vtnet (net/*.c).
+$CC -O2 -static -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -fno-pie -no-pie -o bin/vtnet net/*.c
+strip bin/vtnet
+ls -l bin/vtnet

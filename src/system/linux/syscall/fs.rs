@@ -5,11 +5,10 @@
 //! host and guest memory, and flag values are translated where the x86-64
 //! ABI differs from the host's.
 
-use std::time::{Duration, Instant};
-
 use super::super::errno::{EINTR, EINVAL, ENOTTY, Errno, check, last};
-use super::super::process::{Dir, Process};
+use super::super::process::{Dir, HostBuf, Process};
 use super::super::signals;
+use super::deadline::Deadline;
 use super::host::int_call;
 use super::misc::{read_timespec, write_timespec};
 use super::paths::path_arg;
@@ -147,6 +146,27 @@ const IOV_MAX: u64 = 1024;
 /// readv and writev: the guest's iovecs become host iovecs over `HostBuf`s.
 /// An iovec array the guest cannot read, or too many entries, go to the
 /// host as an array it cannot read either, so that its checks decide.
+/// Guest iovecs (their bytes, 16 each) as host iovecs over `HostBuf`s,
+/// which must stay alive through the call. A length that is negative as an
+/// ssize_t is passed on, for the host to refuse as Linux does.
+pub fn host_iovecs(p: &mut Process, raw: &[u8], dir: Dir) -> (Vec<HostBuf>, Vec<libc::iovec>) {
+    let mut bufs = Vec::with_capacity(raw.len() / 16);
+    for entry in raw.chunks(16) {
+        let base = u64::from_le_bytes(entry[0..8].try_into().unwrap());
+        let len = u64::from_le_bytes(entry[8..16].try_into().unwrap());
+        let b = if (len as i64) < 0 {
+            let mut b = p.host_buf(u64::MAX, 1, dir);
+            b.len = len as usize;
+            b
+        } else {
+            p.host_buf(base, len, dir)
+        };
+        bufs.push(b);
+    }
+    let iovs = bufs.iter().map(|b| libc::iovec { iov_base: b.ptr as *mut libc::c_void, iov_len: b.len }).collect();
+    (bufs, iovs)
+}
+
 fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> Result<u64, Errno> {
     let raw = if count <= IOV_MAX { p.read(iov, 16 * count as usize).ok() } else { None };
     let Some(raw) = raw else {
@@ -159,23 +179,7 @@ fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> R
             unsafe { if writing { libc::writev(fd as i32, bad, count) } else { libc::readv(fd as i32, bad, count) } };
         return check(r as i64);
     };
-    let dir = if writing { Dir::In } else { Dir::Out };
-    let mut bufs = Vec::with_capacity(count as usize);
-    let mut host = Vec::with_capacity(count as usize);
-    for entry in raw.chunks(16) {
-        let base = u64::from_le_bytes(entry[0..8].try_into().unwrap());
-        let len = u64::from_le_bytes(entry[8..16].try_into().unwrap());
-        // A length that is negative as an ssize_t is the host's to refuse.
-        let b = if (len as i64) < 0 {
-            let mut b = p.host_buf(u64::MAX, 1, dir);
-            b.len = len as usize;
-            b
-        } else {
-            p.host_buf(base, len, dir)
-        };
-        host.push(libc::iovec { iov_base: b.ptr as *mut libc::c_void, iov_len: b.len });
-        bufs.push(b);
-    }
+    let (bufs, host) = host_iovecs(p, &raw, if writing { Dir::In } else { Dir::Out });
     // SAFETY: `host` holds `host.len()` iovecs, each the pointer and length
     // of a `HostBuf` in `bufs` (guest memory checked by `Process::host_buf`,
     // a stand-in of ours, or an address the kernel refuses), all alive
@@ -344,28 +348,6 @@ fn ioctl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
     }
 }
 
-/// When a poll or select with a timeout must end, so that a call resumed
-/// after an interruption the guest does not see waits only what is left.
-struct Deadline(Option<Instant>);
-
-impl Deadline {
-    fn new(timeout: Option<libc::timespec>) -> Result<Deadline, Errno> {
-        match timeout {
-            None => Ok(Deadline(None)),
-            Some(t) if t.tv_sec < 0 => Err(EINVAL),
-            Some(t) => Ok(Deadline(Some(Instant::now() + Duration::new(t.tv_sec as u64, t.tv_nsec as u32)))),
-        }
-    }
-
-    /// The time left (none: no timeout).
-    fn left(&self) -> Option<libc::timespec> {
-        self.0.map(|d| {
-            let left = d.saturating_duration_since(Instant::now());
-            libc::timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 }
-        })
-    }
-}
-
 /// Runs poll on guest `struct pollfd`s (one layout and one set of event
 /// bits on every Linux).
 fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec>) -> Result<u64, Errno> {
@@ -386,9 +368,9 @@ fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec
             revents: 0,
         })
         .collect();
-    let deadline = Deadline::new(timeout)?;
+    let deadline = Deadline::after_timespec(timeout)?;
     let n = loop {
-        let left = deadline.left();
+        let left = deadline.left_timespec();
         let tp = left.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: `host` is our vector of `host.len()` pollfds; `tp` is null
         // or points at `left`, a local timespec; no signal mask.
@@ -438,11 +420,11 @@ fn select_sets(
             unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), h as *mut libc::fd_set as *mut u8, bytes) };
         }
     }
-    let deadline = Deadline::new(timeout)?;
+    let deadline = Deadline::after_timespec(timeout)?;
     let ptr = |h: &mut libc::fd_set, at: u64| if at != 0 { h as *mut libc::fd_set } else { std::ptr::null_mut() };
     let (n, host, tv) = loop {
         let mut host = asked;
-        let mut tv = deadline.left().map(|t| libc::timeval { tv_sec: t.tv_sec, tv_usec: t.tv_nsec / 1000 });
+        let mut tv = deadline.left_timespec().map(|t| libc::timeval { tv_sec: t.tv_sec, tv_usec: t.tv_nsec / 1000 });
         let [r, w, e] = &mut host;
         // SAFETY: each set is null or one of our local fd_sets, and the
         // kernel touches its first `nfds` bits, `nfds` being at most

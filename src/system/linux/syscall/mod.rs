@@ -3,11 +3,14 @@
 //! by subject. Host calls go through libc with guest structures converted
 //! to the host's where layouts differ, and every guest pointer checked.
 
+mod deadline;
+mod events;
 mod fs;
 pub(crate) mod host;
 mod memory;
 mod misc;
 mod names;
+mod net;
 mod paths;
 mod procs;
 mod sig;
@@ -39,7 +42,17 @@ fn table() -> &'static [Option<&'static Entry>] {
     static TABLE: OnceLock<Vec<Option<&'static Entry>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = vec![None; 512];
-        for family in [fs::TABLE, paths::TABLE, memory::TABLE, misc::TABLE, procs::TABLE, sig::TABLE, xattr::TABLE] {
+        for family in [
+            fs::TABLE,
+            paths::TABLE,
+            memory::TABLE,
+            misc::TABLE,
+            procs::TABLE,
+            sig::TABLE,
+            xattr::TABLE,
+            net::TABLE,
+            events::TABLE,
+        ] {
             for e in family {
                 assert!(t[e.0 as usize].is_none(), "syscall {} defined twice", e.1);
                 t[e.0 as usize] = Some(e);

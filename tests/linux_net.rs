@@ -1,0 +1,112 @@
+//! Sockets and event system calls under `visa run`: each subject of the
+//! test program `guests/linux/bin/vtnet` (C sources in `guests/linux/net/`)
+//! runs natively and under every engine, and must print the same standard
+//! output and end the same way. The subjects print facts only (never
+//! ports, process ids or times), so no test depends on timing.
+
+mod linux_run;
+
+use std::path::PathBuf;
+
+use linux_run::*;
+
+fn vtnet() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtnet")
+}
+
+/// Runs `vtnet SUBJECT` natively and under each engine, compares, and
+/// checks the native output holds each of `lines`.
+fn check(subject: &str, lines: &[&str]) {
+    let expected = native(&vtnet(), &[subject], None, None);
+    assert_eq!(expected.ending, Ending::Exit(0), "vtnet {subject} natively: {}", expected.stderr);
+    let out = text(&expected);
+    for line in lines {
+        assert!(out.contains(line), "vtnet {subject} natively lacks {line:?}:\n{out}");
+    }
+    for engine in [Interp, Jit, Tiered] {
+        let got = visa(engine, &[], &vtnet(), &[subject], None, None);
+        assert_same(&format!("vtnet {subject} under {}", engine.name()), &expected, &got);
+    }
+}
+
+#[test]
+fn tcp_over_loopback_with_epoll() {
+    check(
+        "tcp",
+        &[
+            "accept: length 16, family 2, rest untouched 1",
+            "server got ping",
+            "client got pong",
+            "SO_RCVTIMEO: 1.500000",
+        ],
+    );
+}
+
+#[test]
+fn unix_sockets_pass_descriptors_and_credentials() {
+    check(
+        "unix",
+        &["pipe says: through the passed descriptor", "truncated: 1", "pid mine 1, uid mine 1", "own name is b: 1"],
+    );
+}
+
+#[test]
+fn udp_datagrams_one_and_several_at_a_time() {
+    check(
+        "udp",
+        &["got \"hello udp\" from x: 1", "message 2: 5 bytes \"three\", from x 1", "gathered \"sc\" \"attered\""],
+    );
+}
+
+#[test]
+fn socket_calls_with_bad_pointers_and_lengths() {
+    check("fault", &["bind(fd, bad, sizeof a) = -1 EFAULT", "sendmsg(fd, &m, 0) = -1 EMSGSIZE"]);
+}
+
+#[test]
+fn netlink_route_dump_and_getaddrinfo() {
+    check("netlink", &["dump: done 1, sequence right 1, loopback address seen 1", "getaddrinfo: 0, family 2, port 80"]);
+}
+
+#[test]
+fn eventfd_counters_and_semaphores() {
+    check("eventfd", &["semaphore read 3: -11, value 0", "counter read: 12", "full counter: readable 1, writable 0"]);
+}
+
+#[test]
+fn timerfd_expiries() {
+    check("timerfd", &["expired >= 1: 1", "epoll: events 0x1, data 0x1122334455667788", "old interval 1ms: 1"]);
+}
+
+#[test]
+fn epoll_events_and_interrupted_waits() {
+    check(
+        "epoll",
+        &[
+            "ready: 0x6",
+            "one event: data 0xabcdef0000000001",
+            "epoll_wait with SA_RESTART: -1 EINTR, handler ran 1",
+            "epoll_pwait with SA_RESTART: -1 EINTR, handler ran 1",
+        ],
+    );
+}
+
+#[test]
+fn posix_timers_deliver_signals() {
+    check(
+        "timer",
+        &[
+            "signal SIGRTMIN+1, SI_TIMER 1, value right 1, fired 1",
+            "signal SIGALRM, SI_TIMER 1, value right 1, fired 1",
+        ],
+    );
+}
+
+#[test]
+fn strace_names_socket_calls() {
+    let got = visa(Interp, &["--strace"], &vtnet(), &["udp"], None, None);
+    assert_eq!(got.ending, Ending::Exit(0), "{}", got.stderr);
+    for call in ["socket(2, 0x2, 0)", "bind(3, ", "sendto(3, ", "recvfrom(4, ", "sendmmsg(3, ", "recvmmsg(4, "] {
+        assert!(got.stderr.contains(call), "--strace lacks {call:?}:\n{}", got.stderr);
+    }
+}
