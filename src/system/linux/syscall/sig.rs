@@ -175,22 +175,36 @@ fn sigqueueinfo(p: &mut Process, tgid: u64, tid: Option<u64>, sig: u64, at: u64)
 }
 
 const _: () = assert!(std::mem::size_of::<libc::siginfo_t>() == 128);
-const _: () = assert!(std::mem::size_of::<libc::itimerval>() == 32);
+/// A guest `struct itimerval` (four little-endian i64s: interval, value)
+/// as the host's.
+fn read_itimerval(p: &Process, at: u64) -> Result<libc::itimerval, Errno> {
+    let b = p.read(at, 32)?;
+    let w = |i: usize| i64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+    let tv = |s: i64, us: i64| libc::timeval { tv_sec: s as _, tv_usec: us as _ };
+    Ok(libc::itimerval { it_interval: tv(w(0), w(1)), it_value: tv(w(2), w(3)) })
+}
 
-/// getitimer and setitimer: `struct itimerval` has one layout on every
-/// 64-bit Linux; the host's timer raises the SIGALRM the guest sees.
+/// getitimer and setitimer: the host's timer raises the SIGALRM the guest
+/// sees; the structures are converted field by field (the host's byte
+/// order may differ).
 fn itimer(p: &mut Process, which: u64, new: u64, old: u64) -> Result<u64, Errno> {
-    let mut prev = [0u8; 32];
+    let zero = libc::timeval { tv_sec: 0, tv_usec: 0 };
+    let mut prev = libc::itimerval { it_interval: zero, it_value: zero };
     if new != 0 {
-        let value = p.read(new, 32)?;
-        // SAFETY: `value` and `prev` are buffers of ours of 32 bytes, the
-        // size of `struct itimerval` on 64-bit Linux (read and filled).
-        check(unsafe { libc::syscall(libc::SYS_setitimer, which as i32, value.as_ptr(), prev.as_mut_ptr()) })?;
+        let value = read_itimerval(p, new)?;
+        // SAFETY: `value` and `prev` are host itimervals of ours (read and
+        // filled).
+        check(unsafe { libc::syscall(libc::SYS_setitimer, which as i32, &value, &mut prev) })?;
     } else {
-        // SAFETY: `prev` is a buffer of ours of 32 bytes, the size of
-        // `struct itimerval` on 64-bit Linux, which the host fills.
-        check(unsafe { libc::syscall(libc::SYS_getitimer, which as i32, prev.as_mut_ptr()) })?;
+        // SAFETY: `prev` is a host itimerval of ours, which the host fills.
+        check(unsafe { libc::syscall(libc::SYS_getitimer, which as i32, &mut prev) })?;
     }
+    #[allow(clippy::unnecessary_cast)]
+    let prev: Vec<u8> = [prev.it_interval, prev.it_value]
+        .iter()
+        .flat_map(|t| [t.tv_sec as i64, t.tv_usec as i64])
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
     if old != 0 {
         p.write(old, &prev)?;
     }
