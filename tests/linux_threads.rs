@@ -77,3 +77,9 @@ fn code_written_by_one_thread_runs_in_another() {
     let out = check_threads("smc");
     assert!(out.contains("60 of 60"), "{out}");
 }
+
+#[test]
+fn fork_continues_only_the_calling_thread() {
+    let out = check_threads("fork");
+    assert!(out.contains("not here: yes") && out.contains("returned 42"), "{out}");
+}

@@ -2,7 +2,8 @@
 //! RIP, runs it, follows its exit, and stops for what the runtime must
 //! handle (system calls, HLT, faults, the instruction budget, a device's
 //! stop request). It invalidates translations whose code pages the guest
-//! writes, the running block included.
+//! writes, the running block included (and, where guest threads share the
+//! memory, whatever another thread's engine wrote, before the next block).
 
 mod cache;
 

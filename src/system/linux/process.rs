@@ -1,5 +1,7 @@
-//! A guest process: its CPU state, memory and address space, signal state,
-//! and the checked accessors syscalls use to read and write guest memory
+//! A guest process as one of its threads sees it: the thread's CPU state,
+//! its view of the process's memory, the shared address space, signal
+//! state and thread group, and the checked accessors syscalls use to read
+//! and write guest memory
 //! (a bad guest pointer is EFAULT, never a host access; an empty buffer is
 //! not checked, as the kernel accepts any pointer with a length of 0).
 

@@ -116,8 +116,10 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
     let pid = check(p.mem.around_fork(|| unsafe { libc::fork() } as i64))?;
     drop(space);
     if pid == 0 {
+        // The calling thread is the child's only thread, and its first.
         p.signals.after_fork(signals);
         p.group.after_fork();
+        p.leader = true;
         code.child();
         drop(code);
         if stack != 0 {
