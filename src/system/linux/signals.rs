@@ -285,11 +285,13 @@ impl SignalState {
     }
 
     /// Queues a signal for the process: the first thread not blocking it
-    /// takes it; every thread is asked to look.
+    /// takes it; every other thread is woken to look (this one looks
+    /// before it runs on).
     pub fn raise_process(&self, info: SigInfo) {
         if (1..=NSIG as i32).contains(&info.signo) {
             self.process.queue.raise(info);
-            crate::abi::interrupt();
+            let threads = lock(&self.process.threads);
+            threads.values().filter(|t| !Arc::ptr_eq(t, &self.thread)).for_each(|t| t.wake());
         }
     }
 
