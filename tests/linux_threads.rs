@@ -78,6 +78,15 @@ fn code_written_by_one_thread_runs_in_another() {
     assert!(out.contains("60 of 60"), "{out}");
 }
 
+/// With no system call between the write and the call (the threads spin on
+/// atomic flags), only the writer's request brings the runner's compiled
+/// code back to its dispatcher to see the new code.
+#[test]
+fn code_written_by_one_thread_runs_in_another_that_spins() {
+    let out = check_threads("smc_spin");
+    assert!(out.contains("60 of 60"), "{out}");
+}
+
 #[test]
 fn fork_continues_only_the_calling_thread() {
     let out = check_threads("fork");

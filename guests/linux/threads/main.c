@@ -32,7 +32,7 @@ static const struct {
     {"tls", tls},                  {"detached", detached},
     {"exit", exit_in_thread},      {"pthread_exit", main_pthread_exit},
     {"signal", signal_to_thread},  {"smc", smc_across_threads},
-    {"fork", fork_with_threads},
+    {"smc_spin", smc_spinning},    {"fork", fork_with_threads},
 };
 
 int main(int argc, char **argv) {

@@ -26,6 +26,7 @@ int exit_in_thread(void);
 int main_pthread_exit(void);
 int signal_to_thread(void);
 int smc_across_threads(void);
+int smc_spinning(void);
 int fork_with_threads(void);
 
 #endif
