@@ -92,3 +92,9 @@ fn fork_continues_only_the_calling_thread() {
     let out = check_threads("fork");
     assert!(out.contains("not here: yes") && out.contains("returned 42"), "{out}");
 }
+
+#[test]
+fn futex_requeues_and_wakes_by_operation() {
+    let out = check_threads("futex");
+    assert!(out.contains("cmp_requeue moved 1 waiter") && out.contains("set the second word to 5"), "{out}");
+}

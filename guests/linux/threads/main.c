@@ -33,6 +33,7 @@ static const struct {
     {"exit", exit_in_thread},      {"pthread_exit", main_pthread_exit},
     {"signal", signal_to_thread},  {"smc", smc_across_threads},
     {"smc_spin", smc_spinning},    {"fork", fork_with_threads},
+    {"futex", futex_ops},
 };
 
 int main(int argc, char **argv) {

@@ -28,5 +28,6 @@ int signal_to_thread(void);
 int smc_across_threads(void);
 int smc_spinning(void);
 int fork_with_threads(void);
+int futex_ops(void);
 
 #endif
