@@ -73,6 +73,7 @@ fn compile(c: &mut Criterion) {
     let mut mem = GuestMemory::new(16 << 20).unwrap();
     let mut cpu = CpuState { gpr: [0x10_0000; 16], ..CpuState::default() };
     let table = vec![IND_EMPTY; IND_ENTRIES];
+    let interrupt = visa::abi::Interrupt::claim();
     let mut g = c.benchmark_group("execute");
     g.throughput(Throughput::Elements(largest.guest_count() as u64));
     g.bench_function("largest sha256 block compiled (guest instructions)", |b| {
@@ -83,6 +84,7 @@ fn compile(c: &mut Criterion) {
                 helpers: &mut NoHelpers,
                 budget: 1 << 40,
                 ind_table: table.as_ptr(),
+                interrupt: interrupt.word(),
             };
             // SAFETY: the block was compiled for the x86 Env whose state record this is.
             black_box(unsafe { jit.run(&code, env) })

@@ -1,27 +1,64 @@
 //! The V-ABI: what a block hands back to the runtime when it stops, and how
 //! blocks call runtime helpers. Both execution tiers speak exactly this.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::machine::GuestMemory;
 use crate::visa::{ExitReason, Helper, TrapCode};
 
-/// Nonzero when something outside the guest (a host signal, say) wants the
-/// running engine back: both tiers check it at every block entry and every
-/// round of a loop, so the engine returns `Stop::Interrupted` within one
-/// block. It is a word of its own, never written by guest code, so setting
-/// it from a signal handler cannot be lost to a racing update.
-pub static INTERRUPT: AtomicU32 = AtomicU32::new(0);
+/// Interrupt words: nonzero when something outside the guest (a host
+/// signal, another guest thread) wants a running engine back. Both tiers
+/// check their engine's word at every block entry and every round of a
+/// loop, so the engine returns `Stop::Interrupted` within one block. Each
+/// engine claims a word of its own (engines on several threads each take
+/// their own request); they are words of their own, never written by guest
+/// code, so setting one from a signal handler cannot be lost to a racing
+/// update. Word 0 is shared by engines beyond the others' number.
+static INTERRUPTS: [AtomicU32; INTERRUPT_WORDS] = [const { AtomicU32::new(0) }; INTERRUPT_WORDS];
+static CLAIMED: [AtomicBool; INTERRUPT_WORDS] = [const { AtomicBool::new(false) }; INTERRUPT_WORDS];
+const INTERRUPT_WORDS: usize = 512;
 
-/// Asks the running engine to return at the next block boundary
-/// (async-signal-safe: one atomic store).
+/// Asks every running engine to return at the next block boundary
+/// (async-signal-safe: atomic stores only).
 pub fn interrupt() {
-    INTERRUPT.store(1, Ordering::SeqCst);
+    for w in &INTERRUPTS {
+        w.store(1, Ordering::SeqCst);
+    }
 }
 
-/// Takes a pending interrupt request: true once per request.
-pub fn take_interrupt() -> bool {
-    INTERRUPT.load(Ordering::Relaxed) != 0 && INTERRUPT.swap(0, Ordering::SeqCst) != 0
+/// An engine's interrupt word, claimed while the engine lives.
+pub struct Interrupt {
+    index: usize,
+}
+
+impl Interrupt {
+    /// Claims a free word (clear), or the shared one when none is free.
+    pub fn claim() -> Interrupt {
+        let index = (1..INTERRUPT_WORDS)
+            .find(|i| CLAIMED[*i].compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+            .unwrap_or(0);
+        INTERRUPTS[index].store(0, Ordering::SeqCst);
+        Interrupt { index }
+    }
+
+    /// The word: storing nonzero into it asks this engine back.
+    pub fn word(&self) -> &'static AtomicU32 {
+        &INTERRUPTS[self.index]
+    }
+
+    /// Takes a pending request: true once per request.
+    pub fn take(&self) -> bool {
+        let w = self.word();
+        w.load(Ordering::Relaxed) != 0 && w.swap(0, Ordering::SeqCst) != 0
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        if self.index != 0 {
+            CLAIMED[self.index].store(false, Ordering::Release);
+        }
+    }
 }
 
 /// How control leaves a block.

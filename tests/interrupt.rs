@@ -1,7 +1,7 @@
 //! `abi::interrupt` brings a running engine back within one block, under
 //! every engine, even in a loop that never leaves compiled code: how host
-//! signals reach a Linux guest promptly. (A file of its own: the interrupt
-//! word is global to the process, so no other test may run beside it.)
+//! signals reach a Linux guest promptly. (A file of its own: `abi::interrupt`
+//! asks every engine of the process back, so no other test may run beside it.)
 
 use iced_x86::code_asm::*;
 use visa::engine::{Engine, EngineKind, Stop};
@@ -37,7 +37,7 @@ fn item8_an_interrupt_stops_an_endless_loop_under_every_engine() {
         assert_eq!(cpu.gpr[0] * 2, engine.stats.guest_insts, "{kind:?}: stopped at an instruction boundary");
         assert_eq!(cpu.rip, 0x1000, "{kind:?}: stopped at the loop's start");
         // Nothing pending is left behind: a budget ends it next time.
-        visa::abi::take_interrupt();
+        engine.take_interrupt();
         assert_eq!(engine.run(&mut cpu, &mut mem, &mut board, 10), Stop::Budget, "{kind:?}");
     }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Linux test program bin/vt: one static x86-64 executable with a
+# Builds the Linux test programs: bin/vt, one static x86-64 executable with a
 # subject per source file (`vt SUBJECT ARGS...`), stripped to stay small.
 # The binary is committed, so tests need no toolchain; run this after
 # changing a source.
@@ -11,6 +11,11 @@ mkdir -p bin
 $CC -O2 -static -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -fno-pie -no-pie -o bin/vt src/*.c -lm
 strip bin/vt
 ls -l bin/vt
+
+# The threads test program bin/vtthreads (static, `vtthreads SUBJECT`).
+$CC -O2 -static -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -fno-pie -no-pie -pthread -o bin/vtthreads threads/*.c
+strip bin/vtthreads
+ls -l bin/vtthreads
 
 # The dynamic test program bin/vtdyn (a PIE linked against the host's
 # glibc) and the library it dlopens, bin/libvtplug.so.

@@ -2,7 +2,8 @@
 //! RIP, runs it, follows its exit, and stops for what the runtime must
 //! handle (system calls, HLT, faults, the instruction budget, a device's
 //! stop request). It invalidates translations whose code pages the guest
-//! writes, the running block included.
+//! writes, the running block included (and, where guest threads share the
+//! memory, whatever another thread's engine wrote, before the next block).
 
 mod cache;
 
@@ -111,6 +112,8 @@ pub struct Engine {
     recent_next: usize,
     /// Where compiled blocks are announced to `perf` (/tmp/perf-PID.map).
     perf_map: Option<std::fs::File>,
+    /// What asks this engine back (a host signal, another guest thread).
+    interrupt: crate::abi::Interrupt,
 }
 
 impl Default for Engine {
@@ -202,7 +205,19 @@ impl Engine {
             recent: [0; RECENT_BLOCKS],
             recent_next: 0,
             perf_map: None,
+            interrupt: crate::abi::Interrupt::claim(),
         }
+    }
+
+    /// The engine's interrupt word: storing nonzero asks it back within one
+    /// block (`Stop::Interrupted`).
+    pub fn interrupt_word(&self) -> &'static std::sync::atomic::AtomicU32 {
+        self.interrupt.word()
+    }
+
+    /// Takes a pending interrupt request: true once per request.
+    pub fn take_interrupt(&self) -> bool {
+        self.interrupt.take()
     }
 
     pub fn kind(&self) -> EngineKind {
@@ -438,8 +453,12 @@ impl Engine {
             if helpers.stop_requested() {
                 break Stop::Requested;
             }
-            if crate::abi::take_interrupt() {
+            if self.interrupt.take() {
                 break Stop::Interrupted;
+            }
+            // Another thread sharing the memory may have written code.
+            if mem.code_written() {
+                self.invalidate(mem);
             }
             let rip = cpu.rip;
             self.protected = mem.has_protection();
@@ -485,6 +504,7 @@ impl Engine {
                     helpers,
                     budget: allowance,
                     ind_table: self.ind_table.as_ptr(),
+                    interrupt: self.interrupt.word(),
                 };
                 // SAFETY: the state record is the x86 Env's; the code and the
                 // table hold only current-generation code.

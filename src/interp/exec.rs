@@ -4,7 +4,7 @@ use super::compile::{Compiled, GenericOp, Op};
 use crate::abi::{HelperCtx, Helpers, Outcome, Trap};
 use crate::machine::{GuestMemory, MemFault};
 use crate::visa::eval::{self, sext};
-use crate::visa::{AtomicOp, ExitReason, Imm, IntCC, Opcode, TrapCode};
+use crate::visa::{ExitReason, Imm, IntCC, Opcode, TrapCode};
 
 /// Reusable buffers, so running a block allocates nothing.
 #[derive(Default)]
@@ -266,23 +266,8 @@ fn generic(
         (Opcode::Call, Imm::Helper(h)) => helpers.call(h, HelperCtx { state, mem }, args, results),
         (Opcode::AtomicRmw | Opcode::AtomicCas, imm) => {
             let size = g.ty.map_or(8, |t| t.bytes());
-            let addr = args[0] as u64;
-            let old = mem.read_le(addr, size).map_err(|f| pos.mem_fault(f))?;
-            let m = eval::mask(size * 8);
-            let new = match imm {
-                Imm::Atomic(op) => match op {
-                    AtomicOp::Add => old.wrapping_add(args[1]) & m,
-                    AtomicOp::Sub => old.wrapping_sub(args[1]) & m,
-                    AtomicOp::And => old & args[1],
-                    AtomicOp::Or => old | args[1],
-                    AtomicOp::Xor => old ^ args[1],
-                    AtomicOp::Xchg => args[1],
-                },
-                _ if old == args[1] => args[2],
-                _ => old,
-            };
-            mem.write_le(addr, size, new).map_err(|f| pos.mem_fault(f))?;
-            results[0] = old;
+            let update = |old| eval::atomic_update(&imm, size, args, old);
+            results[0] = mem.atomic(args[0] as u64, size, update).map_err(|f| pos.mem_fault(f))?;
             Ok(())
         }
         (op, imm) => eval::eval(op, g.ty, &imm, args, &g.arg_types, results),

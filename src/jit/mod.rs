@@ -330,6 +330,8 @@ pub struct RunEnv<'a> {
     /// Guest instructions the chain of linked blocks may run.
     pub budget: i64,
     pub ind_table: *const IndEntry,
+    /// The running engine's interrupt word (`abi::Interrupt`).
+    pub interrupt: &'a std::sync::atomic::AtomicU32,
 }
 
 /// Compiles `block` alone (no links) into a fresh code region and runs it
@@ -349,7 +351,8 @@ pub fn run_once(
     let mut jit = Jit::new(1 << 20)?;
     let code = jit.compile(env, block, Setup::default()).map_err(|e| e.to_string())?;
     let table = vec![IND_EMPTY; IND_ENTRIES];
-    let run = RunEnv { state, mem, helpers, budget: i64::MAX, ind_table: table.as_ptr() };
+    let word = crate::abi::Interrupt::claim();
+    let run = RunEnv { state, mem, helpers, budget: i64::MAX, ind_table: table.as_ptr(), interrupt: word.word() };
     // SAFETY: the state record covers every slot of the Env (checked
     // above), the code is fresh and the indirect table empty.
     Ok(unsafe { jit.run(&code, run).0 })
@@ -388,7 +391,7 @@ impl Jit {
             _pad2: 0,
             banked: 0,
             ind_table: env.ind_table,
-            interrupt: &crate::abi::INTERRUPT,
+            interrupt: env.interrupt,
             exit_link: 0,
         };
         let kind = (self.trampoline)(&mut ctx, code.entry);

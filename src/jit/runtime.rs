@@ -6,7 +6,7 @@ use std::ffi::c_void;
 
 use crate::abi::{HelperCtx, Helpers, Outcome, Trap};
 use crate::machine::GuestMemory;
-use crate::visa::{AtomicOp, ExitReason, Helper, Imm, Opcode, TrapCode, Type, eval};
+use crate::visa::{ExitReason, Helper, Imm, Opcode, TrapCode, Type, eval};
 
 /// How a compiled block left (its return value).
 pub const EXIT_JUMP: u32 = 0;
@@ -49,7 +49,7 @@ pub struct JitCtx {
     pub banked: i64,
     /// The indirect-jump table: `IND_ENTRIES` entries.
     pub ind_table: *const IndEntry,
-    /// `abi::INTERRUPT`: nonzero makes the next block entry (or round of a
+    /// The engine's interrupt word (`abi::Interrupt`): nonzero makes the next block entry (or round of a
     /// loop) leave for the dispatcher.
     pub interrupt: *const std::sync::atomic::AtomicU32,
     /// On an unlinked direct exit: the link cell that would have taken it
@@ -160,14 +160,15 @@ pub(super) unsafe extern "C" fn rt_call(
     }
 }
 
-/// An atomic read-modify-write or compare-exchange on guest memory.
+/// An atomic read-modify-write or compare-exchange on guest memory (a
+/// host atomic operation, see `GuestMemory::atomic`).
 ///
 /// # Safety
 /// As for `rt_eval`: called only by compiled code, with a live descriptor
 /// of the atomic operation (one result) and buffers of its operand and
 /// result counts; `ctx` is the run's live `JitCtx`, whose `mem` points at
 /// the guest's `GuestMemory`. The guest address is not trusted: it goes
-/// through `GuestMemory::read_le` and `write_le`, which check it, and a bad
+/// through `GuestMemory::atomic`, which checks it, and a bad
 /// one is a guest fault, never a host access.
 pub(super) unsafe extern "C" fn rt_atomic(
     ctx: *mut JitCtx,
@@ -189,23 +190,8 @@ pub(super) unsafe extern "C" fn rt_atomic(
             ctx.has_trap_addr = 1;
             status(Err(TrapCode::MemFault))
         };
-        let Ok(old) = mem.read_le(addr, size) else { return fault(ctx) };
-        let m = eval::mask(size * 8);
-        let new = match d.imm {
-            Imm::Atomic(op) => match op {
-                AtomicOp::Add => old.wrapping_add(args[1]) & m,
-                AtomicOp::Sub => old.wrapping_sub(args[1]) & m,
-                AtomicOp::And => old & args[1],
-                AtomicOp::Or => old | args[1],
-                AtomicOp::Xor => old ^ args[1],
-                AtomicOp::Xchg => args[1],
-            },
-            _ if old == args[1] => args[2],
-            _ => old,
-        };
-        if mem.write_le(addr, size, new).is_err() {
-            return fault(ctx);
-        }
+        let update = |old| eval::atomic_update(&d.imm, size, args, old);
+        let Ok(old) = mem.atomic(addr, size, update) else { return fault(ctx) };
         if mem.code_written() {
             ctx.code_modified = 1;
             ctx.request_stop();

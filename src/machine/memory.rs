@@ -7,9 +7,16 @@
 //! a marked line is recorded so the engine can invalidate the translations
 //! made from it (self-modifying code). Lines rather than pages keep data
 //! that shares a page with code from invalidating it on every store.
+//!
+//! Guest threads share one memory through views (`share`): each thread's
+//! engine has its own, and a write to code through any view is recorded in
+//! every view and asks the other views' engines back, so each invalidates
+//! its own translations before it runs another block.
 
 use memmap2::{MmapMut, MmapOptions};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// An access the guest may not make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,25 +61,88 @@ pub const MIN_MEMORY: u64 = 16;
 /// address computation near 2^64 could wrap into.
 pub const MAX_MEMORY: u64 = 1 << 40;
 
-/// Guest RAM from address 0 to `size`, backed lazily: untouched pages cost
-/// no host memory.
-pub struct GuestMemory {
-    map: MmapMut,
-    size: u64,
+/// The host mappings of one guest memory, shared by its views (which use
+/// their addresses; the mappings are held here for their lifetime).
+struct Mapping {
+    _map: MmapMut,
     /// One byte per line: nonzero when the line holds translated code.
-    code_lines: MmapMut,
-    /// Code lines written since the engine last looked, deduplicated.
-    code_writes: Vec<u64>,
+    _code_lines: MmapMut,
     /// With protection (user mode): one byte of `PERM_*` bits per page; an
     /// access to a page without the right bit faults. Without it, all of
     /// `0..size` may be read, written and executed (the board's RAM).
-    perms: Option<MmapMut>,
+    _perms: Option<MmapMut>,
+    /// Each view's record of code writes.
+    views: Mutex<Vec<Arc<CodeWrites>>>,
+}
+
+/// The code lines written since a view's engine last looked.
+#[derive(Default)]
+struct CodeWrites {
+    /// Set (under `lines`' lock) when `lines` is not empty.
+    written: AtomicBool,
+    /// Line numbers, deduplicated.
+    lines: Mutex<Vec<u64>>,
+    /// Stored 1 when another view writes code: the view's engine's
+    /// interrupt word, so that it comes back to look.
+    wake: OnceLock<&'static AtomicU32>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Guest RAM from address 0 to `size`, backed lazily: untouched pages cost
+/// no host memory. One view of it (see `share`).
+pub struct GuestMemory {
+    mapping: Arc<Mapping>,
+    /// The mapping's host addresses (`perms` null without protection).
+    base: *mut u8,
+    code_lines: *mut u8,
+    perms: *mut u8,
+    size: u64,
+    writes: Arc<CodeWrites>,
+}
+
+// SAFETY: the pointers are into mappings that `mapping` keeps alive
+// wherever the view goes; what views share is synchronised (the code-write
+// records by their locks) or is guest memory, which guest threads race on
+// as they do natively.
+unsafe impl Send for GuestMemory {}
+
+impl Drop for GuestMemory {
+    fn drop(&mut self) {
+        lock(&self.mapping.views).retain(|v| !Arc::ptr_eq(v, &self.writes));
+    }
+}
+
+/// The lock of atomic operations the host cannot make atomic (16 bytes,
+/// or not naturally aligned).
+static WIDE_ATOMICS: Mutex<()> = Mutex::new(());
+
+/// An atomic update of the little-endian `$t` at `$p` by `$f` (old value
+/// to new, as u128); gives the old value.
+macro_rules! atomic_update {
+    ($atomic:ty, $t:ty, $p:expr, $f:expr) => {{
+        // SAFETY: (the caller's) `$p` is an aligned address inside the mapping.
+        let cell = unsafe { &*($p as *const $atomic) };
+        let update = |v: $t| Some(<$t>::to_le($f(<$t>::from_le(v) as u128) as $t));
+        <$t>::from_le(cell.fetch_update(Ordering::SeqCst, Ordering::SeqCst, update).unwrap_or_else(|v| v)) as u128
+    }};
 }
 
 impl GuestMemory {
     /// Reserves `size` bytes of zeroed guest memory (`MIN_MEMORY` to
     /// `MAX_MEMORY`; other sizes are an `InvalidInput` error).
     pub fn new(size: u64) -> std::io::Result<GuestMemory> {
+        GuestMemory::reserve(size, false)
+    }
+
+    /// Guest memory where no page is accessible until `protect` maps it.
+    pub fn with_protection(size: u64) -> std::io::Result<GuestMemory> {
+        GuestMemory::reserve(size, true)
+    }
+
+    fn reserve(size: u64, protection: bool) -> std::io::Result<GuestMemory> {
         if !(MIN_MEMORY..=MAX_MEMORY).contains(&size) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -81,47 +151,119 @@ impl GuestMemory {
         }
         let len = usize::try_from(size)
             .map_err(|_| std::io::Error::other("guest memory larger than the host address space"))?;
-        let map = MmapOptions::new().len(len).no_reserve_swap().map_anon()?;
+        let mut map = MmapOptions::new().len(len).no_reserve_swap().map_anon()?;
         let lines = len.div_ceil(LINE_SIZE as usize);
-        let code_lines = MmapOptions::new().len(lines).no_reserve_swap().map_anon()?;
-        Ok(GuestMemory { map, size, code_lines, code_writes: Vec::new(), perms: None })
+        let mut code_lines = MmapOptions::new().len(lines).no_reserve_swap().map_anon()?;
+        let pages = size.div_ceil(PAGE_SIZE) as usize;
+        let mut perms =
+            if protection { Some(MmapOptions::new().len(pages).no_reserve_swap().map_anon()?) } else { None };
+        let writes = Arc::new(CodeWrites::default());
+        let (base, code_lines_at) = (map.as_mut_ptr(), code_lines.as_mut_ptr());
+        let perms_at = perms.as_mut().map_or(std::ptr::null_mut(), |p| p.as_mut_ptr());
+        let views = Mutex::new(vec![writes.clone()]);
+        let mapping = Arc::new(Mapping { _map: map, _code_lines: code_lines, _perms: perms, views });
+        Ok(GuestMemory { mapping, base, code_lines: code_lines_at, perms: perms_at, size, writes })
     }
 
-    /// Guest memory where no page is accessible until `protect` maps it.
-    pub fn with_protection(size: u64) -> std::io::Result<GuestMemory> {
-        let mut mem = GuestMemory::new(size)?;
-        let pages = size.div_ceil(PAGE_SIZE) as usize;
-        mem.perms = Some(MmapOptions::new().len(pages).no_reserve_swap().map_anon()?);
-        Ok(mem)
+    /// Another view of the same memory, for another thread's engine: the
+    /// same bytes and permissions, and code writes through any view reach
+    /// this one too.
+    pub fn share(&self) -> GuestMemory {
+        let writes = Arc::new(CodeWrites::default());
+        lock(&self.mapping.views).push(writes.clone());
+        GuestMemory { mapping: self.mapping.clone(), writes, ..*self }
+    }
+
+    /// Has this memory other views than this one?
+    pub fn is_shared(&self) -> bool {
+        lock(&self.mapping.views).len() > 1
+    }
+
+    /// Makes a code write through another view store 1 into `word` (the
+    /// interrupt word of the engine that runs on this view). Set once.
+    pub fn wake_on_code_writes(&self, word: &'static AtomicU32) {
+        let _ = self.writes.wake.set(word);
+    }
+
+    /// Runs `fork` (a host fork: 0 in the child) with the views' records
+    /// locked, so that no other thread holds them; in the child, where only
+    /// this thread goes on, this view is left the only one.
+    pub fn around_fork(&mut self, fork: impl FnOnce() -> i64) -> i64 {
+        let mut views = lock(&self.mapping.views);
+        let pid = fork();
+        if pid == 0 {
+            views.retain(|v| Arc::ptr_eq(v, &self.writes));
+        }
+        pid
     }
 
     pub fn has_protection(&self) -> bool {
-        self.perms.is_some()
+        !self.perms.is_null()
     }
 
     /// Host address of the permission map (one byte per page), if any.
     pub fn perms_ptr(&self) -> Option<*const u8> {
-        self.perms.as_ref().map(|p| p.as_ptr())
+        self.has_protection().then_some(self.perms as *const u8)
+    }
+
+    /// The permission byte of a page (with protection, a page inside memory).
+    fn perm(&self, page: u64) -> u8 {
+        assert!(self.has_protection() && page < self.size.div_ceil(PAGE_SIZE));
+        // SAFETY: the map has a byte per page of memory (checked above).
+        unsafe { *self.perms.add(page as usize) }
+    }
+
+    fn set_perm(&mut self, page: u64, perms: u8) {
+        assert!(self.has_protection() && page < self.size.div_ceil(PAGE_SIZE));
+        // SAFETY: the map has a byte per page of memory (checked above).
+        unsafe { *self.perms.add(page as usize) = perms }
+    }
+
+    /// The code-line byte of a line inside memory.
+    fn line(&self, line: u64) -> u8 {
+        assert!(line < self.size.div_ceil(LINE_SIZE));
+        // SAFETY: the map has a byte per line of memory (checked above).
+        unsafe { *self.code_lines.add(line as usize) }
+    }
+
+    fn set_line(&mut self, line: u64, code: u8) {
+        assert!(line < self.size.div_ceil(LINE_SIZE));
+        // SAFETY: the map has a byte per line of memory (checked above).
+        unsafe { *self.code_lines.add(line as usize) = code }
+    }
+
+    /// Guest bytes `[at, at + len)`, already checked to lie inside memory.
+    fn slice(&self, at: usize, len: usize) -> &[u8] {
+        assert!(at as u64 + len as u64 <= self.size);
+        // SAFETY: the range lies inside the mapping (checked above), alive
+        // while `self` is.
+        unsafe { std::slice::from_raw_parts(self.base.add(at), len) }
+    }
+
+    fn slice_mut(&mut self, at: usize, len: usize) -> &mut [u8] {
+        assert!(at as u64 + len as u64 <= self.size);
+        // SAFETY: as for `slice`.
+        unsafe { std::slice::from_raw_parts_mut(self.base.add(at), len) }
     }
 
     /// Sets the permissions of the pages overlapping `[addr, addr + len)`.
     /// Removing access does not free the memory; see `discard`.
     pub fn protect(&mut self, addr: u64, len: u64, perms: u8) {
         let end = addr.saturating_add(len).min(self.size);
-        if let Some(map) = self.perms.as_mut() {
+        if self.has_protection() {
             for page in addr / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
-                let p = &mut map[page as usize];
-                *p = perms | (*p & PERM_CODE);
+                let old = self.perm(page);
+                self.set_perm(page, perms | (old & PERM_CODE));
             }
         }
     }
 
     /// The permissions of the page holding `addr` (all, without protection).
     pub fn perms_at(&self, addr: u64) -> u8 {
-        match &self.perms {
+        match self.has_protection() {
             _ if addr >= self.size => 0,
-            Some(map) => map[(addr / PAGE_SIZE) as usize] & !PERM_CODE,
-            None => PERM_R | PERM_W | PERM_X,
+            true => self.perm(addr / PAGE_SIZE) & !PERM_CODE,
+            false => PERM_R | PERM_W | PERM_X,
         }
     }
 
@@ -135,11 +277,9 @@ impl GuestMemory {
         let (start, end) = (addr as usize, end as usize);
         // SAFETY: the range lies inside our own mapping; MADV_DONTNEED on a
         // private anonymous mapping makes the pages read back as zeros.
-        let ok = unsafe {
-            libc::madvise(self.map.as_mut_ptr().add(start) as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
-        };
+        let ok = unsafe { libc::madvise(self.base.add(start) as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
         if ok != 0 {
-            self.map[start..end].fill(0);
+            self.slice_mut(start, end - start).fill(0);
         }
     }
 
@@ -156,7 +296,7 @@ impl GuestMemory {
         // SAFETY: the range lies inside our own mapping, which stays
         // reserved: MAP_FIXED replaces its pages in place.
         let ok = unsafe {
-            let at = self.map.as_mut_ptr().add(start) as *mut libc::c_void;
+            let at = self.base.add(start) as *mut libc::c_void;
             libc::mmap(
                 at,
                 len,
@@ -167,7 +307,7 @@ impl GuestMemory {
             ) == at
         };
         if !ok {
-            self.map[start..start + len].fill(0);
+            self.slice_mut(start, len).fill(0);
         }
     }
 
@@ -184,14 +324,13 @@ impl GuestMemory {
             return Ok(());
         }
         let (inner_start, inner_end) = (addr.next_multiple_of(PAGE_SIZE), end / PAGE_SIZE * PAGE_SIZE);
+        self.note_write(addr, len);
         if inner_start >= inner_end {
-            self.note_write(addr, len);
-            self.map[addr as usize..end as usize].fill(0);
+            self.slice_mut(addr as usize, len as usize).fill(0);
             return Ok(());
         }
-        self.note_write(addr, len);
-        self.map[addr as usize..inner_start as usize].fill(0);
-        self.map[inner_end as usize..end as usize].fill(0);
+        self.slice_mut(addr as usize, (inner_start - addr) as usize).fill(0);
+        self.slice_mut(inner_end as usize, (end - inner_end) as usize).fill(0);
         self.clear(inner_start, inner_end - inner_start);
         Ok(())
     }
@@ -209,7 +348,7 @@ impl GuestMemory {
         // SAFETY: the range lies inside our own mapping; MAP_FIXED replaces
         // its pages in place.
         let r = unsafe {
-            let at = self.map.as_mut_ptr().add(addr as usize) as *mut libc::c_void;
+            let at = self.base.add(addr as usize) as *mut libc::c_void;
             libc::mmap(
                 at,
                 len as usize,
@@ -239,7 +378,7 @@ impl GuestMemory {
         // SAFETY: the pages lie inside our own mapping; mincore only
         // writes `pages` bytes to `out`.
         unsafe {
-            let at = self.map.as_ptr().add(addr as usize) as *mut libc::c_void;
+            let at = self.base.add(addr as usize) as *mut libc::c_void;
             let len = (pages as u64 * PAGE_SIZE).min(self.size - addr) as usize;
             if libc::mincore(at, len, out.as_mut_ptr()) == 0 {
                 out[..pages].iter_mut().for_each(|b| *b &= 1);
@@ -253,7 +392,7 @@ impl GuestMemory {
 
     /// Host address of guest address 0 (for compiled code's inline accesses).
     pub fn host_base(&mut self) -> *mut u8 {
-        self.map.as_mut_ptr()
+        self.base
     }
 
     #[inline]
@@ -263,10 +402,10 @@ impl GuestMemory {
             // An empty range needs no permission (and may start at `size`).
             Some(end) if end <= self.size && size == 0 => Ok(addr as usize),
             Some(end) if end <= self.size => {
-                if let Some(perms) = &self.perms {
+                if self.has_protection() {
                     let need = if write { PERM_W } else { PERM_R };
                     let (first, last) = (addr / PAGE_SIZE, (end - 1) / PAGE_SIZE);
-                    if (first..=last).any(|p| perms[p as usize] & need == 0) {
+                    if (first..=last).any(|p| self.perm(p) & need == 0) {
                         return Err(fault);
                     }
                 }
@@ -281,7 +420,7 @@ impl GuestMemory {
     pub fn read<const N: usize>(&self, addr: u64) -> Result<[u8; N], MemFault> {
         let at = self.check(addr, N, false)?;
         let mut out = [0u8; N];
-        out.copy_from_slice(&self.map[at..at + N]);
+        out.copy_from_slice(self.slice(at, N));
         Ok(out)
     }
 
@@ -290,8 +429,36 @@ impl GuestMemory {
     pub fn write<const N: usize>(&mut self, addr: u64, bytes: [u8; N]) -> Result<(), MemFault> {
         let at = self.check(addr, N, true)?;
         self.note_write(addr, N as u64);
-        self.map[at..at + N].copy_from_slice(&bytes);
+        self.slice_mut(at, N).copy_from_slice(&bytes);
         Ok(())
+    }
+
+    /// An atomic read-modify-write of `size` bytes (1, 2, 4, 8 or 16) at
+    /// `addr` (a LOCK-prefixed instruction, XCHG, CMPXCHG): `update` makes
+    /// the new value from the old, and the old is returned. Naturally
+    /// aligned operations of up to 8 bytes are host atomic operations, so
+    /// they are atomic against every other thread's; 16-byte and misaligned
+    /// ones take a lock of their own, so are atomic against each other only.
+    pub fn atomic(&mut self, addr: u64, size: u32, update: impl Fn(u128) -> u128) -> Result<u128, MemFault> {
+        let at = self.check(addr, size as usize, true)?;
+        self.note_write(addr, size as u64);
+        let p = self.slice_mut(at, size as usize).as_mut_ptr();
+        let aligned = addr.is_multiple_of(size as u64);
+        Ok(match size {
+            1 => atomic_update!(AtomicU8, u8, p, update),
+            2 if aligned => atomic_update!(AtomicU16, u16, p, update),
+            4 if aligned => atomic_update!(AtomicU32, u32, p, update),
+            8 if aligned => atomic_update!(AtomicU64, u64, p, update),
+            _ => {
+                let _held = lock(&WIDE_ATOMICS);
+                let bytes = self.slice_mut(at, size as usize);
+                let mut le = [0u8; 16];
+                le[..size as usize].copy_from_slice(bytes);
+                let old = u128::from_le_bytes(le);
+                bytes.copy_from_slice(&update(old).to_le_bytes()[..size as usize]);
+                old
+            }
+        })
     }
 
     /// Records writes to code lines (the range is already bounds-checked;
@@ -302,7 +469,7 @@ impl GuestMemory {
             return;
         }
         let (first, last) = (addr / LINE_SIZE, (addr + len - 1) / LINE_SIZE);
-        if self.code_lines[first as usize] | self.code_lines[last as usize] != 0 || last > first + 1 {
+        if self.line(first) | self.line(last) != 0 || last > first + 1 {
             self.note_code_write(first, last);
         }
     }
@@ -312,22 +479,36 @@ impl GuestMemory {
         // Page by page, skipping pages without code, so that a write over
         // gigabytes (a munmap, a zero tail) costs little.
         let per_page = PAGE_SIZE / LINE_SIZE;
+        let mut written = Vec::new();
         let mut line = first;
         while line <= last {
             let page = line / per_page;
             let page_last = ((page + 1) * per_page - 1).min(last);
-            let code_page = match &self.perms {
-                Some(map) => map[page as usize] & PERM_CODE != 0,
-                None => self.code_lines[line as usize..=page_last as usize].iter().any(|c| *c != 0),
+            let code_page = match self.has_protection() {
+                true => self.perm(page) & PERM_CODE != 0,
+                false => (line..=page_last).any(|l| self.line(l) != 0),
             };
             if code_page {
-                for l in line..=page_last {
-                    if self.code_lines[l as usize] != 0 && !self.code_writes.contains(&l) {
-                        self.code_writes.push(l);
-                    }
-                }
+                written.extend((line..=page_last).filter(|l| self.line(*l) != 0));
             }
             line = page_last + 1;
+        }
+        if written.is_empty() {
+            return;
+        }
+        for view in lock(&self.mapping.views).iter() {
+            let mut lines = lock(&view.lines);
+            for l in &written {
+                if !lines.contains(l) {
+                    lines.push(*l);
+                }
+            }
+            view.written.store(true, Ordering::Release);
+            if !Arc::ptr_eq(view, &self.writes)
+                && let Some(word) = view.wake.get()
+            {
+                word.store(1, Ordering::SeqCst);
+            }
         }
     }
 
@@ -342,7 +523,7 @@ impl GuestMemory {
 
     /// Host address of the code-line map (one byte per `LINE_SIZE` bytes).
     pub fn code_lines_ptr(&self) -> *const u8 {
-        self.code_lines.as_ptr()
+        self.code_lines
     }
 
     /// Marks `[addr, addr + len)` as holding translated code (the part
@@ -353,38 +534,43 @@ impl GuestMemory {
             return;
         }
         for line in addr / LINE_SIZE..end.div_ceil(LINE_SIZE) {
-            self.code_lines[line as usize] = 1;
+            self.set_line(line, 1);
         }
-        if let Some(map) = self.perms.as_mut() {
+        if self.has_protection() {
             for page in addr / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
-                map[page as usize] |= PERM_CODE;
+                self.set_perm(page, self.perm(page) | PERM_CODE);
             }
         }
     }
 
-    /// Unmarks every line of a page (a page outside guest memory has none).
+    /// Unmarks every line of a page (a page outside guest memory has none),
+    /// so the engine can mark again what it still holds there. While other
+    /// views exist the marks stay: their engines may hold code there too.
     pub fn unmark_page(&mut self, page: u64) {
-        if page >= self.size.div_ceil(PAGE_SIZE) {
+        if page >= self.size.div_ceil(PAGE_SIZE) || self.is_shared() {
             return;
         }
         let lines = PAGE_SIZE / LINE_SIZE;
-        let first = (page * lines) as usize;
-        let end = (first + lines as usize).min(self.code_lines.len());
-        self.code_lines[first..end].fill(0);
-        if let Some(map) = self.perms.as_mut() {
-            map[page as usize] &= !PERM_CODE;
+        let first = page * lines;
+        let end = (first + lines).min(self.size.div_ceil(LINE_SIZE));
+        (first..end).for_each(|l| self.set_line(l, 0));
+        if self.has_protection() {
+            self.set_perm(page, self.perm(page) & !PERM_CODE);
         }
     }
 
-    /// True when code lines were written since `take_code_writes`.
+    /// True when code lines were written (through any view) since
+    /// `take_code_writes`.
     #[inline]
     pub fn code_written(&self) -> bool {
-        !self.code_writes.is_empty()
+        self.writes.written.load(Ordering::Acquire)
     }
 
     /// The code lines written since the last call (line numbers: address / `LINE_SIZE`).
     pub fn take_code_writes(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.code_writes)
+        let mut lines = lock(&self.writes.lines);
+        self.writes.written.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *lines)
     }
 
     /// Reads a little-endian value of `size` bytes (1, 2, 4, 8 or 16), zero-extended.
@@ -414,7 +600,7 @@ impl GuestMemory {
     /// A checked view of guest bytes (a system call's input buffer).
     pub fn bytes(&self, addr: u64, len: usize) -> Result<&[u8], MemFault> {
         let at = self.check(addr, len, false)?;
-        Ok(&self.map[at..at + len])
+        Ok(self.slice(at, len))
     }
 
     /// A checked writable view of guest bytes (a system call's output
@@ -422,13 +608,13 @@ impl GuestMemory {
     pub fn bytes_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], MemFault> {
         let at = self.check(addr, len, true)?;
         self.note_write(addr, len as u64);
-        Ok(&mut self.map[at..at + len])
+        Ok(self.slice_mut(at, len))
     }
 
     /// Copies guest bytes out.
     pub fn read_bytes(&self, addr: u64, out: &mut [u8]) -> Result<(), MemFault> {
         let at = self.check(addr, out.len(), false)?;
-        out.copy_from_slice(&self.map[at..at + out.len()]);
+        out.copy_from_slice(self.slice(at, out.len()));
         Ok(())
     }
 
@@ -436,7 +622,7 @@ impl GuestMemory {
     pub fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<(), MemFault> {
         let at = self.check(addr, data.len(), true)?;
         self.note_write(addr, data.len() as u64);
-        self.map[at..at + data.len()].copy_from_slice(data);
+        self.slice_mut(at, data.len()).copy_from_slice(data);
         Ok(())
     }
 }
@@ -498,6 +684,51 @@ mod tests {
         m.write_le(0, 16, u128::MAX).unwrap();
         assert!(m.write_le(1, 16, 0).is_err());
         assert!(m.read_le(MIN_MEMORY, 1).is_err());
+    }
+
+    #[test]
+    fn views_share_bytes_and_code_writes_reach_every_view() {
+        static WORD: AtomicU32 = AtomicU32::new(0);
+        let mut a = GuestMemory::new(4 * PAGE_SIZE).unwrap();
+        let mut b = a.share();
+        b.wake_on_code_writes(&WORD);
+        assert!(a.is_shared());
+        a.write_le(8, 4, 7).unwrap();
+        assert_eq!(b.read_le(8, 4).unwrap(), 7);
+        b.mark_code(PAGE_SIZE, 16);
+        b.unmark_page(1);
+        a.write_le(PAGE_SIZE + 4, 1, 1).unwrap();
+        assert_eq!(WORD.load(Ordering::SeqCst), 1, "the other view's engine is asked back");
+        assert_eq!(a.take_code_writes(), vec![PAGE_SIZE / LINE_SIZE]);
+        assert_eq!(b.take_code_writes(), vec![PAGE_SIZE / LINE_SIZE], "marks stay while shared");
+        drop(b);
+        assert!(!a.is_shared());
+    }
+
+    #[test]
+    fn atomic_updates_are_atomic_across_views() {
+        let mem = GuestMemory::new(PAGE_SIZE).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let mut view = mem.share();
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        for (addr, size) in [(0, 1), (2, 2), (4, 4), (8, 8), (17, 4), (32, 16)] {
+                            view.atomic(addr, size, |v| v.wrapping_add(1) & (u128::MAX >> (128 - 8 * size))).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        for (addr, size, want) in
+            [(0, 1, 40_000 % 256), (2, 2, 40_000), (4, 4, 40_000), (8, 8, 40_000), (17, 4, 40_000), (32, 16, 40_000)]
+        {
+            assert_eq!(mem.read_le(addr, size).unwrap(), want, "{size} bytes at {addr}");
+        }
+        let mut m = mem;
+        assert_eq!(m.atomic(4, 4, |_| 5).unwrap(), 40_000, "the old value comes back");
+        assert!(m.atomic(PAGE_SIZE - 2, 4, |v| v).is_err(), "past the end");
     }
 
     #[test]

@@ -165,3 +165,8 @@ pub fn vt() -> PathBuf {
 pub fn dynvt() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtdyn")
 }
+
+/// The threads test program (see guests/linux/threads).
+pub fn vtthreads() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtthreads")
+}

@@ -111,7 +111,7 @@ pub(super) struct Lower<'a, 'f> {
     code_lines: ir::Value,
     /// The page-permission map, when memory has one.
     perms: Option<ir::Value>,
-    /// Address of the interrupt word (`abi::INTERRUPT`).
+    /// Address of the engine's interrupt word (`abi::Interrupt`).
     interrupt: ir::Value,
     /// The current guest instruction and how many came before it.
     guest: u64,

@@ -14,7 +14,6 @@ pub const ENOTTY: Errno = 25;
 pub const ERANGE: Errno = 34;
 pub const ENAMETOOLONG: Errno = 36;
 pub const ENOSYS: Errno = 38;
-pub const ETIMEDOUT: Errno = 110;
 
 /// The errno of the last failed host call.
 pub fn last() -> Errno {

@@ -61,7 +61,7 @@ pub fn signal_for(p: &Process, f: &Fault) -> SigInfo {
         14 | 17 => {
             let addr = f.addr.unwrap_or(f.rip);
             // A page of a mapping, even one with no access (PROT_NONE).
-            let mapped = p.space.covers(addr, 1);
+            let mapped = p.space().covers(addr, 1);
             let fetch = addr.wrapping_sub(f.rip) < 15;
             err = PF_USER
                 | if mapped { PF_PRESENT } else { 0 }

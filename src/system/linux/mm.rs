@@ -4,7 +4,7 @@
 //! bytes and enforces the permissions.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::machine::{GuestMemory, PAGE_SIZE};
 
@@ -23,7 +23,7 @@ pub enum Backing {
     /// A file: its path, the file offset of the mapping's first byte, and
     /// its device and inode numbers.
     File {
-        name: Rc<[u8]>,
+        name: Arc<[u8]>,
         offset: u64,
         dev: u64,
         inode: u64,

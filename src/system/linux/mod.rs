@@ -2,7 +2,8 @@
 //! dynamically linked, as a host process, as qemu-x86_64 does. It loads the
 //! program (and its dynamic linker), builds its initial stack, runs it on
 //! an engine, and answers its system calls and turns its faults into
-//! signals.
+//! signals. Each guest thread runs on a host thread of its own with its
+//! own engine, over the process's shared memory.
 
 mod errno;
 mod fault;
@@ -20,6 +21,8 @@ use std::collections::HashSet;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use crate::engine::{Engine, EngineKind, Fault, Stop};
 use crate::machine::x86rt::{NoPorts, X86Runtime};
@@ -32,8 +35,9 @@ pub use syscall::{implemented as implemented_syscalls, name as syscall_name};
 pub use sysroot::{CANDIDATES as SYSROOT_CANDIDATES, ENV as SYSROOT_ENV, Sysroot};
 
 use errno::EINTR;
-use process::Process;
+use process::{Exit, Group, Process};
 use signals::SIGSEGV;
+use syscall::host::int_call;
 
 /// How to run a program.
 #[derive(Clone, Debug)]
@@ -209,8 +213,11 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
     Ok(Process {
         cpu,
         mem,
-        space,
+        space: Arc::new(Mutex::new(space)),
         signals: signals::SignalState::default(),
+        group: Group::new(opts.clone()),
+        leader: true,
+        clear_tid: 0,
         strace: opts.strace,
         exit: None,
         reported: HashSet::new(),
@@ -259,6 +266,7 @@ fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
 /// signal kills visa with the same signal.
 pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, String> {
     let mut p = start(program, args, opts)?;
+    signals::take_host_signals(&mut p.signals);
     let mut engine = Engine::with_kind(opts.engine);
     if opts.perf_map {
         engine.write_perf_map().map_err(|e| format!("cannot write the perf map: {e}"))?;
@@ -266,57 +274,133 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }
+    let Some(status) = run_thread(&mut p, &mut engine) else {
+        unreachable!("the first thread waits for the process to end")
+    };
+    finish(&engine, opts)?;
+    Ok(status)
+}
+
+/// Writes the statistics the options ask for (of the engine of the thread
+/// that ends the process).
+fn finish(engine: &Engine, opts: &Options) -> Result<(), String> {
+    if let Some(path) = &opts.stats_json {
+        let json = crate::report::stats_json(engine).to_string();
+        std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if opts.stats {
+        eprintln!("{}", crate::report::stats(engine));
+    }
+    Ok(())
+}
+
+/// Host stack of a guest thread's host thread (translation and compilation
+/// run on it), as the first thread's.
+const THREAD_STACK: usize = 8 << 20;
+
+/// Runs a new guest thread `p` (clone with CLONE_THREAD, counted live by
+/// `Process::new_thread`) on a new host thread with an engine of its own;
+/// `setup` runs on it first, given its tid, before the tid is returned.
+pub(crate) fn spawn_thread(
+    mut p: Process,
+    setup: impl FnOnce(&mut Process, i32) + Send + 'static,
+) -> Result<i32, errno::Errno> {
+    let group = p.group.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().stack_size(THREAD_STACK).spawn(move || {
+        let mut engine = Engine::with_kind(p.group.options.engine);
+        let tid = int_call!(libc::gettid());
+        setup(&mut p, tid);
+        let _ = tx.send(tid);
+        if let Some(status) = run_thread(&mut p, &mut engine) {
+            // This thread ends the process.
+            if let Err(e) = finish(&engine, &p.group.options) {
+                eprintln!("visa: {e}");
+            }
+            std::process::exit(status);
+        }
+    });
+    if spawned.is_err() {
+        group.thread_exit(0, false);
+        return Err(errno::EAGAIN);
+    }
+    rx.recv().map_err(|_| errno::EAGAIN)
+}
+
+/// The process ends with `status`: no thread makes another system call.
+fn end_process(p: &Process, status: i32) -> Option<i32> {
+    p.group.ending.store(true, Ordering::SeqCst);
+    Some(status)
+}
+
+/// Parks a thread that has ended for good (the process's end ends it).
+fn park_forever() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Runs one guest thread until it ends the process (the process's status)
+/// or ends alone (none). The first thread never ends alone: it waits for
+/// the process to end, since its return from `run` would end it.
+fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
+    let opts = p.group.options.clone();
     let mut rt = X86Runtime::with_host_random(NoPorts, &crate::frontend::x86::X86Env::get().env);
-    signals::take_host_signals(&mut p.signals);
+    p.mem.wake_on_code_writes(engine.interrupt_word());
+    p.signals.started(int_call!(libc::gettid()), engine.interrupt_word());
     let limit = opts.max_insns.unwrap_or(u64::MAX);
-    let status = loop {
+    loop {
         let left = limit.saturating_sub(engine.stats.guest_insts);
         if left == 0 {
             eprintln!("visa: stopped after {} guest instructions (--max-insns)", engine.stats.guest_insts);
-            break OUT_OF_TIME;
+            return end_process(p, OUT_OF_TIME);
         }
         match engine.run(&mut p.cpu, &mut p.mem, &mut rt, left) {
             Stop::Exit(ExitReason::Syscall) => {
+                if p.group.ending.load(Ordering::SeqCst) {
+                    park_forever();
+                }
                 let nr = p.cpu.gpr[0];
                 if opts.max_insns.is_some() {
                     p.insns_left = Some(limit.saturating_sub(engine.stats.guest_insts));
                 }
-                syscall::dispatch(&mut p);
-                if let Some(status) = p.exit {
-                    break status;
+                syscall::dispatch(p);
+                match p.exit {
+                    Some(Exit::Process(status)) => return end_process(p, status),
+                    Some(Exit::Thread(status)) => {
+                        syscall::clear_child_tid(p);
+                        match p.group.thread_exit(status, p.leader) {
+                            Some(status) => return end_process(p, status),
+                            None if p.leader => park_forever(),
+                            None => return None,
+                        }
+                    }
+                    None => {}
                 }
                 // rt_sigreturn's RAX is the interrupted context's, never its own result.
                 if nr != syscall::RT_SIGRETURN && p.cpu.gpr[0] == (-(EINTR as i64)) as u64 {
-                    restart_interrupted(&mut p, nr);
+                    restart_interrupted(p, nr);
                 }
             }
             Stop::Exit(ExitReason::Breakpoint) => {
                 let f = Fault { vector: 3, rip: p.cpu.rip - 1, addr: None };
-                raise_fault(&mut p, &engine, f);
+                raise_fault(p, engine, f);
             }
             Stop::Exit(_) => {
                 // HLT, INT n and the like are privileged: #GP at CPL 3.
                 let f = Fault { vector: 13, rip: p.cpu.rip, addr: None };
-                raise_fault(&mut p, &engine, f);
+                raise_fault(p, engine, f);
             }
-            Stop::Fault(f) if vsyscall::emulate(&mut p, &f) => {}
-            Stop::Fault(f) => raise_fault(&mut p, &engine, f),
+            Stop::Fault(f) if vsyscall::emulate(p, &f) => {}
+            Stop::Fault(f) => raise_fault(p, engine, f),
             // A host signal interrupts the engine within one block.
             Stop::Budget | Stop::Requested | Stop::Interrupted => {}
         }
-        let signalled = p.signals.pending != 0 || signals::host_signal_waiting() || p.signals.saved_mask.is_some();
-        if signalled && signals::deliver_pending(&mut p).is_err() {
+        let signalled = p.signals.pending() != 0 || signals::host_signal_waiting() || p.signals.saved_mask.is_some();
+        if signalled && signals::deliver_pending(p).is_err() {
             // No room for the signal frame: the kernel kills with SIGSEGV.
             eprintln!("visa: no room on the guest stack for a signal frame");
             signals::die_of(SIGSEGV);
         }
-    };
-    if let Some(path) = &opts.stats_json {
-        let json = crate::report::stats_json(&engine).to_string();
-        std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    if opts.stats {
-        eprintln!("{}", crate::report::stats(&engine));
-    }
-    Ok(status)
 }

@@ -1,11 +1,16 @@
-//! A guest process: its CPU state, memory and address space, signal state,
-//! and the checked accessors syscalls use to read and write guest memory
+//! A guest process as one of its threads sees it: the thread's CPU state,
+//! its view of the process's memory, the shared address space, signal
+//! state and thread group, and the checked accessors syscalls use to read
+//! and write guest memory
 //! (a bad guest pointer is EFAULT, never a host access; an empty buffer is
 //! not checked, as the kernel accepts any pointer with a length of 0).
 
 use std::collections::HashSet;
 use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::Options;
 use super::errno::{EFAULT, ENAMETOOLONG, Errno};
 use super::mm::AddressSpace;
 use super::signals::SignalState;
@@ -80,15 +85,72 @@ impl Drop for HostBuf {
     }
 }
 
+/// How a system call ended the thread that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// exit: this thread ends, with this status.
+    Thread(i32),
+    /// exit_group (or the last thread's exit): the process ends.
+    Process(i32),
+}
+
+/// What the threads of a process share besides memory, address space and
+/// signals.
+pub struct Group {
+    /// How the process runs (each thread makes its own engine so).
+    pub options: Options,
+    /// Threads that have not exited.
+    live: AtomicUsize,
+    /// The first thread's status once it has exited alone: the process's
+    /// when the last thread exits (as Linux reports the leader's).
+    leader_status: AtomicI32,
+    /// Set when the process ends: no thread makes another system call.
+    pub ending: AtomicBool,
+}
+
+impl Group {
+    pub fn new(options: Options) -> Arc<Group> {
+        Arc::new(Group {
+            options,
+            live: AtomicUsize::new(1),
+            leader_status: AtomicI32::new(0),
+            ending: AtomicBool::new(false),
+        })
+    }
+
+    /// A thread's exit (not the process's): the process's status if it
+    /// was the last thread.
+    pub fn thread_exit(&self, status: i32, leader: bool) -> Option<i32> {
+        if leader {
+            self.leader_status.store(status, Ordering::SeqCst);
+        }
+        (self.live.fetch_sub(1, Ordering::SeqCst) == 1).then(|| self.leader_status.load(Ordering::SeqCst))
+    }
+
+    /// In a forked child: its one thread.
+    pub fn after_fork(&self) {
+        self.live.store(1, Ordering::SeqCst);
+    }
+}
+
+/// One guest thread: its registers and its view of the process's memory,
+/// address space, signals and the rest.
 pub struct Process {
     pub cpu: CpuState,
     pub mem: GuestMemory,
-    pub space: AddressSpace,
+    /// The address space, shared by the process's threads.
+    pub space: Arc<Mutex<AddressSpace>>,
     pub signals: SignalState,
+    pub group: Arc<Group>,
+    /// The process's first thread (whose status the process's is).
+    pub leader: bool,
+    /// set_tid_address or CLONE_CHILD_CLEARTID: where the thread's exit
+    /// writes 0 and wakes a futex waiter (0: nowhere).
+    pub clear_tid: u64,
     /// Log every syscall to standard error.
     pub strace: bool,
-    /// Set when the guest has exited: its status.
-    pub exit: Option<i32>,
+    /// Set when a system call ended the thread or the process.
+    pub exit: Option<Exit>,
     /// Unknown syscall numbers already reported.
     pub reported: HashSet<u64>,
     /// The guest program's path (what /proc/self/exe names).
@@ -106,6 +168,34 @@ pub struct Process {
 }
 
 impl Process {
+    /// A new thread of this process (clone with CLONE_THREAD) that starts
+    /// from `cpu`; the caller counts it live before it runs.
+    pub fn new_thread(&self, cpu: CpuState, clear_tid: u64) -> Process {
+        self.group.live.fetch_add(1, Ordering::SeqCst);
+        Process {
+            cpu,
+            mem: self.mem.share(),
+            space: self.space.clone(),
+            signals: self.signals.new_thread(),
+            group: self.group.clone(),
+            leader: false,
+            clear_tid,
+            strace: self.strace,
+            exit: None,
+            reported: self.reported.clone(),
+            exe: self.exe.clone(),
+            exec_prefix: self.exec_prefix.clone(),
+            insns_left: self.insns_left,
+            sysroot: self.sysroot.clone(),
+            auxv: self.auxv.clone(),
+        }
+    }
+
+    /// The address space, locked.
+    pub fn space(&self) -> MutexGuard<'_, AddressSpace> {
+        self.space.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let mut buf = vec![0u8; len];
         if len == 0 {

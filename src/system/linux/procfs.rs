@@ -4,7 +4,7 @@
 //! holds the auxiliary vector the guest started with. Opening one gives a
 //! file of the contents at that moment, as reading the kernel's does.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::errno::{Errno, check};
 use super::mm::Backing;
@@ -83,8 +83,8 @@ fn map_line(start: u64, end: u64, perms: u8, offset: u64, dev: u64, inode: u64, 
 /// vsyscall page.
 fn maps(p: &Process) -> Vec<u8> {
     let mut out = Vec::new();
-    for (start, end, perms, backing) in p.space.mappings() {
-        let (offset, dev, inode, name): (u64, u64, u64, Rc<[u8]>) = match backing {
+    for (start, end, perms, backing) in p.space().mappings() {
+        let (offset, dev, inode, name): (u64, u64, u64, Arc<[u8]>) = match backing {
             Backing::File { name, offset, dev, inode } => (offset, dev, inode, name),
             Backing::Named(name) => (0, 0, 0, name.as_bytes().into()),
             Backing::Anonymous => (0, 0, 0, b"".as_slice().into()),

@@ -1,9 +1,12 @@
-//! Signals: the guest's dispositions, mask and pending set; delivery to
+//! Signals: the guest's dispositions (shared by a process's threads), each
+//! thread's mask and pending set and the process's; delivery to
 //! guest handlers on an x86-64 `rt_sigframe` (siginfo, ucontext, FXSAVE
 //! state) and `rt_sigreturn`; default actions; and host signals (SIGINT,
 //! SIGPIPE, SIGCHLD...) forwarded to the guest with the host's siginfo.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::errno::{EFAULT, EINVAL, ENOMEM, Errno};
 use super::process::Process;
@@ -98,11 +101,93 @@ impl SigInfo {
     }
 }
 
+/// Pending signals with what each carries: a thread's own, or the
+/// process's (which any thread not blocking them takes).
+pub struct Queue {
+    set: AtomicU64,
+    info: Mutex<[SigInfo; NSIG + 1]>,
+}
+
+impl Default for Queue {
+    fn default() -> Queue {
+        Queue { set: AtomicU64::new(0), info: Mutex::new([SigInfo::default(); NSIG + 1]) }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Queue {
+    /// Queues a signal (a second one of the same number merges).
+    fn raise(&self, info: SigInfo) {
+        let mut infos = lock(&self.info);
+        infos[info.signo as usize] = info;
+        self.set.fetch_or(bit(info.signo), Ordering::SeqCst);
+    }
+
+    /// Takes `sig` if it is pending.
+    fn take(&self, sig: i32) -> Option<SigInfo> {
+        let infos = lock(&self.info);
+        (self.set.fetch_and(!bit(sig), Ordering::SeqCst) & bit(sig) != 0).then(|| infos[sig as usize])
+    }
+
+    fn pending(&self) -> u64 {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    fn discard(&self, sigs: u64) {
+        self.set.fetch_and(!sigs, Ordering::SeqCst);
+    }
+}
+
+/// A guest thread as other threads reach it: its pending signals, and how
+/// to wake it (its engine's interrupt word; its host thread, by tid).
+pub struct ThreadSignals {
+    queue: Queue,
+    tid: AtomicI32,
+    interrupt: OnceLock<&'static AtomicU32>,
+}
+
+impl ThreadSignals {
+    fn new() -> Arc<ThreadSignals> {
+        Arc::new(ThreadSignals { queue: Queue::default(), tid: AtomicI32::new(0), interrupt: OnceLock::new() })
+    }
+
+    /// Brings the thread back to look at its signals: its engine within one
+    /// block, a blocking host call with EINTR.
+    fn wake(&self) {
+        if let Some(word) = self.interrupt.get() {
+            word.store(1, Ordering::SeqCst);
+        }
+        // SAFETY: tgkill takes integers only; WAKE_SIGNAL's handler does nothing.
+        unsafe {
+            libc::syscall(libc::SYS_tgkill, std::process::id() as i32, self.tid.load(Ordering::SeqCst), WAKE_SIGNAL)
+        };
+    }
+}
+
+/// What the threads of a process share: dispositions, the signals sent to
+/// the process, and its threads by tid.
+pub struct ProcessSignals {
+    actions: Mutex<[SigAction; NSIG + 1]>,
+    queue: Queue,
+    threads: Mutex<HashMap<i32, Arc<ThreadSignals>>>,
+}
+
+/// What fork holds so that no other thread holds it (see `SignalState::fork`).
+pub struct ForkHold<'a> {
+    _actions: MutexGuard<'a, [SigAction; NSIG + 1]>,
+    _info: MutexGuard<'a, [SigInfo; NSIG + 1]>,
+    threads: MutexGuard<'a, HashMap<i32, Arc<ThreadSignals>>>,
+}
+
+/// One guest thread's signal state: its mask, alternate stack and pending
+/// signals, over the process's shared dispositions.
 pub struct SignalState {
-    pub actions: [SigAction; NSIG + 1],
+    process: Arc<ProcessSignals>,
+    thread: Arc<ThreadSignals>,
     pub mask: u64,
-    pub pending: u64,
-    pub info: [SigInfo; NSIG + 1],
     /// sigaltstack: base, size, flags.
     pub altstack: (u64, u64, u32),
     /// The mask to restore after a handler that interrupts rt_sigsuspend.
@@ -110,14 +195,27 @@ pub struct SignalState {
 }
 
 impl Default for SignalState {
+    /// The signal state of a process's first thread (tid: its pid).
     fn default() -> SignalState {
-        SignalState {
-            actions: [SigAction::default(); NSIG + 1],
-            mask: 0,
-            pending: 0,
-            info: [SigInfo::default(); NSIG + 1],
-            altstack: (0, 0, SS_DISABLE),
-            saved_mask: None,
+        let process = Arc::new(ProcessSignals {
+            actions: Mutex::new([SigAction::default(); NSIG + 1]),
+            queue: Queue::default(),
+            threads: Mutex::new(HashMap::new()),
+        });
+        let thread = ThreadSignals::new();
+        let tid = std::process::id() as i32;
+        thread.tid.store(tid, Ordering::SeqCst);
+        lock(&process.threads).insert(tid, thread.clone());
+        SignalState { process, thread, mask: 0, altstack: (0, 0, SS_DISABLE), saved_mask: None }
+    }
+}
+
+impl Drop for SignalState {
+    fn drop(&mut self) {
+        let tid = self.thread.tid.load(Ordering::SeqCst);
+        let mut threads = lock(&self.process.threads);
+        if threads.get(&tid).is_some_and(|t| Arc::ptr_eq(t, &self.thread)) {
+            threads.remove(&tid);
         }
     }
 }
@@ -154,27 +252,89 @@ pub fn default_action(sig: i32) -> DefaultAction {
 }
 
 impl SignalState {
-    /// Queues a signal (a second one of the same number merges).
-    pub fn raise(&mut self, info: SigInfo) {
-        let sig = info.signo;
-        if !(1..=NSIG as i32).contains(&sig) {
-            return;
+    /// The state of a new thread of this process (clone with CLONE_THREAD):
+    /// the caller's mask, nothing pending, no alternate stack. It joins the
+    /// process's threads once `started` names its tid.
+    pub fn new_thread(&self) -> SignalState {
+        SignalState {
+            process: self.process.clone(),
+            thread: ThreadSignals::new(),
+            mask: self.mask,
+            altstack: (0, 0, SS_DISABLE),
+            saved_mask: None,
         }
-        self.pending |= bit(sig);
-        self.info[sig as usize] = info;
+    }
+
+    /// On the thread itself, once it runs: its tid and engine's interrupt word.
+    pub fn started(&self, tid: i32, interrupt: &'static AtomicU32) {
+        self.thread.tid.store(tid, Ordering::SeqCst);
+        let _ = self.thread.interrupt.set(interrupt);
+        lock(&self.process.threads).insert(tid, self.thread.clone());
+    }
+
+    /// Is `tid` a thread of this process?
+    pub fn has_thread(&self, tid: i32) -> bool {
+        lock(&self.process.threads).contains_key(&tid)
+    }
+
+    /// Queues a signal for this thread (a fault's, or one sent to it).
+    pub fn raise(&mut self, info: SigInfo) {
+        if (1..=NSIG as i32).contains(&info.signo) {
+            self.thread.queue.raise(info);
+        }
+    }
+
+    /// Queues a signal for the process: the first thread not blocking it
+    /// takes it; every other thread is woken to look (this one looks
+    /// before it runs on).
+    pub fn raise_process(&self, info: SigInfo) {
+        if (1..=NSIG as i32).contains(&info.signo) {
+            self.process.queue.raise(info);
+            let threads = lock(&self.process.threads);
+            threads.values().filter(|t| !Arc::ptr_eq(t, &self.thread)).for_each(|t| t.wake());
+        }
+    }
+
+    /// Queues a signal for the thread `tid` of this process and wakes it;
+    /// false when there is no such thread.
+    pub fn raise_thread(&self, tid: i32, info: SigInfo) -> bool {
+        let Some(thread) = lock(&self.process.threads).get(&tid).cloned() else { return false };
+        if (1..=NSIG as i32).contains(&info.signo) {
+            thread.queue.raise(info);
+            if !Arc::ptr_eq(&thread, &self.thread) {
+                thread.wake();
+            }
+        }
+        true
+    }
+
+    /// The signals pending for this thread: its own and the process's.
+    pub fn pending(&self) -> u64 {
+        self.thread.queue.pending() | self.process.queue.pending()
+    }
+
+    /// Takes pending `sig` (the thread's own first) with what it carries;
+    /// none if another thread took it first.
+    fn take(&self, sig: i32) -> Option<SigInfo> {
+        self.thread.queue.take(sig).or_else(|| self.process.queue.take(sig))
+    }
+
+    /// The disposition of `sig`.
+    pub fn action(&self, sig: i32) -> SigAction {
+        lock(&self.process.actions)[sig as usize]
     }
 
     /// The pending signal to deliver next, as the kernel picks it: a
     /// synchronous (fault) signal first, then the lowest number.
     pub fn next(&self) -> Option<i32> {
-        let ready = self.pending & !(self.mask & !UNBLOCKABLE);
+        let ready = self.pending() & !(self.mask & !UNBLOCKABLE);
         let first = if ready & SYNCHRONOUS != 0 { ready & SYNCHRONOUS } else { ready };
         (first != 0).then(|| first.trailing_zeros() as i32 + 1)
     }
 
     /// Does delivering `sig` do anything (run a handler, stop or end the process)?
     pub fn acts_on(&self, sig: i32) -> bool {
-        match self.actions[sig as usize].handler {
+        match self.action(sig).handler {
             SIG_IGN => sig == SIGKILL,
             SIG_DFL => default_action(sig) != DefaultAction::Ignore,
             _ => true,
@@ -183,7 +343,7 @@ impl SignalState {
 
     /// The handler that delivering `sig` runs, if any.
     pub fn handler(&self, sig: i32) -> Option<SigAction> {
-        let a = self.actions[sig as usize];
+        let a = self.action(sig);
         (a.handler != SIG_DFL && a.handler != SIG_IGN).then_some(a)
     }
 
@@ -194,7 +354,7 @@ impl SignalState {
             if self.acts_on(sig) {
                 return true;
             }
-            self.pending &= !bit(sig);
+            self.take(sig);
         }
         false
     }
@@ -204,11 +364,14 @@ impl SignalState {
         if !(1..=NSIG as i32).contains(&sig) || (new.is_some() && (sig == SIGKILL || sig == SIGSTOP)) {
             return Err(EINVAL);
         }
-        let old = self.actions[sig as usize];
+        let mut actions = lock(&self.process.actions);
+        let old = actions[sig as usize];
         if let Some(a) = new {
-            self.actions[sig as usize] = a;
+            actions[sig as usize] = a;
             if a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore) {
-                self.pending &= !bit(sig);
+                // Dropped wherever pending, in every thread.
+                self.process.queue.discard(bit(sig));
+                lock(&self.process.threads).values().for_each(|t| t.queue.discard(bit(sig)));
             }
             if host_forwarded(sig) {
                 forward_host_signal(sig, a.handler != SIG_IGN);
@@ -216,7 +379,33 @@ impl SignalState {
         }
         Ok(old)
     }
+
+    /// Holds the shared signal state while the host forks (so that no other
+    /// thread holds it then); `after_fork` in the child.
+    pub fn hold_for_fork(&self) -> ForkHold<'_> {
+        ForkHold {
+            _actions: lock(&self.process.actions),
+            _info: lock(&self.process.queue.info),
+            threads: lock(&self.process.threads),
+        }
+    }
+
+    /// In a forked child, where only this thread goes on (its tid now the
+    /// child's pid): the only thread.
+    pub fn after_fork(&self, mut held: ForkHold<'_>) {
+        let tid = std::process::id() as i32;
+        self.thread.tid.store(tid, Ordering::SeqCst);
+        held.threads.clear();
+        held.threads.insert(tid, self.thread.clone());
+    }
 }
+
+/// The host signal that wakes a thread from a blocking host call for a
+/// signal another thread sent it (its handler does nothing): a real-time
+/// signal no guest signal is forwarded as.
+const WAKE_SIGNAL: i32 = 64;
+
+extern "C" fn on_wake_signal(_sig: i32) {}
 
 // ---- host signals ----
 
@@ -303,11 +492,16 @@ pub fn take_host_signals(state: &mut SignalState) {
             let mut old: libc::sigaction = std::mem::zeroed();
             libc::sigaction(sig, std::ptr::null(), &mut old);
             if old.sa_sigaction == libc::SIG_IGN {
-                state.actions[sig as usize].handler = SIG_IGN;
+                lock(&state.process.actions)[sig as usize].handler = SIG_IGN;
             } else {
                 forward_host_signal(sig, true);
             }
         }
+        // Without SA_RESTART, so that it interrupts a blocking host call.
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_wake_signal as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(WAKE_SIGNAL, &sa, std::ptr::null_mut());
     }
 }
 
@@ -324,7 +518,7 @@ pub fn prepare_exec(state: &SignalState) {
                 libc::sigaddset(&mut mask, sig);
             }
             if host_forwarded(sig) {
-                let ignored = state.actions[sig as usize].handler == SIG_IGN;
+                let ignored = state.action(sig).handler == SIG_IGN;
                 libc::signal(sig, if ignored { libc::SIG_IGN } else { libc::SIG_DFL });
             }
         }
@@ -338,7 +532,7 @@ pub fn collect_host_signals(state: &mut SignalState) {
     for sig in 1..=NSIG as i32 {
         if arrived & bit(sig) != 0 {
             let [a, b, c] = HOST_INFO[sig as usize].each_ref().map(|w| w.load(Ordering::Relaxed));
-            state.raise(SigInfo {
+            state.raise_process(SigInfo {
                 signo: sig,
                 code: a as u32 as i32,
                 pid: (a >> 32) as u32 as i32,
@@ -364,16 +558,18 @@ pub fn host_signal_waiting() -> bool {
     HOST_PENDING.load(Ordering::Relaxed) != 0
 }
 
-/// Sleeps until a forwarded host signal arrives (at once if one already has).
-pub fn wait_for_host_signal() {
+/// Sleeps until a forwarded host signal arrives, or another thread sends
+/// this one a signal it does not block (at once if one already has).
+pub fn wait_for_host_signal(state: &SignalState) {
     // SAFETY: blocking signals around the check closes the race with their
-    // arrival; sigsuspend restores the mask while it waits.
+    // arrival (and with WAKE_SIGNAL, sent after a signal is queued);
+    // sigsuspend restores the mask while it waits.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
-        if !host_signal_waiting() {
+        if !host_signal_waiting() && state.next().is_none() {
             libc::sigsuspend(&old);
         }
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
@@ -426,9 +622,8 @@ fn on_altstack(state: &SignalState, sp: u64) -> bool {
 pub fn deliver_pending(p: &mut Process) -> Result<(), Errno> {
     collect_host_signals(&mut p.signals);
     while let Some(sig) = p.signals.next() {
-        p.signals.pending &= !bit(sig);
-        let info = p.signals.info[sig as usize];
-        let action = p.signals.actions[sig as usize];
+        let Some(info) = p.signals.take(sig) else { continue };
+        let action = p.signals.action(sig);
         match action.handler {
             SIG_IGN if sig != SIGKILL => {}
             SIG_DFL => match default_action(sig) {
@@ -492,7 +687,7 @@ fn enter_handler(p: &mut Process, sig: i32, info: SigInfo, action: SigAction) ->
     }
     p.signals.mask |= action.mask;
     if action.flags & SA_RESETHAND != 0 {
-        p.signals.actions[sig as usize] = SigAction::default();
+        lock(&p.signals.process.actions)[sig as usize] = SigAction::default();
     }
     let cpu = &mut p.cpu;
     cpu.gpr[RSP] = frame;

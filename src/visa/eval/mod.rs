@@ -26,6 +26,27 @@ pub fn sext(x: u128, bits: u32) -> i128 {
     ((x << shift) as i128) >> shift
 }
 
+/// The value an atomic operation of `size` bytes stores over `old`: a
+/// read-modify-write (`Imm::Atomic`) combines it with `args[1]`; a
+/// compare-exchange stores `args[2]` where `old` equals `args[1]`, and
+/// `old` again elsewhere.
+pub fn atomic_update(imm: &Imm, size: u32, args: &[u128], old: u128) -> u128 {
+    use super::imm::AtomicOp;
+    let m = mask(size * 8);
+    match imm {
+        Imm::Atomic(op) => match op {
+            AtomicOp::Add => old.wrapping_add(args[1]) & m,
+            AtomicOp::Sub => old.wrapping_sub(args[1]) & m,
+            AtomicOp::And => old & args[1],
+            AtomicOp::Or => old | args[1],
+            AtomicOp::Xor => old ^ args[1],
+            AtomicOp::Xchg => args[1],
+        },
+        _ if old == args[1] => args[2],
+        _ => old,
+    }
+}
+
 /// Can `eval` compute this opcode?
 pub fn is_evaluable(op: Opcode) -> bool {
     use super::opcodes::Effects;

@@ -80,6 +80,7 @@ macro_rules! int_call {
     (@listed kill) => {};
     (@listed lseek) => {};
     (@listed posix_fadvise) => {};
+    (@listed sched_yield) => {};
     (@listed setgid) => {};
     (@listed setpgid) => {};
     (@listed setpriority) => {};

@@ -2,14 +2,15 @@
 //! moving, to a fixed address) madvise msync mincore, over the process's
 //! address space; guest memory enforces the permissions. Lengths and
 //! addresses are checked as Linux checks them (page rounding that wraps,
-//! ranges past the user address space), with Linux's error numbers.
+//! ranges past the user address space), with Linux's error numbers. The
+//! threads of a process share the address space: each call holds its lock.
 //! A file is mapped privately by the host over the guest's memory, so its
 //! pages are read only when touched (the part past the file's end reads as
 //! zeros); MAP_SHARED file writes do not reach the file, and anonymous
 //! shared memory is not shared across fork.
 
 use super::super::errno::{EEXIST, EFAULT, EINVAL, ENOMEM, Errno};
-use super::super::mm::{Backing, GUEST_SIZE, page_up};
+use super::super::mm::{AddressSpace, Backing, GUEST_SIZE, page_up};
 use super::super::process::{Process, TASK_SIZE};
 use super::{Arg, Entry};
 use crate::machine::{PAGE_SIZE, PERM_R, PERM_W, PERM_X};
@@ -17,14 +18,14 @@ use crate::machine::{PAGE_SIZE, PERM_R, PERM_W, PERM_X};
 use Arg::{Hex, Int};
 
 pub const TABLE: &[Entry] = &[
-    (9, "mmap", &[Hex, Int, Hex, Hex, Int, Hex], mmap),
-    (10, "mprotect", &[Hex, Int, Hex], mprotect),
-    (11, "munmap", &[Hex, Int], munmap),
-    (12, "brk", &[Hex], brk),
-    (25, "mremap", &[Hex, Int, Int, Hex, Hex], mremap),
-    (26, "msync", &[Hex, Int, Hex], msync),
-    (27, "mincore", &[Hex, Int, Hex], mincore),
-    (28, "madvise", &[Hex, Int, Int], madvise),
+    (9, "mmap", &[Hex, Int, Hex, Hex, Int, Hex], |p, a| with_space(p, a, mmap)),
+    (10, "mprotect", &[Hex, Int, Hex], |p, a| with_space(p, a, mprotect)),
+    (11, "munmap", &[Hex, Int], |p, a| with_space(p, a, munmap)),
+    (12, "brk", &[Hex], |p, a| with_space(p, a, brk)),
+    (25, "mremap", &[Hex, Int, Int, Hex, Hex], |p, a| with_space(p, a, mremap)),
+    (26, "msync", &[Hex, Int, Hex], |p, a| with_space(p, a, msync)),
+    (27, "mincore", &[Hex, Int, Hex], |p, a| with_space(p, a, mincore)),
+    (28, "madvise", &[Hex, Int, Int], |p, a| with_space(p, a, madvise)),
 ];
 
 const PROT_READ: u64 = 1;
@@ -41,6 +42,18 @@ const MADV_DONTNEED_LOCKED: u64 = 24;
 const MS_ASYNC: u64 = 1;
 const MS_INVALIDATE: u64 = 2;
 const MS_SYNC: u64 = 4;
+
+/// Runs a memory call with the address space locked: the threads of a
+/// process share it, and each call changes it as one step.
+fn with_space(
+    p: &mut Process,
+    args: [u64; 6],
+    call: fn(&mut Process, &mut AddressSpace, [u64; 6]) -> Result<u64, Errno>,
+) -> Result<u64, Errno> {
+    let shared = p.space.clone();
+    let mut space = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    call(p, &mut space, args)
+}
 
 /// A length rounded up to whole pages as the kernel's PAGE_ALIGN does:
 /// wrapping to 0 when it overflows.
@@ -74,14 +87,14 @@ fn retire_code(p: &mut Process, addr: u64, len: u64) {
 }
 
 /// Maps zeroed memory at `addr` (the range is free or being replaced).
-fn map_fresh(p: &mut Process, addr: u64, len: u64, perms: u8) {
+fn map_fresh(p: &mut Process, space: &mut AddressSpace, addr: u64, len: u64, perms: u8) {
     retire_code(p, addr, len);
-    p.space.unmap(&mut p.mem, addr, len);
+    space.unmap(&mut p.mem, addr, len);
     p.mem.protect(addr, len, perms);
-    p.space.record(addr, len, perms);
+    space.record(addr, len, perms);
 }
 
-fn mmap(p: &mut Process, [addr, len, prot, flags, fd, off]: [u64; 6]) -> Result<u64, Errno> {
+fn mmap(p: &mut Process, space: &mut AddressSpace, [addr, len, prot, flags, fd, off]: [u64; 6]) -> Result<u64, Errno> {
     if off % PAGE_SIZE != 0 || len == 0 || !matches!(flags & MAP_TYPE, 1..=3) {
         return Err(EINVAL);
     }
@@ -98,23 +111,23 @@ fn mmap(p: &mut Process, [addr, len, prot, flags, fd, off]: [u64; 6]) -> Result<
         if !in_space(addr, len) {
             return Err(ENOMEM);
         }
-        if flags & MAP_FIXED_NOREPLACE != 0 && p.space.overlaps(addr, len) {
+        if flags & MAP_FIXED_NOREPLACE != 0 && space.overlaps(addr, len) {
             return Err(EEXIST);
         }
         addr
-    } else if addr != 0 && addr % PAGE_SIZE == 0 && in_space(addr, len) && !p.space.overlaps(addr, len) {
+    } else if addr != 0 && addr % PAGE_SIZE == 0 && in_space(addr, len) && !space.overlaps(addr, len) {
         addr
     } else {
-        p.space.find_free(len).ok_or(ENOMEM)?
+        space.find_free(len).ok_or(ENOMEM)?
     };
     let final_perms = perms(prot);
     if flags & MAP_ANONYMOUS != 0 {
-        map_fresh(p, at, len, final_perms);
+        map_fresh(p, space, at, len, final_perms);
         return Ok(at);
     }
-    let backing = map_file(p, at, len, fd as i32, off)?;
+    let backing = map_file(p, space, at, len, fd as i32, off)?;
     p.mem.protect(at, len, final_perms);
-    p.space.record_backed(at, len, final_perms, backing);
+    space.record_backed(at, len, final_perms, backing);
     Ok(at)
 }
 
@@ -122,7 +135,7 @@ fn mmap(p: &mut Process, [addr, len, prot, flags, fd, off]: [u64; 6]) -> Result<
 /// (read when touched); what lies past the file's end reads as zeros.
 /// Where the host cannot map the file (a host page size larger than the
 /// guest's), its bytes are copied in. Returns what the mapping holds.
-fn map_file(p: &mut Process, at: u64, len: u64, fd: i32, off: u64) -> Result<Backing, Errno> {
+fn map_file(p: &mut Process, space: &mut AddressSpace, at: u64, len: u64, fd: i32, off: u64) -> Result<Backing, Errno> {
     // SAFETY: plain data the host fills.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     super::super::errno::check(unsafe { libc::fstat(fd, &mut st) } as i64)?;
@@ -137,7 +150,7 @@ fn map_file(p: &mut Process, at: u64, len: u64, fd: i32, off: u64) -> Result<Bac
     // The pages that hold file bytes (a device such as /dev/zero maps whole).
     let in_file = if regular { page_up((st.st_size as u64).saturating_sub(off)).min(len) } else { len };
     retire_code(p, at, len);
-    p.space.unmap(&mut p.mem, at, len);
+    space.unmap(&mut p.mem, at, len);
     if in_file == 0 {
         return Ok(backing);
     }
@@ -166,7 +179,7 @@ fn copy_file(p: &mut Process, at: u64, len: u64, fd: i32, off: u64) -> Result<()
     Ok(())
 }
 
-fn munmap(p: &mut Process, [addr, len, ..]: [u64; 6]) -> Result<u64, Errno> {
+fn munmap(p: &mut Process, space: &mut AddressSpace, [addr, len, ..]: [u64; 6]) -> Result<u64, Errno> {
     let len = page_align(len);
     if addr % PAGE_SIZE != 0 || len == 0 || len > TASK_SIZE || addr > TASK_SIZE - len {
         return Err(EINVAL);
@@ -175,12 +188,12 @@ fn munmap(p: &mut Process, [addr, len, ..]: [u64; 6]) -> Result<u64, Errno> {
     let len = len.min(GUEST_SIZE.saturating_sub(addr));
     if len != 0 {
         retire_code(p, addr, len);
-        p.space.unmap(&mut p.mem, addr, len);
+        space.unmap(&mut p.mem, addr, len);
     }
     Ok(0)
 }
 
-fn mprotect(p: &mut Process, [addr, len, prot, ..]: [u64; 6]) -> Result<u64, Errno> {
+fn mprotect(p: &mut Process, space: &mut AddressSpace, [addr, len, prot, ..]: [u64; 6]) -> Result<u64, Errno> {
     if addr % PAGE_SIZE != 0 {
         return Err(EINVAL);
     }
@@ -195,35 +208,39 @@ fn mprotect(p: &mut Process, [addr, len, prot, ..]: [u64; 6]) -> Result<u64, Err
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | 0x8 | 0x0100_0000 | 0x0200_0000) != 0 {
         return Err(EINVAL);
     }
-    if !p.space.covers(addr, len) {
+    if !space.covers(addr, len) {
         return Err(ENOMEM);
     }
     retire_code(p, addr, len);
     p.mem.protect(addr, len, perms(prot));
-    p.space.reprotect(addr, len, perms(prot));
+    space.reprotect(addr, len, perms(prot));
     Ok(0)
 }
 
-fn brk(p: &mut Process, [addr, ..]: [u64; 6]) -> Result<u64, Errno> {
-    let (start, old) = (p.space.brk_start, p.space.brk);
+fn brk(p: &mut Process, space: &mut AddressSpace, [addr, ..]: [u64; 6]) -> Result<u64, Errno> {
+    let (start, old) = (space.brk_start, space.brk);
     if addr < start {
         return Ok(old);
     }
     let (old_top, new_top) = (page_up(old), page_up(addr));
     if new_top > old_top {
-        if !in_space(old_top, new_top - old_top) || p.space.overlaps(old_top, new_top - old_top) {
+        if !in_space(old_top, new_top - old_top) || space.overlaps(old_top, new_top - old_top) {
             return Ok(old);
         }
-        map_fresh(p, old_top, new_top - old_top, PERM_R | PERM_W);
-        p.space.record_backed(old_top, new_top - old_top, PERM_R | PERM_W, Backing::Named("[heap]"));
+        map_fresh(p, space, old_top, new_top - old_top, PERM_R | PERM_W);
+        space.record_backed(old_top, new_top - old_top, PERM_R | PERM_W, Backing::Named("[heap]"));
     } else if new_top < old_top {
-        p.space.unmap(&mut p.mem, new_top, old_top - new_top);
+        space.unmap(&mut p.mem, new_top, old_top - new_top);
     }
-    p.space.brk = addr;
+    space.brk = addr;
     Ok(addr)
 }
 
-fn mremap(p: &mut Process, [old, old_len, new_len, flags, new_addr, _]: [u64; 6]) -> Result<u64, Errno> {
+fn mremap(
+    p: &mut Process,
+    space: &mut AddressSpace,
+    [old, old_len, new_len, flags, new_addr, _]: [u64; 6],
+) -> Result<u64, Errno> {
     let (may_move, fixed) = (flags & MREMAP_MAYMOVE != 0, flags & MREMAP_FIXED != 0);
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 || (fixed && !may_move) || old % PAGE_SIZE != 0 {
         return Err(EINVAL);
@@ -239,7 +256,7 @@ fn mremap(p: &mut Process, [old, old_len, new_len, flags, new_addr, _]: [u64; 6]
     {
         return Err(EINVAL);
     }
-    if !p.space.covers(old, 1) || !p.space.covers(old, old_len) {
+    if !space.covers(old, 1) || !space.covers(old, old_len) {
         return Err(EFAULT);
     }
     // An old length of 0 duplicates a shared mapping; visa has none.
@@ -252,20 +269,20 @@ fn mremap(p: &mut Process, [old, old_len, new_len, flags, new_addr, _]: [u64; 6]
     if !fixed {
         if new_len <= old_len {
             retire_code(p, old + new_len, old_len - new_len);
-            p.space.unmap(&mut p.mem, old + new_len, old_len - new_len);
+            space.unmap(&mut p.mem, old + new_len, old_len - new_len);
             return Ok(old);
         }
         let perms = p.mem.perms_at(old);
-        if in_space(old + old_len, new_len - old_len) && !p.space.overlaps(old + old_len, new_len - old_len) {
-            map_fresh(p, old + old_len, new_len - old_len, perms);
+        if in_space(old + old_len, new_len - old_len) && !space.overlaps(old + old_len, new_len - old_len) {
+            map_fresh(p, space, old + old_len, new_len - old_len, perms);
             return Ok(old);
         }
         if !may_move {
             return Err(ENOMEM);
         }
     }
-    let to = if fixed { new_addr } else { p.space.find_free(new_len).ok_or(ENOMEM)? };
-    move_pages(p, old, old_len, to, new_len);
+    let to = if fixed { new_addr } else { space.find_free(new_len).ok_or(ENOMEM)? };
+    move_pages(p, space, old, old_len, to, new_len);
     Ok(to)
 }
 
@@ -273,13 +290,13 @@ fn mremap(p: &mut Process, [old, old_len, new_len, flags, new_addr, _]: [u64; 6]
 /// replaced) and unmaps the old range. The bytes are copied a chunk at a
 /// time, leaving out chunks of zeros (the new range reads as zeros already),
 /// so that untouched memory costs nothing however large.
-fn move_pages(p: &mut Process, old: u64, old_len: u64, to: u64, new_len: u64) {
+fn move_pages(p: &mut Process, space: &mut AddressSpace, old: u64, old_len: u64, to: u64, new_len: u64) {
     let perms = p.mem.perms_at(old);
-    let backing = p.space.backing_at(old).unwrap_or(Backing::Anonymous);
+    let backing = space.backing_at(old).unwrap_or(Backing::Anonymous);
     let keep = old_len.min(new_len);
     // Readable for the copy whatever its permissions (PROT_NONE moves too).
     p.mem.protect(old, keep, PERM_R);
-    map_fresh(p, to, new_len, PERM_R | PERM_W);
+    map_fresh(p, space, to, new_len, PERM_R | PERM_W);
     let mut chunk = vec![0u8; 1 << 16];
     let mut done = 0;
     while done < keep {
@@ -291,9 +308,9 @@ fn move_pages(p: &mut Process, old: u64, old_len: u64, to: u64, new_len: u64) {
         done += n as u64;
     }
     p.mem.protect(to, new_len, perms);
-    p.space.record_backed(to, new_len, perms, backing);
+    space.record_backed(to, new_len, perms, backing);
     retire_code(p, old, old_len);
-    p.space.unmap(&mut p.mem, old, old_len);
+    space.unmap(&mut p.mem, old, old_len);
 }
 
 /// The advice values Linux knows (others are EINVAL).
@@ -301,7 +318,7 @@ fn known_advice(advice: u64) -> bool {
     matches!(advice, 0..=4 | 8..=25)
 }
 
-fn madvise(p: &mut Process, [addr, len_in, advice, ..]: [u64; 6]) -> Result<u64, Errno> {
+fn madvise(p: &mut Process, space: &mut AddressSpace, [addr, len_in, advice, ..]: [u64; 6]) -> Result<u64, Errno> {
     let len = page_align(len_in);
     if addr % PAGE_SIZE != 0 || !known_advice(advice) || (len_in != 0 && len == 0) || addr.wrapping_add(len) < addr {
         return Err(EINVAL);
@@ -315,13 +332,13 @@ fn madvise(p: &mut Process, [addr, len_in, advice, ..]: [u64; 6]) -> Result<u64,
         p.mem.discard(addr, len);
     }
     // Linux advises what is mapped, and fails if anything is not.
-    if !p.space.covers(addr, len) {
+    if !space.covers(addr, len) {
         return Err(ENOMEM);
     }
     Ok(0)
 }
 
-fn msync(p: &mut Process, [addr, len, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
+fn msync(_: &mut Process, space: &mut AddressSpace, [addr, len, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
     if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
         || addr % PAGE_SIZE != 0
         || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
@@ -333,7 +350,7 @@ fn msync(p: &mut Process, [addr, len, flags, ..]: [u64; 6]) -> Result<u64, Errno
         return Err(ENOMEM);
     }
     // Private copies have nothing to write back; the range must be mapped.
-    if end > addr && !p.space.covers(addr, end - addr) {
+    if end > addr && !space.covers(addr, end - addr) {
         return Err(ENOMEM);
     }
     Ok(0)
@@ -341,7 +358,7 @@ fn msync(p: &mut Process, [addr, len, flags, ..]: [u64; 6]) -> Result<u64, Errno
 
 /// mincore: which pages of a mapped range are in memory (as the host holds
 /// the guest's memory).
-fn mincore(p: &mut Process, [addr, len, vec, ..]: [u64; 6]) -> Result<u64, Errno> {
+fn mincore(p: &mut Process, space: &mut AddressSpace, [addr, len, vec, ..]: [u64; 6]) -> Result<u64, Errno> {
     if addr % PAGE_SIZE != 0 {
         return Err(EINVAL);
     }
@@ -354,7 +371,7 @@ fn mincore(p: &mut Process, [addr, len, vec, ..]: [u64; 6]) -> Result<u64, Errno
     }
     // Mapped pages from the start (at most the guest space's).
     let mut mapped = 0;
-    while mapped < pages && p.space.covers(addr + mapped * PAGE_SIZE, PAGE_SIZE) {
+    while mapped < pages && space.covers(addr + mapped * PAGE_SIZE, PAGE_SIZE) {
         mapped += 1;
     }
     let mut out = vec![0u8; mapped as usize];

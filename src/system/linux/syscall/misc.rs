@@ -1,10 +1,10 @@
 //! Identity, time, limits and small system calls: uname, arch_prctl,
 //! clock and sleep calls, getrandom, rlimits, sysinfo, times, scheduling,
-//! user and group ids, futex (one thread), and the calls glibc makes at
-//! start that need no more than an answer (set_tid_address,
-//! set_robust_list, rseq).
+//! user and group ids, futex and the thread calls (set_tid_address,
+//! affinity, membarrier), and the calls glibc makes at start that need no
+//! more than an answer (set_robust_list, rseq).
 
-use super::super::errno::{EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, Errno, check, last};
+use super::super::errno::{EFAULT, EINTR, EINVAL, ENOSYS, Errno, check, last};
 use super::super::process::{Dir, Process};
 use super::super::signals;
 use super::host::int_call;
@@ -13,7 +13,7 @@ use super::{Arg, Entry};
 use Arg::{Hex, Int};
 
 pub const TABLE: &[Entry] = &[
-    (24, "sched_yield", &[], |_, _| Ok(0)),
+    (24, "sched_yield", &[], |_, _| Ok(int_call!(libc::sched_yield()) as u64)),
     (35, "nanosleep", &[Hex, Hex], nanosleep),
     (63, "uname", &[Hex], uname),
     (95, "umask", &[Hex], |_, a| Ok(int_call!(libc::umask(a[0] as libc::mode_t)) as u64)),
@@ -30,9 +30,13 @@ pub const TABLE: &[Entry] = &[
     (158, "arch_prctl", &[Hex, Hex], arch_prctl),
     (160, "setrlimit", &[Int, Hex], setrlimit),
     (201, "time", &[Hex], time),
-    (202, "futex", &[Hex, Int, Int, Hex], futex),
-    (204, "sched_getaffinity", &[Int, Int, Hex], sched_getaffinity),
-    (218, "set_tid_address", &[Hex], |_, _| Ok(int_call!(libc::gettid()) as u64)),
+    (202, "futex", &[Hex, Int, Int, Hex, Hex, Hex], futex),
+    (203, "sched_setaffinity", &[Int, Int, Hex], |p, a| affinity(p, a, Dir::In)),
+    (204, "sched_getaffinity", &[Int, Int, Hex], |p, a| affinity(p, a, Dir::Out)),
+    (218, "set_tid_address", &[Hex], |p, a| {
+        p.clear_tid = a[0];
+        Ok(int_call!(libc::gettid()) as u64)
+    }),
     (228, "clock_gettime", &[Int, Hex], clock_gettime),
     (229, "clock_getres", &[Int, Hex], clock_getres),
     (230, "clock_nanosleep", &[Int, Int, Hex, Hex], clock_nanosleep),
@@ -40,6 +44,7 @@ pub const TABLE: &[Entry] = &[
     (302, "prlimit64", &[Int, Int, Hex, Hex], prlimit),
     (309, "getcpu", &[Hex, Hex, Hex], getcpu),
     (318, "getrandom", &[Hex, Int, Hex], getrandom),
+    (324, "membarrier", &[Int, Hex, Int], membarrier),
     (334, "rseq", &[Hex, Int, Hex, Hex], |_, _| Err(ENOSYS)),
 ];
 
@@ -341,31 +346,106 @@ fn getgroups(p: &mut Process, [size, at, ..]: [u64; 6]) -> Result<u64, Errno> {
     Ok(n as u64)
 }
 
-fn sched_getaffinity(p: &mut Process, [_pid, len, at, ..]: [u64; 6]) -> Result<u64, Errno> {
-    // One CPU: guest threads do not exist yet.
-    if len < 8 {
-        return Err(EINVAL);
-    }
-    p.write_u64(at, 1)?;
-    Ok(8)
+/// sched_getaffinity and sched_setaffinity, passed through: a guest
+/// thread's tid is its host thread's.
+fn affinity(p: &mut Process, [tid, len, at, ..]: [u64; 6], dir: Dir) -> Result<u64, Errno> {
+    let buf = p.host_buf(at, len, dir);
+    let nr = if dir == Dir::Out { libc::SYS_sched_getaffinity } else { libc::SYS_sched_setaffinity };
+    // SAFETY: `buf` is a `HostBuf` of `buf.len` bytes from
+    // `Process::host_buf`, alive through the call; the rest are integers.
+    let n = check(unsafe { libc::syscall(nr, tid as i32, buf.len, buf.ptr) })?;
+    buf.finish(p, n as usize);
+    Ok(n)
 }
 
 const FUTEX_WAIT: u64 = 0;
 const FUTEX_WAKE: u64 = 1;
+const FUTEX_REQUEUE: u64 = 3;
+const FUTEX_CMP_REQUEUE: u64 = 4;
+const FUTEX_WAKE_OP: u64 = 5;
+const FUTEX_WAIT_BITSET: u64 = 9;
+const FUTEX_WAKE_BITSET: u64 = 10;
+/// FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME, passed on as they are.
 const FUTEX_CMD_MASK: u64 = !(128 | 256);
 
-/// With a single guest thread nobody else can wake a waiter: a wait on a
-/// changed value returns EAGAIN, a wait on the expected value would never
-/// end (it returns ETIMEDOUT rather than hang), a wake wakes nobody.
-fn futex(p: &mut Process, [addr, op, val, ..]: [u64; 6]) -> Result<u64, Errno> {
-    match op & FUTEX_CMD_MASK {
-        FUTEX_WAIT | 9 => {
-            let now = u32::from_le_bytes(p.read(addr, 4).map_err(|_| EFAULT)?.try_into().unwrap());
-            if now != val as u32 { Err(EAGAIN) } else { Err(super::super::errno::ETIMEDOUT) }
+/// The host address of the futex word at guest `addr`: aligned (else
+/// EINVAL) and accessible, writable for a word the call changes (else
+/// EFAULT).
+fn futex_word(p: &mut Process, addr: u64, write: bool) -> Result<*mut u32, Errno> {
+    if !addr.is_multiple_of(4) {
+        return Err(EINVAL);
+    }
+    let word = if write {
+        p.mem.bytes_mut(addr, 4).map(|b| b.as_mut_ptr())
+    } else {
+        p.mem.bytes(addr, 4).map(|b| b.as_ptr() as *mut u8)
+    };
+    word.map(|w| w as *mut u32).map_err(|_| EFAULT)
+}
+
+/// futex, by the host's futex on the guest's words (guest memory is host
+/// memory, and guest threads are host threads): every operation but the
+/// priority-inheritance ones. A wait goes on through interruptions the
+/// guest would not see (a relative timeout then starts again).
+fn futex(p: &mut Process, [addr, op, val, timeout, addr2, val3]: [u64; 6]) -> Result<u64, Errno> {
+    let cmd = op & FUTEX_CMD_MASK;
+    let word = futex_word(p, addr, false)?;
+    let futex = |timeout: *const libc::timespec, word2: *mut u32| {
+        // SAFETY: `word` and `word2` (or null) are host addresses of
+        // aligned guest words checked accessible, inside the reservation,
+        // which outlives the call; `timeout` is null or a timespec of ours;
+        // the rest are integers.
+        unsafe { libc::syscall(libc::SYS_futex, word, op as i32, val as u32, timeout, word2, val3 as u32) }
+    };
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let ts = if timeout != 0 { Some(read_timespec(p, timeout)?) } else { None };
+            let at = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            loop {
+                let r = futex(at, std::ptr::null_mut());
+                if r >= 0 || last() != EINTR || signals::interrupts(&mut p.signals) {
+                    return check(r);
+                }
+            }
         }
-        FUTEX_WAKE | 10 => Ok(0),
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => check(futex(std::ptr::null(), std::ptr::null_mut())),
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_WAKE_OP => {
+            let word2 = futex_word(p, addr2, cmd == FUTEX_WAKE_OP)?;
+            // The fourth argument is a count here (val2), not a pointer.
+            check(futex(timeout as usize as *const libc::timespec, word2))
+        }
         _ => Err(ENOSYS),
     }
+}
+
+/// At a thread's exit, as CLONE_CHILD_CLEARTID and set_tid_address ask:
+/// 0 into its tid word, and a waiter woken (pthread_join waits there).
+pub fn clear_child_tid(p: &mut Process) {
+    let at = p.clear_tid;
+    if at != 0
+        && p.write_u32(at, 0).is_ok()
+        && let Ok(word) = futex_word(p, at, false)
+    {
+        // SAFETY: `word` is the host address of the aligned guest word just
+        // written; the rest are integers. The kernel wakes with a shared
+        // FUTEX_WAKE, which is what the waiter waits for.
+        unsafe { libc::syscall(libc::SYS_futex, word, FUTEX_WAKE as i32, 1, 0, 0, 0) };
+    }
+}
+
+const MEMBARRIER_CMD_QUERY: u64 = 0;
+/// The membarrier commands passed to the host (GLOBAL, the expedited ones
+/// and their registrations, SYNC_CORE): the guest's threads are host
+/// threads of this process, so the host's barriers are theirs.
+const MEMBARRIER_PASSED: u64 = 0x7f;
+
+fn membarrier(_: &mut Process, [cmd, flags, cpu, ..]: [u64; 6]) -> Result<u64, Errno> {
+    if cmd != MEMBARRIER_CMD_QUERY && (!cmd.is_power_of_two() || cmd & MEMBARRIER_PASSED == 0) {
+        return Err(EINVAL);
+    }
+    // SAFETY: membarrier takes integers only.
+    let r = check(unsafe { libc::syscall(libc::SYS_membarrier, cmd as i32, flags as u32, cpu as i32) })?;
+    Ok(if cmd == MEMBARRIER_CMD_QUERY { r & MEMBARRIER_PASSED } else { r })
 }
 
 /// Into a `HostBuf`: a partly mapped buffer gets the bytes up to its first

@@ -19,7 +19,9 @@ mod xattr;
 use std::sync::OnceLock;
 
 use super::errno::{ENOSYS, Errno};
+
 use super::process::Process;
+pub use misc::clear_child_tid;
 
 /// How `--strace` shows an argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

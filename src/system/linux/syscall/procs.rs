@@ -1,12 +1,14 @@
-//! Processes: exit, fork and the process forms of clone (the host forks,
-//! and the child carries on translating), execve (visa runs the new
-//! program in a fresh visa), wait4, and process, group, session and user
-//! ids. Guest threads (clone with CLONE_THREAD) are not supported yet.
+//! Processes and threads: exit and exit_group, fork and the process forms
+//! of clone (the host forks, and the child carries on translating; only
+//! the calling thread goes on in it), clone with CLONE_THREAD (a new host
+//! thread runs the guest thread), execve (visa runs the new program in a
+//! fresh visa), wait4, and process, group, session and user ids.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
 use super::super::errno::{EACCES, EINVAL, ENOEXEC, ENOMEM, ENOSYS, Errno, check, last};
+use super::super::process::Exit;
 use super::super::process::Process;
 use super::host::int_call;
 use super::misc::write_rusage;
@@ -21,7 +23,10 @@ pub const TABLE: &[Entry] = &[
     (57, "fork", &[], |p, _| clone(p, [SIGCHLD, 0, 0, 0, 0, 0])),
     (58, "vfork", &[], |p, _| clone(p, [SIGCHLD, 0, 0, 0, 0, 0])),
     (59, "execve", &[Str, Hex, Hex], execve),
-    (60, "exit", &[Int], exit),
+    (60, "exit", &[Int], |p, a| {
+        p.exit = Some(Exit::Thread(a[0] as i32 & 0xff));
+        Ok(0)
+    }),
     (61, "wait4", &[Int, Hex, Hex, Hex], wait4),
     (105, "setuid", &[Int], |_, a| check(int_call!(libc::setuid(a[0] as u32)) as i64)),
     (106, "setgid", &[Int], |_, a| check(int_call!(libc::setgid(a[0] as u32)) as i64)),
@@ -61,8 +66,12 @@ pub const TABLE: &[Entry] = &[
     }),
     (157, "prctl", &[Int, Hex, Hex], prctl),
     (186, "gettid", &[], |_, _| Ok(int_call!(libc::gettid()) as u64)),
-    (231, "exit_group", &[Int], exit),
-    // C libraries try clone3 first and fall back to clone.
+    (231, "exit_group", &[Int], |p, a| {
+        p.exit = Some(Exit::Process(a[0] as i32 & 0xff));
+        Ok(0)
+    }),
+    // C libraries try clone3 first and fall back to clone, which has every
+    // flag they use.
     (435, "clone3", &[Hex, Int], |_, _| Err(ENOSYS)),
 ];
 
@@ -75,37 +84,42 @@ fn write_ids(p: &mut Process, at: &[u64], ids: [u32; 3]) -> Result<u64, Errno> {
     Ok(0)
 }
 
-/// exit and exit_group (one thread: both end the process).
-fn exit(p: &mut Process, [status, ..]: [u64; 6]) -> Result<u64, Errno> {
-    p.exit = Some(status as i32 & 0xff);
-    Ok(0)
-}
-
+const CLONE_VM: u64 = 0x100;
+const CLONE_SIGHAND: u64 = 0x800;
 const CLONE_THREAD: u64 = 0x10000;
 const CLONE_SETTLS: u64 = 0x80000;
 const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 
-/// clone, fork and vfork as a host fork. The child's memory is a copy, so
-/// CLONE_VM and CLONE_VFORK children do not share the parent's memory:
-/// enough for fork-then-exec, which is what they are used for.
+/// clone, fork and vfork: a thread (CLONE_THREAD) runs on a new host
+/// thread; anything else is a host fork. A forked child's memory is a copy,
+/// so CLONE_VM and CLONE_VFORK children without CLONE_THREAD do not share
+/// the parent's memory: enough for fork-then-exec, which is what they are
+/// used for.
 fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
     if flags & CLONE_THREAD != 0 {
-        if p.reported.insert(1 << 40) {
-            eprintln!(
-                "visa: the guest creates a thread (clone with CLONE_THREAD): guest threads are not supported yet"
-            );
-        }
-        return Err(ENOSYS);
+        return clone_thread(p, [flags, stack, ptid, ctid, tls, 0]);
     }
     // The child gets its own copy of the JIT's code region (a shared
     // mapping would otherwise stay shared with the parent).
     let mut code = crate::jit::prepare_fork().map_err(|_| ENOMEM)?;
-    // SAFETY: fork takes no arguments; the Linux layer runs on one thread
-    // (it starts none), so the child is a whole copy of visa, holding no
-    // lock another thread held, and may go on running any of its code.
-    let pid = check(unsafe { libc::fork() } as i64)?;
+    // Held across the fork, so that no other thread holds them in the child.
+    let space = p.space.clone();
+    let space = space.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let signals = p.signals.hold_for_fork();
+    // SAFETY: fork takes no arguments. Of visa's threads only this one goes
+    // on in the child; the locks other guest threads take (code region,
+    // address space, signal state, memory views) are held here, so none is
+    // held by a thread that is gone, and the child goes on with this
+    // thread's engine and memory view alone.
+    let pid = check(p.mem.around_fork(|| unsafe { libc::fork() } as i64))?;
+    drop(space);
     if pid == 0 {
+        // The calling thread is the child's only thread, and its first.
+        p.signals.after_fork(signals);
+        p.group.after_fork();
+        p.leader = true;
         code.child();
         drop(code);
         if stack != 0 {
@@ -119,10 +133,42 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
         }
         return Ok(0);
     }
+    drop(signals);
     if flags & CLONE_PARENT_SETTID != 0 {
         p.write_u32(ptid, pid as u32)?;
     }
     Ok(pid)
+}
+
+/// clone with CLONE_THREAD (what pthread_create, musl and Go pass): the
+/// new thread shares memory, address space, files and dispositions, and
+/// starts after the SYSCALL with RAX 0, on `stack`, with FS base `tls`
+/// (CLONE_SETTLS). Its tid is the host thread's.
+fn clone_thread(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
+    // As Linux: a thread shares the dispositions, which share the memory.
+    if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
+        return Err(EINVAL);
+    }
+    let mut cpu = p.cpu.clone();
+    cpu.gpr[0] = 0;
+    if stack != 0 {
+        cpu.gpr[4] = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        cpu.fs_base = tls;
+    }
+    let clear_tid = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
+    let child = p.new_thread(cpu, clear_tid);
+    let tid = super::super::spawn_thread(child, move |t, tid| {
+        // Both before clone returns in either thread, as Linux writes them.
+        if flags & CLONE_CHILD_SETTID != 0 {
+            let _ = t.write_u32(ctid, tid as u32);
+        }
+        if flags & CLONE_PARENT_SETTID != 0 {
+            let _ = t.write_u32(ptid, tid as u32);
+        }
+    })?;
+    Ok(tid as u64)
 }
 
 fn wait4(p: &mut Process, [pid, status_at, options, ru_at, ..]: [u64; 6]) -> Result<u64, Errno> {

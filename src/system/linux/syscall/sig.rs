@@ -1,8 +1,8 @@
 //! Signal system calls: dispositions, the mask, the alternate stack,
 //! waiting (pause, rt_sigsuspend), sending (kill, tkill, tgkill and the
-//! sigqueueinfo calls: to the guest itself they are queued, to others they
-//! go to the host), and the interval timers whose SIGALRM the host
-//! forwards.
+//! sigqueueinfo calls: to the guest itself they are queued, for the process
+//! or the thread named, to others they go to the host), and the interval
+//! timers whose SIGALRM the host forwards.
 
 use super::super::errno::{EINTR, EINVAL, Errno, check};
 use super::super::process::Process;
@@ -86,7 +86,7 @@ fn rt_sigpending(p: &mut Process, [set, size, ..]: [u64; 6]) -> Result<u64, Errn
         return Err(EINVAL);
     }
     signals::collect_host_signals(&mut p.signals);
-    p.write(set, &p.signals.pending.to_le_bytes()[..size as usize])?;
+    p.write(set, &p.signals.pending().to_le_bytes()[..size as usize])?;
     Ok(0)
 }
 
@@ -101,39 +101,36 @@ fn suspend(p: &mut Process, mask: u64) -> Result<u64, Errno> {
         if p.signals.drop_ignored() {
             break;
         }
-        signals::wait_for_host_signal();
+        signals::wait_for_host_signal(&p.signals);
     }
     p.signals.saved_mask = Some(old);
     Err(EINTR)
 }
 
-fn queue_own(p: &mut Process, sig: i32, code: i32) -> Result<u64, Errno> {
-    if sig != 0 {
-        let info = SigInfo {
-            signo: sig,
-            code,
-            pid: std::process::id() as i32,
-            uid: int_call!(libc::getuid()),
-            ..SigInfo::default()
-        };
-        p.signals.raise(info);
-    }
-    Ok(0)
+/// What a signal sent by the guest itself carries.
+fn own_info(sig: i32, code: i32) -> SigInfo {
+    SigInfo { signo: sig, code, pid: std::process::id() as i32, uid: int_call!(libc::getuid()), ..SigInfo::default() }
 }
 
 fn kill(p: &mut Process, [pid, sig, ..]: [u64; 6]) -> Result<u64, Errno> {
     let sig = valid_signal(sig)?;
     if pid as i32 == std::process::id() as i32 {
-        return queue_own(p, sig, SI_USER);
+        if sig != 0 {
+            p.signals.raise_process(own_info(sig, SI_USER));
+        }
+        return Ok(0);
     }
     check(int_call!(libc::kill(pid as i32, sig)) as i64)
 }
 
+/// tkill (`tgid` 0) and tgkill: to a thread of the guest's own, queued for
+/// it (and it is woken); to another process's, sent by the host.
 fn tgkill(p: &mut Process, [tgid, tid, sig, ..]: [u64; 6]) -> Result<u64, Errno> {
     let sig = valid_signal(sig)?;
     let me = std::process::id() as i32;
-    if tid as i32 == me && (tgid == 0 || tgid as i32 == me) {
-        return queue_own(p, sig, SI_TKILL);
+    let info = own_info(sig, SI_TKILL);
+    if (tgid == 0 || tgid as i32 == me) && p.signals.raise_thread(tid as i32, info) {
+        return Ok(0);
     }
     if tgid == 0 {
         // SAFETY: tkill takes integers only.
@@ -150,18 +147,21 @@ fn sigqueueinfo(p: &mut Process, tgid: u64, tid: Option<u64>, sig: u64, at: u64)
     let sig = valid_signal(sig)?;
     let raw = p.read(at, 128)?;
     let me = std::process::id() as i32;
-    if tgid as i32 == me && tid.is_none_or(|t| t as i32 == me) {
+    let ours = tgid as i32 == me && tid.is_none_or(|t| p.signals.has_thread(t as i32));
+    if ours {
         let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().unwrap());
-        if sig != 0 {
-            let info = SigInfo {
-                signo: sig,
-                code: word(8) as u32 as i32,
-                pid: word(16) as u32 as i32,
-                uid: (word(16) >> 32) as u32,
-                value: word(24),
-                ..SigInfo::default()
-            };
-            p.signals.raise(info);
+        let info = SigInfo {
+            signo: sig,
+            code: word(8) as u32 as i32,
+            pid: word(16) as u32 as i32,
+            uid: (word(16) >> 32) as u32,
+            value: word(24),
+            ..SigInfo::default()
+        };
+        match tid {
+            _ if sig == 0 => {}
+            Some(t) => _ = p.signals.raise_thread(t as i32, info),
+            None => p.signals.raise_process(info),
         }
         return Ok(0);
     }

@@ -1,0 +1,143 @@
+//! Guest threads under `visa run`: the test program
+//! `guests/linux/bin/vtthreads` (one test per subject) runs natively and
+//! under every engine, three times each, and must print the same and end
+//! the same way. The subjects synchronise with joins, barriers and
+//! semaphores only, so their output never depends on timing.
+
+mod linux_run;
+
+use linux_run::*;
+
+/// Runs `vtthreads SUBJECT` natively, then three times under each engine,
+/// and compares; gives the native run's output.
+fn check_threads(subject: &str) -> String {
+    let expected = native(&vtthreads(), &[subject], None, None);
+    assert!(!expected.stdout.is_empty(), "vtthreads {subject} printed nothing natively: {}", expected.stderr);
+    assert!(!text(&expected).contains("FAILED"), "vtthreads {subject} fails natively: {}", text(&expected));
+    for engine in [Interp, Jit, Tiered] {
+        for round in 1..=3 {
+            let got = visa(engine, &[], &vtthreads(), &[subject], None, None);
+            assert_same(&format!("vtthreads {subject} under {}, run {round}", engine.name()), &expected, &got);
+        }
+    }
+    text(&expected)
+}
+
+#[test]
+fn threads_are_created_and_joined_with_their_return_values() {
+    let out = check_threads("create");
+    assert!(out.contains("tids distinct from each other and the process: yes"), "{out}");
+}
+
+#[test]
+fn mutexes_and_condition_variables_exclude() {
+    let out = check_threads("mutex");
+    assert!(out.contains("counter under a mutex: 400000 (expected 400000)"), "{out}");
+}
+
+#[test]
+fn barriers_hold_threads_together() {
+    check_threads("barrier");
+}
+
+#[test]
+fn atomic_operations_are_atomic_across_threads() {
+    let out = check_threads("atomics");
+    assert!(out.contains("lock xadd: 400000") && out.contains("xchg spinlock: 400000"), "{out}");
+}
+
+#[test]
+fn thread_local_storage_is_per_thread() {
+    check_threads("tls");
+}
+
+#[test]
+fn detached_threads_run_and_go() {
+    check_threads("detached");
+}
+
+#[test]
+fn exit_in_a_thread_ends_the_process() {
+    check_threads("exit");
+}
+
+#[test]
+fn pthread_exit_in_main_leaves_the_others_running() {
+    check_threads("pthread_exit");
+}
+
+#[test]
+fn a_signal_sent_to_a_thread_is_handled_there() {
+    let out = check_threads("signal");
+    assert!(!out.contains(": no"), "{out}");
+}
+
+#[test]
+fn code_written_by_one_thread_runs_in_another() {
+    let out = check_threads("smc");
+    assert!(out.contains("60 of 60"), "{out}");
+}
+
+/// With no system call between the write and the call (the threads spin on
+/// atomic flags), only the writer's request brings the runner's compiled
+/// code back to its dispatcher to see the new code.
+#[test]
+fn code_written_by_one_thread_runs_in_another_that_spins() {
+    let out = check_threads("smc_spin");
+    assert!(out.contains("60 of 60"), "{out}");
+}
+
+#[test]
+fn fork_continues_only_the_calling_thread() {
+    let out = check_threads("fork");
+    assert!(out.contains("not here: yes") && out.contains("returned 42"), "{out}");
+}
+
+#[test]
+fn futex_requeues_and_wakes_by_operation() {
+    let out = check_threads("futex");
+    assert!(out.contains("cmp_requeue moved 1 waiter") && out.contains("set the second word to 5"), "{out}");
+}
+
+/// Builds the Go test program (guests/linux/go) with Debian's golang-go,
+/// for x86-64 whatever the host, static.
+fn go_program() -> std::path::PathBuf {
+    let go = std::path::Path::new("/usr/bin/go");
+    assert!(go.is_file(), "/usr/bin/go is missing: install Debian's golang-go (apt-get install golang-go)");
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("gotest");
+    let source = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/go/main.go");
+    let built = std::process::Command::new(go)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .env("GOARCH", "amd64")
+        .env("GOOS", "linux")
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", dir.join("cache"))
+        .env("GOPATH", dir.join("path"))
+        .env("GO111MODULE", "off")
+        .output()
+        .expect("go build runs");
+    assert!(built.status.success(), "go build: {}", String::from_utf8_lossy(&built.stderr));
+    out
+}
+
+#[test]
+fn go_program_with_goroutines_timers_and_a_tcp_echo() {
+    let program = go_program();
+    let expected = native(&program, &[], None, None);
+    assert_eq!(expected.ending, Ending::Exit(0), "natively: {}", expected.stderr);
+    let out = text(&expected);
+    for line in ["goroutines: 163199825 shared: 120\n", "ping-pong: 999000\n", "timers: ticks 3 timer fired\n"] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    assert!(out.ends_with("echo: message 0\necho: message 1\necho: message 2\n"), "{out}");
+    for engine in [Interp, Jit, Tiered] {
+        for round in 1..=3 {
+            let got = visa(engine, &[], &program, &[], None, None);
+            assert_same(&format!("the Go program under {}, run {round}", engine.name()), &expected, &got);
+        }
+    }
+}
