@@ -146,6 +146,46 @@ fn perl_runs_a_script() {
     assert_lines(&run, &["3.141593 1,4,9,16,25,36,49,64"]);
 }
 
+const PYTHON_THREADS: &str = r#"
+import threading, queue, concurrent.futures, asyncio
+lock = threading.Lock()
+total = [0]
+def work(n):
+    s = sum(i * i for i in range(n * 200))
+    with lock:
+        total[0] += n
+    return s
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("threads", total[0])
+with concurrent.futures.ThreadPoolExecutor(4) as ex:
+    print("pool", sum(ex.map(work, range(10))))
+q = queue.Queue()
+def producer():
+    for i in range(100): q.put(i)
+    q.put(None)
+threading.Thread(target=producer).start()
+got = 0
+while (v := q.get()) is not None: got += v
+print("queue", got)
+async def main():
+    async def tick(n):
+        await asyncio.sleep(0.001 * n)
+        return n
+    print("asyncio", sum(await asyncio.gather(*(tick(i) for i in range(10)))))
+asyncio.run(main())
+"#;
+
+#[test]
+fn python3_threads_queues_and_asyncio() {
+    let python = program("/usr/bin/python3", "python3");
+    let scratch = Scratch::new("dyn-python-threads");
+    std::fs::write(scratch.0.join("threads.py"), PYTHON_THREADS).unwrap();
+    let run = check("python3 threads.py", &python, &["threads.py"], &scratch.0);
+    assert_eq!(text(&run), "threads 28\npool 5394301500\nqueue 4950\nasyncio 45\n");
+}
+
 const BASH_SCRIPT: &str = r#"#!/bin/bash
 set -e
 total=0
