@@ -4,6 +4,8 @@
 //! stop request). It invalidates translations whose code pages the guest
 //! writes, the running block included (and, where guest threads share the
 //! memory, whatever another thread's engine wrote, before the next block).
+//! It translates through a `Frontend` (the guest instruction set's lifter;
+//! x86-64 unless another is given), so it names no guest instruction set.
 
 mod cache;
 
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 pub use cache::{Cache, Key, Translation};
 
 use crate::abi::{Helpers, Outcome};
-use crate::frontend::x86::{self, LiftError, X86Env};
+use crate::frontend::{Frontend, LiftError, x86};
 use crate::interp;
 use crate::machine::{CpuState, GuestMemory, LINE_SIZE, PAGE_SIZE};
 use crate::visa::ExitReason;
@@ -98,6 +100,8 @@ pub const DEFAULT_THRESHOLD: u32 = 1000;
 
 pub struct Engine {
     kind: EngineKind,
+    /// The guest instruction set it translates.
+    frontend: &'static dyn Frontend,
     cache: Cache,
     jit: Option<crate::jit::Jit>,
     /// Guest address to compiled block, probed inline by indirect jumps.
@@ -145,11 +149,14 @@ struct Prepared {
 /// Lifts the block at `key` (at most `max` guest instructions), optimises
 /// it and prepares it for the interpreter; marks its code, so that stores
 /// into it are seen.
-fn prepare(mem: &mut GuestMemory, key: Key, max: usize) -> Result<Prepared, Fault> {
+fn prepare(frontend: &dyn Frontend, mem: &mut GuestMemory, key: Key, max: usize) -> Result<Prepared, Fault> {
     let rip = key.addr;
-    let lifted = x86::lift_block_within(mem, rip, x86::Mode::from_bits(key.mode), max)
-        .map_err(|LiftError::Fetch(addr)| Fault { vector: 14, rip, addr: Some(addr) })?;
-    let env = &X86Env::get().env;
+    let lifted = frontend.lift(mem, rip, key.mode, max).map_err(|LiftError::Fetch(addr)| Fault {
+        vector: 14,
+        rip,
+        addr: Some(addr),
+    })?;
+    let env = frontend.env();
     let block = crate::visa::opt::optimize(env, &lifted.block);
     let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
         .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
@@ -180,6 +187,11 @@ impl Engine {
         Engine::with_code_size(kind, crate::jit::DEFAULT_CODE_SIZE)
     }
 
+    /// An engine for another guest instruction set than x86-64.
+    pub fn with_frontend(kind: EngineKind, frontend: &'static dyn Frontend) -> Engine {
+        Engine { frontend, ..Engine::with_kind(kind) }
+    }
+
     /// An engine whose JIT has `code_size` bytes of code region.
     pub fn with_code_size(kind: EngineKind, code_size: usize) -> Engine {
         let mut stats = Stats::default();
@@ -195,6 +207,7 @@ impl Engine {
         };
         Engine {
             kind,
+            frontend: &x86::X86,
             cache: Cache::new(),
             jit,
             ind_table: vec![crate::jit::IND_EMPTY; crate::jit::IND_ENTRIES],
@@ -248,11 +261,11 @@ impl Engine {
     /// lifted again from guest memory; none if the code there is no longer
     /// what the translation was made from.
     fn relift(&self, mem: &GuestMemory, t: &Translation) -> Option<crate::visa::Block> {
-        let lifted = x86::lift_block(mem, t.addr, x86::Mode::from_bits(t.mode)).ok()?;
+        let lifted = self.frontend.lift(mem, t.addr, t.mode, self.frontend.max_instructions()).ok()?;
         if lifted.ranges != t.ranges || code_hash(mem, &lifted.ranges) != t.code_hash {
             return None;
         }
-        Some(crate::visa::opt::optimize(&X86Env::get().env, &lifted.block))
+        Some(crate::visa::opt::optimize(self.frontend.env(), &lifted.block))
     }
 
     /// Compiles `t` to host code if the engine's policy says it is time.
@@ -268,7 +281,7 @@ impl Engine {
             return;
         }
         let started = Instant::now();
-        let env = &X86Env::get().env;
+        let env = self.frontend.env();
         let cells = t.link_addrs();
         let links = crate::jit::Setup { cells: &cells, protected: self.protected };
         let kept = t.block.borrow();
@@ -332,7 +345,7 @@ impl Engine {
     fn translate(&mut self, mem: &mut GuestMemory, key: Key) -> Result<Rc<Translation>, Fault> {
         let started = Instant::now();
         let rip = key.addr;
-        let Prepared { ranges, block, code } = prepare(mem, key, x86::MAX_INSTRUCTIONS)?;
+        let Prepared { ranges, block, code } = prepare(self.frontend, mem, key, self.frontend.max_instructions())?;
         let mut targets = Vec::new();
         for a in block.insts.iter().flat_map(|i| i.direct_targets()) {
             if !targets.contains(&a) {
@@ -433,7 +446,7 @@ impl Engine {
         max: u64,
     ) -> Result<Outcome, Fault> {
         let started = Instant::now();
-        let code = prepare(mem, key, max as usize)?.code;
+        let code = prepare(self.frontend, mem, key, max as usize)?.code;
         self.stats.translate_time += started.elapsed();
         let outcome = interp::run(&code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
         self.stats.guest_insts += self.scratch.executed as u64;
@@ -462,7 +475,7 @@ impl Engine {
             }
             let rip = cpu.rip;
             self.protected = mem.has_protection();
-            let mode = x86::Mode::of(cpu).bits();
+            let mode = self.frontend.mode(cpu);
             if mode != self.mode {
                 // Indirect-jump entries are for the old mode's blocks.
                 self.ind_table.fill(crate::jit::IND_EMPTY);
@@ -537,7 +550,7 @@ impl Engine {
                 Outcome::Trap(trap) => {
                     cpu.rip = trap.guest;
                     break Stop::Fault(Fault {
-                        vector: x86::exception_vector(trap.code),
+                        vector: self.frontend.exception_vector(trap.code),
                         rip: trap.guest,
                         addr: trap.fault_addr,
                     });

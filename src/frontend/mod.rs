@@ -2,3 +2,67 @@
 //! knows its guest and the V-ISA; it knows no host and no runtime.
 
 pub mod x86;
+
+use crate::machine::CpuState;
+use crate::visa::{Block, Env, TrapCode};
+
+/// A guest instruction set, as the engine translates it: the engine is
+/// written against this trait, and the x86-64 frontend (`x86::X86`) is one.
+pub trait Frontend: Sync {
+    /// The state slots and helpers its blocks use.
+    fn env(&self) -> &Env;
+    /// The translation mode a CPU state is in: blocks are cached, and
+    /// lifted, per mode.
+    fn mode(&self, cpu: &CpuState) -> u32;
+    /// Decodes and lifts the block at `addr` in `mode`, of at most `max`
+    /// guest instructions (at least one).
+    fn lift(&self, code: &dyn CodeSource, addr: u64, mode: u32, max: usize) -> Result<Lifted, LiftError>;
+    /// Most guest instructions in one block.
+    fn max_instructions(&self) -> usize;
+    /// The guest exception a V-ISA trap raises.
+    fn exception_vector(&self, code: TrapCode) -> u8;
+}
+
+/// Where a frontend reads guest code from.
+pub trait CodeSource {
+    /// Copies up to `buf.len()` bytes at `addr`; returns how many exist.
+    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize;
+}
+
+impl CodeSource for crate::machine::GuestMemory {
+    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize {
+        // Up to the end of memory, or of the executable pages (none at or
+        // past the end of memory, whatever the address).
+        let page = crate::machine::PAGE_SIZE;
+        let limit = addr.saturating_add(buf.len() as u64).min(self.size());
+        let mut end = addr;
+        while end < limit && self.perms_at(end) & crate::machine::PERM_X != 0 {
+            end = (end / page + 1) * page;
+        }
+        let avail = end.min(limit).saturating_sub(addr) as usize;
+        if avail == 0 {
+            return 0;
+        }
+        match self.read_bytes(addr, &mut buf[..avail]) {
+            Ok(()) => avail,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// A lifted block and the guest bytes it was made from.
+#[derive(Clone, Debug)]
+pub struct Lifted {
+    pub block: Block,
+    /// The guest code it was made from (for code-page tracking): the
+    /// ranges `(start, length)`, the first at the block address.
+    pub ranges: Vec<(u64, u64)>,
+}
+
+/// Why no block could be made at an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiftError {
+    /// The first instruction's bytes are not all in guest memory: the
+    /// address of the first missing byte.
+    Fetch(u64),
+}

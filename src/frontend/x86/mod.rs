@@ -42,7 +42,7 @@ pub use ctx::{Ctx, Flow};
 
 pub use env::X86Env;
 
-use crate::visa::{Block, ExitReason};
+use crate::visa::ExitReason;
 
 /// Most guest instructions in one block.
 pub const MAX_INSTRUCTIONS: usize = 64;
@@ -54,55 +54,13 @@ pub const MAX_SIDE_EXITS: usize = 3;
 /// starts one).
 pub const MAX_RANGES: usize = 4;
 
+pub use super::{CodeSource, LiftError, Lifted};
+
 /// Longest x86 instruction.
 pub const MAX_INSTRUCTION_BYTES: usize = 15;
 
 /// A function that lifts one instruction (in `cx.insn`).
 pub type LiftFn = fn(&mut Ctx) -> Flow;
-
-/// Where a frontend reads guest code from.
-pub trait CodeSource {
-    /// Copies up to `buf.len()` bytes at `addr`; returns how many exist.
-    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize;
-}
-
-impl CodeSource for crate::machine::GuestMemory {
-    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize {
-        // Up to the end of memory, or of the executable pages (none at or
-        // past the end of memory, whatever the address).
-        let page = crate::machine::PAGE_SIZE;
-        let limit = addr.saturating_add(buf.len() as u64).min(self.size());
-        let mut end = addr;
-        while end < limit && self.perms_at(end) & crate::machine::PERM_X != 0 {
-            end = (end / page + 1) * page;
-        }
-        let avail = end.min(limit).saturating_sub(addr) as usize;
-        if avail == 0 {
-            return 0;
-        }
-        match self.read_bytes(addr, &mut buf[..avail]) {
-            Ok(()) => avail,
-            Err(_) => 0,
-        }
-    }
-}
-
-/// A lifted block and the guest bytes it was made from.
-#[derive(Clone, Debug)]
-pub struct Lifted {
-    pub block: Block,
-    /// The guest code it was made from (for code-page tracking): the
-    /// ranges `(start, length)`, the first at the block address.
-    pub ranges: Vec<(u64, u64)>,
-}
-
-/// Why no block could be made at an address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LiftError {
-    /// The first instruction's bytes are not all in guest memory: the
-    /// address of the first missing byte.
-    Fetch(u64),
-}
 
 fn dispatch_table() -> &'static [Option<LiftFn>] {
     static TABLE: OnceLock<Vec<Option<LiftFn>>> = OnceLock::new();
@@ -285,4 +243,29 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
     }
     let ranges = cx.ranges.iter().map(|&(start, end)| (start, end - start)).collect();
     Ok(Lifted { block: cx.b.finish(), ranges })
+}
+
+/// The x86-64 frontend, as the engine sees it.
+pub struct X86;
+
+impl super::Frontend for X86 {
+    fn env(&self) -> &crate::visa::Env {
+        &X86Env::get().env
+    }
+
+    fn mode(&self, cpu: &crate::machine::CpuState) -> u32 {
+        Mode::of(cpu).bits()
+    }
+
+    fn lift(&self, code: &dyn CodeSource, addr: u64, mode: u32, max: usize) -> Result<Lifted, LiftError> {
+        lift_block_within(code, addr, Mode::from_bits(mode), max)
+    }
+
+    fn max_instructions(&self) -> usize {
+        MAX_INSTRUCTIONS
+    }
+
+    fn exception_vector(&self, code: crate::visa::TrapCode) -> u8 {
+        exception_vector(code)
+    }
 }
