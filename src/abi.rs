@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use crate::machine::GuestMemory;
 use crate::visa::{ExitReason, Helper, TrapCode};
 
 /// Interrupt words: nonzero when something outside the guest (a host
@@ -88,11 +87,19 @@ pub struct Trap {
     pub fault_addr: Option<u64>,
 }
 
+/// Guest memory as a helper reaches it: bytes at guest addresses, with
+/// the guest's permissions (an access the guest may not make is a
+/// `mem_fault`).
+pub trait HelperMemory {
+    fn read(&self, addr: u64, out: &mut [u8]) -> Result<(), TrapCode>;
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), TrapCode>;
+}
+
 /// What a helper can reach.
 pub struct HelperCtx<'a> {
     /// The guest state record.
     pub state: &'a mut [u8],
-    pub mem: &'a mut GuestMemory,
+    pub mem: &'a mut dyn HelperMemory,
 }
 
 /// The runtime's helpers, bound to the `Env`'s helper declarations by index.

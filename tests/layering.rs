@@ -13,7 +13,7 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("visa", &[]),
     ("x87_op", &[]),
-    ("abi", &["visa", "machine"]),
+    ("abi", &["visa"]),
     ("interp", &["visa", "abi", "machine"]),
     ("jit", &["visa", "abi", "machine"]),
     ("frontend", &["visa", "machine", "x87_op"]),

@@ -21,9 +21,7 @@ const KNOWN: &[Known] = &[
         r[1] = a[0] % a[1];
         Ok(())
     }),
-    ("poke", &[Type::I64, Type::I64], &[], false, |ctx, a, _| {
-        ctx.mem.write_le(a[0] as u64, 8, a[1]).map_err(|_| TrapCode::MemFault)
-    }),
+    ("poke", &[Type::I64, Type::I64], &[], false, |ctx, a, _| ctx.mem.write(a[0] as u64, &(a[1] as u64).to_le_bytes())),
 ];
 
 /// The known helpers, in the order of an Env's declarations.

@@ -130,6 +130,17 @@ macro_rules! atomic_update {
     }};
 }
 
+/// Helpers reach guest memory with the guest's permissions.
+impl crate::abi::HelperMemory for GuestMemory {
+    fn read(&self, addr: u64, out: &mut [u8]) -> Result<(), crate::visa::TrapCode> {
+        self.read_bytes(addr, out).map_err(|_| crate::visa::TrapCode::MemFault)
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::visa::TrapCode> {
+        self.write_bytes(addr, data).map_err(|_| crate::visa::TrapCode::MemFault)
+    }
+}
+
 impl GuestMemory {
     /// Reserves `size` bytes of zeroed guest memory (`MIN_MEMORY` to
     /// `MAX_MEMORY`; other sizes are an `InvalidInput` error).

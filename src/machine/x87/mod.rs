@@ -19,8 +19,8 @@ mod transcend;
 
 use rustc_apfloat::Round;
 
-use crate::abi::HelperCtx;
-use crate::machine::{CpuState, GuestMemory, flag};
+use crate::abi::{HelperCtx, HelperMemory};
+use crate::machine::{CpuState, flag};
 use crate::visa::TrapCode;
 pub use crate::x87_op::{Kind, Mem, X87Op};
 use float::{Class, Ieee, Op, Prec, class};
@@ -79,7 +79,7 @@ pub fn helper(ctx: HelperCtx<'_>, args: &[u128], _results: &mut [u128]) -> Resul
 
 /// Runs one instruction on `cpu`; on an error nothing has been written to
 /// memory (and the caller drops `cpu`).
-pub fn execute(cpu: &mut CpuState, mem: &mut GuestMemory, op: X87Op, addr: u64, ip: u64) -> Result<(), TrapCode> {
+pub fn execute(cpu: &mut CpuState, mem: &mut dyn HelperMemory, op: X87Op, addr: u64, ip: u64) -> Result<(), TrapCode> {
     if op.wait && cpu.fsw & ES != 0 {
         return Err(MF);
     }
@@ -89,7 +89,7 @@ pub fn execute(cpu: &mut CpuState, mem: &mut GuestMemory, op: X87Op, addr: u64, 
     let size = op.mem.size();
     let mut buf = [0u8; 512];
     if size > 0 && !op.kind.writes_memory() {
-        mem.read_bytes(addr, &mut buf[..size]).map_err(|_| TrapCode::MemFault)?;
+        mem.read(addr, &mut buf[..size])?;
     }
     let mut f = Fpu { cpu, flags: 0, inexact_always: false };
     let stored = f.run(op, &mut buf)?;
@@ -102,7 +102,7 @@ pub fn execute(cpu: &mut CpuState, mem: &mut GuestMemory, op: X87Op, addr: u64, 
         }
     }
     if let Some(n) = stored {
-        mem.write_bytes(addr, &buf[..n]).map_err(|_| TrapCode::MemFault)?;
+        mem.write(addr, &buf[..n])?;
     }
     Ok(())
 }
@@ -765,6 +765,7 @@ fn pad16(buf: &[u8]) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::GuestMemory;
 
     #[test]
     fn constants_round_by_rc() {
