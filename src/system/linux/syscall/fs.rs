@@ -238,6 +238,12 @@ fn pipe2(p: &mut Process, [at, flags, ..]: [u64; 6]) -> Result<u64, Errno> {
     let mut fds = [0i32; 2];
     // SAFETY: `fds` is a local array of the two ints pipe2 writes.
     check(unsafe { libc::pipe2(fds.as_mut_ptr(), host_open_flags(flags)) } as i64)?;
+    give_fd_pair(p, at, fds)
+}
+
+/// Writes a new pair of descriptors (pipe2, socketpair) to the guest's two
+/// ints at `at`; if it cannot, closes them (as Linux does) and fails.
+pub fn give_fd_pair(p: &mut Process, at: u64, fds: [i32; 2]) -> Result<u64, Errno> {
     let bytes = [fds[0].to_le_bytes(), fds[1].to_le_bytes()].concat();
     if let Err(e) = p.write(at, &bytes) {
         int_call!(libc::close(fds[0]));

@@ -18,7 +18,7 @@ use super::super::errno::{EINTR, EINVAL, Errno, check, last};
 use super::super::process::{Dir, HostBuf, Process};
 use super::super::signals;
 use super::deadline::Deadline;
-use super::fs::{host_iovecs, host_open_flags};
+use super::fs::{give_fd_pair, host_iovecs, host_open_flags};
 use super::host::int_call;
 use super::misc::read_timespec;
 use super::{Arg, Entry};
@@ -186,13 +186,7 @@ fn socketpair(p: &mut Process, [domain, kind, proto, at, ..]: [u64; 6]) -> Resul
     let mut fds = [0i32; 2];
     // SAFETY: `fds` is a local array of the two ints socketpair writes.
     check(unsafe { libc::socketpair(domain as i32, kind, proto as i32, fds.as_mut_ptr()) } as i64)?;
-    let bytes = [fds[0].to_le_bytes(), fds[1].to_le_bytes()].concat();
-    if let Err(e) = p.write(at, &bytes) {
-        int_call!(libc::close(fds[0]));
-        int_call!(libc::close(fds[1]));
-        return Err(e);
-    }
-    Ok(0)
+    give_fd_pair(p, at, fds)
 }
 
 /// accept4 (and accept): the peer's address is given after the connection
