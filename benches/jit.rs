@@ -44,7 +44,7 @@ fn compile(c: &mut Criterion) {
     let blocks = sha256_blocks();
     let insts: u64 = blocks.iter().map(|b| b.guest_count() as u64).sum();
     let mut jit = Jit::new(256 << 20).unwrap();
-    let setup = Setup { cells: &[], protected: false };
+    let setup = Setup { cells: &[], protected: false, tso: false };
     let mut g = c.benchmark_group("compile");
     g.sample_size(10);
     g.throughput(Throughput::Elements(insts));
@@ -87,7 +87,7 @@ fn compile(c: &mut Criterion) {
                 interrupt: interrupt.word(),
             };
             // SAFETY: the block was compiled for the x86 Env whose state record this is.
-            black_box(unsafe { jit.run(&code, env) })
+            black_box(unsafe { jit.trampoline().run(code.entry, env) })
         })
     });
     g.finish();
@@ -124,7 +124,7 @@ fn dispatch(c: &mut Criterion) {
     board::load_raw(&mut mem, 0x1000, &[0xeb, 0x0e]).unwrap();
     let lifted = lift_block(&mem, 0x1000, Mode::default()).unwrap();
     let code = visa::interp::compile(env, &lifted.block, std::mem::size_of::<CpuState>()).unwrap();
-    let mut cache = Cache::new();
+    let mut cache = Cache::default();
     let keys: Vec<Key> = (0..1000u64).map(|i| Key { addr: 0x40_0000 + 16 * i, mode: 0 }).collect();
     for k in &keys {
         cache.insert(Translation {
@@ -135,7 +135,7 @@ fn dispatch(c: &mut Criterion) {
             guest_insts: 1,
             code: code.clone(),
             block: None.into(),
-            jit: None.into(),
+            jit: std::sync::OnceLock::new(),
             runs: 0.into(),
             jit_failed: false.into(),
             targets: Vec::new(),

@@ -43,7 +43,7 @@ pub fn crash(fault: &Fault, cpu: &CpuState, mem: &GuestMemory, engine: &Engine) 
 
 /// The engine's counters and times, one per line.
 pub fn stats(engine: &Engine) -> String {
-    let st = &engine.stats;
+    let st = &engine.process_stats();
     let run = st.run_time.as_secs_f64();
     let exec = st.run_time.saturating_sub(st.translate_time + st.compile_time).as_secs_f64();
     let rows = [
@@ -73,7 +73,7 @@ pub fn stats(engine: &Engine) -> String {
 /// The engine's counters and times as JSON (times in seconds), for tools
 /// such as `visa bench`.
 pub fn stats_json(engine: &Engine) -> serde_json::Value {
-    let st = &engine.stats;
+    let st = &engine.process_stats();
     serde_json::json!({
         "engine": format!("{:?}", engine.kind()).to_lowercase(),
         "guest_insts": st.guest_insts,

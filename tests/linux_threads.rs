@@ -11,12 +11,17 @@ use linux_run::*;
 /// Runs `vtthreads SUBJECT` natively, then three times under each engine,
 /// and compares; gives the native run's output.
 fn check_threads(subject: &str) -> String {
-    let expected = native(&vtthreads(), &[subject], None, None);
+    check_threads_with(subject, None)
+}
+
+/// `check_threads` with an environment.
+fn check_threads_with(subject: &str, env: Env) -> String {
+    let expected = native(&vtthreads(), &[subject], env, None);
     assert!(!expected.stdout.is_empty(), "vtthreads {subject} printed nothing natively: {}", expected.stderr);
     assert!(!text(&expected).contains("FAILED"), "vtthreads {subject} fails natively: {}", text(&expected));
     for engine in [Interp, Jit, Tiered] {
         for round in 1..=3 {
-            let got = visa(engine, &[], &vtthreads(), &[subject], None, None);
+            let got = visa(engine, &[], &vtthreads(), &[subject], env, None);
             assert_same(&format!("vtthreads {subject} under {}, run {round}", engine.name()), &expected, &got);
         }
     }
@@ -70,6 +75,56 @@ fn pthread_exit_in_main_leaves_the_others_running() {
 fn a_signal_sent_to_a_thread_is_handled_there() {
     let out = check_threads("signal");
     assert!(!out.contains(": no"), "{out}");
+}
+
+/// Few units of the parallel workload, for the tests.
+const SMALL_WORKLOAD: Env = Some(&[("VT_UNITS", "3000")]);
+
+#[test]
+fn a_parallel_workload_gives_the_same_total_on_1_2_and_4_threads() {
+    let one = check_threads_with("parallel1", SMALL_WORKLOAD);
+    assert_eq!(check_threads_with("parallel2", SMALL_WORKLOAD), one);
+    assert_eq!(check_threads_with("parallel4", SMALL_WORKLOAD), one);
+}
+
+/// `--stats-json` of a run of `vtthreads SUBJECT` (compared with the native run).
+fn thread_stats(engine: Engine, subject: &str) -> serde_json::Value {
+    let scratch = Scratch::new(&format!("threads-stats-{subject}-{}", engine.name()));
+    let path = scratch.0.join("stats.json");
+    let expected = native(&vtthreads(), &[subject], SMALL_WORKLOAD, None);
+    let got = visa(engine, &["--stats-json", path.to_str().unwrap()], &vtthreads(), &[subject], SMALL_WORKLOAD, None);
+    assert_same(&format!("vtthreads {subject} under {}", engine.name()), &expected, &got);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// The threads of a process share one translation cache and its compiled
+/// code: four threads running the same code translate and compile it once,
+/// as one thread does (with a cache per thread, each would make its own).
+#[test]
+fn threads_share_translations_and_compiled_code() {
+    for engine in [Jit, Tiered] {
+        let one = thread_stats(engine, "parallel1");
+        let four = thread_stats(engine, "parallel4");
+        for counter in ["blocks_translated", "jit_compiled"] {
+            let (a, b) = (one[counter].as_u64().unwrap(), four[counter].as_u64().unwrap());
+            assert!(a > 100, "{counter} under {}: {a} for one thread", engine.name());
+            assert!(b <= a + a / 20, "{counter} under {}: {a} for one thread, {b} for four", engine.name());
+        }
+        // Every thread's instructions are counted.
+        assert!(four["guest_insts"].as_u64().unwrap() >= one["guest_insts"].as_u64().unwrap());
+    }
+}
+
+/// A thread that starts after another has ended runs the code the first
+/// made, and gets the same results.
+#[test]
+fn a_later_thread_runs_what_an_earlier_one_compiled() {
+    let out = check_threads_with("handoff", SMALL_WORKLOAD);
+    assert!(out.contains("same sums"), "{out}");
+    let stats = thread_stats(Jit, "handoff");
+    let one = thread_stats(Jit, "parallel1");
+    let (a, b) = (one["blocks_translated"].as_u64().unwrap(), stats["blocks_translated"].as_u64().unwrap());
+    assert!(b <= a + a / 20, "blocks translated: {a} for one thread, {b} for two in turn");
 }
 
 #[test]

@@ -1,13 +1,15 @@
-//! The translation cache: translations by guest address, a direct-mapped
-//! front for the common lookup, and which code pages each came from.
+//! The translation cache: translations by guest address and the code pages
+//! each came from (shared by the engines of a process's threads, under the
+//! lock of `Shared`), and each engine's own direct-mapped front for the
+//! common lookup.
 //!
 //! Entries are reference-counted so a running block stays valid while its
-//! page is invalidated under it, and so a cache can later be shared.
+//! page is invalidated under it, by its own thread or another.
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::interp::Compiled;
 use crate::machine::PAGE_SIZE;
@@ -28,30 +30,27 @@ pub struct Translation {
     pub code: Compiled,
     /// The optimised V-ISA, kept (by the JIT engine) until the block is
     /// compiled to host code; the tiered engine lifts a hot block again.
-    pub block: RefCell<Option<Block>>,
-    /// Host code, once compiled.
-    pub jit: RefCell<Option<crate::jit::Compiled>>,
-    /// Times run by the interpreter (for tiering).
-    pub runs: Cell<u32>,
+    pub block: Mutex<Option<Block>>,
+    /// Host code, once compiled (a translation is compiled at most once: a
+    /// flush of the code region drops every translation).
+    pub jit: OnceLock<crate::jit::Compiled>,
+    /// Times run by the interpreter (for tiering), by any thread.
+    pub runs: AtomicU32,
     /// The JIT could not compile it: stay interpreted.
-    pub jit_failed: Cell<bool>,
+    pub jit_failed: AtomicBool,
     /// The direct exits' targets (side exits included, each once), and the
     /// cells compiled code reads to jump straight to their compiled blocks
     /// (0: back to the dispatcher).
     pub targets: Vec<u64>,
-    pub links: Box<[Cell<u64>]>,
-    /// Link cells of other blocks that point at this block's code.
-    pub incoming: RefCell<Vec<*const Cell<u64>>>,
+    pub links: Box<[AtomicU64]>,
+    /// Link cells of other blocks that point at this block's code (changed
+    /// only under the cache's lock).
+    pub incoming: Mutex<Vec<usize>>,
 }
 
 impl Translation {
     pub fn key(&self) -> Key {
         Key { addr: self.addr, mode: self.mode }
-    }
-
-    /// The link cell that takes the direct exit to `target`.
-    pub fn link_cell(&self, target: u64) -> Option<&Cell<u64>> {
-        self.targets.iter().position(|t| *t == target).map(|i| &self.links[i])
     }
 
     /// Is any of the block's code in `[start, end)`?
@@ -61,7 +60,23 @@ impl Translation {
 
     /// Each direct target with the host address of its cell, for the compiled code.
     pub fn link_addrs(&self) -> Vec<(u64, usize)> {
-        self.targets.iter().zip(self.links.iter()).map(|(t, c)| (*t, c as *const Cell<u64> as usize)).collect()
+        self.targets.iter().zip(self.links.iter()).map(|(t, c)| (*t, c as *const AtomicU64 as usize)).collect()
+    }
+
+    /// The block's host code, if it has been compiled.
+    #[inline]
+    pub fn entry(&self) -> Option<*const u8> {
+        self.jit.get().map(|c| c.entry)
+    }
+
+    /// Zeroes every link cell that leads to this block's code.
+    pub fn unlink_incoming(&self) {
+        for cell in super::lock(&self.incoming).drain(..) {
+            // SAFETY: a cell stays in an incoming list only while its owner is
+            // in the cache (`Cache::forget_links` takes it out when the owner
+            // goes), and translations outlive their time in the cache.
+            unsafe { (*(cell as *const AtomicU64)).store(0, Ordering::Release) };
+        }
     }
 }
 
@@ -93,20 +108,6 @@ impl Hasher for AddrHasher {
 
 type AddrMap<K, V> = HashMap<K, V, BuildHasherDefault<AddrHasher>>;
 
-const FAST_SLOTS: usize = 4096;
-
-#[derive(Default)]
-pub struct Cache {
-    blocks: AddrMap<Key, Rc<Translation>>,
-    fast: Vec<Option<Rc<Translation>>>,
-    /// Guest page number to the addresses of blocks made from it.
-    pages: AddrMap<u64, Vec<Key>>,
-}
-
-fn slot(addr: u64) -> usize {
-    ((addr ^ (addr >> 12)) as usize) & (FAST_SLOTS - 1)
-}
-
 /// What a translation depends on: the guest address and the mode bits the
 /// frontend specialised it for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,25 +116,32 @@ pub struct Key {
     pub mode: u32,
 }
 
+/// The translations of a process, by key and by code page.
+#[derive(Default)]
+pub struct Cache {
+    blocks: AddrMap<Key, Arc<Translation>>,
+    /// Guest page number to the addresses of blocks made from it.
+    pages: AddrMap<u64, Vec<Key>>,
+}
+
 impl Cache {
-    pub fn new() -> Cache {
-        Cache { fast: vec![None; FAST_SLOTS], ..Cache::default() }
+    pub fn get(&self, key: Key) -> Option<&Arc<Translation>> {
+        self.blocks.get(&key)
     }
 
-    #[inline]
-    pub fn get(&mut self, key: Key) -> Option<Rc<Translation>> {
-        if let Some(t) = &self.fast[slot(key.addr)]
-            && t.key() == key
-        {
-            return Some(t.clone());
+    /// Adds a translation; if another thread added one for the key first,
+    /// that one stays and is returned.
+    pub fn insert(&mut self, t: Translation) -> Arc<Translation> {
+        if let Some(first) = self.blocks.get(&t.key()) {
+            return first.clone();
         }
-        let t = self.blocks.get(&key)?.clone();
-        self.fast[slot(key.addr)] = Some(t.clone());
-        Some(t)
+        let t = Arc::new(t);
+        self.put_back(t.clone());
+        t
     }
 
-    pub fn insert(&mut self, t: Translation) -> Rc<Translation> {
-        let t = Rc::new(t);
+    /// Adds a translation made earlier (the running one, after a flush).
+    pub fn put_back(&mut self, t: Arc<Translation>) {
         for &(at, len) in &t.ranges {
             for page in at / PAGE_SIZE..=(at + len.max(1) - 1) / PAGE_SIZE {
                 let keys = self.pages.entry(page).or_default();
@@ -142,15 +150,23 @@ impl Cache {
                 }
             }
         }
-        self.fast[slot(t.addr)] = Some(t.clone());
-        self.blocks.insert(t.key(), t.clone());
-        t
+        self.blocks.insert(t.key(), t);
     }
 
-    /// Drops every block whose bytes overlap `[start, end)`; returns them,
-    /// and calls `keep` with the ranges of each block still made from the
-    /// pages touched (so their code marks can be restored).
-    pub fn invalidate_range(&mut self, start: u64, end: u64, mut keep: impl FnMut(u64, u64)) -> Vec<Rc<Translation>> {
+    /// Would `invalidate_range` drop anything?
+    pub fn overlaps_any(&self, start: u64, end: u64) -> bool {
+        (start / PAGE_SIZE..end.div_ceil(PAGE_SIZE)).any(|page| {
+            self.pages
+                .get(&page)
+                .is_some_and(|keys| keys.iter().any(|key| self.blocks.get(key).is_some_and(|t| t.overlaps(start, end))))
+        })
+    }
+
+    /// Drops every block whose bytes overlap `[start, end)`, unlinking the
+    /// compiled code that jumps to it; returns how many, and calls `keep`
+    /// with the ranges of each block still made from the pages touched (so
+    /// their code marks can be restored).
+    pub fn invalidate_range(&mut self, start: u64, end: u64, mut keep: impl FnMut(u64, u64)) -> usize {
         let mut dropped = Vec::new();
         for page in start / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
             let Some(keys) = self.pages.remove(&page) else { continue };
@@ -159,10 +175,6 @@ impl Cache {
                 let Some(t) = self.blocks.get(&key) else { continue };
                 if t.overlaps(start, end) {
                     dropped.extend(self.blocks.remove(&key));
-                    let s = slot(key.addr);
-                    if self.fast[s].as_ref().is_some_and(|t| t.key() == key) {
-                        self.fast[s] = None;
-                    }
                 } else if !kept.contains(&key) {
                     t.ranges.iter().for_each(|&(at, len)| keep(at, len));
                     kept.push(key);
@@ -172,12 +184,36 @@ impl Cache {
                 self.pages.insert(page, kept);
             }
         }
-        dropped
+        for t in &dropped {
+            t.unlink_incoming();
+            self.forget_links(t);
+        }
+        dropped.len()
     }
 
-    /// Looks a block up without touching the fast table.
-    pub fn peek(&self, key: Key) -> Option<&Rc<Translation>> {
-        self.blocks.get(&key)
+    /// Takes a dropped block's own cells out of its successors' lists.
+    fn forget_links(&self, t: &Translation) {
+        for (target, cell) in t.targets.iter().zip(t.links.iter()) {
+            if cell.load(Ordering::Relaxed) != 0
+                && let Some(next) = self.blocks.get(&Key { addr: *target, mode: t.mode })
+            {
+                let cell = cell as *const AtomicU64 as usize;
+                super::lock(&next.incoming).retain(|c| *c != cell);
+            }
+        }
+    }
+
+    /// Points `cell` (a link cell of a block that is running, so alive) at
+    /// the compiled code of the block at `target`, if that block is still
+    /// in the cache and compiled.
+    pub fn link(&self, cell: usize, target: Key) {
+        let Some(next) = self.blocks.get(&target) else { return };
+        let Some(entry) = next.entry() else { return };
+        // SAFETY: the cell belongs to a block whose code just ran: it is
+        // alive; if that block is no longer in the cache its cells are never
+        // read again, and the stale link is harmless.
+        unsafe { (*(cell as *const AtomicU64)).store(entry as u64, Ordering::Release) };
+        super::lock(&next.incoming).push(cell);
     }
 
     pub fn len(&self) -> usize {
@@ -186,5 +222,37 @@ impl Cache {
 
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
+    }
+}
+
+const FAST_SLOTS: usize = 4096;
+
+/// An engine's direct-mapped table of recently run translations, in front
+/// of the shared cache (no lock on a hit). Cleared whenever the shared
+/// cache drops anything.
+pub struct Front {
+    slots: Vec<Option<Arc<Translation>>>,
+}
+
+fn slot(addr: u64) -> usize {
+    ((addr ^ (addr >> 12)) as usize) & (FAST_SLOTS - 1)
+}
+
+impl Front {
+    pub fn new() -> Front {
+        Front { slots: vec![None; FAST_SLOTS] }
+    }
+
+    #[inline]
+    pub fn get(&self, key: Key) -> Option<&Arc<Translation>> {
+        self.slots[slot(key.addr)].as_ref().filter(|t| t.key() == key)
+    }
+
+    pub fn put(&mut self, t: &Arc<Translation>) {
+        self.slots[slot(t.addr)] = Some(t.clone());
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.fill(None);
     }
 }

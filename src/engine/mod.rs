@@ -4,17 +4,23 @@
 //! stop request). It invalidates translations whose code pages the guest
 //! writes, the running block included (and, where guest threads share the
 //! memory, whatever another thread's engine wrote, before the next block).
+//! The engines of one process's threads share their translations and
+//! compiled code (`shared` says how that stays safe while they run).
 //! It translates through a `Frontend` (the guest instruction set's lifter;
 //! x86-64 unless another is given), so it names no guest instruction set.
 
 mod cache;
+mod shared;
 
-use std::cell::Cell;
 use std::io::Write;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use cache::Front;
 pub use cache::{Cache, Key, Translation};
+use shared::Presence;
+pub use shared::{ForkHold, Shared};
 
 use crate::abi::{Helpers, Outcome};
 use crate::frontend::{Frontend, LiftError, x86};
@@ -99,11 +105,15 @@ pub enum EngineKind {
 pub const DEFAULT_THRESHOLD: u32 = 1000;
 
 pub struct Engine {
-    kind: EngineKind,
+    /// The translation state this engine shares with its process's others.
+    shared: Arc<Shared>,
+    /// How the others see it.
+    presence: Arc<Presence>,
+    /// The shared state's epoch this engine's tables are of.
+    seen: u64,
     /// The guest instruction set it translates.
     frontend: &'static dyn Frontend,
-    cache: Cache,
-    jit: Option<crate::jit::Jit>,
+    front: Front,
     /// Guest address to compiled block, probed inline by indirect jumps.
     ind_table: Vec<crate::jit::IndEntry>,
     /// The frontend mode the table's entries were made in.
@@ -114,8 +124,6 @@ pub struct Engine {
     pub stats: Stats,
     recent: [u64; RECENT_BLOCKS],
     recent_next: usize,
-    /// Where compiled blocks are announced to `perf` (/tmp/perf-PID.map).
-    perf_map: Option<std::fs::File>,
     /// What asks this engine back (a host signal, another guest thread).
     interrupt: crate::abi::Interrupt,
 }
@@ -124,6 +132,37 @@ impl Default for Engine {
     fn default() -> Engine {
         Engine::new()
     }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shared.leave(&self.presence, &self.stats);
+    }
+}
+
+impl std::ops::AddAssign<&Stats> for Stats {
+    fn add_assign(&mut self, o: &Stats) {
+        self.guest_insts += o.guest_insts;
+        self.blocks_run += o.blocks_run;
+        self.blocks_translated += o.blocks_translated;
+        self.cache_hits += o.cache_hits;
+        self.invalidations += o.invalidations;
+        self.translate_time += o.translate_time;
+        self.run_time += o.run_time;
+        self.jit_compiled += o.jit_compiled;
+        self.jit_failed += o.jit_failed;
+        self.jit_runs += o.jit_runs;
+        self.jit_code_bytes += o.jit_code_bytes;
+        self.jit_flushes += o.jit_flushes;
+        self.compile_time += o.compile_time;
+        if self.jit_unavailable.is_none() {
+            self.jit_unavailable.clone_from(&o.jit_unavailable);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A hash of the guest code in `ranges` (unreadable bytes count as absent).
@@ -166,15 +205,6 @@ fn prepare(frontend: &dyn Frontend, mem: &mut GuestMemory, key: Key, max: usize)
     Ok(Prepared { ranges: lifted.ranges, block, code })
 }
 
-/// Zeroes every link cell that leads to `t`'s compiled code.
-fn unlink_incoming(t: &Translation) {
-    for cell in t.incoming.borrow_mut().drain(..) {
-        // SAFETY: a cell stays in an incoming list only while its owner is
-        // alive (`forget_links` takes it out when the owner goes).
-        unsafe { (*cell).set(0) };
-    }
-}
-
 impl Engine {
     /// An interpreting engine.
     pub fn new() -> Engine {
@@ -189,27 +219,28 @@ impl Engine {
 
     /// An engine for another guest instruction set than x86-64.
     pub fn with_frontend(kind: EngineKind, frontend: &'static dyn Frontend) -> Engine {
-        Engine { frontend, ..Engine::with_kind(kind) }
+        let mut engine = Engine::with_kind(kind);
+        engine.frontend = frontend;
+        engine
     }
 
     /// An engine whose JIT has `code_size` bytes of code region.
     pub fn with_code_size(kind: EngineKind, code_size: usize) -> Engine {
-        let mut stats = Stats::default();
-        let jit = match kind {
-            EngineKind::Interp => None,
-            _ => match crate::jit::Jit::new(code_size) {
-                Ok(j) => Some(j),
-                Err(e) => {
-                    stats.jit_unavailable = Some(e);
-                    None
-                }
-            },
-        };
+        Engine::joining(&Shared::new(kind, code_size))
+    }
+
+    /// An engine (for another thread of the same process) that shares the
+    /// translations and compiled code of `shared`.
+    pub fn joining(shared: &Arc<Shared>) -> Engine {
+        let interrupt = crate::abi::Interrupt::claim();
+        let presence = shared.join(interrupt.word());
+        let stats = Stats { jit_unavailable: shared.jit_unavailable.clone(), ..Stats::default() };
         Engine {
-            kind,
+            shared: shared.clone(),
+            presence,
+            seen: shared.epoch.load(Ordering::SeqCst),
             frontend: &x86::X86,
-            cache: Cache::new(),
-            jit,
+            front: Front::new(),
             ind_table: vec![crate::jit::IND_EMPTY; crate::jit::IND_ENTRIES],
             mode: 0,
             protected: false,
@@ -217,9 +248,19 @@ impl Engine {
             stats,
             recent: [0; RECENT_BLOCKS],
             recent_next: 0,
-            perf_map: None,
-            interrupt: crate::abi::Interrupt::claim(),
+            interrupt,
         }
+    }
+
+    /// The translation state, for engines of other threads to join.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The counters of every engine of the process (each other thread's as
+    /// of its last return from `run`), this one's included.
+    pub fn process_stats(&self) -> Stats {
+        self.shared.process_stats(&self.presence, &self.stats)
     }
 
     /// The engine's interrupt word: storing nonzero asks it back within one
@@ -234,26 +275,30 @@ impl Engine {
     }
 
     pub fn kind(&self) -> EngineKind {
-        self.kind
+        self.shared.kind
     }
 
-    /// The block's host code, if it has current code.
-    fn compiled_entry(&self, t: &Translation) -> Option<*const u8> {
-        let generation = self.jit.as_ref()?.generation();
-        t.jit.borrow().as_ref().filter(|c| c.generation == generation).map(|c| c.entry)
-    }
-
-    /// Drops all compiled code (the code region is full): every translation
-    /// goes, the running one keeps working unlinked.
-    fn flush(&mut self, running: &Translation) {
-        if let Some(jit) = self.jit.as_mut() {
-            jit.flush();
+    /// Brings the engine's tables up to the shared state's epoch.
+    fn catch_up(&mut self) {
+        let epoch = self.shared.epoch.load(Ordering::SeqCst);
+        if epoch != self.seen {
+            self.front.clear();
+            self.ind_table.fill(crate::jit::IND_EMPTY);
+            self.seen = epoch;
         }
-        self.cache = Cache::new();
-        self.ind_table.fill(crate::jit::IND_EMPTY);
-        // The cells these lists name died with their translations.
-        running.incoming.borrow_mut().clear();
-        running.links.iter().for_each(|c| c.set(0));
+    }
+
+    /// Drops all compiled code (the code region is full), with the world
+    /// stopped: every translation goes but `running`, which stays (uncompiled
+    /// and unlinked).
+    fn flush(&mut self, compiler: &mut shared::Compiler, running: &Arc<Translation>) {
+        let mut cache = lock(&self.shared.cache);
+        self.shared.stop_the_world(&cache, Some(&self.presence));
+        compiler.jit.flush();
+        *cache = Cache::default();
+        shared::keep_after_flush(&mut cache, running);
+        drop(cache);
+        self.catch_up();
         self.stats.jit_flushes += 1;
     }
 
@@ -269,59 +314,50 @@ impl Engine {
     }
 
     /// Compiles `t` to host code if the engine's policy says it is time.
-    fn maybe_compile(&mut self, mem: &GuestMemory, t: &Translation) {
-        let Some(jit) = self.jit.as_ref() else { return };
-        let due = match self.kind {
+    fn maybe_compile(&mut self, mem: &GuestMemory, t: &Arc<Translation>) {
+        let due = match self.shared.kind {
             EngineKind::Jit => true,
-            EngineKind::Tiered { threshold } => t.runs.get() >= threshold,
+            EngineKind::Tiered { threshold } => t.runs.load(Ordering::Relaxed) >= threshold,
             EngineKind::Interp => false,
         };
-        let fresh = t.jit.borrow().as_ref().is_some_and(|c| c.generation == jit.generation());
-        if !due || fresh || t.jit_failed.get() {
+        if !due || t.jit.get().is_some() || t.jit_failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let shared = self.shared.clone();
+        let Some(compiler) = shared.compiler.as_ref() else { return };
+        let mut compiler = lock(compiler);
+        // Another thread may have compiled it meanwhile, or dropped it.
+        if t.jit.get().is_some() || shared.epoch.load(Ordering::SeqCst) != self.seen {
             return;
         }
         let started = Instant::now();
         let env = self.frontend.env();
         let cells = t.link_addrs();
-        let links = crate::jit::Setup { cells: &cells, protected: self.protected };
-        let kept = t.block.borrow();
-        let relifted;
-        let block = match kept.as_ref() {
-            Some(block) => block,
-            None => match self.relift(mem, t) {
-                Some(block) => {
-                    relifted = block;
-                    &relifted
-                }
-                None => {
-                    self.stats.jit_failed += 1;
-                    t.jit_failed.set(true);
-                    return;
-                }
-            },
+        let links = crate::jit::Setup { cells: &cells, protected: self.protected, tso: shared.tso_fences() };
+        let kept = lock(&t.block).take();
+        let Some(block) = kept.or_else(|| self.relift(mem, t)) else {
+            self.stats.jit_failed += 1;
+            t.jit_failed.store(true, Ordering::Relaxed);
+            return;
         };
-        let mut result = self.jit.as_mut().expect("checked").compile(env, block, links);
+        let mut result = compiler.jit.compile(env, &block, links);
         if matches!(result, Err(crate::jit::JitError::Full)) {
-            self.flush(t);
-            result = self.jit.as_mut().expect("checked").compile(env, block, links);
+            self.flush(&mut compiler, t);
+            result = compiler.jit.compile(env, &block, links);
         }
-        drop(kept);
         match result {
             Ok(code) => {
-                // The V-ISA is not needed again: after a flush of the code
-                // region, blocks are translated afresh.
-                t.block.borrow_mut().take();
                 self.stats.jit_compiled += 1;
                 self.stats.jit_code_bytes += code.code_size as u64;
-                if let Some(map) = self.perf_map.as_mut() {
+                if let Some(map) = compiler.perf_map.as_mut() {
                     // perf's JIT symbol map: START SIZE NAME, in hex.
                     let _ = writeln!(map, "{:x} {:x} guest_{:#x}", code.entry as usize, code.code_size, t.addr);
                 }
-                *t.jit.borrow_mut() = Some(code);
+                let _ = t.jit.set(code);
             }
             Err(_) => {
                 self.stats.jit_failed += 1;
-                t.jit_failed.set(true);
+                t.jit_failed.store(true, Ordering::Relaxed);
             }
         }
         self.stats.compile_time += started.elapsed();
@@ -330,8 +366,9 @@ impl Engine {
     /// Names each block compiled from now on in /tmp/perf-PID.map, where
     /// `perf report` finds symbols for JIT code.
     pub fn write_perf_map(&mut self) -> std::io::Result<()> {
+        let Some(compiler) = self.shared.compiler.as_ref() else { return Ok(()) };
         let path = format!("/tmp/perf-{}.map", std::process::id());
-        self.perf_map = Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
+        lock(compiler).perf_map = Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
         Ok(())
     }
 
@@ -342,7 +379,24 @@ impl Engine {
         (0..n).map(|i| self.recent[(self.recent_next + RECENT_BLOCKS - n + i) % RECENT_BLOCKS]).collect()
     }
 
-    fn translate(&mut self, mem: &mut GuestMemory, key: Key) -> Result<Rc<Translation>, Fault> {
+    /// The translation at `key`: from the engine's front table, the shared
+    /// cache, or made now.
+    fn lookup(&mut self, mem: &mut GuestMemory, key: Key) -> Result<Arc<Translation>, Fault> {
+        if let Some(t) = self.front.get(key) {
+            self.stats.cache_hits += 1;
+            return Ok(t.clone());
+        }
+        if let Some(t) = lock(&self.shared.cache).get(key).cloned() {
+            self.stats.cache_hits += 1;
+            self.front.put(&t);
+            return Ok(t);
+        }
+        let t = self.translate(mem, key)?;
+        self.front.put(&t);
+        Ok(t)
+    }
+
+    fn translate(&mut self, mem: &mut GuestMemory, key: Key) -> Result<Arc<Translation>, Fault> {
         let started = Instant::now();
         let rip = key.addr;
         let Prepared { ranges, block, code } = prepare(self.frontend, mem, key, self.frontend.max_instructions())?;
@@ -352,13 +406,14 @@ impl Engine {
                 targets.push(a);
             }
         }
-        let links = targets.iter().map(|_| Cell::new(0)).collect();
+        let links = targets.iter().map(|_| AtomicU64::new(0)).collect();
+        let jit = self.shared.compiler.is_some();
         // Only the JIT engine compiles at once; the tiered engine lifts a
         // block again when it is hot, rather than keep every block's V-ISA.
-        let keep = (self.jit.is_some() && self.kind == EngineKind::Jit).then_some(block);
+        let keep = (jit && self.shared.kind == EngineKind::Jit).then_some(block);
         // What a later lift for the JIT is checked against.
-        let code_hash = if self.jit.is_some() { code_hash(mem, &ranges) } else { 0 };
-        let t = self.cache.insert(Translation {
+        let code_hash = if jit { code_hash(mem, &ranges) } else { 0 };
+        let t = lock(&self.shared.cache).insert(Translation {
             addr: rip,
             mode: key.mode,
             ranges,
@@ -366,7 +421,7 @@ impl Engine {
             guest_insts: code.guest_insts(),
             code,
             block: keep.into(),
-            jit: None.into(),
+            jit: OnceLock::new(),
             runs: 0.into(),
             jit_failed: false.into(),
             targets,
@@ -378,39 +433,31 @@ impl Engine {
         Ok(t)
     }
 
-    /// Takes a dropped block's own cells out of its successors' lists.
-    fn forget_links(&self, t: &Translation) {
-        for (target, cell) in t.targets.iter().zip(t.links.iter()) {
-            if cell.get() != 0
-                && let Some(next) = self.cache.peek(Key { addr: *target, mode: t.mode })
-            {
-                next.incoming.borrow_mut().retain(|c| !std::ptr::eq(*c, cell));
-            }
-        }
-    }
-
-    /// Drops translations of code the guest wrote, unlinks their compiled
-    /// code, and re-marks the code that survives on the same pages.
+    /// Drops translations of code the guest wrote (with the world stopped),
+    /// unlinks their compiled code, and re-marks the code that survives on
+    /// the same pages.
     fn invalidate(&mut self, mem: &mut GuestMemory) {
-        for line in mem.take_code_writes() {
+        let lines = mem.take_code_writes();
+        let shared = self.shared.clone();
+        let mut cache = lock(&shared.cache);
+        let mut stopped = false;
+        for line in lines {
             let start = line * LINE_SIZE;
             let page = start / PAGE_SIZE;
             let mut survivors = Vec::new();
-            let dropped =
-                self.cache.invalidate_range(start, start + LINE_SIZE, |addr, bytes| survivors.push((addr, bytes)));
-            for t in &dropped {
-                unlink_incoming(t);
-                self.forget_links(t);
+            if !stopped && cache.overlaps_any(start, start + LINE_SIZE) {
+                shared.stop_the_world(&cache, Some(&self.presence));
+                stopped = true;
             }
-            if !dropped.is_empty() {
-                self.ind_table.fill(crate::jit::IND_EMPTY);
-            }
-            self.stats.invalidations += dropped.len() as u64;
+            let dropped = cache.invalidate_range(start, start + LINE_SIZE, |addr, bytes| survivors.push((addr, bytes)));
+            self.stats.invalidations += dropped as u64;
             mem.unmark_page(page);
             for (addr, bytes) in survivors {
                 mem.mark_code(addr, bytes);
             }
         }
+        drop(cache);
+        self.catch_up();
     }
 
     /// After compiled code left for `next`: link the exit (or fill the
@@ -421,16 +468,17 @@ impl Engine {
             Outcome::Indirect(n) => (*n, true),
             _ => return,
         };
-        let Some(target) = self.cache.peek(Key { addr: next, mode }).cloned() else { return };
-        let Some(entry) = self.compiled_entry(&target) else { return };
+        let key = Key { addr: next, mode };
+        let Some(entry) = self.front.get(key).and_then(|t| t.entry()) else { return };
         if indirect {
             self.ind_table[crate::jit::ind_slot(next)] = crate::jit::IndEntry { guest: next, code: entry as u64 };
         } else if exit_link != 0 {
-            let cell = exit_link as *const Cell<u64>;
-            // SAFETY: the cell belongs to the block whose code just ran: it
-            // is alive (dropped blocks are unlinked and never run again).
-            unsafe { (*cell).set(entry as u64) };
-            target.incoming.borrow_mut().push(cell);
+            let cache = lock(&self.shared.cache);
+            // Unless translations were dropped since the block ran, the
+            // block that owns the cell is alive and in the cache.
+            if self.shared.epoch.load(Ordering::SeqCst) == self.seen {
+                cache.link(exit_link, key);
+            }
         }
     }
 
@@ -453,26 +501,68 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// Runs `t`'s compiled code (announced to the other engines); none if
+    /// translations were dropped since it was looked up (look again).
+    fn run_compiled(
+        &mut self,
+        t: &Translation,
+        cpu: &mut CpuState,
+        mem: &mut GuestMemory,
+        helpers: &mut dyn Helpers,
+        remaining: u64,
+    ) -> Option<(Outcome, usize)> {
+        let entry = t.entry()?;
+        if !shared::can_enter(&self.shared, &self.presence, self.seen) {
+            return None;
+        }
+        self.stats.jit_runs += 1;
+        let allowance = remaining.min(i64::MAX as u64) as i64;
+        let env = crate::jit::RunEnv {
+            state: cpu.as_bytes_mut(),
+            mem,
+            helpers,
+            budget: allowance,
+            ind_table: self.ind_table.as_ptr(),
+            interrupt: self.interrupt.word(),
+        };
+        let trampoline = self.shared.trampoline.expect("compiled code has a JIT");
+        // SAFETY: the state record is the x86 Env's; the code and the
+        // indirect table's are of translations in the cache in this epoch,
+        // which no other engine drops while this one is in code.
+        let (outcome, left, exit_link) = unsafe { trampoline.run(entry, env) };
+        self.presence.in_code.store(false, Ordering::SeqCst);
+        self.stats.guest_insts += (allowance - left) as u64;
+        Some((outcome, exit_link))
+    }
+
     /// Runs from `cpu.rip` until a stop, or until exactly `budget` guest
     /// instructions have run (a block that would run past the budget is
     /// translated again, cut short, for the last instructions).
     pub fn run(&mut self, cpu: &mut CpuState, mem: &mut GuestMemory, helpers: &mut dyn Helpers, budget: u64) -> Stop {
         let started = Instant::now();
+        let stop = self.dispatch(cpu, mem, helpers, budget);
+        self.stats.run_time += started.elapsed();
+        *lock(&self.presence.stats) = self.stats.clone();
+        stop
+    }
+
+    fn dispatch(&mut self, cpu: &mut CpuState, mem: &mut GuestMemory, helpers: &mut dyn Helpers, budget: u64) -> Stop {
         let limit = self.stats.guest_insts.saturating_add(budget);
-        let stop = loop {
+        loop {
             if self.stats.guest_insts >= limit {
-                break Stop::Budget;
+                return Stop::Budget;
             }
             if helpers.stop_requested() {
-                break Stop::Requested;
+                return Stop::Requested;
             }
             if self.interrupt.take() {
-                break Stop::Interrupted;
+                return Stop::Interrupted;
             }
             // Another thread sharing the memory may have written code.
             if mem.code_written() {
                 self.invalidate(mem);
             }
+            self.catch_up();
             let rip = cpu.rip;
             self.protected = mem.has_protection();
             let mode = self.frontend.mode(cpu);
@@ -482,15 +572,9 @@ impl Engine {
                 self.mode = mode;
             }
             let key = Key { addr: rip, mode };
-            let t = match self.cache.get(key) {
-                Some(t) => {
-                    self.stats.cache_hits += 1;
-                    t
-                }
-                None => match self.translate(mem, key) {
-                    Ok(t) => t,
-                    Err(f) => break Stop::Fault(f),
-                },
+            let t = match self.lookup(mem, key) {
+                Ok(t) => t,
+                Err(f) => return Stop::Fault(f),
             };
             self.recent[self.recent_next] = rip;
             self.recent_next = (self.recent_next + 1) % RECENT_BLOCKS;
@@ -503,32 +587,20 @@ impl Engine {
             let outcome = if !fits {
                 match self.run_within(cpu, mem, helpers, key, remaining) {
                     Ok(outcome) => outcome,
-                    Err(f) => break Stop::Fault(f),
+                    Err(f) => return Stop::Fault(f),
                 }
-            } else if let Some(entry) = self.compiled_entry(&t) {
-                self.stats.jit_runs += 1;
-                let allowance = remaining.min(i64::MAX as u64) as i64;
-                let jit = self.jit.as_ref().expect("compiled code has a JIT");
-                let code = t.jit.borrow();
-                let code = code.as_ref().filter(|c| c.entry == entry).expect("current code");
-                let env = crate::jit::RunEnv {
-                    state: cpu.as_bytes_mut(),
-                    mem,
-                    helpers,
-                    budget: allowance,
-                    ind_table: self.ind_table.as_ptr(),
-                    interrupt: self.interrupt.word(),
+            } else if t.entry().is_some() {
+                let Some((outcome, exit_link)) = self.run_compiled(&t, cpu, mem, helpers, remaining) else {
+                    // Translations were dropped: look the block up again.
+                    self.stats.blocks_run -= 1;
+                    continue;
                 };
-                // SAFETY: the state record is the x86 Env's; the code and the
-                // table hold only current-generation code.
-                let (outcome, left, exit_link) = unsafe { jit.run(code, env) };
-                self.stats.guest_insts += (allowance - left) as u64;
                 if !mem.code_written() {
                     self.link(&outcome, exit_link, mode);
                 }
                 outcome
             } else {
-                t.runs.set(t.runs.get().saturating_add(1));
+                t.runs.store(t.runs.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
                 let outcome = interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
                 self.stats.guest_insts += self.scratch.executed as u64;
                 outcome
@@ -540,24 +612,22 @@ impl Engine {
                 Outcome::Jump(next) | Outcome::Indirect(next) => cpu.rip = next,
                 Outcome::Exit(ExitReason::Undefined, at) => {
                     cpu.rip = at;
-                    break Stop::Fault(Fault { vector: 6, rip: at, addr: None });
+                    return Stop::Fault(Fault { vector: 6, rip: at, addr: None });
                 }
                 Outcome::Exit(ExitReason::Yield, resume) => cpu.rip = resume,
                 Outcome::Exit(reason, resume) => {
                     cpu.rip = resume;
-                    break Stop::Exit(reason);
+                    return Stop::Exit(reason);
                 }
                 Outcome::Trap(trap) => {
                     cpu.rip = trap.guest;
-                    break Stop::Fault(Fault {
+                    return Stop::Fault(Fault {
                         vector: self.frontend.exception_vector(trap.code),
                         rip: trap.guest,
                         addr: trap.fault_addr,
                     });
                 }
             }
-        };
-        self.stats.run_time += started.elapsed();
-        stop
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! The execution loop over pre-resolved operations.
 
+use std::sync::atomic::{Ordering, fence};
+
 use super::compile::{Compiled, GenericOp, Op};
 use crate::abi::{HelperCtx, Helpers, Outcome, Trap};
 use crate::machine::{GuestMemory, MemFault};
@@ -171,7 +173,12 @@ pub fn run(
                     }
                 }
                 match mem.read_le(addr, size) {
-                    Ok(v) => r[d as usize] = v,
+                    // The fences keep x86's order among threads on hosts
+                    // that order more weakly (they cost nothing on x86-64).
+                    Ok(v) => {
+                        r[d as usize] = v;
+                        fence(Ordering::Acquire);
+                    }
                     Err(f) => {
                         scratch.executed = pos.completed;
                         return pos.mem_fault(f);
@@ -186,6 +193,7 @@ pub fn run(
                         return pos.trap(TrapCode::Misaligned, Some(addr));
                     }
                 }
+                fence(Ordering::Release);
                 if let Err(f) = mem.write_le(addr, size, r[v as usize]) {
                     scratch.executed = pos.completed;
                     return pos.mem_fault(f);

@@ -23,7 +23,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 pub use code_memory::{CodeMemory, ForkCopies, Mapping, prepare_fork};
-pub use lower::Setup;
+pub use lower::{Setup, needs_tso_fences};
 pub use runtime::{IND_EMPTY, IND_ENTRIES, IndEntry, JitCtx, ind_slot};
 
 use crate::abi::{Helpers, Outcome};
@@ -71,9 +71,15 @@ pub struct Compiled {
     pub code_size: usize,
     /// Descriptors the code refers to by address (boxed: they must not move).
     _descs: Descs,
-    /// The code region generation it lives in (stale after a flush).
-    pub generation: u64,
 }
+
+// SAFETY: the entry points into code that is never written again until the
+// code region is flushed (which the engines' registry makes wait until no
+// thread runs it), and the descriptors are read-only: threads may share
+// and send them.
+unsafe impl Send for Compiled {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Compiled {}
 
 /// Builds the Cranelift flags shared by the host and the cross-compiling checks.
 pub fn flags() -> settings::Flags {
@@ -125,7 +131,7 @@ pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, 
     // Linked as the engine links it, so the code shown is the code that
     // runs: linked exits and loops.
     let cells = placeholder_cells(block);
-    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected })?;
+    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected, tso: false })?;
     let mut ctx = Context::for_function(func);
     ctx.set_disasm(true);
     let code = ctx.compile(&*isa, &mut ControlPlane::default()).map_err(|e| JitError::Codegen(e.inner.to_string()))?;
@@ -247,13 +253,20 @@ impl MachineCode {
 pub struct Jit {
     isa: OwnedTargetIsa,
     memory: CodeMemory,
-    generation: u64,
-    /// `extern "C" fn(ctx, entry) -> u32`: calls a block (tail-call
-    /// convention) from Rust. It lives in its own small region, so flushing
-    /// blocks never removes it.
-    trampoline: extern "C" fn(*mut JitCtx, *const u8) -> u32,
+    trampoline: Trampoline,
     _trampoline_memory: CodeMemory,
 }
+
+// SAFETY: the code regions are owned by the Jit alone (their pointers are
+// not shared with anything that stays on another thread), so it may move
+// to, and be locked from, another thread.
+unsafe impl Send for Jit {}
+
+/// `extern "C" fn(ctx, entry) -> u32`: calls a block (tail-call convention)
+/// from Rust. It lives in its own small region, so flushing blocks never
+/// removes it; it is valid while its `Jit` lives.
+#[derive(Clone, Copy)]
+pub struct Trampoline(extern "C" fn(*mut JitCtx, *const u8) -> u32);
 
 /// The trampoline: a C-convention function that calls a block.
 fn trampoline(isa: &OwnedTargetIsa) -> Result<MachineCode, JitError> {
@@ -292,7 +305,7 @@ impl Jit {
         // SAFETY: the trampoline was generated for this host with exactly
         // this C-convention signature.
         let trampoline = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u32>(ptr) };
-        Ok(Jit { isa, memory, generation: 0, trampoline, _trampoline_memory: tramp_memory })
+        Ok(Jit { isa, memory, trampoline: Trampoline(trampoline), _trampoline_memory: tramp_memory })
     }
 
     /// Compiles a verified block whose direct exits use the given link cells.
@@ -303,17 +316,23 @@ impl Jit {
             AddError::Full => JitError::Full,
             AddError::Host(e) => JitError::Memory(e.to_string()),
         })?;
-        Ok(Compiled { entry, code_size: code.len(), _descs: descs, generation: self.generation })
+        Ok(Compiled { entry, code_size: code.len(), _descs: descs })
     }
 
-    /// Forgets every compiled block; their `Compiled` values become stale.
+    /// Forgets every compiled block; their `Compiled` values become stale
+    /// (the caller makes sure no thread runs them, or will).
     pub fn flush(&mut self) {
         self.memory.clear();
-        self.generation += 1;
     }
 
-    pub fn generation(&self) -> u64 {
-        self.generation
+    /// Must code for this host fence guest accesses when threads share memory?
+    pub fn needs_tso_fences(&self) -> bool {
+        needs_tso_fences(&*self.isa)
+    }
+
+    /// What calls compiled blocks (valid while the Jit lives).
+    pub fn trampoline(&self) -> Trampoline {
+        self.trampoline
     }
 
     /// Bytes of code in use and available.
@@ -355,19 +374,20 @@ pub fn run_once(
     let run = RunEnv { state, mem, helpers, budget: i64::MAX, ind_table: table.as_ptr(), interrupt: word.word() };
     // SAFETY: the state record covers every slot of the Env (checked
     // above), the code is fresh and the indirect table empty.
-    Ok(unsafe { jit.run(&code, run).0 })
+    Ok(unsafe { jit.trampoline().run(code.entry, run).0 })
 }
 
-impl Jit {
+impl Trampoline {
     /// Runs a compiled block (and whatever it links to) until control
     /// returns; gives the outcome, the budget left, and the link cell of an
     /// unlinked direct exit (0 for any other exit).
     ///
     /// # Safety
-    /// `env.state` must be the state record the block's Env describes, the
-    /// code must not be stale (`generation`), and `env.ind_table` must point
-    /// at `IND_ENTRIES` entries whose code is not stale either.
-    pub unsafe fn run(&self, code: &Compiled, env: RunEnv<'_>) -> (Outcome, i64, usize) {
+    /// The trampoline's Jit must be alive, `entry` the entry of one of its
+    /// compiled blocks that has not been flushed, `env.state` the state
+    /// record the block's Env describes, and `env.ind_table` must point at
+    /// `IND_ENTRIES` entries whose code is not flushed either.
+    pub unsafe fn run(self, entry: *const u8, env: RunEnv<'_>) -> (Outcome, i64, usize) {
         let mut helpers: &mut dyn Helpers = env.helpers;
         let mut ctx = JitCtx {
             state: env.state.as_mut_ptr(),
@@ -394,7 +414,7 @@ impl Jit {
             interrupt: env.interrupt,
             exit_link: 0,
         };
-        let kind = (self.trampoline)(&mut ctx, code.entry);
+        let kind = (self.0)(&mut ctx, entry);
         (ctx.outcome(kind), ctx.budget_left(), ctx.exit_link as usize)
     }
 }

@@ -33,7 +33,9 @@ static const struct {
     {"exit", exit_in_thread},      {"pthread_exit", main_pthread_exit},
     {"signal", signal_to_thread},  {"smc", smc_across_threads},
     {"smc_spin", smc_spinning},    {"fork", fork_with_threads},
-    {"futex", futex_ops},
+    {"futex", futex_ops},          {"parallel1", parallel1},
+    {"parallel2", parallel2},      {"parallel4", parallel4},
+    {"handoff", handoff},
 };
 
 int main(int argc, char **argv) {

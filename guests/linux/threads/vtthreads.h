@@ -29,5 +29,9 @@ int smc_across_threads(void);
 int smc_spinning(void);
 int fork_with_threads(void);
 int futex_ops(void);
+int parallel1(void);
+int parallel2(void);
+int parallel4(void);
+int handoff(void);
 
 #endif

@@ -209,6 +209,18 @@ pub struct Setup<'a> {
     /// Guest memory has per-page permissions (user mode): every access
     /// checks them.
     pub protected: bool,
+    /// Other threads share guest memory and the host orders memory more
+    /// weakly than x86 (see `needs_tso_fences`): a fence follows every
+    /// guest load and precedes every guest store, which keeps x86's order
+    /// (no load or store passes an earlier load, no store an earlier store).
+    pub tso: bool,
+}
+
+/// Does code for this host architecture need fences to keep x86's memory
+/// order among threads? x86-64 and s390x order accesses at least as x86
+/// does; aarch64, riscv64 and the others do not.
+pub fn needs_tso_fences(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
+    !matches!(isa.name(), "x64" | "s390x")
 }
 
 /// True when no two state slots share a byte (so a pending write to one

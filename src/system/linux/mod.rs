@@ -267,7 +267,7 @@ fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
 pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, String> {
     let mut p = start(program, args, opts)?;
     signals::take_host_signals(&mut p.signals);
-    let mut engine = Engine::with_kind(opts.engine);
+    let mut engine = Engine::joining(&p.group.translations);
     if opts.perf_map {
         engine.write_perf_map().map_err(|e| format!("cannot write the perf map: {e}"))?;
     }
@@ -281,8 +281,8 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
     Ok(status)
 }
 
-/// Writes the statistics the options ask for (of the engine of the thread
-/// that ends the process).
+/// Writes the statistics the options ask for (of all the process's
+/// threads).
 fn finish(engine: &Engine, opts: &Options) -> Result<(), String> {
     if let Some(path) = &opts.stats_json {
         let json = crate::report::stats_json(engine).to_string();
@@ -308,7 +308,7 @@ pub(crate) fn spawn_thread(
     let group = p.group.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new().stack_size(THREAD_STACK).spawn(move || {
-        let mut engine = Engine::with_kind(p.group.options.engine);
+        let mut engine = Engine::joining(&p.group.translations);
         let tid = int_call!(libc::gettid());
         setup(&mut p, tid);
         let _ = tx.send(tid);
@@ -350,9 +350,12 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
     p.signals.started(int_call!(libc::gettid()), engine.interrupt_word());
     let limit = opts.max_insns.unwrap_or(u64::MAX);
     loop {
-        let left = limit.saturating_sub(engine.stats.guest_insts);
+        // The limit counts every thread's instructions (the others' as of
+        // their last return to the runtime).
+        let ran = if opts.max_insns.is_some() { engine.process_stats().guest_insts } else { 0 };
+        let left = limit.saturating_sub(ran);
         if left == 0 {
-            eprintln!("visa: stopped after {} guest instructions (--max-insns)", engine.stats.guest_insts);
+            eprintln!("visa: stopped after {ran} guest instructions (--max-insns)");
             return end_process(p, OUT_OF_TIME);
         }
         match engine.run(&mut p.cpu, &mut p.mem, &mut rt, left) {
@@ -362,7 +365,7 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
                 }
                 let nr = p.cpu.gpr[0];
                 if opts.max_insns.is_some() {
-                    p.insns_left = Some(limit.saturating_sub(engine.stats.guest_insts));
+                    p.insns_left = Some(limit.saturating_sub(engine.process_stats().guest_insts));
                 }
                 syscall::dispatch(p);
                 match p.exit {

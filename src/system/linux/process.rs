@@ -97,8 +97,10 @@ pub enum Exit {
 /// What the threads of a process share besides memory, address space and
 /// signals.
 pub struct Group {
-    /// How the process runs (each thread makes its own engine so).
+    /// How the process runs.
     pub options: Options,
+    /// The translations and compiled code its threads' engines share.
+    pub translations: Arc<crate::engine::Shared>,
     /// Threads that have not exited.
     live: AtomicUsize,
     /// The first thread's status once it has exited alone: the process's
@@ -111,6 +113,7 @@ pub struct Group {
 impl Group {
     pub fn new(options: Options) -> Arc<Group> {
         Arc::new(Group {
+            translations: crate::engine::Shared::new(options.engine, crate::jit::DEFAULT_CODE_SIZE),
             options,
             live: AtomicUsize::new(1),
             leader_status: AtomicI32::new(0),

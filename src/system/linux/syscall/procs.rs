@@ -101,16 +101,20 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
     if flags & CLONE_THREAD != 0 {
         return clone_thread(p, [flags, stack, ptid, ctid, tls, 0]);
     }
+    // Held across the fork, so that no other thread holds them in the child
+    // (the compiler's lock first: a thread compiling holds it while it
+    // writes the code region, which `prepare_fork` locks).
+    let group = p.group.clone();
+    let translations = group.translations.hold_for_fork();
     // The child gets its own copy of the JIT's code region (a shared
     // mapping would otherwise stay shared with the parent).
     let mut code = crate::jit::prepare_fork().map_err(|_| ENOMEM)?;
-    // Held across the fork, so that no other thread holds them in the child.
     let space = p.space.clone();
     let space = space.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let signals = p.signals.hold_for_fork();
     // SAFETY: fork takes no arguments. Of visa's threads only this one goes
-    // on in the child; the locks other guest threads take (code region,
-    // address space, signal state, memory views) are held here, so none is
+    // on in the child; the locks other guest threads take (translations,
+    // code region, address space, signal state, memory views) are held here, so none is
     // held by a thread that is gone, and the child goes on with this
     // thread's engine and memory view alone.
     let pid = check(p.mem.around_fork(|| unsafe { libc::fork() } as i64))?;
@@ -118,6 +122,7 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
     if pid == 0 {
         // The calling thread is the child's only thread, and its first.
         p.signals.after_fork(signals);
+        translations.child();
         p.group.after_fork();
         p.leader = true;
         code.child();
@@ -134,6 +139,7 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
         return Ok(0);
     }
     drop(signals);
+    drop(translations);
     if flags & CLONE_PARENT_SETTID != 0 {
         p.write_u32(ptid, pid as u32)?;
     }
@@ -158,6 +164,8 @@ fn clone_thread(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -
         cpu.fs_base = tls;
     }
     let clear_tid = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
+    // Compiled code fences guest accesses from now on where the host needs it.
+    p.group.translations.going_threaded();
     let child = p.new_thread(cpu, clear_tid);
     let tid = super::super::spawn_thread(child, move |t, tid| {
         // Both before clone returns in either thread, as Linux writes them.

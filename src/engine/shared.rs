@@ -1,0 +1,216 @@
+//! What the engines of one process share: the translation cache, the JIT
+//! with its code region, and the registry of engines that changes to them
+//! wait for.
+//!
+//! Each engine looks translations up in its own front table (and compiled
+//! code in its own indirect-jump table) without a lock; misses, insertions,
+//! links and invalidations take the cache's lock, compilation the
+//! compiler's (in that order, then the registry's).
+//!
+//! Dropping translations (the guest wrote their code, or unmapped it) and
+//! flushing the full code region are stop-the-world: the changer, holding
+//! the cache's lock, advances the epoch, asks every other engine back
+//! (its interrupt word), and waits until none is in compiled code before it
+//! changes anything. An engine announces that it is in compiled code before
+//! it enters and then checks that the epoch is still the one it looked its
+//! block up in (else it looks again), and it clears its tables when it sees
+//! a new epoch. So no thread ever runs the code of, or reads or writes the
+//! link cells of, a translation that is gone, and single-threaded programs
+//! pay nothing for it but an uncontended lock on a miss.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::ThreadId;
+
+use super::cache::{Cache, Translation};
+use super::{EngineKind, Stats, lock};
+use crate::jit::{Jit, Trampoline};
+
+/// The host compiler and where it announces code to `perf`.
+pub(super) struct Compiler {
+    pub jit: Jit,
+    pub perf_map: Option<std::fs::File>,
+}
+
+/// One engine as the others see it.
+pub(super) struct Presence {
+    /// Between announcing compiled code and leaving it.
+    pub in_code: AtomicBool,
+    /// Asks the engine back within one block.
+    interrupt: &'static AtomicU32,
+    /// The host thread it runs on (the one that survives a fork).
+    thread: ThreadId,
+    /// Its counters as of its last return from `Engine::run`.
+    pub stats: Mutex<Stats>,
+}
+
+/// The translations, compiled code and engines of one process.
+pub struct Shared {
+    pub(super) kind: EngineKind,
+    pub(super) cache: Mutex<Cache>,
+    /// None for the interpreter, or when the host gives no JIT.
+    pub(super) compiler: Option<Mutex<Compiler>>,
+    pub(super) trampoline: Option<Trampoline>,
+    /// Advanced by every change that drops translations or code.
+    pub(super) epoch: AtomicU64,
+    /// The process has had more than one thread.
+    threaded: AtomicBool,
+    /// Compiled code fences guest accesses once threaded (a host that
+    /// orders memory more weakly than x86).
+    fences: bool,
+    engines: Mutex<Vec<Arc<Presence>>>,
+    /// Counters of the engines that have ended.
+    ended: Mutex<Stats>,
+    /// Why there is no JIT, when one was asked for.
+    pub jit_unavailable: Option<String>,
+}
+
+impl Shared {
+    /// Translation state for engines of `kind`, with a code region of
+    /// `code_size` bytes if they compile.
+    pub fn new(kind: EngineKind, code_size: usize) -> Arc<Shared> {
+        let (mut compiler, mut trampoline, mut jit_unavailable, mut fences) = (None, None, None, false);
+        if kind != EngineKind::Interp {
+            match Jit::new(code_size) {
+                Ok(jit) => {
+                    trampoline = Some(jit.trampoline());
+                    fences = jit.needs_tso_fences();
+                    compiler = Some(Mutex::new(Compiler { jit, perf_map: None }));
+                }
+                Err(e) => jit_unavailable = Some(e),
+            }
+        }
+        Arc::new(Shared {
+            kind,
+            cache: Mutex::default(),
+            compiler,
+            trampoline,
+            epoch: AtomicU64::new(0),
+            threaded: AtomicBool::new(false),
+            fences,
+            engines: Mutex::default(),
+            ended: Mutex::default(),
+            jit_unavailable,
+        })
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    /// Must code compiled now fence guest accesses?
+    pub(super) fn tso_fences(&self) -> bool {
+        self.fences && self.threaded.load(Ordering::Relaxed)
+    }
+
+    /// A second thread is about to share guest memory. On a host that
+    /// orders memory more weakly than x86, the code compiled so far (without
+    /// fences) is dropped, so that every block runs with them from now on;
+    /// single-threaded programs never pay for fences.
+    pub fn going_threaded(&self) {
+        if self.threaded.swap(true, Ordering::SeqCst) || !self.fences {
+            return;
+        }
+        let Some(compiler) = self.compiler.as_ref() else { return };
+        let mut compiler = lock(compiler);
+        let mut cache = lock(&self.cache);
+        self.stop_the_world(&cache, None);
+        compiler.jit.flush();
+        *cache = Cache::default();
+    }
+
+    pub(super) fn join(&self, interrupt: &'static AtomicU32) -> Arc<Presence> {
+        let presence = Arc::new(Presence {
+            in_code: AtomicBool::new(false),
+            interrupt,
+            thread: std::thread::current().id(),
+            stats: Mutex::default(),
+        });
+        lock(&self.engines).push(presence.clone());
+        presence
+    }
+
+    /// An engine leaves for good: its counters join the process's.
+    pub(super) fn leave(&self, presence: &Arc<Presence>, stats: &Stats) {
+        lock(&self.engines).retain(|p| !Arc::ptr_eq(p, presence));
+        *lock(&self.ended) += stats;
+    }
+
+    /// Counters of every engine of the process: those that ended, those
+    /// running as of their last return, and `own` (the caller's, current)
+    /// in place of `me`'s.
+    pub(super) fn process_stats(&self, me: &Arc<Presence>, own: &Stats) -> Stats {
+        let mut total = lock(&self.ended).clone();
+        for p in lock(&self.engines).iter() {
+            if Arc::ptr_eq(p, me) {
+                total += own;
+            } else {
+                total += &*lock(&p.stats);
+            }
+        }
+        total
+    }
+
+    /// Stops the world for a change to the cache (whose lock the caller
+    /// holds): advances the epoch, then asks every engine but `me` (the
+    /// caller's, if it has one) back and waits until none is in compiled code.
+    pub(super) fn stop_the_world(&self, _cache: &MutexGuard<'_, Cache>, me: Option<&Presence>) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let others: Vec<Arc<Presence>> =
+            lock(&self.engines).iter().filter(|p| !me.is_some_and(|me| std::ptr::eq(&***p, me))).cloned().collect();
+        for p in &others {
+            p.interrupt.store(1, Ordering::SeqCst);
+        }
+        for p in &others {
+            while p.in_code.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Holds every lock of the translation state across a host fork (so
+    /// that no thread that is gone in the child holds one there).
+    pub fn hold_for_fork(&self) -> ForkHold<'_> {
+        ForkHold {
+            _compiler: self.compiler.as_ref().map(lock),
+            _cache: lock(&self.cache),
+            engines: lock(&self.engines),
+        }
+    }
+}
+
+/// The translation state's locks, held across a fork.
+pub struct ForkHold<'a> {
+    _compiler: Option<MutexGuard<'a, Compiler>>,
+    _cache: MutexGuard<'a, Cache>,
+    engines: MutexGuard<'a, Vec<Arc<Presence>>>,
+}
+
+impl ForkHold<'_> {
+    /// In the child: only the calling thread's engine goes on.
+    pub fn child(mut self) {
+        let me = std::thread::current().id();
+        self.engines.retain(|p| p.thread == me);
+    }
+}
+
+/// A translation a compiled block may run: present in the cache in the
+/// epoch it was looked up in.
+pub(super) fn can_enter(shared: &Shared, presence: &Presence, seen: u64) -> bool {
+    presence.in_code.store(true, Ordering::SeqCst);
+    if shared.epoch.load(Ordering::SeqCst) == seen {
+        return true;
+    }
+    presence.in_code.store(false, Ordering::SeqCst);
+    false
+}
+
+/// Unused translations of the cache hold nothing the engine needs; the
+/// running one is put back after a flush.
+pub(super) fn keep_after_flush(cache: &mut Cache, running: &Arc<Translation>) {
+    for cell in running.links.iter() {
+        cell.store(0, Ordering::Relaxed);
+    }
+    lock(&running.incoming).clear();
+    cache.put_back(running.clone());
+}
