@@ -91,6 +91,21 @@ fn epoll_events_and_interrupted_waits() {
     );
 }
 
+/// ppoll, pselect6 and epoll_pwait wait under the mask they are given.
+#[test]
+fn waits_apply_their_signal_mask() {
+    check(
+        "sigmask",
+        &[
+            "ppoll with SIGUSR1 pending: -1 EINTR, handler ran 1, blocked after: 1",
+            "pselect with SIGUSR1 pending: -1 EINTR, handler ran 1, blocked after: 1",
+            "epoll_pwait with SIGUSR1 pending: -1 EINTR, handler ran 1, blocked after: 1",
+            "after waits that timed out: handler ran 0, blocked: 1",
+            "syscall(SYS_ppoll, NULL, 0, &moment, &none, 4) = -1 EINVAL",
+        ],
+    );
+}
+
 #[test]
 fn posix_timers_deliver_signals() {
     check(

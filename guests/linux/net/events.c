@@ -179,6 +179,47 @@ int ev_epoll(void) {
     return 0;
 }
 
+static int usr1_blocked(void) {
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    return sigismember(&now, SIGUSR1);
+}
+
+/* The signal mask argument of ppoll, pselect6 and epoll_pwait: a pending
+ * signal the thread blocks but the call's mask lets through ends the wait
+ * at once with EINTR after its handler, and the thread's own mask is back
+ * afterwards; a mask of the wrong size is EINVAL. */
+int ev_sigmask(void) {
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t usr1, none;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigemptyset(&none);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    int ep = epoll_create1(0);
+    struct timespec second = {1, 0}, moment = {0, 1000000};
+    struct epoll_event e;
+    const char *names[] = {"ppoll", "pselect", "epoll_pwait"};
+    for (int call = 0; call < 3; call++) {
+        handled = 0;
+        raise(SIGUSR1);
+        long r = call == 0   ? ppoll(NULL, 0, &second, &none)
+                 : call == 1 ? pselect(0, NULL, NULL, NULL, &second, &none)
+                             : epoll_pwait(ep, &e, 1, 1000, &none);
+        printf("%s with SIGUSR1 pending: %ld %s, handler ran %d, blocked after: %d\n", names[call], r,
+               r < 0 ? strerrorname_np(errno) : "", handled, usr1_blocked());
+    }
+    handled = 0;
+    SHOW(ppoll(NULL, 0, &moment, &usr1));
+    SHOW(pselect(0, NULL, NULL, NULL, &moment, &none));
+    SHOW(epoll_pwait(ep, &e, 1, 1, &none));
+    printf("after waits that timed out: handler ran %d, blocked: %d\n", handled, usr1_blocked());
+    SHOW(syscall(SYS_ppoll, NULL, 0, &moment, &none, 4));
+    SHOW(syscall(SYS_epoll_pwait, ep, &e, 1, 1, &none, 16));
+    return 0;
+}
+
 static volatile sig_atomic_t timer_signo, timer_code, timer_value, timer_fired;
 
 static void on_timer(int sig, siginfo_t *si, void *uc) {

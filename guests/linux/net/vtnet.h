@@ -17,6 +17,7 @@ int ev_eventfd(void);
 int ev_timerfd(void);
 int ev_epoll(void);
 int ev_timer(void);
+int ev_sigmask(void);
 
 /* Prints `what = value`, or `what = -1 ENAME` when value is negative. */
 void show(const char *what, long value);

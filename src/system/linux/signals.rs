@@ -558,6 +558,33 @@ pub fn host_signal_waiting() -> bool {
     HOST_PENDING.load(Ordering::Relaxed) != 0
 }
 
+/// Runs a blocking host call that can wait under a signal mask (ppoll,
+/// pselect, epoll_pwait: `call` is given the mask to wait under) so that
+/// a signal cannot slip in unseen between the check for pending signals
+/// and the start of the wait: host signals are blocked across the check,
+/// and the call unblocks them atomically as it starts waiting. When a
+/// signal is already waiting, the call is not made: -1 with errno EINTR.
+pub fn wait_unless_signalled(state: &SignalState, call: impl FnOnce(*const libc::sigset_t) -> i64) -> i64 {
+    // SAFETY: the masks are local sigsets; the one blocked here is the
+    // calling thread's own and is restored before returning.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
+        let r = if host_signal_waiting() || state.next().is_some() {
+            *libc::__errno_location() = libc::EINTR;
+            -1
+        } else {
+            call(&old)
+        };
+        let errno = *libc::__errno_location();
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        *libc::__errno_location() = errno;
+        r
+    }
+}
+
 /// Sleeps until a forwarded host signal arrives, or another thread sends
 /// this one a signal it does not block (at once if one already has).
 pub fn wait_for_host_signal(state: &SignalState) {

@@ -30,13 +30,13 @@ pub const TABLE: &[Entry] = &[
     (233, "epoll_ctl", &[Int, Int, Int, Hex], epoll_ctl),
     (232, "epoll_wait", &[Int, Hex, Int, Int], |p, a| epoll_wait(p, a, ms_timeout(a[3]))),
     (281, "epoll_pwait", &[Int, Hex, Int, Int, Hex, Int], |p, a| {
-        sigmask_arg(a[4], a[5])?;
-        epoll_wait(p, a, ms_timeout(a[3]))
+        let mask = super::sig::mask_arg(p, a[4], a[5])?;
+        super::sig::with_mask(p, mask, |p| epoll_wait(p, a, ms_timeout(a[3])))
     }),
     (441, "epoll_pwait2", &[Int, Hex, Int, Hex, Hex, Int], |p, a| {
         let timeout = if a[3] != 0 { Some(duration(read_timespec(p, a[3])?)?) } else { None };
-        sigmask_arg(a[4], a[5])?;
-        epoll_wait(p, a, timeout)
+        let mask = super::sig::mask_arg(p, a[4], a[5])?;
+        super::sig::with_mask(p, mask, |p| epoll_wait(p, a, timeout))
     }),
     (284, "eventfd", &[Int], |_, a| eventfd2(a[0], 0)),
     (290, "eventfd2", &[Int, Hex], |_, a| eventfd2(a[0], a[1])),
@@ -122,13 +122,6 @@ fn duration(t: libc::timespec) -> Result<Duration, Errno> {
     Ok(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
 }
 
-/// epoll_pwait's signal mask must have the guest's sigset size; like
-/// ppoll's, it is not applied (guest signals are delivered between system
-/// calls).
-fn sigmask_arg(mask: u64, size: u64) -> Result<(), Errno> {
-    if mask != 0 && size != 8 { Err(EINVAL) } else { Ok(()) }
-}
-
 /// The epoll waits: events converted to the guest's packed layout.
 fn epoll_wait(p: &mut Process, [epfd, at, max, ..]: [u64; 6], timeout: Option<Duration>) -> Result<u64, Errno> {
     let max = max as i32;
@@ -149,17 +142,22 @@ fn epoll_wait(p: &mut Process, [epfd, at, max, ..]: [u64; 6], timeout: Option<Du
     let deadline = Deadline::after(timeout);
     let n = loop {
         let ms = deadline.left_ms();
-        // SAFETY: `host` is our vector of `host.len()` host epoll_events;
-        // `ready` is our one pollfd.
-        let r = unsafe {
-            if host.is_empty() {
-                libc::poll(&mut ready, 1, ms)
-            } else {
-                libc::epoll_wait(epfd as i32, host.as_mut_ptr(), host.len() as i32, ms)
+        let r = signals::wait_unless_signalled(&p.signals, |mask| {
+            let left = deadline.left_timespec();
+            let tp = left.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            // SAFETY: `host` is our vector of `host.len()` host epoll_events;
+            // `ready` is our one pollfd; `tp` is null or our `left`; `mask`
+            // is the caller's sigset.
+            unsafe {
+                if host.is_empty() {
+                    libc::ppoll(&mut ready, 1, tp, mask) as i64
+                } else {
+                    libc::epoll_pwait(epfd as i32, host.as_mut_ptr(), host.len() as i32, ms, mask) as i64
+                }
             }
-        };
+        });
         if r >= 0 || last() != EINTR || signals::interrupts(&mut p.signals) {
-            break check(r as i64)? as usize;
+            break check(r)? as usize;
         }
     };
     if host.is_empty() && n > 0 {

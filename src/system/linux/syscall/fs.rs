@@ -378,11 +378,14 @@ fn poll_fds(p: &mut Process, fds: u64, nfds: u64, timeout: Option<libc::timespec
     let n = loop {
         let left = deadline.left_timespec();
         let tp = left.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: `host` is our vector of `host.len()` pollfds; `tp` is null
-        // or points at `left`, a local timespec; no signal mask.
-        let r = unsafe { libc::ppoll(host.as_mut_ptr(), host.len() as libc::nfds_t, tp, std::ptr::null()) };
+        let r = signals::wait_unless_signalled(&p.signals, |mask| {
+            // SAFETY: `host` is our vector of `host.len()` pollfds; `tp` is
+            // null or points at `left`, a local timespec; `mask` is the
+            // caller's sigset.
+            unsafe { libc::ppoll(host.as_mut_ptr(), host.len() as libc::nfds_t, tp, mask) as i64 }
+        });
         if r >= 0 || last() != EINTR || signals::interrupts(&mut p.signals) {
-            break check(r as i64)?;
+            break check(r)?;
         }
     };
     for (i, h) in host.iter().enumerate() {
@@ -398,11 +401,11 @@ fn poll(p: &mut Process, [fds, nfds, timeout_ms, ..]: [u64; 6]) -> Result<u64, E
     poll_fds(p, fds, nfds, timeout)
 }
 
-/// ppoll; a signal mask argument is not applied (guest signals are
-/// delivered between system calls).
-fn ppoll(p: &mut Process, [fds, nfds, tsp, ..]: [u64; 6]) -> Result<u64, Errno> {
+/// ppoll, under its signal mask if it gives one.
+fn ppoll(p: &mut Process, [fds, nfds, tsp, mask, size, _]: [u64; 6]) -> Result<u64, Errno> {
     let timeout = if tsp != 0 { Some(read_timespec(p, tsp)?) } else { None };
-    poll_fds(p, fds, nfds, timeout)
+    let mask = super::sig::mask_arg(p, mask, size)?;
+    super::sig::with_mask(p, mask, |p| poll_fds(p, fds, nfds, timeout))
 }
 
 /// select and pselect6 over guest fd_sets (bit arrays of 64-bit words on
@@ -428,26 +431,31 @@ fn select_sets(
     }
     let deadline = Deadline::after_timespec(timeout)?;
     let ptr = |h: &mut libc::fd_set, at: u64| if at != 0 { h as *mut libc::fd_set } else { std::ptr::null_mut() };
-    let (n, host, tv) = loop {
+    let (n, host) = loop {
         let mut host = asked;
-        let mut tv = deadline.left_timespec().map(|t| libc::timeval { tv_sec: t.tv_sec, tv_usec: t.tv_nsec / 1000 });
+        let left = deadline.left_timespec();
         let [r, w, e] = &mut host;
-        // SAFETY: each set is null or one of our local fd_sets, and the
-        // kernel touches its first `nfds` bits, `nfds` being at most
-        // FD_SETSIZE (checked above); the timeout is null or our `tv`.
-        let n = unsafe {
-            libc::select(
-                nfds as i32,
-                ptr(r, sets[0]),
-                ptr(w, sets[1]),
-                ptr(e, sets[2]),
-                tv.as_mut().map_or(std::ptr::null_mut(), |t| t as *mut libc::timeval),
-            )
-        };
+        let n = signals::wait_unless_signalled(&p.signals, |mask| {
+            // SAFETY: each set is null or one of our local fd_sets, and the
+            // kernel touches its first `nfds` bits, `nfds` being at most
+            // FD_SETSIZE (checked above); the timeout is null or our
+            // `left`; `mask` is the caller's sigset.
+            unsafe {
+                libc::pselect(
+                    nfds as i32,
+                    ptr(r, sets[0]),
+                    ptr(w, sets[1]),
+                    ptr(e, sets[2]),
+                    left.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec),
+                    mask,
+                ) as i64
+            }
+        });
         if n >= 0 || last() != EINTR || signals::interrupts(&mut p.signals) {
-            break (check(n as i64)?, host, tv);
+            break (check(n)?, host);
         }
     };
+    let tv = deadline.left_timespec().map(|t| libc::timeval { tv_sec: t.tv_sec, tv_usec: t.tv_nsec / 1000 });
     for (h, at) in host.iter().zip(sets) {
         if at != 0 {
             // SAFETY: reading the first `bytes` of a plain-data fd_set.
@@ -477,10 +485,17 @@ fn select(p: &mut Process, [nfds, r, w, e, tvp, _]: [u64; 6]) -> Result<u64, Err
     Ok(n)
 }
 
-/// pselect6; like ppoll, its signal mask is not applied.
-fn pselect6(p: &mut Process, [nfds, r, w, e, tsp, _]: [u64; 6]) -> Result<u64, Errno> {
+/// pselect6, under its signal mask if it gives one (its sixth argument
+/// points at the mask's address and size).
+fn pselect6(p: &mut Process, [nfds, r, w, e, tsp, sig]: [u64; 6]) -> Result<u64, Errno> {
     let timeout = if tsp != 0 { Some(read_timespec(p, tsp)?) } else { None };
-    let (n, left) = select_sets(p, nfds, [r, w, e], timeout)?;
+    let mask = if sig != 0 { super::sig::mask_arg(p, p.read_u64(sig)?, p.read_u64(sig + 8)?)? } else { None };
+    let mut left = None;
+    let n = super::sig::with_mask(p, mask, |p| {
+        let (n, l) = select_sets(p, nfds, [r, w, e], timeout)?;
+        left = l;
+        Ok(n)
+    })?;
     if let Some(t) = left {
         write_timespec(p, tsp, &t)?;
     }

@@ -107,6 +107,40 @@ fn suspend(p: &mut Process, mask: u64) -> Result<u64, Errno> {
     Err(EINTR)
 }
 
+/// The signal mask argument of ppoll, pselect6 and epoll_pwait: the
+/// sigset at `at` (none when null), which must be the guest's size.
+pub(super) fn mask_arg(p: &Process, at: u64, size: u64) -> Result<Option<u64>, Errno> {
+    if at == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    Ok(Some(p.read_u64(at)?))
+}
+
+/// Runs a wait with `mask` (if given) as the thread's signal mask, as
+/// ppoll, pselect6 and epoll_pwait do: a signal the mask lets through
+/// interrupts it (at once if one is already pending), and its handler runs
+/// under that mask, the old one restored when the handler returns; on any
+/// other end the old mask is back at once.
+pub(super) fn with_mask(
+    p: &mut Process,
+    mask: Option<u64>,
+    wait: impl FnOnce(&mut Process) -> Result<u64, Errno>,
+) -> Result<u64, Errno> {
+    let Some(mask) = mask else { return wait(p) };
+    let old = p.signals.mask;
+    p.signals.mask = mask & !UNBLOCKABLE;
+    let result = if signals::interrupts(&mut p.signals) { Err(EINTR) } else { wait(p) };
+    if result == Err(EINTR) {
+        p.signals.saved_mask = Some(old);
+    } else {
+        p.signals.mask = old;
+    }
+    result
+}
+
 /// What a signal sent by the guest itself carries.
 fn own_info(sig: i32, code: i32) -> SigInfo {
     SigInfo { signo: sig, code, pid: std::process::id() as i32, uid: int_call!(libc::getuid()), ..SigInfo::default() }
