@@ -91,3 +91,34 @@ pub fn stats_json(engine: &Engine) -> serde_json::Value {
         "run_s": st.run_time.as_secs_f64(),
     })
 }
+
+/// A per-block profile, hottest block first: runs, guest instructions,
+/// time (the share of all block time), tier and guest symbol.
+pub fn profile(profile: &crate::engine::Profile, symbol: &dyn Fn(u64) -> Option<String>) -> String {
+    let blocks = profile.hottest();
+    let total: f64 = blocks.iter().map(|(_, b)| b.time.as_secs_f64()).sum();
+    let mut s = format!(
+        "# visa profile: {} blocks, {:.3} s in blocks\n# {:>16} {:>12} {:>14} {:>10} {:>6}  {:<6} symbol\n",
+        blocks.len(),
+        total,
+        "block",
+        "runs",
+        "guest insts",
+        "time us",
+        "%",
+        "tier"
+    );
+    for (addr, b) in blocks {
+        let t = b.time.as_secs_f64();
+        let share = if total > 0.0 { 100.0 * t / total } else { 0.0 };
+        s += &format!(
+            "  {addr:>#16x} {:>12} {:>14} {:>10.0} {share:>6.2}  {:<6} {}\n",
+            b.runs,
+            b.guest_insts,
+            t * 1e6,
+            b.tier(),
+            symbol(addr).unwrap_or_default()
+        );
+    }
+    s
+}

@@ -7,6 +7,8 @@ use clap::{Args, ValueEnum};
 use visa::engine::Engine;
 use visa::machine::{CpuState, GPR_NAMES, GuestMemory};
 use visa::system::board::{self, Ending, Input, Uart};
+use visa::system::gdb::Debugger;
+use visa::system::symbols::Symbols;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {
@@ -57,6 +59,8 @@ pub struct BootArgs {
     /// Write the architectural state at the end as JSON to this file.
     #[arg(long, value_name = "FILE")]
     final_state: Option<PathBuf>,
+    #[command(flatten)]
+    observe: super::observe::ObserveArgs,
 }
 
 pub fn parse_number(s: &str) -> Result<u64, String> {
@@ -125,7 +129,18 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }
-    let ending = board::run(&mut engine, &mut cpu, &mut mem, &mut board, args.max_insns.unwrap_or(u64::MAX));
+    args.observe.apply(&mut engine)?;
+    let debugger = args.observe.gdb().map(|(port, wait)| Debugger::listen(port, wait, &mem)).transpose()?;
+    let limit = args.max_insns.unwrap_or(u64::MAX);
+    let ending = board::run_debugged(&mut engine, &mut cpu, &mut mem, &mut board, limit, debugger.as_deref());
+    if let (Some(path), Some(profile)) = (args.observe.profile(), engine.profile()) {
+        let symbols = match &args.image {
+            Some(image) => Symbols::of_elf(&visa::machine::read_image(image)?, 0),
+            None => Symbols::default(),
+        };
+        let report = visa::report::profile(profile, &|a| symbols.name(a));
+        std::fs::write(path, report).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     if let Ending::Crashed(fault) = &ending {
         eprintln!("{}", visa::report::crash(fault, &cpu, &mem, &engine));
     }

@@ -6,8 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 
 use clap::Args;
-use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
-use visa::frontend::x86::{Mode, X86Env, lift_block};
+use visa::frontend::x86::{Mode, X86Env, disassemble, lift_block};
 use visa::machine::GuestMemory;
 use visa::system::board;
 use visa::visa::{text, verify};
@@ -53,7 +52,6 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
     let mut queue = VecDeque::from([start]);
     let mut seen = BTreeSet::new();
     let mut shown = 0;
-    let mut fmt = IntelFormatter::new();
     while let Some(addr) = queue.pop_front() {
         if shown == args.count || !seen.insert(addr) {
             continue;
@@ -73,12 +71,8 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
             if i > 0 {
                 println!(";   ... continued at {at:#x}");
             }
-            let mut code = vec![0u8; len as usize];
-            mem.read_bytes(at, &mut code).map_err(|e| e.to_string())?;
-            for insn in Decoder::with_ip(64, &code, at, DecoderOptions::NONE) {
-                let mut s = String::new();
-                fmt.format(&insn, &mut s);
-                println!(";   {:#x}: {s}", insn.ip());
+            for line in disassemble(&mem, at, len) {
+                println!(";   {line}");
             }
         }
         verify(env, &lifted.block).map_err(|e| format!("internal error: the lifted block does not verify: {e}"))?;

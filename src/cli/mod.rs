@@ -3,6 +3,7 @@
 mod bench;
 mod boot;
 mod lift;
+mod observe;
 mod run;
 mod visa_files;
 

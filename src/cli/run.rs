@@ -40,6 +40,8 @@ pub struct RunArgs {
     /// an x86-64 host, else an installed x86-64 cross C library).
     #[arg(long, value_name = "DIR", env = visa::system::linux::SYSROOT_ENV)]
     sysroot: Option<PathBuf>,
+    #[command(flatten)]
+    observe: super::observe::ObserveArgs,
     /// An x86-64 Linux executable (static or dynamic), or a `#!` script.
     program: PathBuf,
     /// The program's arguments.
@@ -85,6 +87,9 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         stats_json: args.stats_json,
         perf_map: args.perf_map,
         sysroot,
+        gdb: args.observe.gdb(),
+        log: args.observe.log()?,
+        profile: args.observe.profile().cloned(),
     };
     let guest_args: Vec<Vec<u8>> = args.args.iter().map(|a| a.as_bytes().to_vec()).collect();
     visa::system::linux::run(&args.program, &guest_args, &opts)

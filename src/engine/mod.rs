@@ -8,8 +8,14 @@
 //! compiled code (`shared` says how that stays safe while they run).
 //! It translates through a `Frontend` (the guest instruction set's lifter;
 //! x86-64 unless another is given), so it names no guest instruction set.
+//! What it shows of itself (execution logs, profiles, debugger stops) is
+//! chosen once per `run`: with none asked for, the dispatcher loop has none
+//! of those hooks compiled in.
 
 mod cache;
+mod debug;
+mod log;
+mod profile;
 mod shared;
 
 use std::io::Write;
@@ -19,8 +25,13 @@ use std::time::{Duration, Instant};
 
 use cache::Front;
 pub use cache::{Cache, Key, Translation};
+pub use debug::{DebugEvent, DebugPoints, Watch};
+pub use log::{LOG_ITEMS, Log, LogItem, parse_filter, parse_items};
+pub use profile::{BlockProfile, Profile};
 use shared::Presence;
 pub use shared::{ForkHold, Shared};
+
+use debug::DebugState;
 
 use crate::abi::{Helpers, Outcome};
 use crate::frontend::{Frontend, LiftError, x86};
@@ -63,6 +74,8 @@ pub enum Stop {
     Requested,
     /// `abi::interrupt` asked the engine back (a host signal arrived).
     Interrupted,
+    /// A debugger's breakpoint or watchpoint (`attach_debugger`).
+    Debug(DebugEvent),
 }
 
 /// Counters of one engine.
@@ -126,6 +139,12 @@ pub struct Engine {
     recent_next: usize,
     /// What asks this engine back (a host signal, another guest thread).
     interrupt: crate::abi::Interrupt,
+    /// The execution log, when one is asked for.
+    log: Option<Log>,
+    /// Per-block counts, when a profile is asked for.
+    profile: Option<Profile>,
+    /// A debugger's breakpoints and watchpoints.
+    debug: Option<DebugState>,
 }
 
 impl Default for Engine {
@@ -188,21 +207,77 @@ struct Prepared {
 /// Lifts the block at `key` (at most `max` guest instructions), optimises
 /// it and prepares it for the interpreter; marks its code, so that stores
 /// into it are seen.
-fn prepare(frontend: &dyn Frontend, mem: &mut GuestMemory, key: Key, max: usize) -> Result<Prepared, Fault> {
+fn prepare(
+    frontend: &dyn Frontend,
+    mem: &mut GuestMemory,
+    key: Key,
+    max: usize,
+    debug: Option<&DebugState>,
+    log: Option<&Log>,
+) -> Result<Prepared, Fault> {
     let rip = key.addr;
-    let lifted = frontend.lift(mem, rip, key.mode, max).map_err(|LiftError::Fetch(addr)| Fault {
+    let lifted = lift(frontend, mem, key, max, debug).map_err(|LiftError::Fetch(addr)| Fault {
         vector: 14,
         rip,
         addr: Some(addr),
     })?;
     let env = frontend.env();
     let block = crate::visa::opt::optimize(env, &lifted.block);
+    if let Some(log) = log.filter(|l| l.any(&[LogItem::InAsm, LogItem::Visa, LogItem::Opt])) {
+        log_translation(frontend, mem, log, &lifted, &block);
+    }
     let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
         .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
     for &(at, len) in &lifted.ranges {
         mem.mark_code(at, len);
     }
     Ok(Prepared { ranges: lifted.ranges, block, code })
+}
+
+/// Lifts the block at `key`, ending it before any debugger breakpoint past
+/// its start.
+fn lift(
+    frontend: &dyn Frontend,
+    mem: &GuestMemory,
+    key: Key,
+    max: usize,
+    debug: Option<&DebugState>,
+) -> Result<crate::frontend::Lifted, LiftError> {
+    let lifted = frontend.lift(mem, key.addr, key.mode, max)?;
+    match debug.and_then(|d| d.cut(&lifted.block)) {
+        Some(before) => frontend.lift(mem, key.addr, key.mode, before),
+        None => Ok(lifted),
+    }
+}
+
+/// Writes a translation's `in_asm`, `visa` and `opt` lines.
+fn log_translation(
+    frontend: &dyn Frontend,
+    mem: &GuestMemory,
+    log: &Log,
+    lifted: &crate::frontend::Lifted,
+    optimized: &crate::visa::Block,
+) {
+    let addr = lifted.block.addr;
+    let mut text = String::new();
+    if log.wants(LogItem::InAsm, addr) {
+        text += &format!("in_asm: block {addr:#x}\n");
+        for &(at, len) in &lifted.ranges {
+            for line in frontend.disassemble(mem, at, len) {
+                text += &format!("  {line}\n");
+            }
+        }
+    }
+    let env = frontend.env();
+    if log.wants(LogItem::Visa, addr) {
+        text += &format!("visa: block {addr:#x}\n{}\n", crate::visa::text::print_block(env, &lifted.block));
+    }
+    if log.wants(LogItem::Opt, addr) {
+        text += &format!("opt: block {addr:#x}\n{}\n", crate::visa::text::print_block(env, optimized));
+    }
+    if !text.is_empty() {
+        log.write(&text);
+    }
 }
 
 impl Engine {
@@ -249,6 +324,9 @@ impl Engine {
             recent: [0; RECENT_BLOCKS],
             recent_next: 0,
             interrupt,
+            log: None,
+            profile: None,
+            debug: None,
         }
     }
 
@@ -306,7 +384,8 @@ impl Engine {
     /// lifted again from guest memory; none if the code there is no longer
     /// what the translation was made from.
     fn relift(&self, mem: &GuestMemory, t: &Translation) -> Option<crate::visa::Block> {
-        let lifted = self.frontend.lift(mem, t.addr, t.mode, self.frontend.max_instructions()).ok()?;
+        let key = Key { addr: t.addr, mode: t.mode };
+        let lifted = lift(self.frontend, mem, key, self.frontend.max_instructions(), self.debug.as_ref()).ok()?;
         if lifted.ranges != t.ranges || code_hash(mem, &lifted.ranges) != t.code_hash {
             return None;
         }
@@ -342,6 +421,9 @@ impl Engine {
         };
         let mut result = compiler.jit.compile(env, &block, links);
         if matches!(result, Err(crate::jit::JitError::Full)) {
+            if let Some(log) = self.log.as_ref().filter(|l| l.any(&[LogItem::Tier])) {
+                log.write("tier: code region full: every compiled block dropped");
+            }
             self.flush(&mut compiler, t);
             result = compiler.jit.compile(env, &block, links);
         }
@@ -353,14 +435,102 @@ impl Engine {
                     // perf's JIT symbol map: START SIZE NAME, in hex.
                     let _ = writeln!(map, "{:x} {:x} guest_{:#x}", code.entry as usize, code.code_size, t.addr);
                 }
+                if let Some(log) = &self.log {
+                    let why = match self.shared.kind {
+                        EngineKind::Tiered { .. } => {
+                            format!("after {} interpreted runs", t.runs.load(Ordering::Relaxed))
+                        }
+                        _ => "before its first run".into(),
+                    };
+                    // The clif and out_asm logs show the block that was compiled.
+                    self.log_compiled(log, Some(&block), t.addr, &why, code.code_size);
+                }
                 let _ = t.jit.set(code);
             }
-            Err(_) => {
+            Err(e) => {
+                if let Some(log) = self.log.as_ref().filter(|l| l.wants(LogItem::Tier, t.addr)) {
+                    log.write(&format!("tier: block {:#x} left interpreted ({e})", t.addr));
+                }
                 self.stats.jit_failed += 1;
                 t.jit_failed.store(true, Ordering::Relaxed);
             }
         }
         self.stats.compile_time += started.elapsed();
+    }
+
+    /// Writes a compiled block's `tier`, `clif` and `out_asm` lines.
+    fn log_compiled(&self, log: &Log, block: Option<&crate::visa::Block>, addr: u64, why: &str, size: usize) {
+        let mut text = String::new();
+        if log.wants(LogItem::Tier, addr) {
+            text += &format!("tier: block {addr:#x} compiled {why} ({size} bytes of host code)\n");
+        }
+        let env = self.frontend.env();
+        if let Some(block) = block {
+            if log.wants(LogItem::Clif, addr) {
+                let clif = crate::jit::clif_text(env, block, self.protected).unwrap_or_else(|e| e.to_string());
+                text += &format!("clif: block {addr:#x}\n{clif}\n");
+            }
+            if log.wants(LogItem::OutAsm, addr) {
+                let code = crate::jit::disassemble(env, block, self.protected).unwrap_or_else(|e| e.to_string());
+                text += &format!("out_asm: block {addr:#x}\n{code}\n");
+            }
+        }
+        if !text.is_empty() {
+            log.write(&text);
+        }
+    }
+
+    /// Logs what `-d` asks for from now on.
+    pub fn set_log(&mut self, log: Log) {
+        self.log = Some(log);
+    }
+
+    /// The execution log, if any (systems add their `int` lines).
+    pub fn log(&self) -> Option<&Log> {
+        self.log.as_ref()
+    }
+
+    /// Counts every block run from now on (`profile`).
+    pub fn enable_profile(&mut self) {
+        self.profile.get_or_insert_with(Profile::default);
+    }
+
+    /// The blocks run since `enable_profile`.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    /// Stops for the breakpoints and watchpoints in `points` from now on.
+    pub fn attach_debugger(&mut self, points: Arc<DebugPoints>) {
+        self.debug = Some(DebugState::new(points));
+    }
+
+    /// Applies breakpoint and watchpoint changes: translations holding a
+    /// breakpoint that came or went are dropped (and made again around
+    /// it), watched memory is marked.
+    fn sync_debug(&mut self, mem: &mut GuestMemory) {
+        let Some(changes) = self.debug.as_mut().and_then(|d| d.sync(mem)) else { return };
+        if !changes.moved.is_empty() {
+            let shared = self.shared.clone();
+            let mut cache = lock(&shared.cache);
+            shared.stop_the_world(&cache, Some(&self.presence));
+            for addr in changes.moved {
+                self.stats.invalidations += cache.invalidate_range(addr, addr + 1, |_, _| {}) as u64;
+            }
+        }
+        self.catch_up();
+        self.ind_table.fill(crate::jit::IND_EMPTY);
+        for w in changes.watches {
+            mem.mark_code(w.addr, w.len);
+        }
+    }
+
+    /// Whether anything watches each block run (so `run` takes the
+    /// observed loop).
+    fn observed(&self) -> bool {
+        self.profile.is_some()
+            || self.debug.is_some()
+            || self.log.as_ref().is_some_and(|l| l.any(&[LogItem::Exec, LogItem::Cpu, LogItem::Int]))
     }
 
     /// Names each block compiled from now on in /tmp/perf-PID.map, where
@@ -399,7 +569,9 @@ impl Engine {
     fn translate(&mut self, mem: &mut GuestMemory, key: Key) -> Result<Arc<Translation>, Fault> {
         let started = Instant::now();
         let rip = key.addr;
-        let Prepared { ranges, block, code } = prepare(self.frontend, mem, key, self.frontend.max_instructions())?;
+        let max = self.frontend.max_instructions();
+        let Prepared { ranges, block, code } =
+            prepare(self.frontend, mem, key, max, self.debug.as_ref(), self.log.as_ref())?;
         let mut targets = Vec::new();
         for a in block.insts.iter().flat_map(|i| i.direct_targets()) {
             if !targets.contains(&a) {
@@ -458,6 +630,11 @@ impl Engine {
         }
         drop(cache);
         self.catch_up();
+        if let Some(d) = &self.debug {
+            for w in d.watches() {
+                mem.mark_code(w.addr, w.len);
+            }
+        }
     }
 
     /// After compiled code left for `next`: link the exit (or fill the
@@ -494,7 +671,7 @@ impl Engine {
         max: u64,
     ) -> Result<Outcome, Fault> {
         let started = Instant::now();
-        let code = prepare(self.frontend, mem, key, max as usize)?.code;
+        let code = prepare(self.frontend, mem, key, max as usize, self.debug.as_ref(), None)?.code;
         self.stats.translate_time += started.elapsed();
         let outcome = interp::run(&code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
         self.stats.guest_insts += self.scratch.executed as u64;
@@ -540,13 +717,31 @@ impl Engine {
     /// translated again, cut short, for the last instructions).
     pub fn run(&mut self, cpu: &mut CpuState, mem: &mut GuestMemory, helpers: &mut dyn Helpers, budget: u64) -> Stop {
         let started = Instant::now();
-        let stop = self.dispatch(cpu, mem, helpers, budget);
+        let stop = if self.observed() {
+            self.sync_debug(mem);
+            self.dispatch::<true>(cpu, mem, helpers, budget)
+        } else {
+            self.dispatch::<false>(cpu, mem, helpers, budget)
+        };
         self.stats.run_time += started.elapsed();
         *lock(&self.presence.stats) = self.stats.clone();
+        if let Some(log) = self.log.as_ref().filter(|l| l.wants(LogItem::Int, cpu.rip)) {
+            log_stop(log, &stop, cpu);
+        }
         stop
     }
 
-    fn dispatch(&mut self, cpu: &mut CpuState, mem: &mut GuestMemory, helpers: &mut dyn Helpers, budget: u64) -> Stop {
+    /// The dispatcher loop. `OBSERVED` adds the per-block hooks (exec and
+    /// cpu logs, the profile, breakpoints and watchpoints) and makes every
+    /// block come back to it (compiled code is given the budget of one
+    /// block, so it neither loops nor follows links).
+    fn dispatch<const OBSERVED: bool>(
+        &mut self,
+        cpu: &mut CpuState,
+        mem: &mut GuestMemory,
+        helpers: &mut dyn Helpers,
+        budget: u64,
+    ) -> Stop {
         let limit = self.stats.guest_insts.saturating_add(budget);
         loop {
             if self.stats.guest_insts >= limit {
@@ -564,6 +759,9 @@ impl Engine {
             }
             self.catch_up();
             let rip = cpu.rip;
+            if OBSERVED && self.debug.as_ref().is_some_and(|d| d.is_breakpoint(rip)) {
+                return Stop::Debug(DebugEvent::Breakpoint(rip));
+            }
             self.protected = mem.has_protection();
             let mode = self.frontend.mode(cpu);
             if mode != self.mode {
@@ -584,13 +782,20 @@ impl Engine {
             if fits {
                 self.maybe_compile(mem, &t);
             }
+            let block_started = OBSERVED.then(Instant::now);
+            let insts_before = self.stats.guest_insts;
+            let compiled = fits && t.entry().is_some();
+            if OBSERVED && let Some(log) = &self.log {
+                log_block(log, cpu, &t, compiled);
+            }
             let outcome = if !fits {
                 match self.run_within(cpu, mem, helpers, key, remaining) {
                     Ok(outcome) => outcome,
                     Err(f) => return Stop::Fault(f),
                 }
             } else if t.entry().is_some() {
-                let Some((outcome, exit_link)) = self.run_compiled(&t, cpu, mem, helpers, remaining) else {
+                let allowance = if OBSERVED { t.guest_insts as u64 } else { remaining };
+                let Some((outcome, exit_link)) = self.run_compiled(&t, cpu, mem, helpers, allowance) else {
                     // Translations were dropped: look the block up again.
                     self.stats.blocks_run -= 1;
                     continue;
@@ -605,7 +810,14 @@ impl Engine {
                 self.stats.guest_insts += self.scratch.executed as u64;
                 outcome
             };
+            if OBSERVED && let (Some(p), Some(at)) = (self.profile.as_mut(), block_started) {
+                p.record(rip, compiled, self.stats.guest_insts - insts_before, at.elapsed());
+            }
+            let mut watched = None;
             if mem.code_written() {
+                if OBSERVED {
+                    watched = self.debug.as_mut().and_then(|d| d.watch_hit(mem));
+                }
                 self.invalidate(mem);
             }
             match outcome {
@@ -628,6 +840,49 @@ impl Engine {
                     });
                 }
             }
+            if let Some(w) = watched {
+                return Stop::Debug(DebugEvent::Watch(w));
+            }
         }
     }
+}
+
+/// Writes a block's `exec` and `cpu` lines.
+fn log_block(log: &Log, cpu: &CpuState, t: &Translation, compiled: bool) {
+    let addr = t.addr;
+    let mut text = String::new();
+    if log.wants(LogItem::Exec, addr) {
+        let tier = if compiled { "jit" } else { "interp" };
+        text += &format!("exec: {addr:#x} {} insts {tier}\n", t.guest_insts);
+    }
+    if log.wants(LogItem::Cpu, addr) {
+        text += &format!("cpu: {addr:#x}\n{}\n", cpu_lines(cpu));
+    }
+    if !text.is_empty() {
+        log.write(&text);
+    }
+}
+
+/// The registers, four to a line, and RFLAGS.
+pub fn cpu_lines(cpu: &CpuState) -> String {
+    let mut s = String::new();
+    for (i, row) in crate::machine::GPR_NAMES.iter().zip(cpu.gpr).collect::<Vec<_>>().chunks(4).enumerate() {
+        let line: Vec<String> = row.iter().map(|(n, v)| format!("{n:>4}={v:016x}")).collect();
+        s += &format!("{}  {}", if i > 0 { "\n" } else { "" }, line.join(" "));
+    }
+    s + &format!("\n   rip={:016x} rflags={:08x}", cpu.rip, cpu.rflags())
+}
+
+/// Writes the `int` line of a stop.
+fn log_stop(log: &Log, stop: &Stop, cpu: &CpuState) {
+    let line = match stop {
+        Stop::Fault(f) => match f.addr {
+            Some(a) => format!("int: {} at {:#x}, address {a:#x}", f.name(), f.rip),
+            None => format!("int: {} at {:#x}", f.name(), f.rip),
+        },
+        Stop::Exit(reason) => format!("int: {reason:?} exit, resuming at {:#x}", cpu.rip),
+        Stop::Debug(event) => format!("int: debugger {event:?} at {:#x}", cpu.rip),
+        Stop::Budget | Stop::Requested | Stop::Interrupted => return,
+    };
+    log.write(&line);
 }

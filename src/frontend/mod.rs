@@ -21,6 +21,14 @@ pub trait Frontend: Sync {
     fn max_instructions(&self) -> usize;
     /// The guest exception a V-ISA trap raises.
     fn exception_vector(&self, code: TrapCode) -> u8;
+    /// The guest code of `[at, at + len)` as text, one line per
+    /// instruction (for execution logs); by default its bytes in hex.
+    fn disassemble(&self, code: &dyn CodeSource, at: u64, len: u64) -> Vec<String> {
+        let mut bytes = vec![0u8; len as usize];
+        let got = code.fetch(at, &mut bytes);
+        let hex: Vec<String> = bytes[..got].iter().map(|b| format!("{b:02x}")).collect();
+        vec![format!("{at:#x}: {}", hex.join(" "))]
+    }
 }
 
 /// Where a frontend reads guest code from.

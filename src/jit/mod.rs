@@ -121,13 +121,26 @@ pub fn placeholder_cells(block: &Block) -> Vec<(u64, usize)> {
     cells
 }
 
-/// The host code Cranelift makes of a block, as its disassembly (for
-/// `visa lift --host`).
-pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
-    let isa = cranelift_native::builder()
+/// The Cranelift IR of a block, linked as the engine links it (for the
+/// `clif` execution log).
+pub fn clif_text(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
+    let isa = host_isa()?;
+    let cells = placeholder_cells(block);
+    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected, tso: false })?;
+    Ok(func.display().to_string())
+}
+
+fn host_isa() -> Result<OwnedTargetIsa, JitError> {
+    cranelift_native::builder()
         .map_err(|e| JitError::Codegen(e.to_string()))?
         .finish(flags())
-        .map_err(|e| JitError::Codegen(e.to_string()))?;
+        .map_err(|e| JitError::Codegen(e.to_string()))
+}
+
+/// The host code Cranelift makes of a block, as its disassembly (for
+/// `visa lift --host` and the `out_asm` execution log).
+pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
+    let isa = host_isa()?;
     // Linked as the engine links it, so the code shown is the code that
     // runs: linked exits and loops.
     let cells = placeholder_cells(block);

@@ -5,4 +5,6 @@
 //! neither.
 
 pub mod board;
+pub mod gdb;
 pub mod linux;
+pub mod symbols;

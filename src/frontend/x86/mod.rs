@@ -20,6 +20,7 @@ mod atomic;
 mod bits;
 mod control;
 mod ctx;
+mod disasm;
 mod env;
 mod flags;
 mod mov;
@@ -40,6 +41,7 @@ use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
 
 pub use ctx::{Ctx, Flow};
 
+pub use disasm::disassemble;
 pub use env::X86Env;
 
 use crate::visa::ExitReason;
@@ -267,5 +269,9 @@ impl super::Frontend for X86 {
 
     fn exception_vector(&self, code: crate::visa::TrapCode) -> u8 {
         exception_vector(code)
+    }
+
+    fn disassemble(&self, code: &dyn CodeSource, at: u64, len: u64) -> Vec<String> {
+        disassemble(code, at, len)
     }
 }

@@ -12,6 +12,7 @@ pub use uart::{Input, Uart};
 use crate::engine::{Engine, Fault, Stop};
 use crate::machine::x86rt::{NoPorts, Ports, X86Runtime};
 use crate::machine::{CpuState, GuestMemory};
+use crate::system::gdb::Debugger;
 use crate::visa::ExitReason;
 
 /// The isa-debug-exit port.
@@ -89,16 +90,50 @@ impl Ending {
             Ending::OutOfTime => 124,
         }
     }
+
+    /// The signal a debugger is told ended a crashed guest (as a process
+    /// with the same fault would end).
+    pub fn signal(&self) -> Option<u8> {
+        match self {
+            Ending::Crashed(f) => Some(match f.vector {
+                0 => 8,
+                3 => 5,
+                6 => 4,
+                _ => 11,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Runs the guest until it ends, or until `limit` guest instructions.
 pub fn run(engine: &mut Engine, cpu: &mut CpuState, mem: &mut GuestMemory, board: &mut Board, limit: u64) -> Ending {
+    run_debugged(engine, cpu, mem, board, limit, None)
+}
+
+/// `run`, with gdb attached through `debugger` (the board's one thread is 1).
+pub fn run_debugged(
+    engine: &mut Engine,
+    cpu: &mut CpuState,
+    mem: &mut GuestMemory,
+    board: &mut Board,
+    limit: u64,
+    debugger: Option<&Debugger>,
+) -> Ending {
+    if let Some(d) = debugger {
+        d.attach(engine);
+    }
     let ending = loop {
         let left = limit.saturating_sub(engine.stats.guest_insts);
         if left == 0 {
             break Ending::OutOfTime;
         }
-        match engine.run(cpu, mem, board, left) {
+        let allowed = debugger.map_or(u64::MAX, |d| d.before_run(1, cpu));
+        let stop = engine.run(cpu, mem, board, left.min(allowed));
+        if debugger.is_some_and(|d| d.after_run(1, &stop)) {
+            continue;
+        }
+        match stop {
             Stop::Requested => break Ending::Exited(board.ports.exit_status.expect("stop requested by the exit port")),
             Stop::Exit(ExitReason::Halt) => {
                 // Without interrupt sources, HLT ends the run either way.
@@ -112,9 +147,12 @@ pub fn run(engine: &mut Engine, cpu: &mut CpuState, mem: &mut GuestMemory, board
             }
             Stop::Fault(f) => break Ending::Crashed(f),
             // Nothing on the board asks for interrupts; keep running.
-            Stop::Budget | Stop::Interrupted => {}
+            Stop::Budget | Stop::Interrupted | Stop::Debug(_) => {}
         }
     };
     board.ports.uart.flush();
+    if let Some(d) = debugger {
+        d.ended(ending.status(), ending.signal());
+    }
     ending
 }

@@ -61,6 +61,13 @@ pub struct Options {
     pub perf_map: bool,
     /// The guest's root directory (`--sysroot`).
     pub sysroot: Sysroot,
+    /// Listen for gdb on this loopback port (`--gdb`), and whether to stop
+    /// before the first instruction (`--gdb-wait`).
+    pub gdb: Option<(u16, bool)>,
+    /// The execution log (`-d`), shared by every thread.
+    pub log: Option<crate::engine::Log>,
+    /// Write a per-block profile to this file at the end (`--profile`).
+    pub profile: Option<PathBuf>,
 }
 
 /// Exit status when `max_insns` runs out (as `timeout` uses).
@@ -267,9 +274,13 @@ fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
 pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, String> {
     let mut p = start(program, args, opts)?;
     signals::take_host_signals(&mut p.signals);
-    let mut engine = Engine::joining(&p.group.translations);
+    let mut engine = new_engine(&p.group);
     if opts.perf_map {
         engine.write_perf_map().map_err(|e| format!("cannot write the perf map: {e}"))?;
+    }
+    if let Some((port, wait)) = opts.gdb {
+        let debugger = crate::system::gdb::Debugger::listen(port, wait, &p.mem)?;
+        let _ = p.group.debugger.set(debugger);
     }
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
@@ -277,13 +288,37 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
     let Some(status) = run_thread(&mut p, &mut engine) else {
         unreachable!("the first thread waits for the process to end")
     };
-    finish(&engine, opts)?;
+    finish(&engine, &p.group, &p.exe)?;
     Ok(status)
 }
 
-/// Writes the statistics the options ask for (of all the process's
-/// threads).
-fn finish(engine: &Engine, opts: &Options) -> Result<(), String> {
+/// A thread's engine (sharing the process's translations), logging and
+/// profiling as the options say.
+fn new_engine(group: &Group) -> Engine {
+    let opts = &group.options;
+    let mut engine = Engine::joining(&group.translations);
+    if let Some(log) = &opts.log {
+        engine.set_log(log.clone());
+    }
+    if opts.profile.is_some() {
+        engine.enable_profile();
+    }
+    engine
+}
+
+/// Writes the statistics the options ask for and the profile (of every
+/// thread).
+fn finish(engine: &Engine, group: &Group, exe: &[u8]) -> Result<(), String> {
+    let opts = &group.options;
+    if let (Some(path), Some(mine)) = (&opts.profile, engine.profile()) {
+        let mut all = group.profile();
+        all.merge(mine);
+        let exe = std::path::Path::new(std::ffi::OsStr::from_bytes(exe));
+        let symbols =
+            std::fs::read(exe).map(|b| crate::system::symbols::Symbols::of_elf(&b, PIE_BASE)).unwrap_or_default();
+        let report = crate::report::profile(&all, &|a| symbols.name(a));
+        std::fs::write(path, report).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     if let Some(path) = &opts.stats_json {
         let json = crate::report::stats_json(engine).to_string();
         std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -308,13 +343,13 @@ pub(crate) fn spawn_thread(
     let group = p.group.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new().stack_size(THREAD_STACK).spawn(move || {
-        let mut engine = Engine::joining(&p.group.translations);
+        let mut engine = new_engine(&p.group);
         let tid = int_call!(libc::gettid());
         setup(&mut p, tid);
         let _ = tx.send(tid);
         if let Some(status) = run_thread(&mut p, &mut engine) {
             // This thread ends the process.
-            if let Err(e) = finish(&engine, &p.group.options) {
+            if let Err(e) = finish(&engine, &p.group, &p.exe) {
                 eprintln!("visa: {e}");
             }
             std::process::exit(status);
@@ -330,6 +365,9 @@ pub(crate) fn spawn_thread(
 /// The process ends with `status`: no thread makes another system call.
 fn end_process(p: &Process, status: i32) -> Option<i32> {
     p.group.ending.store(true, Ordering::SeqCst);
+    if let Some(d) = p.group.debugger.get() {
+        d.ended(status, None);
+    }
     Some(status)
 }
 
@@ -349,6 +387,11 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
     p.mem.wake_on_code_writes(engine.interrupt_word());
     p.signals.started(int_call!(libc::gettid()), engine.interrupt_word());
     let limit = opts.max_insns.unwrap_or(u64::MAX);
+    let debugger = p.group.debugger.get().cloned();
+    let tid = int_call!(libc::gettid()) as usize;
+    if let Some(d) = &debugger {
+        d.attach(engine);
+    }
     loop {
         // The limit counts every thread's instructions (the others' as of
         // their last return to the runtime).
@@ -358,12 +401,20 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
             eprintln!("visa: stopped after {ran} guest instructions (--max-insns)");
             return end_process(p, OUT_OF_TIME);
         }
-        match engine.run(&mut p.cpu, &mut p.mem, &mut rt, left) {
+        let allowed = debugger.as_ref().map_or(u64::MAX, |d| d.before_run(tid, &mut p.cpu));
+        let stop = engine.run(&mut p.cpu, &mut p.mem, &mut rt, left.min(allowed));
+        if debugger.as_ref().is_some_and(|d| d.after_run(tid, &stop)) {
+            continue;
+        }
+        match stop {
             Stop::Exit(ExitReason::Syscall) => {
                 if p.group.ending.load(Ordering::SeqCst) {
                     park_forever();
                 }
                 let nr = p.cpu.gpr[0];
+                if let Some(log) = engine.log().filter(|l| l.wants(crate::engine::LogItem::Int, p.cpu.rip)) {
+                    log.write(&format!("int: system call {} ({nr})", syscall::name(nr).unwrap_or("unknown")));
+                }
                 if opts.max_insns.is_some() {
                     p.insns_left = Some(limit.saturating_sub(engine.process_stats().guest_insts));
                 }
@@ -372,6 +423,12 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
                     Some(Exit::Process(status)) => return end_process(p, status),
                     Some(Exit::Thread(status)) => {
                         syscall::clear_child_tid(p);
+                        if let Some(d) = &debugger {
+                            d.thread_gone(tid);
+                        }
+                        if let Some(mine) = engine.profile() {
+                            p.group.add_profile(mine);
+                        }
                         match p.group.thread_exit(status, p.leader) {
                             Some(status) => return end_process(p, status),
                             None if p.leader => park_forever(),
@@ -397,7 +454,7 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
             Stop::Fault(f) if vsyscall::emulate(p, &f) => {}
             Stop::Fault(f) => raise_fault(p, engine, f),
             // A host signal interrupts the engine within one block.
-            Stop::Budget | Stop::Requested | Stop::Interrupted => {}
+            Stop::Budget | Stop::Requested | Stop::Interrupted | Stop::Debug(_) => {}
         }
         let signalled = p.signals.pending() != 0 || signals::host_signal_waiting() || p.signals.saved_mask.is_some();
         if signalled && signals::deliver_pending(p).is_err() {

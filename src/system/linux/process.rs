@@ -108,6 +108,10 @@ pub struct Group {
     leader_status: AtomicI32,
     /// Set when the process ends: no thread makes another system call.
     pub ending: AtomicBool,
+    /// gdb's connection (`--gdb`), shared by the threads.
+    pub debugger: std::sync::OnceLock<Arc<crate::system::gdb::Debugger>>,
+    /// The profiles of threads that have ended.
+    profiles: std::sync::Mutex<crate::engine::Profile>,
 }
 
 impl Group {
@@ -118,7 +122,19 @@ impl Group {
             live: AtomicUsize::new(1),
             leader_status: AtomicI32::new(0),
             ending: AtomicBool::new(false),
+            debugger: std::sync::OnceLock::new(),
+            profiles: Default::default(),
         })
+    }
+
+    /// Adds an ended thread's profile to the process's.
+    pub fn add_profile(&self, p: &crate::engine::Profile) {
+        self.profiles.lock().unwrap_or_else(|e| e.into_inner()).merge(p);
+    }
+
+    /// The profiles of the threads that have ended.
+    pub fn profile(&self) -> crate::engine::Profile {
+        self.profiles.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// A thread's exit (not the process's): the process's status if it

@@ -1,0 +1,73 @@
+//! The options that look inside a running guest, shared by `boot` and
+//! `run`: the gdb stub, execution logs and the per-block profile.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use visa::engine::{Engine, LOG_ITEMS, Log, parse_filter, parse_items};
+
+#[derive(Args, Clone, Debug)]
+pub struct ObserveArgs {
+    /// Listen for gdb on this TCP port of the loopback interface.
+    #[arg(long, value_name = "PORT")]
+    gdb: Option<u16>,
+    /// With --gdb: wait for gdb and stop before the first instruction.
+    #[arg(long, requires = "gdb")]
+    gdb_wait: bool,
+    /// Log items, comma-separated (in_asm, visa, opt, clif, out_asm, exec, cpu, int, tier).
+    #[arg(short = 'd', value_name = "LIST", value_parser = check_items)]
+    log: Option<String>,
+    /// Write the log to this file (default: standard error).
+    #[arg(short = 'D', value_name = "FILE", requires = "log")]
+    log_file: Option<PathBuf>,
+    /// Log only blocks whose guest address is in ADDR or ADDR-ADDR (inclusive).
+    #[arg(long, value_name = "ADDR[-ADDR]", value_parser = parse_filter, requires = "log")]
+    log_filter: Option<(u64, u64)>,
+    /// Write per-block execution counts, times and tiers to this file, hottest first.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+}
+
+fn check_items(s: &str) -> Result<String, String> {
+    if s == "help" {
+        let lines: Vec<String> = LOG_ITEMS.iter().map(|(n, _, what)| format!("  {n:<8} {what}")).collect();
+        return Err(format!("log items:\n{}", lines.join("\n")));
+    }
+    parse_items(s).map(|_| s.to_string())
+}
+
+impl ObserveArgs {
+    /// The gdb port and whether to wait for gdb.
+    pub fn gdb(&self) -> Option<(u16, bool)> {
+        self.gdb.map(|port| (port, self.gdb_wait))
+    }
+
+    /// The file for `--profile`.
+    pub fn profile(&self) -> Option<&PathBuf> {
+        self.profile.as_ref()
+    }
+
+    /// The execution log `-d` asks for.
+    pub fn log(&self) -> Result<Option<Log>, String> {
+        let Some(list) = &self.log else { return Ok(None) };
+        let items = parse_items(list)?;
+        let out: Box<dyn std::io::Write + Send> = match &self.log_file {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            )),
+            None => Box::new(std::io::stderr()),
+        };
+        Ok(Some(Log::new(&items, self.log_filter, out)))
+    }
+
+    /// Sets up an engine's log and profile.
+    pub fn apply(&self, engine: &mut Engine) -> Result<(), String> {
+        if let Some(log) = self.log()? {
+            engine.set_log(log);
+        }
+        if self.profile.is_some() {
+            engine.enable_profile();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Debian's gdb, in batch mode, against visa's gdb stub: a bare-metal guest
+//! and a Linux program (built here with symbols) under the interpreter and
+//! the tiered engine: break, continue, step, registers, examine and change
+//! memory, a watchpoint hit, detach; the guest then runs to its end.
+//! Needs `gdb` (`.ci/run` installs it); `VISA_NO_GDB=1` leaves it out.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn visa() -> &'static str {
+    env!("CARGO_BIN_EXE_visa")
+}
+
+fn skip() -> bool {
+    std::env::var_os("VISA_NO_GDB").is_some()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts visa with `--gdb PORT --gdb-wait`, runs gdb with `script` (its
+/// `PORT` replaced), and returns gdb's output and visa's (stdout, status).
+fn session(visa_args: &[&str], script: &str) -> (String, String, i32) {
+    let port = free_port();
+    let mut child = Command::new(visa())
+        .args(visa_args.iter().take(1))
+        .args(["--gdb", &port.to_string(), "--gdb-wait"])
+        .args(visa_args.iter().skip(1))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("waiting for gdb"), "visa said: {line}");
+    let dir = std::env::temp_dir().join(format!("visa-gdb-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cmds = dir.join("cmds.gdb");
+    std::fs::write(&cmds, script.replace("PORT", &port.to_string())).unwrap();
+    let gdb = Command::new("gdb")
+        .args(["-batch", "-nx", "-x"])
+        .arg(&cmds)
+        .stdin(Stdio::null())
+        .output()
+        .expect("gdb runs (apt-get install gdb)");
+    let out = child.wait_with_output().unwrap();
+    let gdb_out = String::from_utf8_lossy(&gdb.stdout).to_string() + &String::from_utf8_lossy(&gdb.stderr);
+    (gdb_out, String::from_utf8_lossy(&out.stdout).to_string(), out.status.code().unwrap_or(-1))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn bare_metal_guest() {
+    if skip() {
+        return;
+    }
+    let image = root().join("guests/bin/sieve.elf");
+    let expected = std::fs::read_to_string(root().join("guests/expected/sieve.out")).unwrap();
+    for engine in ["interp", "tiered", "jit"] {
+        // 0x1001f8 is the sieve's inner loop; the guest has no symbols.
+        let script = "set pagination off\ntarget remote 127.0.0.1:PORT\ninfo registers rip\n\
+            break *0x1001f8\ncontinue\ninfo registers rip\nstepi\ninfo registers rip\n\
+            x/2xw 0x100000\nset {int}0x7fff000 = 0x12345678\nx/1xw 0x7fff000\nprint $rsp\n\
+            x/1xw 0x9000000\ndelete\ndetach\n";
+        let (gdb, out, status) = session(&["boot", image.to_str().unwrap(), "--engine", engine], script);
+        assert!(gdb.contains("rip            0x100000 "), "{engine}: {gdb}");
+        assert!(gdb.contains("Breakpoint 1, 0x00000000001001f8"), "{engine}: {gdb}");
+        assert!(gdb.contains("rip            0x1001f8 "), "{engine}: {gdb}");
+        // The instruction at 0x1001f8 is 7 bytes long.
+        assert!(gdb.contains("rip            0x1001ff "), "{engine}: {gdb}");
+        assert!(gdb.contains("0x7fff000:\t0x12345678"), "{engine}: {gdb}");
+        assert!(gdb.contains("$1 = (void *) 0x8000000"), "{engine}: {gdb}");
+        // Past the end of RAM: an error, not a crash.
+        assert!(gdb.contains("Cannot access memory at address 0x9000000"), "{engine}: {gdb}");
+        assert!(gdb.contains("detached"), "{engine}: {gdb}");
+        assert_eq!(out, expected, "{engine}");
+        assert_eq!(status, 1, "{engine}");
+    }
+}
+
+/// Builds the test program, static and with symbols, once.
+fn watched_program() -> Option<PathBuf> {
+    let out = std::env::temp_dir().join(format!("visa-gdb-watched-{}", std::process::id()));
+    let built = Command::new("cc")
+        .args(["-static", "-O0", "-g", "-o"])
+        .arg(&out)
+        .arg(root().join("tests/gdb/watched.c"))
+        .status()
+        .ok()?;
+    built.success().then_some(out)
+}
+
+#[test]
+fn linux_program() {
+    if skip() {
+        return;
+    }
+    let Some(prog) = watched_program() else {
+        panic!("cannot build tests/gdb/watched.c with cc -static");
+    };
+    let prog = prog.to_str().unwrap();
+    for engine in ["interp", "tiered"] {
+        let script = format!(
+            "set pagination off\nfile {prog}\ntarget remote 127.0.0.1:PORT\nbreak bump\ncontinue\n\
+             info registers rip\nprint x\nprint counter\nset var counter = 100\nprint counter\n\
+             x/1dg &counter\nstepi\ninfo registers rip\ninfo threads\ndelete\nwatch counter\ncontinue\ndelete\ndetach\n"
+        );
+        let (gdb, out, status) = session(&["run", "--engine", engine, prog], &script);
+        assert!(gdb.contains("Breakpoint 1, bump (x=1)"), "{engine}: {gdb}");
+        assert!(gdb.contains("$1 = 1"), "{engine}: {gdb}");
+        assert!(gdb.contains("$2 = 0"), "{engine}: {gdb}");
+        assert!(gdb.contains("$3 = 100"), "{engine}: {gdb}");
+        assert!(gdb.contains(":\t100"), "{engine}: {gdb}");
+        assert!(gdb.contains("Thread"), "{engine}: {gdb}");
+        assert!(gdb.contains("Hardware watchpoint 2: counter"), "{engine}: {gdb}");
+        assert!(gdb.contains("Old value = 100") && gdb.contains("New value = 101"), "{engine}: {gdb}");
+        assert!(gdb.contains("detached"), "{engine}: {gdb}");
+        assert_eq!(out, "counter 106\n", "{engine}");
+        assert_eq!(status, 0, "{engine}");
+    }
+    let _ = std::fs::remove_file(Path::new(prog));
+}
