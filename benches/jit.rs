@@ -133,6 +133,7 @@ fn dispatch(c: &mut Criterion) {
             ranges: vec![(k.addr, 2)],
             code_hash: 0,
             guest_insts: 1,
+            bytes: 0,
             code: code.clone(),
             block: None.into(),
             jit: std::sync::OnceLock::new(),

@@ -41,9 +41,21 @@ pub fn crash(fault: &Fault, cpu: &CpuState, mem: &GuestMemory, engine: &Engine) 
     s
 }
 
+/// The most resident memory the process has had.
+fn peak_rss_kib() -> u64 {
+    // SAFETY: rusage is plain data (zeroes are a valid value), and
+    // getrusage fills the local one it is given.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage.ru_maxrss as u64
+    }
+}
+
 /// The engine's counters and times, one per line.
 pub fn stats(engine: &Engine) -> String {
     let st = &engine.process_stats();
+    let (now, peak, limit) = engine.shared().translation_memory();
     let run = st.run_time.as_secs_f64();
     let exec = st.run_time.saturating_sub(st.translate_time + st.compile_time).as_secs_f64();
     let rows = [
@@ -56,6 +68,10 @@ pub fn stats(engine: &Engine) -> String {
         ("  left interpreted", st.jit_failed.to_string()),
         ("host code bytes", st.jit_code_bytes.to_string()),
         ("code cache flushes", st.jit_flushes.to_string()),
+        ("tb-size flushes", st.tb_flushes.to_string()),
+        ("translation memory", format!("{} KiB of {} KiB", now >> 10, limit >> 10)),
+        ("  at most", format!("{} KiB", peak >> 10)),
+        ("peak RSS", format!("{} KiB", peak_rss_kib())),
         ("cache hits", st.cache_hits.to_string()),
         ("invalidations", st.invalidations.to_string()),
         ("translating", format!("{:.3} s", st.translate_time.as_secs_f64())),
@@ -74,6 +90,7 @@ pub fn stats(engine: &Engine) -> String {
 /// such as `visa bench`.
 pub fn stats_json(engine: &Engine) -> serde_json::Value {
     let st = &engine.process_stats();
+    let (now, peak, limit) = engine.shared().translation_memory();
     serde_json::json!({
         "engine": format!("{:?}", engine.kind()).to_lowercase(),
         "guest_insts": st.guest_insts,
@@ -84,6 +101,11 @@ pub fn stats_json(engine: &Engine) -> serde_json::Value {
         "jit_failed": st.jit_failed,
         "jit_code_bytes": st.jit_code_bytes,
         "jit_flushes": st.jit_flushes,
+        "tb_flushes": st.tb_flushes,
+        "translation_bytes": now,
+        "translation_bytes_peak": peak,
+        "translation_bytes_limit": limit,
+        "peak_rss_kib": peak_rss_kib(),
         "cache_hits": st.cache_hits,
         "invalidations": st.invalidations,
         "translate_s": st.translate_time.as_secs_f64(),

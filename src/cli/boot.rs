@@ -53,6 +53,10 @@ pub struct BootArgs {
     /// Stop after this many guest instructions (exit status 124).
     #[arg(long, value_parser = parse_number)]
     max_insns: Option<u64>,
+    /// Memory for translations and compiled code (all dropped when full):
+    /// bytes, or with a K, M or G suffix (1M to 16G).
+    #[arg(long, default_value = "256M", value_parser = parse_tb_size)]
+    tb_size: u64,
     /// Print execution statistics to standard error at the end.
     #[arg(long)]
     stats: bool,
@@ -76,6 +80,24 @@ const MIN_RAM: u64 = visa::machine::PAGE_SIZE;
 const MAX_RAM: u64 = 64 << 30;
 
 fn parse_size(s: &str) -> Result<u64, String> {
+    let size = size_with_suffix(s)?;
+    if !(MIN_RAM..=MAX_RAM).contains(&size) {
+        return Err(format!("RAM size {s} is outside 4K .. 64G"));
+    }
+    Ok(size)
+}
+
+/// `--tb-size`: within `TB_SIZE_RANGE`.
+pub fn parse_tb_size(s: &str) -> Result<u64, String> {
+    let size = size_with_suffix(s)?;
+    if !visa::engine::TB_SIZE_RANGE.contains(&size) {
+        return Err(format!("translation memory {s} is outside 1M .. 16G"));
+    }
+    Ok(size)
+}
+
+/// A number of bytes, with an optional K, M or G suffix (and B or iB).
+fn size_with_suffix(s: &str) -> Result<u64, String> {
     let upper = s.to_ascii_uppercase();
     let trimmed = upper.trim_end_matches("IB").trim_end_matches('B');
     let (digits, shift) = match trimmed.chars().last() {
@@ -85,11 +107,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => (trimmed, 0),
     };
     let n = parse_number(digits).map_err(|_| format!("`{s}` is not a size (try 128M or 4G)"))?;
-    let size = n.checked_shl(shift).filter(|v| v >> shift == n).ok_or(format!("`{s}` is too large"))?;
-    if !(MIN_RAM..=MAX_RAM).contains(&size) {
-        return Err(format!("RAM size {s} is outside 4K .. 64G"));
-    }
-    Ok(size)
+    n.checked_shl(shift).filter(|v| v >> shift == n).ok_or(format!("`{s}` is too large"))
 }
 
 pub fn parse_load(s: &str) -> Result<(PathBuf, u64), String> {
@@ -125,7 +143,7 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
         args.entry.or(entry).ok_or("nothing to run: give an ELF image, or --load FILE@ADDR with --entry ADDR")?;
     let mut cpu = board::entry_state(entry, args.ram);
     let mut board = board::new_board(Uart::new(Box::new(std::io::stdout()), stdin_input()));
-    let mut engine = Engine::with_kind(args.engine.with_threshold(args.threshold));
+    let mut engine = Engine::with_tb_size(args.engine.with_threshold(args.threshold), args.tb_size);
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::boot::{EngineKind, parse_number};
+use super::boot::{EngineKind, parse_number, parse_tb_size};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -26,6 +26,10 @@ pub struct RunArgs {
     /// Stop after this many guest instructions (exit status 124).
     #[arg(long, value_parser = parse_number)]
     max_insns: Option<u64>,
+    /// Memory for translations and compiled code (all dropped when full):
+    /// bytes, or with a K, M or G suffix (1M to 16G).
+    #[arg(long, default_value = "256M", value_parser = parse_tb_size)]
+    tb_size: u64,
     /// Print execution statistics to standard error at the end.
     #[arg(long)]
     stats: bool,
@@ -42,11 +46,11 @@ pub struct RunArgs {
     sysroot: Option<PathBuf>,
     #[command(flatten)]
     observe: super::observe::ObserveArgs,
-    /// An x86-64 Linux executable (static or dynamic), or a `#!` script.
-    program: PathBuf,
-    /// The program's arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<OsString>,
+    /// An x86-64 Linux executable (static or dynamic), or a `#!` script,
+    /// and its arguments (everything after PROGRAM goes to it, even what
+    /// looks like one of visa's options).
+    #[arg(value_name = "PROGRAM [ARGS]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<OsString>,
 }
 
 fn cstr(s: &str) -> CString {
@@ -59,6 +63,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     let mut exec_prefix = vec![CString::new(me.as_bytes()).map_err(|_| "NUL in visa's own path")?, cstr("run")];
     let engine = format!("{:?}", args.engine).to_lowercase();
     exec_prefix.extend([cstr("--engine"), cstr(&engine), cstr("--threshold"), cstr(&args.threshold.to_string())]);
+    exec_prefix.extend([cstr("--tb-size"), cstr(&args.tb_size.to_string())]);
     if args.strace {
         exec_prefix.push(cstr("--strace"));
     }
@@ -83,6 +88,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         argv0: args.argv0.map(|a| a.as_bytes().to_vec()),
         exec_prefix,
         max_insns: args.max_insns,
+        tb_size: args.tb_size,
         stats: args.stats,
         stats_json: args.stats_json,
         perf_map: args.perf_map,
@@ -91,6 +97,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         log: args.observe.log()?,
         profile: args.observe.profile().cloned(),
     };
-    let guest_args: Vec<Vec<u8>> = args.args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    visa::system::linux::run(&args.program, &guest_args, &opts)
+    let program = PathBuf::from(&args.command[0]);
+    let guest_args: Vec<Vec<u8>> = args.command[1..].iter().map(|a| a.as_bytes().to_vec()).collect();
+    visa::system::linux::run(&program, &guest_args, &opts)
 }

@@ -26,6 +26,8 @@ pub struct Translation {
     pub ranges: Vec<(u64, u64)>,
     pub code_hash: u64,
     pub guest_insts: u32,
+    /// What it counts against the cache's bound (`footprint`).
+    pub bytes: usize,
     /// The interpreter's form.
     pub code: Compiled,
     /// The optimised V-ISA, kept (by the JIT engine) until the block is
@@ -46,6 +48,18 @@ pub struct Translation {
     /// Link cells of other blocks that point at this block's code (changed
     /// only under the cache's lock).
     pub incoming: Mutex<Vec<usize>>,
+}
+
+/// Bytes of host memory a translation takes, as the cache counts it
+/// against its bound: the interpreter's form, the V-ISA kept for the JIT,
+/// the code ranges, the link cells and the cache's index entries for it.
+pub fn footprint(code: &Compiled, block: Option<&Block>, ranges: usize, targets: usize) -> usize {
+    std::mem::size_of::<Translation>()
+        + code.footprint()
+        + block.map_or(0, Block::footprint)
+        + ranges * (std::mem::size_of::<(u64, u64)>() + 2 * std::mem::size_of::<Key>())
+        + targets * (std::mem::size_of::<u64>() + std::mem::size_of::<AtomicU64>())
+        + 64
 }
 
 impl Translation {
@@ -122,6 +136,8 @@ pub struct Cache {
     blocks: AddrMap<Key, Arc<Translation>>,
     /// Guest page number to the addresses of blocks made from it.
     pages: AddrMap<u64, Vec<Key>>,
+    /// The translations' footprints, summed.
+    bytes: usize,
 }
 
 impl Cache {
@@ -140,8 +156,14 @@ impl Cache {
         t
     }
 
+    /// Bytes of host memory the translations take (`footprint`).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Adds a translation made earlier (the running one, after a flush).
     pub fn put_back(&mut self, t: Arc<Translation>) {
+        self.bytes += t.bytes;
         for &(at, len) in &t.ranges {
             for page in at / PAGE_SIZE..=(at + len.max(1) - 1) / PAGE_SIZE {
                 let keys = self.pages.entry(page).or_default();
@@ -187,6 +209,7 @@ impl Cache {
         for t in &dropped {
             t.unlink_incoming();
             self.forget_links(t);
+            self.bytes -= t.bytes;
         }
         dropped.len()
     }

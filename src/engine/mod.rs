@@ -29,7 +29,7 @@ pub use debug::{DebugEvent, DebugPoints, Watch};
 pub use log::{LOG_ITEMS, Log, LogItem, parse_filter, parse_items};
 pub use profile::{BlockProfile, Profile};
 use shared::Presence;
-pub use shared::{ForkHold, Shared};
+pub use shared::{DEFAULT_TB_SIZE, ForkHold, Shared, TB_SIZE_RANGE};
 
 use debug::DebugState;
 
@@ -95,6 +95,8 @@ pub struct Stats {
     pub jit_runs: u64,
     pub jit_code_bytes: u64,
     pub jit_flushes: u64,
+    /// Times every translation was dropped for taking more than `--tb-size`.
+    pub tb_flushes: u64,
     pub compile_time: Duration,
     /// Why there is no JIT, when one was asked for.
     pub jit_unavailable: Option<String>,
@@ -173,6 +175,7 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.jit_runs += o.jit_runs;
         self.jit_code_bytes += o.jit_code_bytes;
         self.jit_flushes += o.jit_flushes;
+        self.tb_flushes += o.tb_flushes;
         self.compile_time += o.compile_time;
         if self.jit_unavailable.is_none() {
             self.jit_unavailable.clone_from(&o.jit_unavailable);
@@ -289,7 +292,7 @@ impl Engine {
     /// An engine of the given kind. When no executable memory can be had the
     /// JIT is left out and everything is interpreted (`stats.jit_unavailable`).
     pub fn with_kind(kind: EngineKind) -> Engine {
-        Engine::with_code_size(kind, crate::jit::DEFAULT_CODE_SIZE)
+        Engine::with_tb_size(kind, DEFAULT_TB_SIZE)
     }
 
     /// An engine for another guest instruction set than x86-64.
@@ -301,7 +304,14 @@ impl Engine {
 
     /// An engine whose JIT has `code_size` bytes of code region.
     pub fn with_code_size(kind: EngineKind, code_size: usize) -> Engine {
-        Engine::joining(&Shared::new(kind, code_size))
+        let translations = (DEFAULT_TB_SIZE - DEFAULT_TB_SIZE / 4) as usize;
+        Engine::joining(&Shared::with_limits(kind, code_size, translations))
+    }
+
+    /// An engine whose translations and compiled code take at most about
+    /// `tb_size` bytes (see `Shared::new`).
+    pub fn with_tb_size(kind: EngineKind, tb_size: u64) -> Engine {
+        Engine::joining(&Shared::new(kind, tb_size))
     }
 
     /// An engine (for another thread of the same process) that shares the
@@ -366,18 +376,39 @@ impl Engine {
         }
     }
 
-    /// Drops all compiled code (the code region is full), with the world
-    /// stopped: every translation goes but `running`, which stays (uncompiled
+    /// Drops every translation and all compiled code (the code region is
+    /// full, or the translations take more memory than their bound), with
+    /// the world stopped: all goes but `running`, which stays (uncompiled
     /// and unlinked).
-    fn flush(&mut self, compiler: &mut shared::Compiler, running: &Arc<Translation>) {
+    fn flush(&mut self, compiler: Option<&mut shared::Compiler>, running: &Arc<Translation>) {
         let mut cache = lock(&self.shared.cache);
         self.shared.stop_the_world(&cache, Some(&self.presence));
-        compiler.jit.flush();
+        if let Some(compiler) = compiler {
+            compiler.jit.flush();
+        }
+        let peak = &self.shared.translation_peak;
+        peak.fetch_max(cache.bytes(), Ordering::Relaxed);
         *cache = Cache::default();
         shared::keep_after_flush(&mut cache, running);
         drop(cache);
         self.catch_up();
-        self.stats.jit_flushes += 1;
+    }
+
+    /// Drops everything when the translations take more memory than their
+    /// bound (`--tb-size`), as the code region's filling up does.
+    fn bound_translations(&mut self, running: &Arc<Translation>) {
+        let shared = self.shared.clone();
+        if lock(&shared.cache).bytes() <= shared.translation_limit {
+            return;
+        }
+        if let Some(log) = self.log.as_ref().filter(|l| l.any(&[LogItem::Tier])) {
+            log.write("tier: translations over --tb-size: every translation dropped");
+        }
+        match shared.compiler.as_ref() {
+            Some(compiler) => self.flush(Some(&mut lock(compiler)), running),
+            None => self.flush(None, running),
+        }
+        self.stats.tb_flushes += 1;
     }
 
     /// The optimised V-ISA of a translation whose V-ISA was not kept,
@@ -424,7 +455,8 @@ impl Engine {
             if let Some(log) = self.log.as_ref().filter(|l| l.any(&[LogItem::Tier])) {
                 log.write("tier: code region full: every compiled block dropped");
             }
-            self.flush(&mut compiler, t);
+            self.flush(Some(&mut compiler), t);
+            self.stats.jit_flushes += 1;
             result = compiler.jit.compile(env, &block, links);
         }
         match result {
@@ -562,6 +594,7 @@ impl Engine {
             return Ok(t);
         }
         let t = self.translate(mem, key)?;
+        self.bound_translations(&t);
         self.front.put(&t);
         Ok(t)
     }
@@ -585,7 +618,9 @@ impl Engine {
         let keep = (jit && self.shared.kind == EngineKind::Jit).then_some(block);
         // What a later lift for the JIT is checked against.
         let code_hash = if jit { code_hash(mem, &ranges) } else { 0 };
+        let bytes = cache::footprint(&code, keep.as_ref(), ranges.len(), targets.len());
         let t = lock(&self.shared.cache).insert(Translation {
+            bytes,
             addr: rip,
             mode: key.mode,
             ranges,

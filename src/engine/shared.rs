@@ -44,10 +44,21 @@ pub(super) struct Presence {
     pub stats: Mutex<Stats>,
 }
 
+/// The default bound of translation memory (`--tb-size`): translations
+/// and the code region together.
+pub const DEFAULT_TB_SIZE: u64 = 256 << 20;
+
+/// The smallest and largest `--tb-size`.
+pub const TB_SIZE_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(16 << 30);
+
 /// The translations, compiled code and engines of one process.
 pub struct Shared {
     pub(super) kind: EngineKind,
     pub(super) cache: Mutex<Cache>,
+    /// Bytes the translations may take (`Cache::bytes`) before they are
+    /// all dropped, and the most they have taken.
+    pub(super) translation_limit: usize,
+    pub(super) translation_peak: std::sync::atomic::AtomicUsize,
     /// None for the interpreter, or when the host gives no JIT.
     pub(super) compiler: Option<Mutex<Compiler>>,
     pub(super) trampoline: Option<Trampoline>,
@@ -66,9 +77,17 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Translation state for engines of `kind`, with a code region of
-    /// `code_size` bytes if they compile.
-    pub fn new(kind: EngineKind, code_size: usize) -> Arc<Shared> {
+    /// Translation state for engines of `kind` whose translations and
+    /// compiled code take at most about `tb_size` bytes (`TB_SIZE_RANGE`):
+    /// a quarter for the code region, the rest for translations.
+    pub fn new(kind: EngineKind, tb_size: u64) -> Arc<Shared> {
+        let tb_size = tb_size.clamp(*TB_SIZE_RANGE.start(), *TB_SIZE_RANGE.end()) as usize;
+        Shared::with_limits(kind, tb_size / 4, tb_size - tb_size / 4)
+    }
+
+    /// Translation state with a code region of `code_size` bytes (if the
+    /// engines compile) and `translation_limit` bytes of translations.
+    pub fn with_limits(kind: EngineKind, code_size: usize, translation_limit: usize) -> Arc<Shared> {
         let (mut compiler, mut trampoline, mut jit_unavailable, mut fences) = (None, None, None, false);
         if kind != EngineKind::Interp {
             match Jit::new(code_size) {
@@ -83,6 +102,8 @@ impl Shared {
         Arc::new(Shared {
             kind,
             cache: Mutex::default(),
+            translation_limit,
+            translation_peak: Default::default(),
             compiler,
             trampoline,
             epoch: AtomicU64::new(0),
@@ -96,6 +117,12 @@ impl Shared {
 
     pub fn kind(&self) -> EngineKind {
         self.kind
+    }
+
+    /// Bytes of translations now, at most so far, and the bound.
+    pub fn translation_memory(&self) -> (usize, usize, usize) {
+        let now = lock(&self.cache).bytes();
+        (now, self.translation_peak.load(Ordering::Relaxed).max(now), self.translation_limit)
     }
 
     /// Must code compiled now fence guest accesses?

@@ -222,6 +222,14 @@ impl Compiled {
     pub fn generic_ops(&self) -> usize {
         self.generic.len()
     }
+
+    /// Bytes of host memory it takes.
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<Compiled>()
+            + self.ops.capacity() * std::mem::size_of::<Op>()
+            + self.generic.capacity() * std::mem::size_of::<GenericOp>()
+            + self.consts.capacity() * std::mem::size_of::<u128>()
+    }
 }
 
 /// Why a block cannot be prepared for execution.

@@ -303,9 +303,6 @@ fn trampoline(isa: &OwnedTargetIsa) -> Result<MachineCode, JitError> {
     compile_function(isa, func)
 }
 
-/// Bytes of code region a JIT starts with.
-pub const DEFAULT_CODE_SIZE: usize = 64 << 20;
-
 impl Jit {
     /// A compiler for the host; `None` when the host is not supported or no
     /// executable memory can be had (the interpreter then carries on alone).

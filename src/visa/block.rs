@@ -75,6 +75,14 @@ impl Block {
         Block { addr, ..Block::default() }
     }
 
+    /// Bytes of host memory it takes.
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<Block>()
+            + self.insts.capacity() * std::mem::size_of::<Inst>()
+            + self.pool.capacity() * std::mem::size_of::<Value>()
+            + self.types.capacity() * std::mem::size_of::<Type>()
+    }
+
     pub fn args(&self, inst: &Inst) -> &[Value] {
         &self.pool[inst.args_range()]
     }

@@ -53,6 +53,8 @@ pub struct Options {
     pub exec_prefix: Vec<CString>,
     /// Stop after exactly this many guest instructions (status 124).
     pub max_insns: Option<u64>,
+    /// The bound of translation memory (`--tb-size`), shared by all threads.
+    pub tb_size: u64,
     /// Print engine statistics to standard error at the end.
     pub stats: bool,
     /// Write the engine statistics as JSON to this file at the end.

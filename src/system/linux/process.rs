@@ -117,7 +117,7 @@ pub struct Group {
 impl Group {
     pub fn new(options: Options) -> Arc<Group> {
         Arc::new(Group {
-            translations: crate::engine::Shared::new(options.engine, crate::jit::DEFAULT_CODE_SIZE),
+            translations: crate::engine::Shared::new(options.engine, options.tb_size),
             options,
             live: AtomicUsize::new(1),
             leader_status: AtomicI32::new(0),
