@@ -21,7 +21,7 @@ fn cpuid_reports_the_table() {
         });
         assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
         let got = [r.cpu.gpr[0], r.cpu.gpr[3], r.cpu.gpr[1], r.cpu.gpr[2]].map(|v| v as u32);
-        assert_eq!(got, cpuid::cpuid(leaf, sub), "leaf {leaf:#x}");
+        assert_eq!(got, cpuid::cpuid(cpuid::Model::Max, leaf, sub), "leaf {leaf:#x}");
         assert!(r.cpu.gpr[0] >> 32 == 0, "32-bit results zero-extend");
     }
 }
@@ -209,5 +209,108 @@ fn invalid_encodings_raise_ud() {
         );
         assert_eq!(r.stop, Stop::Fault(Fault { vector: 6, rip: CODE + 5, addr: None }), "{bytes:02x?}");
         assert_eq!(r.cpu.gpr[1], 1);
+    }
+}
+
+#[test]
+fn fsgsbase_instructions_need_cr4() {
+    let code = |a: &mut CodeAssembler| {
+        a.mov(rax, 0xffff_9234_5678_9abcu64)?;
+        a.wrfsbase(rax)?;
+        a.rdfsbase(ebx)?;
+        a.mov(ecx, 0xffff_fff0u32)?;
+        a.wrgsbase(ecx)?;
+        a.rdgsbase(rdx)?;
+        a.hlt()
+    };
+    let r = run(code);
+    assert_eq!(r.stop, Stop::Fault(Fault { vector: 6, rip: CODE + 10, addr: None }), "#UD with CR4.FSGSBASE clear");
+    let r = run_with(code, |cpu| cpu.cr4 |= visa::machine::CR4_FSGSBASE);
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!((r.cpu.fs_base, r.cpu.gpr[3]), (0xffff_9234_5678_9abc, 0x5678_9abc), "a 32-bit read truncates");
+    assert_eq!((r.cpu.gs_base, r.cpu.gpr[2]), (0xffff_fff0, 0xffff_fff0), "a 32-bit write zero-extends");
+    let r = run_with(
+        |a| {
+            a.mov(rax, 0x0000_8000_0000_0000u64)?;
+            a.wrgsbase(rax)?;
+            a.hlt()
+        },
+        |cpu| cpu.cr4 |= visa::machine::CR4_FSGSBASE,
+    );
+    assert_eq!(r.stop, Stop::Fault(Fault { vector: 13, rip: CODE + 10, addr: None }), "non-canonical base");
+    assert_eq!(r.cpu.gs_base, 0);
+}
+
+#[test]
+fn rdseed_sets_cf_and_varies() {
+    let r = run(|a| {
+        a.rdseed(rax)?;
+        a.rdseed(ebx)?;
+        a.rdseed(cx)?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.flags[flag::CF], 1);
+    assert_ne!(r.cpu.gpr[0], r.cpu.gpr[3]);
+    assert_eq!((r.cpu.gpr[3] >> 32, r.cpu.gpr[1] >> 16), (0, 0), "narrow results");
+}
+
+/// Each model hides what its level lacks: those instructions raise #UD
+/// (the first byte of each is at CODE), the rest run, and CPUID says the
+/// same.
+#[test]
+fn cpu_models_hide_features() {
+    use cpuid::Model;
+    type Insn = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let cases: [(&str, Insn); 6] = [
+        ("pni", |a| a.addsubpd(xmm0, xmm1)),
+        ("popcnt", |a| a.popcnt(eax, ebx)),
+        ("movbe", |a| a.movbe(eax, dword_ptr(rsp - 8))),
+        ("bmi1", |a| a.andn(eax, ebx, ecx)),
+        ("aes", |a| a.aesenc(xmm0, xmm1)),
+        ("sha_ni", |a| a.sha256msg1(xmm0, xmm1)),
+    ];
+    for (name, model) in Model::NAMES {
+        for (feature, insn) in cases {
+            let r = run_with(
+                |a| {
+                    insn(a)?;
+                    a.hlt()
+                },
+                |cpu| cpu.cpu_model = model as u8,
+            );
+            let want = if model.has(feature) {
+                Stop::Exit(ExitReason::Halt)
+            } else {
+                Stop::Fault(Fault { vector: 6, rip: CODE, addr: None })
+            };
+            assert_eq!(r.stop, want, "{feature} under {name}");
+        }
+        let r = run_with(
+            |a| {
+                a.mov(eax, 1)?;
+                a.cpuid()?;
+                a.hlt()
+            },
+            |cpu| cpu.cpu_model = model as u8,
+        );
+        assert_eq!(
+            [r.cpu.gpr[1], r.cpu.gpr[2]].map(|v| v as u32),
+            [cpuid::cpuid(model, 1, 0)[2], cpuid::cpuid(model, 1, 0)[3]]
+        );
+        assert_eq!(r.cpu.gpr[1] >> 25 & 1, model.has("aes") as u64, "{name}: AES bit");
+        assert_eq!(r.cpu.gpr[1] & 1, model.has("pni") as u64, "{name}: SSE3 bit");
+        // Without LZCNT and BMI1 their encodings run as BSR and BSF.
+        let r = run_with(
+            |a| {
+                a.mov(ebx, 0x10)?;
+                a.lzcnt(eax, ebx)?;
+                a.tzcnt(ecx, ebx)?;
+                a.hlt()
+            },
+            |cpu| cpu.cpu_model = model as u8,
+        );
+        let want = if model.has("abm") { [27, 4] } else { [4, 4] };
+        assert_eq!([r.cpu.gpr[0], r.cpu.gpr[1]], want, "{name}");
     }
 }

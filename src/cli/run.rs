@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::boot::{EngineKind, parse_number};
+use super::boot::{EngineKind, parse_model, parse_number};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -40,6 +40,11 @@ pub struct RunArgs {
     /// an x86-64 host, else an installed x86-64 cross C library).
     #[arg(long, value_name = "DIR", env = visa::system::linux::SYSROOT_ENV)]
     sysroot: Option<PathBuf>,
+    /// The processor model presented: x86-64-v1, x86-64-v2, x86-64-v3 or
+    /// max (everything visa lifts). Instructions of a feature the model
+    /// hides raise #UD (SIGILL).
+    #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_model)]
+    cpu: visa::machine::cpuid::Model,
     /// An x86-64 Linux executable (static or dynamic), or a `#!` script.
     program: PathBuf,
     /// The program's arguments.
@@ -57,6 +62,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     let mut exec_prefix = vec![CString::new(me.as_bytes()).map_err(|_| "NUL in visa's own path")?, cstr("run")];
     let engine = format!("{:?}", args.engine).to_lowercase();
     exec_prefix.extend([cstr("--engine"), cstr(&engine), cstr("--threshold"), cstr(&args.threshold.to_string())]);
+    exec_prefix.extend([cstr("--cpu"), cstr(args.cpu.name())]);
     if args.strace {
         exec_prefix.push(cstr("--strace"));
     }
@@ -85,6 +91,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         stats_json: args.stats_json,
         perf_map: args.perf_map,
         sysroot,
+        cpu: args.cpu,
     };
     let guest_args: Vec<Vec<u8>> = args.args.iter().map(|a| a.as_bytes().to_vec()).collect();
     visa::system::linux::run(&args.program, &guest_args, &opts)

@@ -58,6 +58,7 @@ const BINDINGS: &[(&str, Binding)] = &[
     ("port_out", Binding::PortOut),
     ("rdrand", Binding::Rdrand),
     ("pcmpstr", Binding::Plain(pcmpstr)),
+    ("crypto", Binding::Plain(crate::machine::crypto::helper)),
     ("x87", Binding::Plain(crate::machine::x87::helper)),
 ];
 
@@ -127,7 +128,8 @@ impl<P: Ports> Helpers for X86Runtime<P> {
     ) -> Result<(), TrapCode> {
         match self.bound.get(helper.0 as usize).copied().flatten() {
             Some(Binding::Cpuid) => {
-                let r = cpuid::cpuid(args[0] as u32, args[1] as u32);
+                let model = cpuid::Model::from_code(args[2] as u8);
+                let r = cpuid::cpuid(model, args[0] as u32, args[1] as u32);
                 for (out, v) in results.iter_mut().zip(r) {
                     *out = v as u128;
                 }

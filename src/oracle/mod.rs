@@ -9,6 +9,7 @@ pub mod sequences;
 mod setup;
 mod setup_atomic;
 mod setup_bits;
+mod setup_crypto;
 mod setup_mmx;
 mod setup_muldiv;
 mod setup_shift;

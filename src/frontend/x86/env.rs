@@ -35,6 +35,9 @@ pub struct X86Env {
     /// PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM: (xmm1, xmm2/m128, length 1,
     /// length 2, control) -> (XMM0 mask, index | flags << 8).
     pub pcmpstr: Helper,
+    /// AES-NI, PCLMULQDQ and SHA: (`machine::crypto::CryptoOp`, dst, src,
+    /// XMM0, imm8) -> result.
+    pub crypto: Helper,
     /// The x87 FPU: (encoded `x87_op::X87Op`, memory address,
     /// instruction address) -> ().
     pub x87: Helper,
@@ -65,7 +68,12 @@ impl X86Env {
             std::array::from_fn(|i| env.slot(FPR_EXP_NAMES[i], Type::I16, CpuState::st_exponent_offset(i) as u32));
         let fsw = env.slot("fsw", Type::I16, CpuState::FSW_OFFSET as u32);
         let ftw = env.slot("ftw", Type::I8, CpuState::FTW_OFFSET as u32);
-        let cpuid = env.helper("cpuid", &[Type::I32, Type::I32], &[Type::I32, Type::I32, Type::I32, Type::I32], false);
+        let cpuid = env.helper(
+            "cpuid",
+            &[Type::I32, Type::I32, Type::I8],
+            &[Type::I32, Type::I32, Type::I32, Type::I32],
+            false,
+        );
         let rdtsc = env.helper("rdtsc", &[], &[Type::I64], false);
         let port_in = env.helper("port_in", &[Type::I16, Type::I8], &[Type::I32], false);
         let port_out = env.helper("port_out", &[Type::I16, Type::I8, Type::I32], &[], false);
@@ -76,6 +84,8 @@ impl X86Env {
             &[Type::V128, Type::I32],
             true,
         );
+        let crypto =
+            env.helper("crypto", &[Type::I32, Type::V128, Type::V128, Type::V128, Type::I32], &[Type::V128], true);
         let x87 = env.helper("x87", &[Type::I64, Type::I64, Type::I64], &[], false);
         X86Env {
             env,
@@ -96,6 +106,7 @@ impl X86Env {
             port_out,
             rdrand,
             pcmpstr,
+            crypto,
             x87,
         }
     }

@@ -1,5 +1,5 @@
-//! Data movement: MOV MOVZX MOVSX MOVSXD XCHG CMOVcc SETcc BSWAP LEA MOVNTI,
-//! and the sign extensions CBW CWDE CDQE CWD CDQ CQO.
+//! Data movement: MOV MOVZX MOVSX MOVSXD XCHG CMOVcc SETcc BSWAP MOVBE LEA
+//! MOVNTI, and the sign extensions CBW CWDE CDQE CWD CDQ CQO.
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
@@ -48,6 +48,7 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Setle, setcc),
     (Mnemonic::Setg, setcc),
     (Mnemonic::Bswap, bswap),
+    (Mnemonic::Movbe, movbe),
     (Mnemonic::Lea, lea),
     (Mnemonic::Cbw, |cx| widen_accumulator(cx, Register::AL, Register::AX)),
     (Mnemonic::Cwde, |cx| widen_accumulator(cx, Register::AX, Register::EAX)),
@@ -127,6 +128,15 @@ fn bswap(cx: &mut Ctx) -> Flow {
     let v = cx.read_gpr(reg);
     let r = cx.op(Opcode::Bswap, &[v]);
     cx.write_gpr(reg, r);
+    Flow::Next
+}
+
+/// MOVBE: a load or store with the bytes reversed (a 16-bit register
+/// keeps its upper bits).
+fn movbe(cx: &mut Ctx) -> Flow {
+    let v = cx.read_operand(1);
+    let r = cx.op(Opcode::Bswap, &[v]);
+    cx.write_operand(0, r);
     Flow::Next
 }
 

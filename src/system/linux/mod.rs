@@ -25,6 +25,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use crate::engine::{Engine, EngineKind, Fault, Stop};
+use crate::machine::cpuid::Model;
 use crate::machine::x86rt::{NoPorts, X86Runtime};
 use crate::machine::{CpuState, GuestMemory, PERM_R, PERM_W};
 use crate::visa::ExitReason;
@@ -61,6 +62,8 @@ pub struct Options {
     pub perf_map: bool,
     /// The guest's root directory (`--sysroot`).
     pub sysroot: Sysroot,
+    /// The processor model presented (`--cpu`).
+    pub cpu: Model,
 }
 
 /// Exit status when `max_insns` runs out (as `timeout` uses).
@@ -106,15 +109,23 @@ fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>, root: &Sysroot) -> Res
     Err(format!("{}: #! interpreters nest too deeply", program.display()))
 }
 
-/// The entry state of a Linux process: user-mode selectors, SSE enabled.
-fn entry_state(entry: u64, rsp: u64) -> CpuState {
+/// The entry state of a Linux process: user-mode selectors, SSE enabled,
+/// CR4.FSGSBASE set (Linux 5.9 and later let user code use RDFSBASE and
+/// friends), the processor model presented.
+fn entry_state(entry: u64, rsp: u64, model: Model) -> CpuState {
     let mut cpu = CpuState::long_mode(entry);
     cpu.gpr[4] = rsp;
     cpu.set_rflags(0x202);
-    // The kernel's user selectors: data 0x2b, code 0x33 (RPL 3).
-    cpu.seg = [0x2b, 0x33, 0x2b, 0x2b, 0, 0];
+    // The kernel's user selectors: code 0x33 and stack 0x2b (RPL 3); DS,
+    // ES, FS and GS null.
+    cpu.seg = USER_SELECTORS;
+    cpu.cr4 |= crate::machine::CR4_FSGSBASE;
+    cpu.cpu_model = model as u8;
     cpu
 }
+
+/// ES CS SS DS FS GS as Linux starts a 64-bit process.
+pub const USER_SELECTORS: [u16; 6] = [0, 0x33, 0x2b, 0, 0, 0];
 
 /// A program's memory and entry state, as `visa run` sets them up before
 /// its first instruction.
@@ -158,6 +169,7 @@ fn load(
     execfn: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
+    model: Model,
 ) -> Result<Loaded, String> {
     let mut mem = GuestMemory::with_protection(GUEST_SIZE).map_err(|e| format!("cannot reserve guest memory: {e}"))?;
     let mut space = mm::AddressSpace::new();
@@ -184,9 +196,10 @@ fn load(
     let mut random = [0u8; 16];
     // SAFETY: getrandom writes at most 16 bytes into our 16-byte buffer.
     unsafe { libc::getrandom(random.as_mut_ptr() as *mut libc::c_void, random.len(), 0) };
-    let (rsp, auxv) = stack::build(&mut mem, &image, interp.as_ref(), execfn, argv, envp, random)?;
+    let machine = stack::Machine { random, model };
+    let (rsp, auxv) = stack::build(&mut mem, &image, interp.as_ref(), execfn, argv, envp, machine)?;
     let entry = interp.as_ref().unwrap_or(&image).entry;
-    Ok(Loaded { mem, space, cpu: entry_state(entry, rsp), auxv })
+    Ok(Loaded { mem, space, cpu: entry_state(entry, rsp, model), auxv })
 }
 
 /// Loads a program image as `visa run` does before its first instruction
@@ -196,7 +209,7 @@ fn load(
 /// image is an error, never a crash.
 pub fn load_image(file: &[u8], linker: &[u8]) -> Result<CpuState, String> {
     let program = ImageFile { bytes: file, backing: mm::Backing::Anonymous };
-    load(program, Linker::Image(linker), b"program", &[b"program".to_vec()], &[]).map(|loaded| loaded.cpu)
+    load(program, Linker::Image(linker), b"program", &[b"program".to_vec()], &[], Model::Max).map(|loaded| loaded.cpu)
 }
 
 /// Loads the program and makes its process.
@@ -207,7 +220,7 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
     let envp: Vec<Vec<u8>> = std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect();
     let execfn = path.as_os_str().as_bytes();
     let image = ImageFile { bytes: &file, backing };
-    let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp)
+    let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp, opts.cpu)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let exe = std::fs::canonicalize(&path).unwrap_or(path.clone());
     Ok(Process {
