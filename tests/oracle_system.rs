@@ -32,3 +32,32 @@ fn cpuinfo_has(flag: &str) -> bool {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     info.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|w| w == flag))
 }
+
+/// MOV to and from ES CS SS DS (FS and GS are read only: natively their
+/// bases are the harness's).
+#[test]
+fn segment_moves() {
+    let codes = forms(&[Mnemonic::Mov]);
+    let codes: Vec<_> = codes.into_iter().filter(|c| format!("{c:?}").contains("Sreg")).collect();
+    assert_eq!(codes.len(), 6, "{codes:?}");
+    visa::oracle::assert_codes(&codes);
+}
+
+/// IRETD and IRETQ back to 64-bit user code, and far JMP and CALL through
+/// m16:32 and m16:64, with selectors that load and selectors that fault.
+#[test]
+fn iret_and_far_branches() {
+    use Mnemonic::*;
+    visa::oracle::assert_forms(&[Iretd, Iretq]);
+    let far: Vec<_> = forms(&[Jmp, Call]).into_iter().filter(|c| format!("{c:?}").contains("_m16")).collect();
+    assert_eq!(far.len(), 4, "{far:?}");
+    visa::oracle::assert_codes(&far);
+}
+
+/// SMSW, SGDT and SIDT, which Linux answers for user code when the
+/// processor has UMIP (without it they would show the host's own tables).
+#[test]
+fn descriptor_table_reads() {
+    use Mnemonic::*;
+    run_if("umip", cpuinfo_has("umip"), &[Smsw, Sgdt, Sidt]);
+}

@@ -314,3 +314,118 @@ fn cpu_models_hide_features() {
         assert_eq!([r.cpu.gpr[0], r.cpu.gpr[1]], want, "{name}");
     }
 }
+
+/// POPF sets IF (and IOPL) at CPL 0, as the board runs.
+#[test]
+fn popf_sets_if_on_the_board() {
+    let r = run(|a| {
+        a.push(0x3203)?;
+        a.popfq()?;
+        a.hlt()
+    });
+    assert_eq!(r.cpu.rflags() & 0x3201, 0x3201, "IF, IOPL and CF from the image");
+}
+
+/// IRETQ back to the board's own code and stack segments; a return CS of
+/// another privilege level, or 32-bit code, cannot be had: #GP.
+#[test]
+fn iretq_on_the_board() {
+    let iret = |sel: u64| {
+        move |a: &mut CodeAssembler| {
+            let mut target = a.create_label();
+            a.mov(rax, rsp)?;
+            a.push(0x10)?;
+            a.push(rax)?;
+            a.push(0x283)?;
+            a.push(sel as i32)?;
+            a.lea(rcx, ptr(target))?;
+            a.push(rcx)?;
+            a.iretq()?;
+            a.hlt()?;
+            a.set_label(&mut target)?;
+            a.mov(edx, 0x77)?;
+            a.hlt()
+        }
+    };
+    let r = run(iret(0x08));
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[2], 0x77, "at the popped RIP");
+    assert_eq!(r.cpu.gpr[4], r.cpu.gpr[0], "the popped RSP");
+    assert_eq!((r.cpu.rflags() & 0xfff, r.cpu.seg[1], r.cpu.seg[2]), (0x283, 0x08, 0x10));
+    for sel in [0x0b, 0x10, 0x18] {
+        let r = run(iret(sel));
+        assert!(matches!(r.stop, Stop::Fault(Fault { vector: 13, .. })), "CS {sel:#x}: {:?}", r.stop);
+    }
+}
+
+/// Segment register moves against the board's GDT (code 0x08, data 0x10):
+/// loads that fit, #GP for others, FS and GS bases cleared by a load.
+#[test]
+fn segment_moves_on_the_board() {
+    let r = run_with(
+        |a| {
+            a.xor(eax, eax)?;
+            a.mov(ds, ax)?;
+            a.mov(ss, ax)?;
+            a.mov(ax, 0x08)?;
+            a.mov(es, ax)?;
+            a.mov(fs, ax)?;
+            a.mov(rbx, 0xffff_ffff_ffff_ffffu64)?;
+            a.mov(ebx, gs)?;
+            a.mov(cx, cs)?;
+            a.mov(ax, 0x18)?;
+            a.mov(es, ax)?;
+            a.hlt()
+        },
+        |cpu| cpu.fs_base = 0x1234,
+    );
+    assert!(matches!(r.stop, Stop::Fault(Fault { vector: 13, .. })), "{:?}", r.stop);
+    assert_eq!(r.cpu.seg, [0x08, 0x08, 0, 0, 0x08, 0x10]);
+    assert_eq!(r.cpu.fs_base, 0);
+    assert_eq!((r.cpu.gpr[3], r.cpu.gpr[1] & 0xffff), (0x10, 0x08), "a 32-bit destination zero-extends");
+}
+
+/// SMSW reads the board's CR0; SGDT and SIDT store its (empty) tables.
+#[test]
+fn descriptor_tables_on_the_board() {
+    let r = run(|a| {
+        a.mov(rax, -1i64)?;
+        a.smsw(rax)?;
+        a.mov(rbx, -1i64)?;
+        for at in [48, 40, 32, 24] {
+            a.mov(qword_ptr(rsp - at), rbx)?;
+        }
+        a.sgdt(ptr(rsp - 48))?;
+        a.mov(rcx, qword_ptr(rsp - 48))?;
+        a.sidt(ptr(rsp - 32))?;
+        a.mov(rdx, qword_ptr(rsp - 32))?;
+        a.mov(rsi, qword_ptr(rsp - 24))?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[0], 0x8005_0033);
+    assert_eq!((r.cpu.gpr[1], r.cpu.gpr[2]), (0, 0), "limits and bases 0");
+    assert_eq!(r.cpu.gpr[6], 0xffff_ffff_ffff_0000, "ten bytes stored");
+}
+
+/// Far JMP and CALL through m16:64 to the board's code segment.
+#[test]
+fn far_transfers_on_the_board() {
+    let r = run(|a| {
+        let mut target = a.create_label();
+        let mut after = a.create_label();
+        a.lea(rax, ptr(target))?;
+        a.mov(qword_ptr(rsp - 64), rax)?;
+        a.mov(word_ptr(rsp - 56), 0x08)?;
+        a.call(tword_ptr(rsp - 64))?;
+        a.set_label(&mut after)?;
+        a.hlt()?;
+        a.set_label(&mut target)?;
+        a.pop(rbx)?;
+        a.pop(rcx)?;
+        a.lea(rdx, ptr(after))?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!((r.cpu.gpr[1], r.cpu.gpr[3]), (0x08, r.cpu.gpr[2]), "CS and the return address pushed");
+}

@@ -129,6 +129,7 @@ impl CpuState {
     pub const MXCSR_OFFSET: usize = offset_of!(CpuState, mxcsr);
     pub const SEG_OFFSET: usize = offset_of!(CpuState, seg);
     pub const XMM_OFFSET: usize = offset_of!(CpuState, xmm);
+    pub const CR0_OFFSET: usize = offset_of!(CpuState, cr0);
     pub const FCW_OFFSET: usize = offset_of!(CpuState, fcw);
     pub const FSW_OFFSET: usize = offset_of!(CpuState, fsw);
     pub const FTW_OFFSET: usize = offset_of!(CpuState, ftw);

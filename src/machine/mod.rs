@@ -7,6 +7,7 @@ mod cpu;
 pub mod cpuid;
 pub mod crypto;
 mod memory;
+pub mod segments;
 pub mod x86rt;
 pub mod x87;
 

@@ -226,12 +226,14 @@ fn supported(kind: K) -> bool {
             | K::mem_offs
             | K::st0
             | K::sti_opcode
+            | K::seg_reg
     )
 }
 
 /// 16-bit near branches leave RIP in the low 64 KiB, outside anything the
-/// native run can catch, and far branches need descriptors: neither is
-/// compared.
+/// native run can catch: they are not compared, nor are indirect branches
+/// through memory but the far ones of 32 and 64 bits, which
+/// `setup_system` fills.
 fn is_branch(m: Mnemonic) -> bool {
     matches!(m, Mnemonic::Call | Mnemonic::Jmp | Mnemonic::Ret) || format!("{m:?}").starts_with('J')
 }
@@ -255,7 +257,9 @@ pub fn forms_where(wanted: impl Fn(Code) -> bool) -> Vec<Code> {
                 && op.mode64()
                 && wanted(*c)
                 && op.op_kinds().iter().all(|k| supported(*k))
-                && !(is_branch(c.mnemonic()) && (op.operand_size() == 16 || op.op_kinds() == [K::mem]))
+                && !(is_branch(c.mnemonic())
+                    && (op.operand_size() == 16
+                        || (op.op_kinds() == [K::mem] && !super::setup_system::is_far_memory(*c))))
         })
         .collect()
 }
@@ -351,6 +355,7 @@ pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
         K::dx => Register::DX,
         K::st0 => Register::ST0,
         K::sti_opcode => Register::ST0 + rng.below(8) as u32,
+        K::seg_reg => Register::ES + rng.below(6) as u32,
         _ => return None,
     })
 }

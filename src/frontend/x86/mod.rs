@@ -26,6 +26,7 @@ mod features;
 mod flags;
 mod mov;
 mod muldiv;
+mod segment;
 mod shift;
 mod sse4;
 mod sse_float;
@@ -77,6 +78,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             crypto::TABLE,
             mov::TABLE,
             muldiv::TABLE,
+            segment::TABLE,
             shift::TABLE,
             sse4::TABLE,
             sse_float::TABLE,

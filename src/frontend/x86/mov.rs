@@ -63,8 +63,12 @@ fn is_gpr(cx: &Ctx, i: u32) -> bool {
 }
 
 fn mov(cx: &mut Ctx) -> Flow {
+    let names_segment = |i| cx.insn.op_kind(i) == OpKind::Register && cx.insn.op_register(i).is_segment_register();
+    if names_segment(0) || names_segment(1) {
+        return super::segment::mov(cx);
+    }
     if !is_gpr(cx, 0) || !is_gpr(cx, 1) {
-        // Segment and control register moves are not lifted.
+        // Control and debug register moves are not lifted.
         return Flow::Undefined;
     }
     let v = cx.read_operand(1);

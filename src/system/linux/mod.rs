@@ -358,7 +358,8 @@ fn park_forever() -> ! {
 /// the process to end, since its return from `run` would end it.
 fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
     let opts = p.group.options.clone();
-    let mut rt = X86Runtime::with_host_random(NoPorts, &crate::frontend::x86::X86Env::get().env);
+    let mut rt = X86Runtime::with_host_random(NoPorts, &crate::frontend::x86::X86Env::get().env)
+        .with_tables(&crate::machine::segments::LINUX);
     p.mem.wake_on_code_writes(engine.interrupt_word());
     p.signals.started(int_call!(libc::gettid()), engine.interrupt_word());
     let limit = opts.max_insns.unwrap_or(u64::MAX);
