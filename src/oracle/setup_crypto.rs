@@ -31,6 +31,11 @@ const FAMILY: &[Mnemonic] = {
     ]
 };
 
+/// True for the forms this setup owns.
+pub(super) fn owns(code: Code) -> bool {
+    FAMILY.contains(&code.mnemonic())
+}
+
 /// A 128-bit value, often an edge one (or `like`).
 fn edge(rng: &mut Rng, like: u128) -> u128 {
     match rng.below(10) {
