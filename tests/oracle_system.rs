@@ -15,7 +15,9 @@ use visa::oracle::cases::forms;
 #[test]
 fn hint_nops() {
     use Mnemonic::*;
-    let codes = forms(&[Nop, Reservednop, Cldemote, Rdsspd, Rdsspq, Endbr32, Endbr64, Prefetchit0, Prefetchit1]);
+    let codes = forms(&[
+        Nop, Reservednop, Cldemote, Rdsspd, Rdsspq, Endbr32, Endbr64, Prefetchit0, Prefetchit1, Prefetch, Prefetchwt1,
+    ]);
     visa::oracle::assert_codes(&codes);
 }
 
