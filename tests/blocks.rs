@@ -170,7 +170,7 @@ fn a_helper_call_inside_a_loop_sees_and_sets_the_state() {
         a.hlt()
     });
     assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
-    let leaf0 = visa::machine::cpuid::cpuid(0, 0).map(u64::from);
+    let leaf0 = visa::machine::cpuid::cpuid(visa::machine::cpuid::Model::Max, 0, 0).map(u64::from);
     assert_eq!(r.cpu.gpr[6], (10 * leaf0[1]) & 0xffff_ffff, "ESI: 10 times EBX");
     assert_eq!(r.cpu.gpr[5], (10 * leaf0[2]) & 0xffff_ffff, "EBP: 10 times ECX");
 }

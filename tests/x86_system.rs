@@ -21,7 +21,7 @@ fn cpuid_reports_the_table() {
         });
         assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
         let got = [r.cpu.gpr[0], r.cpu.gpr[3], r.cpu.gpr[1], r.cpu.gpr[2]].map(|v| v as u32);
-        assert_eq!(got, cpuid::cpuid(leaf, sub), "leaf {leaf:#x}");
+        assert_eq!(got, cpuid::cpuid(cpuid::Model::Max, leaf, sub), "leaf {leaf:#x}");
         assert!(r.cpu.gpr[0] >> 32 == 0, "32-bit results zero-extend");
     }
 }
@@ -210,4 +210,222 @@ fn invalid_encodings_raise_ud() {
         assert_eq!(r.stop, Stop::Fault(Fault { vector: 6, rip: CODE + 5, addr: None }), "{bytes:02x?}");
         assert_eq!(r.cpu.gpr[1], 1);
     }
+}
+
+#[test]
+fn fsgsbase_instructions_need_cr4() {
+    let code = |a: &mut CodeAssembler| {
+        a.mov(rax, 0xffff_9234_5678_9abcu64)?;
+        a.wrfsbase(rax)?;
+        a.rdfsbase(ebx)?;
+        a.mov(ecx, 0xffff_fff0u32)?;
+        a.wrgsbase(ecx)?;
+        a.rdgsbase(rdx)?;
+        a.hlt()
+    };
+    let r = run(code);
+    assert_eq!(r.stop, Stop::Fault(Fault { vector: 6, rip: CODE + 10, addr: None }), "#UD with CR4.FSGSBASE clear");
+    let r = run_with(code, |cpu| cpu.cr4 |= visa::machine::CR4_FSGSBASE);
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!((r.cpu.fs_base, r.cpu.gpr[3]), (0xffff_9234_5678_9abc, 0x5678_9abc), "a 32-bit read truncates");
+    assert_eq!((r.cpu.gs_base, r.cpu.gpr[2]), (0xffff_fff0, 0xffff_fff0), "a 32-bit write zero-extends");
+    let r = run_with(
+        |a| {
+            a.mov(rax, 0x0000_8000_0000_0000u64)?;
+            a.wrgsbase(rax)?;
+            a.hlt()
+        },
+        |cpu| cpu.cr4 |= visa::machine::CR4_FSGSBASE,
+    );
+    assert_eq!(r.stop, Stop::Fault(Fault { vector: 13, rip: CODE + 10, addr: None }), "non-canonical base");
+    assert_eq!(r.cpu.gs_base, 0);
+}
+
+#[test]
+fn rdseed_sets_cf_and_varies() {
+    let r = run(|a| {
+        a.rdseed(rax)?;
+        a.rdseed(ebx)?;
+        a.rdseed(cx)?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.flags[flag::CF], 1);
+    assert_ne!(r.cpu.gpr[0], r.cpu.gpr[3]);
+    assert_eq!((r.cpu.gpr[3] >> 32, r.cpu.gpr[1] >> 16), (0, 0), "narrow results");
+}
+
+/// Each model hides what its level lacks: those instructions raise #UD
+/// (the first byte of each is at CODE), the rest run, and CPUID says the
+/// same.
+#[test]
+fn cpu_models_hide_features() {
+    use cpuid::Model;
+    type Insn = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let cases: [(&str, Insn); 6] = [
+        ("pni", |a| a.addsubpd(xmm0, xmm1)),
+        ("popcnt", |a| a.popcnt(eax, ebx)),
+        ("movbe", |a| a.movbe(eax, dword_ptr(rsp - 8))),
+        ("bmi1", |a| a.andn(eax, ebx, ecx)),
+        ("aes", |a| a.aesenc(xmm0, xmm1)),
+        ("sha_ni", |a| a.sha256msg1(xmm0, xmm1)),
+    ];
+    for (name, model) in Model::NAMES {
+        for (feature, insn) in cases {
+            let r = run_with(
+                |a| {
+                    insn(a)?;
+                    a.hlt()
+                },
+                |cpu| cpu.cpu_model = model as u8,
+            );
+            let want = if model.has(feature) {
+                Stop::Exit(ExitReason::Halt)
+            } else {
+                Stop::Fault(Fault { vector: 6, rip: CODE, addr: None })
+            };
+            assert_eq!(r.stop, want, "{feature} under {name}");
+        }
+        let r = run_with(
+            |a| {
+                a.mov(eax, 1)?;
+                a.cpuid()?;
+                a.hlt()
+            },
+            |cpu| cpu.cpu_model = model as u8,
+        );
+        assert_eq!(
+            [r.cpu.gpr[1], r.cpu.gpr[2]].map(|v| v as u32),
+            [cpuid::cpuid(model, 1, 0)[2], cpuid::cpuid(model, 1, 0)[3]]
+        );
+        assert_eq!(r.cpu.gpr[1] >> 25 & 1, model.has("aes") as u64, "{name}: AES bit");
+        assert_eq!(r.cpu.gpr[1] & 1, model.has("pni") as u64, "{name}: SSE3 bit");
+        // Without LZCNT and BMI1 their encodings run as BSR and BSF.
+        let r = run_with(
+            |a| {
+                a.mov(ebx, 0x10)?;
+                a.lzcnt(eax, ebx)?;
+                a.tzcnt(ecx, ebx)?;
+                a.hlt()
+            },
+            |cpu| cpu.cpu_model = model as u8,
+        );
+        let want = if model.has("abm") { [27, 4] } else { [4, 4] };
+        assert_eq!([r.cpu.gpr[0], r.cpu.gpr[1]], want, "{name}");
+    }
+}
+
+/// POPF sets IF (and IOPL) at CPL 0, as the board runs.
+#[test]
+fn popf_sets_if_on_the_board() {
+    let r = run(|a| {
+        a.push(0x3203)?;
+        a.popfq()?;
+        a.hlt()
+    });
+    assert_eq!(r.cpu.rflags() & 0x3201, 0x3201, "IF, IOPL and CF from the image");
+}
+
+/// IRETQ back to the board's own code and stack segments; a return CS of
+/// another privilege level, or 32-bit code, cannot be had: #GP.
+#[test]
+fn iretq_on_the_board() {
+    let iret = |sel: u64| {
+        move |a: &mut CodeAssembler| {
+            let mut target = a.create_label();
+            a.mov(rax, rsp)?;
+            a.push(0x10)?;
+            a.push(rax)?;
+            a.push(0x283)?;
+            a.push(sel as i32)?;
+            a.lea(rcx, ptr(target))?;
+            a.push(rcx)?;
+            a.iretq()?;
+            a.hlt()?;
+            a.set_label(&mut target)?;
+            a.mov(edx, 0x77)?;
+            a.hlt()
+        }
+    };
+    let r = run(iret(0x08));
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[2], 0x77, "at the popped RIP");
+    assert_eq!(r.cpu.gpr[4], r.cpu.gpr[0], "the popped RSP");
+    assert_eq!((r.cpu.rflags() & 0xfff, r.cpu.seg[1], r.cpu.seg[2]), (0x283, 0x08, 0x10));
+    for sel in [0x0b, 0x10, 0x18] {
+        let r = run(iret(sel));
+        assert!(matches!(r.stop, Stop::Fault(Fault { vector: 13, .. })), "CS {sel:#x}: {:?}", r.stop);
+    }
+}
+
+/// Segment register moves against the board's GDT (code 0x08, data 0x10):
+/// loads that fit, #GP for others, FS and GS bases cleared by a load.
+#[test]
+fn segment_moves_on_the_board() {
+    let r = run_with(
+        |a| {
+            a.xor(eax, eax)?;
+            a.mov(ds, ax)?;
+            a.mov(ss, ax)?;
+            a.mov(ax, 0x08)?;
+            a.mov(es, ax)?;
+            a.mov(fs, ax)?;
+            a.mov(rbx, 0xffff_ffff_ffff_ffffu64)?;
+            a.mov(ebx, gs)?;
+            a.mov(cx, cs)?;
+            a.mov(ax, 0x18)?;
+            a.mov(es, ax)?;
+            a.hlt()
+        },
+        |cpu| cpu.fs_base = 0x1234,
+    );
+    assert!(matches!(r.stop, Stop::Fault(Fault { vector: 13, .. })), "{:?}", r.stop);
+    assert_eq!(r.cpu.seg, [0x08, 0x08, 0, 0, 0x08, 0x10]);
+    assert_eq!(r.cpu.fs_base, 0);
+    assert_eq!((r.cpu.gpr[3], r.cpu.gpr[1] & 0xffff), (0x10, 0x08), "a 32-bit destination zero-extends");
+}
+
+/// SMSW reads the board's CR0; SGDT and SIDT store its (empty) tables.
+#[test]
+fn descriptor_tables_on_the_board() {
+    let r = run(|a| {
+        a.mov(rax, -1i64)?;
+        a.smsw(rax)?;
+        a.mov(rbx, -1i64)?;
+        for at in [48, 40, 32, 24] {
+            a.mov(qword_ptr(rsp - at), rbx)?;
+        }
+        a.sgdt(ptr(rsp - 48))?;
+        a.mov(rcx, qword_ptr(rsp - 48))?;
+        a.sidt(ptr(rsp - 32))?;
+        a.mov(rdx, qword_ptr(rsp - 32))?;
+        a.mov(rsi, qword_ptr(rsp - 24))?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[0], 0x8005_0033);
+    assert_eq!((r.cpu.gpr[1], r.cpu.gpr[2]), (0, 0), "limits and bases 0");
+    assert_eq!(r.cpu.gpr[6], 0xffff_ffff_ffff_0000, "ten bytes stored");
+}
+
+/// Far JMP and CALL through m16:64 to the board's code segment.
+#[test]
+fn far_transfers_on_the_board() {
+    let r = run(|a| {
+        let mut target = a.create_label();
+        let mut after = a.create_label();
+        a.lea(rax, ptr(target))?;
+        a.mov(qword_ptr(rsp - 64), rax)?;
+        a.mov(word_ptr(rsp - 56), 0x08)?;
+        a.call(tword_ptr(rsp - 64))?;
+        a.set_label(&mut after)?;
+        a.hlt()?;
+        a.set_label(&mut target)?;
+        a.pop(rbx)?;
+        a.pop(rcx)?;
+        a.lea(rdx, ptr(after))?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!((r.cpu.gpr[1], r.cpu.gpr[3]), (0x08, r.cpu.gpr[2]), "CS and the return address pushed");
 }

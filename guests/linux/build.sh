@@ -28,3 +28,9 @@ ls -l bin/vtdyn bin/libvtplug.so
 $CC -O2 -static -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -fno-pie -no-pie -o bin/vtnet net/*.c
 strip bin/vtnet
 ls -l bin/vtnet
+
+# The processor test program bin/vtisa (isa/*.c): CPUID as a program sees
+# it, and AES-NI, SHA and PCLMULQDQ against plain C.
+$CC -O2 -static -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -fno-pie -no-pie -o bin/vtisa isa/*.c
+strip bin/vtisa
+ls -l bin/vtisa

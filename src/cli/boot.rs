@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use visa::engine::Engine;
+use visa::machine::cpuid::Model;
 use visa::machine::{CpuState, GPR_NAMES, GuestMemory};
 use visa::system::board::{self, Ending, Input, Uart};
 use visa::system::gdb::Debugger;
@@ -65,6 +66,19 @@ pub struct BootArgs {
     final_state: Option<PathBuf>,
     #[command(flatten)]
     observe: super::observe::ObserveArgs,
+    /// The processor model presented: x86-64-v1, x86-64-v2, x86-64-v3 or
+    /// max (everything visa lifts). Instructions of a feature the model
+    /// hides raise #UD.
+    #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_model)]
+    cpu: Model,
+}
+
+/// A processor model by name (`--cpu`).
+pub fn parse_model(s: &str) -> Result<Model, String> {
+    Model::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Model::NAMES.iter().map(|(n, _)| *n).collect();
+        format!("unknown model `{s}` (known: {})", names.join(", "))
+    })
 }
 
 pub fn parse_number(s: &str) -> Result<u64, String> {
@@ -142,6 +156,7 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     let entry =
         args.entry.or(entry).ok_or("nothing to run: give an ELF image, or --load FILE@ADDR with --entry ADDR")?;
     let mut cpu = board::entry_state(entry, args.ram);
+    cpu.cpu_model = args.cpu as u8;
     let mut board = board::new_board(Uart::new(Box::new(std::io::stdout()), stdin_input()));
     let mut engine = Engine::with_tb_size(args.engine.with_threshold(args.threshold), args.tb_size);
     if let Some(why) = &engine.stats.jit_unavailable {

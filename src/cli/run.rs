@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::boot::{EngineKind, parse_number, parse_tb_size};
+use super::boot::{EngineKind, parse_model, parse_number, parse_tb_size};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -44,6 +44,11 @@ pub struct RunArgs {
     /// an x86-64 host, else an installed x86-64 cross C library).
     #[arg(long, value_name = "DIR", env = visa::system::linux::SYSROOT_ENV)]
     sysroot: Option<PathBuf>,
+    /// The processor model presented: x86-64-v1, x86-64-v2, x86-64-v3 or
+    /// max (everything visa lifts). Instructions of a feature the model
+    /// hides raise #UD (SIGILL).
+    #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_model)]
+    cpu: visa::machine::cpuid::Model,
     #[command(flatten)]
     observe: super::observe::ObserveArgs,
     /// An x86-64 Linux executable (static or dynamic), or a `#!` script,
@@ -64,6 +69,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     let engine = format!("{:?}", args.engine).to_lowercase();
     exec_prefix.extend([cstr("--engine"), cstr(&engine), cstr("--threshold"), cstr(&args.threshold.to_string())]);
     exec_prefix.extend([cstr("--tb-size"), cstr(&args.tb_size.to_string())]);
+    exec_prefix.extend([cstr("--cpu"), cstr(args.cpu.name())]);
     if args.strace {
         exec_prefix.push(cstr("--strace"));
     }
@@ -96,6 +102,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         gdb: args.observe.gdb(),
         log: args.observe.log()?,
         profile: args.observe.profile().cloned(),
+        cpu: args.cpu,
     };
     let program = PathBuf::from(&args.command[0]);
     let guest_args: Vec<Vec<u8>> = args.command[1..].iter().map(|a| a.as_bytes().to_vec()).collect();

@@ -19,6 +19,9 @@ pub const FLAGS: [(&str, u32); 7] = [("cf", 0), ("pf", 2), ("af", 4), ("zf", 6),
 /// DAZ included.
 pub const MXCSR_MASK: u32 = 0xffff;
 
+/// CR4.FSGSBASE: RDFSBASE, RDGSBASE, WRFSBASE and WRGSBASE may run.
+pub const CR4_FSGSBASE: u64 = 1 << 16;
+
 /// RFLAGS bits kept in `CpuState::flags` rather than `rflags_rest`.
 pub const SPLIT_FLAGS_MASK: u64 = 0x0cd5;
 
@@ -47,7 +50,10 @@ pub struct CpuState {
     pub mxcsr: u32,
     /// Segment selectors ES CS SS DS FS GS.
     pub seg: [u16; 6],
-    pub _pad: [u8; 8],
+    /// The processor model presented (`cpuid::Model`'s code; 0 is `max`):
+    /// what CPUID reports and which instructions raise #UD.
+    pub cpu_model: u8,
+    pub _pad: [u8; 7],
     pub xmm: [u128; 16],
     pub cr0: u64,
     pub cr2: u64,
@@ -81,7 +87,8 @@ impl Default for CpuState {
             flags: [0; 8],
             mxcsr: 0x1f80,
             seg: [0; 6],
-            _pad: [0; 8],
+            cpu_model: 0,
+            _pad: [0; 7],
             xmm: [0; 16],
             cr0: 0,
             cr2: 0,
@@ -122,6 +129,7 @@ impl CpuState {
     pub const MXCSR_OFFSET: usize = offset_of!(CpuState, mxcsr);
     pub const SEG_OFFSET: usize = offset_of!(CpuState, seg);
     pub const XMM_OFFSET: usize = offset_of!(CpuState, xmm);
+    pub const CR0_OFFSET: usize = offset_of!(CpuState, cr0);
     pub const FCW_OFFSET: usize = offset_of!(CpuState, fcw);
     pub const FSW_OFFSET: usize = offset_of!(CpuState, fsw);
     pub const FTW_OFFSET: usize = offset_of!(CpuState, ftw);

@@ -10,30 +10,87 @@ enum Reg {
     Edx,
 }
 
-/// Reported features: name, leaf, register, bit.
-const FEATURES: &[(&str, u32, Reg, u32)] = &[
-    ("fpu", 1, Reg::Edx, 0),
-    ("tsc", 1, Reg::Edx, 4),
-    ("cx8", 1, Reg::Edx, 8),
-    ("cmov", 1, Reg::Edx, 15),
-    ("mmx", 1, Reg::Edx, 23),
-    ("fxsr", 1, Reg::Edx, 24),
-    ("sse", 1, Reg::Edx, 25),
-    ("sse2", 1, Reg::Edx, 26),
-    ("pni", 1, Reg::Ecx, 0),
-    ("ssse3", 1, Reg::Ecx, 9),
-    ("cx16", 1, Reg::Ecx, 13),
-    ("sse4_1", 1, Reg::Ecx, 19),
-    ("sse4_2", 1, Reg::Ecx, 20),
-    ("popcnt", 1, Reg::Ecx, 23),
-    ("rdrand", 1, Reg::Ecx, 30),
-    ("bmi1", 7, Reg::Ebx, 3),
-    ("bmi2", 7, Reg::Ebx, 8),
-    ("adx", 7, Reg::Ebx, 19),
-    ("syscall", 0x8000_0001, Reg::Edx, 11),
-    ("lm", 0x8000_0001, Reg::Edx, 29),
-    ("lahf_lm", 0x8000_0001, Reg::Ecx, 0),
-    ("abm", 0x8000_0001, Reg::Ecx, 5),
+/// A processor model visa can present (`--cpu`): the x86-64 psABI levels,
+/// and `max`, everything visa lifts. A model shows the features of its
+/// level and below; the instructions of a feature it hides raise #UD. The
+/// discriminant is what `CpuState::cpu_model` holds (0, a zeroed state, is
+/// `max`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Model {
+    V1 = 1,
+    V2 = 2,
+    V3 = 3,
+    #[default]
+    Max = 0,
+}
+
+impl Model {
+    /// Every model by name, the smallest first.
+    pub const NAMES: [(&'static str, Model); 4] =
+        [("x86-64-v1", Model::V1), ("x86-64-v2", Model::V2), ("x86-64-v3", Model::V3), ("max", Model::Max)];
+
+    pub fn from_name(name: &str) -> Option<Model> {
+        Model::NAMES.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
+
+    pub fn name(self) -> &'static str {
+        Model::NAMES.iter().find(|(_, m)| *m == self).map(|(n, _)| *n).expect("named model")
+    }
+
+    /// The model a `CpuState::cpu_model` byte names (an unknown value is `max`).
+    pub fn from_code(code: u8) -> Model {
+        Model::NAMES.iter().map(|(_, m)| *m).find(|m| *m as u8 == code).unwrap_or(Model::Max)
+    }
+
+    /// Its place in the order v1 < v2 < v3 < max.
+    fn rank(self) -> u8 {
+        if self == Model::Max { u8::MAX } else { self as u8 }
+    }
+
+    /// Does the model show the feature (a name of `feature_names`)? Names
+    /// visa does not report are not features a model can hide: true.
+    pub fn has(self, feature: &str) -> bool {
+        FEATURES.iter().find(|f| f.0 == feature).is_none_or(|f| self.rank() >= f.4.rank())
+    }
+}
+
+/// Reported features: name (as Linux's /proc/cpuinfo says it), leaf,
+/// register, bit, and the smallest model that shows it (its x86-64 psABI
+/// level; `Max` for what no level requires).
+const FEATURES: &[(&str, u32, Reg, u32, Model)] = &[
+    ("fpu", 1, Reg::Edx, 0, Model::V1),
+    ("tsc", 1, Reg::Edx, 4, Model::V1),
+    ("cx8", 1, Reg::Edx, 8, Model::V1),
+    ("cmov", 1, Reg::Edx, 15, Model::V1),
+    ("clflush", 1, Reg::Edx, 19, Model::V1),
+    ("mmx", 1, Reg::Edx, 23, Model::V1),
+    ("fxsr", 1, Reg::Edx, 24, Model::V1),
+    ("sse", 1, Reg::Edx, 25, Model::V1),
+    ("sse2", 1, Reg::Edx, 26, Model::V1),
+    ("pni", 1, Reg::Ecx, 0, Model::V2),
+    ("pclmulqdq", 1, Reg::Ecx, 1, Model::Max),
+    ("ssse3", 1, Reg::Ecx, 9, Model::V2),
+    ("cx16", 1, Reg::Ecx, 13, Model::V2),
+    ("sse4_1", 1, Reg::Ecx, 19, Model::V2),
+    ("sse4_2", 1, Reg::Ecx, 20, Model::V2),
+    ("movbe", 1, Reg::Ecx, 22, Model::V3),
+    ("popcnt", 1, Reg::Ecx, 23, Model::V2),
+    ("aes", 1, Reg::Ecx, 25, Model::Max),
+    ("rdrand", 1, Reg::Ecx, 30, Model::Max),
+    ("fsgsbase", 7, Reg::Ebx, 0, Model::Max),
+    ("bmi1", 7, Reg::Ebx, 3, Model::V3),
+    ("bmi2", 7, Reg::Ebx, 8, Model::V3),
+    ("rdseed", 7, Reg::Ebx, 18, Model::Max),
+    ("adx", 7, Reg::Ebx, 19, Model::Max),
+    ("clflushopt", 7, Reg::Ebx, 23, Model::Max),
+    ("clwb", 7, Reg::Ebx, 24, Model::Max),
+    ("sha_ni", 7, Reg::Ebx, 29, Model::Max),
+    ("syscall", 0x8000_0001, Reg::Edx, 11, Model::V1),
+    ("rdtscp", 0x8000_0001, Reg::Edx, 27, Model::Max),
+    ("lm", 0x8000_0001, Reg::Edx, 29, Model::V1),
+    ("lahf_lm", 0x8000_0001, Reg::Ecx, 0, Model::V2),
+    ("abm", 0x8000_0001, Reg::Ecx, 5, Model::V3),
 ];
 
 /// Vendor string: Intel's, because software reads the feature leaves only
@@ -44,13 +101,14 @@ const FEATURES: &[(&str, u32, Reg, u32)] = &[
 const VENDOR: [u8; 12] = *b"GenuineIntel";
 const BRAND: &[u8; 48] = b"visa dynamic binary translator (x86-64 guest)\0\0\0";
 
-/// The features visa reports, by name.
-pub fn feature_names() -> impl Iterator<Item = &'static str> {
-    FEATURES.iter().map(|f| f.0)
+/// The features a model reports, by name.
+pub fn feature_names(model: Model) -> impl Iterator<Item = &'static str> {
+    FEATURES.iter().filter(move |f| model.has(f.0)).map(|f| f.0)
 }
 
-fn bits(leaf: u32, reg: Reg) -> u32 {
-    FEATURES.iter().filter(|f| f.1 == leaf && f.2 == reg).fold(0, |acc, f| acc | 1 << f.3)
+/// The bits of a leaf's register that a model shows.
+fn bits(model: Model, leaf: u32, reg: Reg) -> u32 {
+    FEATURES.iter().filter(|f| f.1 == leaf && f.2 == reg && model.has(f.0)).fold(0, |acc, f| acc | 1 << f.3)
 }
 
 /// The caches visa describes (a typical x86-64 part, so C libraries size
@@ -82,8 +140,9 @@ fn le(bytes: &[u8]) -> u32 {
     u32::from_le_bytes(bytes.try_into().expect("four bytes"))
 }
 
-/// EAX, EBX, ECX, EDX for a leaf and subleaf.
-pub fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
+/// EAX, EBX, ECX, EDX for a leaf and subleaf, as a model shows them.
+pub fn cpuid(model: Model, leaf: u32, subleaf: u32) -> [u32; 4] {
+    let bits = |leaf, reg| bits(model, leaf, reg);
     match leaf {
         0 => [7, le(&VENDOR[0..4]), le(&VENDOR[8..12]), le(&VENDOR[4..8])],
         // Family 6, model 0x3a, stepping 9; CLFLUSH line 8 qwords; one logical CPU.
@@ -125,33 +184,49 @@ mod tests {
 
     #[test]
     fn vendor_and_features() {
-        let [max, b, c, d] = cpuid(0, 0);
+        let [max, b, c, d] = cpuid(Model::Max, 0, 0);
         assert_eq!(max, 7);
         let vendor: Vec<u8> = [b, d, c].iter().flat_map(|r| r.to_le_bytes()).collect();
         assert_eq!(vendor, VENDOR);
-        assert_eq!(cpuid(1, 0)[3] & (1 << 15), 1 << 15, "cmov");
+        assert_eq!(cpuid(Model::Max, 1, 0)[3] & (1 << 15), 1 << 15, "cmov");
         // The x86-64 baseline (glibc checks it before loading libc.so.6).
         for (bit, name) in [(0, "fpu"), (8, "cx8"), (15, "cmov"), (23, "mmx"), (24, "fxsr"), (25, "sse"), (26, "sse2")]
         {
-            assert_eq!(cpuid(1, 0)[3] >> bit & 1, 1, "{name}");
+            assert_eq!(cpuid(Model::Max, 1, 0)[3] >> bit & 1, 1, "{name}");
         }
-        assert_eq!(cpuid(0x8000_0001, 0)[3] & (1 << 29), 1 << 29, "long mode");
-        assert_eq!(cpuid(0x4000_0000, 0), [0; 4]);
+        assert_eq!(cpuid(Model::Max, 0x8000_0001, 0)[3] & (1 << 29), 1 << 29, "long mode");
+        assert_eq!(cpuid(Model::Max, 0x4000_0000, 0), [0; 4]);
+    }
+
+    #[test]
+    fn models_nest() {
+        let v2_only = ["pni", "ssse3", "cx16", "sse4_1", "sse4_2", "popcnt", "lahf_lm"];
+        assert!(v2_only.iter().all(|f| Model::V2.has(f) && !Model::V1.has(f)));
+        assert!(["movbe", "bmi1", "bmi2", "abm"].iter().all(|f| Model::V3.has(f) && !Model::V2.has(f)));
+        assert!(["aes", "sha_ni", "rdseed", "fsgsbase"].iter().all(|f| Model::Max.has(f) && !Model::V3.has(f)));
+        let count = |m| feature_names(m).count();
+        assert!(count(Model::V1) < count(Model::V2) && count(Model::V2) < count(Model::V3));
+        assert!(count(Model::V3) < count(Model::Max) && count(Model::Max) == FEATURES.len());
+        assert_eq!(cpuid(Model::V1, 7, 0), [0; 4]);
+        assert_eq!(cpuid(Model::V2, 1, 0)[2] >> 22 & 1, 0, "no movbe in v2");
+        for (name, model) in Model::NAMES {
+            assert_eq!((Model::from_name(name), Model::from_code(model as u8).name()), (Some(model), name));
+        }
     }
 
     #[test]
     fn cache_leaves_agree() {
         // Leaf 4: size = ways * partitions * line * sets, per level; then a null entry.
         let size = |sub: u32| {
-            let [a, b, c, _] = cpuid(4, sub);
+            let [a, b, c, _] = cpuid(Model::Max, 4, sub);
             assert_ne!(a & 0x1f, 0, "subleaf {sub} describes a cache");
             ((b >> 22) + 1) * (((b >> 12) & 0x3ff) + 1) * ((b & 0xfff) + 1) * (c + 1) / 1024
         };
         assert_eq!([size(0), size(1), size(2), size(3)], [32, 32, 256, 8192]);
-        assert_eq!(cpuid(4, 4)[0] & 0x1f, 0);
-        let [_, _, l1d, l1i] = cpuid(0x8000_0005, 0);
+        assert_eq!(cpuid(Model::Max, 4, 4)[0] & 0x1f, 0);
+        let [_, _, l1d, l1i] = cpuid(Model::Max, 0x8000_0005, 0);
         assert_eq!((l1d >> 24, l1i >> 24, l1d & 0xff), (32, 32, 64));
-        let [_, _, l2, l3] = cpuid(0x8000_0006, 0);
+        let [_, _, l2, l3] = cpuid(Model::Max, 0x8000_0006, 0);
         assert_eq!((l2 >> 16, (l3 >> 18) * 512), (256, 8192));
     }
 }

@@ -1,5 +1,6 @@
 //! The x86 runtime helpers every machine shares: what lifted code calls for
-//! instructions that are not worth inlining (CPUID, RDTSC, RDRAND, and the
+//! instructions that are not worth inlining (CPUID, RDTSC, RDRAND, segment
+//! loads against the system's descriptor tables, SGDT and SIDT, and the
 //! families listed in `IMPLEMENTED`). Port I/O is the one thing a machine
 //! adds (the board's devices); without devices ports read all ones and
 //! writes go nowhere. The frontend declares the helpers (names and
@@ -10,6 +11,7 @@ use std::time::Instant;
 
 use crate::abi::{HelperCtx, Helpers};
 use crate::machine::cpuid;
+use crate::machine::segments::{self, Tables};
 use crate::visa::{Env, Helper, TrapCode};
 
 /// Devices on the I/O port bus.
@@ -46,6 +48,8 @@ enum Binding {
     PortIn,
     PortOut,
     Rdrand,
+    Segment,
+    DescriptorTable,
     /// A helper that needs nothing of the runtime.
     Plain(HelperFn),
 }
@@ -57,7 +61,10 @@ const BINDINGS: &[(&str, Binding)] = &[
     ("port_in", Binding::PortIn),
     ("port_out", Binding::PortOut),
     ("rdrand", Binding::Rdrand),
+    ("segment", Binding::Segment),
+    ("descriptor_table", Binding::DescriptorTable),
     ("pcmpstr", Binding::Plain(pcmpstr)),
+    ("crypto", Binding::Plain(crate::machine::crypto::helper)),
     ("x87", Binding::Plain(crate::machine::x87::helper)),
 ];
 
@@ -75,6 +82,8 @@ pub struct X86Runtime<P: Ports> {
     rand_state: Option<u64>,
     /// What each of the Env's helpers runs, by helper index.
     bound: Vec<Option<Binding>>,
+    /// The descriptor tables the system presents.
+    tables: &'static Tables,
 }
 
 /// Where RDRAND's sequence starts in a reproducible runtime.
@@ -85,13 +94,24 @@ impl<P: Ports> X86Runtime<P> {
     /// the same pseudo-random sequence in every run (the board, tests,
     /// fuzzing), so engines can be compared.
     pub fn new(ports: P, env: &Env) -> X86Runtime<P> {
-        X86Runtime { ports, started: Instant::now(), rand_state: Some(RDRAND_SEED), bound: bind(env) }
+        X86Runtime {
+            ports,
+            started: Instant::now(),
+            rand_state: Some(RDRAND_SEED),
+            bound: bind(env),
+            tables: &segments::BOARD,
+        }
     }
 
     /// A runtime whose RDRAND returns the host's randomness (`getrandom`),
     /// different in every process and after fork, as a program expects.
     pub fn with_host_random(ports: P, env: &Env) -> X86Runtime<P> {
         X86Runtime { rand_state: None, ..X86Runtime::new(ports, env) }
+    }
+
+    /// The same, with a system's descriptor tables (the board's by default).
+    pub fn with_tables(self, tables: &'static Tables) -> X86Runtime<P> {
+        X86Runtime { tables, ..self }
     }
 
     fn rdrand(&mut self) -> u64 {
@@ -127,7 +147,8 @@ impl<P: Ports> Helpers for X86Runtime<P> {
     ) -> Result<(), TrapCode> {
         match self.bound.get(helper.0 as usize).copied().flatten() {
             Some(Binding::Cpuid) => {
-                let r = cpuid::cpuid(args[0] as u32, args[1] as u32);
+                let model = cpuid::Model::from_code(args[2] as u8);
+                let r = cpuid::cpuid(model, args[0] as u32, args[1] as u32);
                 for (out, v) in results.iter_mut().zip(r) {
                     *out = v as u128;
                 }
@@ -137,6 +158,14 @@ impl<P: Ports> Helpers for X86Runtime<P> {
             Some(Binding::PortIn) => results[0] = self.ports.port_in(args[0] as u16, args[1] as u32) as u128,
             Some(Binding::PortOut) => self.ports.port_out(args[0] as u16, args[1] as u32, args[2] as u32),
             Some(Binding::Rdrand) => results[0] = self.rdrand() as u128,
+            Some(Binding::Segment) => {
+                let load = segments::Load::from_code(args[0] as u8).ok_or(TrapCode::User(6))?;
+                results[0] = self.tables.load(load, args[1] as u16, args[2] as u8)? as u128;
+            }
+            Some(Binding::DescriptorTable) => {
+                let (base, limit) = if args[0] == 0 { self.tables.gdtr } else { self.tables.idtr };
+                (results[0], results[1]) = (base as u128, limit as u128);
+            }
             Some(Binding::Plain(f)) => return f(ctx, args, results),
             // A helper this runtime does not implement: as an instruction
             // the processor lacks, #UD.

@@ -226,12 +226,14 @@ fn supported(kind: K) -> bool {
             | K::mem_offs
             | K::st0
             | K::sti_opcode
+            | K::seg_reg
     )
 }
 
 /// 16-bit near branches leave RIP in the low 64 KiB, outside anything the
-/// native run can catch, and far branches need descriptors: neither is
-/// compared.
+/// native run can catch: they are not compared, nor are indirect branches
+/// through memory but the far ones of 32 and 64 bits, which
+/// `setup_system` fills.
 fn is_branch(m: Mnemonic) -> bool {
     matches!(m, Mnemonic::Call | Mnemonic::Jmp | Mnemonic::Ret) || format!("{m:?}").starts_with('J')
 }
@@ -255,7 +257,9 @@ pub fn forms_where(wanted: impl Fn(Code) -> bool) -> Vec<Code> {
                 && op.mode64()
                 && wanted(*c)
                 && op.op_kinds().iter().all(|k| supported(*k))
-                && !(is_branch(c.mnemonic()) && (op.operand_size() == 16 || op.op_kinds() == [K::mem]))
+                && !(is_branch(c.mnemonic())
+                    && (op.operand_size() == 16
+                        || (op.op_kinds() == [K::mem] && !super::setup_system::is_far_memory(*c))))
         })
         .collect()
 }
@@ -355,6 +359,12 @@ pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
     })
 }
 
+/// A segment register for the single-form cases (`setup_system` keeps
+/// them off FS and GS where they are written); sequences never name one.
+fn segment_register(kind: K, rng: &mut Rng) -> Option<Register> {
+    (kind == K::seg_reg).then(|| Register::ES + rng.below(6) as u32)
+}
+
 pub(super) fn immediate(kind: K, rng: &mut Rng) -> Option<(OpKind, u64)> {
     Some(match kind {
         K::imm8 => (OpKind::Immediate8, value(rng, 8) & 0xff),
@@ -432,7 +442,7 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
                 insn.set_memory_displ_size(size);
             }
             mem_target = Some(target);
-        } else if let Some(reg) = register_for(kind, rng) {
+        } else if let Some(reg) = segment_register(kind, rng).or_else(|| register_for(kind, rng)) {
             set_register(&mut insn, i, reg);
         } else if let Some((k, v)) = immediate(kind, rng) {
             // A second 8-bit immediate (ENTER's nesting level) has its own kind.

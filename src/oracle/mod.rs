@@ -9,6 +9,7 @@ pub mod sequences;
 mod setup;
 mod setup_atomic;
 mod setup_bits;
+mod setup_crypto;
 mod setup_mmx;
 mod setup_muldiv;
 mod setup_shift;
@@ -17,6 +18,7 @@ mod setup_sse_float;
 mod setup_sse_int;
 mod setup_sse_move;
 mod setup_string;
+mod setup_system;
 mod setup_x87;
 pub mod simd_sequences;
 mod simd_values;
@@ -120,8 +122,14 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
     let mut mem = GuestMemory::new(DATA + DATA_SIZE).map_err(|e| e.to_string())?;
     load_code(&mut mem, &case.code)?;
     mem.write_bytes(DATA, &case.data).map_err(|e| e.to_string())?;
-    // Snippets run in user mode natively: so do they under visa (CS RPL 3).
-    let mut cpu = CpuState { gpr: case.regs.gpr, seg: [0x2b, 0x33, 0x2b, 0x2b, 0, 0], ..CpuState::default() };
+    // Snippets run in user mode natively: so do they under visa, as Linux
+    // starts a process (CS RPL 3, its selectors and control registers).
+    let mut cpu = CpuState {
+        gpr: case.regs.gpr,
+        seg: crate::system::linux::USER_SELECTORS,
+        cr4: crate::machine::CR4_FSGSBASE | CpuState::long_mode(0).cr4,
+        ..CpuState::long_mode(CODE)
+    };
     cpu.fxrstor_image(&case.regs.fx.0);
     cpu.set_rflags(case.regs.rflags | 0x202);
     cpu.rip = CODE;
@@ -129,7 +137,7 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
         Tier::Interp => EngineKind::Interp,
         Tier::Jit => EngineKind::Jit,
     });
-    let mut helpers = X86Runtime::new(NoPorts, &X86Env::get().env);
+    let mut helpers = X86Runtime::new(NoPorts, &X86Env::get().env).with_tables(&crate::machine::segments::LINUX);
     let stop = match engine.run(&mut cpu, &mut mem, &mut helpers, 1_000_000) {
         EngineStop::Exit(ExitReason::Breakpoint) if cpu.rip == END + 1 => {
             cpu.rip = END;

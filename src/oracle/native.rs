@@ -143,6 +143,10 @@ fn build_harness() -> (Vec<u8>, u64, u64) {
         for r in [rbx, rbp, r12, r13, r14, r15] {
             a.push(r)?;
         }
+        // DS and ES as Linux starts a process (a snippet may load them).
+        a.xor(eax, eax)?;
+        a.mov(ds, ax)?;
+        a.mov(es, ax)?;
         a.mov(rax, IO)?;
         a.mov(io_at(SAVED_RSP), rsp)?;
         a.fxsave64(ptr(rax + HOST_FX))?;

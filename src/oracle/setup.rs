@@ -140,9 +140,11 @@ pub fn adjust(code: Code, insn: &mut Instruction, regs: &mut Regs, data: &mut [u
     let families = [
         super::setup_atomic::adjust,
         super::setup_bits::adjust,
+        super::setup_crypto::adjust,
         super::setup_muldiv::adjust,
         super::setup_shift::adjust,
         super::setup_string::adjust,
+        super::setup_system::adjust,
         super::setup_sse_move::adjust,
         super::setup_sse_int::adjust,
         super::setup_sse_float::adjust,

@@ -4,7 +4,7 @@
 //! flags and memory.
 //!
 //! The forms are those the families' setups own (`setup_sse_*`,
-//! `setup_sse4`, `setup_x87`) that the host runs, and EMMS, but for the
+//! `setup_sse4`, `setup_crypto`, `setup_x87`) that the host runs, and EMMS, but for the
 //! ones the oracle cannot compare exactly (the x87 transcendentals, RCP and
 //! RSQRT, and DPPS and DPPD, whose NaN results differ between vendors and
 //! would flow into later values) and MASKMOVDQU and MASKMOVQ, which store
@@ -43,7 +43,7 @@ use super::native::{CODE, DATA, Regs};
 use super::sequences::{SEQUENCE_MNEMONICS, Sequence, initial_regs, set_memory};
 use super::setup::write_data;
 use super::simd_values::{memory_image, pair, seed_vector};
-use super::{setup_mmx, setup_sse_float, setup_sse_int, setup_sse_move, setup_sse4, setup_x87};
+use super::{setup_crypto, setup_mmx, setup_sse_float, setup_sse_int, setup_sse_move, setup_sse4, setup_x87};
 
 /// Where the slots and other ordinary memory operands lie.
 const GENERAL: Range<u64> = DATA + 0x100..DATA + 0x1100;
@@ -92,6 +92,9 @@ fn host_runs(code: Code) -> bool {
         CpuidFeature::SSSE3 => std::arch::is_x86_feature_detected!("ssse3"),
         CpuidFeature::SSE4_1 => std::arch::is_x86_feature_detected!("sse4.1"),
         CpuidFeature::SSE4_2 => std::arch::is_x86_feature_detected!("sse4.2"),
+        CpuidFeature::AES => std::arch::is_x86_feature_detected!("aes"),
+        CpuidFeature::PCLMULQDQ => std::arch::is_x86_feature_detected!("pclmulqdq"),
+        CpuidFeature::SHA => std::arch::is_x86_feature_detected!("sha"),
         _ => true,
     })
 }
@@ -120,7 +123,8 @@ impl SimdForms {
                     && (setup_sse_move::owns(c)
                         || setup_sse_int::owns(c)
                         || setup_sse_float::owns(c)
-                        || setup_sse4::owns(c))
+                        || setup_sse4::owns(c)
+                        || setup_crypto::owns(c))
             })
         };
         let sse = simd(false);

@@ -166,6 +166,11 @@ pub fn dynvt() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtdyn")
 }
 
+/// The processor test program (see guests/linux/isa).
+pub fn vtisa() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtisa")
+}
+
 /// The threads test program (see guests/linux/threads).
 pub fn vtthreads() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtthreads")

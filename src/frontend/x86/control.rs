@@ -1,4 +1,5 @@
-//! Control transfers: JMP Jcc CALL RET LOOP LOOPE LOOPNE JRCXZ/JECXZ.
+//! Control transfers: JMP Jcc CALL RET LOOP LOOPE LOOPNE JRCXZ/JECXZ (far
+//! JMP and CALL through memory are the segment family's).
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
@@ -46,9 +47,15 @@ fn is_far(cx: &Ctx) -> bool {
         || cx.insn.is_call_far_indirect()
 }
 
+/// A far JMP or CALL: through memory (the segment family lifts it); the
+/// direct forms do not exist in 64-bit mode.
+fn far(cx: &mut Ctx, is_call: bool) -> Flow {
+    if cx.is_memory(0) { super::segment::far(cx, is_call) } else { Flow::Undefined }
+}
+
 fn jmp(cx: &mut Ctx) -> Flow {
     if is_far(cx) {
-        return Flow::Undefined;
+        return far(cx, false);
     }
     if is_near(cx) {
         let target = cx.insn.near_branch_target();
@@ -91,7 +98,7 @@ fn jcc(cx: &mut Ctx) -> Flow {
 
 fn call(cx: &mut Ctx) -> Flow {
     if is_far(cx) {
-        return Flow::Undefined;
+        return far(cx, true);
     }
     let ret = cx.iconst(Type::I64, cx.next_ip());
     if is_near(cx) {

@@ -16,6 +16,10 @@ pub struct X86Env {
     pub rflags_rest: Slot,
     pub fs_base: Slot,
     pub gs_base: Slot,
+    /// The segment selectors ES CS SS DS FS GS.
+    pub seg: [Slot; 6],
+    /// CR0 (SMSW reads it).
+    pub cr0: Slot,
     pub xmm: [Slot; 16],
     pub mxcsr: Slot,
     /// MM0-MM7: the significands (bits 0-63) of the x87 registers R0-R7.
@@ -32,9 +36,17 @@ pub struct X86Env {
     pub port_in: Helper,
     pub port_out: Helper,
     pub rdrand: Helper,
+    /// A segment register load: (`machine::segments::Load`, selector,
+    /// CPL) -> the selector loaded, or #GP (#UD into 32-bit code).
+    pub segment: Helper,
+    /// SGDT (0) and SIDT (1): (which) -> (base, limit).
+    pub descriptor_table: Helper,
     /// PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM: (xmm1, xmm2/m128, length 1,
     /// length 2, control) -> (XMM0 mask, index | flags << 8).
     pub pcmpstr: Helper,
+    /// AES-NI, PCLMULQDQ and SHA: (`machine::crypto::CryptoOp`, dst, src,
+    /// XMM0, imm8) -> result.
+    pub crypto: Helper,
     /// The x87 FPU: (encoded `x87_op::X87Op`, memory address,
     /// instruction address) -> ().
     pub x87: Helper,
@@ -44,6 +56,8 @@ const XMM_NAMES: [&str; 16] = [
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
     "xmm14", "xmm15",
 ];
+
+const SEG_NAMES: [&str; 6] = ["es", "cs", "ss", "ds", "fs", "gs"];
 
 const MM_NAMES: [&str; 8] = ["mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7"];
 
@@ -58,6 +72,8 @@ impl X86Env {
         let rflags_rest = env.slot("rflags_rest", Type::I64, CpuState::RFLAGS_REST_OFFSET as u32);
         let fs_base = env.slot("fs_base", Type::I64, CpuState::FS_BASE_OFFSET as u32);
         let gs_base = env.slot("gs_base", Type::I64, CpuState::GS_BASE_OFFSET as u32);
+        let seg = std::array::from_fn(|i| env.slot(SEG_NAMES[i], Type::I16, (CpuState::SEG_OFFSET + 2 * i) as u32));
+        let cr0 = env.slot("cr0", Type::I64, CpuState::CR0_OFFSET as u32);
         let xmm = std::array::from_fn(|i| env.slot(XMM_NAMES[i], Type::V128, (CpuState::XMM_OFFSET + 16 * i) as u32));
         let mxcsr = env.slot("mxcsr", Type::I32, CpuState::MXCSR_OFFSET as u32);
         let mm = std::array::from_fn(|i| env.slot(MM_NAMES[i], Type::I64, CpuState::mm_offset(i) as u32));
@@ -65,17 +81,26 @@ impl X86Env {
             std::array::from_fn(|i| env.slot(FPR_EXP_NAMES[i], Type::I16, CpuState::st_exponent_offset(i) as u32));
         let fsw = env.slot("fsw", Type::I16, CpuState::FSW_OFFSET as u32);
         let ftw = env.slot("ftw", Type::I8, CpuState::FTW_OFFSET as u32);
-        let cpuid = env.helper("cpuid", &[Type::I32, Type::I32], &[Type::I32, Type::I32, Type::I32, Type::I32], false);
+        let cpuid = env.helper(
+            "cpuid",
+            &[Type::I32, Type::I32, Type::I8],
+            &[Type::I32, Type::I32, Type::I32, Type::I32],
+            false,
+        );
         let rdtsc = env.helper("rdtsc", &[], &[Type::I64], false);
         let port_in = env.helper("port_in", &[Type::I16, Type::I8], &[Type::I32], false);
         let port_out = env.helper("port_out", &[Type::I16, Type::I8, Type::I32], &[], false);
         let rdrand = env.helper("rdrand", &[], &[Type::I64], false);
+        let segment = env.helper("segment", &[Type::I8, Type::I16, Type::I8], &[Type::I16], false);
+        let descriptor_table = env.helper("descriptor_table", &[Type::I8], &[Type::I64, Type::I16], false);
         let pcmpstr = env.helper(
             "pcmpstr",
             &[Type::V128, Type::V128, Type::I64, Type::I64, Type::I32],
             &[Type::V128, Type::I32],
             true,
         );
+        let crypto =
+            env.helper("crypto", &[Type::I32, Type::V128, Type::V128, Type::V128, Type::I32], &[Type::V128], true);
         let x87 = env.helper("x87", &[Type::I64, Type::I64, Type::I64], &[], false);
         X86Env {
             env,
@@ -84,6 +109,8 @@ impl X86Env {
             rflags_rest,
             fs_base,
             gs_base,
+            seg,
+            cr0,
             xmm,
             mxcsr,
             mm,
@@ -95,7 +122,10 @@ impl X86Env {
             port_in,
             port_out,
             rdrand,
+            segment,
+            descriptor_table,
             pcmpstr,
+            crypto,
             x87,
         }
     }

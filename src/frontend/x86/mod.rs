@@ -19,12 +19,15 @@ mod alu;
 mod atomic;
 mod bits;
 mod control;
+mod crypto;
 mod ctx;
 mod disasm;
 mod env;
+mod features;
 mod flags;
 mod mov;
 mod muldiv;
+mod segment;
 mod shift;
 mod sse4;
 mod sse_float;
@@ -44,6 +47,7 @@ pub use ctx::{Ctx, Flow};
 pub use disasm::disassemble;
 pub use env::X86Env;
 
+use crate::machine::cpuid::Model;
 use crate::visa::ExitReason;
 
 /// Most guest instructions in one block.
@@ -73,8 +77,10 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             atomic::TABLE,
             bits::TABLE,
             control::TABLE,
+            crypto::TABLE,
             mov::TABLE,
             muldiv::TABLE,
+            segment::TABLE,
             shift::TABLE,
             sse4::TABLE,
             sse_float::TABLE,
@@ -122,27 +128,37 @@ pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
 
 /// What a translation is specialised for besides its address: the SSE
 /// rounding direction (MXCSR.RC), so SSE float operations carry it as an
-/// explicit V-ISA rounding mode, and the privilege level (user code may not
-/// halt, mask interrupts or do port I/O). Instructions that change MXCSR end
-/// their block, so the next block is looked up in the new mode.
+/// explicit V-ISA rounding mode, the privilege level (user code may not
+/// halt, mask interrupts or do port I/O), CR4.FSGSBASE (RDFSBASE and
+/// friends raise #UD without it), and the processor model presented (the
+/// instructions of a feature it hides raise #UD). Instructions that change
+/// MXCSR end their block, so the next block is looked up in the new mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
     pub rounding: crate::visa::Round,
     /// Running at CPL 3.
     pub user: bool,
+    /// CR4.FSGSBASE is set.
+    pub fsgsbase: bool,
+    pub model: Model,
 }
 
 impl Default for Mode {
-    /// The state at reset: round to nearest, CPL 0.
+    /// The state at reset: round to nearest, CPL 0, CR4.FSGSBASE clear, `max`.
     fn default() -> Mode {
-        Mode { rounding: crate::visa::Round::Nearest, user: false }
+        Mode { rounding: crate::visa::Round::Nearest, user: false, fsgsbase: false, model: Model::Max }
     }
 }
 
 impl Mode {
     /// The mode of a CPU state (CPL from CS's low bits).
     pub fn of(cpu: &crate::machine::CpuState) -> Mode {
-        Mode { user: cpu.seg[1] & 3 == 3, ..Mode::from_mxcsr(cpu.mxcsr) }
+        Mode {
+            user: cpu.seg[1] & 3 == 3,
+            fsgsbase: cpu.cr4 & crate::machine::CR4_FSGSBASE != 0,
+            model: Model::from_code(cpu.cpu_model),
+            ..Mode::from_mxcsr(cpu.mxcsr)
+        }
     }
 
     pub fn from_mxcsr(mxcsr: u32) -> Mode {
@@ -153,17 +169,17 @@ impl Mode {
             2 => Round::Up,
             _ => Round::Zero,
         };
-        Mode { rounding, user: false }
+        Mode { rounding, ..Mode::default() }
     }
 
     /// The mode as the bits a translation cache keys on.
     pub fn bits(self) -> u32 {
-        self.rounding as u32 | (self.user as u32) << 2
+        self.rounding as u32 | (self.user as u32) << 2 | (self.fsgsbase as u32) << 3 | (self.model as u32) << 4
     }
 
     pub fn from_bits(bits: u32) -> Mode {
         let rounding = crate::visa::Round::from_code((bits & 3) as u8).unwrap_or(crate::visa::Round::Nearest);
-        Mode { rounding, user: bits & 4 != 0 }
+        Mode { rounding, user: bits & 4 != 0, fsgsbase: bits & 8 != 0, model: Model::from_code((bits >> 4 & 3) as u8) }
     }
 }
 
@@ -208,7 +224,8 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
         cx.insn = insn;
         let at = (ip - base) as usize;
         cx.bytes[..len as usize].copy_from_slice(&buf[at..at + len as usize]);
-        let flow = match (insn.is_invalid(), table[insn.mnemonic() as usize]) {
+        let flow = match (insn.is_invalid(), table[features::runs_as(&insn, mode) as usize]) {
+            (false, Some(_)) if !features::allowed(&insn, mode) => Flow::Undefined,
             (false, Some(_)) if mode.user && privileged(insn.mnemonic()) => {
                 // #GP: user code may not do this.
                 let yes = cx.iconst(crate::visa::Type::I1, 1);

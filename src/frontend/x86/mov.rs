@@ -1,5 +1,5 @@
-//! Data movement: MOV MOVZX MOVSX MOVSXD XCHG CMOVcc SETcc BSWAP LEA MOVNTI,
-//! and the sign extensions CBW CWDE CDQE CWD CDQ CQO.
+//! Data movement: MOV MOVZX MOVSX MOVSXD XCHG CMOVcc SETcc BSWAP MOVBE LEA
+//! MOVNTI, and the sign extensions CBW CWDE CDQE CWD CDQ CQO.
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
@@ -48,6 +48,7 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Setle, setcc),
     (Mnemonic::Setg, setcc),
     (Mnemonic::Bswap, bswap),
+    (Mnemonic::Movbe, movbe),
     (Mnemonic::Lea, lea),
     (Mnemonic::Cbw, |cx| widen_accumulator(cx, Register::AL, Register::AX)),
     (Mnemonic::Cwde, |cx| widen_accumulator(cx, Register::AX, Register::EAX)),
@@ -62,8 +63,12 @@ fn is_gpr(cx: &Ctx, i: u32) -> bool {
 }
 
 fn mov(cx: &mut Ctx) -> Flow {
+    let names_segment = |i| cx.insn.op_kind(i) == OpKind::Register && cx.insn.op_register(i).is_segment_register();
+    if names_segment(0) || names_segment(1) {
+        return super::segment::mov(cx);
+    }
     if !is_gpr(cx, 0) || !is_gpr(cx, 1) {
-        // Segment and control register moves are not lifted.
+        // Control and debug register moves are not lifted.
         return Flow::Undefined;
     }
     let v = cx.read_operand(1);
@@ -127,6 +132,15 @@ fn bswap(cx: &mut Ctx) -> Flow {
     let v = cx.read_gpr(reg);
     let r = cx.op(Opcode::Bswap, &[v]);
     cx.write_gpr(reg, r);
+    Flow::Next
+}
+
+/// MOVBE: a load or store with the bytes reversed (a 16-bit register
+/// keeps its upper bits).
+fn movbe(cx: &mut Ctx) -> Flow {
+    let v = cx.read_operand(1);
+    let r = cx.op(Opcode::Bswap, &[v]);
+    cx.write_operand(0, r);
     Flow::Next
 }
 

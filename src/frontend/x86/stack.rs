@@ -22,9 +22,13 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
 const RSP: usize = 4;
 const RBP: usize = 5;
 
-/// RFLAGS bits POPF may change: CF PF AF ZF SF DF OF NT AC ID. TF and the
-/// system bits (IF, IOPL) are kept; the single-step trap is not modelled.
+/// RFLAGS bits POPF may change: CF PF AF ZF SF DF OF NT AC ID. TF is
+/// kept (the single-step trap is not modelled), and so are the system bits
+/// except at CPL 0.
 const POPF_MASK: u64 = 0x0024_4cd5;
+
+/// The system bits POPF sets at CPL 0: IF and IOPL.
+const POPF_SYSTEM: u64 = 0x3200;
 
 /// Pushes `v` (its width decides the step): the store comes before RSP moves.
 pub fn push(cx: &mut Ctx, v: Value) {
@@ -133,7 +137,9 @@ fn pushf(cx: &mut Ctx, ty: Type) -> Flow {
 fn popf(cx: &mut Ctx, ty: Type) -> Flow {
     let v = pop(cx, ty, 0);
     let v = cx.resize(Type::I64, v);
-    let mask = if ty == Type::I16 { POPF_MASK & 0xffff } else { POPF_MASK };
+    // At CPL 0 POPF also sets IF and IOPL.
+    let mask = if cx.mode.user { POPF_MASK } else { POPF_MASK | POPF_SYSTEM };
+    let mask = if ty == Type::I16 { mask & 0xffff } else { mask };
     set_rflags(cx, v, mask);
     Flow::Next
 }

@@ -1,7 +1,11 @@
-//! System and miscellaneous instructions: NOP forms, PAUSE, fences and
-//! prefetches, flag instructions (CLC STC CMC CLD STD LAHF SAHF CLI STI),
-//! CPUID RDTSC RDTSCP RDRAND (runtime helpers), IN OUT (helpers that end the
-//! block), and the runtime exits HLT SYSCALL INT3.
+//! System and miscellaneous instructions: NOP forms (the hint space 0F 18
+//! to 0F 1F with any operand, PREFETCHIT0/1 and the
+//! 0F 0D prefetch hints among them, and the hints that run as NOPs on a
+//! processor without their feature: CLDEMOTE, RDSSP without shadow stacks,
+//! ENDBR), PAUSE, fences, prefetches and cache-line flushes, flag
+//! instructions (CLC STC CMC CLD STD LAHF SAHF CLI STI), CPUID RDTSC RDTSCP
+//! RDRAND RDSEED (runtime helpers), the FS and GS base instructions, IN OUT
+//! (helpers that end the block), and the runtime exits HLT SYSCALL INT3.
 
 use iced_x86::{Mnemonic, OpKind, Register};
 
@@ -15,11 +19,23 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Nop, nop),
     (Mnemonic::Pause, nop),
     (Mnemonic::Endbr64, nop),
+    (Mnemonic::Endbr32, nop),
+    (Mnemonic::Reservednop, nop),
+    (Mnemonic::Cldemote, nop),
+    (Mnemonic::Rdsspd, nop),
+    (Mnemonic::Rdsspq, nop),
+    (Mnemonic::Clflush, flush_line),
+    (Mnemonic::Clflushopt, flush_line),
+    (Mnemonic::Clwb, flush_line),
     (Mnemonic::Prefetchnta, nop),
     (Mnemonic::Prefetcht0, nop),
     (Mnemonic::Prefetcht1, nop),
     (Mnemonic::Prefetcht2, nop),
     (Mnemonic::Prefetchw, nop),
+    (Mnemonic::Prefetch, nop),
+    (Mnemonic::Prefetchwt1, nop),
+    (Mnemonic::Prefetchit0, nop),
+    (Mnemonic::Prefetchit1, nop),
     (Mnemonic::Mfence, fence),
     (Mnemonic::Lfence, fence),
     (Mnemonic::Sfence, fence),
@@ -36,6 +52,11 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[
     (Mnemonic::Rdtsc, |cx| rdtsc(cx, false)),
     (Mnemonic::Rdtscp, |cx| rdtsc(cx, true)),
     (Mnemonic::Rdrand, rdrand),
+    (Mnemonic::Rdseed, rdrand),
+    (Mnemonic::Rdfsbase, |cx| read_base(cx, true)),
+    (Mnemonic::Rdgsbase, |cx| read_base(cx, false)),
+    (Mnemonic::Wrfsbase, |cx| write_base(cx, true)),
+    (Mnemonic::Wrgsbase, |cx| write_base(cx, false)),
     (Mnemonic::In, port_in),
     (Mnemonic::Out, port_out),
     (Mnemonic::Hlt, |cx| cx.exit(ExitReason::Halt, cx.next_ip())),
@@ -52,6 +73,45 @@ fn nop(_: &mut Ctx) -> Flow {
 
 fn fence(cx: &mut Ctx) -> Flow {
     cx.b.ins(Opcode::Fence, None, Imm::None, &[]);
+    Flow::Next
+}
+
+/// CLFLUSH, CLFLUSHOPT, CLWB: nothing to write back (guest memory is
+/// coherent), but the line's address must be one the program may read, or
+/// the instruction faults as a load would.
+fn flush_line(cx: &mut Ctx) -> Flow {
+    let addr = cx.address();
+    cx.load(Type::I8, addr);
+    Flow::Next
+}
+
+fn base_slot(cx: &Ctx, fs: bool) -> crate::visa::Slot {
+    if fs { cx.x.fs_base } else { cx.x.gs_base }
+}
+
+/// RDFSBASE, RDGSBASE: the base, truncated to a 32-bit register.
+fn read_base(cx: &mut Ctx, fs: bool) -> Flow {
+    let reg = cx.insn.op_register(0);
+    let base = cx.get(base_slot(cx, fs));
+    let v = cx.resize(super::ctx::int_type(reg.size()), base);
+    cx.write_gpr(reg, v);
+    Flow::Next
+}
+
+/// WRFSBASE, WRGSBASE: a 32-bit register is zero-extended; a 64-bit value
+/// that is not canonical raises #GP.
+fn write_base(cx: &mut Ctx, fs: bool) -> Flow {
+    let reg = cx.insn.op_register(0);
+    let v = cx.read_gpr(reg);
+    let v = cx.resize(Type::I64, v);
+    if reg.size() == 8 {
+        let k = cx.iconst(Type::I64, 16);
+        let up = cx.op(Opcode::Shl, &[v, k]);
+        let canonical = cx.op(Opcode::Ashr, &[up, k]);
+        let bad = cx.icmp(crate::visa::IntCC::Ne, canonical, v);
+        cx.b.trap_if(bad, crate::visa::TrapCode::User(13));
+    }
+    cx.set(base_slot(cx, fs), v);
     Flow::Next
 }
 
@@ -105,7 +165,8 @@ pub(super) fn call(cx: &mut Ctx, helper: crate::visa::Helper, args: &[Value]) ->
 fn cpuid(cx: &mut Ctx) -> Flow {
     let leaf = cx.read_gpr(Register::EAX);
     let sub = cx.read_gpr(Register::ECX);
-    let r = call(cx, cx.x.cpuid, &[leaf, sub]);
+    let model = cx.iconst(Type::I8, cx.mode.model as u64);
+    let r = call(cx, cx.x.cpuid, &[leaf, sub, model]);
     for (reg, v) in [Register::EAX, Register::EBX, Register::ECX, Register::EDX].into_iter().zip(r) {
         cx.write_gpr(reg, v);
     }

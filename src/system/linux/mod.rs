@@ -25,6 +25,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use crate::engine::{Engine, EngineKind, Fault, Stop};
+use crate::machine::cpuid::Model;
 use crate::machine::x86rt::{NoPorts, X86Runtime};
 use crate::machine::{CpuState, GuestMemory, PERM_R, PERM_W};
 use crate::visa::ExitReason;
@@ -70,6 +71,8 @@ pub struct Options {
     pub log: Option<crate::engine::Log>,
     /// Write a per-block profile to this file at the end (`--profile`).
     pub profile: Option<PathBuf>,
+    /// The processor model presented (`--cpu`).
+    pub cpu: Model,
 }
 
 /// Exit status when `max_insns` runs out (as `timeout` uses).
@@ -115,15 +118,23 @@ fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>, root: &Sysroot) -> Res
     Err(format!("{}: #! interpreters nest too deeply", program.display()))
 }
 
-/// The entry state of a Linux process: user-mode selectors, SSE enabled.
-fn entry_state(entry: u64, rsp: u64) -> CpuState {
+/// The entry state of a Linux process: user-mode selectors, SSE enabled,
+/// CR4.FSGSBASE set (Linux 5.9 and later let user code use RDFSBASE and
+/// friends), the processor model presented.
+fn entry_state(entry: u64, rsp: u64, model: Model) -> CpuState {
     let mut cpu = CpuState::long_mode(entry);
     cpu.gpr[4] = rsp;
     cpu.set_rflags(0x202);
-    // The kernel's user selectors: data 0x2b, code 0x33 (RPL 3).
-    cpu.seg = [0x2b, 0x33, 0x2b, 0x2b, 0, 0];
+    // The kernel's user selectors: code 0x33 and stack 0x2b (RPL 3); DS,
+    // ES, FS and GS null.
+    cpu.seg = USER_SELECTORS;
+    cpu.cr4 |= crate::machine::CR4_FSGSBASE;
+    cpu.cpu_model = model as u8;
     cpu
 }
+
+/// ES CS SS DS FS GS as Linux starts a 64-bit process.
+pub const USER_SELECTORS: [u16; 6] = [0, 0x33, 0x2b, 0, 0, 0];
 
 /// A program's memory and entry state, as `visa run` sets them up before
 /// its first instruction.
@@ -167,6 +178,7 @@ fn load(
     execfn: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
+    model: Model,
 ) -> Result<Loaded, String> {
     let mut mem = GuestMemory::with_protection(GUEST_SIZE).map_err(|e| format!("cannot reserve guest memory: {e}"))?;
     let mut space = mm::AddressSpace::new();
@@ -193,9 +205,10 @@ fn load(
     let mut random = [0u8; 16];
     // SAFETY: getrandom writes at most 16 bytes into our 16-byte buffer.
     unsafe { libc::getrandom(random.as_mut_ptr() as *mut libc::c_void, random.len(), 0) };
-    let (rsp, auxv) = stack::build(&mut mem, &image, interp.as_ref(), execfn, argv, envp, random)?;
+    let machine = stack::Machine { random, model };
+    let (rsp, auxv) = stack::build(&mut mem, &image, interp.as_ref(), execfn, argv, envp, machine)?;
     let entry = interp.as_ref().unwrap_or(&image).entry;
-    Ok(Loaded { mem, space, cpu: entry_state(entry, rsp), auxv })
+    Ok(Loaded { mem, space, cpu: entry_state(entry, rsp, model), auxv })
 }
 
 /// Loads a program image as `visa run` does before its first instruction
@@ -205,7 +218,7 @@ fn load(
 /// image is an error, never a crash.
 pub fn load_image(file: &[u8], linker: &[u8]) -> Result<CpuState, String> {
     let program = ImageFile { bytes: file, backing: mm::Backing::Anonymous };
-    load(program, Linker::Image(linker), b"program", &[b"program".to_vec()], &[]).map(|loaded| loaded.cpu)
+    load(program, Linker::Image(linker), b"program", &[b"program".to_vec()], &[], Model::Max).map(|loaded| loaded.cpu)
 }
 
 /// Loads the program and makes its process.
@@ -216,7 +229,7 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
     let envp: Vec<Vec<u8>> = std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect();
     let execfn = path.as_os_str().as_bytes();
     let image = ImageFile { bytes: &file, backing };
-    let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp)
+    let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp, opts.cpu)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let exe = std::fs::canonicalize(&path).unwrap_or(path.clone());
     Ok(Process {
@@ -385,7 +398,8 @@ fn park_forever() -> ! {
 /// the process to end, since its return from `run` would end it.
 fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
     let opts = p.group.options.clone();
-    let mut rt = X86Runtime::with_host_random(NoPorts, &crate::frontend::x86::X86Env::get().env);
+    let mut rt = X86Runtime::with_host_random(NoPorts, &crate::frontend::x86::X86Env::get().env)
+        .with_tables(&crate::machine::segments::LINUX);
     p.mem.wake_on_code_writes(engine.interrupt_word());
     p.signals.started(int_call!(libc::gettid()), engine.interrupt_word());
     let limit = opts.max_insns.unwrap_or(u64::MAX);

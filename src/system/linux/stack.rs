@@ -25,6 +25,8 @@ const AT_CLKTCK: u64 = 17;
 const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
+/// AT_HWCAP2's bit for "the FSGSBASE instructions are enabled" (Linux 5.9).
+const HWCAP2_FSGSBASE: u64 = 1 << 1;
 const AT_EXECFN: u64 = 31;
 
 /// Writes bytes below `sp` and returns their address.
@@ -40,6 +42,13 @@ fn push_cstr(mem: &mut GuestMemory, sp: &mut u64, s: &[u8]) -> Result<u64, Strin
     push_bytes(mem, sp, &z)
 }
 
+/// What the auxiliary vector tells of the machine: AT_RANDOM's bytes and
+/// the processor model (AT_HWCAP, AT_HWCAP2).
+pub struct Machine {
+    pub random: [u8; 16],
+    pub model: cpuid::Model,
+}
+
 /// Builds the stack below `STACK_TOP` for a program `image` and the dynamic
 /// linker `interp` that starts it, if any; returns the initial RSP
 /// (pointing at argc) and the auxiliary vector's bytes.
@@ -50,8 +59,9 @@ pub fn build(
     execfn: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
-    random: [u8; 16],
+    machine: Machine,
 ) -> Result<(u64, Vec<u8>), String> {
+    let Machine { random, model } = machine;
     let mut sp = STACK_TOP;
     let execfn_at = push_cstr(mem, &mut sp, execfn)?;
     let argv_at = argv.iter().map(|a| push_cstr(mem, &mut sp, a)).collect::<Result<Vec<_>, _>>()?;
@@ -77,8 +87,8 @@ pub fn build(
         (AT_GID, ids.2),
         (AT_EGID, ids.3),
         (AT_PLATFORM, platform_at),
-        (AT_HWCAP, cpuid::cpuid(1, 0)[3] as u64),
-        (AT_HWCAP2, 0),
+        (AT_HWCAP, cpuid::cpuid(model, 1, 0)[3] as u64),
+        (AT_HWCAP2, if model.has("fsgsbase") { HWCAP2_FSGSBASE } else { 0 }),
         (AT_CLKTCK, 100),
         (AT_SECURE, 0),
         (AT_RANDOM, random_at),

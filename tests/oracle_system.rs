@@ -1,0 +1,75 @@
+//! The differential oracle over the system and hint instructions a user
+//! process can run: the hint NOPs (0F 18 to 0F 1F with any operand, the
+//! forms that run as NOPs without their feature), the cache-line flushes,
+//! segment register moves, SMSW, SGDT and SIDT (which Linux emulates for
+//! user code on processors with UMIP), IRET and far JMP and CALL through
+//! memory, run natively and under visa (interpreter and JIT), compared.
+//! Host x86-64 only. `VISA_ORACLE_CASES=N` sets the cases per form
+//! (default 200).
+#![cfg(target_arch = "x86_64")]
+
+use iced_x86::Mnemonic;
+use visa::oracle::assert_forms_if as run_if;
+use visa::oracle::cases::forms;
+
+#[test]
+fn hint_nops() {
+    use Mnemonic::*;
+    let codes = forms(&[
+        Nop,
+        Reservednop,
+        Cldemote,
+        Rdsspd,
+        Rdsspq,
+        Endbr32,
+        Endbr64,
+        Prefetchit0,
+        Prefetchit1,
+        Prefetch,
+        Prefetchwt1,
+    ]);
+    visa::oracle::assert_codes(&codes);
+}
+
+#[test]
+fn cache_line_flushes() {
+    use Mnemonic::*;
+    run_if("clflush", std::arch::is_x86_feature_detected!("sse2"), &[Clflush]);
+    run_if("clflushopt", cpuinfo_has("clflushopt"), &[Clflushopt]);
+    run_if("clwb", cpuinfo_has("clwb"), &[Clwb]);
+}
+
+/// Does the host's /proc/cpuinfo list the flag?
+fn cpuinfo_has(flag: &str) -> bool {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    info.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|w| w == flag))
+}
+
+/// MOV to and from ES CS SS DS (FS and GS are read only: natively their
+/// bases are the harness's).
+#[test]
+fn segment_moves() {
+    let codes = forms(&[Mnemonic::Mov]);
+    let codes: Vec<_> = codes.into_iter().filter(|c| format!("{c:?}").contains("Sreg")).collect();
+    assert_eq!(codes.len(), 6, "{codes:?}");
+    visa::oracle::assert_codes(&codes);
+}
+
+/// IRETD and IRETQ back to 64-bit user code, and far JMP and CALL through
+/// m16:32 and m16:64, with selectors that load and selectors that fault.
+#[test]
+fn iret_and_far_branches() {
+    use Mnemonic::*;
+    visa::oracle::assert_forms(&[Iretd, Iretq]);
+    let far: Vec<_> = forms(&[Jmp, Call]).into_iter().filter(|c| format!("{c:?}").contains("_m16")).collect();
+    assert_eq!(far.len(), 4, "{far:?}");
+    visa::oracle::assert_codes(&far);
+}
+
+/// SMSW, SGDT and SIDT, which Linux answers for user code when the
+/// processor has UMIP (without it they would show the host's own tables).
+#[test]
+fn descriptor_table_reads() {
+    use Mnemonic::*;
+    run_if("umip", cpuinfo_has("umip"), &[Smsw, Sgdt, Sidt]);
+}
