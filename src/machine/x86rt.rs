@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use crate::abi::{HelperCtx, Helpers};
-use crate::machine::cpuid;
+use crate::machine::{CR4_OSXSAVE, CpuState, cpuid};
 use crate::visa::{Env, Helper, TrapCode};
 
 /// Devices on the I/O port bus.
@@ -59,6 +59,7 @@ const BINDINGS: &[(&str, Binding)] = &[
     ("rdrand", Binding::Rdrand),
     ("pcmpstr", Binding::Plain(pcmpstr)),
     ("x87", Binding::Plain(crate::machine::x87::helper)),
+    ("xsave", Binding::Plain(crate::machine::xsave::helper)),
 ];
 
 /// The binding of each of an Env's helpers, by helper index.
@@ -128,6 +129,7 @@ impl<P: Ports> Helpers for X86Runtime<P> {
         match self.bound.get(helper.0 as usize).copied().flatten() {
             Some(Binding::Cpuid) => {
                 let r = cpuid::cpuid(args[0] as u32, args[1] as u32);
+                let r = os_dependent(r, args[0] as u32, args[1] as u32, ctx.state);
                 for (out, v) in results.iter_mut().zip(r) {
                     *out = v as u128;
                 }
@@ -148,6 +150,23 @@ impl<P: Ports> Helpers for X86Runtime<P> {
     fn stop_requested(&self) -> bool {
         self.ports.stop_requested()
     }
+}
+
+/// The CPUID bits that follow the state the OS set: OSXSAVE (leaf 1 ECX
+/// bit 27) mirrors CR4.OSXSAVE, and leaf 0xD's EBX is the XSAVE area size
+/// of the components XCR0 enables.
+fn os_dependent(mut r: [u32; 4], leaf: u32, subleaf: u32, state: &[u8]) -> [u32; 4] {
+    if state.len() < std::mem::size_of::<CpuState>() {
+        return r;
+    }
+    let at = |off: usize| u64::from_ne_bytes(state[off..off + 8].try_into().expect("8 bytes"));
+    let (cr4, xcr0) = (at(CpuState::CR4_OFFSET), at(CpuState::XCR0_OFFSET));
+    match (leaf, subleaf) {
+        (1, _) if cr4 & CR4_OSXSAVE == 0 => r[2] &= !(1 << 27),
+        (0xd, 0) => r[1] = crate::machine::xsave::area_size(xcr0),
+        _ => {}
+    }
+    r
 }
 
 /// PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM (SSE4.2 string compares).

@@ -8,6 +8,7 @@ pub mod native;
 pub mod sequences;
 mod setup;
 mod setup_atomic;
+mod setup_avx;
 mod setup_bits;
 mod setup_mmx;
 mod setup_muldiv;
@@ -121,7 +122,12 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
     load_code(&mut mem, &case.code)?;
     mem.write_bytes(DATA, &case.data).map_err(|e| e.to_string())?;
     // Snippets run in user mode natively: so do they under visa (CS RPL 3).
-    let mut cpu = CpuState { gpr: case.regs.gpr, seg: [0x2b, 0x33, 0x2b, 0x2b, 0, 0], ..CpuState::default() };
+    let mut cpu = CpuState {
+        gpr: case.regs.gpr,
+        seg: [0x2b, 0x33, 0x2b, 0x2b, 0, 0],
+        ymmh: case.regs.ymmh,
+        ..CpuState::long_mode(CODE)
+    };
     cpu.fxrstor_image(&case.regs.fx.0);
     cpu.set_rflags(case.regs.rflags | 0x202);
     cpu.rip = CODE;
@@ -202,6 +208,13 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
         vendors::mmx_store_fault(&case.code, rip, &mut native_fx, &visa_fx);
     }
     diffs.extend(fp_differences(&native_fx, &visa_fx, leeway.st_ulps, vendor));
+    if native::host_has_avx() {
+        for (i, (n, v)) in native_regs.ymmh.iter().zip(&cpu.ymmh).enumerate() {
+            if !vendors::xmm_agrees(vendor, *n, *v) {
+                diffs.push(format!("ymm{i} upper: native {n:#034x}, visa {v:#034x}"));
+            }
+        }
+    }
     let (mut native_data, mut data) = (native_data, data);
     for &(at, len) in &leeway.data {
         let at = (at - DATA) as usize;
@@ -245,7 +258,7 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
     }
     let mut mem = GuestMemory::new(END + 16).map_err(|e| e.to_string())?;
     load_code(&mut mem, &case.code)?;
-    if let Ok(lifted) = lift_block(&mem, CODE, Mode::default()) {
+    if let Ok(lifted) = lift_block(&mem, CODE, Mode { user: true, ..Mode::from_mxcsr(case.regs.fx.mxcsr()) }) {
         report += &text::print_block(&X86Env::get().env, &lifted.block);
     }
     Err(report)
@@ -483,10 +496,11 @@ pub fn assert_codes(codes: &[iced_x86::Code]) {
         assert!(report.unencodable.is_empty(), "forms with no encodable case: {:?}", report.unencodable);
         assert!(
             report.failures.is_empty(),
-            "{tier:?}: {} of {} forms fail ({} cases):\n{}",
+            "{tier:?}: {} of {} forms fail ({} cases): {}\n{}",
             report.failures.len(),
             report.forms,
             report.cases,
+            report.failures.iter().filter_map(|f| f.split(':').next()).collect::<Vec<_>>().join(" "),
             report.failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n\n")
         );
     }

@@ -17,6 +17,8 @@ pub struct X86Env {
     pub fs_base: Slot,
     pub gs_base: Slot,
     pub xmm: [Slot; 16],
+    /// The upper halves (bits 128-255) of YMM0-YMM15.
+    pub ymmh: [Slot; 16],
     pub mxcsr: Slot,
     /// MM0-MM7: the significands (bits 0-63) of the x87 registers R0-R7.
     pub mm: [Slot; 8],
@@ -38,11 +40,19 @@ pub struct X86Env {
     /// The x87 FPU: (encoded `x87_op::X87Op`, memory address,
     /// instruction address) -> ().
     pub x87: Helper,
+    /// XSAVE XSAVEOPT XSAVEC XRSTOR XGETBV XSETBV: (encoded
+    /// `xsave::XOp`, memory address) -> ().
+    pub xsave: Helper,
 }
 
 const XMM_NAMES: [&str; 16] = [
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
     "xmm14", "xmm15",
+];
+
+const YMMH_NAMES: [&str; 16] = [
+    "ymmh0", "ymmh1", "ymmh2", "ymmh3", "ymmh4", "ymmh5", "ymmh6", "ymmh7", "ymmh8", "ymmh9", "ymmh10", "ymmh11",
+    "ymmh12", "ymmh13", "ymmh14", "ymmh15",
 ];
 
 const MM_NAMES: [&str; 8] = ["mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7"];
@@ -59,6 +69,8 @@ impl X86Env {
         let fs_base = env.slot("fs_base", Type::I64, CpuState::FS_BASE_OFFSET as u32);
         let gs_base = env.slot("gs_base", Type::I64, CpuState::GS_BASE_OFFSET as u32);
         let xmm = std::array::from_fn(|i| env.slot(XMM_NAMES[i], Type::V128, (CpuState::XMM_OFFSET + 16 * i) as u32));
+        let ymmh =
+            std::array::from_fn(|i| env.slot(YMMH_NAMES[i], Type::V128, (CpuState::YMMH_OFFSET + 16 * i) as u32));
         let mxcsr = env.slot("mxcsr", Type::I32, CpuState::MXCSR_OFFSET as u32);
         let mm = std::array::from_fn(|i| env.slot(MM_NAMES[i], Type::I64, CpuState::mm_offset(i) as u32));
         let fpr_exp =
@@ -77,6 +89,7 @@ impl X86Env {
             true,
         );
         let x87 = env.helper("x87", &[Type::I64, Type::I64, Type::I64], &[], false);
+        let xsave = env.helper("xsave", &[Type::I64, Type::I64], &[], false);
         X86Env {
             env,
             gpr,
@@ -85,6 +98,7 @@ impl X86Env {
             fs_base,
             gs_base,
             xmm,
+            ymmh,
             mxcsr,
             mm,
             fpr_exp,
@@ -97,6 +111,7 @@ impl X86Env {
             rdrand,
             pcmpstr,
             x87,
+            xsave,
         }
     }
 

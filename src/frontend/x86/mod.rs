@@ -17,6 +17,7 @@
 
 mod alu;
 mod atomic;
+mod avx;
 mod bits;
 mod control;
 mod ctx;
@@ -32,7 +33,9 @@ mod sse_move;
 mod stack;
 mod string;
 mod system;
+pub mod vex;
 mod x87;
+mod xsave;
 
 use std::sync::OnceLock;
 
@@ -69,6 +72,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
         for family in [
             alu::TABLE,
             atomic::TABLE,
+            avx::TABLE,
             bits::TABLE,
             control::TABLE,
             mov::TABLE,
@@ -82,6 +86,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             string::TABLE,
             system::TABLE,
             x87::TABLE,
+            xsave::TABLE,
         ] {
             for (m, f) in family {
                 assert!(table[*m as usize].is_none(), "{m:?} lifted twice");
@@ -104,7 +109,7 @@ pub fn lifted_mnemonics() -> impl Iterator<Item = Mnemonic> {
 /// Instructions that raise #GP at CPL 3 (with IOPL 0, as user mode runs).
 fn privileged(m: Mnemonic) -> bool {
     use Mnemonic::*;
-    matches!(m, Hlt | Cli | Sti | In | Out | Insb | Insw | Insd | Outsb | Outsw | Outsd)
+    matches!(m, Hlt | Cli | Sti | In | Out | Insb | Insw | Insd | Outsb | Outsw | Outsd | Xsetbv)
 }
 
 /// The x86 exception a V-ISA trap raises.
@@ -120,27 +125,31 @@ pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
 
 /// What a translation is specialised for besides its address: the SSE
 /// rounding direction (MXCSR.RC), so SSE float operations carry it as an
-/// explicit V-ISA rounding mode, and the privilege level (user code may not
-/// halt, mask interrupts or do port I/O). Instructions that change MXCSR end
-/// their block, so the next block is looked up in the new mode.
+/// explicit V-ISA rounding mode, the privilege level (user code may not
+/// halt, mask interrupts or do port I/O), and whether AVX is enabled
+/// (CR4.OSXSAVE and XCR0; else VEX instructions raise #UD). Instructions
+/// that change MXCSR or XCR0 end their block, so the next block is looked
+/// up in the new mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
     pub rounding: crate::visa::Round,
     /// Running at CPL 3.
     pub user: bool,
+    /// AVX instructions may run.
+    pub avx: bool,
 }
 
 impl Default for Mode {
-    /// The state at reset: round to nearest, CPL 0.
+    /// The state of a long-mode CPU: round to nearest, CPL 0, AVX enabled.
     fn default() -> Mode {
-        Mode { rounding: crate::visa::Round::Nearest, user: false }
+        Mode { rounding: crate::visa::Round::Nearest, user: false, avx: true }
     }
 }
 
 impl Mode {
     /// The mode of a CPU state (CPL from CS's low bits).
     pub fn of(cpu: &crate::machine::CpuState) -> Mode {
-        Mode { user: cpu.seg[1] & 3 == 3, ..Mode::from_mxcsr(cpu.mxcsr) }
+        Mode { user: cpu.seg[1] & 3 == 3, avx: cpu.avx_enabled(), ..Mode::from_mxcsr(cpu.mxcsr) }
     }
 
     pub fn from_mxcsr(mxcsr: u32) -> Mode {
@@ -151,17 +160,17 @@ impl Mode {
             2 => Round::Up,
             _ => Round::Zero,
         };
-        Mode { rounding, user: false }
+        Mode { rounding, ..Mode::default() }
     }
 
     /// The mode as the bits a translation cache keys on.
     pub fn bits(self) -> u32 {
-        self.rounding as u32 | (self.user as u32) << 2
+        self.rounding as u32 | (self.user as u32) << 2 | (self.avx as u32) << 3
     }
 
     pub fn from_bits(bits: u32) -> Mode {
         let rounding = crate::visa::Round::from_code((bits & 3) as u8).unwrap_or(crate::visa::Round::Nearest);
-        Mode { rounding, user: bits & 4 != 0 }
+        Mode { rounding, user: bits & 4 != 0, avx: bits & 8 != 0 }
     }
 }
 
@@ -206,7 +215,10 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
         cx.insn = insn;
         let at = (ip - base) as usize;
         cx.bytes[..len as usize].copy_from_slice(&buf[at..at + len as usize]);
-        let flow = match (insn.is_invalid(), table[insn.mnemonic() as usize]) {
+        let lift = table[insn.mnemonic() as usize];
+        let vex = vex::needs_avx(&insn);
+        let flow = match (insn.is_invalid() || (vex && !mode.avx), lift) {
+            (false, None) if vex => cx.lift_with(vex::lift),
             (false, Some(_)) if mode.user && privileged(insn.mnemonic()) => {
                 // #GP: user code may not do this.
                 let yes = cx.iconst(crate::visa::Type::I1, 1);
