@@ -136,12 +136,19 @@ pub fn execute(cpu: &mut CpuState, mem: &mut dyn crate::abi::HelperMemory, op: X
     if op.kind == Kind::Xrstor {
         return restore(cpu, op.wide, rfbm, &area);
     }
-    let compact = op.kind == Kind::Xsavec;
-    let saved = match op.kind {
+    save(cpu, op.kind, op.wide, rfbm, &mut area);
+    mem.write(addr, &area)
+}
+
+/// Writes the components of `rfbm` into `area` (at least `area_size(rfbm)`
+/// bytes) as XSAVE, XSAVEOPT or XSAVEC does.
+fn save(cpu: &CpuState, kind: Kind, wide: bool, rfbm: u64, area: &mut [u8]) {
+    let compact = kind == Kind::Xsavec;
+    let saved = match kind {
         Kind::Xsave => rfbm,
         _ => rfbm & in_use(cpu),
     };
-    let legacy = legacy(cpu, op.wide);
+    let legacy = legacy(cpu, wide);
     if saved & 1 != 0 {
         area[0..24].copy_from_slice(&legacy[0..24]);
         area[32..160].copy_from_slice(&legacy[32..160]);
@@ -157,13 +164,29 @@ pub fn execute(cpu: &mut CpuState, mem: &mut dyn crate::abi::HelperMemory, op: X
             area[AVX_OFFSET + 16 * i..AVX_OFFSET + 16 * (i + 1)].copy_from_slice(&h.to_le_bytes());
         }
     }
-    let bv = (le64(&area, HEADER) & !rfbm) | (in_use(cpu) & rfbm);
+    let bv = (le64(area, HEADER) & !rfbm) | (in_use(cpu) & rfbm);
     let bv = if compact { in_use(cpu) & rfbm } else { bv };
     area[HEADER..HEADER + 8].copy_from_slice(&bv.to_le_bytes());
     if compact {
         area[HEADER + 8..HEADER + 16].copy_from_slice(&(rfbm | 1 << 63).to_le_bytes());
     }
-    mem.write(addr, &area)
+}
+
+/// The standard-format XSAVE area of the components `rfbm` (64-bit
+/// format, header cleared first), as Linux writes it in a signal frame.
+pub fn save_image(cpu: &CpuState, rfbm: u64) -> Vec<u8> {
+    let mut area = vec![0u8; area_size(rfbm) as usize];
+    save(cpu, Kind::Xsave, true, rfbm, &mut area);
+    area
+}
+
+/// XRSTOR (64-bit format) of the components `rfbm` from `area`: #GP for a
+/// bad header or MXCSR, and then `cpu` is unchanged.
+pub fn restore_image(cpu: &mut CpuState, rfbm: u64, area: &[u8]) -> Result<(), TrapCode> {
+    if area.len() < area_size(rfbm) as usize {
+        return Err(GP);
+    }
+    restore(cpu, true, rfbm, area)
 }
 
 /// The FXSAVE image of the legacy region (FIP and FDP as FXSAVE writes them).
