@@ -6,6 +6,7 @@
 mod cpu;
 pub mod cpuid;
 mod memory;
+pub mod vector_mem;
 pub mod x86rt;
 pub mod x87;
 pub mod xsave;

@@ -60,6 +60,8 @@ const BINDINGS: &[(&str, Binding)] = &[
     ("pcmpstr", Binding::Plain(pcmpstr)),
     ("x87", Binding::Plain(crate::machine::x87::helper)),
     ("xsave", Binding::Plain(crate::machine::xsave::helper)),
+    ("maskmov", Binding::Plain(crate::machine::vector_mem::maskmov)),
+    ("gather", Binding::Plain(crate::machine::vector_mem::gather)),
 ];
 
 /// The binding of each of an Env's helpers, by helper index.

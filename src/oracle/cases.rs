@@ -205,6 +205,10 @@ fn supported(kind: K) -> bool {
             | K::ymm_or_mem
             | K::ymm_vvvv
             | K::ymm_is4
+            | K::mem_vsib32x
+            | K::mem_vsib32y
+            | K::mem_vsib64x
+            | K::mem_vsib64y
             | K::mm_reg
             | K::mm_rm
             | K::mm_or_mem
@@ -409,7 +413,26 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
             | K::mm_or_mem => rng.chance(50),
             _ => false,
         };
-        if use_mem {
+        if matches!(kind, K::mem_vsib32x | K::mem_vsib32y | K::mem_vsib64x | K::mem_vsib64y) {
+            // A base register at the middle of the data; the index
+            // register's lanes are made small offsets by `setup_avx`.
+            let target = DATA + 0x800 + rng.below(0x400);
+            let base = loop {
+                let r = rng.pick(&GPR64);
+                if r != Register::RSP && values[index_of(r)].is_none() {
+                    break r;
+                }
+            };
+            values[index_of(base)] = Some(target);
+            let first = if matches!(kind, K::mem_vsib32y | K::mem_vsib64y) { Register::YMM0 } else { Register::XMM0 };
+            insn.set_op_kind(i, OpKind::Memory);
+            insn.set_memory_base(base);
+            insn.set_memory_index(first + rng.below(16) as u32);
+            insn.set_memory_index_scale(rng.pick(&[1u32, 2, 4, 8]));
+            insn.set_memory_displacement64(0);
+            insn.set_memory_displ_size(1);
+            mem_target = Some(target);
+        } else if use_mem {
             let size = 32;
             let target = DATA + 0x100 + rng.below(DATA_LEN as u64 - 0x200 - size);
             // Vector operands are mostly aligned to their size (misaligned

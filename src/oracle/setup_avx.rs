@@ -63,6 +63,29 @@ pub fn adjust(
             };
         }
     }
+    let index = insn.memory_index();
+    if index.is_xmm() || index.is_ymm() {
+        // Gather indices: small offsets either side of the base, so every
+        // element lands in the data; masks with random sign bits.
+        let n = if index.is_ymm() { index as usize - Register::YMM0 as usize } else { index.number() };
+        let lane = if matches!(
+            code.mnemonic(),
+            Mnemonic::Vgatherqps | Mnemonic::Vgatherqpd | Mnemonic::Vpgatherqd | Mnemonic::Vpgatherqq
+        ) {
+            64
+        } else {
+            32
+        };
+        let mut halves = [0u128; 2];
+        for h in halves.iter_mut() {
+            for i in 0..128 / lane {
+                let v = (rng.below(96) as i64 - 32) as u128 & (u128::MAX >> (128 - lane));
+                *h |= v << (i * lane);
+            }
+        }
+        regs.fx.set_xmm(n, halves[0]);
+        regs.ymmh[n] = halves[1];
+    }
     if let Some(target) = mem.filter(|_| insn.memory_size().size() == 32 && (approximation || rng.chance(50))) {
         let at = (target - DATA) as usize;
         let low: [u8; 16] = data[at..at + 16].try_into().expect("16 bytes");

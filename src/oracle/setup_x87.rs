@@ -137,6 +137,10 @@ fn transcendental_argument(m: Mnemonic, rng: &mut Rng) -> u128 {
 /// The memory operand's address.
 fn address(insn: &Instruction, regs: &Regs) -> Option<u64> {
     (0..insn.op_count()).find(|i| insn.op_kind(*i) == OpKind::Memory)?;
+    if insn.memory_index().is_xmm() || insn.memory_index().is_ymm() {
+        // A gather's: one address per element, none of them x87's.
+        return None;
+    }
     if insn.memory_base() == Register::RIP {
         return Some(insn.memory_displacement64());
     }

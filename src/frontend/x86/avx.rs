@@ -4,8 +4,9 @@
 //! CVTDQ2PD CVTPS2PD, the narrowing CVTPD2PS CVTPD2DQ CVTTPD2DQ), and the
 //! instructions SSE lacks: VZEROUPPER VZEROALL, VTESTPS VTESTPD, the
 //! broadcasts, VINSERT/VEXTRACT F128/I128, VPERM2F128/I128, VPERMQ VPERMPD
-//! VPERMD VPERMPS, VPERMILPS VPERMILPD, VPBLENDD and the variable shifts
-//! VPSLLV VPSRLV VPSRAV. A YMM register is two v128 values (the XMM slot
+//! VPERMD VPERMPS, VPERMILPS VPERMILPD, VPBLENDD, the variable shifts
+//! VPSLLV VPSRLV VPSRAV, and the masked and gathered accesses VMASKMOV
+//! VPMASKMOV VGATHER VPGATHER (runtime helpers, `machine::vector_mem`). A YMM register is two v128 values (the XMM slot
 //! and its upper half); a VEX.128 destination has its upper half zeroed.
 //! Where a crossing form is an SSE operation on each half's inputs, the SSE
 //! lifting computes it (`vex::sse_op`).
@@ -74,6 +75,18 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = {
         (Vpsrlvd, |cx| variable_shift(cx, Vlshr, Type::I32x4)),
         (Vpsrlvq, |cx| variable_shift(cx, Vlshr, Type::I64x2)),
         (Vpsravd, |cx| variable_shift(cx, Vashr, Type::I32x4)),
+        (Vmaskmovps, |cx| maskmov(cx, 4)),
+        (Vmaskmovpd, |cx| maskmov(cx, 8)),
+        (Vpmaskmovd, |cx| maskmov(cx, 4)),
+        (Vpmaskmovq, |cx| maskmov(cx, 8)),
+        (Vgatherdps, |cx| gather(cx, 4, 4)),
+        (Vgatherqps, |cx| gather(cx, 4, 8)),
+        (Vgatherdpd, |cx| gather(cx, 8, 4)),
+        (Vgatherqpd, |cx| gather(cx, 8, 8)),
+        (Vpgatherdd, |cx| gather(cx, 4, 4)),
+        (Vpgatherqd, |cx| gather(cx, 4, 8)),
+        (Vpgatherdq, |cx| gather(cx, 8, 4)),
+        (Vpgatherqq, |cx| gather(cx, 8, 8)),
     ]
 };
 
@@ -99,11 +112,7 @@ fn number(reg: Register) -> usize {
 /// memory operands need no alignment.
 fn read(cx: &mut Ctx, i: u32) -> Ymm {
     if cx.insn.op_kind(i) == OpKind::Register {
-        let reg = cx.insn.op_register(i);
-        let n = number(reg);
-        let low = cx.get(cx.x.xmm[n]);
-        let high = if reg.is_ymm() { cx.get(cx.x.ymmh[n]) } else { cx.vconst(0) };
-        return [low, high];
+        return read_register(cx, cx.insn.op_register(i));
     }
     let addr = cx.address();
     match cx.insn.memory_size().size() {
@@ -437,4 +446,60 @@ fn variable_shift(cx: &mut Ctx, op: Opcode, shape: Type) -> Flow {
     }
     write(cx, dest(cx), out);
     Flow::Next
+}
+
+/// VMASKMOVPS/PD VPMASKMOVD/Q: the elements of `elem` bytes whose mask
+/// lane (the first source) has its sign set are loaded (zero elsewhere) or
+/// stored (the others left alone).
+fn maskmov(cx: &mut Ctx, elem: u32) -> Flow {
+    let store = cx.is_memory(0);
+    let mask = read(cx, 1);
+    let data = if store { read(cx, 2) } else { [mask[0], mask[1]] };
+    let count = cx.insn.memory_size().size() as u32 / elem;
+    let addr = cx.address();
+    let op = cx.iconst(Type::I64, crate::machine::vector_mem::maskmov_op(elem, count, store));
+    let r = super::system::call(cx, cx.x.maskmov, &[op, addr, mask[0], mask[1], data[0], data[1]]);
+    if !store {
+        write(cx, dest(cx), [r[0], r[1]]);
+    }
+    Flow::Next
+}
+
+/// VGATHER VPGATHER: each element (of `elem` bytes) whose lane of the mask
+/// (the third operand) has its sign set is loaded from the base plus its
+/// index (of `index` bytes, in the VSIB register) scaled; the mask is then
+/// zero. #UD when two of the destination, index and mask registers are one.
+fn gather(cx: &mut Ctx, elem: u32, index: u32) -> Flow {
+    let insn = cx.insn;
+    let (dst, idx, mask_reg) = (insn.op0_register(), insn.memory_index(), insn.op2_register());
+    let numbers = [number(dst), number(idx), number(mask_reg)];
+    if numbers[0] == numbers[1] || numbers[0] == numbers[2] || numbers[1] == numbers[2] {
+        return Flow::Undefined;
+    }
+    let count = (dst.size() as u32 / elem).min(idx.size() as u32 / index);
+    let mut base = cx.iconst(Type::I64, insn.memory_displacement64());
+    if insn.memory_base() != Register::None {
+        let b = cx.read_gpr(insn.memory_base());
+        base = cx.op(Iadd, &[base, b]);
+    }
+    if let Some(seg) = cx.segment_base() {
+        base = cx.op(Iadd, &[base, seg]);
+    }
+    let old = read(cx, 0);
+    let mask = read(cx, 2);
+    let index_v = read_register(cx, idx);
+    let op = cx.iconst(Type::I64, crate::machine::vector_mem::gather_op(elem, index, count, insn.memory_index_scale()));
+    let r = super::system::call(cx, cx.x.gather, &[op, base, index_v[0], index_v[1], mask[0], mask[1], old[0], old[1]]);
+    write(cx, dst, [r[0], r[1]]);
+    let zero = cx.vconst(0);
+    write(cx, mask_reg, [zero, zero]);
+    Flow::Next
+}
+
+/// An XMM or YMM register as a YMM value (an XMM one zero above).
+fn read_register(cx: &mut Ctx, reg: Register) -> Ymm {
+    let n = number(reg);
+    let low = cx.get(cx.x.xmm[n]);
+    let high = if reg.is_ymm() { cx.get(cx.x.ymmh[n]) } else { cx.vconst(0) };
+    [low, high]
 }

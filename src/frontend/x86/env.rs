@@ -43,6 +43,12 @@ pub struct X86Env {
     /// XSAVE XSAVEOPT XSAVEC XRSTOR XGETBV XSETBV: (encoded
     /// `xsave::XOp`, memory address) -> ().
     pub xsave: Helper,
+    /// VMASKMOV VPMASKMOV: (op, address, mask lo, mask hi, data lo, data
+    /// hi) -> (loaded lo, loaded hi); see `machine::vector_mem`.
+    pub maskmov: Helper,
+    /// VGATHER VPGATHER: (op, base, index lo, index hi, mask lo, mask hi,
+    /// destination lo, destination hi) -> (destination lo, hi).
+    pub gather: Helper,
 }
 
 const XMM_NAMES: [&str; 16] = [
@@ -90,6 +96,9 @@ impl X86Env {
         );
         let x87 = env.helper("x87", &[Type::I64, Type::I64, Type::I64], &[], false);
         let xsave = env.helper("xsave", &[Type::I64, Type::I64], &[], false);
+        let v = Type::V128;
+        let maskmov = env.helper("maskmov", &[Type::I64, Type::I64, v, v, v, v], &[v, v], false);
+        let gather = env.helper("gather", &[Type::I64, Type::I64, v, v, v, v, v, v], &[v, v], false);
         X86Env {
             env,
             gpr,
@@ -112,6 +121,8 @@ impl X86Env {
             pcmpstr,
             x87,
             xsave,
+            maskmov,
+            gather,
         }
     }
 
