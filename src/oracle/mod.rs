@@ -434,6 +434,13 @@ pub fn run_simd_sequences(count: usize, len: usize, seed: u64, tier: Tier, max_f
     run_cases(count, seed, tier, max_failures, |rng| simd_sequences::simd_sequence_case(&forms, len, rng))
 }
 
+/// Runs `count` random sequences of `len` instructions mostly of AVX and
+/// AVX2 forms (at most `max_failures` failures).
+pub fn run_avx_sequences(count: usize, len: usize, seed: u64, tier: Tier, max_failures: usize) -> SequenceReport {
+    let forms = simd_sequences::SimdForms::new();
+    run_cases(count, seed, tier, max_failures, |rng| simd_sequences::avx_sequence_case(&forms, len, rng))
+}
+
 /// The long runs' settings: `VISA_ORACLE_LONG` instructions (else
 /// `default`) on the tier `VISA_ORACLE_TIER` names (`jit`, else the
 /// interpreter).

@@ -306,7 +306,7 @@ pub fn leeway(code: &[u8], regs: &Regs) -> Leeway {
         };
         // Offset of a stored MXCSR image.
         let mxcsr = match m {
-            Mnemonic::Stmxcsr => Some(0),
+            Mnemonic::Stmxcsr | Mnemonic::Vstmxcsr => Some(0),
             Mnemonic::Fxsave | Mnemonic::Fxsave64 => Some(24),
             _ => None,
         };
