@@ -2,7 +2,9 @@
 //! `vtdyn` (dlopen of a library it ships, /proc/self, the auxiliary vector,
 //! the vsyscall page), Debian's programs (python3, perl, bash, coreutils,
 //! gzip, xz, find, diff), scripts that run them, and the guest root
-//! (`--sysroot`, `VISA_SYSROOT`). Each runs natively and under the
+//! (`--sysroot`, `VISA_SYSROOT`), and `vtv3`, built for x86-64-v3 (AVX2
+//! loops, the C library's AVX2 string routines, the AVX state in signal
+//! frames, XSAVE in the lazy-binding trampoline). Each runs natively and under the
 //! interpreter and the tiered engine, and must print the same standard
 //! output and end the same way.
 
@@ -115,6 +117,26 @@ print(sorted(set(open("words").read().split())), sum(int(n) for n in open("numbe
 print(f"{3.141592653589793:.10e} {2**100} {-7 // 2} {7.5 % -2}")
 sys.exit(3)
 "#;
+
+#[test]
+fn x86_64_v3_program_runs_as_natively() {
+    // The native run needs AVX2 and BMI2 on the host.
+    if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi2")) {
+        assert!(std::env::var_os("CI").is_none(), "CI must run the x86-64-v3 program natively");
+        eprintln!("SKIPPED: the host is not x86-64-v3; vtv3 not compared");
+        return;
+    }
+    let scratch = Scratch::new("dyn-vtv3");
+    let run = check("vtv3", &vtv3(), &[], &scratch.0);
+    assert_lines(
+        &run,
+        &[
+            "signal: magic 1 features 1\n",
+            "ymm5 after the handler: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 \
+             aa ab ac ad ae af\n",
+        ],
+    );
+}
 
 #[test]
 fn python3_runs_a_script_with_its_standard_library() {

@@ -137,7 +137,7 @@ fn fs_and_gs_overrides_add_their_bases() {
 
 #[test]
 fn instructions_not_lifted_raise_ud_at_their_address() {
-    // AVX and XGETBV are not reported by CPUID, so they are #UD.
+    // With CR4.OSXSAVE clear, AVX and XGETBV are #UD; UD2 always is.
     for (i, build) in [
         (|a: &mut CodeAssembler| a.vmovaps(xmm0, xmm1)) as fn(&mut CodeAssembler) -> Result<(), IcedError>,
         |a| a.xgetbv(),
@@ -146,11 +146,14 @@ fn instructions_not_lifted_raise_ud_at_their_address() {
     .into_iter()
     .enumerate()
     {
-        let r = run(|a| {
-            a.mov(eax, 5u32)?;
-            build(a)?;
-            a.hlt()
-        });
+        let r = run_with(
+            |a| {
+                a.mov(eax, 5u32)?;
+                build(a)?;
+                a.hlt()
+            },
+            |cpu| cpu.cr4 &= !visa::machine::CR4_OSXSAVE,
+        );
         assert_eq!(r.stop, Stop::Fault(Fault { vector: 6, rip: CODE + 5, addr: None }), "case {i}");
         assert_eq!(r.cpu.gpr[0], 5, "the instruction before it completed");
         assert_eq!(r.cpu.flags[flag::CF], 0);

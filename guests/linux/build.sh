@@ -34,3 +34,9 @@ ls -l bin/vtnet
 $CC -O2 -static -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -fno-pie -no-pie -o bin/vtisa isa/*.c
 strip bin/vtisa
 ls -l bin/vtisa
+
+# The x86-64-v3 test program bin/vtv3 (v3/vtv3.c): AVX2 and BMI code from
+# the compiler, dynamically linked with lazy binding.
+$CC -O2 -march=x86-64-v3 -Wall -Wextra -Wl,-z,lazy -o bin/vtv3 v3/vtv3.c
+strip bin/vtv3
+ls -l bin/vtv3

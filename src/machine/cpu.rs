@@ -22,6 +22,12 @@ pub const MXCSR_MASK: u32 = 0xffff;
 /// CR4.FSGSBASE: RDFSBASE, RDGSBASE, WRFSBASE and WRGSBASE may run.
 pub const CR4_FSGSBASE: u64 = 1 << 16;
 
+/// CR4.OSXSAVE: the OS manages state with XSAVE (XGETBV and AVX allowed).
+pub const CR4_OSXSAVE: u64 = 1 << 18;
+
+/// The XCR0 bits visa implements: x87, SSE, AVX.
+pub const XCR0_SUPPORTED: u64 = 7;
+
 /// RFLAGS bits kept in `CpuState::flags` rather than `rflags_rest`.
 pub const SPLIT_FLAGS_MASK: u64 = 0x0cd5;
 
@@ -74,6 +80,13 @@ pub struct CpuState {
     /// R[(TOP + i) mod 8]), each an 80-bit value in the low bits. The MMX
     /// register MMi is the significand (bits 0-63) of Ri.
     pub st: [u128; 8],
+    /// The upper halves (bits 128-255) of YMM0-YMM15; XMMi is the lower half.
+    pub ymmh: [u128; 16],
+    /// XCR0: the state components XSAVE manages and the OS enabled (bit 0
+    /// x87, 1 SSE, 2 AVX); AVX instructions raise #UD unless CR4.OSXSAVE is
+    /// set and bits 1 and 2 are.
+    pub xcr0: u64,
+    pub _xcr_pad: u64,
 }
 
 impl Default for CpuState {
@@ -103,21 +116,38 @@ impl Default for CpuState {
             fip: 0,
             fdp: 0,
             st: [0; 8],
+            ymmh: [0; 16],
+            xcr0: 1,
+            _xcr_pad: 0,
         }
     }
 }
 
 // No implicit padding: every byte of the record belongs to a field.
 const _: () = assert!(
-    offset_of!(CpuState, xmm) == 192 && offset_of!(CpuState, st) == 512 && std::mem::size_of::<CpuState>() == 640
+    offset_of!(CpuState, xmm) == 192
+        && offset_of!(CpuState, st) == 512
+        && offset_of!(CpuState, ymmh) == 640
+        && std::mem::size_of::<CpuState>() == 912
 );
 
 impl CpuState {
-    /// A CPU in 64-bit long mode at `rip`, with x87 and SSE enabled (CR0:
-    /// PE MP ET NE WP AM PG; CR4: PAE OSFXSR OSXMMEXCPT; EFER: LME LMA SCE);
-    /// segments and the rest are the caller's.
+    /// A CPU in 64-bit long mode at `rip`, with x87, SSE and AVX enabled
+    /// (CR0: PE MP ET NE WP AM PG; CR4: PAE OSFXSR OSXMMEXCPT OSXSAVE; XCR0:
+    /// x87 SSE AVX; EFER: LME LMA SCE); segments and the rest are the
+    /// caller's.
     pub fn long_mode(rip: u64) -> CpuState {
-        CpuState { rip, cr0: 0x8005_0033, cr4: 0x0620, efer: 0x0501, ..CpuState::default() }
+        CpuState { rip, cr0: 0x8005_0033, cr4: 0x4_0620, efer: 0x0501, xcr0: XCR0_SUPPORTED, ..CpuState::default() }
+    }
+
+    /// AVX instructions may run: CR4.OSXSAVE and XCR0's SSE and AVX bits.
+    pub fn avx_enabled(&self) -> bool {
+        self.cr4 & CR4_OSXSAVE != 0 && self.xcr0 & 6 == 6
+    }
+
+    /// YMMi as its two 128-bit halves (low, high).
+    pub fn ymm(&self, i: usize) -> [u128; 2] {
+        [self.xmm[i], self.ymmh[i]]
     }
 
     pub const GPR_OFFSET: usize = offset_of!(CpuState, gpr);
@@ -134,6 +164,9 @@ impl CpuState {
     pub const FSW_OFFSET: usize = offset_of!(CpuState, fsw);
     pub const FTW_OFFSET: usize = offset_of!(CpuState, ftw);
     pub const ST_OFFSET: usize = offset_of!(CpuState, st);
+    pub const YMMH_OFFSET: usize = offset_of!(CpuState, ymmh);
+    pub const XCR0_OFFSET: usize = offset_of!(CpuState, xcr0);
+    pub const CR4_OFFSET: usize = offset_of!(CpuState, cr4);
 
     /// Offset of MMi, the 64-bit significand (bits 0-63) of the x87
     /// register Ri, inside `st[i]` as the host orders a `u128`'s bytes.

@@ -78,8 +78,12 @@ const FEATURES: &[(&str, u32, Reg, u32, Model)] = &[
     ("popcnt", 1, Reg::Ecx, 23, Model::V2),
     ("aes", 1, Reg::Ecx, 25, Model::Max),
     ("rdrand", 1, Reg::Ecx, 30, Model::Max),
+    ("xsave", 1, Reg::Ecx, 26, Model::V3),
+    ("osxsave", 1, Reg::Ecx, 27, Model::V3),
+    ("avx", 1, Reg::Ecx, 28, Model::V3),
     ("fsgsbase", 7, Reg::Ebx, 0, Model::Max),
     ("bmi1", 7, Reg::Ebx, 3, Model::V3),
+    ("avx2", 7, Reg::Ebx, 5, Model::V3),
     ("bmi2", 7, Reg::Ebx, 8, Model::V3),
     ("rdseed", 7, Reg::Ebx, 18, Model::Max),
     ("adx", 7, Reg::Ebx, 19, Model::Max),
@@ -144,11 +148,12 @@ fn le(bytes: &[u8]) -> u32 {
 pub fn cpuid(model: Model, leaf: u32, subleaf: u32) -> [u32; 4] {
     let bits = |leaf, reg| bits(model, leaf, reg);
     match leaf {
-        0 => [7, le(&VENDOR[0..4]), le(&VENDOR[8..12]), le(&VENDOR[4..8])],
+        0 => [0xd, le(&VENDOR[0..4]), le(&VENDOR[8..12]), le(&VENDOR[4..8])],
         // Family 6, model 0x3a, stepping 9; CLFLUSH line 8 qwords; one logical CPU.
         1 => [0x0003_06a9, 0x0001_0800, bits(1, Reg::Ecx), bits(1, Reg::Edx)],
         4 => cache_leaf(subleaf),
         7 if subleaf == 0 => [0, bits(7, Reg::Ebx), bits(7, Reg::Ecx), bits(7, Reg::Edx)],
+        0xd if model.has("xsave") => super::xsave::cpuid_leaf(subleaf),
         0x8000_0000 => [0x8000_0008, 0, 0, 0],
         0x8000_0001 => [0, 0, bits(0x8000_0001, Reg::Ecx), bits(0x8000_0001, Reg::Edx)],
         0x8000_0002..=0x8000_0004 => {
@@ -185,7 +190,7 @@ mod tests {
     #[test]
     fn vendor_and_features() {
         let [max, b, c, d] = cpuid(Model::Max, 0, 0);
-        assert_eq!(max, 7);
+        assert_eq!(max, 0xd);
         let vendor: Vec<u8> = [b, d, c].iter().flat_map(|r| r.to_le_bytes()).collect();
         assert_eq!(vendor, VENDOR);
         assert_eq!(cpuid(Model::Max, 1, 0)[3] & (1 << 15), 1 << 15, "cmov");

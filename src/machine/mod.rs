@@ -8,10 +8,14 @@ pub mod cpuid;
 pub mod crypto;
 mod memory;
 pub mod segments;
+pub mod vector_mem;
 pub mod x86rt;
 pub mod x87;
+pub mod xsave;
 
-pub use cpu::{CR4_FSGSBASE, CpuState, FLAGS, GPR_NAMES, MXCSR_MASK, SPLIT_FLAGS_MASK, flag};
+pub use cpu::{
+    CR4_FSGSBASE, CR4_OSXSAVE, CpuState, FLAGS, GPR_NAMES, MXCSR_MASK, SPLIT_FLAGS_MASK, XCR0_SUPPORTED, flag,
+};
 
 pub use memory::{
     GuestMemory, LINE_SHIFT, LINE_SIZE, MAX_MEMORY, MIN_MEMORY, MemFault, PAGE_SHIFT, PAGE_SIZE, PERM_CODE, PERM_R,

@@ -10,8 +10,8 @@
 use std::time::Instant;
 
 use crate::abi::{HelperCtx, Helpers};
-use crate::machine::cpuid;
 use crate::machine::segments::{self, Tables};
+use crate::machine::{CR4_OSXSAVE, CpuState, cpuid};
 use crate::visa::{Env, Helper, TrapCode};
 
 /// Devices on the I/O port bus.
@@ -66,6 +66,9 @@ const BINDINGS: &[(&str, Binding)] = &[
     ("pcmpstr", Binding::Plain(pcmpstr)),
     ("crypto", Binding::Plain(crate::machine::crypto::helper)),
     ("x87", Binding::Plain(crate::machine::x87::helper)),
+    ("xsave", Binding::Plain(crate::machine::xsave::helper)),
+    ("maskmov", Binding::Plain(crate::machine::vector_mem::maskmov)),
+    ("gather", Binding::Plain(crate::machine::vector_mem::gather)),
 ];
 
 /// The binding of each of an Env's helpers, by helper index.
@@ -149,6 +152,7 @@ impl<P: Ports> Helpers for X86Runtime<P> {
             Some(Binding::Cpuid) => {
                 let model = cpuid::Model::from_code(args[2] as u8);
                 let r = cpuid::cpuid(model, args[0] as u32, args[1] as u32);
+                let r = os_dependent(r, args[0] as u32, args[1] as u32, ctx.state);
                 for (out, v) in results.iter_mut().zip(r) {
                     *out = v as u128;
                 }
@@ -177,6 +181,23 @@ impl<P: Ports> Helpers for X86Runtime<P> {
     fn stop_requested(&self) -> bool {
         self.ports.stop_requested()
     }
+}
+
+/// The CPUID bits that follow the state the OS set: OSXSAVE (leaf 1 ECX
+/// bit 27) mirrors CR4.OSXSAVE, and leaf 0xD's EBX is the XSAVE area size
+/// of the components XCR0 enables.
+fn os_dependent(mut r: [u32; 4], leaf: u32, subleaf: u32, state: &[u8]) -> [u32; 4] {
+    if state.len() < std::mem::size_of::<CpuState>() {
+        return r;
+    }
+    let at = |off: usize| u64::from_ne_bytes(state[off..off + 8].try_into().expect("8 bytes"));
+    let (cr4, xcr0) = (at(CpuState::CR4_OFFSET), at(CpuState::XCR0_OFFSET));
+    match (leaf, subleaf) {
+        (1, _) if cr4 & CR4_OSXSAVE == 0 => r[2] &= !(1 << 27),
+        (0xd, 0) if r[0] != 0 => r[1] = crate::machine::xsave::area_size(xcr0),
+        _ => {}
+    }
+    r
 }
 
 /// PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM (SSE4.2 string compares).

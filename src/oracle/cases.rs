@@ -119,11 +119,12 @@ pub fn edge_vector(rng: &mut Rng, bits: u32, like: Option<u128>) -> u128 {
     })
 }
 
-/// Random XMM registers, and MXCSR with a random rounding mode (exceptions
+/// Random XMM registers and YMM upper halves, and MXCSR with a random rounding mode (exceptions
 /// masked, no flush-to-zero: visa does not model those).
 pub(super) fn randomize_fp(regs: &mut Regs, rng: &mut Rng) {
     for i in 0..16 {
         regs.fx.set_xmm(i, vector_value(rng));
+        regs.ymmh[i] = vector_value(rng);
     }
     regs.fx.set_mxcsr(0x1f80 | (rng.below(4) as u32) << 13);
 }
@@ -197,6 +198,17 @@ fn supported(kind: K) -> bool {
             | K::xmm_reg
             | K::xmm_rm
             | K::xmm_or_mem
+            | K::xmm_vvvv
+            | K::xmm_is4
+            | K::ymm_reg
+            | K::ymm_rm
+            | K::ymm_or_mem
+            | K::ymm_vvvv
+            | K::ymm_is4
+            | K::mem_vsib32x
+            | K::mem_vsib32y
+            | K::mem_vsib64x
+            | K::mem_vsib64y
             | K::mm_reg
             | K::mm_rm
             | K::mm_or_mem
@@ -332,7 +344,12 @@ pub(super) fn gpr_width(kind: K) -> Option<usize> {
 
 /// True for the operand kinds that take any XMM register.
 pub(super) fn is_xmm_kind(kind: K) -> bool {
-    matches!(kind, K::xmm_reg | K::xmm_rm | K::xmm_or_mem)
+    matches!(kind, K::xmm_reg | K::xmm_rm | K::xmm_or_mem | K::xmm_vvvv | K::xmm_is4)
+}
+
+/// True for the operand kinds that take any YMM register.
+pub(super) fn is_ymm_kind(kind: K) -> bool {
+    matches!(kind, K::ymm_reg | K::ymm_rm | K::ymm_or_mem | K::ymm_vvvv | K::ymm_is4)
 }
 
 /// True for the operand kinds that take any MMX register.
@@ -346,6 +363,7 @@ pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
     }
     Some(match kind {
         _ if is_xmm_kind(kind) => Register::XMM0 + rng.below(16) as u32,
+        _ if is_ymm_kind(kind) => Register::YMM0 + rng.below(16) as u32,
         _ if is_mm_kind(kind) => Register::MM0 + rng.below(8) as u32,
         K::al => Register::AL,
         K::cl => Register::CL,
@@ -396,19 +414,45 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
         let kind = op.op_kind(i);
         let use_mem = match kind {
             K::mem | K::mem_offs => true,
-            K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem | K::mm_or_mem => {
-                rng.chance(50)
-            }
+            K::r8_or_mem
+            | K::r16_or_mem
+            | K::r32_or_mem
+            | K::r64_or_mem
+            | K::xmm_or_mem
+            | K::ymm_or_mem
+            | K::mm_or_mem => rng.chance(50),
             _ => false,
         };
-        if use_mem {
-            let size = 16;
+        if matches!(kind, K::mem_vsib32x | K::mem_vsib32y | K::mem_vsib64x | K::mem_vsib64y) {
+            // A base register at the middle of the data; the index
+            // register's lanes are made small offsets by `setup_avx`.
+            let target = DATA + 0x800 + rng.below(0x400);
+            let base = loop {
+                let r = rng.pick(&GPR64);
+                if r != Register::RSP && values[index_of(r)].is_none() {
+                    break r;
+                }
+            };
+            values[index_of(base)] = Some(target);
+            let first = if matches!(kind, K::mem_vsib32y | K::mem_vsib64y) { Register::YMM0 } else { Register::XMM0 };
+            insn.set_op_kind(i, OpKind::Memory);
+            insn.set_memory_base(base);
+            insn.set_memory_index(first + rng.below(16) as u32);
+            insn.set_memory_index_scale(rng.pick(&[1u32, 2, 4, 8]));
+            insn.set_memory_displacement64(0);
+            insn.set_memory_displ_size(1);
+            mem_target = Some(target);
+        } else if use_mem {
+            let size = 32;
             let target = DATA + 0x100 + rng.below(DATA_LEN as u64 - 0x200 - size);
-            // Vector operands are mostly 16-byte aligned (misaligned ones
-            // test the #GP of the forms that require alignment).
-            let target = match (kind == K::xmm_or_mem, rng.below(100)) {
-                (true, 0..85) => target & !15,
-                (false, 0..50) => target & !7,
+            // Vector operands are mostly aligned to their size (misaligned
+            // ones test the #GP of the forms that require alignment).
+            let wide =
+                kind == K::ymm_or_mem || (kind == K::mem && code.op_code().op_kinds().iter().any(|k| is_ymm_kind(*k)));
+            let target = match (kind == K::xmm_or_mem, wide, rng.below(100)) {
+                (_, true, 0..85) => target & !31,
+                (true, _, 0..85) => target & !15,
+                (false, _, 0..50) => target & !7,
                 _ => target,
             };
             let plan = if kind == K::mem_offs {

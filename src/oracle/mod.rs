@@ -8,6 +8,7 @@ pub mod native;
 pub mod sequences;
 mod setup;
 mod setup_atomic;
+mod setup_avx;
 mod setup_bits;
 mod setup_crypto;
 mod setup_mmx;
@@ -128,6 +129,7 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
         gpr: case.regs.gpr,
         seg: crate::system::linux::USER_SELECTORS,
         cr4: crate::machine::CR4_FSGSBASE | CpuState::long_mode(0).cr4,
+        ymmh: case.regs.ymmh,
         ..CpuState::long_mode(CODE)
     };
     cpu.fxrstor_image(&case.regs.fx.0);
@@ -210,6 +212,13 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
         vendors::mmx_store_fault(&case.code, rip, &mut native_fx, &visa_fx);
     }
     diffs.extend(fp_differences(&native_fx, &visa_fx, leeway.st_ulps, vendor));
+    if native::host_has_avx() {
+        for (i, (n, v)) in native_regs.ymmh.iter().zip(&cpu.ymmh).enumerate() {
+            if !vendors::xmm_agrees(vendor, *n, *v) {
+                diffs.push(format!("ymm{i} upper: native {n:#034x}, visa {v:#034x}"));
+            }
+        }
+    }
     let (mut native_data, mut data) = (native_data, data);
     for &(at, len) in &leeway.data {
         let at = (at - DATA) as usize;
@@ -253,7 +262,7 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
     }
     let mut mem = GuestMemory::new(END + 16).map_err(|e| e.to_string())?;
     load_code(&mut mem, &case.code)?;
-    if let Ok(lifted) = lift_block(&mem, CODE, Mode::default()) {
+    if let Ok(lifted) = lift_block(&mem, CODE, Mode { user: true, ..Mode::from_mxcsr(case.regs.fx.mxcsr()) }) {
         report += &text::print_block(&X86Env::get().env, &lifted.block);
     }
     Err(report)
@@ -429,6 +438,13 @@ pub fn run_simd_sequences(count: usize, len: usize, seed: u64, tier: Tier, max_f
     run_cases(count, seed, tier, max_failures, |rng| simd_sequences::simd_sequence_case(&forms, len, rng))
 }
 
+/// Runs `count` random sequences of `len` instructions mostly of AVX and
+/// AVX2 forms (at most `max_failures` failures).
+pub fn run_avx_sequences(count: usize, len: usize, seed: u64, tier: Tier, max_failures: usize) -> SequenceReport {
+    let forms = simd_sequences::SimdForms::new();
+    run_cases(count, seed, tier, max_failures, |rng| simd_sequences::avx_sequence_case(&forms, len, rng))
+}
+
 /// The long runs' settings: `VISA_ORACLE_LONG` instructions (else
 /// `default`) on the tier `VISA_ORACLE_TIER` names (`jit`, else the
 /// interpreter).
@@ -491,10 +507,11 @@ pub fn assert_codes(codes: &[iced_x86::Code]) {
         assert!(report.unencodable.is_empty(), "forms with no encodable case: {:?}", report.unencodable);
         assert!(
             report.failures.is_empty(),
-            "{tier:?}: {} of {} forms fail ({} cases):\n{}",
+            "{tier:?}: {} of {} forms fail ({} cases): {}\n{}",
             report.failures.len(),
             report.forms,
             report.cases,
+            report.failures.iter().filter_map(|f| f.split(':').next()).collect::<Vec<_>>().join(" "),
             report.failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n\n")
         );
     }

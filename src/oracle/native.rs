@@ -1,5 +1,6 @@
 //! Runs x86-64 snippets on the host CPU at fixed addresses, with registers,
-//! flags, MXCSR and XMM loaded from and stored to a state record.
+//! flags, MXCSR, XMM and (on a host with AVX) the upper halves of YMM
+//! loaded from and stored to a state record.
 //!
 //! The snippet page, the harness and the scratch data live at the same
 //! addresses natively and in the guest, so addresses computed by a snippet
@@ -88,6 +89,9 @@ pub struct Regs {
     pub fx: FxImage,
     pub gpr: [u64; 16],
     pub rflags: u64,
+    pub _pad: u64,
+    /// The upper halves (bits 128-255) of YMM0-YMM15.
+    pub ymmh: [u128; 16],
 }
 
 #[repr(C)]
@@ -107,6 +111,14 @@ const OUT: i32 = std::mem::offset_of!(Io, output) as i32;
 const GPR: i32 = std::mem::offset_of!(Regs, gpr) as i32;
 const RFLAGS: i32 = std::mem::offset_of!(Regs, rflags) as i32;
 const FX: i32 = std::mem::offset_of!(Regs, fx) as i32;
+const YMMH: i32 = std::mem::offset_of!(Regs, ymmh) as i32;
+const YMMS: [AsmRegisterYmm; 16] =
+    [ymm0, ymm1, ymm2, ymm3, ymm4, ymm5, ymm6, ymm7, ymm8, ymm9, ymm10, ymm11, ymm12, ymm13, ymm14, ymm15];
+
+/// The host runs AVX: the harness loads and stores the YMM upper halves.
+pub fn host_has_avx() -> bool {
+    std::arch::is_x86_feature_detected!("avx")
+}
 const SAVED_RSP: i32 = std::mem::offset_of!(Io, saved_rsp) as i32;
 const HOST_FX: i32 = std::mem::offset_of!(Io, host_fx) as i32;
 
@@ -151,6 +163,11 @@ fn build_harness() -> (Vec<u8>, u64, u64) {
         a.mov(io_at(SAVED_RSP), rsp)?;
         a.fxsave64(ptr(rax + HOST_FX))?;
         a.fxrstor64(ptr(rax + IN + FX))?;
+        if host_has_avx() {
+            for (i, y) in YMMS.iter().enumerate() {
+                a.vinsertf128(*y, *y, xmmword_ptr(rax + IN + YMMH + 16 * i as i32), 1)?;
+            }
+        }
         a.push(io_at(IN + RFLAGS))?;
         a.popfq()?;
         for (i, r) in GPRS.iter().enumerate().skip(1) {
@@ -171,6 +188,12 @@ fn build_harness() -> (Vec<u8>, u64, u64) {
         a.set_label(&mut fault)?;
         a.mov(rax, IO)?;
         a.fxsave64(ptr(rax + OUT + FX))?;
+        if host_has_avx() {
+            for (i, y) in YMMS.iter().enumerate() {
+                a.vextractf128(xmmword_ptr(rax + OUT + YMMH + 16 * i as i32), *y, 1)?;
+            }
+            a.vzeroupper()?;
+        }
         a.fxrstor64(ptr(rax + HOST_FX))?;
         a.cld()?;
         for r in [r15, r14, r13, r12, rbp, rbx] {

@@ -134,6 +134,9 @@ pub fn undefined_flags(insn: &Instruction, regs: &Regs) -> u64 {
 
 /// Puts operand values where the form needs them.
 pub fn adjust(code: Code, insn: &mut Instruction, regs: &mut Regs, data: &mut [u8], mem: Option<u64>, rng: &mut Rng) {
+    if super::setup_avx::adjust(code, insn, regs, data, mem, rng) {
+        return;
+    }
     if super::setup_mmx::uses_x87_state(insn) {
         super::setup_mmx::randomize(regs, rng);
     }

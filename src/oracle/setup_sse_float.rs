@@ -219,7 +219,7 @@ pub(super) fn equal_lanes(dest: u128, bits: u32, rng: &mut Rng) -> (u128, u128) 
 /// An MXCSR image: any control and flag bits, now and then a reserved bit
 /// (bit 17, MM, is left alone: visa's processor lacks it, as Intel's do,
 /// while this host's MXCSR_MASK has it).
-fn mxcsr_image(rng: &mut Rng) -> u32 {
+pub(super) fn mxcsr_image(rng: &mut Rng) -> u32 {
     let v = rng.next_u64() as u32 & 0xffff;
     if rng.chance(15) {
         let bit = rng.pick(&[16u32, 18, 20, 24, 31]);

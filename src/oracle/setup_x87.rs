@@ -137,6 +137,10 @@ fn transcendental_argument(m: Mnemonic, rng: &mut Rng) -> u128 {
 /// The memory operand's address.
 fn address(insn: &Instruction, regs: &Regs) -> Option<u64> {
     (0..insn.op_count()).find(|i| insn.op_kind(*i) == OpKind::Memory)?;
+    if insn.memory_index().is_xmm() || insn.memory_index().is_ymm() {
+        // A gather's: one address per element, none of them x87's.
+        return None;
+    }
     if insn.memory_base() == Register::RIP {
         return Some(insn.memory_displacement64());
     }
@@ -302,7 +306,7 @@ pub fn leeway(code: &[u8], regs: &Regs) -> Leeway {
         };
         // Offset of a stored MXCSR image.
         let mxcsr = match m {
-            Mnemonic::Stmxcsr => Some(0),
+            Mnemonic::Stmxcsr | Mnemonic::Vstmxcsr => Some(0),
             Mnemonic::Fxsave | Mnemonic::Fxsave64 => Some(24),
             _ => None,
         };

@@ -1,10 +1,12 @@
-//! Random SSE-to-SSE4.2, MMX and x87 sequences for the oracle, with
+//! Random SSE-to-SSE4.2, AVX, AVX2, MMX and x87 sequences for the oracle, with
 //! general-purpose instructions among them, so values flow between XMM
 //! registers, MMX registers, the x87 stack they alias, general registers,
 //! flags and memory.
 //!
 //! The forms are those the families' setups own (`setup_sse_*`,
-//! `setup_sse4`, `setup_crypto`, `setup_x87`) that the host runs, and EMMS, but for the
+//! `setup_sse4`, `setup_crypto`, `setup_x87`) that the host runs, EMMS, and the lifted VEX
+//! forms of AVX and AVX2 (on the YMM registers of the XMM pool; gathers
+//! aside), but for the
 //! ones the oracle cannot compare exactly (the x87 transcendentals, RCP and
 //! RSQRT, and DPPS and DPPD, whose NaN results differ between vendors and
 //! would flow into later values) and MASKMOVDQU and MASKMOVQ, which store
@@ -36,7 +38,7 @@ use iced_x86::{Code, CpuidFeature, Encoder, Instruction, Mnemonic, OpCodeOperand
 
 use super::Case;
 use super::cases::{
-    DATA_LEN, Rng, forms_where, gpr_width, immediate, is_mm_kind, is_xmm_kind, randomize_fp, register_for,
+    DATA_LEN, Rng, forms_where, gpr_width, immediate, is_mm_kind, is_xmm_kind, is_ymm_kind, randomize_fp, register_for,
     set_register, sized,
 };
 use super::native::{CODE, DATA, Regs};
@@ -77,6 +79,8 @@ const GPRS: [Register; 14] = [
 /// The forms SIMD sequences draw from.
 pub struct SimdForms {
     pub sse: Vec<Code>,
+    /// The lifted VEX forms of AVX and AVX2.
+    pub avx: Vec<Code>,
     /// The forms naming an MMX register, and EMMS.
     pub mmx: Vec<Code>,
     pub x87: Vec<Code>,
@@ -95,6 +99,8 @@ fn host_runs(code: Code) -> bool {
         CpuidFeature::AES => std::arch::is_x86_feature_detected!("aes"),
         CpuidFeature::PCLMULQDQ => std::arch::is_x86_feature_detected!("pclmulqdq"),
         CpuidFeature::SHA => std::arch::is_x86_feature_detected!("sha"),
+        CpuidFeature::AVX => std::arch::is_x86_feature_detected!("avx"),
+        CpuidFeature::AVX2 => std::arch::is_x86_feature_detected!("avx2"),
         _ => true,
     })
 }
@@ -115,6 +121,7 @@ impl SimdForms {
                 && !matches!(m, Mnemonic::Maskmovdqu | Mnemonic::Maskmovq)
                 && !matches!(m, Mnemonic::Dpps | Mnemonic::Dppd)
         };
+        let sse_mnemonic = |c: Code| crate::frontend::x86::vex::sse_form(c).map_or(c.mnemonic(), |s| s.mnemonic());
         let names_mmx = |c: Code| c.op_code().op_kinds().iter().any(|k| is_mm_kind(*k));
         let simd = |mmx: bool| {
             forms_where(|c| {
@@ -128,6 +135,16 @@ impl SimdForms {
             })
         };
         let sse = simd(false);
+        let lifted: Vec<Mnemonic> = crate::frontend::x86::lifted_mnemonics().collect();
+        let avx = forms_where(|c| {
+            let features = c.cpuid_features();
+            (features == [CpuidFeature::AVX] || features == [CpuidFeature::AVX2])
+                && host_runs(c)
+                && (crate::frontend::x86::vex::lifted_through_sse(c) || lifted.contains(&c.mnemonic()))
+                && usable(c)
+                && !setup_sse_float::is_reciprocal(sse_mnemonic(c))
+                && !matches!(sse_mnemonic(c), Mnemonic::Maskmovdqu | Mnemonic::Dpps | Mnemonic::Dppd | Mnemonic::Vdpps)
+        });
         let mut mmx = simd(true);
         mmx.push(Code::Emms);
         let x87 = forms_where(|c| usable(c) && setup_x87::is_x87(c));
@@ -138,12 +155,12 @@ impl SimdForms {
                 && (GPR_MIX.contains(&m) || name.starts_with("Cmov") || name.starts_with("Set"))
         });
         let flag_readers = gpr.iter().chain(&x87).copied().filter(|c| reads_flags(*c)).collect();
-        SimdForms { sse, mmx, x87, gpr, flag_readers }
+        SimdForms { sse, avx, mmx, x87, gpr, flag_readers }
     }
 
     /// The mnemonics of every form.
     pub fn mnemonics(&self) -> Vec<Mnemonic> {
-        let all = self.sse.iter().chain(&self.mmx).chain(&self.x87).chain(&self.gpr);
+        let all = self.sse.iter().chain(&self.avx).chain(&self.mmx).chain(&self.x87).chain(&self.gpr);
         let mut all: Vec<Mnemonic> = all.map(|c| c.mnemonic()).collect();
         all.sort_by_key(|m| *m as u32);
         all.dedup();
@@ -157,6 +174,7 @@ impl SimdForms {
             r if r < mix.sse => rng.pick(&self.sse),
             r if r < mix.sse + mix.mmx => rng.pick(&self.mmx),
             r if r < mix.sse + mix.mmx + mix.x87 => rng.pick(&self.x87),
+            r if r < mix.sse + mix.mmx + mix.x87 + mix.avx && !self.avx.is_empty() => rng.pick(&self.avx),
             _ => rng.pick(&self.gpr),
         }
     }
@@ -184,19 +202,20 @@ impl Default for SimdForms {
 fn state_image(m: Mnemonic) -> Option<bool> {
     use Mnemonic::*;
     match m {
-        Ldmxcsr | Fxrstor | Fxrstor64 | Fldenv | Frstor | Fldcw => Some(false),
-        Stmxcsr | Fxsave | Fxsave64 | Fnstenv | Fstenv | Fnsave | Fsave | Fnstcw | Fstcw => Some(true),
+        Ldmxcsr | Vldmxcsr | Fxrstor | Fxrstor64 | Fldenv | Frstor | Fldcw => Some(false),
+        Stmxcsr | Vstmxcsr | Fxsave | Fxsave64 | Fnstenv | Fstenv | Fnsave | Fsave | Fnstcw | Fstcw => Some(true),
         _ => None,
     }
 }
 
-/// Percents of SSE, MMX and x87 forms in a sequence (the rest are
+/// Percents of SSE, MMX, x87 and AVX forms in a sequence (the rest are
 /// general-purpose).
 #[derive(Clone, Copy)]
 struct Mix {
     sse: u64,
     mmx: u64,
     x87: u64,
+    avx: u64,
 }
 
 /// What one sequence shares between its instructions.
@@ -214,7 +233,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(rng: &mut Rng) -> Plan {
+    fn new(rng: &mut Rng, avx_only: bool) -> Plan {
         // `least` to `least + more - 1` distinct registers of `all`.
         let pool = |rng: &mut Rng, all: &[Register], least: u64, more: u64| {
             let n = (least + rng.below(more)) as usize;
@@ -236,12 +255,14 @@ impl Plan {
         let mut gpr = vec![Register::RAX, Register::RCX, Register::RDX];
         gpr.extend(pool(rng, &GPRS[3..], 1, 3));
         let slots = (0..6).map(|_| (GENERAL.start + rng.below(GENERAL.end - GENERAL.start - 32)) & !15).collect();
-        let mix = match rng.below(5) {
-            0 => Mix { sse: 75, mmx: 0, x87: 10 },
-            1 => Mix { sse: 15, mmx: 0, x87: 70 },
-            2 => Mix { sse: 45, mmx: 0, x87: 40 },
-            3 => Mix { sse: 20, mmx: 55, x87: 5 },
-            _ => Mix { sse: 10, mmx: 40, x87: 35 },
+        let mix = match (avx_only, rng.below(7)) {
+            (true, _) | (false, 5) => Mix { sse: 15, mmx: 0, x87: 0, avx: 70 },
+            (false, 0) => Mix { sse: 75, mmx: 0, x87: 10, avx: 0 },
+            (false, 1) => Mix { sse: 15, mmx: 0, x87: 70, avx: 0 },
+            (false, 2) => Mix { sse: 45, mmx: 0, x87: 40, avx: 0 },
+            (false, 3) => Mix { sse: 20, mmx: 55, x87: 5, avx: 0 },
+            (false, 4) => Mix { sse: 10, mmx: 40, x87: 35, avx: 0 },
+            _ => Mix { sse: 30, mmx: 10, x87: 10, avx: 40 },
         };
         Plan { xmm, mm, gpr, slots, images: IMAGES.start, saved: Vec::new(), mix }
     }
@@ -279,7 +300,7 @@ impl Plan {
         } else {
             GENERAL.start + rng.below(GENERAL.end - GENERAL.start - 32)
         };
-        let align = size.clamp(1, 16).next_power_of_two();
+        let align = size.clamp(1, 32).next_power_of_two();
         match (size >= 16, rng.below(100)) {
             (true, 0..3) => (at & !15) + 1 + rng.below(15),
             (true, _) | (false, 0..80) => at & !(align - 1),
@@ -309,6 +330,9 @@ impl Plan {
         if is_xmm_kind(kind) {
             return Some(rng.pick(&self.xmm));
         }
+        if is_ymm_kind(kind) {
+            return Some(Register::YMM0 + rng.pick(&self.xmm).number() as u32);
+        }
         if is_mm_kind(kind) {
             return Some(rng.pick(&self.mm));
         }
@@ -335,9 +359,13 @@ impl Plan {
             let kind = op.op_kind(i);
             let use_mem = match kind {
                 K::mem => true,
-                K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem | K::mm_or_mem => {
-                    rng.chance(40)
-                }
+                K::r8_or_mem
+                | K::r16_or_mem
+                | K::r32_or_mem
+                | K::r64_or_mem
+                | K::xmm_or_mem
+                | K::ymm_or_mem
+                | K::mm_or_mem => rng.chance(40),
                 _ => false,
             };
             if use_mem {
@@ -380,6 +408,7 @@ impl Plan {
 /// The imm8 the form's family draws, when it draws its own (shift counts,
 /// compare predicates, ROUND modes, PALIGNR shifts).
 fn family_imm8(code: Code, rng: &mut Rng) -> Option<u8> {
+    let code = crate::frontend::x86::vex::sse_form(code).unwrap_or(code);
     let m = code.mnemonic();
     if setup_sse_int::is_shift(m) {
         Some(setup_sse_int::shift_count(rng) as u8)
@@ -394,7 +423,17 @@ fn family_imm8(code: Code, rng: &mut Rng) -> Option<u8> {
 
 /// A sequence of `len` random instructions from `forms`, then `jmp END`.
 pub fn simd_sequence_case(forms: &SimdForms, len: usize, rng: &mut Rng) -> Option<Case> {
-    let mut plan = Plan::new(rng);
+    simd_case(forms, len, false, rng)
+}
+
+/// A sequence mostly of AVX and AVX2 forms, with SSE and general-purpose
+/// ones among them.
+pub fn avx_sequence_case(forms: &SimdForms, len: usize, rng: &mut Rng) -> Option<Case> {
+    simd_case(forms, len, true, rng)
+}
+
+fn simd_case(forms: &SimdForms, len: usize, avx_only: bool, rng: &mut Rng) -> Option<Case> {
+    let mut plan = Plan::new(rng, avx_only);
     let mut regs = initial_regs(rng);
     plan.seed(&mut regs, rng);
     let mut data: Vec<u8> = (0..DATA_LEN).map(|_| rng.next_u64() as u8).collect();

@@ -96,7 +96,8 @@ pub(super) fn mxcsr_image(rng: &mut Rng) -> u32 {
 
 /// The initial bytes of `insn`'s memory operand.
 pub(super) fn memory_image(insn: &Instruction, rng: &mut Rng) -> Vec<u8> {
-    let m = insn.mnemonic();
+    // A VEX form's memory holds what its SSE form's does.
+    let m = crate::frontend::x86::vex::sse_form(insn.code()).map_or(insn.mnemonic(), |c| c.mnemonic());
     let size = insn.memory_size();
     if m == Mnemonic::Ldmxcsr {
         return mxcsr_image(rng).to_le_bytes().to_vec();
@@ -114,6 +115,9 @@ pub(super) fn memory_image(insn: &Instruction, rng: &mut Rng) -> Vec<u8> {
     }
     if image.is_empty() {
         image = typed_vector(size, rng).to_le_bytes()[..size.size().min(16)].to_vec();
+        if size.size() == 32 {
+            image.extend_from_slice(&typed_vector(size, rng).to_le_bytes());
+        }
     }
     image
 }

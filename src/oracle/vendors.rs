@@ -34,8 +34,8 @@ pub fn leeway(code: &[u8]) -> VendorLeeway {
             out.upper_halves |= 1 << 1 | 1 << 6 | 1 << 7;
         }
         match insn.mnemonic() {
-            Mnemonic::Dpps => out.nan_lanes = Some(32),
-            Mnemonic::Dppd => out.nan_lanes = Some(64),
+            Mnemonic::Dpps | Mnemonic::Vdpps => out.nan_lanes = Some(32),
+            Mnemonic::Dppd | Mnemonic::Vdppd => out.nan_lanes = Some(64),
             _ => {}
         }
     }

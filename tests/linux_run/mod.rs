@@ -171,6 +171,11 @@ pub fn vtisa() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtisa")
 }
 
+/// The x86-64-v3 test program (see guests/linux/v3).
+pub fn vtv3() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtv3")
+}
+
 /// The threads test program (see guests/linux/threads).
 pub fn vtthreads() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtthreads")

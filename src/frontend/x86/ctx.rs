@@ -76,6 +76,36 @@ pub struct Ctx<'a> {
     /// The guest code lifted so far, as `[start, end)` ranges; the last is
     /// the one being lifted.
     pub ranges: Vec<(u64, u64)>,
+    /// While a VEX form is lifted through its SSE form: what the stand-in
+    /// registers stand for (see `vex`).
+    pub vex: Option<VexFrame>,
+}
+
+/// The first stand-in register: a VEX form is lifted as its SSE form on
+/// registers XMM16 and up (which VEX cannot name), each standing for one
+/// 128-bit half of an operand.
+pub const STAND_IN: Register = Register::XMM16;
+
+/// How the SSE form of a VEX instruction sees its operands for one 128-bit
+/// half: the value each stand-in register reads, what was written to
+/// them, and the VEX memory rules.
+#[derive(Clone, Debug, Default)]
+pub struct VexFrame {
+    /// By stand-in index: the value it reads until written.
+    pub reads: [Option<Value>; 8],
+    /// By stand-in index: the last value written.
+    pub writes: [Option<Value>; 8],
+    /// The stand-in BLENDV's implicit XMM0 reads (VEX names the selector).
+    pub selector: Option<Register>,
+    /// Memory operands need no alignment (all but the aligned moves).
+    pub unaligned: bool,
+    /// A 16-byte store is the first half of a 32-byte one: the second half
+    /// is checked for writing first, so a fault there writes nothing.
+    pub probe_store: bool,
+}
+
+fn stand_in_index(reg: Register) -> Option<usize> {
+    (reg.is_xmm() && reg >= STAND_IN).then(|| reg as usize - STAND_IN as usize)
 }
 
 /// The lane shape whose lanes have type `ty`.
@@ -128,6 +158,7 @@ impl<'a> Ctx<'a> {
             mmx: false,
             side_exits: 0,
             ranges: vec![(addr, addr)],
+            vex: None,
         }
     }
 
@@ -368,6 +399,10 @@ impl<'a> Ctx<'a> {
     /// A vector register as a v128: an XMM register, or an MMX register in
     /// the low 64 bits, zero above.
     pub fn read_vreg(&mut self, reg: Register) -> Value {
+        if let Some(i) = stand_in_index(reg) {
+            let f = self.vex.as_ref().expect("stand-in registers only while lifting a VEX form");
+            return f.writes[i].or(f.reads[i]).expect("stand-in register with a value");
+        }
         if reg.is_mm() {
             let v = self.read_mm(reg);
             return self.widen(v);
@@ -378,6 +413,16 @@ impl<'a> Ctx<'a> {
     /// Writes a vector register: an XMM register, or an MMX register from
     /// the low 64 bits of `v`.
     pub fn write_vreg(&mut self, reg: Register, v: Value) {
+        if let Some(i) = stand_in_index(reg) {
+            self.vex.as_mut().expect("stand-in registers only while lifting a VEX form").writes[i] = Some(v);
+            return;
+        }
+        if reg.is_xmm() && self.vex.is_some() {
+            // A VEX form's implicit XMM destination (PCMPESTRM's XMM0)
+            // has its upper half zeroed too.
+            let zero = self.vconst(0);
+            self.set(self.x.ymmh[reg as usize - Register::XMM0 as usize], zero);
+        }
         if reg.is_mm() {
             let low = self.b.ins(Opcode::Vextract, Some(Type::I64x2), Imm::Lane(0), &[v]);
             return self.write_mm(reg, low);
@@ -523,10 +568,32 @@ impl<'a> Ctx<'a> {
     /// some SSE forms, never aligned) in the low bits, zero above.
     pub fn load_vector(&mut self, addr: Value, bytes: usize, aligned: bool) -> Value {
         if bytes == 16 {
+            let aligned = aligned && !self.vex.as_ref().is_some_and(|f| f.unaligned);
             return self.b.load(Type::V128, addr, MemFlags { aligned });
         }
         let v = self.load(int_type(bytes), addr);
         self.widen(v)
+    }
+
+    /// Stores a whole vector register (16 bytes, 16-byte aligned when
+    /// `aligned`, with a VEX form's rules).
+    pub fn store_vector(&mut self, v: Value, addr: Value, aligned: bool) {
+        let (unaligned, probe) = self.vex.as_ref().map_or((false, false), |f| (f.unaligned, f.probe_store));
+        if probe {
+            // Rewrite the second half with itself: it faults now if it
+            // would fault later, before the first half is written.
+            let high = self.offset(addr, 16);
+            let old = self.b.load(Type::V128, high, MemFlags::default());
+            self.b.store(old, high, MemFlags::default());
+        }
+        self.b.store(v, addr, MemFlags { aligned: aligned && !unaligned });
+    }
+
+    /// XMM0, the selector of BLENDVPS BLENDVPD PBLENDVB, or the register a
+    /// VEX form names instead.
+    pub fn read_selector(&mut self) -> Value {
+        let reg = self.vex.as_ref().and_then(|f| f.selector).unwrap_or(Register::XMM0);
+        self.read_vreg(reg)
     }
 
     /// Operand `i` as a scalar of `ty` (f32, f64, i32, i64): the low lane of

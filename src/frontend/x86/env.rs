@@ -21,6 +21,8 @@ pub struct X86Env {
     /// CR0 (SMSW reads it).
     pub cr0: Slot,
     pub xmm: [Slot; 16],
+    /// The upper halves (bits 128-255) of YMM0-YMM15.
+    pub ymmh: [Slot; 16],
     pub mxcsr: Slot,
     /// MM0-MM7: the significands (bits 0-63) of the x87 registers R0-R7.
     pub mm: [Slot; 8],
@@ -50,6 +52,15 @@ pub struct X86Env {
     /// The x87 FPU: (encoded `x87_op::X87Op`, memory address,
     /// instruction address) -> ().
     pub x87: Helper,
+    /// XSAVE XSAVEOPT XSAVEC XRSTOR XGETBV XSETBV: (encoded
+    /// `xsave::XOp`, memory address) -> ().
+    pub xsave: Helper,
+    /// VMASKMOV VPMASKMOV: (op, address, mask lo, mask hi, data lo, data
+    /// hi) -> (loaded lo, loaded hi); see `machine::vector_mem`.
+    pub maskmov: Helper,
+    /// VGATHER VPGATHER: (op, base, index lo, index hi, mask lo, mask hi,
+    /// destination lo, destination hi) -> (destination lo, hi).
+    pub gather: Helper,
 }
 
 const XMM_NAMES: [&str; 16] = [
@@ -58,6 +69,10 @@ const XMM_NAMES: [&str; 16] = [
 ];
 
 const SEG_NAMES: [&str; 6] = ["es", "cs", "ss", "ds", "fs", "gs"];
+const YMMH_NAMES: [&str; 16] = [
+    "ymmh0", "ymmh1", "ymmh2", "ymmh3", "ymmh4", "ymmh5", "ymmh6", "ymmh7", "ymmh8", "ymmh9", "ymmh10", "ymmh11",
+    "ymmh12", "ymmh13", "ymmh14", "ymmh15",
+];
 
 const MM_NAMES: [&str; 8] = ["mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7"];
 
@@ -75,6 +90,8 @@ impl X86Env {
         let seg = std::array::from_fn(|i| env.slot(SEG_NAMES[i], Type::I16, (CpuState::SEG_OFFSET + 2 * i) as u32));
         let cr0 = env.slot("cr0", Type::I64, CpuState::CR0_OFFSET as u32);
         let xmm = std::array::from_fn(|i| env.slot(XMM_NAMES[i], Type::V128, (CpuState::XMM_OFFSET + 16 * i) as u32));
+        let ymmh =
+            std::array::from_fn(|i| env.slot(YMMH_NAMES[i], Type::V128, (CpuState::YMMH_OFFSET + 16 * i) as u32));
         let mxcsr = env.slot("mxcsr", Type::I32, CpuState::MXCSR_OFFSET as u32);
         let mm = std::array::from_fn(|i| env.slot(MM_NAMES[i], Type::I64, CpuState::mm_offset(i) as u32));
         let fpr_exp =
@@ -102,6 +119,10 @@ impl X86Env {
         let crypto =
             env.helper("crypto", &[Type::I32, Type::V128, Type::V128, Type::V128, Type::I32], &[Type::V128], true);
         let x87 = env.helper("x87", &[Type::I64, Type::I64, Type::I64], &[], false);
+        let xsave = env.helper("xsave", &[Type::I64, Type::I64], &[], false);
+        let v = Type::V128;
+        let maskmov = env.helper("maskmov", &[Type::I64, Type::I64, v, v, v, v], &[v, v], false);
+        let gather = env.helper("gather", &[Type::I64, Type::I64, v, v, v, v, v, v], &[v, v], false);
         X86Env {
             env,
             gpr,
@@ -112,6 +133,7 @@ impl X86Env {
             seg,
             cr0,
             xmm,
+            ymmh,
             mxcsr,
             mm,
             fpr_exp,
@@ -127,6 +149,9 @@ impl X86Env {
             pcmpstr,
             crypto,
             x87,
+            xsave,
+            maskmov,
+            gather,
         }
     }
 

@@ -32,6 +32,9 @@ const NAMES: &[(CpuidFeature, &str)] = &[
     (CpuidFeature::CLFLUSHOPT, "clflushopt"),
     (CpuidFeature::CLWB, "clwb"),
     (CpuidFeature::SHA, "sha_ni"),
+    (CpuidFeature::XSAVE, "xsave"),
+    (CpuidFeature::AVX, "avx"),
+    (CpuidFeature::AVX2, "avx2"),
     (CpuidFeature::RDTSCP, "rdtscp"),
 ];
 

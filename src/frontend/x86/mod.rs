@@ -17,6 +17,7 @@
 
 mod alu;
 mod atomic;
+mod avx;
 mod bits;
 mod control;
 mod crypto;
@@ -36,7 +37,9 @@ mod sse_move;
 mod stack;
 mod string;
 mod system;
+pub mod vex;
 mod x87;
+mod xsave;
 
 use std::sync::OnceLock;
 
@@ -75,6 +78,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
         for family in [
             alu::TABLE,
             atomic::TABLE,
+            avx::TABLE,
             bits::TABLE,
             control::TABLE,
             crypto::TABLE,
@@ -90,6 +94,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             string::TABLE,
             system::TABLE,
             x87::TABLE,
+            xsave::TABLE,
         ] {
             for (m, f) in family {
                 assert!(table[*m as usize].is_none(), "{m:?} lifted twice");
@@ -112,7 +117,7 @@ pub fn lifted_mnemonics() -> impl Iterator<Item = Mnemonic> {
 /// Instructions that raise #GP at CPL 3 (with IOPL 0, as user mode runs).
 fn privileged(m: Mnemonic) -> bool {
     use Mnemonic::*;
-    matches!(m, Hlt | Cli | Sti | In | Out | Insb | Insw | Insd | Outsb | Outsw | Outsd)
+    matches!(m, Hlt | Cli | Sti | In | Out | Insb | Insw | Insd | Outsb | Outsw | Outsd | Xsetbv)
 }
 
 /// The x86 exception a V-ISA trap raises.
@@ -130,9 +135,11 @@ pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
 /// rounding direction (MXCSR.RC), so SSE float operations carry it as an
 /// explicit V-ISA rounding mode, the privilege level (user code may not
 /// halt, mask interrupts or do port I/O), CR4.FSGSBASE (RDFSBASE and
-/// friends raise #UD without it), and the processor model presented (the
-/// instructions of a feature it hides raise #UD). Instructions that change
-/// MXCSR end their block, so the next block is looked up in the new mode.
+/// friends raise #UD without it), whether AVX is enabled (CR4.OSXSAVE and
+/// XCR0; else VEX instructions raise #UD), and the processor model
+/// presented (the instructions of a feature it hides raise #UD).
+/// Instructions that change MXCSR or XCR0 end their block, so the next
+/// block is looked up in the new mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
     pub rounding: crate::visa::Round,
@@ -141,12 +148,15 @@ pub struct Mode {
     /// CR4.FSGSBASE is set.
     pub fsgsbase: bool,
     pub model: Model,
+    /// AVX instructions may run.
+    pub avx: bool,
 }
 
 impl Default for Mode {
-    /// The state at reset: round to nearest, CPL 0, CR4.FSGSBASE clear, `max`.
+    /// The state of a long-mode CPU at reset: round to nearest, CPL 0,
+    /// CR4.FSGSBASE clear, `max`, AVX enabled.
     fn default() -> Mode {
-        Mode { rounding: crate::visa::Round::Nearest, user: false, fsgsbase: false, model: Model::Max }
+        Mode { rounding: crate::visa::Round::Nearest, user: false, fsgsbase: false, model: Model::Max, avx: true }
     }
 }
 
@@ -157,6 +167,7 @@ impl Mode {
             user: cpu.seg[1] & 3 == 3,
             fsgsbase: cpu.cr4 & crate::machine::CR4_FSGSBASE != 0,
             model: Model::from_code(cpu.cpu_model),
+            avx: cpu.avx_enabled(),
             ..Mode::from_mxcsr(cpu.mxcsr)
         }
     }
@@ -174,12 +185,22 @@ impl Mode {
 
     /// The mode as the bits a translation cache keys on.
     pub fn bits(self) -> u32 {
-        self.rounding as u32 | (self.user as u32) << 2 | (self.fsgsbase as u32) << 3 | (self.model as u32) << 4
+        self.rounding as u32
+            | (self.user as u32) << 2
+            | (self.fsgsbase as u32) << 3
+            | (self.model as u32) << 4
+            | (self.avx as u32) << 6
     }
 
     pub fn from_bits(bits: u32) -> Mode {
         let rounding = crate::visa::Round::from_code((bits & 3) as u8).unwrap_or(crate::visa::Round::Nearest);
-        Mode { rounding, user: bits & 4 != 0, fsgsbase: bits & 8 != 0, model: Model::from_code((bits >> 4 & 3) as u8) }
+        Mode {
+            rounding,
+            user: bits & 4 != 0,
+            fsgsbase: bits & 8 != 0,
+            model: Model::from_code((bits >> 4 & 3) as u8),
+            avx: bits & 0x40 != 0,
+        }
     }
 }
 
@@ -224,8 +245,11 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
         cx.insn = insn;
         let at = (ip - base) as usize;
         cx.bytes[..len as usize].copy_from_slice(&buf[at..at + len as usize]);
-        let flow = match (insn.is_invalid(), table[features::runs_as(&insn, mode) as usize]) {
-            (false, Some(_)) if !features::allowed(&insn, mode) => Flow::Undefined,
+        let lift = table[features::runs_as(&insn, mode) as usize];
+        let vex = vex::needs_avx(&insn);
+        let flow = match (insn.is_invalid() || (vex && !mode.avx), lift) {
+            (false, _) if !features::allowed(&insn, mode) => Flow::Undefined,
+            (false, None) if vex => cx.lift_with(vex::lift),
             (false, Some(_)) if mode.user && privileged(insn.mnemonic()) => {
                 // #GP: user code may not do this.
                 let yes = cx.iconst(crate::visa::Type::I1, 1);

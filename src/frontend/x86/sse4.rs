@@ -209,7 +209,7 @@ fn pblendw(cx: &mut Ctx, a: Value, b: Value) -> Value {
 
 /// PBLENDVB: byte i from `b` where byte i of XMM0 has its top bit set.
 fn pblendvb(cx: &mut Ctx, a: Value, b: Value) -> Value {
-    let sel = cx.read_vreg(Register::XMM0);
+    let sel = cx.read_selector();
     let zero = cx.vconst(0);
     let m = vcmp(cx, IntCC::Slt, I8x16, sel, zero);
     bit_select(cx, m, b, a)

@@ -355,10 +355,33 @@ fn compare(cx: &mut Ctx, f: Form) -> Flow {
         return Flow::Undefined;
     }
     use FloatCC::*;
-    let cc = [Eq, Lt, Le, Uno, Ne, Uge, Ugt, Ord][(imm8(cx) & 7) as usize];
+    // The VEX forms have 32 predicates: 16 to 31 differ from 0 to 15 only
+    // in which NaNs signal, which is not modelled.
+    let predicates = [
+        Some(Eq),
+        Some(Lt),
+        Some(Le),
+        Some(Uno),
+        Some(Ne),
+        Some(Uge),
+        Some(Ugt),
+        Some(Ord),
+        Some(Ueq),
+        Some(Ult),
+        Some(Ule),
+        None,
+        Some(One),
+        Some(Ge),
+        Some(Gt),
+        None,
+    ];
+    let p = (imm8(cx) & if cx.vex.is_some() { 15 } else { 7 }) as usize;
     let b = source(cx, f);
     let a = cx.read_vreg(dest(cx));
-    let r = vfcmp(cx, f.shape(), cc, a, b);
+    let r = match predicates[p] {
+        Some(cc) => vfcmp(cx, f.shape(), cc, a, b),
+        None => cx.vconst(if p == 15 { u128::MAX } else { 0 }),
+    };
     finish(cx, f, r)
 }
 
@@ -588,7 +611,7 @@ fn blendv(cx: &mut Ctx, lane: Type) -> Flow {
     }
     let b = cx.read_vector(1, true);
     let a = cx.read_vreg(dest(cx));
-    let sel = cx.read_vreg(Register::XMM0);
+    let sel = cx.read_selector();
     let ishape = lane_shape(int_type(lane.bytes() as usize));
     let k = cx.iconst(Type::I64, lane.bits() as u64 - 1);
     let m = cx.b.ins(Opcode::Vashr, Some(ishape), Imm::None, &[sel, k]);

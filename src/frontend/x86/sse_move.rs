@@ -135,7 +135,7 @@ fn vector(cx: &mut Ctx, aligned: bool) -> Flow {
     let v = cx.read_vector(1, aligned);
     if cx.is_memory(0) {
         let addr = cx.address();
-        cx.b.store(v, addr, MemFlags { aligned });
+        cx.store_vector(v, addr, aligned);
     } else {
         cx.write_vreg(cx.insn.op_register(0), v);
     }

@@ -107,6 +107,22 @@ pub fn execute(cpu: &mut CpuState, mem: &mut dyn HelperMemory, op: X87Op, addr: 
     Ok(())
 }
 
+/// The FXSAVE legacy region XSAVE writes (bytes 0-415, as FXSAVE in the
+/// 64-bit format when `wide`, else the 32-bit one).
+pub fn legacy_region(cpu: &mut CpuState, wide: bool, buf: &mut [u8]) {
+    let mut op = X87Op::new(Kind::Fxsave);
+    op.mem = if wide { Mem::Fx64 } else { Mem::Fx32 };
+    image::store(cpu, op, buf);
+}
+
+/// Loads the x87 and SSE state from an FXSAVE image as FXRSTOR does (#GP
+/// for reserved MXCSR bits).
+pub fn load_legacy_region(cpu: &mut CpuState, wide: bool, buf: &[u8]) -> Result<(), TrapCode> {
+    let mut op = X87Op::new(Kind::Fxrstor);
+    op.mem = if wide { Mem::Fx64 } else { Mem::Fx32 };
+    image::load(cpu, op, buf)
+}
+
 /// FCW's rounding direction.
 fn rounding(fcw: u16) -> Round {
     match (fcw >> 10) & 3 {

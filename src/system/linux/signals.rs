@@ -1,7 +1,8 @@
 //! Signals: the guest's dispositions (shared by a process's threads), each
 //! thread's mask and pending set and the process's; delivery to
-//! guest handlers on an x86-64 `rt_sigframe` (siginfo, ucontext, FXSAVE
-//! state) and `rt_sigreturn`; default actions; and host signals (SIGINT,
+//! guest handlers on an x86-64 `rt_sigframe` (siginfo, ucontext, the
+//! extended state as Linux writes it: an XSAVE area with the FP_XSTATE
+//! magic words) and `rt_sigreturn`; default actions; and host signals (SIGINT,
 //! SIGPIPE, SIGCHLD...) forwarded to the guest with the host's siginfo.
 
 use std::collections::HashMap;
@@ -633,6 +634,15 @@ const FRAME_SIZE: u64 = FRAME_INFO + 128;
 const MCONTEXT_GPRS: [usize; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 7, 6, 5, 3, 2, 0, 1, 4];
 const RSP: usize = 4;
 
+/// The extended state in a signal frame, as Linux lays it out: an XSAVE
+/// area (standard format) whose FXSAVE region's software bytes (464-511)
+/// say so (FP_XSTATE_MAGIC1, the sizes, the components), followed by
+/// FP_XSTATE_MAGIC2; ucontext's flags have UC_FP_XSTATE.
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+const UC_FP_XSTATE: u64 = 1;
+const SW_BYTES: usize = 464;
+
 /// RFLAGS bits rt_sigreturn may restore (the user-changeable ones).
 const USER_FLAGS: u64 = 0x0025_4dd5;
 
@@ -680,9 +690,18 @@ fn enter_handler(p: &mut Process, sig: i32, info: SigInfo, action: SigAction) ->
     } else {
         sp -= 128; // the red zone
     }
-    let fp = (sp - 512) & !63;
+    let xfeatures = cpu.xcr0;
+    let mut xstate = crate::machine::xsave::save_image(cpu, xfeatures);
+    let xstate_size = xstate.len() as u32;
+    for (at, v) in [(0, FP_XSTATE_MAGIC1 as u64), (4, xstate_size as u64 + 4), (16, xstate_size as u64)] {
+        xstate[SW_BYTES + at..SW_BYTES + at + 4].copy_from_slice(&(v as u32).to_le_bytes());
+    }
+    xstate[SW_BYTES + 8..SW_BYTES + 16].copy_from_slice(&xfeatures.to_le_bytes());
+    xstate.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
+    let fp = (sp - xstate.len() as u64) & !63;
     let frame = ((fp - FRAME_SIZE) & !15) - 8;
     let mut uc = vec![0u8; UC_SIZE as usize];
+    uc[0..8].copy_from_slice(&UC_FP_XSTATE.to_le_bytes());
     uc[16..24].copy_from_slice(&base.to_le_bytes());
     let ss_flags = if on_altstack(&p.signals, cpu.gpr[RSP]) { SS_ONSTACK } else { flags };
     uc[24..28].copy_from_slice(&ss_flags.to_le_bytes());
@@ -703,8 +722,7 @@ fn enter_handler(p: &mut Process, sig: i32, info: SigInfo, action: SigAction) ->
     uc[m + 184..m + 192].copy_from_slice(&fp.to_le_bytes());
     let restored_mask = p.signals.saved_mask.take().unwrap_or(p.signals.mask);
     uc[UC_SIGMASK as usize..UC_SIGMASK as usize + 8].copy_from_slice(&restored_mask.to_le_bytes());
-    let fx = cpu.fxsave_image();
-    p.write(fp, &fx).map_err(|_| ENOMEM)?;
+    p.write(fp, &xstate).map_err(|_| ENOMEM)?;
     p.write_u64(frame, action.restorer)?;
     p.write(frame + FRAME_UC, &uc)?;
     p.write(frame + FRAME_INFO, &info.bytes())?;
@@ -736,6 +754,19 @@ pub fn sigreturn(p: &mut Process) -> Result<(), Errno> {
     let word = |at: usize| u64::from_le_bytes(uc[at..at + 8].try_into().unwrap());
     let fp = word(m + 184);
     let fx = if fp != 0 { Some(p.read(fp, 512)?) } else { None };
+    // The extended state when the software bytes and the magic word after
+    // the area say it is there; else the FXSAVE image alone (and the rest
+    // of the state in its initial configuration, as Linux does).
+    let dword = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let xstate = match &fx {
+        Some(fx) if dword(fx, SW_BYTES) == FP_XSTATE_MAGIC1 => {
+            let size = dword(fx, SW_BYTES + 16) as usize;
+            let features = u64::from_le_bytes(fx[SW_BYTES + 8..SW_BYTES + 16].try_into().unwrap());
+            let area = p.read(fp, size + 4)?;
+            (dword(&area, size) == FP_XSTATE_MAGIC2 && size >= 576).then(|| (area[..size].to_vec(), features))
+        }
+        _ => None,
+    };
     let cpu: &mut CpuState = &mut p.cpu;
     for (i, reg) in MCONTEXT_GPRS.iter().enumerate() {
         cpu.gpr[*reg] = word(m + 8 * i);
@@ -743,9 +774,18 @@ pub fn sigreturn(p: &mut Process) -> Result<(), Errno> {
     cpu.rip = word(m + 128);
     let flags = word(m + 136);
     cpu.set_rflags((cpu.rflags() & !USER_FLAGS) | (flags & USER_FLAGS));
-    if let Some(fx) = fx {
-        let img: [u8; 512] = fx.try_into().expect("512 bytes");
-        cpu.fxrstor_image(&img);
+    match (xstate, fx) {
+        (Some((area, features)), _) => {
+            let mut restored = cpu.clone();
+            crate::machine::xsave::restore_image(&mut restored, cpu.xcr0 & features, &area).map_err(|_| EFAULT)?;
+            *cpu = restored;
+        }
+        (None, Some(fx)) => {
+            let img: [u8; 512] = fx.try_into().expect("512 bytes");
+            cpu.fxrstor_image(&img);
+            cpu.ymmh = [0; 16];
+        }
+        (None, None) => {}
     }
     p.signals.mask = word(UC_SIGMASK as usize) & !UNBLOCKABLE;
     Ok(())
