@@ -31,7 +31,7 @@ case $arch in
         # the Linux tests. qemu-user 7.2 hands every process it starts its
         # environment in reverse order, visa (and so its guest) included,
         # and again after a guest execve: `vt hello`, `vt exec` and
-        # busybox's `env -i A=1 B=2 env` print it reversed; vt float, the
+        # busybox's `env -i A=1 B=2 env` print it reversed; vt float, item6 (lazy zero fill), the
         # wild-buffer items and the refused programs fail too (not yet
         # looked into).
         if [[ -n ${VISA_CROSS_ALL:-} ]]; then
