@@ -14,9 +14,15 @@ CFLAGS=(-O2 -std=c11 -Wall -Wextra -ffreestanding -fno-builtin -fno-stack-protec
 LDFLAGS=(-nostdlib -static -no-pie -Wl,-T,link.ld -Wl,--build-id=none -Wl,-n -Wl,--no-warn-rwx-segments)
 
 # Workloads whose output the native run decides.
-WORKLOADS=(hello sieve sort sha256 crc32 recursive bytecode nbody compress)
-# Workloads that compute in floating point (built with SSE registers allowed).
-FLOAT=(nbody)
+WORKLOADS=(hello sieve sort sha256 crc32 recursive bytecode nbody compress simd x87)
+# Workloads that compute in floating point (built with SSE and x87 registers allowed).
+FLOAT=(nbody simd x87)
+# Further flags of a workload, on the board and natively.
+declare -A EXTRA=([simd]=-msse4.2)
+# Workloads that end with results in their registers (rt_exit_loaded).
+LOADED=(simd x87)
+# Workloads the benchmark program runs.
+BENCH=(sieve sort sha256 crc32 recursive bytecode nbody compress)
 # Guests whose expected behaviour the tests state (faults, self-modifying code).
 SPECIAL=(smc fault_de fault_ud fault_oob)
 
@@ -26,22 +32,24 @@ for g in "${WORKLOADS[@]}" "${SPECIAL[@]}"; do
     for f in "${CFLAGS[@]}"; do
         if [[ $f != -mgeneral-regs-only || " ${FLOAT[*]} " != *" $g "* ]]; then flags+=("$f"); fi
     done
-    $CC "${flags[@]}" "${LDFLAGS[@]}" -o "bin/$g.elf" rt/start.S rt/rt_board.c rt/rt_common.c "src/$g.c"
+    rt=(rt/start.S rt/rt_board.c rt/rt_common.c)
+    if [[ " ${LOADED[*]} " == *" $g "* ]]; then rt+=(rt/rt_exit_loaded.c); fi
+    $CC "${flags[@]}" ${EXTRA[$g]:-} "${LDFLAGS[@]}" -o "bin/$g.elf" "${rt[@]}" "src/$g.c"
     strip "bin/$g.elf"
 done
 
 host=$(mktemp -d)
 trap 'rm -rf "$host"' EXIT
 for g in "${WORKLOADS[@]}"; do
-    $CC -O2 -std=c11 -Irt -o "$host/$g" rt/rt_host.c rt/rt_common.c "src/$g.c"
+    $CC -O2 -std=c11 -Irt ${EXTRA[$g]:-} -o "$host/$g" rt/rt_host.c rt/rt_common.c "src/$g.c"
     status=0
     "$host/$g" > "expected/$g.out" || status=$?
     echo "$status" > "expected/$g.status"
 done
-# The Linux benchmark program: every workload but hello, plus the C
+# The Linux benchmark program: the BENCH workloads, plus the C
 # library's string routines, each entry renamed NAME_main.
 objs=()
-for g in "${WORKLOADS[@]:1}"; do
+for g in "${BENCH[@]}"; do
     $CC -O2 -std=c11 -Wall -Wextra -Irt "-Dguest_main=${g}_main" -c -o "$host/$g.o" "src/$g.c"
     objs+=("$host/$g.o")
 done

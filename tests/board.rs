@@ -1,6 +1,9 @@
 //! Every bare-metal guest in guests/bin runs on the board with the expected
 //! output and exit status; the self-modifying and fault guests do what a
-//! processor does.
+//! processor does. Each workload also ends in the final state (registers,
+//! a checksum of RAM, instructions run) recorded in
+//! `guests/expected/NAME.state`, which every host must reproduce bit for
+//! bit; `VISA_BLESS=1` rewrites those files (on an x86-64 host).
 
 mod common;
 
@@ -58,7 +61,8 @@ fn boot_with(name: &str, kind: EngineKind) -> Run {
     Run { ending, guest_insts: engine.stats.guest_insts, output, cpu, mem }
 }
 
-/// A workload's output and status must equal those of its native run.
+/// A workload's output and status must equal those of its native run, and
+/// its final state the one recorded for every host.
 fn workload(name: &str) {
     let run = boot(name);
     let expected = std::fs::read_to_string(guests().join(format!("expected/{name}.out"))).unwrap();
@@ -66,6 +70,57 @@ fn workload(name: &str) {
         std::fs::read_to_string(guests().join(format!("expected/{name}.status"))).unwrap().trim().parse().unwrap();
     assert_eq!(run.output, expected, "{name}: output");
     assert_eq!(run.ending.status(), status, "{name}: {:?}", run.ending);
+    final_state(name, &run);
+}
+
+/// The final state as text: every register of `CpuState` (the x87
+/// registers in physical order), a checksum of RAM and the instructions run.
+fn state_text(run: &Run) -> String {
+    let c = &run.cpu;
+    let mut t = format!("instructions {}\n", run.guest_insts);
+    for (name, v) in visa::machine::GPR_NAMES.iter().zip(c.gpr) {
+        t += &format!("{name} {v:016x}\n");
+    }
+    t += &format!("rip {:016x}\nrflags {:016x}\nmxcsr {:08x}\n", c.rip, c.rflags(), c.mxcsr);
+    for (i, x) in c.xmm.iter().enumerate() {
+        t += &format!("xmm{i} {x:032x}\n");
+    }
+    t += &format!("fcw {:04x}\nfsw {:04x}\nftw {:02x}\nfop {:04x}\n", c.fcw, c.fsw, c.ftw, c.fop);
+    t += &format!("fip {:016x}\nfdp {:016x}\n", c.fip, c.fdp);
+    for (i, r) in c.st.iter().enumerate() {
+        t += &format!("r{i} {r:020x}\n");
+    }
+    // FNV-1a over RAM, a mebibyte at a time.
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut chunk = vec![0u8; 1 << 20];
+    for at in (0..run.mem.size()).step_by(chunk.len()) {
+        run.mem.read_bytes(at, &mut chunk).unwrap();
+        for b in &chunk {
+            hash = (hash ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    t += &format!("ram {hash:016x}\n");
+    t
+}
+
+/// Compares the final state with `guests/expected/NAME.state` (or writes
+/// it, under `VISA_BLESS=1`).
+fn final_state(name: &str, run: &Run) {
+    let path = guests().join(format!("expected/{name}.state"));
+    let got = state_text(run);
+    if std::env::var_os("VISA_BLESS").is_some() {
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (VISA_BLESS=1 writes it)", path.display()));
+    let diff: Vec<String> = want
+        .lines()
+        .zip(got.lines())
+        .filter(|(w, g)| w != g)
+        .map(|(w, g)| format!("  expected {w}\n  got      {g}"))
+        .collect();
+    assert!(diff.is_empty() && want.lines().count() == got.lines().count(), "{name}: final state\n{}", diff.join("\n"));
 }
 
 #[test]
@@ -111,6 +166,19 @@ fn nbody() {
 #[test]
 fn compress() {
     workload("compress");
+}
+
+/// SSE to SSE4.2 with NaNs, infinities, denormals and every rounding mode.
+#[test]
+fn simd() {
+    workload("simd");
+}
+
+/// x87 arithmetic under every rounding and precision control; the
+/// transcendental results are in the final state.
+#[test]
+fn x87() {
+    workload("x87");
 }
 
 #[test]

@@ -12,8 +12,9 @@
 //! cost nothing until code is written to them.
 //!
 //! After code is written it is made coherent with the instruction cache
-//! (nothing to do on x86-64; aarch64 and riscv64 need it), also when a flush
-//! refills addresses that held older code.
+//! ([`icache`](super::icache): nothing to do on x86-64 and s390x; aarch64
+//! and riscv64 need it), also when a flush refills addresses that held older
+//! code.
 //!
 //! A shared file mapping stays shared across `fork`, so a process that
 //! forks while it has dual-mapped regions must go through [`prepare_fork`]:
@@ -169,8 +170,9 @@ impl ForkCopies {
                 }
             }
             // The same code now comes from other pages: coherent again.
-            // SAFETY: [exec, exec + used) is the executable view just mapped.
-            if let Err(e) = unsafe { wasmtime_jit_icache_coherence::clear_cache(r.exec as *const c_void, r.used) } {
+            // SAFETY: [write, write + used) and [exec, exec + used) are the
+            // views just mapped.
+            if let Err(e) = unsafe { super::icache::sync(r.write as *const u8, r.exec as *const u8, r.used) } {
                 eprintln!("visa: the forked child cannot make its code coherent: {e}");
                 // SAFETY: ends the process at once.
                 unsafe { libc::_exit(127) };
@@ -187,12 +189,6 @@ impl Drop for ForkCopies {
             unsafe { libc::close(*fd) };
         }
     }
-}
-
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as usize } else { 4096 }
 }
 
 /// Maps `len` bytes; `Err` with the OS error on failure.
@@ -222,7 +218,7 @@ impl CodeMemory {
 
     /// Reserves a region mapped as `mapping` asks.
     pub fn with_mapping(capacity: usize, mapping: Mapping) -> io::Result<CodeMemory> {
-        let page = page_size();
+        let page = crate::machine::host_page_size() as usize;
         let capacity = capacity.max(1).next_multiple_of(page);
         let (write, exec) = match mapping {
             Mapping::Dual => {
@@ -320,14 +316,9 @@ impl CodeMemory {
         drop(regions);
         // SAFETY: start < capacity, inside the executable view.
         let entry = unsafe { self.exec.as_ptr().add(start) };
-        // SAFETY: [entry, entry + len) is mapped: it is the code just
-        // written, seen through the executable view (the addresses it will
-        // be fetched from).
-        unsafe { wasmtime_jit_icache_coherence::clear_cache(entry as *const c_void, code.len()) }
-            .map_err(AddError::Host)?;
-        // Other threads must not run stale instructions either (a no-op on
-        // x86-64; a membarrier on aarch64).
-        wasmtime_jit_icache_coherence::pipeline_flush_mt().map_err(AddError::Host)?;
+        // SAFETY: both ranges are mapped: the code just written, through
+        // the view it was written in and the one it will be fetched from.
+        unsafe { super::icache::sync(self.write.as_ptr().add(start), entry, code.len()) }.map_err(AddError::Host)?;
         Ok(entry)
     }
 
@@ -361,83 +352,5 @@ impl Drop for CodeMemory {
                 libc::munmap(self.write.as_ptr() as *mut c_void, self.capacity);
             }
         }
-    }
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
-mod tests {
-    use super::*;
-
-    /// `mov eax, imm32; ret`
-    fn returns(v: u32) -> Vec<u8> {
-        let mut code = vec![0xb8];
-        code.extend_from_slice(&v.to_le_bytes());
-        code.push(0xc3);
-        code
-    }
-
-    fn call(entry: *const u8) -> u32 {
-        // SAFETY: every entry called here is `returns`' code, a C function
-        // taking nothing.
-        let f = unsafe { std::mem::transmute::<*const u8, extern "C" fn() -> u32>(entry) };
-        f()
-    }
-
-    /// The mappings of this process spanning `[at, at + len)`, as
-    /// /proc/self/maps lines.
-    fn maps_over(at: *const u8, len: usize) -> Vec<String> {
-        let (lo, hi) = (at as usize, at as usize + len);
-        std::fs::read_to_string("/proc/self/maps")
-            .unwrap()
-            .lines()
-            .filter(|l| {
-                let range = l.split(' ').next().unwrap();
-                let (a, b) = range.split_once('-').unwrap();
-                let (a, b) = (usize::from_str_radix(a, 16).unwrap(), usize::from_str_radix(b, 16).unwrap());
-                a < hi && lo < b
-            })
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// Both mappings run code, refill after a flush (the new code, not the
-    /// old, runs at a reused address), fill up, and never map a page
-    /// writable and executable.
-    #[test]
-    fn both_mappings_run_refill_and_stay_w_xor_x() {
-        for mapping in [Mapping::Dual, Mapping::Toggle] {
-            let mut mem = CodeMemory::with_mapping(3 * 4096, mapping).unwrap();
-            assert_eq!(mem.mapping(), mapping);
-            let a = mem.add(&returns(1)).unwrap();
-            let b = mem.add(&returns(2)).unwrap();
-            assert_eq!((call(a), call(b)), (1, 2), "{mapping:?}");
-            for line in maps_over(mem.exec.as_ptr(), mem.capacity).iter().chain(&maps_over(mem.write.as_ptr(), 1)) {
-                let perms = line.split(' ').nth(1).unwrap();
-                assert!(!(perms.contains('w') && perms.contains('x')), "{mapping:?}: {line}");
-            }
-            mem.clear();
-            let c = mem.add(&returns(3)).unwrap();
-            assert_eq!(c, a, "{mapping:?}: a flush reuses the region from its start");
-            assert_eq!(call(c), 3, "{mapping:?}");
-            let mut n = 1;
-            loop {
-                match mem.add(&returns(4)) {
-                    Ok(_) => n += 1,
-                    Err(AddError::Full) => break,
-                    Err(e) => panic!("{mapping:?}: {e:?}"),
-                }
-            }
-            assert!(n >= 3, "{mapping:?}: {n} blocks in 3 pages");
-        }
-    }
-
-    /// The executable view is the only one code runs from: the written
-    /// view is not executable and the executable one not writable.
-    #[test]
-    fn dual_views_are_read_write_and_read_execute() {
-        let mem = CodeMemory::with_mapping(1 << 20, Mapping::Dual).unwrap();
-        let perms = |p: *const u8| maps_over(p, 1)[0].split(' ').nth(1).unwrap().to_string();
-        assert_eq!(perms(mem.write.as_ptr()), "rw-s");
-        assert_eq!(perms(mem.exec.as_ptr()), "r-xs");
     }
 }

@@ -8,6 +8,7 @@
 
 mod access;
 mod code_memory;
+mod icache;
 mod lower;
 pub mod runtime;
 

@@ -8,6 +8,11 @@
 //! made from it (self-modifying code). Lines rather than pages keep data
 //! that shares a page with code from invalidating it on every store.
 //!
+//! The guest's pages are 4 KiB whatever the host's (16 or 64 KiB on some
+//! aarch64 hosts): host calls that work in pages (giving memory back,
+//! mapping files, residency) cover only whole host pages, and the guest
+//! pages around them are handled byte by byte.
+//!
 //! Guest threads share one memory through views (`share`): each thread's
 //! engine has its own, and a write to code through any view is recorded in
 //! every view and asks the other views' engines back, so each invalidates
@@ -51,6 +56,25 @@ pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 pub const LINE_SHIFT: u32 = 6;
 /// Bytes of a code-tracking line.
 pub const LINE_SIZE: u64 = 1 << LINE_SHIFT;
+
+/// Bytes of a host page, which host mapping calls work in (sysconf's
+/// page size: 4 KiB on x86-64, 4, 16 or 64 KiB on aarch64).
+pub fn host_page_size() -> u64 {
+    static SIZE: OnceLock<u64> = OnceLock::new();
+    *SIZE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if p > 0 { p as u64 } else { PAGE_SIZE }
+    })
+}
+
+/// The whole host pages inside `[start, end)` (offsets into guest memory,
+/// whose base is host-page aligned), if any.
+fn host_pages_within(start: u64, end: u64) -> Option<(u64, u64)> {
+    let page = host_page_size();
+    let (lo, hi) = (start.next_multiple_of(page), end / page * page);
+    (lo < hi).then_some((lo, hi))
+}
 
 /// The smallest guest memory: the widest single access (16 bytes), so
 /// that no access is larger than memory and one unsigned compare of its
@@ -279,47 +303,58 @@ impl GuestMemory {
     }
 
     /// Zeroes `[addr, addr + len)` and gives its host memory back (munmap
-    /// of a guest mapping): page-aligned ranges only.
+    /// of a guest mapping): the whole host pages inside it go back, the
+    /// rest is zeroed in place.
     pub fn discard(&mut self, addr: u64, len: u64) {
-        let end = addr.saturating_add(len).min(self.size);
-        if addr >= end {
-            return;
-        }
-        let (start, end) = (addr as usize, end as usize);
-        // SAFETY: the range lies inside our own mapping; MADV_DONTNEED on a
-        // private anonymous mapping makes the pages read back as zeros.
-        let ok = unsafe { libc::madvise(self.base.add(start) as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
-        if ok != 0 {
-            self.slice_mut(start, end - start).fill(0);
-        }
+        self.release(addr, len, |at, len| {
+            // SAFETY: the range lies inside our own mapping; MADV_DONTNEED
+            // on a private anonymous mapping makes the pages read back as
+            // zeros.
+            unsafe { libc::madvise(at, len, libc::MADV_DONTNEED) == 0 }
+        });
     }
 
     /// Replaces the host memory of `[addr, addr + len)` with fresh
     /// anonymous zero pages (munmap of a guest mapping, which may have been
-    /// a file's: MADV_DONTNEED would bring the file's bytes back). Page-aligned
-    /// ranges only; the part past guest memory is ignored.
+    /// a file's: MADV_DONTNEED would bring the file's bytes back); what is
+    /// not a whole host page is zeroed in place (a private copy of a file's
+    /// page reads back as those zeros). The part past guest memory is
+    /// ignored.
     pub fn clear(&mut self, addr: u64, len: u64) {
+        self.release(addr, len, |at, len| {
+            // SAFETY: the range lies inside our own mapping, which stays
+            // reserved: MAP_FIXED replaces its pages in place.
+            unsafe {
+                libc::mmap(
+                    at,
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                    -1,
+                    0,
+                ) == at
+            }
+        });
+    }
+
+    /// Zeroes `[addr, addr + len)`, giving the whole host pages inside it
+    /// to `give_back` (which says whether it did) and filling the rest.
+    fn release(&mut self, addr: u64, len: u64, give_back: impl Fn(*mut libc::c_void, usize) -> bool) {
         let end = addr.saturating_add(len).min(self.size);
         if addr >= end {
             return;
         }
-        let (start, len) = (addr as usize, (end - addr) as usize);
-        // SAFETY: the range lies inside our own mapping, which stays
-        // reserved: MAP_FIXED replaces its pages in place.
-        let ok = unsafe {
-            let at = self.base.add(start) as *mut libc::c_void;
-            libc::mmap(
-                at,
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            ) == at
+        let (lo, hi) = match host_pages_within(addr, end) {
+            // SAFETY: lo < hi <= size: inside our own mapping.
+            Some((lo, hi))
+                if give_back(unsafe { self.base.add(lo as usize) } as *mut libc::c_void, (hi - lo) as usize) =>
+            {
+                (lo, hi)
+            }
+            _ => (end, end),
         };
-        if !ok {
-            self.slice_mut(start, len).fill(0);
-        }
+        self.slice_mut(addr as usize, (lo - addr) as usize).fill(0);
+        self.slice_mut(hi as usize, (end - hi) as usize).fill(0);
     }
 
     /// Zeroes `[addr, addr + len)` (any alignment) without touching the
@@ -347,11 +382,15 @@ impl GuestMemory {
     }
 
     /// Maps `len` bytes of the host file `fd` at `offset` privately at
-    /// guest address `addr` (page-aligned), in place of the memory there:
-    /// the file's pages are read when touched, and writes stay private.
-    /// On failure the range holds zeros.
+    /// guest address `addr`, in place of the memory there: the file's pages
+    /// are read when touched, and writes stay private. The address, offset
+    /// and length must be whole host pages (EINVAL otherwise: a host with
+    /// larger pages than the guest's cannot map a guest page alone, and the
+    /// caller copies instead). On failure the range holds zeros.
     pub fn map_file(&mut self, addr: u64, len: u64, fd: i32, offset: u64) -> std::io::Result<()> {
-        let fits = addr.is_multiple_of(PAGE_SIZE) && addr.checked_add(len).is_some_and(|e| e <= self.size);
+        let page = host_page_size();
+        let fits = [addr, len, offset].iter().all(|v| v.is_multiple_of(page))
+            && addr.checked_add(len).is_some_and(|e| e <= self.size);
         if !fits || len == 0 {
             return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
         }
@@ -379,20 +418,26 @@ impl GuestMemory {
 
     /// Fills `out` with one byte per page from `addr` (page-aligned): 1
     /// where the host holds the page in memory, 0 where it does not (as
-    /// mincore reports). Pages past guest memory are not resident.
+    /// mincore reports, for the host page holding it). Pages past guest
+    /// memory are not resident.
     pub fn resident(&self, addr: u64, out: &mut [u8]) {
         out.fill(0);
         let pages = (self.size.div_ceil(PAGE_SIZE).saturating_sub(addr / PAGE_SIZE) as usize).min(out.len());
         if !addr.is_multiple_of(PAGE_SIZE) || pages == 0 {
             return;
         }
-        // SAFETY: the pages lie inside our own mapping; mincore only
-        // writes `pages` bytes to `out`.
-        unsafe {
-            let at = self.base.add(addr as usize) as *mut libc::c_void;
-            let len = (pages as u64 * PAGE_SIZE).min(self.size - addr) as usize;
-            if libc::mincore(at, len, out.as_mut_ptr()) == 0 {
-                out[..pages].iter_mut().for_each(|b| *b &= 1);
+        let host = host_page_size();
+        let first = addr / host * host;
+        let end = (addr + pages as u64 * PAGE_SIZE).min(self.size);
+        let mut held = vec![0u8; (end - first).div_ceil(host) as usize];
+        // SAFETY: [first, end) lies inside our own mapping, from a host page
+        // boundary; mincore writes one byte per host page to `held`.
+        let ok = unsafe {
+            libc::mincore(self.base.add(first as usize) as *mut libc::c_void, (end - first) as usize, held.as_mut_ptr())
+        } == 0;
+        if ok {
+            for (i, b) in out[..pages].iter_mut().enumerate() {
+                *b = held[((addr + i as u64 * PAGE_SIZE - first) / host) as usize] & 1;
             }
         }
     }

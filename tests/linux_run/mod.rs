@@ -13,7 +13,7 @@ use std::time::Duration;
 pub const ERROR_STATUS: i32 = 125;
 
 /// Longest any one run may take before the test fails (and kills it).
-pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+pub const RUN_LIMIT: Duration = Duration::from_secs(600);
 
 #[derive(Clone, Copy, Debug)]
 pub enum Engine {

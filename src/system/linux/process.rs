@@ -278,9 +278,9 @@ impl Process {
             .unwrap_or(HOST_BAD as *mut u8);
             return view;
         }
-        // A stand-in: `ok` accessible bytes ending at a page boundary, then
-        // inaccessible pages for the rest.
-        let page = 4096u64;
+        // A stand-in: `ok` accessible bytes ending at a host page boundary,
+        // then inaccessible host pages for the rest.
+        let page = crate::machine::host_page_size();
         let head = ok.div_ceil(page) * page;
         let size = (head + (count - ok).div_ceil(page) * page) as usize;
         // SAFETY: a fresh private mapping of our own.

@@ -8,6 +8,7 @@
 use super::super::errno::{EINTR, EINVAL, ENOTTY, Errno, check, last};
 use super::super::process::{Dir, HostBuf, Process};
 use super::super::signals;
+use super::byteorder::{Layout, size, swap_fields, swap_words};
 use super::deadline::Deadline;
 use super::host::int_call;
 use super::misc::{read_timespec, write_timespec};
@@ -296,33 +297,41 @@ fn fcntl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
 enum IoArg {
     /// An integer, or nothing.
     Value,
-    /// A guest buffer of this many bytes the host reads.
-    In(usize),
-    /// A guest buffer of this many bytes the host fills.
-    Out(usize),
+    /// A guest structure the host reads.
+    In(Layout),
+    /// A guest structure the host fills.
+    Out(Layout),
 }
 
+/// `struct termios`: four flag words, the line discipline and 19 control
+/// characters.
+const TERMIOS: Layout = &[(4, 4), (1, 20)];
+/// `struct winsize`: four shorts.
+const WINSIZE: Layout = &[(2, 4)];
+const INT: Layout = &[(4, 1)];
+
 /// The terminal and file ioctls (numbered alike on x86-64 and the
-/// generic ABI of aarch64, riscv64 and s390x; the structures too).
+/// generic ABI of aarch64, riscv64 and s390x; the structures too, but for
+/// a big-endian host's byte order).
 const IOCTLS: &[(u64, IoArg)] = &[
-    (0x5401, IoArg::Out(36)), // TCGETS
-    (0x5402, IoArg::In(36)),  // TCSETS
-    (0x5403, IoArg::In(36)),  // TCSETSW
-    (0x5404, IoArg::In(36)),  // TCSETSF
-    (0x5409, IoArg::Value),   // TCSBRK
-    (0x540A, IoArg::Value),   // TCXONC
-    (0x540B, IoArg::Value),   // TCFLSH
-    (0x540E, IoArg::Value),   // TIOCSCTTY
-    (0x540F, IoArg::Out(4)),  // TIOCGPGRP
-    (0x5410, IoArg::In(4)),   // TIOCSPGRP
-    (0x5413, IoArg::Out(8)),  // TIOCGWINSZ
-    (0x5414, IoArg::In(8)),   // TIOCSWINSZ
-    (0x541B, IoArg::Out(4)),  // FIONREAD
-    (0x5421, IoArg::In(4)),   // FIONBIO
-    (0x5429, IoArg::Out(4)),  // TIOCGSID
-    (0x5450, IoArg::Value),   // FIONCLEX
-    (0x5451, IoArg::Value),   // FIOCLEX
-    (0x5452, IoArg::In(4)),   // FIOASYNC
+    (0x5401, IoArg::Out(TERMIOS)), // TCGETS
+    (0x5402, IoArg::In(TERMIOS)),  // TCSETS
+    (0x5403, IoArg::In(TERMIOS)),  // TCSETSW
+    (0x5404, IoArg::In(TERMIOS)),  // TCSETSF
+    (0x5409, IoArg::Value),        // TCSBRK
+    (0x540A, IoArg::Value),        // TCXONC
+    (0x540B, IoArg::Value),        // TCFLSH
+    (0x540E, IoArg::Value),        // TIOCSCTTY
+    (0x540F, IoArg::Out(INT)),     // TIOCGPGRP
+    (0x5410, IoArg::In(INT)),      // TIOCSPGRP
+    (0x5413, IoArg::Out(WINSIZE)), // TIOCGWINSZ
+    (0x5414, IoArg::In(WINSIZE)),  // TIOCSWINSZ
+    (0x541B, IoArg::Out(INT)),     // FIONREAD
+    (0x5421, IoArg::In(INT)),      // FIONBIO
+    (0x5429, IoArg::Out(INT)),     // TIOCGSID
+    (0x5450, IoArg::Value),        // FIONCLEX
+    (0x5451, IoArg::Value),        // FIOCLEX
+    (0x5452, IoArg::In(INT)),      // FIOASYNC
 ];
 
 fn ioctl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
@@ -337,17 +346,19 @@ fn ioctl(p: &mut Process, [fd, cmd, arg, ..]: [u64; 6]) -> Result<u64, Errno> {
     match *how {
         // SAFETY: a `Value` command takes an integer, not a pointer.
         IoArg::Value => check(unsafe { libc::ioctl(fd, req as _, arg as libc::c_ulong) } as i64),
-        IoArg::In(n) => {
-            let mut b = p.read(arg, n)?;
-            // SAFETY: the command reads a structure of `n` bytes: `b` is a
-            // buffer of ours of exactly `n` bytes.
+        IoArg::In(layout) => {
+            let mut b = p.read(arg, size(layout))?;
+            swap_fields(&mut b, layout);
+            // SAFETY: the command reads a structure of `size(layout)`
+            // bytes: `b` is a buffer of ours of exactly that many.
             check(unsafe { libc::ioctl(fd, req as _, b.as_mut_ptr()) } as i64)
         }
-        IoArg::Out(n) => {
-            let mut b = vec![0u8; n];
-            // SAFETY: the command fills a structure of `n` bytes: `b` is a
-            // buffer of ours of exactly `n` bytes.
+        IoArg::Out(layout) => {
+            let mut b = vec![0u8; size(layout)];
+            // SAFETY: the command fills a structure of `size(layout)`
+            // bytes: `b` is a buffer of ours of exactly that many.
             let r = check(unsafe { libc::ioctl(fd, req as _, b.as_mut_ptr()) } as i64)?;
+            swap_fields(&mut b, layout);
             p.write(arg, &b)?;
             Ok(r)
         }
@@ -424,7 +435,9 @@ fn select_sets(
     let mut asked: [libc::fd_set; 3] = unsafe { std::mem::zeroed() };
     for (h, at) in asked.iter_mut().zip(sets) {
         if at != 0 {
-            let b = p.read(at, bytes)?;
+            // The sets are arrays of longs: 64-bit words on both sides.
+            let mut b = p.read(at, bytes)?;
+            swap_words(&mut b, 8);
             // SAFETY: `bytes` is at most the size of an fd_set.
             unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), h as *mut libc::fd_set as *mut u8, bytes) };
         }
@@ -459,8 +472,9 @@ fn select_sets(
     for (h, at) in host.iter().zip(sets) {
         if at != 0 {
             // SAFETY: reading the first `bytes` of a plain-data fd_set.
-            let b = unsafe { std::slice::from_raw_parts(h as *const libc::fd_set as *const u8, bytes) };
-            p.write(at, b)?;
+            let mut b = unsafe { std::slice::from_raw_parts(h as *const libc::fd_set as *const u8, bytes) }.to_vec();
+            swap_words(&mut b, 8);
+            p.write(at, &b)?;
         }
     }
     Ok((n, tv.map(|t| libc::timespec { tv_sec: t.tv_sec, tv_nsec: t.tv_usec * 1000 })))

@@ -3,6 +3,7 @@
 //! by subject. Host calls go through libc with guest structures converted
 //! to the host's where layouts differ, and every guest pointer checked.
 
+mod byteorder;
 mod deadline;
 mod events;
 mod fs;

@@ -17,6 +17,7 @@
 use super::super::errno::{EINTR, EINVAL, Errno, check, last};
 use super::super::process::{Dir, HostBuf, Process};
 use super::super::signals;
+use super::byteorder::swap_words;
 use super::deadline::Deadline;
 use super::fs::{give_fd_pair, host_iovecs, host_open_flags};
 use super::host::int_call;
@@ -92,15 +93,6 @@ fn blocking(p: &mut Process, mut call: impl FnMut() -> isize) -> Result<u64, Err
         if r >= 0 || last() != EINTR || signals::interrupts(&mut p.signals) {
             return check(r as i64);
         }
-    }
-}
-
-/// Reverses the byte order of each `word`-byte field of `b` on a
-/// big-endian host (the guest's words are little-endian); a no-op on
-/// little-endian hosts. Both directions are the same swap.
-fn swap_words(b: &mut [u8], word: usize) {
-    if cfg!(target_endian = "big") && word > 1 {
-        b.chunks_exact_mut(word).for_each(|w| w.reverse());
     }
 }
 

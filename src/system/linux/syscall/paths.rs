@@ -8,6 +8,7 @@ use std::ffi::CString;
 
 use super::super::errno::{EINVAL, ERANGE, Errno, check};
 use super::super::process::{Dir, Process};
+use super::byteorder::{Layout, size, swap_fields};
 use super::fs::AT_FDCWD;
 use super::host::int_call;
 use super::misc::read_timespec;
@@ -127,17 +128,45 @@ fn newfstatat(p: &mut Process, [dirfd, path, at, flags, ..]: [u64; 6]) -> Result
     write_stat(p, at, &st)
 }
 
-/// statx: `struct statx` has one layout on every Linux.
+/// `struct statx` (256 bytes): mask and block size, attributes, nlink uid
+/// gid, mode and padding, ino size blocks and attribute mask, four
+/// timestamps (seconds, nanoseconds, padding), the device numbers, mount
+/// id, direct I/O alignments, subvolume, atomic write limits and spares.
+const STATX: Layout = &[
+    (4, 2),
+    (8, 1),
+    (4, 3),
+    (2, 2),
+    (8, 4),
+    (8, 1),
+    (4, 2),
+    (8, 1),
+    (4, 2),
+    (8, 1),
+    (4, 2),
+    (8, 1),
+    (4, 2),
+    (4, 4),
+    (8, 1),
+    (4, 2),
+    (8, 1),
+    (4, 6),
+    (8, 8),
+];
+
+/// statx: `struct statx` has one layout on every Linux (in the host's byte
+/// order).
 fn statx(p: &mut Process, [dirfd, path, flags, mask, at, _]: [u64; 6]) -> Result<u64, Errno> {
     let path = path_arg(p, path)?;
     // SAFETY: plain data the host fills.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     check(unsafe { libc::statx(dirfd as i32, path.as_ptr(), flags as i32, mask as u32, &mut st) } as i64)?;
-    // SAFETY: viewing plain data as its bytes.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(&st as *const libc::statx as *const u8, std::mem::size_of::<libc::statx>())
-    };
-    p.write(at, bytes)?;
+    let mut b = [0u8; size(STATX)];
+    let n = std::mem::size_of::<libc::statx>().min(b.len());
+    // SAFETY: copies the first `n` bytes of plain data we own into `b`.
+    unsafe { std::ptr::copy_nonoverlapping(&st as *const libc::statx as *const u8, b.as_mut_ptr(), n) };
+    swap_fields(&mut b, STATX);
+    p.write(at, &b)?;
     Ok(0)
 }
 
@@ -189,7 +218,11 @@ fn fstatfs(p: &mut Process, [fd, at, ..]: [u64; 6]) -> Result<u64, Errno> {
     write_statfs(p, at, &s, &v)
 }
 
-/// getdents64: `struct linux_dirent64` has one layout on every Linux.
+/// The head of a `struct linux_dirent64`: inode, offset, record length.
+const DIRENT_HEAD: Layout = &[(8, 2), (2, 1)];
+
+/// getdents64: `struct linux_dirent64` has one layout on every Linux (in
+/// the host's byte order: a big-endian host's records are swapped after).
 /// The buffer goes to the host as a `HostBuf`, so that its checks come in
 /// Linux's order (a file that is not a directory is ENOTDIR, whatever the
 /// buffer).
@@ -201,6 +234,19 @@ fn getdents64(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errn
     // the call.
     let n = check(unsafe { libc::syscall(libc::SYS_getdents64, fd as i32, out.ptr, out.len) })?;
     out.finish(p, n as usize);
+    if cfg!(target_endian = "big") {
+        let mut b = p.read(buf, n as usize)?;
+        let mut at = 0;
+        while at + size(DIRENT_HEAD) <= b.len() {
+            let reclen = u16::from_ne_bytes([b[at + 16], b[at + 17]]) as usize;
+            swap_fields(&mut b[at..], DIRENT_HEAD);
+            if reclen == 0 {
+                break;
+            }
+            at += reclen;
+        }
+        p.write(buf, &b)?;
+    }
     Ok(n)
 }
 
