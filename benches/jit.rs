@@ -1,14 +1,16 @@
 //! Compilation and execution costs of the JIT, and the dispatcher's: how
-//! fast Cranelift compiles guest blocks, how fast a compiled block runs,
+//! fast Cranelift compiles guest blocks (and how that grows with a block's
+//! length), how fast a compiled block runs,
 //! what one dispatch (interpreted) or one linked transfer (compiled) costs,
 //! and a translation-cache lookup.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use iced_x86::code_asm::*;
 use visa::abi::NoHelpers;
 use visa::engine::{Cache, Engine, EngineKind, Key, Translation};
-use visa::frontend::x86::{Mode, X86Env, lift_block};
+use visa::frontend::x86::{Mode, X86Env, lift_block, lift_block_within};
 use visa::jit::{IND_EMPTY, IND_ENTRIES, Jit, RunEnv, Setup};
 use visa::machine::{CpuState, GuestMemory};
 use visa::system::board;
@@ -93,6 +95,85 @@ fn compile(c: &mut Criterion) {
     g.finish();
 }
 
+/// Emits the `i`th instruction of a block of one form (each reads memory
+/// through RDX at its own offset).
+type Form = fn(&mut CodeAssembler, i: i32) -> Result<(), IcedError>;
+
+/// ALU instructions with a memory operand: loads, read-modify-writes and
+/// compares, so flags and stores are pending at every access.
+fn alu_form(a: &mut CodeAssembler, i: i32) -> Result<(), IcedError> {
+    let m = qword_ptr(rdx + 8 * i);
+    match i % 6 {
+        0 => a.add(rax, m),
+        1 => a.adc(rbx, m),
+        2 => a.sub(m, rcx),
+        3 => a.xor(rsi, m),
+        4 => a.and(m, rax),
+        _ => a.cmp(rdi, m),
+    }
+}
+
+/// SSE arithmetic with memory operands (aligned and unaligned loads, a store).
+fn sse_form(a: &mut CodeAssembler, i: i32) -> Result<(), IcedError> {
+    let m = xmmword_ptr(rdx + 16 * i);
+    match i % 6 {
+        0 => a.addps(xmm0, m),
+        1 => a.mulpd(xmm1, m),
+        2 => a.paddd(xmm2, m),
+        3 => a.movdqu(xmm3, m),
+        4 => a.pxor(xmm0, xmm3),
+        _ => a.movdqu(m, xmm1),
+    }
+}
+
+fn crc32_form(a: &mut CodeAssembler, _i: i32) -> Result<(), IcedError> {
+    a.crc32(rax, qword_ptr(rdx))
+}
+
+/// A block of `n` instructions of a form, lifted and optimised as the
+/// engine lifts it for user mode (`user`) or the board.
+fn form_block(form: Form, n: usize, user: bool) -> Block {
+    let mut a = CodeAssembler::new(64).unwrap();
+    for i in 0..n {
+        form(&mut a, i as i32).unwrap();
+    }
+    a.hlt().unwrap();
+    let code = a.assemble(0x1000).unwrap();
+    let mut mem = GuestMemory::new(1 << 20).unwrap();
+    board::load_raw(&mut mem, 0x1000, &code).unwrap();
+    let mode = Mode { user, ..Mode::default() };
+    let lifted = lift_block_within(&mem, 0x1000, mode, n).unwrap();
+    assert_eq!(lifted.block.guest_count(), n, "the block holds exactly the instructions asked for");
+    optimize(&X86Env::get().env, &lifted.block)
+}
+
+/// Compile time against block length: it should grow linearly.
+fn compile_by_length(c: &mut Criterion) {
+    let env = &X86Env::get().env;
+    let forms: [(&str, Form); 3] = [("alu mem", alu_form), ("sse mem", sse_form), ("crc32 mem", crc32_form)];
+    let mut jit = Jit::new(256 << 20).unwrap();
+    let mut g = c.benchmark_group("compile by length");
+    g.sample_size(10);
+    for (name, form) in forms {
+        for protected in [true, false] {
+            for n in [8, 16, 32, 64] {
+                let block = form_block(form, n, protected);
+                let cells = visa::jit::placeholder_cells(&block);
+                let setup = Setup { cells: &cells, protected, tso: false };
+                let id = format!("{name}, {}", if protected { "user" } else { "board" });
+                g.throughput(Throughput::Elements(n as u64));
+                g.bench_with_input(BenchmarkId::new(id, n), &block, |b, block| {
+                    b.iter(|| {
+                        black_box(jit.compile(env, block, setup).unwrap());
+                        jit.flush();
+                    })
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
 /// Two one-instruction blocks that jump to each other: every block run is
 /// a dispatch (interpreter) or a linked transfer (JIT).
 fn ping_pong(kind: EngineKind, rounds: u64) -> u64 {
@@ -156,5 +237,5 @@ fn dispatch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, compile, dispatch);
+criterion_group!(benches, compile, compile_by_length, dispatch);
 criterion_main!(benches);

@@ -413,15 +413,8 @@ impl Lower<'_, '_> {
             }
             (Get, Imm::Slot(s)) => vec![self.slot_value(s.0 as usize)],
             (Set, Imm::Slot(s)) => {
-                if let Some(pending) = self.pending.as_mut() {
-                    let s = s.0 as usize;
-                    if pending[s].replace(a[0]).is_none() {
-                        self.pending_order.push(s);
-                    }
-                    return Ok(vec![]);
-                }
-                let decl = &self.env.slots[s.0 as usize];
-                self.b.ins().store(MemFlagsData::new().with_notrap(), a[0], self.state, decl.offset as i32);
+                let read = self.read[self.block.args(inst)[0].0 as usize];
+                self.set_slot(s.0 as usize, a[0], read);
                 vec![]
             }
             (Call, Imm::Helper(h)) => {

@@ -151,6 +151,11 @@ pub(super) struct Lower<'a, 'f> {
     pending: Option<Vec<Option<ir::Value>>>,
     /// Slots in `pending`, in the order first written.
     pending_order: Vec<usize>,
+    /// By slot: its pending value is one that other instructions of the
+    /// block read (see `side`).
+    pending_read: Vec<bool>,
+    /// By V-ISA value: some instruction other than a `set` reads it.
+    read: Vec<bool>,
     /// Slot values known to equal the state in memory (carried slots the
     /// block only reads).
     known: Vec<Option<ir::Value>>,
@@ -197,6 +202,17 @@ fn loop_slots(env: &Env, block: &Block) -> LoopSlots {
         }
     }
     LoopSlots { carried: (0..n).filter(|s| reads[*s] && !dead[*s]).collect(), writes, dead }
+}
+
+/// By value: whether an instruction other than a `set` reads it.
+fn read_values(block: &Block) -> Vec<bool> {
+    let mut read = vec![false; block.types.len()];
+    for inst in block.insts.iter().filter(|i| i.op != Opcode::Set) {
+        for a in block.args(inst) {
+            read[a.0 as usize] = true;
+        }
+    }
+    read
 }
 
 /// How a block is compiled: the cells that link its direct exits, and
@@ -362,6 +378,8 @@ impl<'a, 'f> Lower<'a, 'f> {
             dead_at_start,
             pending,
             pending_order: Vec::new(),
+            pending_read: vec![false; env.slots.len()],
+            read: read_values(block),
             known: vec![None; env.slots.len()],
             at: 0,
             access_group,
@@ -425,6 +443,8 @@ impl<'a, 'f> Lower<'a, 'f> {
         let block = self.block;
         for (at, inst) in block.insts.iter().enumerate() {
             self.at = at;
+            // On the path that stays, before anything can branch off it.
+            self.settle_pending();
             let args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.val(*a)).collect();
             let results = self.inst(inst, &args)?;
             for (v, r) in inst.results().zip(results) {

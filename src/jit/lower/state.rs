@@ -31,6 +31,50 @@ impl Lower<'_, '_> {
         self.b.ins().load(cl_type(decl.ty), MemFlagsData::new().with_notrap(), self.state, decl.offset as i32)
     }
 
+    /// Writes a slot: pending when stores are sunk, else stored at once.
+    /// `read`: other instructions of the block read the value too.
+    pub(super) fn set_slot(&mut self, s: usize, v: ir::Value, read: bool) {
+        if let Some(pending) = self.pending.as_mut() {
+            if pending[s].replace(v).is_none() {
+                self.pending_order.push(s);
+            }
+            self.pending_read[s] = read;
+            return;
+        }
+        let decl = &self.env.slots[s];
+        self.b.ins().store(MemFlagsData::new().with_notrap(), v, self.state, decl.offset as i32);
+    }
+
+    /// Makes the pending values that other instructions read computed
+    /// here, on the path that stays, before a side path that stores them.
+    ///
+    /// Cranelift computes a pure value in the first block that needs it, and
+    /// again in each later block that block does not dominate. A side path
+    /// (a trap, an exit) that stores a pending value would compute it anew,
+    /// with the chain of earlier values it depends on that the path that
+    /// stays has not needed yet: a register that every instruction of a
+    /// long block updates (an accumulator, a CRC) was computed from scratch
+    /// on every side path, quadratic code and compile time. An instruction
+    /// with two results is never moved or merged, so splitting a 128-bit
+    /// pair made of the value pins it here at no cost (the pair is just two
+    /// registers). Values nobody else reads (flags the next instruction
+    /// redefines) stay computed only on the side paths that store them,
+    /// from operands the path that stays has.
+    pub(super) fn settle_pending(&mut self) {
+        let Some(pending) = self.pending.as_mut() else { return };
+        for &s in &self.pending_order {
+            match pending[s] {
+                Some(v) if self.pending_read[s] && self.b.func.dfg.value_type(v) == types::I64 => {
+                    let pair = self.b.ins().iconcat(v, v);
+                    let split = self.b.ins().isplit(pair);
+                    pending[s] = Some(split.0);
+                    self.pending_read[s] = false;
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Stores every pending state write (on a path that leaves the block,
     /// or before a helper call); they stay pending for the path that goes on.
     pub(super) fn store_pending(&mut self) {
