@@ -365,11 +365,19 @@ impl SignalState {
         if !(1..=NSIG as i32).contains(&sig) || (new.is_some() && (sig == SIGKILL || sig == SIGSTOP)) {
             return Err(EINVAL);
         }
+        let ignores = new.is_some_and(|a| {
+            a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+        });
+        if ignores {
+            // A host signal visa has caught is pending for the guest: it
+            // goes with the others.
+            collect_host_signals(self);
+        }
         let mut actions = lock(&self.process.actions);
         let old = actions[sig as usize];
         if let Some(a) = new {
             actions[sig as usize] = a;
-            if a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore) {
+            if ignores {
                 // Dropped wherever pending, in every thread.
                 self.process.queue.discard(bit(sig));
                 lock(&self.process.threads).values().for_each(|t| t.queue.discard(bit(sig)));
