@@ -271,8 +271,18 @@ impl Front {
         self.slots[slot(key.addr)].as_ref().filter(|t| t.key() == key)
     }
 
-    pub fn put(&mut self, t: &Arc<Translation>) {
-        self.slots[slot(t.addr)] = Some(t.clone());
+    /// Takes the translation at `key` out (the engine puts it back after
+    /// running it, so a hit costs no reference count).
+    #[inline]
+    pub fn take(&mut self, key: Key) -> Option<Arc<Translation>> {
+        let s = &mut self.slots[slot(key.addr)];
+        if s.as_ref().is_some_and(|t| t.key() == key) { s.take() } else { None }
+    }
+
+    #[inline]
+    pub fn put(&mut self, t: Arc<Translation>) {
+        let s = slot(t.addr);
+        self.slots[s] = Some(t);
     }
 
     pub fn clear(&mut self) {

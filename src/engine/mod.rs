@@ -581,21 +581,28 @@ impl Engine {
         (0..n).map(|i| self.recent[(self.recent_next + RECENT_BLOCKS - n + i) % RECENT_BLOCKS]).collect()
     }
 
-    /// The translation at `key`: from the engine's front table, the shared
-    /// cache, or made now.
+    /// The translation at `key`: taken out of the engine's front table
+    /// (the dispatcher puts it back there after running it), or from the
+    /// shared cache, or made now.
     fn lookup(&mut self, mem: &mut GuestMemory, key: Key) -> Result<Arc<Translation>, Fault> {
-        if let Some(t) = self.front.get(key) {
+        if let Some(t) = self.front.take(key) {
             self.stats.cache_hits += 1;
-            return Ok(t.clone());
+            return Ok(t);
         }
         if let Some(t) = lock(&self.shared.cache).get(key).cloned() {
             self.stats.cache_hits += 1;
-            self.front.put(&t);
+            return Ok(t);
+        }
+        let shared = self.shared.clone();
+        let translating = lock(&shared.translator);
+        // Another thread may have translated it while this one waited.
+        if let Some(t) = lock(&shared.cache).get(key).cloned() {
+            self.stats.cache_hits += 1;
             return Ok(t);
         }
         let t = self.translate(mem, key)?;
+        drop(translating);
         self.bound_translations(&t);
-        self.front.put(&t);
         Ok(t)
     }
 
@@ -809,6 +816,9 @@ impl Engine {
                 Ok(t) => t,
                 Err(f) => return Stop::Fault(f),
             };
+            // The epoch the translation is current in (the front table
+            // takes it back only if nothing was dropped meanwhile).
+            let seen = self.seen;
             self.recent[self.recent_next] = rip;
             self.recent_next = (self.recent_next + 1) % RECENT_BLOCKS;
             self.stats.blocks_run += 1;
@@ -823,9 +833,10 @@ impl Engine {
             if OBSERVED && let Some(log) = &self.log {
                 log_block(log, cpu, &t, compiled);
             }
-            let outcome = if !fits {
+            // The link cell of compiled code's exit (`None` when it did not run).
+            let (outcome, exit_link) = if !fits {
                 match self.run_within(cpu, mem, helpers, key, remaining) {
-                    Ok(outcome) => outcome,
+                    Ok(outcome) => (outcome, None),
                     Err(f) => return Stop::Fault(f),
                 }
             } else if t.entry().is_some() {
@@ -835,16 +846,21 @@ impl Engine {
                     self.stats.blocks_run -= 1;
                     continue;
                 };
-                if !mem.code_written() {
-                    self.link(&outcome, exit_link, mode);
-                }
-                outcome
+                (outcome, Some(exit_link))
             } else {
                 t.runs.store(t.runs.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
                 let outcome = interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
                 self.stats.guest_insts += self.scratch.executed as u64;
-                outcome
+                (outcome, None)
             };
+            if self.seen == seen {
+                self.front.put(t);
+            }
+            if let Some(exit_link) = exit_link
+                && !mem.code_written()
+            {
+                self.link(&outcome, exit_link, mode);
+            }
             if OBSERVED && let (Some(p), Some(at)) = (self.profile.as_mut(), block_started) {
                 p.record(rip, compiled, self.stats.guest_insts - insts_before, at.elapsed());
             }

@@ -3,9 +3,11 @@
 //! wait for.
 //!
 //! Each engine looks translations up in its own front table (and compiled
-//! code in its own indirect-jump table) without a lock; misses, insertions,
-//! links and invalidations take the cache's lock, compilation the
-//! compiler's (in that order, then the registry's).
+//! code in its own indirect-jump table) without a lock; lookups, links and
+//! invalidations take the cache's lock, compilation the compiler's, and
+//! translating a missed block the translator's, so that a block is
+//! translated once whichever threads miss it together. Locks are taken in
+//! the order translator, compiler, cache, registry.
 //!
 //! Dropping translations (the guest wrote their code, or unmapped it) and
 //! flushing the full code region are stop-the-world: the changer, holding
@@ -55,6 +57,8 @@ pub const TB_SIZE_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(16 << 30);
 pub struct Shared {
     pub(super) kind: EngineKind,
     pub(super) cache: Mutex<Cache>,
+    /// Held while a missed block is translated.
+    pub(super) translator: Mutex<()>,
     /// Bytes the translations may take (`Cache::bytes`) before they are
     /// all dropped, and the most they have taken.
     pub(super) translation_limit: usize,
@@ -102,6 +106,7 @@ impl Shared {
         Arc::new(Shared {
             kind,
             cache: Mutex::default(),
+            translator: Mutex::default(),
             translation_limit,
             translation_peak: Default::default(),
             compiler,
@@ -199,6 +204,7 @@ impl Shared {
     /// that no thread that is gone in the child holds one there).
     pub fn hold_for_fork(&self) -> ForkHold<'_> {
         ForkHold {
+            _translator: lock(&self.translator),
             _compiler: self.compiler.as_ref().map(lock),
             _cache: lock(&self.cache),
             engines: lock(&self.engines),
@@ -208,6 +214,7 @@ impl Shared {
 
 /// The translation state's locks, held across a fork.
 pub struct ForkHold<'a> {
+    _translator: MutexGuard<'a, ()>,
     _compiler: Option<MutexGuard<'a, Compiler>>,
     _cache: MutexGuard<'a, Cache>,
     engines: MutexGuard<'a, Vec<Arc<Presence>>>,
