@@ -40,6 +40,12 @@ pub(crate) fn slot_range(env: &Env, imm: Imm, state_size: usize) -> Result<(u32,
     Ok((decl.offset, size))
 }
 
+/// Bit position and width of lane `k` of a vector shape.
+fn lane_of(shape: Option<Type>, k: u8) -> Option<(u8, u8)> {
+    let (lane, n) = shape?.lane()?;
+    ((k as u32) < n).then(|| ((k as u32 * lane.bits()) as u8, lane.bits() as u8))
+}
+
 /// The block's values with what `compile` knows of them.
 struct Values<'a> {
     block: &'a Block,
@@ -305,6 +311,14 @@ fn single(
             Some(off) => Op::ParityF { d, a, off },
             None => Op::Parity { d, a },
         },
+        (Opcode::Vextract | Opcode::Vinsert, Imm::Lane(k)) if lane_of(ty, k).is_some() => {
+            let (shift, w) = lane_of(ty, k).unwrap_or_default();
+            if inst.op == Opcode::Vextract {
+                Op::VExtract { d, a, shift, w }
+            } else {
+                Op::VInsert { d, a, b, shift, w }
+            }
+        }
         (Opcode::Get | Opcode::Set, imm) => {
             let (off, size) = slot_range(env, imm, state_size)?;
             match (inst.op, size) {

@@ -257,6 +257,11 @@ pub fn run(
                 r!(d) = v as u128;
                 set8!(off, v);
             }
+            Op::VExtract { d, a, shift, w } => r!(d) = (r!(a) >> shift) & mask(w) as u128,
+            Op::VInsert { d, a, b, shift, w } => {
+                let m = (mask(w) as u128) << shift;
+                r!(d) = (r!(a) & !m) | ((r!(b) & mask(w) as u128) << shift);
+            }
             Op::Get64 { d, off } => r!(d) = get64!(off) as u128,
             Op::Get8 { d, off } => r!(d) = get8!(off) as u128,
             Op::Get { d, off, size } => r!(d) = read_state(state!(), off, size),

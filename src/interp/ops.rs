@@ -176,6 +176,21 @@ pub(crate) enum Op {
         r: Reg,
         off: u16,
     },
+    /// The lane of `w` bits at bit `shift` of a vector.
+    VExtract {
+        d: Reg,
+        a: Reg,
+        shift: u8,
+        w: u8,
+    },
+    /// Vector `a` with its lane of `w` bits at bit `shift` replaced by `b`.
+    VInsert {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        shift: u8,
+        w: u8,
+    },
     Get {
         d: Reg,
         off: u32,
