@@ -1,7 +1,11 @@
 //! Translation and interpretation costs: lifting guest code to V-ISA,
-//! optimising and pre-resolving blocks, and interpreting a block.
+//! optimising and pre-resolving blocks (of the sha256 guest, and of
+//! memory-operand code: loads, stores and read-modify-writes through
+//! base + index * scale + displacement), and interpreting a block.
 
 use std::hint::black_box;
+
+use iced_x86::code_asm::*;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use visa::abi::NoHelpers;
@@ -40,6 +44,56 @@ fn block_addrs(mem: &GuestMemory, entry: u64) -> Vec<u64> {
     seen
 }
 
+/// Where the memory-operand blocks are.
+const MEM_CODE: u64 = 0x10_0000;
+
+/// Blocks of memory-operand code: 63 instructions of loads, stores,
+/// read-modify-writes, compares and address arithmetic, then a return,
+/// each block with its own registers and displacements.
+fn memory_blocks(blocks: u64) -> (GuestMemory, Vec<u64>) {
+    let mut mem = GuestMemory::new(16 << 20).unwrap();
+    let mut addrs = Vec::new();
+    let mut at = MEM_CODE;
+    let gprs = [rax, rbx, rcx, rdx, rsi, rdi, r8, r9, r10, r11];
+    let gprs32 = [eax, ebx, ecx, edx, esi, edi, r8d, r9d, r10d, r11d];
+    for b in 0..blocks as usize {
+        let mut a = CodeAssembler::new(64).unwrap();
+        for i in 0..63usize {
+            let (base, index) = (gprs[(b + i) % 10], gprs[(b + i + 3) % 10]);
+            let (dst, dst32) = (gprs[(b + 2 * i + 1) % 10], gprs32[(b + 2 * i + 1) % 10]);
+            let disp = (i * 8 + b) as i32;
+            match i % 9 {
+                0 => a.mov(dst, qword_ptr(base + index * 8 + disp)),
+                1 => a.add(qword_ptr(base + disp), dst),
+                2 => a.mov(dword_ptr(base + index * 4 + disp), dst32),
+                3 => a.cmp(dword_ptr(base + disp), 5),
+                4 => a.lea(dst, qword_ptr(base + index * 2 + disp)),
+                5 => a.sub(dst32, dword_ptr(base + disp)),
+                6 => a.movzx(dst32, byte_ptr(base + index + disp)),
+                7 => a.and(qword_ptr(rsp + disp), dst),
+                _ => a.xor(dst, qword_ptr(rsp + index * 8 + disp)),
+            }
+            .unwrap();
+        }
+        a.ret().unwrap();
+        let bytes = a.assemble(at).unwrap();
+        mem.write_bytes(at, &bytes).unwrap();
+        addrs.push(at);
+        at += bytes.len() as u64;
+    }
+    (mem, addrs)
+}
+
+/// Lifts, optimises and prepares each block at `addrs`.
+fn translate_all(mem: &GuestMemory, addrs: &[u64]) {
+    let env = &X86Env::get().env;
+    for a in addrs {
+        let l = lift_block(mem, *a, Mode::default()).unwrap();
+        let block = optimize(env, &l.block);
+        black_box(interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap());
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let (mem, entry) = guest();
     let addrs = block_addrs(&mem, entry);
@@ -56,15 +110,20 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("lift+optimise+prepare (guest instructions)", |b| {
+    g.bench_function("lift+optimise+prepare (guest instructions)", |b| b.iter(|| translate_all(&mem, &addrs)));
+    g.finish();
+
+    let (mem_code, mem_addrs) = memory_blocks(16);
+    let mut g = c.benchmark_group("translate memory operands");
+    g.throughput(Throughput::Elements(mem_addrs.len() as u64 * 64));
+    g.bench_function("lift (guest instructions)", |b| {
         b.iter(|| {
-            for a in &addrs {
-                let l = lift_block(&mem, *a, Mode::default()).unwrap();
-                let block = optimize(env, &l.block);
-                black_box(interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap());
+            for a in &mem_addrs {
+                black_box(lift_block(&mem_code, *a, Mode::default()).unwrap());
             }
         })
     });
+    g.bench_function("lift+optimise+prepare (guest instructions)", |b| b.iter(|| translate_all(&mem_code, &mem_addrs)));
     g.finish();
 
     let largest = addrs

@@ -88,9 +88,12 @@ fn fresh_code_all_the_time_stays_under_the_bound() {
     let dir = Scratch::new("slide");
     let slide = dir.file("slide.bin", SLIDE);
     for engine in ["interp", "tiered", "jit"] {
-        let insts = if engine == "jit" { 30_000 } else { 150_000 };
+        let insts = if engine == "jit" { 10_000 } else { 150_000 };
         let bounded = boot(&dir, &[(&slide, 0x1000)], engine, "1M", insts);
-        assert!(bounded.stat("tb-size flushes") >= 2, "{engine}: {}", bounded.stats);
+        // Either bound drops everything: the translations' or (first,
+        // under the JIT, whose code is larger) the code region's.
+        let flushes = bounded.stat("tb-size flushes") + bounded.stat("code cache flushes");
+        assert!(flushes >= 2, "{engine}: {}", bounded.stats);
         // The translations' peak is at most the bound (three quarters of
         // --tb-size) and the block that reached it.
         assert!(bounded.stat("at most") <= 768 + 64, "{engine}: {}", bounded.stats);

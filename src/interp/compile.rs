@@ -1,236 +1,18 @@
-//! Pre-resolution: a verified block becomes a flat list of `Op`s with
-//! register indices, masks and state offsets worked out once, so execution
-//! does no lookups, hashing or allocation. Common operations on scalars of
-//! up to 64 bits get their own fast `Op`; everything else runs through the
-//! reference semantics (`visa::eval`).
+//! Pre-resolution: a verified block becomes the flat `Op` array of `ops`.
+//! Constants move to the first registers; a `zext` or `bitcast` is no
+//! operation but its operand's register; guest markers become `Mark`s;
+//! common operations on scalars of up to 64 bits get their own `Op`, and
+//! everything else runs through the reference semantics (`visa::eval`).
+//! A `set` of a 1-byte slot moves into the operation that computes its
+//! value (`fuse` says when that is exact), and the usual groups of such
+//! operations (zero, sign and parity of a result; the auxiliary carry;
+//! a compare feeding a side exit) become one operation each.
 
 use std::fmt;
 
-use crate::visa::{Block, Env, ExitReason, Imm, IntCC, Opcode, TrapCode, Type, eval};
-
-/// Register (= SSA value) index.
-pub(crate) type Reg = u32;
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Op {
-    Const {
-        d: Reg,
-        v: u64,
-    },
-    ConstWide {
-        d: Reg,
-        k: u32,
-    },
-    Copy {
-        d: Reg,
-        a: Reg,
-    },
-    Add {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        m: u64,
-    },
-    Sub {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        m: u64,
-    },
-    Mul {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        m: u64,
-    },
-    Neg {
-        d: Reg,
-        a: Reg,
-        m: u64,
-    },
-    And {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-    },
-    Or {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-    },
-    Xor {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-    },
-    Not {
-        d: Reg,
-        a: Reg,
-        m: u64,
-    },
-    Shl {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        w: u32,
-    },
-    Lshr {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        w: u32,
-    },
-    Ashr {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        w: u32,
-    },
-    Icmp {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        cc: IntCC,
-        w: u32,
-    },
-    Select {
-        d: Reg,
-        c: Reg,
-        a: Reg,
-        b: Reg,
-    },
-    Trunc {
-        d: Reg,
-        a: Reg,
-        m: u64,
-    },
-    Sext {
-        d: Reg,
-        a: Reg,
-        from: u32,
-        m: u64,
-    },
-    AddCarry {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        c: Reg,
-        w: u32,
-    },
-    SubBorrow {
-        d: Reg,
-        a: Reg,
-        b: Reg,
-        c: Reg,
-        w: u32,
-    },
-    Parity {
-        d: Reg,
-        a: Reg,
-    },
-    Get {
-        d: Reg,
-        off: u32,
-        size: u32,
-    },
-    Set {
-        a: Reg,
-        off: u32,
-        size: u32,
-    },
-    Load {
-        d: Reg,
-        addr: Reg,
-        size: u32,
-        aligned: bool,
-    },
-    Store {
-        v: Reg,
-        addr: Reg,
-        size: u32,
-        aligned: bool,
-    },
-    Marker {
-        addr: u64,
-    },
-    TrapIf {
-        c: Reg,
-        code: TrapCode,
-    },
-    JumpIf {
-        c: Reg,
-        target: u64,
-    },
-    /// Anything else: an entry of `Compiled::generic`.
-    Generic {
-        i: u32,
-    },
-    Fence,
-    Jump {
-        target: u64,
-    },
-    Branch {
-        c: Reg,
-        taken: u64,
-        not_taken: u64,
-    },
-    JumpInd {
-        a: Reg,
-    },
-    Exit {
-        reason: ExitReason,
-        resume: u64,
-    },
-}
-
-/// An operation executed through the reference semantics, a helper call or
-/// an atomic.
-#[derive(Clone, Debug)]
-pub(crate) struct GenericOp {
-    pub op: Opcode,
-    pub ty: Option<Type>,
-    pub imm: Imm,
-    pub args: Vec<Reg>,
-    pub arg_types: Vec<Type>,
-    pub first_result: Reg,
-    pub results: u32,
-}
-
-/// A block ready to execute.
-#[derive(Clone, Debug)]
-pub struct Compiled {
-    pub(crate) addr: u64,
-    pub(crate) ops: Vec<Op>,
-    pub(crate) generic: Vec<GenericOp>,
-    pub(crate) consts: Vec<u128>,
-    pub(crate) regs: usize,
-    pub(crate) guest_insts: u32,
-}
-
-impl Compiled {
-    /// Guest address of the block.
-    pub fn addr(&self) -> u64 {
-        self.addr
-    }
-
-    /// Guest instructions (markers) in the block.
-    pub fn guest_insts(&self) -> u32 {
-        self.guest_insts
-    }
-
-    /// Operations that run through the generic path.
-    pub fn generic_ops(&self) -> usize {
-        self.generic.len()
-    }
-
-    /// Bytes of host memory it takes.
-    pub fn footprint(&self) -> usize {
-        std::mem::size_of::<Compiled>()
-            + self.ops.capacity() * std::mem::size_of::<Op>()
-            + self.generic.capacity() * std::mem::size_of::<GenericOp>()
-            + self.consts.capacity() * std::mem::size_of::<u128>()
-    }
-}
+use super::fuse::{Fusion, fuse_sets};
+use super::ops::{Compiled, GenericOp, Mark, Op, Reg};
+use crate::visa::{Block, Env, Imm, Inst, IntCC, Opcode, Type, Value, eval};
 
 /// Why a block cannot be prepared for execution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -244,99 +26,346 @@ impl fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
+/// A slot access resolved against the state record: byte offset and size.
+pub(crate) fn slot_range(env: &Env, imm: Imm, state_size: usize) -> Result<(u32, u32), CompileError> {
+    let Imm::Slot(slot) = imm else { return Err(CompileError("a slot access without a slot".into())) };
+    let decl = env.slot_decl(slot).ok_or_else(|| CompileError(format!("no slot #{}", slot.0)))?;
+    let size = decl.ty.bytes();
+    if decl.offset as usize + size as usize > state_size {
+        return Err(CompileError(format!(
+            "slot %{} ({} bytes at {}) lies outside the {state_size}-byte state",
+            decl.name, size, decl.offset
+        )));
+    }
+    Ok((decl.offset, size))
+}
+
+/// Bit position and width of lane `k` of a vector shape.
+fn lane_of(shape: Option<Type>, k: u8) -> Option<(u8, u8)> {
+    let (lane, n) = shape?.lane()?;
+    ((k as u32) < n).then(|| ((k as u32 * lane.bits()) as u8, lane.bits() as u8))
+}
+
+/// The block's values with what `compile` knows of them.
+struct Values<'a> {
+    block: &'a Block,
+    /// Register of each value.
+    reg: Vec<Reg>,
+    /// Constant bits of each value defined by `const`.
+    konst: Vec<Option<u128>>,
+    /// Operands that read each value.
+    uses: Vec<u32>,
+}
+
+impl Values<'_> {
+    fn new(block: &Block) -> Result<Values<'_>, CompileError> {
+        let n = block.types.len();
+        let mut konst = vec![None; n];
+        let mut uses = vec![0u32; n];
+        let mut consts = 0u32;
+        for inst in &block.insts {
+            if inst.first_result as usize + inst.results_len as usize > n {
+                return Err(CompileError(format!("`{}` defines values past the block's", inst.op.name())));
+            }
+            for a in block.args(inst) {
+                let Some(u) = uses.get_mut(a.0 as usize) else {
+                    return Err(CompileError(format!("`{}` reads undefined value {a}", inst.op.name())));
+                };
+                *u += 1;
+            }
+            if inst.op == Opcode::Const {
+                let (Imm::Const(bits), 1) = (inst.imm, inst.results_len) else {
+                    return Err(CompileError("a `const` without one value".into()));
+                };
+                konst[inst.first_result as usize] = Some(bits);
+                consts += 1;
+            }
+        }
+        // Constants first, in order, then every other value at its own
+        // number past them (multi-result values stay consecutive). Values
+        // are kept zero-extended, so a `zext` or `bitcast` is its operand's
+        // register again.
+        let mut reg = vec![0; n];
+        let mut next = 0;
+        for inst in &block.insts {
+            for v in inst.results() {
+                let v = v.0 as usize;
+                reg[v] = match (konst[v], inst.op) {
+                    (Some(_), _) => {
+                        next += 1;
+                        next - 1
+                    }
+                    (None, Opcode::Zext | Opcode::Bitcast) => reg[block.args(inst)[0].0 as usize],
+                    (None, _) => consts + v as u32,
+                };
+            }
+        }
+        Ok(Values { block, reg, konst, uses })
+    }
+
+    fn r(&self, v: Value) -> Reg {
+        self.reg[v.0 as usize]
+    }
+
+    fn arg(&self, inst: &Inst, i: usize) -> Reg {
+        self.r(self.block.args(inst)[i])
+    }
+
+    fn is_const(&self, v: Value, bits: u128) -> bool {
+        self.konst[v.0 as usize] == Some(bits)
+    }
+}
+
 /// Prepares a verified block. `state_size` is the size of the state record
 /// it will run against; every slot it touches must lie inside it.
 pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, CompileError> {
+    let vals = Values::new(block)?;
+    let fusion = fuse_sets(env, block, state_size)?;
     let mut c = Compiled {
         addr: block.addr,
         ops: Vec::with_capacity(block.insts.len()),
         generic: Vec::new(),
-        consts: Vec::new(),
-        regs: block.types.len(),
-        guest_insts: 0,
+        consts: vals.konst.iter().flatten().copied().collect(),
+        regs: vals.konst.iter().filter(|k| k.is_some()).count() + block.types.len(),
+        state_size,
+        marks: Vec::new(),
     };
-    for inst in &block.insts {
-        let args = block.args(inst);
-        let a = args.first().map_or(0, |v| v.0);
-        let b = args.get(1).map_or(0, |v| v.0);
-        let d = inst.first_result;
-        let ty = inst.ty;
-        let small = ty.is_some_and(|t| t.bits() <= 64 && !t.is_shape());
-        let w = ty.map_or(0, Type::bits);
-        let m = ty.map_or(0, Type::mask);
-        let op = match (inst.op, inst.imm) {
-            (Opcode::Const, Imm::Const(v)) if v <= u64::MAX as u128 => Op::Const { d, v: v as u64 },
-            (Opcode::Const, Imm::Const(v)) => {
-                c.consts.push(v);
-                Op::ConstWide { d, k: c.consts.len() as u32 - 1 }
-            }
-            (Opcode::Zext | Opcode::Bitcast, _) => Op::Copy { d, a },
-            (Opcode::Select, _) => Op::Select { d, c: a, a: b, b: args[2].0 },
-            (Opcode::Iadd, _) if small => Op::Add { d, a, b, m },
-            (Opcode::Isub, _) if small => Op::Sub { d, a, b, m },
-            (Opcode::Imul, _) if small => Op::Mul { d, a, b, m },
-            (Opcode::Ineg, _) if small => Op::Neg { d, a, m },
-            (Opcode::And, _) => Op::And { d, a, b },
-            (Opcode::Or, _) => Op::Or { d, a, b },
-            (Opcode::Xor, _) => Op::Xor { d, a, b },
-            (Opcode::Not, _) if small => Op::Not { d, a, m },
-            (Opcode::Shl, _) if small => Op::Shl { d, a, b, w },
-            (Opcode::Lshr, _) if small => Op::Lshr { d, a, b, w },
-            (Opcode::Ashr, _) if small => Op::Ashr { d, a, b, w },
-            (Opcode::Icmp, Imm::IntCC(cc)) if small => Op::Icmp { d, a, b, cc, w },
-            (Opcode::Trunc, _) if small => Op::Trunc { d, a, m },
-            (Opcode::Sext, _) if small => Op::Sext { d, a, from: block.value_type(args[0]).bits(), m },
-            (Opcode::IaddCarry, _) if small => Op::AddCarry { d, a, b, c: args[2].0, w },
-            (Opcode::IsubBorrow, _) if small => Op::SubBorrow { d, a, b, c: args[2].0, w },
-            (Opcode::Parity, _) => Op::Parity { d, a },
-            (Opcode::Get | Opcode::Set, Imm::Slot(slot)) => {
-                let decl = env.slot_decl(slot).ok_or_else(|| CompileError(format!("no slot #{}", slot.0)))?;
-                let size = decl.ty.bytes();
-                if decl.offset as usize + size as usize > state_size {
-                    return Err(CompileError(format!(
-                        "slot %{} ({} bytes at {}) lies outside the {state_size}-byte state",
-                        decl.name, size, decl.offset
-                    )));
-                }
-                if inst.op == Opcode::Get {
-                    Op::Get { d, off: decl.offset, size }
-                } else {
-                    Op::Set { a, off: decl.offset, size }
-                }
-            }
-            (Opcode::Load, Imm::Mem(f)) => Op::Load { d, addr: a, size: w / 8, aligned: f.aligned },
-            (Opcode::Store, Imm::Mem(f)) => {
-                let size = block.value_type(args[0]).bytes();
-                Op::Store { v: a, addr: b, size, aligned: f.aligned }
-            }
-            (Opcode::Guest, Imm::Guest { addr, .. }) => {
-                c.guest_insts += 1;
-                Op::Marker { addr }
-            }
-            (Opcode::TrapIf, Imm::Trap(code)) => Op::TrapIf { c: a, code },
-            (Opcode::JumpIf, Imm::Target(target)) => Op::JumpIf { c: a, target },
-            (Opcode::Fence, _) => Op::Fence,
-            (Opcode::Jump, Imm::Target(target)) => Op::Jump { target },
-            (Opcode::Branch, Imm::Branch(taken, not_taken)) => Op::Branch { c: a, taken, not_taken },
-            (Opcode::JumpInd, _) => Op::JumpInd { a },
-            (Opcode::Exit, Imm::Exit(reason, resume)) => Op::Exit { reason, resume },
-            (op, imm) => {
-                if !(eval::is_evaluable(op) || matches!(op, Opcode::Call | Opcode::AtomicRmw | Opcode::AtomicCas)) {
-                    return Err(CompileError(format!("`{}` has no execution path", op.name())));
-                }
-                c.generic.push(GenericOp {
-                    op,
-                    ty,
-                    imm,
-                    args: args.iter().map(|v| v.0).collect(),
-                    arg_types: args.iter().map(|v| block.value_type(*v)).collect(),
-                    first_result: d,
-                    results: inst.results_len as u32,
-                });
-                Op::Generic { i: c.generic.len() as u32 - 1 }
-            }
+    // The instructions that become operations.
+    let live: Vec<usize> = (0..block.insts.len())
+        .filter(|&i| {
+            !fusion.folded[i]
+                && !matches!(block.insts[i].op, Opcode::Const | Opcode::Fence | Opcode::Zext | Opcode::Bitcast)
+        })
+        .collect();
+    let mut stored = false;
+    let mut k = 0;
+    while k < live.len() {
+        let (op, taken) = match group(&vals, &fusion, &live[k..], c.marks.len() as u32) {
+            Some(g) => g,
+            None => (single(env, &vals, &fusion, &mut c, live[k], &mut stored, state_size)?, 1),
         };
-        c.ops.push(op);
+        if let Some(op) = op {
+            c.ops.push(op);
+        }
+        k += taken;
     }
     Ok(c)
+}
+
+/// A group of instructions starting at `at[0]` that one fused operation
+/// does, with the number of instructions it covers.
+fn group(vals: &Values, fusion: &Fusion, at: &[usize], marks: u32) -> Option<(Option<Op>, usize)> {
+    let block = vals.block;
+    let inst = |k: usize| at.get(k).map(|&i| &block.insts[i]);
+    let res = |k: usize| Value(block.insts[at[k]].first_result);
+    let first = inst(0)?;
+    // Fusing moves stores of slots, so nothing else may stand between.
+    let contiguous = |n: usize| {
+        at.len() >= n && (at[0]..=at[n - 1]).all(|i| at[..n].contains(&i) || block.insts[i].op == Opcode::Const)
+    };
+    let small = |i: &Inst| i.ty.is_some_and(|t| t.bits() <= 64 && !t.is_shape());
+    match first.op {
+        // Zero, sign and parity of one value, each only stored to its slot.
+        Opcode::Icmp => {
+            let (i1, i2) = (inst(1)?, inst(2)?);
+            let x = block.args(first)[0];
+            let zero_cmp = |i: &Inst, cc: IntCC| {
+                i.op == Opcode::Icmp
+                    && i.imm == Imm::IntCC(cc)
+                    && block.args(i)[0] == x
+                    && vals.is_const(block.args(i)[1], 0)
+            };
+            let only_stored =
+                |k: usize| fusion.set_of[res(k).0 as usize].is_some() && vals.uses[res(k).0 as usize] == 1;
+            if small(first)
+                && zero_cmp(first, IntCC::Eq)
+                && zero_cmp(i1, IntCC::Slt)
+                && i2.op == Opcode::Parity
+                && block.args(i2)[0] == x
+                && (0..3).all(only_stored)
+                && contiguous(3)
+            {
+                let off = |k: usize| fusion.set_of[res(k).0 as usize].unwrap();
+                let w = first.ty.unwrap().bits() as u8;
+                return Some((Some(Op::Zsp { a: vals.r(x), w, zf: off(0), sf: off(1), pf: off(2) }), 3));
+            }
+            // A compare whose only use is the side exit after it.
+            let next = inst(1)?;
+            let d = res(0);
+            if small(first)
+                && fusion.set_of[d.0 as usize].is_none()
+                && vals.uses[d.0 as usize] == 1
+                && next.op == Opcode::JumpIf
+                && block.args(next)[0] == d
+                && let (Imm::IntCC(cc), Imm::Target(target)) = (first.imm, next.imm)
+            {
+                let op = Op::JumpIfCmp {
+                    a: vals.arg(first, 0),
+                    b: vals.arg(first, 1),
+                    cc,
+                    w: first.ty.unwrap().bits() as u8,
+                    target,
+                    executed: marks.max(1),
+                };
+                return Some((Some(op), 2));
+            }
+            None
+        }
+        // Bit 4 of a ^ b ^ r, the auxiliary carry of an addition or
+        // subtraction a, b -> r.
+        Opcode::Xor => {
+            let (x2, sh, tr) = (inst(1)?, inst(2)?, inst(3)?);
+            let t1 = res(0);
+            let ok = small(first)
+                && first.ty.unwrap().bits() >= 8
+                && x2.op == Opcode::Xor
+                && sh.op == Opcode::Lshr
+                && tr.op == Opcode::Trunc
+                && tr.ty == Some(Type::I1)
+                && (block.args(x2)[0] == t1 || block.args(x2)[1] == t1)
+                && block.args(sh)[0] == res(1)
+                && vals.is_const(block.args(sh)[1], 4)
+                && block.args(tr)[0] == res(2)
+                && (0..3).all(|k| vals.uses[res(k).0 as usize] == 1)
+                && fusion.set_of[res(3).0 as usize].is_some()
+                && contiguous(4);
+            if !ok {
+                return None;
+            }
+            let r = if block.args(x2)[0] == t1 { block.args(x2)[1] } else { block.args(x2)[0] };
+            let op = Op::Aux {
+                d: vals.r(res(3)),
+                a: vals.arg(first, 0),
+                b: vals.arg(first, 1),
+                r: vals.r(r),
+                off: fusion.set_of[res(3).0 as usize].unwrap(),
+            };
+            Some((Some(op), 4))
+        }
+        _ => None,
+    }
+}
+
+/// The operation of instruction `i` alone (none for a marker that needs
+/// no check).
+fn single(
+    env: &Env,
+    vals: &Values,
+    fusion: &Fusion,
+    c: &mut Compiled,
+    i: usize,
+    stored: &mut bool,
+    state_size: usize,
+) -> Result<Option<Op>, CompileError> {
+    let block = vals.block;
+    let inst = &block.insts[i];
+    let args = block.args(inst);
+    let a = args.first().map_or(0, |v| vals.r(*v));
+    let b = args.get(1).map_or(0, |v| vals.r(*v));
+    let d = vals.reg.get(inst.first_result as usize).copied().unwrap_or(0);
+    let ty = inst.ty;
+    let small = ty.is_some_and(|t| t.bits() <= 64 && !t.is_shape());
+    let w = ty.map_or(0, Type::bits) as u8;
+    let set_of = |k: u32| fusion.set_of.get((inst.first_result + k) as usize).copied().flatten();
+    let op = match (inst.op, inst.imm) {
+        (Opcode::Select, _) => Op::Select { d, c: a, a: b, b: vals.r(args[2]) },
+        (Opcode::Iadd, _) if small => Op::Add { d, a, b, w },
+        (Opcode::Isub, _) if small => Op::Sub { d, a, b, w },
+        (Opcode::Imul, _) if small => Op::Mul { d, a, b, w },
+        (Opcode::Ineg, _) if small => Op::Neg { d, a, w },
+        (Opcode::And, _) => Op::And { d, a, b },
+        (Opcode::Or, _) => Op::Or { d, a, b },
+        (Opcode::Xor, _) => Op::Xor { d, a, b },
+        (Opcode::Not, _) if small => Op::Not { d, a, w },
+        (Opcode::Shl, _) if small => Op::Shl { d, a, b, w },
+        (Opcode::Lshr, _) if small => Op::Lshr { d, a, b, w },
+        (Opcode::Ashr, _) if small => Op::Ashr { d, a, b, w },
+        (Opcode::Icmp, Imm::IntCC(cc)) if small => match set_of(0) {
+            Some(off) => Op::IcmpF { d, a, b, cc, w, off },
+            None => Op::Icmp { d, a, b, cc, w },
+        },
+        (Opcode::Trunc, _) if small => match set_of(0) {
+            Some(off) => Op::BitF { d, a, off },
+            None => Op::Trunc { d, a, w },
+        },
+        (Opcode::Sext, _) if small => Op::Sext { d, a, from: block.value_type(args[0]).bits() as u8, w },
+        (Opcode::IaddCarry | Opcode::IsubBorrow, _) if small => {
+            let add = inst.op == Opcode::IaddCarry;
+            let c3 = vals.r(args[2]);
+            let flags_used = (1..3).any(|k| vals.uses[(inst.first_result + k) as usize] > 0 || set_of(k).is_some());
+            match (set_of(1), set_of(2)) {
+                _ if !flags_used && vals.is_const(args[2], 0) => {
+                    if add {
+                        Op::Add { d, a, b, w }
+                    } else {
+                        Op::Sub { d, a, b, w }
+                    }
+                }
+                (Some(cf), Some(of)) if add => Op::AddCarryF { d, a, b, c: c3, w, cf, of },
+                (Some(cf), Some(of)) => Op::SubBorrowF { d, a, b, c: c3, w, cf, of },
+                _ if add => Op::AddCarry { d, a, b, c: c3, w },
+                _ => Op::SubBorrow { d, a, b, c: c3, w },
+            }
+        }
+        (Opcode::Parity, _) => match set_of(0) {
+            Some(off) => Op::ParityF { d, a, off },
+            None => Op::Parity { d, a },
+        },
+        (Opcode::Vextract | Opcode::Vinsert, Imm::Lane(k)) if lane_of(ty, k).is_some() => {
+            let (shift, w) = lane_of(ty, k).unwrap_or_default();
+            if inst.op == Opcode::Vextract {
+                Op::VExtract { d, a, shift, w }
+            } else {
+                Op::VInsert { d, a, b, shift, w }
+            }
+        }
+        (Opcode::Get | Opcode::Set, imm) => {
+            let (off, size) = slot_range(env, imm, state_size)?;
+            match (inst.op, size) {
+                (Opcode::Get, 8) => Op::Get64 { d, off },
+                (Opcode::Get, 1) => Op::Get8 { d, off },
+                (Opcode::Get, _) => Op::Get { d, off, size: size as u8 },
+                (_, 8) => Op::Set64 { a, off },
+                (_, 1) => Op::Set8 { a, off },
+                _ => Op::Set { a, off, size: size as u8 },
+            }
+        }
+        (Opcode::Load, Imm::Mem(f)) => Op::Load { d, addr: a, size: w / 8, aligned: f.aligned },
+        (Opcode::Store, Imm::Mem(f)) => {
+            *stored = true;
+            let size = block.value_type(args[0]).bytes() as u8;
+            Op::Store { v: a, addr: b, size, aligned: f.aligned }
+        }
+        (Opcode::Guest, Imm::Guest { addr, .. }) => {
+            let ord = c.marks.len() as u32;
+            c.marks.push(Mark { pc: c.ops.len() as u32, addr });
+            if !std::mem::take(stored) {
+                return Ok(None);
+            }
+            Op::Check { addr, ord }
+        }
+        (Opcode::TrapIf, Imm::Trap(code)) => Op::TrapIf { c: a, code },
+        (Opcode::JumpIf, Imm::Target(target)) => Op::JumpIf { c: a, target, executed: (c.marks.len() as u32).max(1) },
+        (Opcode::Jump, Imm::Target(target)) => Op::Jump { target },
+        (Opcode::Branch, Imm::Branch(taken, not_taken)) => Op::Branch { c: a, taken, not_taken },
+        (Opcode::JumpInd, _) => Op::JumpInd { a },
+        (Opcode::Exit, Imm::Exit(reason, resume)) => Op::Exit { reason, resume },
+        (op, imm) => {
+            if !(eval::is_evaluable(op) || matches!(op, Opcode::Call | Opcode::AtomicRmw | Opcode::AtomicCas)) {
+                return Err(CompileError(format!("`{}` has no execution path", op.name())));
+            }
+            *stored = true;
+            c.generic.push(GenericOp {
+                op,
+                ty,
+                imm,
+                args: args.iter().map(|v| vals.r(*v)).collect(),
+                arg_types: args.iter().map(|v| block.value_type(*v)).collect(),
+                first_result: d,
+                results: inst.results_len as u32,
+            });
+            Op::Generic { i: c.generic.len() as u32 - 1 }
+        }
+    };
+    Ok(Some(op))
 }

@@ -1,10 +1,13 @@
-//! The execution loop over pre-resolved operations.
+//! The execution loop over pre-resolved operations: one `match` on each
+//! operation, registers and state reached without bounds checks (`compile`
+//! proved every register below `Compiled::regs` and every slot inside
+//! `Compiled::state_size`; `run` checks the two against its buffers once).
 
 use std::sync::atomic::{Ordering, fence};
 
-use super::compile::{Compiled, GenericOp, Op};
+use super::ops::{Compiled, GenericOp, Op};
 use crate::abi::{HelperCtx, Helpers, Outcome, Trap};
-use crate::machine::{GuestMemory, MemFault};
+use crate::machine::GuestMemory;
 use crate::visa::eval::{self, sext};
 use crate::visa::{ExitReason, Imm, IntCC, Opcode, TrapCode};
 
@@ -24,9 +27,15 @@ impl Scratch {
     }
 }
 
-#[inline]
-fn icmp64(cc: IntCC, a: u64, b: u64, w: u32) -> bool {
-    let s = |x: u64| ((x << (64 - w)) as i64) >> (64 - w);
+/// All ones in the low `w` bits (1 to 64).
+#[inline(always)]
+fn mask(w: u8) -> u64 {
+    u64::MAX >> (64 - w as u32)
+}
+
+#[inline(always)]
+fn icmp64(cc: IntCC, a: u64, b: u64, w: u8) -> bool {
+    let s = |x: u64| ((x << (64 - w as u32)) as i64) >> (64 - w as u32);
     match cc {
         IntCC::Eq => a == b,
         IntCC::Ne => a != b,
@@ -41,8 +50,30 @@ fn icmp64(cc: IntCC, a: u64, b: u64, w: u32) -> bool {
     }
 }
 
-#[inline]
-fn read_state(state: &[u8], off: u32, size: u32) -> u128 {
+#[inline(always)]
+fn parity(a: u64) -> bool {
+    (a as u8).count_ones().is_multiple_of(2)
+}
+
+/// Sum of `x + y + c`, its carry out and signed overflow, at width `w`.
+#[inline(always)]
+fn add_carry(x: u64, y: u64, c: u64, w: u8) -> (u64, bool, bool) {
+    let s = x as u128 + y as u128 + (c & 1) as u128;
+    let res = s as u64 & mask(w);
+    let sign = |v: u64| (v >> (w - 1)) & 1;
+    (res, (s >> w) & 1 == 1, sign(x) == sign(y) && sign(res) != sign(x))
+}
+
+/// Difference `x - y - b`, its borrow and signed overflow, at width `w`.
+#[inline(always)]
+fn sub_borrow(x: u64, y: u64, b: u64, w: u8) -> (u64, bool, bool) {
+    let b = b & 1;
+    let res = x.wrapping_sub(y).wrapping_sub(b) & mask(w);
+    let sign = |v: u64| (v >> (w - 1)) & 1;
+    (res, (x as u128) < y as u128 + b as u128, sign(x) != sign(y) && sign(res) != sign(x))
+}
+
+fn read_state(state: &[u8], off: u32, size: u8) -> u128 {
     let off = off as usize;
     match size {
         1 => state[off] as u128,
@@ -53,8 +84,7 @@ fn read_state(state: &[u8], off: u32, size: u32) -> u128 {
     }
 }
 
-#[inline]
-fn write_state(state: &mut [u8], off: u32, size: u32, v: u128) {
+fn write_state(state: &mut [u8], off: u32, size: u8, v: u128) {
     let off = off as usize;
     match size {
         1 => state[off] = v as u8,
@@ -65,26 +95,17 @@ fn write_state(state: &mut [u8], off: u32, size: u32, v: u128) {
     }
 }
 
-/// Where the running block is, for precise trap reports.
-struct Position {
-    guest: u64,
-    completed: u32,
-    started: bool,
-}
-
-impl Position {
-    fn trap(&self, code: TrapCode, fault_addr: Option<u64>) -> Outcome {
-        Outcome::Trap(Trap { code, guest: self.guest, completed: self.completed, fault_addr })
-    }
-
-    fn mem_fault(&self, f: MemFault) -> Outcome {
-        self.trap(TrapCode::MemFault, Some(f.addr))
-    }
-}
-
 #[inline]
-fn check_aligned(addr: u64, size: u32, aligned: bool) -> bool {
+fn check_aligned(addr: u64, size: u8, aligned: bool) -> bool {
     !aligned || addr & (size as u64 - 1) == 0
+}
+
+/// A trap at operation `pc`, with the position of its guest instruction.
+#[cold]
+fn trap(block: &Compiled, scratch_executed: &mut u32, pc: usize, code: TrapCode, fault_addr: Option<u64>) -> Outcome {
+    let (guest, completed) = block.position(pc);
+    *scratch_executed = completed;
+    Outcome::Trap(Trap { code, guest, completed, fault_addr })
 }
 
 /// Runs a compiled block against a state record and guest memory until its
@@ -96,166 +117,239 @@ pub fn run(
     helpers: &mut dyn Helpers,
     scratch: &mut Scratch,
 ) -> Outcome {
-    let r = &mut scratch.regs;
-    if r.len() < block.regs {
-        r.resize(block.regs, 0);
+    assert!(state.len() >= block.state_size, "state record smaller than the block was compiled for");
+    if scratch.regs.len() < block.regs {
+        scratch.regs.resize(block.regs, 0);
     }
-    let mut pos = Position { guest: block.addr, completed: 0, started: false };
+    scratch.regs[..block.consts.len()].copy_from_slice(&block.consts);
+    let rp = scratch.regs.as_mut_ptr();
+    let (sp, state_len) = (state.as_mut_ptr(), state.len());
+    // The accessors below reach registers and state through raw pointers.
+    // `compile` made every register operand less than `block.regs`, which
+    // `scratch.regs` now holds, and every state offset and size lie within
+    // `block.state_size`, which the assertion above checked `state` covers.
+    macro_rules! r {
+        ($i:expr) => {
+            // SAFETY: a register operand, below `block.regs` (see above).
+            *unsafe { &mut *rp.add($i as usize) }
+        };
+    }
+    macro_rules! set8 {
+        ($off:expr, $v:expr) => {{
+            let v = $v as u8;
+            // SAFETY: a 1-byte slot inside the state (see above).
+            unsafe { *sp.add($off as usize) = v }
+        }};
+    }
+    macro_rules! get8 {
+        ($off:expr) => {
+            // SAFETY: a 1-byte slot inside the state (see above).
+            unsafe { *sp.add($off as usize) }
+        };
+    }
+    macro_rules! get64 {
+        ($off:expr) => {
+            // SAFETY: an 8-byte slot inside the state (see above).
+            unsafe { sp.add($off as usize).cast::<u64>().read_unaligned() }
+        };
+    }
+    macro_rules! set64 {
+        ($off:expr, $v:expr) => {{
+            let v = $v as u64;
+            // SAFETY: an 8-byte slot inside the state (see above).
+            unsafe { sp.add($off as usize).cast::<u64>().write_unaligned(v) }
+        }};
+    }
+    // The state as a slice, for the rarer accesses and for helpers.
+    macro_rules! state {
+        () => {
+            // SAFETY: `sp` and `state_len` are of `state`, which `run` no
+            // longer uses directly, and the slice lives for one operation.
+            unsafe { std::slice::from_raw_parts_mut(sp, state_len) }
+        };
+    }
     // A store hit a page holding translated code: the rest of this block may
     // be stale, so stop at the next instruction boundary.
     let mut code_modified = false;
-    for op in &block.ops {
-        match *op {
-            Op::Const { d, v } => r[d as usize] = v as u128,
-            Op::ConstWide { d, k } => r[d as usize] = block.consts[k as usize],
-            Op::Copy { d, a } => r[d as usize] = r[a as usize],
-            Op::Add { d, a, b, m } => {
-                r[d as usize] = ((r[a as usize] as u64).wrapping_add(r[b as usize] as u64) & m) as u128
-            }
-            Op::Sub { d, a, b, m } => {
-                r[d as usize] = ((r[a as usize] as u64).wrapping_sub(r[b as usize] as u64) & m) as u128
-            }
-            Op::Mul { d, a, b, m } => {
-                r[d as usize] = ((r[a as usize] as u64).wrapping_mul(r[b as usize] as u64) & m) as u128
-            }
-            Op::Neg { d, a, m } => r[d as usize] = ((r[a as usize] as u64).wrapping_neg() & m) as u128,
-            Op::And { d, a, b } => r[d as usize] = r[a as usize] & r[b as usize],
-            Op::Or { d, a, b } => r[d as usize] = r[a as usize] | r[b as usize],
-            Op::Xor { d, a, b } => r[d as usize] = r[a as usize] ^ r[b as usize],
-            Op::Not { d, a, m } => r[d as usize] = (!(r[a as usize] as u64) & m) as u128,
+    let mut pc = 0;
+    loop {
+        // SAFETY: a compiled block ends in a terminator, which returns.
+        let op = unsafe { *block.ops.get_unchecked(pc) };
+        pc += 1;
+        match op {
+            Op::Add { d, a, b, w } => r!(d) = ((r!(a) as u64).wrapping_add(r!(b) as u64) & mask(w)) as u128,
+            Op::Sub { d, a, b, w } => r!(d) = ((r!(a) as u64).wrapping_sub(r!(b) as u64) & mask(w)) as u128,
+            Op::Mul { d, a, b, w } => r!(d) = ((r!(a) as u64).wrapping_mul(r!(b) as u64) & mask(w)) as u128,
+            Op::Neg { d, a, w } => r!(d) = ((r!(a) as u64).wrapping_neg() & mask(w)) as u128,
+            Op::And { d, a, b } => r!(d) = r!(a) & r!(b),
+            Op::Or { d, a, b } => r!(d) = r!(a) | r!(b),
+            Op::Xor { d, a, b } => r!(d) = r!(a) ^ r!(b),
+            Op::Not { d, a, w } => r!(d) = (!(r!(a) as u64) & mask(w)) as u128,
             Op::Shl { d, a, b, w } => {
-                let n = (r[b as usize] as u32) & (w - 1);
-                r[d as usize] = ((r[a as usize] as u64) << n) as u128 & eval::mask(w);
+                let n = (r!(b) as u32) & (w as u32 - 1);
+                r!(d) = (((r!(a) as u64) << n) & mask(w)) as u128;
             }
             Op::Lshr { d, a, b, w } => {
-                let n = (r[b as usize] as u32) & (w - 1);
-                r[d as usize] = ((r[a as usize] as u64) >> n) as u128;
+                let n = (r!(b) as u32) & (w as u32 - 1);
+                r!(d) = ((r!(a) as u64) >> n) as u128;
             }
             Op::Ashr { d, a, b, w } => {
-                let n = (r[b as usize] as u32) & (w - 1);
-                let x = (((r[a as usize] as u64) << (64 - w)) as i64) >> (64 - w);
-                r[d as usize] = ((x >> n) as u64) as u128 & eval::mask(w);
+                let n = (r!(b) as u32) & (w as u32 - 1);
+                let x = (((r!(a) as u64) << (64 - w as u32)) as i64) >> (64 - w as u32);
+                r!(d) = (((x >> n) as u64) & mask(w)) as u128;
             }
-            Op::Icmp { d, a, b, cc, w } => {
-                r[d as usize] = icmp64(cc, r[a as usize] as u64, r[b as usize] as u64, w) as u128
+            Op::Icmp { d, a, b, cc, w } => r!(d) = icmp64(cc, r!(a) as u64, r!(b) as u64, w) as u128,
+            Op::IcmpF { d, a, b, cc, w, off } => {
+                let v = icmp64(cc, r!(a) as u64, r!(b) as u64, w);
+                r!(d) = v as u128;
+                set8!(off, v);
             }
-            Op::Select { d, c, a, b } => {
-                r[d as usize] = if r[c as usize] & 1 == 1 { r[a as usize] } else { r[b as usize] }
+            Op::Select { d, c, a, b } => r!(d) = if r!(c) & 1 == 1 { r!(a) } else { r!(b) },
+            Op::Trunc { d, a, w } => r!(d) = (r!(a) as u64 & mask(w)) as u128,
+            Op::BitF { d, a, off } => {
+                let v = r!(a) as u8 & 1;
+                r!(d) = v as u128;
+                set8!(off, v);
             }
-            Op::Trunc { d, a, m } => r[d as usize] = r[a as usize] & m as u128,
-            Op::Sext { d, a, from, m } => r[d as usize] = (sext(r[a as usize], from) as u64 & m) as u128,
+            Op::Sext { d, a, from, w } => r!(d) = (sext(r!(a), from as u32) as u64 & mask(w)) as u128,
             Op::AddCarry { d, a, b, c, w } => {
-                let (x, y) = (r[a as usize], r[b as usize]);
-                let s = x + y + (r[c as usize] & 1);
-                let res = s & eval::mask(w);
-                let sign = |v: u128| (v >> (w - 1)) & 1;
-                r[d as usize] = res;
-                r[d as usize + 1] = (s >> w) & 1;
-                r[d as usize + 2] = (sign(x) == sign(y) && sign(res) != sign(x)) as u128;
+                let (res, cf, of) = add_carry(r!(a) as u64, r!(b) as u64, r!(c) as u64, w);
+                r!(d) = res as u128;
+                r!(d + 1) = cf as u128;
+                r!(d + 2) = of as u128;
             }
             Op::SubBorrow { d, a, b, c, w } => {
-                let (x, y, bin) = (r[a as usize], r[b as usize], r[c as usize] & 1);
-                let res = x.wrapping_sub(y).wrapping_sub(bin) & eval::mask(w);
-                let sign = |v: u128| (v >> (w - 1)) & 1;
-                r[d as usize] = res;
-                r[d as usize + 1] = (x < y + bin) as u128;
-                r[d as usize + 2] = (sign(x) != sign(y) && sign(res) != sign(x)) as u128;
+                let (res, cf, of) = sub_borrow(r!(a) as u64, r!(b) as u64, r!(c) as u64, w);
+                r!(d) = res as u128;
+                r!(d + 1) = cf as u128;
+                r!(d + 2) = of as u128;
             }
-            Op::Parity { d, a } => r[d as usize] = (r[a as usize] as u8).count_ones().is_multiple_of(2) as u128,
-            Op::Get { d, off, size } => r[d as usize] = read_state(state, off, size),
-            Op::Set { a, off, size } => write_state(state, off, size, r[a as usize]),
+            Op::AddCarryF { d, a, b, c, w, cf: cf_off, of: of_off } => {
+                let (res, cf, of) = add_carry(r!(a) as u64, r!(b) as u64, r!(c) as u64, w);
+                r!(d) = res as u128;
+                r!(d + 1) = cf as u128;
+                r!(d + 2) = of as u128;
+                set8!(cf_off, cf);
+                set8!(of_off, of);
+            }
+            Op::SubBorrowF { d, a, b, c, w, cf: cf_off, of: of_off } => {
+                let (res, cf, of) = sub_borrow(r!(a) as u64, r!(b) as u64, r!(c) as u64, w);
+                r!(d) = res as u128;
+                r!(d + 1) = cf as u128;
+                r!(d + 2) = of as u128;
+                set8!(cf_off, cf);
+                set8!(of_off, of);
+            }
+            Op::Parity { d, a } => r!(d) = parity(r!(a) as u64) as u128,
+            Op::ParityF { d, a, off } => {
+                let v = parity(r!(a) as u64);
+                r!(d) = v as u128;
+                set8!(off, v);
+            }
+            Op::Zsp { a, w, zf, sf, pf } => {
+                let x = r!(a) as u64;
+                set8!(zf, x == 0);
+                set8!(sf, (x >> (w - 1)) & 1);
+                set8!(pf, parity(x));
+            }
+            Op::Aux { d, a, b, r, off } => {
+                let v = ((r!(a) ^ r!(b) ^ r!(r)) >> 4) as u8 & 1;
+                r!(d) = v as u128;
+                set8!(off, v);
+            }
+            Op::VExtract { d, a, shift, w } => r!(d) = (r!(a) >> shift) & mask(w) as u128,
+            Op::VInsert { d, a, b, shift, w } => {
+                let m = (mask(w) as u128) << shift;
+                r!(d) = (r!(a) & !m) | ((r!(b) & mask(w) as u128) << shift);
+            }
+            Op::Get64 { d, off } => r!(d) = get64!(off) as u128,
+            Op::Get8 { d, off } => r!(d) = get8!(off) as u128,
+            Op::Get { d, off, size } => r!(d) = read_state(state!(), off, size),
+            Op::Set64 { a, off } => set64!(off, r!(a)),
+            Op::Set8 { a, off } => set8!(off, r!(a)),
+            Op::Set { a, off, size } => write_state(state!(), off, size, r!(a)),
             Op::Load { d, addr, size, aligned } => {
-                let addr = r[addr as usize] as u64;
+                let addr = r!(addr) as u64;
                 if !check_aligned(addr, size, aligned) {
-                    {
-                        scratch.executed = pos.completed;
-                        return pos.trap(TrapCode::Misaligned, Some(addr));
-                    }
+                    return trap(block, &mut scratch.executed, pc - 1, TrapCode::Misaligned, Some(addr));
                 }
-                match mem.read_le(addr, size) {
+                match mem.read_le(addr, size as u32) {
                     // The fences keep x86's order among threads on hosts
                     // that order more weakly (they cost nothing on x86-64).
                     Ok(v) => {
-                        r[d as usize] = v;
+                        r!(d) = v;
                         fence(Ordering::Acquire);
                     }
-                    Err(f) => {
-                        scratch.executed = pos.completed;
-                        return pos.mem_fault(f);
-                    }
+                    Err(f) => return trap(block, &mut scratch.executed, pc - 1, TrapCode::MemFault, Some(f.addr)),
                 }
             }
             Op::Store { v, addr, size, aligned } => {
-                let addr = r[addr as usize] as u64;
+                let addr = r!(addr) as u64;
                 if !check_aligned(addr, size, aligned) {
-                    {
-                        scratch.executed = pos.completed;
-                        return pos.trap(TrapCode::Misaligned, Some(addr));
-                    }
+                    return trap(block, &mut scratch.executed, pc - 1, TrapCode::Misaligned, Some(addr));
                 }
                 fence(Ordering::Release);
-                if let Err(f) = mem.write_le(addr, size, r[v as usize]) {
-                    scratch.executed = pos.completed;
-                    return pos.mem_fault(f);
+                if let Err(f) = mem.write_le(addr, size as u32, r!(v)) {
+                    return trap(block, &mut scratch.executed, pc - 1, TrapCode::MemFault, Some(f.addr));
                 }
                 code_modified |= mem.code_written();
             }
-            Op::Marker { addr } => {
+            Op::Check { addr, ord } => {
                 if code_modified {
-                    scratch.executed = pos.completed + pos.started as u32;
+                    scratch.executed = ord;
                     return Outcome::Jump(addr);
                 }
-                if pos.started {
-                    pos.completed += 1;
-                }
-                pos.started = true;
-                pos.guest = addr;
             }
-            Op::JumpIf { c, target } => {
-                if r[c as usize] & 1 == 1 {
-                    scratch.executed = pos.completed + 1;
+            Op::JumpIf { c, target, executed } => {
+                if r!(c) & 1 == 1 {
+                    scratch.executed = executed;
+                    return Outcome::Jump(target);
+                }
+            }
+            Op::JumpIfCmp { a, b, cc, w, target, executed } => {
+                if icmp64(cc, r!(a) as u64, r!(b) as u64, w) {
+                    scratch.executed = executed;
                     return Outcome::Jump(target);
                 }
             }
             Op::TrapIf { c, code } => {
-                if r[c as usize] & 1 == 1 {
-                    scratch.executed = pos.completed;
-                    return pos.trap(code, None);
+                if r!(c) & 1 == 1 {
+                    return trap(block, &mut scratch.executed, pc - 1, code, None);
                 }
             }
             Op::Generic { i } => {
                 let g = &block.generic[i as usize];
-                if let Err(outcome) = generic(g, r, &mut scratch.args, &mut scratch.results, state, mem, helpers, &pos)
-                {
-                    scratch.executed = pos.completed;
-                    return outcome;
+                let (args, results) = (&mut scratch.args, &mut scratch.results);
+                // SAFETY: as for `r!`: the generic operation's registers
+                // are below `block.regs`.
+                let regs = unsafe { std::slice::from_raw_parts_mut(rp, block.regs) };
+                if let Err((code, addr)) = generic(g, regs, args, results, state!(), mem, helpers) {
+                    return trap(block, &mut scratch.executed, pc - 1, code, addr);
                 }
                 code_modified |= mem.code_written();
             }
-            Op::Fence => {}
             Op::Jump { target } => {
-                scratch.executed = block.guest_insts;
+                scratch.executed = block.guest_insts();
                 return Outcome::Jump(target);
             }
             Op::Branch { c, taken, not_taken } => {
-                scratch.executed = block.guest_insts;
-                return Outcome::Jump(if r[c as usize] & 1 == 1 { taken } else { not_taken });
+                scratch.executed = block.guest_insts();
+                return Outcome::Jump(if r!(c) & 1 == 1 { taken } else { not_taken });
             }
             Op::JumpInd { a } => {
-                scratch.executed = block.guest_insts;
-                return Outcome::Indirect(r[a as usize] as u64);
+                scratch.executed = block.guest_insts();
+                return Outcome::Indirect(r!(a) as u64);
             }
             Op::Exit { reason, resume } => {
                 // An undefined instruction does not complete.
-                scratch.executed = block.guest_insts.saturating_sub((reason == ExitReason::Undefined) as u32);
+                scratch.executed = block.guest_insts().saturating_sub((reason == ExitReason::Undefined) as u32);
                 return Outcome::Exit(reason, resume);
             }
         }
     }
-    unreachable!("a verified block ends in a terminator")
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Runs a generic operation; a trap comes back as its code and fault address.
 fn generic(
     g: &GenericOp,
     r: &mut [u128],
@@ -264,8 +358,7 @@ fn generic(
     state: &mut [u8],
     mem: &mut GuestMemory,
     helpers: &mut dyn Helpers,
-    pos: &Position,
-) -> Result<(), Outcome> {
+) -> Result<(), (TrapCode, Option<u64>)> {
     args.clear();
     args.extend(g.args.iter().map(|a| r[*a as usize]));
     results.clear();
@@ -275,16 +368,12 @@ fn generic(
         (Opcode::AtomicRmw | Opcode::AtomicCas, imm) => {
             let size = g.ty.map_or(8, |t| t.bytes());
             let update = |old| eval::atomic_update(&imm, size, args, old);
-            results[0] = mem.atomic(args[0] as u64, size, update).map_err(|f| pos.mem_fault(f))?;
+            results[0] = mem.atomic(args[0] as u64, size, update).map_err(|f| (TrapCode::MemFault, Some(f.addr)))?;
             Ok(())
         }
         (op, imm) => eval::eval(op, g.ty, &imm, args, &g.arg_types, results),
     };
-    if let Err(code) = outcome {
-        return Err(pos.trap(code, None));
-    }
-    for (i, v) in results.iter().enumerate() {
-        r[g.first_result as usize + i] = *v;
-    }
+    outcome.map_err(|code| (code, None))?;
+    r[g.first_result as usize..][..results.len()].copy_from_slice(results);
     Ok(())
 }

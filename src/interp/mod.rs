@@ -6,6 +6,9 @@
 
 mod compile;
 mod exec;
+mod fuse;
+mod ops;
 
-pub use compile::{CompileError, Compiled, compile};
+pub use compile::{CompileError, compile};
 pub use exec::{Scratch, run};
+pub use ops::Compiled;

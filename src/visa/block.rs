@@ -83,6 +83,16 @@ impl Block {
             + self.types.capacity() * std::mem::size_of::<Type>()
     }
 
+    /// An empty block with room for as much as `like` holds.
+    pub fn with_capacity(addr: u64, like: &Block) -> Block {
+        Block {
+            addr,
+            insts: Vec::with_capacity(like.insts.len()),
+            pool: Vec::with_capacity(like.pool.len()),
+            types: Vec::with_capacity(like.types.len()),
+        }
+    }
+
     pub fn args(&self, inst: &Inst) -> &[Value] {
         &self.pool[inst.args_range()]
     }

@@ -22,6 +22,18 @@ impl<'e> Builder<'e> {
         Builder { env, block: Block::new(addr), results: Vec::new() }
     }
 
+    /// A builder with room for `insts` instructions (about as many values
+    /// and twice as many operands) before it grows.
+    pub fn with_capacity(env: &'e Env, addr: u64, insts: usize) -> Builder<'e> {
+        let block = Block {
+            addr,
+            insts: Vec::with_capacity(insts),
+            pool: Vec::with_capacity(2 * insts),
+            types: Vec::with_capacity(insts),
+        };
+        Builder { env, block, results: Vec::new() }
+    }
+
     pub fn env(&self) -> &'e Env {
         self.env
     }

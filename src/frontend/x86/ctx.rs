@@ -46,12 +46,12 @@ pub enum FlagSource {
     Logic { res: Value },
 }
 
-/// A point to rewind the block to.
+/// A point to rewind the block to (the slot cache is saved in
+/// `Ctx::saved_cache`, reused from one instruction to the next).
 struct Mark {
     insts: usize,
     pool: usize,
     types: usize,
-    cache: Vec<Option<Value>>,
     source: Option<FlagSource>,
     mmx: bool,
 }
@@ -66,6 +66,8 @@ pub struct Ctx<'a> {
     pub mode: super::Mode,
     /// Current value of each slot written or read so far in the block.
     cache: Vec<Option<Value>>,
+    /// `cache` as it was before the instruction being lifted.
+    saved_cache: Vec<Option<Value>>,
     source: Option<FlagSource>,
     /// The x87 state is known to be the MMX one (TOP 0, every tag valid, no
     /// exception pending): an earlier instruction of the block made the
@@ -148,12 +150,14 @@ fn is_high_byte(reg: Register) -> bool {
 impl<'a> Ctx<'a> {
     pub fn new(x: &'static X86Env, addr: u64, mode: super::Mode) -> Ctx<'a> {
         Ctx {
-            b: Builder::new(&x.env, addr),
+            // Room for a block of memory-operand code without growing.
+            b: Builder::with_capacity(&x.env, addr, 16 * super::MAX_INSTRUCTIONS),
             x,
             insn: Instruction::default(),
             bytes: [0; super::MAX_INSTRUCTION_BYTES],
             mode,
             cache: vec![None; x.env.slots.len()],
+            saved_cache: vec![None; x.env.slots.len()],
             source: None,
             mmx: false,
             side_exits: 0,
@@ -183,13 +187,13 @@ impl<'a> Ctx<'a> {
         self.ranges.push((addr, addr));
     }
 
-    fn mark(&self) -> Mark {
+    fn mark(&mut self) -> Mark {
+        self.saved_cache.copy_from_slice(&self.cache);
         let block = self.b.block();
         Mark {
             insts: block.insts.len(),
             pool: block.pool.len(),
             types: block.types.len(),
-            cache: self.cache.clone(),
             source: self.source,
             mmx: self.mmx,
         }
@@ -197,7 +201,7 @@ impl<'a> Ctx<'a> {
 
     fn rewind(&mut self, mark: Mark) {
         self.b.truncate(mark.insts, mark.pool, mark.types);
-        self.cache = mark.cache;
+        self.cache.copy_from_slice(&self.saved_cache);
         self.source = mark.source;
         self.mmx = mark.mmx;
     }

@@ -5,11 +5,11 @@
 //! the last completed guest instruction, so a write is only dead when no trap
 //! can happen before it is overwritten.
 
-use super::retain;
 use crate::visa::opcodes::Effects;
 use crate::visa::{Block, Env, Imm, Opcode};
 
-pub fn dead_sets(env: &Env, block: &Block) -> Block {
+/// The instructions to keep: all but the dead `set`s.
+pub fn dead_sets(env: &Env, block: &Block) -> Vec<bool> {
     // For each slot, the index of a pending `set` not yet observed.
     let mut pending: Vec<Option<usize>> = vec![None; env.slots.len()];
     let mut keep = vec![true; block.insts.len()];
@@ -33,5 +33,5 @@ pub fn dead_sets(env: &Env, block: &Block) -> Block {
             _ => {}
         }
     }
-    retain(block, &keep)
+    keep
 }

@@ -14,17 +14,19 @@ pub use fold::fold_constants;
 use super::{Block, Env};
 
 /// The pass pipeline: constants folded, dead state writes dropped, then
-/// everything whose result nobody uses.
+/// everything whose result nobody uses (the last two choose what to keep,
+/// and the block is rebuilt once).
 pub fn optimize(env: &Env, block: &Block) -> Block {
     let b = fold_constants(block);
-    let b = dead_sets(env, &b);
-    dead_code(&b)
+    let mut keep = dead_sets(env, &b);
+    dead_code(&b, &mut keep);
+    retain(&b, &keep)
 }
 
 /// Rebuilds a block keeping the instructions `keep` selects, renumbering
 /// values densely. Operands of kept instructions must be kept too.
 pub(crate) fn retain(block: &Block, keep: &[bool]) -> Block {
-    let mut out = Block::new(block.addr);
+    let mut out = Block::with_capacity(block.addr, block);
     let mut map = vec![None; block.types.len()];
     let mut args = Vec::new();
     let mut results = Vec::new();
