@@ -123,28 +123,21 @@ impl Lower<'_, '_> {
         // sizes below `MIN_MEMORY`), so one compare bounds it.
         let limit = self.b.ins().iadd_imm_s(self.mem_size, -(size as i64));
         let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, addr, limit);
-        let Some(perms) = self.perms else {
-            self.trap_if(beyond, TrapCode::MemFault, Some(addr));
-            return write.then(|| {
-                let code = self.map_bytes(self.code_lines, addr, size, crate::machine::LINE_SHIFT).1;
-                self.code_write_check(code, addr, size)
-            });
+        self.trap_if(beyond, TrapCode::MemFault, Some(addr));
+        let code = if let Some(perms) = self.perms {
+            // The first and last byte's pages must both allow the access.
+            let need = if write { crate::machine::PERM_W } else { crate::machine::PERM_R };
+            let (both, either) = self.map_bytes(perms, addr, size, crate::machine::PAGE_SHIFT);
+            let allowed = self.b.ins().band_imm_u(both, need as i64);
+            let denied = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, 0);
+            self.trap_if(denied, TrapCode::MemFault, Some(addr));
+            write.then(|| self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64))
+        } else if write {
+            Some(self.map_bytes(self.code_lines, addr, size, crate::machine::LINE_SHIFT).1)
+        } else {
+            None
         };
-        // One test for both: the pages are looked up at an address forced
-        // into bounds (any, when the access is beyond them), and the first
-        // and last byte's pages must both allow the access.
-        let zero = self.iconst(types::I64, 0);
-        let inside = self.b.ins().select(beyond, zero, addr);
-        let need = if write { crate::machine::PERM_W } else { crate::machine::PERM_R };
-        let (both, either) = self.map_bytes(perms, inside, size, crate::machine::PAGE_SHIFT);
-        let allowed = self.b.ins().band_imm_u(both, need as i64);
-        let denied = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, 0);
-        let bad = self.b.ins().bor(beyond, denied);
-        self.trap_if(bad, TrapCode::MemFault, Some(addr));
-        write.then(|| {
-            let code = self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64);
-            self.code_write_check(code, addr, size)
-        })
+        code.map(|code| self.code_write_check(code, addr, size))
     }
 
     /// For a store that may hit translated code (`maybe` nonzero): the
