@@ -31,7 +31,6 @@ use crate::abi::{Helpers, Outcome};
 use crate::machine::GuestMemory;
 use crate::visa::{Block, Env};
 use code_memory::AddError;
-use runtime::EvalDesc;
 
 /// Why a block was not compiled.
 #[derive(Debug)]
@@ -61,8 +60,7 @@ impl fmt::Display for JitError {
     }
 }
 
-#[allow(clippy::vec_box)]
-type Descs = Vec<Box<EvalDesc>>;
+type Descs = lower::Referenced;
 
 /// A compiled block: its entry point and what it points at.
 pub struct Compiled {
@@ -70,8 +68,8 @@ pub struct Compiled {
     /// the trampoline).
     pub entry: *const u8,
     pub code_size: usize,
-    /// Descriptors the code refers to by address (boxed: they must not move).
-    _descs: Descs,
+    /// What the code refers to by address.
+    _referenced: Descs,
 }
 
 // SAFETY: the entry points into code that is never written again until the
@@ -327,7 +325,7 @@ impl Jit {
             AddError::Full => JitError::Full,
             AddError::Host(e) => JitError::Memory(e.to_string()),
         })?;
-        Ok(Compiled { entry, code_size: code.len(), _descs: descs })
+        Ok(Compiled { entry, code_size: code.len(), _referenced: descs })
     }
 
     /// Forgets every compiled block; their `Compiled` values become stale

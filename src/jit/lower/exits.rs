@@ -4,6 +4,28 @@
 
 use super::*;
 
+/// The shared tails of a function (see `Lower::tail`).
+#[derive(Clone, Copy)]
+pub(super) enum Tail {
+    /// Records a trap (code, guest instruction, instructions completed,
+    /// fault address and whether there is one), refunds the budget and
+    /// returns `EXIT_TRAP`.
+    Trap,
+    /// Returns its parameter, the exit kind.
+    Return,
+}
+
+impl Tail {
+    pub(super) const COUNT: usize = 2;
+
+    fn params(self) -> &'static [ir::Type] {
+        match self {
+            Tail::Trap => &[types::I32, types::I64, types::I32, types::I64, types::I32],
+            Tail::Return => &[types::I32],
+        }
+    }
+}
+
 impl Lower<'_, '_> {
     /// The branch back to the block's start, having run `executed` of its
     /// instructions: when the budget pays for another whole round (and no
@@ -43,10 +65,12 @@ impl Lower<'_, '_> {
         self.exit_direct(target);
     }
 
+    /// Returns `kind` to the caller, the pending state stored.
     pub(super) fn ret(&mut self, kind: u32) {
         self.store_pending();
         let k = self.iconst(types::I32, kind as i64);
-        self.b.ins().return_(&[k]);
+        let tail = self.tail(Tail::Return);
+        self.b.ins().jump(tail, &[ir::BlockArg::Value(k)]);
     }
 
     /// Continues in a new block when `cond` is 0; runs `cold` (which must end
@@ -125,32 +149,82 @@ impl Lower<'_, '_> {
         self.exit_jump(EXIT_INDIRECT, target);
     }
 
-    /// Reports a trap at the current guest instruction and returns.
+    /// Reports a trap at the current guest instruction and returns: the
+    /// pending state is stored here, the rest is the shared trap tail's.
+    /// `fault_addr`: the address of a faulting access; `None` with a
+    /// dynamic code, a runtime function that trapped has set it itself.
     pub(super) fn trap_now(
         &mut self,
         code: Option<TrapCode>,
         dynamic_code: Option<ir::Value>,
         fault_addr: Option<ir::Value>,
     ) {
-        if let Some(code) = code {
-            self.ctx_store_const(types::I32, code.code() as u64, offset_of!(JitCtx, trap_code));
-        }
-        if let Some(c) = dynamic_code {
-            self.ctx_store(types::I32, c, offset_of!(JitCtx, trap_code));
-        }
-        self.ctx_store_const(types::I64, self.guest, offset_of!(JitCtx, trap_guest));
-        self.ctx_store_const(types::I32, self.completed as u64, offset_of!(JitCtx, trap_completed));
-        match fault_addr {
-            Some(a) => {
-                self.ctx_store(types::I64, a, offset_of!(JitCtx, trap_addr));
-                self.ctx_store_const(types::I32, 1, offset_of!(JitCtx, has_trap_addr));
+        let code = match dynamic_code {
+            Some(c) => c,
+            None => self.iconst(types::I32, code.expect("a trap code").code() as i64),
+        };
+        let (addr, has_addr) = match fault_addr {
+            Some(a) => (a, self.iconst(types::I32, 1)),
+            None if dynamic_code.is_some() => {
+                let flags = MemFlagsData::trusted();
+                let a = self.b.ins().load(types::I64, flags, self.ctx, offset_of!(JitCtx, trap_addr) as i32);
+                let h = self.b.ins().load(types::I32, flags, self.ctx, offset_of!(JitCtx, has_trap_addr) as i32);
+                (a, h)
             }
-            // A runtime function that trapped has set the address itself.
-            None if dynamic_code.is_some() => {}
-            None => self.ctx_store_const(types::I32, 0, offset_of!(JitCtx, has_trap_addr)),
+            None => (self.iconst(types::I64, 0), self.iconst(types::I32, 0)),
+        };
+        let guest = self.iconst(types::I64, self.guest as i64);
+        let completed = self.iconst(types::I32, self.completed as i64);
+        self.store_pending();
+        let tail = self.tail(Tail::Trap);
+        let args = [code, guest, completed, addr, has_addr].map(ir::BlockArg::Value);
+        self.b.ins().jump(tail, &args);
+    }
+
+    /// One of the function's shared tails, created on first use (and
+    /// filled by `fill_tails`): every path that leaves the same way ends
+    /// in one copy of the code, so a block with many faulting accesses
+    /// has one epilogue rather than one per access.
+    fn tail(&mut self, which: Tail) -> ir::Block {
+        if let Some(b) = self.tails[which as usize] {
+            return b;
         }
-        self.refund(self.completed);
-        self.ret(EXIT_TRAP);
+        let b = self.b.create_block();
+        self.b.set_cold_block(b);
+        for ty in which.params() {
+            self.b.append_block_param(b, *ty);
+        }
+        self.tails[which as usize] = Some(b);
+        b
+    }
+
+    /// Fills the shared tails the function uses (when every other block is).
+    pub(super) fn fill_tails(&mut self) {
+        if let Some(b) = self.tails[Tail::Trap as usize] {
+            self.b.switch_to_block(b);
+            let p = self.b.block_params(b).to_vec();
+            self.ctx_store(types::I32, p[0], offset_of!(JitCtx, trap_code));
+            self.ctx_store(types::I64, p[1], offset_of!(JitCtx, trap_guest));
+            self.ctx_store(types::I32, p[2], offset_of!(JitCtx, trap_completed));
+            self.ctx_store(types::I64, p[3], offset_of!(JitCtx, trap_addr));
+            self.ctx_store(types::I32, p[4], offset_of!(JitCtx, has_trap_addr));
+            // Give back the instructions that will not run: all from the
+            // trapping one on.
+            let off = offset_of!(JitCtx, budget) as i32;
+            let budget = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
+            let completed = self.b.ins().uextend(types::I64, p[2]);
+            let unused = self.b.ins().isub(budget, completed);
+            let left = self.b.ins().iadd_imm_s(unused, self.insts as i64);
+            self.b.ins().store(MemFlagsData::trusted(), left, self.ctx, off);
+            let kind = self.iconst(types::I32, EXIT_TRAP as i64);
+            let exit = self.tail(Tail::Return);
+            self.b.ins().jump(exit, &[ir::BlockArg::Value(kind)]);
+        }
+        if let Some(b) = self.tails[Tail::Return as usize] {
+            self.b.switch_to_block(b);
+            let kind = self.b.block_params(b)[0];
+            self.b.ins().return_(&[kind]);
+        }
     }
 
     pub(super) fn trap_if(&mut self, cond: ir::Value, code: TrapCode, fault_addr: Option<ir::Value>) {

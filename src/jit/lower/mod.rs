@@ -25,6 +25,7 @@ use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalD
 use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode, Type, Value};
 
 mod calls;
+mod consts;
 mod exits;
 mod insts;
 mod memory;
@@ -165,6 +166,18 @@ pub(super) struct Lower<'a, 'f> {
     access_group: Vec<Option<usize>>,
     groups: Vec<access::Group>,
     group_ok: Vec<Option<ir::Value>>,
+    /// The shared tails used so far, by `exits::Tail`.
+    tails: [Option<ir::Block>; exits::Tail::COUNT],
+    consts: consts::Consts,
+}
+
+/// What compiled code points at, which must live (unmoved) as long as it:
+/// descriptors of operations done by the reference semantics, and the
+/// table of localized vector constants.
+#[allow(clippy::vec_box)]
+pub struct Referenced {
+    pub descs: Vec<Box<EvalDesc>>,
+    pub consts: Box<[u128]>,
 }
 
 /// The state slots of a block that loops on itself.
@@ -385,16 +398,18 @@ impl<'a, 'f> Lower<'a, 'f> {
             access_group,
             group_ok: vec![None; groups.len()],
             groups,
+            tails: [None; exits::Tail::COUNT],
+            consts: consts::Consts::new(block),
         };
         l.start_body(&writes);
         l
     }
 
-    #[allow(clippy::vec_box)]
-    pub fn finish(mut self, config: cranelift_codegen::isa::TargetFrontendConfig) -> Vec<Box<EvalDesc>> {
+    pub fn finish(mut self, config: cranelift_codegen::isa::TargetFrontendConfig) -> Referenced {
+        self.fill_tails();
         self.b.seal_all_blocks();
         self.b.finalize(config);
-        self.descs
+        Referenced { descs: self.descs, consts: self.consts.table }
     }
 
     fn val(&self, v: Value) -> ir::Value {
@@ -445,7 +460,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             self.at = at;
             // On the path that stays, before anything can branch off it.
             self.settle_pending();
-            let args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.val(*a)).collect();
+            let args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.operand(*a)).collect();
             let results = self.inst(inst, &args)?;
             for (v, r) in inst.results().zip(results) {
                 self.vals[v.0 as usize] = Some(r);

@@ -61,18 +61,27 @@ impl Lower<'_, '_> {
     /// redefines) stay computed only on the side paths that store them,
     /// from operands the path that stays has.
     pub(super) fn settle_pending(&mut self) {
-        let Some(pending) = self.pending.as_mut() else { return };
-        for &s in &self.pending_order {
-            match pending[s] {
-                Some(v) if self.pending_read[s] && self.b.func.dfg.value_type(v) == types::I64 => {
-                    let pair = self.b.ins().iconcat(v, v);
-                    let split = self.b.ins().isplit(pair);
-                    pending[s] = Some(split.0);
-                    self.pending_read[s] = false;
-                }
-                _ => {}
-            }
+        let Some(pending) = &self.pending else { return };
+        let dfg = &self.b.func.dfg;
+        let read: Vec<(usize, ir::Value)> = self
+            .pending_order
+            .iter()
+            .filter(|s| self.pending_read[**s])
+            .filter_map(|s| pending[*s].map(|v| (*s, v)))
+            .filter(|(_, v)| dfg.value_type(*v) == types::I64)
+            .collect();
+        for (s, v) in read {
+            let pinned = self.pin(v);
+            self.pending.as_mut().expect("pending")[s] = Some(pinned);
+            self.pending_read[s] = false;
         }
+    }
+
+    /// `v` (64-bit), computed here and never moved or merged with an equal
+    /// value elsewhere (see `settle_pending`).
+    pub(super) fn pin(&mut self, v: ir::Value) -> ir::Value {
+        let pair = self.b.ins().iconcat(v, v);
+        self.b.ins().isplit(pair).0
     }
 
     /// Stores every pending state write (on a path that leaves the block,
