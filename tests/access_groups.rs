@@ -111,3 +111,49 @@ fn accesses_past_the_end_of_memory_fault_at_the_first_beyond() {
     let Stop::Fault(fault) = r.stop else { panic!("no fault: {:?}", r.stop) };
     assert_eq!(fault.addr, Some(common::RAM));
 }
+
+#[test]
+fn a_store_after_a_load_of_the_same_bytes_is_checked_for_writing() {
+    // The load passes on the read-only page, the store of the same bytes
+    // must still fault, both as a separate instruction and as the store of
+    // a read-modify-write.
+    for rmw in [false, true] {
+        let r = run_protected(
+            |a| {
+                a.mov(esi, READ_ONLY as u32 + 8)?;
+                a.mov(ebx, 5)?;
+                if rmw {
+                    a.add(dword_ptr(rsi), ebx)?;
+                } else {
+                    a.mov(eax, dword_ptr(rsi))?;
+                    a.add(eax, ebx)?;
+                    a.mov(dword_ptr(rsi), eax)?;
+                }
+                a.hlt()
+            },
+            |mem| mem.protect(READ_ONLY, PAGE_SIZE, PERM_R),
+        );
+        let Stop::Fault(fault) = r.stop else { panic!("no fault (rmw {rmw}): {:?}", r.stop) };
+        assert_eq!((fault.vector, fault.addr), (14, Some(READ_ONLY + 8)), "rmw {rmw}");
+        assert_eq!(r.cpu.gpr[0], if rmw { 0 } else { 5 }, "RAX (rmw {rmw})");
+    }
+}
+
+#[test]
+fn read_modify_writes_of_the_running_block_s_code_take_effect() {
+    // Two additions to the immediate of the MOV after them, in one block:
+    // the first store hits translated code, the second (covered by the
+    // first's checks) must still land, and the MOV must load the sum.
+    let r = common::run(|a| {
+        let mut target = a.create_label();
+        a.lea(rsi, ptr(target))?;
+        a.mov(ebx, 0x10)?;
+        a.add(byte_ptr(rsi + 1), bl)?;
+        a.add(byte_ptr(rsi + 1), bl)?;
+        a.set_label(&mut target)?;
+        a.mov(ecx, 1)?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[1], 0x21, "the rewritten immediate");
+}

@@ -1,9 +1,13 @@
-//! Guest memory accesses of a block grouped by base address: accesses at
-//! constant offsets from one SSA value (a stack pointer, a structure
-//! pointer) share one check of the span they cover, so that pushes, pops
-//! and field accesses on the same pages need no check of their own when it
-//! passes (each access is still checked on its own when it fails, so a
-//! fault is reported at the access that makes it).
+//! Which guest memory accesses of a block need checks of their own.
+//!
+//! An access whose bytes an earlier access of the block reached (the store
+//! of a read-modify-write, a second access to the same field) needs none.
+//! The others are grouped by base address: accesses at constant offsets
+//! from one SSA value (a stack pointer, a structure pointer) share one check
+//! of the span they cover, so that pushes, pops and field accesses on the
+//! same pages need no check of their own when it passes (each access is
+//! still checked on its own when it fails, so a fault is reported at the
+//! access that makes it).
 
 use crate::visa::{Block, Imm, Opcode, Value};
 
@@ -19,20 +23,19 @@ const MAX_SPAN: i128 = crate::machine::PAGE_SIZE as i128;
 /// of pushes adds to the stack pointer once per push).
 const MAX_CHAIN: usize = 16;
 
-/// Accesses at `base + lo` to `base + hi` (exclusive), modulo 2^64; with
-/// no base, at absolute addresses.
+/// The bytes a load or store (or a group of them) reaches: `base + lo` to
+/// `base + hi` (exclusive), modulo 2^64; with no base, absolute addresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Group {
+pub struct Span {
     pub base: Option<Value>,
     pub lo: i128,
     pub hi: i128,
-    /// Some access of the group stores.
+    /// It (some access of the group) stores.
     pub write: bool,
 }
 
-/// The groups of a block, and the group of each instruction (`None`: not a
-/// load or store, or in a group too small or too wide to check as one).
-pub fn groups(block: &Block) -> (Vec<Option<usize>>, Vec<Group>) {
+/// The access each instruction of `block` makes (`None`: not a load or store).
+pub fn accesses(block: &Block) -> Vec<Option<Span>> {
     let mut def = vec![None; block.types.len()];
     for (i, inst) in block.insts.iter().enumerate() {
         for v in inst.results() {
@@ -67,20 +70,30 @@ pub fn groups(block: &Block) -> (Vec<Option<usize>>, Vec<Group>) {
         }
         (Some(base), offset)
     };
-    let mut of_inst = vec![None; block.insts.len()];
-    let mut groups: Vec<Group> = Vec::new();
-    let mut members: Vec<usize> = Vec::new();
-    for (i, inst) in block.insts.iter().enumerate() {
+    let access = |inst: &crate::visa::Inst| {
         let (addr, size, write) = match inst.op {
             Opcode::Load => (block.args(inst)[0], inst.ty.map_or(0, |t| t.bytes()), false),
             Opcode::Store => {
                 let a = block.args(inst);
                 (a[1], block.value_type(a[0]).bytes(), true)
             }
-            _ => continue,
+            _ => return None,
         };
         let (base, k) = split(addr);
-        let (lo, hi) = (k as i128, k as i128 + size as i128);
+        Some(Span { base, lo: k as i128, hi: k as i128 + size as i128, write })
+    };
+    block.insts.iter().map(access).collect()
+}
+
+/// The groups of a block's accesses, and the group of each instruction
+/// (`None`: not a load or store, or in a group too small or too wide to
+/// check as one).
+pub fn groups(accesses: &[Option<Span>]) -> (Vec<Option<usize>>, Vec<Span>) {
+    let mut of_inst = vec![None; accesses.len()];
+    let mut groups: Vec<Span> = Vec::new();
+    let mut members: Vec<usize> = Vec::new();
+    for (i, a) in accesses.iter().enumerate() {
+        let Some(Span { base, lo, hi, write }) = *a else { continue };
         let g = match groups.iter().position(|g| g.base == base) {
             Some(g) => {
                 let group = &mut groups[g];
@@ -91,7 +104,7 @@ pub fn groups(block: &Block) -> (Vec<Option<usize>>, Vec<Group>) {
                 g
             }
             None => {
-                groups.push(Group { base, lo, hi, write });
+                groups.push(Span { base, lo, hi, write });
                 members.push(1);
                 groups.len() - 1
             }
@@ -106,4 +119,51 @@ pub fn groups(block: &Block) -> (Vec<Option<usize>>, Vec<Group>) {
         }
     }
     (of_inst, groups)
+}
+
+/// Which accesses need no check of their own: an earlier access of the
+/// block reached all of their bytes, and was a store when they store.
+/// A block runs straight through (its branches leave it), so when an
+/// access runs, every earlier one has run and passed its checks; memory's
+/// bounds never shrink, and its permissions change only between blocks.
+/// (A store that hit translated code recorded the write of those bytes.)
+pub fn covered(accesses: &[Option<Span>]) -> Vec<bool> {
+    let mut done: Vec<Span> = Vec::new();
+    accesses
+        .iter()
+        .map(|a| {
+            let Some(a) = *a else { return false };
+            let hit = done.iter().any(|d| d.base == a.base && d.lo <= a.lo && a.hi <= d.hi && (d.write || !a.write));
+            if !hit {
+                done.push(a);
+            }
+            hit
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(base: Option<u32>, lo: i128, size: i128, write: bool) -> Option<Span> {
+        Some(Span { base: base.map(Value), lo, hi: lo + size, write })
+    }
+
+    #[test]
+    fn an_access_is_covered_only_by_an_earlier_one_reaching_its_bytes_as_strongly() {
+        let accesses = [
+            at(Some(1), 0, 4, false), // a load
+            at(Some(1), 0, 4, true),  // its store (read-modify-write): needs the write check
+            at(Some(1), 1, 2, false), // inside the stored bytes
+            at(Some(1), 2, 4, true),  // reaches beyond them
+            None,                     // not an access
+            at(Some(2), 0, 4, false), // another base
+            at(None, 0x1000, 8, true),
+            at(None, 0x1000, 8, false),
+            at(Some(1), 0, 6, true), // inside the two stores together, but neither alone
+        ];
+        let want = [false, false, true, false, false, false, false, true, false];
+        assert_eq!(covered(&accesses), want);
+    }
 }

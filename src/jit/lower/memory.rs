@@ -29,13 +29,17 @@ impl Lower<'_, '_> {
         (self.b.ins().band(f0, f1), self.b.ins().bor(f0, f1))
     }
 
-    /// Checks a guest access and returns its host address. With page
+    /// Checks a guest access (unless an earlier one covers it, see
+    /// `access::covered`) and returns its host address. With page
     /// permissions, a store to a page holding translated code takes the
     /// slow path that records code writes; without, the code-line map says.
     pub(super) fn guest_address(&mut self, addr: ir::Value, size: u32, aligned: bool, write: bool) -> ir::Value {
         if aligned && size > 1 {
             let low = self.b.ins().band_imm_u(addr, (size - 1) as i64);
             self.trap_if(low, TrapCode::Misaligned, Some(addr));
+        }
+        if self.access_covered[self.at] {
+            return self.b.ins().iadd(self.mem_base, addr);
         }
         let hit = match self.access_group[self.at] {
             Some(g) => {

@@ -160,11 +160,13 @@ pub(super) struct Lower<'a, 'f> {
     /// Slot values known to equal the state in memory (carried slots the
     /// block only reads).
     known: Vec<Option<ir::Value>>,
-    /// The instruction being lowered, the access group of each instruction,
+    /// The instruction being lowered, whether each instruction's access is
+    /// covered by an earlier one, the access group of each instruction,
     /// the groups, and for each group whose span was checked the result.
     at: usize,
+    access_covered: Vec<bool>,
     access_group: Vec<Option<usize>>,
-    groups: Vec<access::Group>,
+    groups: Vec<access::Span>,
     group_ok: Vec<Option<ir::Value>>,
     /// The shared tails used so far, by `exits::Tail`.
     tails: [Option<ir::Block>; exits::Tail::COUNT],
@@ -343,10 +345,12 @@ impl<'a, 'f> Lower<'a, 'f> {
             let none = vec![false; env.slots.len()];
             LoopSlots { carried: Vec::new(), writes: none.clone(), dead: none }
         };
+        let accesses = access::accesses(block);
+        let access_covered = access::covered(&accesses);
         // Only with page permissions: there the span check replaces two
         // page lookups per access.
         let (access_group, groups) =
-            if links.protected { access::groups(block) } else { (vec![None; block.insts.len()], Vec::new()) };
+            if links.protected { access::groups(&accesses) } else { (vec![None; block.insts.len()], Vec::new()) };
         let body = b.create_block();
         let mut initial = Vec::new();
         for s in &carried {
@@ -395,6 +399,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             read: read_values(block),
             known: vec![None; env.slots.len()],
             at: 0,
+            access_covered,
             access_group,
             group_ok: vec![None; groups.len()],
             groups,
