@@ -2,8 +2,8 @@
 //! lifting rather than copied: a VEX form is its SSE form with another
 //! merge source, another destination and another rule for the upper lanes.
 //!
-//! The SSE form (found once, by mnemonic without the V and operand kinds
-//! without the VEX.vvvv one) is lifted on stand-in registers XMM16 and up
+//! The SSE form (found by `build.rs`, by mnemonic without the V and operand
+//! kinds without the VEX.vvvv one) is lifted on stand-in registers XMM16 and up
 //! (`ctx::STAND_IN`), one for each of its vector operands, that read one
 //! 128-bit half of the VEX operand: its first operand reads the VEX.vvvv
 //! register (the non-destructive source) where there is one, and what is
@@ -16,9 +16,6 @@
 //! on their own in `avx`). Memory operands need no alignment except for the
 //! aligned moves (32 bytes for their 256-bit forms).
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
 use iced_x86::{Code, CpuidFeature, EncodingKind, Instruction, Mnemonic, OpCodeOperandKind as K, OpKind, Register};
 
 use super::LiftFn;
@@ -28,92 +25,50 @@ use crate::visa::{IntCC, Opcode, TrapCode, Type, Value};
 /// Does the instruction need AVX enabled (a VEX form on vector registers,
 /// not one of BMI's on general registers)?
 pub fn needs_avx(insn: &Instruction) -> bool {
-    insn.code().op_code().encoding() == EncodingKind::VEX
+    insn.encoding() == EncodingKind::VEX
         && insn
             .cpuid_features()
             .iter()
             .any(|f| matches!(f, CpuidFeature::AVX | CpuidFeature::AVX2 | CpuidFeature::FMA | CpuidFeature::F16C))
 }
 
+/// A 64-bit VEX form as iced-x86's opcode tables give it (`build.rs`
+/// makes `VEX_FORMS`; calling `Code::op_code()` here would build iced's
+/// tables of every form at run time).
+pub(super) struct VexForm {
+    code: Code,
+    kinds: &'static [K],
+    /// Its memory operand is 32 bytes.
+    mem32: bool,
+    /// The SSE form it is lifted through, if any.
+    sse: Option<Code>,
+}
+
+include!(concat!(env!("OUT_DIR"), "/vex_forms.rs"));
+
+fn form(code: Code) -> Option<&'static VexForm> {
+    VEX_FORMS.binary_search_by_key(&(code as u32), |f| f.code as u32).ok().map(|i| &VEX_FORMS[i])
+}
+
+/// The operand kinds of a VEX form (none for other forms).
+fn kinds(code: Code) -> &'static [K] {
+    form(code).map_or(&[], |f| f.kinds)
+}
+
 /// The SSE form a VEX form is lifted through, if any.
 pub fn sse_form(code: Code) -> Option<Code> {
-    sse_forms()[code as usize]
+    form(code).and_then(|f| f.sse)
 }
 
 /// The VEX operands that the SSE form's operands are, in order (all but
 /// VEX.vvvv and the /is4 register).
 pub fn sse_operands(code: Code) -> Vec<u32> {
-    let kinds = code.op_code().op_kinds();
+    let kinds = kinds(code);
     (0..kinds.len() as u32).filter(|&i| !is_vvvv(kinds[i as usize]) && !is_is4(kinds[i as usize])).collect()
 }
 
-/// The SSE form of each VEX form that has one, by `Code` index.
-fn sse_forms() -> &'static [Option<Code>] {
-    static TABLE: OnceLock<Vec<Option<Code>>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let names: HashMap<String, Mnemonic> = Mnemonic::values().map(|m| (format!("{m:?}"), m)).collect();
-        let mut legacy: HashMap<Mnemonic, Vec<Code>> = HashMap::new();
-        for c in Code::values() {
-            let op = c.op_code();
-            if op.is_instruction() && op.encoding() == EncodingKind::Legacy && op.mode64() {
-                legacy.entry(c.mnemonic()).or_default().push(c);
-            }
-        }
-        let mut table = vec![None; Code::values().count()];
-        for c in Code::values() {
-            let op = c.op_code();
-            if !(op.is_instruction() && op.encoding() == EncodingKind::VEX && op.mode64()) {
-                continue;
-            }
-            let name = format!("{:?}", c.mnemonic());
-            let Some(rest) = name.strip_prefix('V') else { continue };
-            let mut chars = rest.chars();
-            let Some(first) = chars.next() else { continue };
-            let Some(m) = names.get(&format!("{}{}", first.to_ascii_uppercase(), chars.as_str())) else { continue };
-            let want: Vec<Class> =
-                op.op_kinds().iter().filter(|k| !is_vvvv(**k) && !is_is4(**k)).map(|k| class(*k)).collect();
-            let matching = legacy.get(m).into_iter().flatten().filter(|l| {
-                let kinds = l.op_code().op_kinds();
-                kinds.len() == want.len() && kinds.iter().zip(&want).all(|(k, w)| class(*k).accepts(*w))
-            });
-            let same_opcode = |l: &&Code| {
-                let lo = l.op_code();
-                lo.table() == op.table()
-                    && lo.op_code() == op.op_code()
-                    && lo.mandatory_prefix() == op.mandatory_prefix()
-            };
-            let found: Vec<Code> = matching.copied().collect();
-            table[c as usize] = found.iter().find(same_opcode).or(found.first()).copied();
-        }
-        table
-    })
-}
-
-/// An operand kind, coarsely: what the SSE form's operand must accept.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Class {
-    VecReg,
-    VecRm,
-    VecOrMem,
-    Mem,
-    Other(K),
-}
-
-impl Class {
-    /// Can an SSE operand of this class take the VEX operand's?
-    fn accepts(self, vex: Class) -> bool {
-        self == vex || (self == Class::VecOrMem && matches!(vex, Class::VecRm | Class::Mem))
-    }
-}
-
-fn class(k: K) -> Class {
-    match k {
-        K::xmm_reg | K::ymm_reg => Class::VecReg,
-        K::xmm_rm | K::ymm_rm => Class::VecRm,
-        K::xmm_or_mem | K::ymm_or_mem => Class::VecOrMem,
-        K::mem => Class::Mem,
-        k => Class::Other(k),
-    }
+fn is_vector_kind(k: K) -> bool {
+    matches!(k, K::xmm_reg | K::ymm_reg | K::xmm_rm | K::ymm_rm | K::xmm_or_mem | K::ymm_or_mem)
 }
 
 fn is_vvvv(k: K) -> bool {
@@ -133,13 +88,14 @@ fn is_ymm_kind(k: K) -> bool {
 /// and it sets no flags from both lanes.
 fn per_lane(code: Code) -> bool {
     use Mnemonic::*;
-    let kinds = code.op_code().op_kinds();
+    let Some(form) = form(code) else { return false };
+    let kinds = form.kinds;
     let last = kinds.len() - 1;
     let count_last = matches!(code.mnemonic(), Vpsllw | Vpslld | Vpsllq | Vpsrlw | Vpsrld | Vpsrlq | Vpsraw | Vpsrad)
         && kinds[last] != K::imm8;
-    let dest_wide = is_ymm_kind(kinds[0]) || (kinds[0] == K::mem && code.op_code().memory_size().size() == 32);
+    let dest_wide = is_ymm_kind(kinds[0]) || (kinds[0] == K::mem && form.mem32);
     let sources_wide = kinds.iter().enumerate().skip(1).all(|(i, k)| {
-        let vector = matches!(class(*k), Class::VecReg | Class::VecRm | Class::VecOrMem) || is_vvvv(*k) || is_is4(*k);
+        let vector = is_vector_kind(*k) || is_vvvv(*k) || is_is4(*k);
         !vector || is_ymm_kind(*k) || (count_last && i == last)
     });
     dest_wide && sources_wide && code.mnemonic() != Vptest
@@ -151,7 +107,7 @@ pub fn lifted_through_sse(code: Code) -> bool {
 }
 
 fn is_wide(code: Code) -> bool {
-    code.op_code().op_kinds().iter().any(|k| is_ymm_kind(*k))
+    kinds(code).iter().any(|k| is_ymm_kind(*k))
 }
 
 /// The imm8 of the high lane's pass: the forms that take one bit a lane
@@ -178,13 +134,13 @@ fn number(reg: Register) -> usize {
 /// Lifts a VEX form through its SSE form, or #UD when it has none here.
 pub fn lift(cx: &mut Ctx) -> Flow {
     let vex = cx.insn;
-    let Some(code) = sse_forms()[vex.code() as usize] else { return Flow::Undefined };
+    let Some(code) = sse_form(vex.code()) else { return Flow::Undefined };
     let Some(sse) = super::dispatch_table()[code.mnemonic() as usize] else { return Flow::Undefined };
     let wide = is_wide(vex.code());
     if wide && !per_lane(vex.code()) {
         return Flow::Undefined;
     }
-    let kinds = vex.code().op_code().op_kinds();
+    let kinds = kinds(vex.code());
     let vvvv = kinds.iter().position(|k| is_vvvv(*k));
     let is4 = kinds.iter().position(|k| is_is4(*k));
     // The VEX operand each SSE operand is.
@@ -301,4 +257,34 @@ fn pass_instruction(vex: &Instruction, code: Code, map: &[u32], half: usize) -> 
         }
     }
     insn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_x86::EncodingKind;
+
+    #[test]
+    fn the_generated_vex_forms_are_iced_s() {
+        let vex: Vec<Code> = Code::values()
+            .filter(|c| {
+                let op = c.op_code();
+                op.is_instruction() && op.encoding() == EncodingKind::VEX && op.mode64()
+            })
+            .collect();
+        assert_eq!(VEX_FORMS.iter().map(|f| f.code).collect::<Vec<_>>(), vex);
+        for f in VEX_FORMS {
+            let op = f.code.op_code();
+            assert_eq!(f.kinds, op.op_kinds(), "{:?}", f.code);
+            assert_eq!(f.mem32, op.memory_size().size() == 32, "{:?}", f.code);
+            if let Some(sse) = f.sse {
+                assert_eq!(sse.op_code().encoding(), EncodingKind::Legacy, "{:?}", f.code);
+                assert_eq!(
+                    format!("V{:?}", sse.mnemonic()).to_lowercase(),
+                    format!("{:?}", f.code.mnemonic()).to_lowercase()
+                );
+            }
+        }
+        assert!(VEX_FORMS.iter().filter(|f| f.sse.is_some()).count() > 400);
+    }
 }
