@@ -11,6 +11,7 @@ mod loader;
 mod mm;
 mod process;
 mod procfs;
+mod signalfd;
 mod signals;
 mod stack;
 mod syscall;

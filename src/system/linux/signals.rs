@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::errno::{EFAULT, EINVAL, ENOMEM, Errno};
 use super::process::Process;
+use super::signalfd::SignalFds;
 use crate::machine::CpuState;
 
 pub const NSIG: usize = 64;
@@ -174,10 +175,20 @@ pub struct ProcessSignals {
     actions: Mutex<[SigAction; NSIG + 1]>,
     queue: Queue,
     threads: Mutex<HashMap<i32, Arc<ThreadSignals>>>,
+    /// Its signalfds, which follow what is pending.
+    pub signalfds: SignalFds,
+}
+
+impl ProcessSignals {
+    /// The signals pending for the process or any of its threads.
+    fn pending_anywhere(&self) -> u64 {
+        lock(&self.threads).values().fold(self.queue.pending(), |all, t| all | t.queue.pending())
+    }
 }
 
 /// What fork holds so that no other thread holds it (see `SignalState::fork`).
 pub struct ForkHold<'a> {
+    _signalfds: MutexGuard<'a, Vec<super::signalfd::SignalFd>>,
     _actions: MutexGuard<'a, [SigAction; NSIG + 1]>,
     _info: MutexGuard<'a, [SigInfo; NSIG + 1]>,
     threads: MutexGuard<'a, HashMap<i32, Arc<ThreadSignals>>>,
@@ -202,6 +213,7 @@ impl Default for SignalState {
             actions: Mutex::new([SigAction::default(); NSIG + 1]),
             queue: Queue::default(),
             threads: Mutex::new(HashMap::new()),
+            signalfds: SignalFds::default(),
         });
         let thread = ThreadSignals::new();
         let tid = std::process::id() as i32;
@@ -282,6 +294,7 @@ impl SignalState {
     pub fn raise(&mut self, info: SigInfo) {
         if (1..=NSIG as i32).contains(&info.signo) {
             self.thread.queue.raise(info);
+            self.changed();
         }
     }
 
@@ -291,6 +304,7 @@ impl SignalState {
     pub fn raise_process(&self, info: SigInfo) {
         if (1..=NSIG as i32).contains(&info.signo) {
             self.process.queue.raise(info);
+            self.changed();
             let threads = lock(&self.process.threads);
             threads.values().filter(|t| !Arc::ptr_eq(t, &self.thread)).for_each(|t| t.wake());
         }
@@ -302,6 +316,7 @@ impl SignalState {
         let Some(thread) = lock(&self.process.threads).get(&tid).cloned() else { return false };
         if (1..=NSIG as i32).contains(&info.signo) {
             thread.queue.raise(info);
+            self.changed();
             if !Arc::ptr_eq(&thread, &self.thread) {
                 thread.wake();
             }
@@ -317,7 +332,39 @@ impl SignalState {
     /// Takes pending `sig` (the thread's own first) with what it carries;
     /// none if another thread took it first.
     fn take(&self, sig: i32) -> Option<SigInfo> {
-        self.thread.queue.take(sig).or_else(|| self.process.queue.take(sig))
+        let info = self.thread.queue.take(sig).or_else(|| self.process.queue.take(sig));
+        self.changed();
+        info
+    }
+
+    /// Takes a pending signal of `mask` as signalfd reads do, whether the
+    /// thread blocks it or not: the thread's own first, then the
+    /// process's, in the order `next` delivers them.
+    pub fn take_in(&self, mask: u64) -> Option<SigInfo> {
+        for queue in [&self.thread.queue, &self.process.queue] {
+            loop {
+                let ready = queue.pending() & mask;
+                if ready == 0 {
+                    break;
+                }
+                let first = if ready & SYNCHRONOUS != 0 { ready & SYNCHRONOUS } else { ready };
+                if let Some(info) = queue.take(first.trailing_zeros() as i32 + 1) {
+                    self.changed();
+                    return Some(info);
+                }
+            }
+        }
+        None
+    }
+
+    /// The process's signalfds.
+    pub fn signalfds(&self) -> &SignalFds {
+        &self.process.signalfds
+    }
+
+    /// After the pending sets changed: the signalfds follow.
+    pub fn changed(&self) {
+        self.process.signalfds.refresh(|| self.process.pending_anywhere());
     }
 
     /// The disposition of `sig`.
@@ -386,6 +433,10 @@ impl SignalState {
                 forward_host_signal(sig, a.handler != SIG_IGN);
             }
         }
+        drop(actions);
+        if ignores {
+            self.changed();
+        }
         Ok(old)
     }
 
@@ -393,6 +444,7 @@ impl SignalState {
     /// thread holds it then); `after_fork` in the child.
     pub fn hold_for_fork(&self) -> ForkHold<'_> {
         ForkHold {
+            _signalfds: self.process.signalfds.hold(),
             _actions: lock(&self.process.actions),
             _info: lock(&self.process.queue.info),
             threads: lock(&self.process.threads),
@@ -595,8 +647,9 @@ pub fn wait_unless_signalled(state: &SignalState, call: impl FnOnce(*const libc:
 }
 
 /// Sleeps until a forwarded host signal arrives, or another thread sends
-/// this one a signal it does not block (at once if one already has).
-pub fn wait_for_host_signal(state: &SignalState) {
+/// this one a signal it does not block or one of `also` (whether blocked or
+/// not), at once if one already has.
+pub fn wait_for_host_signal(state: &SignalState, also: u64) {
     // SAFETY: blocking signals around the check closes the race with their
     // arrival (and with WAKE_SIGNAL, sent after a signal is queued);
     // sigsuspend restores the mask while it waits.
@@ -605,7 +658,7 @@ pub fn wait_for_host_signal(state: &SignalState) {
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
-        if !host_signal_waiting() && state.next().is_none() {
+        if !host_signal_waiting() && state.next().is_none() && state.pending() & also == 0 {
             libc::sigsuspend(&old);
         }
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());

@@ -15,6 +15,7 @@ mod net;
 mod paths;
 mod procs;
 mod sig;
+mod signalfd;
 mod xattr;
 
 use std::sync::OnceLock;
@@ -55,6 +56,7 @@ fn table() -> &'static [Option<&'static Entry>] {
             xattr::TABLE,
             net::TABLE,
             events::TABLE,
+            signalfd::TABLE,
         ] {
             for e in family {
                 assert!(t[e.0 as usize].is_none(), "syscall {} defined twice", e.1);

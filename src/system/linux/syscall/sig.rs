@@ -101,7 +101,7 @@ fn suspend(p: &mut Process, mask: u64) -> Result<u64, Errno> {
         if p.signals.drop_ignored() {
             break;
         }
-        signals::wait_for_host_signal(&p.signals);
+        signals::wait_for_host_signal(&p.signals, 0);
     }
     p.signals.saved_mask = Some(old);
     Err(EINTR)
