@@ -35,7 +35,7 @@ static const struct {
     {"smc_spin", smc_spinning},    {"fork", fork_with_threads},
     {"futex", futex_ops},          {"parallel1", parallel1},
     {"parallel2", parallel2},      {"parallel4", parallel4},
-    {"handoff", handoff},
+    {"handoff", handoff},          {"robust", robust_mutex},
 };
 
 int main(int argc, char **argv) {

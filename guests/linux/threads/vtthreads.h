@@ -33,5 +33,6 @@ int parallel1(void);
 int parallel2(void);
 int parallel4(void);
 int handoff(void);
+int robust_mutex(void);
 
 #endif

@@ -437,8 +437,12 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
                 }
                 syscall::dispatch(p);
                 match p.exit {
-                    Some(Exit::Process(status)) => return end_process(p, status),
+                    Some(Exit::Process(status)) => {
+                        syscall::exit_robust_lists(p);
+                        return end_process(p, status);
+                    }
                     Some(Exit::Thread(status)) => {
+                        syscall::exit_robust_list(p);
                         syscall::clear_child_tid(p);
                         if let Some(d) = &debugger {
                             d.thread_gone(tid);
