@@ -174,6 +174,14 @@ fn robust_mutexes_of_a_dead_thread_report_eownerdead() {
     }
 }
 
+/// posix_spawn from several threads at once: each vfork child shares the
+/// memory while the other threads (and children) run.
+#[test]
+fn posix_spawn_from_several_threads() {
+    let out = check_threads("spawn");
+    assert_eq!(out.matches("5 of 5 children exited as asked").count(), 4, "{out}");
+}
+
 /// Builds the Go test program (guests/linux/go) with Debian's golang-go,
 /// for x86-64 whatever the host, static.
 fn go_program() -> std::path::PathBuf {

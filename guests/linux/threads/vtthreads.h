@@ -34,5 +34,6 @@ int parallel2(void);
 int parallel4(void);
 int handoff(void);
 int robust_mutex(void);
+int spawn_from_threads(void);
 
 #endif

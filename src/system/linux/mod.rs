@@ -16,6 +16,7 @@ mod signals;
 mod stack;
 mod syscall;
 mod sysroot;
+mod vfork;
 mod vsyscall;
 
 use std::collections::HashSet;

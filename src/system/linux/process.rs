@@ -239,6 +239,29 @@ impl Process {
         }
     }
 
+    /// The child of vfork (clone with CLONE_VM and CLONE_VFORK), a process
+    /// of its own (`group`) that starts from `cpu` on this one's memory and
+    /// address space, with a copy of its signal dispositions and mask.
+    pub fn vfork_child(&self, cpu: CpuState, clear_tid: u64, group: Arc<Group>) -> Process {
+        Process {
+            cpu,
+            mem: self.mem.share(),
+            space: self.space.clone(),
+            signals: self.signals.for_child(),
+            group,
+            leader: true,
+            clear_tid,
+            strace: self.strace,
+            exit: None,
+            reported: self.reported.clone(),
+            exe: self.exe.clone(),
+            exec_prefix: self.exec_prefix.clone(),
+            insns_left: self.insns_left,
+            sysroot: self.sysroot.clone(),
+            auxv: self.auxv.clone(),
+        }
+    }
+
     /// The address space, locked.
     pub fn space(&self) -> MutexGuard<'_, AddressSpace> {
         self.space.lock().unwrap_or_else(PoisonError::into_inner)

@@ -278,6 +278,25 @@ impl SignalState {
         }
     }
 
+    /// The signal state of a child process that is not a fork of this one
+    /// (vfork's): the dispositions and the mask copied, nothing pending, the
+    /// same alternate stack; it joins its process's threads once `started`.
+    pub fn for_child(&self) -> SignalState {
+        let process = Arc::new(ProcessSignals {
+            actions: Mutex::new(*lock(&self.process.actions)),
+            queue: Queue::default(),
+            threads: Mutex::new(HashMap::new()),
+            signalfds: SignalFds::default(),
+        });
+        SignalState {
+            process,
+            thread: ThreadSignals::new(),
+            mask: self.mask,
+            altstack: self.altstack,
+            saved_mask: None,
+        }
+    }
+
     /// On the thread itself, once it runs: its tid and engine's interrupt word.
     pub fn started(&self, tid: i32, interrupt: &'static AtomicU32) {
         self.thread.tid.store(tid, Ordering::SeqCst);
@@ -564,6 +583,10 @@ pub fn take_host_signals(state: &mut SignalState) {
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(WAKE_SIGNAL, &sa, std::ptr::null_mut());
     }
+    if in_vfork_child() {
+        // An execve that failed: the child goes on as before it.
+        block_deferred_signals();
+    }
 }
 
 /// Before execve: the host signal state the new program should inherit
@@ -587,8 +610,12 @@ pub fn prepare_exec(state: &SignalState) {
     }
 }
 
-/// Moves host signals that arrived into the guest's pending set.
+/// Moves host signals that arrived into the guest's pending set (a vfork
+/// child takes none: those that arrived are its parent's).
 pub fn collect_host_signals(state: &mut SignalState) {
+    if in_vfork_child() {
+        return;
+    }
     let arrived = HOST_PENDING.swap(0, Ordering::SeqCst);
     for sig in 1..=NSIG as i32 {
         if arrived & bit(sig) != 0 {
@@ -616,7 +643,42 @@ pub fn interrupts(state: &mut SignalState) -> bool {
 
 /// True when a host signal is waiting (cheap: for the run loop).
 pub fn host_signal_waiting() -> bool {
-    HOST_PENDING.load(Ordering::Relaxed) != 0
+    HOST_PENDING.load(Ordering::Relaxed) != 0 && !in_vfork_child()
+}
+
+thread_local! {
+    /// Set while this host thread's storage is a vfork child's (see `vfork`).
+    static VFORK_CHILD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn in_vfork_child() -> bool {
+    VFORK_CHILD.get()
+}
+
+/// In a vfork child, first: host signals other than faults wait until it
+/// execs, and the host signals recorded (the parent's) are not its own.
+pub fn entered_vfork_child() {
+    VFORK_CHILD.set(true);
+    block_deferred_signals();
+}
+
+/// In the parent once the vfork child has exec'd or exited (it set the flag
+/// in the storage it borrowed from this thread).
+pub fn left_vfork_child() {
+    VFORK_CHILD.set(false);
+}
+
+/// Blocks every host signal but those of faults.
+fn block_deferred_signals() {
+    // SAFETY: changing this thread's host signal mask, with local sigsets.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for sig in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP] {
+            libc::sigdelset(&mut set, sig);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 /// Runs a blocking host call that can wait under a signal mask (ppoll,
