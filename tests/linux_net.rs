@@ -126,6 +126,22 @@ fn signalfd_reads_pending_signals() {
     );
 }
 
+/// sigwaitinfo and sigtimedwait take pending signals of their set (one a
+/// thread sends while the other waits too) or time out.
+#[test]
+fn sigtimedwait_takes_pending_signals() {
+    check(
+        "sigwait",
+        &[
+            "sigtimedwait(&usr1, &si, &moment) = -1 EAGAIN",
+            "sigwaitinfo(&usr1, &si) = 10",
+            "siginfo: code SI_QUEUE 1, value 7",
+            "sigwait: 0, signal 12",
+            "sigtimedwait(&usr1, nowhere, &zero) = -1 EFAULT\nsigtimedwait(&usr1, NULL, &zero) = -1 EAGAIN",
+        ],
+    );
+}
+
 #[test]
 fn posix_timers_deliver_signals() {
     check(

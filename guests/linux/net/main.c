@@ -12,6 +12,7 @@ static const struct {
     {"netlink", net_netlink},
     {"eventfd", ev_eventfd}, {"timerfd", ev_timerfd}, {"epoll", ev_epoll}, {"timer", ev_timer},
     {"sigmask", ev_sigmask}, {"signalfd", ev_signalfd},
+    {"sigwait", ev_sigwait},
 };
 
 void show(const char *what, long value) {

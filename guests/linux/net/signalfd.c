@@ -1,7 +1,8 @@
 /* signalfd: signals blocked in the mask are read from the descriptor
  * (raised, killed, queued with a value, a child's exit), alone or several
  * at a time, polled, waited for with epoll, by a blocking read in another
- * thread; the mask of an existing descriptor changes; bad arguments. */
+ * thread; the mask of an existing descriptor changes; bad arguments. And
+ * sigwaitinfo and sigtimedwait, which take pending signals alike. */
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -163,5 +164,49 @@ int ev_signalfd(void) {
     close(fd);
     read_and_show(copy, 1, 0);
     SHOW(syscall(SYS_signalfd, -1, &mask, 8));
+    return 0;
+}
+
+static void *send_usr2(void *arg) {
+    (void)arg;
+    kill(getpid(), SIGUSR2);
+    return NULL;
+}
+
+/* sigwaitinfo and sigtimedwait take pending signals of their set as
+ * signalfd reads do. */
+int ev_sigwait(void) {
+    sigset_t blocked = set_of(SIGUSR1, SIGUSR2, SIGRTMIN + 2), usr1 = set_of(SIGUSR1, 0, 0);
+    sigprocmask(SIG_BLOCK, &blocked, NULL);
+    siginfo_t si;
+    struct timespec zero = {0, 0}, moment = {0, 1000000}, bad = {0, 1000000000};
+    SHOW(sigtimedwait(&usr1, &si, &zero));
+    SHOW(sigtimedwait(&usr1, &si, &moment));
+    SHOW(raise(SIGUSR1));
+    memset(&si, 0, sizeof si);
+    SHOW(sigwaitinfo(&usr1, &si));
+    printf("siginfo: signal %d, code SI_USER (glibc shows SI_TKILL so) %d, sender right %d\n", si.si_signo, si.si_code == SI_USER,
+           si.si_pid == getpid());
+    union sigval v = {.sival_int = 7};
+    SHOW(sigqueue(getpid(), SIGRTMIN + 2, v));
+    sigset_t rt = set_of(SIGRTMIN + 2, SIGUSR1, 0);
+    SHOW(sigtimedwait(&rt, &si, &zero) == SIGRTMIN + 2);
+    printf("siginfo: code SI_QUEUE %d, value %d\n", si.si_code == SI_QUEUE, si.si_value.sival_int);
+    /* Waiting for a signal another thread sends. */
+    pthread_t t;
+    SHOW(pthread_create(&t, NULL, send_usr2, NULL));
+    sigset_t usr2 = set_of(SIGUSR2, 0, 0);
+    int sig = 0;
+    int r = sigwait(&usr2, &sig);
+    SHOW(pthread_join(t, NULL));
+    printf("sigwait: %d, signal %d\n", r, sig);
+    /* Bad arguments; a signal taken for a siginfo that faults is lost. */
+    SHOW(syscall(SYS_rt_sigtimedwait, &usr1, &si, &zero, 4));
+    SHOW(sigtimedwait(&usr1, &si, &bad));
+    SHOW(sigtimedwait((sigset_t *)8, &si, &zero));
+    SHOW(raise(SIGUSR1));
+    siginfo_t *volatile nowhere = (siginfo_t *)16;
+    SHOW(sigtimedwait(&usr1, nowhere, &zero));
+    SHOW(sigtimedwait(&usr1, NULL, &zero));
     return 0;
 }

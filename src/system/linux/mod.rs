@@ -255,7 +255,7 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
 
 /// System calls that fail with EINTR when a handler interrupts them, even
 /// with SA_RESTART (see signal(7)).
-const NEVER_RESTARTED: &[u64] = &[7, 23, 34, 35, 130, 230, 232, 270, 271, 281, 441];
+const NEVER_RESTARTED: &[u64] = &[7, 23, 34, 35, 128, 130, 230, 232, 270, 271, 281, 441];
 
 /// After a call failed with EINTR: restart it, unless a handler will run
 /// that asks otherwise.

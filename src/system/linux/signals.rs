@@ -88,7 +88,8 @@ pub struct SigInfo {
 }
 
 impl SigInfo {
-    fn bytes(&self) -> [u8; 128] {
+    /// The guest `siginfo_t` (128 bytes, little-endian).
+    pub fn bytes(&self) -> [u8; 128] {
         let mut b = [0u8; 128];
         b[0..4].copy_from_slice(&self.signo.to_le_bytes());
         b[8..12].copy_from_slice(&self.code.to_le_bytes());
@@ -710,18 +711,20 @@ pub fn wait_unless_signalled(state: &SignalState, call: impl FnOnce(*const libc:
 
 /// Sleeps until a forwarded host signal arrives, or another thread sends
 /// this one a signal it does not block or one of `also` (whether blocked or
-/// not), at once if one already has.
-pub fn wait_for_host_signal(state: &SignalState, also: u64) {
+/// not), at once if one already has; or until `timeout` has passed.
+pub fn wait_for_host_signal(state: &SignalState, also: u64, timeout: Option<libc::timespec>) {
+    let tp = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: blocking signals around the check closes the race with their
-    // arrival (and with WAKE_SIGNAL, sent after a signal is queued);
-    // sigsuspend restores the mask while it waits.
+    // arrival (and with WAKE_SIGNAL, sent after a signal is queued); ppoll
+    // with no descriptors restores the mask while it waits, as sigsuspend
+    // does, for at most `tp` (null or our timespec).
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
         if !host_signal_waiting() && state.next().is_none() && state.pending() & also == 0 {
-            libc::sigsuspend(&old);
+            libc::ppoll(std::ptr::null_mut(), 0, tp, &old);
         }
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }

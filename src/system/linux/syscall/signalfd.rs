@@ -75,7 +75,7 @@ fn read_signals(p: &mut Process, fd: i32, mask: u64, at: u64, len: u64) -> Resul
         if signals::interrupts(&mut p.signals) {
             return Err(EINTR);
         }
-        signals::wait_for_host_signal(&p.signals, mask);
+        signals::wait_for_host_signal(&p.signals, mask, None);
     };
     let mut total = 0;
     let mut next = Some(first);
