@@ -107,6 +107,24 @@ fn exec_replaces_the_program() {
     }
 }
 
+/// A vfork child (vfork, posix_spawn) shares its parent's memory: what it
+/// writes before _exit or execve, the parent sees, and posix_spawn learns of
+/// a failed exec from its child that way.
+#[test]
+fn vfork_children_share_memory() {
+    let run = check_vt(&["vfork"], &[Interp, Jit, Tiered], None, false);
+    let out = text(&run);
+    for line in [
+        "vfork: child wrote 101, its stack variable 7, its pid is the one returned 1, not ours 1",
+        "after the child closed it: write end open 1, child wrote -1",
+        "before its execve the child wrote 42",
+        "the spawned child printed: argv[3]=spawned",
+        "posix_spawn of a missing program: ENOENT",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
 #[test]
 fn time_and_sleep() {
     let run = check_vt(&["time"], &[Interp, Jit, Tiered], None, false);

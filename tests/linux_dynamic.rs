@@ -208,6 +208,54 @@ fn python3_threads_queues_and_asyncio() {
     assert_eq!(text(&run), "threads 28\npool 5394301500\nqueue 4950\nasyncio 45\n");
 }
 
+/// Threads that start children at once (subprocess: vfork children sharing
+/// the interpreter's memory), posix_spawn with file actions, and the error
+/// of a spawn that fails, which only a child sharing memory can report.
+const PYTHON_SPAWN: &str = r#"import os, subprocess, sys, threading
+
+results = [None] * 4
+barrier = threading.Barrier(4)
+
+def work(i):
+    barrier.wait()
+    out = subprocess.run(["/bin/echo", f"child {i}"], capture_output=True, text=True)
+    total = sum(k * i for k in range(20000))
+    results[i] = (out.returncode, out.stdout.strip(), total)
+
+threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+for r in results:
+    print("thread:", *r)
+
+r, w = os.pipe()
+pid = os.posix_spawn("/bin/echo", ["echo", "posix_spawn", "output"], os.environ,
+                     file_actions=[(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_CLOSE, r)])
+os.close(w)
+print("spawned:", os.read(r, 100).decode().strip(), os.waitpid(pid, 0)[1])
+try:
+    os.posix_spawn("/nonexistent/program", ["x"], os.environ)
+except OSError as e:
+    print("missing program:", e.errno == 2)
+code = subprocess.call(["/bin/sh", "-c", "exit 7"])
+print("shell status:", code)
+"#;
+
+#[test]
+fn python3_threads_start_children() {
+    let python = program("/usr/bin/python3", "python3");
+    let scratch = Scratch::new("dyn-python-spawn");
+    std::fs::write(scratch.0.join("spawn.py"), PYTHON_SPAWN).unwrap();
+    let run = check("python3 spawn.py", &python, &["spawn.py"], &scratch.0);
+    assert_eq!(
+        text(&run),
+        "thread: 0 child 0 0\nthread: 0 child 1 199990000\nthread: 0 child 2 399980000\n\
+         thread: 0 child 3 599970000\nspawned: posix_spawn output 0\nmissing program: True\nshell status: 7\n"
+    );
+}
+
 const BASH_SCRIPT: &str = r#"#!/bin/bash
 set -e
 total=0

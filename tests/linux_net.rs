@@ -106,6 +106,42 @@ fn waits_apply_their_signal_mask() {
     );
 }
 
+/// signalfd reads the signals of its mask that are pending (raised, killed,
+/// queued, a child's exit; several at once; from a blocking read in another
+/// thread), and poll and epoll see it ready while one is.
+#[test]
+fn signalfd_reads_pending_signals() {
+    check(
+        "signalfd",
+        &[
+            "poll: revents 0x1",
+            "SIGUSR1 pending after the read: 0",
+            "signal 36 (Real-time signal 2), code SI_QUEUE, sender right 1, uid right 1, int 42, ptr 0x2a, status 0",
+            "epoll: events 0x1, data 7\nread: 256 bytes",
+            "code CLD_EXITED, sender right 1, uid right 1, int 0, ptr 0, status 7",
+            "code CLD_EXITED, sender right 1, uid right 1, int 0, ptr 0, status 3",
+            "read(fd, bad, sizeof(struct signalfd_siginfo)) = -1 EFAULT\nread: -1 EAGAIN",
+            "signalfd(ep, &mask, 0) = -1 EINVAL",
+        ],
+    );
+}
+
+/// sigwaitinfo and sigtimedwait take pending signals of their set (one a
+/// thread sends while the other waits too) or time out.
+#[test]
+fn sigtimedwait_takes_pending_signals() {
+    check(
+        "sigwait",
+        &[
+            "sigtimedwait(&usr1, &si, &moment) = -1 EAGAIN",
+            "sigwaitinfo(&usr1, &si) = 10",
+            "siginfo: code SI_QUEUE 1, value 7",
+            "sigwait: 0, signal 12",
+            "sigtimedwait(&usr1, nowhere, &zero) = -1 EFAULT\nsigtimedwait(&usr1, NULL, &zero) = -1 EAGAIN",
+        ],
+    );
+}
+
 #[test]
 fn posix_timers_deliver_signals() {
     check(

@@ -154,6 +154,34 @@ fn futex_requeues_and_wakes_by_operation() {
     assert!(out.contains("cmp_requeue moved 1 waiter") && out.contains("set the second word to 5"), "{out}");
 }
 
+/// A thread that ends holding a robust mutex leaves it to the next locker
+/// (waiting already or not) with EOWNERDEAD: its robust list is walked at
+/// its exit; lists made by hand (a loop, a bad pointer, an entry pending)
+/// are walked as Linux walks them.
+#[test]
+fn robust_mutexes_of_a_dead_thread_report_eownerdead() {
+    let out = check_threads("robust");
+    for line in [
+        "main thread's robust list: registered 1, length 24",
+        "lock after its owner ended: EOWNERDEAD\nconsistent: 0",
+        "a waiter's lock when the owner ended: EOWNERDEAD",
+        "lock then: ENOTRECOVERABLE",
+        "looped entry's word: 0x40000000",
+        "pending entry's word: 0x40000000",
+        "another thread's word left: 1",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
+/// posix_spawn from several threads at once: each vfork child shares the
+/// memory while the other threads (and children) run.
+#[test]
+fn posix_spawn_from_several_threads() {
+    let out = check_threads("spawn");
+    assert_eq!(out.matches("5 of 5 children exited as asked").count(), 4, "{out}");
+}
+
 /// Builds the Go test program (guests/linux/go) with Debian's golang-go,
 /// for x86-64 whatever the host, static.
 fn go_program() -> std::path::PathBuf {

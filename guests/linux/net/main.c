@@ -11,7 +11,8 @@ static const struct {
     {"tcp", net_tcp},         {"unix", net_unix},       {"udp", net_udp},     {"fault", net_fault},
     {"netlink", net_netlink},
     {"eventfd", ev_eventfd}, {"timerfd", ev_timerfd}, {"epoll", ev_epoll}, {"timer", ev_timer},
-    {"sigmask", ev_sigmask},
+    {"sigmask", ev_sigmask}, {"signalfd", ev_signalfd},
+    {"sigwait", ev_sigwait},
 };
 
 void show(const char *what, long value) {

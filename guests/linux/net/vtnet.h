@@ -18,6 +18,8 @@ int ev_timerfd(void);
 int ev_epoll(void);
 int ev_timer(void);
 int ev_sigmask(void);
+int ev_signalfd(void);
+int ev_sigwait(void);
 
 /* Prints `what = value`, or `what = -1 ENAME` when value is negative. */
 void show(const char *what, long value);

@@ -35,13 +35,16 @@ static const struct {
     {"smc_spin", smc_spinning},    {"fork", fork_with_threads},
     {"futex", futex_ops},          {"parallel1", parallel1},
     {"parallel2", parallel2},      {"parallel4", parallel4},
-    {"handoff", handoff},
+    {"handoff", handoff},          {"robust", robust_mutex},
+    {"spawn", spawn_from_threads},
 };
 
 int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof subjects / sizeof subjects[0]; i++)
         if (argc > 1 && strcmp(argv[1], subjects[i].name) == 0)
             return subjects[i].run();
+    if (argc > 2 && strcmp(argv[1], "exit_with") == 0)
+        return atoi(argv[2]);
     fprintf(stderr, "usage: vtthreads SUBJECT\n");
     return 2;
 }

@@ -33,5 +33,7 @@ int parallel1(void);
 int parallel2(void);
 int parallel4(void);
 int handoff(void);
+int robust_mutex(void);
+int spawn_from_threads(void);
 
 #endif

@@ -11,10 +11,12 @@ mod loader;
 mod mm;
 mod process;
 mod procfs;
+mod signalfd;
 mod signals;
 mod stack;
 mod syscall;
 mod sysroot;
+mod vfork;
 mod vsyscall;
 
 use std::collections::HashSet;
@@ -253,7 +255,7 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
 
 /// System calls that fail with EINTR when a handler interrupts them, even
 /// with SA_RESTART (see signal(7)).
-const NEVER_RESTARTED: &[u64] = &[7, 23, 34, 35, 130, 230, 232, 270, 271, 281, 441];
+const NEVER_RESTARTED: &[u64] = &[7, 23, 34, 35, 128, 130, 230, 232, 270, 271, 281, 441];
 
 /// After a call failed with EINTR: restart it, unless a handler will run
 /// that asks otherwise.
@@ -436,8 +438,12 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
                 }
                 syscall::dispatch(p);
                 match p.exit {
-                    Some(Exit::Process(status)) => return end_process(p, status),
+                    Some(Exit::Process(status)) => {
+                        syscall::exit_robust_lists(p);
+                        return end_process(p, status);
+                    }
                     Some(Exit::Thread(status)) => {
+                        syscall::exit_robust_list(p);
                         syscall::clear_child_tid(p);
                         if let Some(d) = &debugger {
                             d.thread_gone(tid);

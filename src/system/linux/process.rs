@@ -5,7 +5,7 @@
 //! (a bad guest pointer is EFAULT, never a host access; an empty buffer is
 //! not checked, as the kernel accepts any pointer with a length of 0).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -112,6 +112,8 @@ pub struct Group {
     pub debugger: std::sync::OnceLock<Arc<crate::system::gdb::Debugger>>,
     /// The profiles of threads that have ended.
     profiles: std::sync::Mutex<crate::engine::Profile>,
+    /// Each thread's robust futex list (set_robust_list), by tid.
+    robust_lists: Mutex<HashMap<i32, u64>>,
 }
 
 impl Group {
@@ -124,6 +126,7 @@ impl Group {
             ending: AtomicBool::new(false),
             debugger: std::sync::OnceLock::new(),
             profiles: Default::default(),
+            robust_lists: Default::default(),
         })
     }
 
@@ -146,9 +149,35 @@ impl Group {
         (self.live.fetch_sub(1, Ordering::SeqCst) == 1).then(|| self.leader_status.load(Ordering::SeqCst))
     }
 
-    /// In a forked child: its one thread.
+    /// In a forked child: its one thread, which has no robust list (as a
+    /// new task on Linux).
     pub fn after_fork(&self) {
         self.live.store(1, Ordering::SeqCst);
+        self.robust_lists().clear();
+    }
+
+    fn robust_lists(&self) -> MutexGuard<'_, HashMap<i32, u64>> {
+        self.robust_lists.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// set_robust_list of the thread `tid`.
+    pub fn set_robust_list(&self, tid: i32, head: u64) {
+        self.robust_lists().insert(tid, head);
+    }
+
+    /// The robust list head of the thread `tid` (0: none).
+    pub fn robust_list(&self, tid: i32) -> u64 {
+        self.robust_lists().get(&tid).copied().unwrap_or(0)
+    }
+
+    /// The robust list of the thread `tid`, which is dying.
+    pub fn take_robust_list(&self, tid: i32) -> Option<u64> {
+        self.robust_lists().remove(&tid)
+    }
+
+    /// Every thread's robust list, the process dying.
+    pub fn take_robust_lists(&self) -> Vec<(i32, u64)> {
+        self.robust_lists().drain().collect()
     }
 }
 
@@ -198,6 +227,29 @@ impl Process {
             signals: self.signals.new_thread(),
             group: self.group.clone(),
             leader: false,
+            clear_tid,
+            strace: self.strace,
+            exit: None,
+            reported: self.reported.clone(),
+            exe: self.exe.clone(),
+            exec_prefix: self.exec_prefix.clone(),
+            insns_left: self.insns_left,
+            sysroot: self.sysroot.clone(),
+            auxv: self.auxv.clone(),
+        }
+    }
+
+    /// The child of vfork (clone with CLONE_VM and CLONE_VFORK), a process
+    /// of its own (`group`) that starts from `cpu` on this one's memory and
+    /// address space, with a copy of its signal dispositions and mask.
+    pub fn vfork_child(&self, cpu: CpuState, clear_tid: u64, group: Arc<Group>) -> Process {
+        Process {
+            cpu,
+            mem: self.mem.share(),
+            space: self.space.clone(),
+            signals: self.signals.for_child(),
+            group,
+            leader: true,
             clear_tid,
             strace: self.strace,
             exit: None,

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::errno::{EFAULT, EINVAL, ENOMEM, Errno};
 use super::process::Process;
+use super::signalfd::SignalFds;
 use crate::machine::CpuState;
 
 pub const NSIG: usize = 64;
@@ -87,7 +88,8 @@ pub struct SigInfo {
 }
 
 impl SigInfo {
-    fn bytes(&self) -> [u8; 128] {
+    /// The guest `siginfo_t` (128 bytes, little-endian).
+    pub fn bytes(&self) -> [u8; 128] {
         let mut b = [0u8; 128];
         b[0..4].copy_from_slice(&self.signo.to_le_bytes());
         b[8..12].copy_from_slice(&self.code.to_le_bytes());
@@ -174,10 +176,20 @@ pub struct ProcessSignals {
     actions: Mutex<[SigAction; NSIG + 1]>,
     queue: Queue,
     threads: Mutex<HashMap<i32, Arc<ThreadSignals>>>,
+    /// Its signalfds, which follow what is pending.
+    pub signalfds: SignalFds,
+}
+
+impl ProcessSignals {
+    /// The signals pending for the process or any of its threads.
+    fn pending_anywhere(&self) -> u64 {
+        lock(&self.threads).values().fold(self.queue.pending(), |all, t| all | t.queue.pending())
+    }
 }
 
 /// What fork holds so that no other thread holds it (see `SignalState::fork`).
 pub struct ForkHold<'a> {
+    _signalfds: MutexGuard<'a, Vec<super::signalfd::SignalFd>>,
     _actions: MutexGuard<'a, [SigAction; NSIG + 1]>,
     _info: MutexGuard<'a, [SigInfo; NSIG + 1]>,
     threads: MutexGuard<'a, HashMap<i32, Arc<ThreadSignals>>>,
@@ -202,6 +214,7 @@ impl Default for SignalState {
             actions: Mutex::new([SigAction::default(); NSIG + 1]),
             queue: Queue::default(),
             threads: Mutex::new(HashMap::new()),
+            signalfds: SignalFds::default(),
         });
         let thread = ThreadSignals::new();
         let tid = std::process::id() as i32;
@@ -266,6 +279,25 @@ impl SignalState {
         }
     }
 
+    /// The signal state of a child process that is not a fork of this one
+    /// (vfork's): the dispositions and the mask copied, nothing pending, the
+    /// same alternate stack; it joins its process's threads once `started`.
+    pub fn for_child(&self) -> SignalState {
+        let process = Arc::new(ProcessSignals {
+            actions: Mutex::new(*lock(&self.process.actions)),
+            queue: Queue::default(),
+            threads: Mutex::new(HashMap::new()),
+            signalfds: SignalFds::default(),
+        });
+        SignalState {
+            process,
+            thread: ThreadSignals::new(),
+            mask: self.mask,
+            altstack: self.altstack,
+            saved_mask: None,
+        }
+    }
+
     /// On the thread itself, once it runs: its tid and engine's interrupt word.
     pub fn started(&self, tid: i32, interrupt: &'static AtomicU32) {
         self.thread.tid.store(tid, Ordering::SeqCst);
@@ -282,6 +314,7 @@ impl SignalState {
     pub fn raise(&mut self, info: SigInfo) {
         if (1..=NSIG as i32).contains(&info.signo) {
             self.thread.queue.raise(info);
+            self.changed();
         }
     }
 
@@ -291,6 +324,7 @@ impl SignalState {
     pub fn raise_process(&self, info: SigInfo) {
         if (1..=NSIG as i32).contains(&info.signo) {
             self.process.queue.raise(info);
+            self.changed();
             let threads = lock(&self.process.threads);
             threads.values().filter(|t| !Arc::ptr_eq(t, &self.thread)).for_each(|t| t.wake());
         }
@@ -302,6 +336,7 @@ impl SignalState {
         let Some(thread) = lock(&self.process.threads).get(&tid).cloned() else { return false };
         if (1..=NSIG as i32).contains(&info.signo) {
             thread.queue.raise(info);
+            self.changed();
             if !Arc::ptr_eq(&thread, &self.thread) {
                 thread.wake();
             }
@@ -317,7 +352,39 @@ impl SignalState {
     /// Takes pending `sig` (the thread's own first) with what it carries;
     /// none if another thread took it first.
     fn take(&self, sig: i32) -> Option<SigInfo> {
-        self.thread.queue.take(sig).or_else(|| self.process.queue.take(sig))
+        let info = self.thread.queue.take(sig).or_else(|| self.process.queue.take(sig));
+        self.changed();
+        info
+    }
+
+    /// Takes a pending signal of `mask` as signalfd reads do, whether the
+    /// thread blocks it or not: the thread's own first, then the
+    /// process's, in the order `next` delivers them.
+    pub fn take_in(&self, mask: u64) -> Option<SigInfo> {
+        for queue in [&self.thread.queue, &self.process.queue] {
+            loop {
+                let ready = queue.pending() & mask;
+                if ready == 0 {
+                    break;
+                }
+                let first = if ready & SYNCHRONOUS != 0 { ready & SYNCHRONOUS } else { ready };
+                if let Some(info) = queue.take(first.trailing_zeros() as i32 + 1) {
+                    self.changed();
+                    return Some(info);
+                }
+            }
+        }
+        None
+    }
+
+    /// The process's signalfds.
+    pub fn signalfds(&self) -> &SignalFds {
+        &self.process.signalfds
+    }
+
+    /// After the pending sets changed: the signalfds follow.
+    pub fn changed(&self) {
+        self.process.signalfds.refresh(|| self.process.pending_anywhere());
     }
 
     /// The disposition of `sig`.
@@ -386,6 +453,10 @@ impl SignalState {
                 forward_host_signal(sig, a.handler != SIG_IGN);
             }
         }
+        drop(actions);
+        if ignores {
+            self.changed();
+        }
         Ok(old)
     }
 
@@ -393,6 +464,7 @@ impl SignalState {
     /// thread holds it then); `after_fork` in the child.
     pub fn hold_for_fork(&self) -> ForkHold<'_> {
         ForkHold {
+            _signalfds: self.process.signalfds.hold(),
             _actions: lock(&self.process.actions),
             _info: lock(&self.process.queue.info),
             threads: lock(&self.process.threads),
@@ -512,6 +584,10 @@ pub fn take_host_signals(state: &mut SignalState) {
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(WAKE_SIGNAL, &sa, std::ptr::null_mut());
     }
+    if in_vfork_child() {
+        // An execve that failed: the child goes on as before it.
+        block_deferred_signals();
+    }
 }
 
 /// Before execve: the host signal state the new program should inherit
@@ -535,8 +611,12 @@ pub fn prepare_exec(state: &SignalState) {
     }
 }
 
-/// Moves host signals that arrived into the guest's pending set.
+/// Moves host signals that arrived into the guest's pending set (a vfork
+/// child takes none: those that arrived are its parent's).
 pub fn collect_host_signals(state: &mut SignalState) {
+    if in_vfork_child() {
+        return;
+    }
     let arrived = HOST_PENDING.swap(0, Ordering::SeqCst);
     for sig in 1..=NSIG as i32 {
         if arrived & bit(sig) != 0 {
@@ -564,7 +644,42 @@ pub fn interrupts(state: &mut SignalState) -> bool {
 
 /// True when a host signal is waiting (cheap: for the run loop).
 pub fn host_signal_waiting() -> bool {
-    HOST_PENDING.load(Ordering::Relaxed) != 0
+    HOST_PENDING.load(Ordering::Relaxed) != 0 && !in_vfork_child()
+}
+
+thread_local! {
+    /// Set while this host thread's storage is a vfork child's (see `vfork`).
+    static VFORK_CHILD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn in_vfork_child() -> bool {
+    VFORK_CHILD.get()
+}
+
+/// In a vfork child, first: host signals other than faults wait until it
+/// execs, and the host signals recorded (the parent's) are not its own.
+pub fn entered_vfork_child() {
+    VFORK_CHILD.set(true);
+    block_deferred_signals();
+}
+
+/// In the parent once the vfork child has exec'd or exited (it set the flag
+/// in the storage it borrowed from this thread).
+pub fn left_vfork_child() {
+    VFORK_CHILD.set(false);
+}
+
+/// Blocks every host signal but those of faults.
+fn block_deferred_signals() {
+    // SAFETY: changing this thread's host signal mask, with local sigsets.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for sig in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP] {
+            libc::sigdelset(&mut set, sig);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 /// Runs a blocking host call that can wait under a signal mask (ppoll,
@@ -595,18 +710,21 @@ pub fn wait_unless_signalled(state: &SignalState, call: impl FnOnce(*const libc:
 }
 
 /// Sleeps until a forwarded host signal arrives, or another thread sends
-/// this one a signal it does not block (at once if one already has).
-pub fn wait_for_host_signal(state: &SignalState) {
+/// this one a signal it does not block or one of `also` (whether blocked or
+/// not), at once if one already has; or until `timeout` has passed.
+pub fn wait_for_host_signal(state: &SignalState, also: u64, timeout: Option<libc::timespec>) {
+    let tp = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: blocking signals around the check closes the race with their
-    // arrival (and with WAKE_SIGNAL, sent after a signal is queued);
-    // sigsuspend restores the mask while it waits.
+    // arrival (and with WAKE_SIGNAL, sent after a signal is queued); ppoll
+    // with no descriptors restores the mask while it waits, as sigsuspend
+    // does, for at most `tp` (null or our timespec).
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
-        if !host_signal_waiting() && state.next().is_none() {
-            libc::sigsuspend(&old);
+        if !host_signal_waiting() && state.next().is_none() && state.pending() & also == 0 {
+            libc::ppoll(std::ptr::null_mut(), 0, tp, &old);
         }
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }

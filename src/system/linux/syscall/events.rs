@@ -4,11 +4,8 @@
 //! to 12 bytes on x86-64 and 16 bytes on other hosts, and every guest word
 //! is little-endian. A timer's signal reaches the guest as host signals do
 //! (see `signals`). The waits go on through host interruptions the guest
-//! does not see, as poll's do.
-//!
-//! Not here: signalfd. Its reads would have to take signals from visa's own
-//! pending set (the guest's signals never pend on the host), and reads go
-//! through read(2) and poll, which know nothing of such descriptors.
+//! does not see, as poll's do. signalfd, which is visa's own, is in
+//! `signalfd`.
 
 use std::time::Duration;
 

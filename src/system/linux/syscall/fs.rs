@@ -108,6 +108,9 @@ fn openat(p: &mut Process, [dirfd, path, flags, mode, ..]: [u64; 6]) -> Result<u
 // space fails with EFAULT, and a bad descriptor is EBADF first.
 
 fn read(p: &mut Process, [fd, buf, len, ..]: [u64; 6]) -> Result<u64, Errno> {
+    if let Some(result) = super::signalfd::read(p, fd, buf, len) {
+        return result;
+    }
     let out = p.host_buf(buf, len, Dir::Out);
     // SAFETY: `out` is a `HostBuf` from `Process::host_buf`: `out.len`
     // bytes at `out.ptr` are writable guest memory inside the reservation,

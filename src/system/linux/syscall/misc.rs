@@ -2,7 +2,7 @@
 //! clock and sleep calls, getrandom, rlimits, sysinfo, times, scheduling,
 //! user and group ids, futex and the thread calls (set_tid_address,
 //! affinity, membarrier), and the calls glibc makes at start that need no
-//! more than an answer (set_robust_list, rseq).
+//! more than an answer (rseq).
 
 use super::super::errno::{EFAULT, EINTR, EINVAL, ENOSYS, Errno, check, last};
 use super::super::process::{Dir, Process};
@@ -40,7 +40,6 @@ pub const TABLE: &[Entry] = &[
     (228, "clock_gettime", &[Int, Hex], clock_gettime),
     (229, "clock_getres", &[Int, Hex], clock_getres),
     (230, "clock_nanosleep", &[Int, Int, Hex, Hex], clock_nanosleep),
-    (273, "set_robust_list", &[Hex, Int], |_, _| Ok(0)),
     (302, "prlimit64", &[Int, Int, Hex, Hex], prlimit),
     (309, "getcpu", &[Hex, Hex, Hex], getcpu),
     (318, "getrandom", &[Hex, Int, Hex], getrandom),

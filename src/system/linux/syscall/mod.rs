@@ -14,7 +14,9 @@ mod names;
 mod net;
 mod paths;
 mod procs;
+mod robust;
 mod sig;
+mod signalfd;
 mod xattr;
 
 use std::sync::OnceLock;
@@ -23,6 +25,7 @@ use super::errno::{ENOSYS, Errno};
 
 use super::process::Process;
 pub use misc::clear_child_tid;
+pub use robust::{exit_robust_list, exit_robust_lists};
 
 /// How `--strace` shows an argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +58,8 @@ fn table() -> &'static [Option<&'static Entry>] {
             xattr::TABLE,
             net::TABLE,
             events::TABLE,
+            signalfd::TABLE,
+            robust::TABLE,
         ] {
             for e in family {
                 assert!(t[e.0 as usize].is_none(), "syscall {} defined twice", e.1);

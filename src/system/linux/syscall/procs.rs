@@ -1,7 +1,8 @@
 //! Processes and threads: exit and exit_group, fork and the process forms
 //! of clone (the host forks, and the child carries on translating; only
-//! the calling thread goes on in it), clone with CLONE_THREAD (a new host
-//! thread runs the guest thread), execve (visa runs the new program in a
+//! the calling thread goes on in it), vfork and the clones that share
+//! memory with a waiting parent (see `vfork`), clone with CLONE_THREAD (a
+//! new host thread runs the guest thread), execve (visa runs the new program in a
 //! fresh visa), wait4, and process, group, session and user ids.
 
 use std::ffi::CString;
@@ -21,7 +22,7 @@ pub const TABLE: &[Entry] = &[
     (39, "getpid", &[], |_, _| Ok(std::process::id() as u64)),
     (56, "clone", &[Hex, Hex, Hex, Hex, Hex], clone),
     (57, "fork", &[], |p, _| clone(p, [SIGCHLD, 0, 0, 0, 0, 0])),
-    (58, "vfork", &[], |p, _| clone(p, [SIGCHLD, 0, 0, 0, 0, 0])),
+    (58, "vfork", &[], |p, _| clone(p, [CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0, 0])),
     (59, "execve", &[Str, Hex, Hex], execve),
     (60, "exit", &[Int], |p, a| {
         p.exit = Some(Exit::Thread(a[0] as i32 & 0xff));
@@ -86,6 +87,7 @@ fn write_ids(p: &mut Process, at: &[u64], ids: [u32; 3]) -> Result<u64, Errno> {
 
 const CLONE_VM: u64 = 0x100;
 const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_VFORK: u64 = 0x4000;
 const CLONE_THREAD: u64 = 0x10000;
 const CLONE_SETTLS: u64 = 0x80000;
 const CLONE_PARENT_SETTID: u64 = 0x10_0000;
@@ -93,13 +95,16 @@ const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 
 /// clone, fork and vfork: a thread (CLONE_THREAD) runs on a new host
-/// thread; anything else is a host fork. A forked child's memory is a copy,
-/// so CLONE_VM and CLONE_VFORK children without CLONE_THREAD do not share
-/// the parent's memory: enough for fork-then-exec, which is what they are
-/// used for.
+/// thread; a child sharing memory with a parent that waits for it
+/// (CLONE_VM | CLONE_VFORK: vfork, posix_spawn) is `vfork`'s; anything else
+/// is a host fork, whose memory is a copy (so a CLONE_VM child without
+/// CLONE_VFORK does not share the parent's memory).
 fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
     if flags & CLONE_THREAD != 0 {
         return clone_thread(p, [flags, stack, ptid, ctid, tls, 0]);
+    }
+    if super::super::vfork::is_vfork(flags) {
+        return super::super::vfork::clone_vfork(p, [flags, stack, ptid, ctid, tls, 0]);
     }
     // Held across the fork, so that no other thread holds them in the child
     // (the compiler's lock first: a thread compiling holds it while it

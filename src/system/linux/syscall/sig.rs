@@ -1,13 +1,15 @@
 //! Signal system calls: dispositions, the mask, the alternate stack,
-//! waiting (pause, rt_sigsuspend), sending (kill, tkill, tgkill and the
+//! waiting (pause, rt_sigsuspend, rt_sigtimedwait), sending (kill, tkill, tgkill and the
 //! sigqueueinfo calls: to the guest itself they are queued, for the process
 //! or the thread named, to others they go to the host), and the interval
 //! timers whose SIGALRM the host forwards.
 
-use super::super::errno::{EINTR, EINVAL, Errno, check};
+use super::super::errno::{EAGAIN, EINTR, EINVAL, Errno, check};
 use super::super::process::Process;
 use super::super::signals::{self, NSIG, SI_TKILL, SI_USER, SigAction, SigInfo, UNBLOCKABLE};
+use super::deadline::Deadline;
 use super::host::int_call;
+use super::misc::read_timespec;
 use super::{Arg, Entry};
 
 use Arg::{Hex, Int};
@@ -27,6 +29,7 @@ pub const TABLE: &[Entry] = &[
         let mask = p.read_u64(a[0])?;
         suspend(p, mask)
     }),
+    (128, "rt_sigtimedwait", &[Hex, Hex, Hex, Int], sigtimedwait),
     (129, "rt_sigqueueinfo", &[Int, Int, Hex], |p, a| sigqueueinfo(p, a[0], None, a[1], a[2])),
     (131, "sigaltstack", &[Hex, Hex], |p, a| signals::set_altstack(p, a[0], a[1])),
     (200, "tkill", &[Int, Int], |p, a| tgkill(p, [0, a[0], a[1], 0, 0, 0])),
@@ -101,10 +104,38 @@ fn suspend(p: &mut Process, mask: u64) -> Result<u64, Errno> {
         if p.signals.drop_ignored() {
             break;
         }
-        signals::wait_for_host_signal(&p.signals);
+        signals::wait_for_host_signal(&p.signals, 0, None);
     }
     p.signals.saved_mask = Some(old);
     Err(EINTR)
+}
+
+/// rt_sigtimedwait (sigwaitinfo, sigtimedwait, sigwait): takes a pending
+/// signal of the set (the thread's own first, then the process's),
+/// waiting for one until the timeout if none is; its siginfo is written
+/// where asked. A signal for a handler that comes while it waits ends it
+/// with EINTR (never restarted); the timeout passing, with EAGAIN.
+fn sigtimedwait(p: &mut Process, [set_at, info_at, timeout_at, size, ..]: [u64; 6]) -> Result<u64, Errno> {
+    sigset_size(size)?;
+    let set = p.read_u64(set_at)? & !UNBLOCKABLE;
+    let timeout = if timeout_at != 0 { Some(read_timespec(p, timeout_at)?) } else { None };
+    let deadline = Deadline::after_timespec(timeout)?;
+    loop {
+        signals::collect_host_signals(&mut p.signals);
+        if let Some(info) = p.signals.take_in(set) {
+            if info_at != 0 {
+                p.write(info_at, &info.bytes())?;
+            }
+            return Ok(info.signo as u64);
+        }
+        if deadline.passed() {
+            return Err(EAGAIN);
+        }
+        if signals::interrupts(&mut p.signals) {
+            return Err(EINTR);
+        }
+        signals::wait_for_host_signal(&p.signals, set, deadline.left_timespec());
+    }
 }
 
 /// The signal mask argument of ppoll, pselect6 and epoll_pwait: the
