@@ -35,6 +35,7 @@ const NAMES: &[(CpuidFeature, &str)] = &[
     (CpuidFeature::XSAVE, "xsave"),
     (CpuidFeature::AVX, "avx"),
     (CpuidFeature::AVX2, "avx2"),
+    (CpuidFeature::FMA, "fma"),
     (CpuidFeature::RDTSCP, "rdtscp"),
 ];
 

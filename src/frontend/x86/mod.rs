@@ -26,6 +26,7 @@ mod disasm;
 mod env;
 mod features;
 mod flags;
+mod fma;
 mod mov;
 mod muldiv;
 mod segment;
@@ -82,6 +83,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             bits::TABLE,
             control::TABLE,
             crypto::TABLE,
+            fma::TABLE,
             mov::TABLE,
             muldiv::TABLE,
             segment::TABLE,
