@@ -78,6 +78,7 @@ const FEATURES: &[(&str, u32, Reg, u32, Model)] = &[
     ("movbe", 1, Reg::Ecx, 22, Model::V3),
     ("popcnt", 1, Reg::Ecx, 23, Model::V2),
     ("aes", 1, Reg::Ecx, 25, Model::Max),
+    ("f16c", 1, Reg::Ecx, 29, Model::V3),
     ("rdrand", 1, Reg::Ecx, 30, Model::Max),
     ("xsave", 1, Reg::Ecx, 26, Model::V3),
     ("osxsave", 1, Reg::Ecx, 27, Model::V3),
@@ -208,7 +209,7 @@ mod tests {
     fn models_nest() {
         let v2_only = ["pni", "ssse3", "cx16", "sse4_1", "sse4_2", "popcnt", "lahf_lm"];
         assert!(v2_only.iter().all(|f| Model::V2.has(f) && !Model::V1.has(f)));
-        assert!(["movbe", "bmi1", "bmi2", "abm", "fma"].iter().all(|f| Model::V3.has(f) && !Model::V2.has(f)));
+        assert!(["movbe", "bmi1", "bmi2", "abm", "fma", "f16c"].iter().all(|f| Model::V3.has(f) && !Model::V2.has(f)));
         assert!(["aes", "sha_ni", "rdseed", "fsgsbase"].iter().all(|f| Model::Max.has(f) && !Model::V3.has(f)));
         let count = |m| feature_names(m).count();
         assert!(count(Model::V1) < count(Model::V2) && count(Model::V2) < count(Model::V3));

@@ -11,6 +11,7 @@ mod setup_atomic;
 mod setup_avx;
 mod setup_bits;
 mod setup_crypto;
+mod setup_f16c;
 mod setup_fma;
 mod setup_mmx;
 mod setup_muldiv;

@@ -25,7 +25,9 @@ pub fn adjust(
     if code.op_code().encoding() != EncodingKind::VEX || !vex::needs_avx(insn) {
         return false;
     }
-    if super::setup_fma::adjust(code, insn, regs, data, mem, rng) {
+    if super::setup_fma::adjust(code, insn, regs, data, mem, rng)
+        || super::setup_f16c::adjust(code, insn, regs, data, mem, rng)
+    {
         return true;
     }
     if let Some(sse) = vex::sse_form(code) {

@@ -36,6 +36,7 @@ const NAMES: &[(CpuidFeature, &str)] = &[
     (CpuidFeature::AVX, "avx"),
     (CpuidFeature::AVX2, "avx2"),
     (CpuidFeature::FMA, "fma"),
+    (CpuidFeature::F16C, "f16c"),
     (CpuidFeature::RDTSCP, "rdtscp"),
 ];
 

@@ -24,6 +24,7 @@ mod crypto;
 mod ctx;
 mod disasm;
 mod env;
+mod f16c;
 mod features;
 mod flags;
 mod fma;
@@ -83,6 +84,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             bits::TABLE,
             control::TABLE,
             crypto::TABLE,
+            f16c::TABLE,
             fma::TABLE,
             mov::TABLE,
             muldiv::TABLE,
