@@ -265,11 +265,13 @@ fn rdseed_sets_cf_and_varies() {
 fn cpu_models_hide_features() {
     use cpuid::Model;
     type Insn = fn(&mut CodeAssembler) -> Result<(), IcedError>;
-    let cases: [(&str, Insn); 6] = [
+    let cases: [(&str, Insn); 8] = [
         ("pni", |a| a.addsubpd(xmm0, xmm1)),
         ("popcnt", |a| a.popcnt(eax, ebx)),
         ("movbe", |a| a.movbe(eax, dword_ptr(rsp - 8))),
         ("bmi1", |a| a.andn(eax, ebx, ecx)),
+        ("fma", |a| a.vfmadd231ps(ymm0, ymm1, ymm2)),
+        ("f16c", |a| a.vcvtph2ps(ymm0, xmm1)),
         ("aes", |a| a.aesenc(xmm0, xmm1)),
         ("sha_ni", |a| a.sha256msg1(xmm0, xmm1)),
     ];

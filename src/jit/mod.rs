@@ -166,7 +166,7 @@ pub struct MachineCode {
 }
 
 /// Host routines Cranelift may call for operations a target lacks (float
-/// rounding without SSE4.1, say).
+/// rounding without SSE4.1, a fused multiply-add without FMA, say).
 fn libcall_address(call: LibCall) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     use std::arch::x86_64::__m128i;
@@ -187,6 +187,14 @@ fn libcall_address(call: LibCall) -> Option<u64> {
     }
     extern "C" fn trunc_f64(x: f64) -> f64 {
         x.trunc()
+    }
+    // A correctly rounded fused multiply-add (the host's instruction or
+    // the C library's exact `fma`), for hosts without the instruction.
+    extern "C" fn fma_f32(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+    extern "C" fn fma_f64(a: f64, b: f64, c: f64) -> f64 {
+        a.mul_add(b, c)
     }
     extern "C" fn nearest_f32(x: f32) -> f32 {
         x.round_ties_even()
@@ -216,6 +224,8 @@ fn libcall_address(call: LibCall) -> Option<u64> {
         LibCall::TruncF64 => trunc_f64 as *const () as u64,
         LibCall::NearestF32 => nearest_f32 as *const () as u64,
         LibCall::NearestF64 => nearest_f64 as *const () as u64,
+        LibCall::FmaF32 => fma_f32 as *const () as u64,
+        LibCall::FmaF64 => fma_f64 as *const () as u64,
         _ => return None,
     })
 }

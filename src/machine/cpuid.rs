@@ -71,12 +71,14 @@ const FEATURES: &[(&str, u32, Reg, u32, Model)] = &[
     ("pni", 1, Reg::Ecx, 0, Model::V2),
     ("pclmulqdq", 1, Reg::Ecx, 1, Model::Max),
     ("ssse3", 1, Reg::Ecx, 9, Model::V2),
+    ("fma", 1, Reg::Ecx, 12, Model::V3),
     ("cx16", 1, Reg::Ecx, 13, Model::V2),
     ("sse4_1", 1, Reg::Ecx, 19, Model::V2),
     ("sse4_2", 1, Reg::Ecx, 20, Model::V2),
     ("movbe", 1, Reg::Ecx, 22, Model::V3),
     ("popcnt", 1, Reg::Ecx, 23, Model::V2),
     ("aes", 1, Reg::Ecx, 25, Model::Max),
+    ("f16c", 1, Reg::Ecx, 29, Model::V3),
     ("rdrand", 1, Reg::Ecx, 30, Model::Max),
     ("xsave", 1, Reg::Ecx, 26, Model::V3),
     ("osxsave", 1, Reg::Ecx, 27, Model::V3),
@@ -207,7 +209,7 @@ mod tests {
     fn models_nest() {
         let v2_only = ["pni", "ssse3", "cx16", "sse4_1", "sse4_2", "popcnt", "lahf_lm"];
         assert!(v2_only.iter().all(|f| Model::V2.has(f) && !Model::V1.has(f)));
-        assert!(["movbe", "bmi1", "bmi2", "abm"].iter().all(|f| Model::V3.has(f) && !Model::V2.has(f)));
+        assert!(["movbe", "bmi1", "bmi2", "abm", "fma", "f16c"].iter().all(|f| Model::V3.has(f) && !Model::V2.has(f)));
         assert!(["aes", "sha_ni", "rdseed", "fsgsbase"].iter().all(|f| Model::Max.has(f) && !Model::V3.has(f)));
         let count = |m| feature_names(m).count();
         assert!(count(Model::V1) < count(Model::V2) && count(Model::V2) < count(Model::V3));

@@ -6,6 +6,7 @@
 mod cpu;
 pub mod cpuid;
 pub mod crypto;
+pub mod f16c;
 mod memory;
 pub mod segments;
 pub mod vector_mem;

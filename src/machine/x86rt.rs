@@ -65,6 +65,7 @@ const BINDINGS: &[(&str, Binding)] = &[
     ("descriptor_table", Binding::DescriptorTable),
     ("pcmpstr", Binding::Plain(pcmpstr)),
     ("crypto", Binding::Plain(crate::machine::crypto::helper)),
+    ("f16c", Binding::Plain(crate::machine::f16c::helper)),
     ("x87", Binding::Plain(crate::machine::x87::helper)),
     ("xsave", Binding::Plain(crate::machine::xsave::helper)),
     ("maskmov", Binding::Plain(crate::machine::vector_mem::maskmov)),

@@ -25,6 +25,11 @@ pub fn adjust(
     if code.op_code().encoding() != EncodingKind::VEX || !vex::needs_avx(insn) {
         return false;
     }
+    if super::setup_fma::adjust(code, insn, regs, data, mem, rng)
+        || super::setup_f16c::adjust(code, insn, regs, data, mem, rng)
+    {
+        return true;
+    }
     if let Some(sse) = vex::sse_form(code) {
         let map = vex::sse_operands(code);
         let vvvv = (0..insn.op_count()).find(|i| !map.contains(i));

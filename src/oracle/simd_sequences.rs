@@ -5,8 +5,8 @@
 //!
 //! The forms are those the families' setups own (`setup_sse_*`,
 //! `setup_sse4`, `setup_crypto`, `setup_x87`) that the host runs, EMMS, and the lifted VEX
-//! forms of AVX and AVX2 (on the YMM registers of the XMM pool; gathers
-//! aside), but for the
+//! forms of AVX, AVX2, FMA and F16C (on the YMM registers of the XMM pool;
+//! gathers aside), but for the
 //! ones the oracle cannot compare exactly (the x87 transcendentals, RCP and
 //! RSQRT, and DPPS and DPPD, whose NaN results differ between vendors and
 //! would flow into later values) and MASKMOVDQU and MASKMOVQ, which store
@@ -101,6 +101,8 @@ fn host_runs(code: Code) -> bool {
         CpuidFeature::SHA => std::arch::is_x86_feature_detected!("sha"),
         CpuidFeature::AVX => std::arch::is_x86_feature_detected!("avx"),
         CpuidFeature::AVX2 => std::arch::is_x86_feature_detected!("avx2"),
+        CpuidFeature::FMA => std::arch::is_x86_feature_detected!("fma"),
+        CpuidFeature::F16C => std::arch::is_x86_feature_detected!("f16c"),
         _ => true,
     })
 }
@@ -138,7 +140,9 @@ impl SimdForms {
         let lifted: Vec<Mnemonic> = crate::frontend::x86::lifted_mnemonics().collect();
         let avx = forms_where(|c| {
             let features = c.cpuid_features();
-            (features == [CpuidFeature::AVX] || features == [CpuidFeature::AVX2])
+            [CpuidFeature::AVX, CpuidFeature::AVX2, CpuidFeature::FMA, CpuidFeature::F16C]
+                .iter()
+                .any(|f| features == [*f])
                 && host_runs(c)
                 && (crate::frontend::x86::vex::lifted_through_sse(c) || lifted.contains(&c.mnemonic()))
                 && usable(c)

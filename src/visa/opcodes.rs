@@ -238,6 +238,10 @@ opcodes! {
     Fmul "fmul" FLOAT Round [C, C] -> [C] PURE "Float multiplication, rounded as given.";
     Fdiv "fdiv" FLOAT Round [C, C] -> [C] PURE "Float division, rounded as given.";
     Fsqrt "fsqrt" FLOAT Round [C] -> [C] PURE "Float square root, rounded as given.";
+    Fma "fma" FLOAT Round [C, C, C] -> [C] PURE "Fused a * b + c, rounded once as given.";
+    Fms "fms" FLOAT Round [C, C, C] -> [C] PURE "Fused a * b - c, rounded once as given.";
+    Fnma "fnma" FLOAT Round [C, C, C] -> [C] PURE "Fused -(a * b) + c, rounded once as given.";
+    Fnms "fnms" FLOAT Round [C, C, C] -> [C] PURE "Fused -(a * b) - c, rounded once as given.";
     Fmin "fmin" FLOAT None [C, C] -> [C] PURE "IEEE 754-2019 minimum: NaN if either is NaN, -0 below +0.";
     Fmax "fmax" FLOAT None [C, C] -> [C] PURE "IEEE 754-2019 maximum: NaN if either is NaN, +0 above -0.";
     Fneg "fneg" FLOAT None [C] -> [C] PURE "Flip the sign bit.";
@@ -284,6 +288,10 @@ opcodes! {
     Vfmul "vfmul" FLOAT_SHAPES Round [C, C] -> [C] PURE "Lane-wise float multiplication.";
     Vfdiv "vfdiv" FLOAT_SHAPES Round [C, C] -> [C] PURE "Lane-wise float division.";
     Vfsqrt "vfsqrt" FLOAT_SHAPES Round [C] -> [C] PURE "Lane-wise float square root.";
+    Vfma "vfma" FLOAT_SHAPES Round [C, C, C] -> [C] PURE "Lane-wise fma.";
+    Vfms "vfms" FLOAT_SHAPES Round [C, C, C] -> [C] PURE "Lane-wise fms.";
+    Vfnma "vfnma" FLOAT_SHAPES Round [C, C, C] -> [C] PURE "Lane-wise fnma.";
+    Vfnms "vfnms" FLOAT_SHAPES Round [C, C, C] -> [C] PURE "Lane-wise fnms.";
     Vfmin "vfmin" FLOAT_SHAPES None [C, C] -> [C] PURE "Lane-wise fmin.";
     Vfmax "vfmax" FLOAT_SHAPES None [C, C] -> [C] PURE "Lane-wise fmax.";
     Vfcmp "vfcmp" FLOAT_SHAPES FloatCC [C, C] -> [C] PURE "Lane-wise float comparison: all ones where true.";

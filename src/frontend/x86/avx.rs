@@ -110,7 +110,7 @@ fn number(reg: Register) -> usize {
 /// Operand `i` as a YMM value: a YMM register, an XMM register or a memory
 /// operand of up to 16 bytes (zero above), or 32 bytes of memory. VEX
 /// memory operands need no alignment.
-fn read(cx: &mut Ctx, i: u32) -> Ymm {
+pub(super) fn read(cx: &mut Ctx, i: u32) -> Ymm {
     if cx.insn.op_kind(i) == OpKind::Register {
         return read_register(cx, cx.insn.op_register(i));
     }
@@ -130,7 +130,7 @@ fn read(cx: &mut Ctx, i: u32) -> Ymm {
 }
 
 /// Writes a YMM or XMM register (an XMM one's upper half zeroed).
-fn write(cx: &mut Ctx, reg: Register, v: Ymm) {
+pub(super) fn write(cx: &mut Ctx, reg: Register, v: Ymm) {
     let n = number(reg);
     let high = if reg.is_ymm() { v[1] } else { cx.vconst(0) };
     cx.set(cx.x.xmm[n], v[0]);

@@ -49,6 +49,9 @@ pub struct X86Env {
     /// AES-NI, PCLMULQDQ and SHA: (`machine::crypto::CryptoOp`, dst, src,
     /// XMM0, imm8) -> result.
     pub crypto: Helper,
+    /// VCVTPH2PS VCVTPS2PH: (`machine::f16c::F16cOp`, four lanes,
+    /// rounding) -> four converted lanes.
+    pub f16c: Helper,
     /// The x87 FPU: (encoded `x87_op::X87Op`, memory address,
     /// instruction address) -> ().
     pub x87: Helper,
@@ -118,6 +121,7 @@ impl X86Env {
         );
         let crypto =
             env.helper("crypto", &[Type::I32, Type::V128, Type::V128, Type::V128, Type::I32], &[Type::V128], true);
+        let f16c = env.helper("f16c", &[Type::I32, Type::V128, Type::I32], &[Type::V128], true);
         let x87 = env.helper("x87", &[Type::I64, Type::I64, Type::I64], &[], false);
         let xsave = env.helper("xsave", &[Type::I64, Type::I64], &[], false);
         let v = Type::V128;
@@ -148,6 +152,7 @@ impl X86Env {
             descriptor_table,
             pcmpstr,
             crypto,
+            f16c,
             x87,
             xsave,
             maskmov,

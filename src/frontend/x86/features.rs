@@ -35,6 +35,8 @@ const NAMES: &[(CpuidFeature, &str)] = &[
     (CpuidFeature::XSAVE, "xsave"),
     (CpuidFeature::AVX, "avx"),
     (CpuidFeature::AVX2, "avx2"),
+    (CpuidFeature::FMA, "fma"),
+    (CpuidFeature::F16C, "f16c"),
     (CpuidFeature::RDTSCP, "rdtscp"),
 ];
 

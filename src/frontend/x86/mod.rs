@@ -24,8 +24,10 @@ mod crypto;
 mod ctx;
 mod disasm;
 mod env;
+mod f16c;
 mod features;
 mod flags;
+mod fma;
 mod mov;
 mod muldiv;
 mod segment;
@@ -82,6 +84,8 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             bits::TABLE,
             control::TABLE,
             crypto::TABLE,
+            f16c::TABLE,
+            fma::TABLE,
             mov::TABLE,
             muldiv::TABLE,
             segment::TABLE,

@@ -168,6 +168,16 @@ impl Lower<'_, '_> {
         out
     }
 
+    /// A fused multiply-add with the operation's negations, before the NaN
+    /// rule: `float_arith` on the unnegated operands then gives a NaN
+    /// operand back with its own sign.
+    pub(super) fn fused(&mut self, op: Opcode, a: ir::Value, b: ir::Value, c: ir::Value) -> ir::Value {
+        let (neg_product, neg_addend) = crate::visa::eval::fused_negations(op);
+        let a = if neg_product { self.b.ins().fneg(a) } else { a };
+        let c = if neg_addend { self.b.ins().fneg(c) } else { c };
+        self.b.ins().fma(a, b, c)
+    }
+
     /// A lane-wise float compare from the three predicates every host has
     /// for vectors (ordered eq, lt, le) and complements.
     pub(super) fn lane_fcmp(&mut self, cc: FloatCC, x: ir::Value, y: ir::Value) -> ir::Value {

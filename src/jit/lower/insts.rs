@@ -242,6 +242,10 @@ impl Lower<'_, '_> {
                 let r = self.b.ins().sqrt(a[0]);
                 vec![self.float_arith(a, r)]
             }
+            (Fma | Fms | Fnma | Fnms, Imm::Round(Round::Nearest)) => {
+                let r = self.fused(inst.op, a[0], a[1], a[2]);
+                vec![self.float_arith(a, r)]
+            }
             (Fmin | Fmax, _) => {
                 let r = if inst.op == Fmin { self.b.ins().fmin(a[0], a[1]) } else { self.b.ins().fmax(a[0], a[1]) };
                 vec![self.float_checked(inst, a, r)]
@@ -377,6 +381,13 @@ impl Lower<'_, '_> {
                 let x = self.vec_as(a[0], ty.unwrap());
                 let r = self.b.ins().sqrt(x);
                 let r = self.float_arith(&[x], r);
+                vec![self.vec_out(r)]
+            }
+            (Vfma | Vfms | Vfnma | Vfnms, Imm::Round(Round::Nearest)) => {
+                let shape = ty.unwrap();
+                let (x, y, z) = (self.vec_as(a[0], shape), self.vec_as(a[1], shape), self.vec_as(a[2], shape));
+                let r = self.fused(inst.op, x, y, z);
+                let r = self.float_arith(&[x, y, z], r);
                 vec![self.vec_out(r)]
             }
             (Vfcmp, Imm::FloatCC(cc)) => {

@@ -25,6 +25,9 @@ pub trait Fp: Copy + PartialOrd + PartialEq {
     fn sub(self, b: Self) -> Self;
     fn mul(self, b: Self) -> Self;
     fn div(self, b: Self) -> Self;
+    /// a * b + c rounded once to nearest (exact on every host: a fused
+    /// instruction or the C library's correctly rounded `fma`).
+    fn mul_add(self, b: Self, c: Self) -> Self;
     fn sqrt_directed(self, round: Round) -> Self;
     fn round_int(self, round: Round) -> Self;
     fn from_i128_nearest(x: i128) -> Self;
@@ -57,6 +60,9 @@ macro_rules! impl_fp {
             }
             fn div(self, b: Self) -> Self {
                 self / b
+            }
+            fn mul_add(self, b: Self, c: Self) -> Self {
+                <$f>::mul_add(self, b, c)
             }
             fn sqrt_directed(self, round: Round) -> Self {
                 sqrt_directed_impl(self, round)
@@ -177,6 +183,35 @@ fn binary<F: Fp>(op: Opcode, round: Round, a: u128, b: u128) -> u128 {
     finish(F::from_raw(r.value.to_bits()))
 }
 
+/// The signs a fused operation gives its product and its addend: `fms`
+/// negates the addend, `fnma` the product, `fnms` both.
+pub fn fused_negations(op: Opcode) -> (bool, bool) {
+    match op {
+        Opcode::Fma | Opcode::Vfma => (false, false),
+        Opcode::Fms | Opcode::Vfms => (false, true),
+        Opcode::Fnma | Opcode::Vfnma => (true, false),
+        _ => (true, true),
+    }
+}
+
+/// A fused multiply-add (`fma` `fms` `fnma` `fnms` and their lane-wise
+/// forms): +-(a * b) +- c rounded once. A NaN operand propagates as given,
+/// its sign not negated.
+pub fn fused<F: Fp>(op: Opcode, round: Round, a: u128, b: u128, c: u128) -> u128 {
+    if let Some(nan) = propagate::<F>(&[a, b, c]) {
+        return nan;
+    }
+    let sign_bit = 1u128 << (F::BITS - 1);
+    let (neg_product, neg_addend) = fused_negations(op);
+    let a = if neg_product { a ^ sign_bit } else { a };
+    let c = if neg_addend { c ^ sign_bit } else { c };
+    if round == Round::Nearest {
+        return finish(F::from_raw(a).mul_add(F::from_raw(b), F::from_raw(c)));
+    }
+    let r = F::Ap::from_bits(a).mul_add_r(F::Ap::from_bits(b), F::Ap::from_bits(c), ap_round(round));
+    finish(F::from_raw(r.value.to_bits()))
+}
+
 fn sqrt<F: Fp>(round: Round, a: u128) -> u128 {
     if let Some(nan) = propagate::<F>(&[a]) {
         return nan;
@@ -264,6 +299,10 @@ pub fn eval(op: Opcode, t: Type, imm: &Imm, args: &[u128], arg_types: &[Type], o
         _ => Round::Nearest,
     };
     out[0] = match op {
+        Opcode::Fma | Opcode::Fms | Opcode::Fnma | Opcode::Fnms if t == Type::F32 => {
+            fused::<f32>(op, round, a, b, args[2])
+        }
+        Opcode::Fma | Opcode::Fms | Opcode::Fnma | Opcode::Fnms => fused::<f64>(op, round, a, b, args[2]),
         Opcode::FcvtToSint | Opcode::FcvtToUint => {
             let signed = op == Opcode::FcvtToSint;
             match arg_types[0] {

@@ -13,7 +13,7 @@ use super::imm::{Imm, TrapCode};
 use super::opcodes::Opcode;
 use super::types::Type;
 
-pub use float::{default_nan, quiet};
+pub use float::{default_nan, fused_negations, quiet};
 
 /// All ones in the low `bits` bits.
 pub fn mask(bits: u32) -> u128 {
@@ -88,8 +88,10 @@ pub fn eval(
         Iadd | Isub | Imul | Ineg | IaddCarry | IsubBorrow | UmulWide | SmulWide | Udiv | Sdiv | Urem | Srem
         | UdivWide | SdivWide | And | Or | Xor | Not | Shl | Lshr | Ashr | Rotl | Rotr | Icmp | Zext | Sext | Trunc
         | Clz | Ctz | Popcnt | Bswap | Parity => int::eval(op, t, imm, args, arg_types, out)?,
-        Fadd | Fsub | Fmul | Fdiv | Fsqrt | Fmin | Fmax | Fneg | Fabs | Fcmp | Fround | FcvtToSint | FcvtToUint
-        | FcvtFromSint | FcvtFromUint | Fpromote | Fdemote => float::eval(op, t, imm, args, arg_types, out),
+        Fadd | Fsub | Fmul | Fdiv | Fsqrt | Fma | Fms | Fnma | Fnms | Fmin | Fmax | Fneg | Fabs | Fcmp | Fround
+        | FcvtToSint | FcvtToUint | FcvtFromSint | FcvtFromUint | Fpromote | Fdemote => {
+            float::eval(op, t, imm, args, arg_types, out)
+        }
         _ if op.name().starts_with('v') => vector::eval(op, t, imm, args, out),
         _ => panic!("`{}` touches state, memory or control and has no pure semantics", op.name()),
     }

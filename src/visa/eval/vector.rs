@@ -1,7 +1,7 @@
 //! Vector semantics: a `v128` as lanes of the controlling shape, lane 0 in
 //! the low bits.
 
-use super::float::unary_or_binary;
+use super::float::{fused, unary_or_binary};
 use super::int::icmp;
 use super::{mask, sext};
 use crate::visa::imm::Imm;
@@ -102,6 +102,21 @@ pub fn eval(op: Opcode, t: Type, imm: &Imm, args: &[u128], out: &mut [u128]) {
         }
         Vfcmp => build(n, w, |i| if lane_float(i) == 1 { mask(w) } else { 0 }),
         Vfadd | Vfsub | Vfmul | Vfdiv | Vfsqrt | Vfmin | Vfmax => build(n, w, lane_float),
+        Vfma | Vfms | Vfnma | Vfnms => {
+            let round = match imm {
+                Imm::Round(r) => *r,
+                _ => unreachable!("a fused operation without a rounding mode"),
+            };
+            let c = args[2];
+            build(n, w, |i| {
+                let lc = lane(c, i, w);
+                if w == 32 {
+                    fused::<f32>(op, round, la(i), lb(i), lc)
+                } else {
+                    fused::<f64>(op, round, la(i), lb(i), lc)
+                }
+            })
+        }
         _ => unreachable!("`{}` is not a vector operation", op.name()),
     };
 }
