@@ -72,3 +72,32 @@ fn mask_host_addresses(text: &str) -> String {
     }
     out + rest
 }
+
+/// `-d help` lists every item with a line saying what it logs and ends
+/// with status 0, under both commands (before `run` asks for a program);
+/// an unknown item is a usage error (status 2) that names the valid ones.
+#[test]
+fn help_and_unknown_items() {
+    for command in [&["boot", "-d", "help"][..], &["run", "-d", "help"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_visa")).args(command).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for (name, _, what) in visa::engine::LOG_ITEMS {
+            let line = text.lines().find(|l| l.split_whitespace().next() == Some(name));
+            assert!(line.is_some_and(|l| l.contains(what)), "{command:?}: no line for {name}:\n{text}");
+        }
+        assert_eq!(text.lines().count(), visa::engine::LOG_ITEMS.len() + 1, "{text}");
+    }
+    let hello = root().join("guests/bin/hello.elf");
+    let out = Command::new(env!("CARGO_BIN_EXE_visa"))
+        .args(["boot", hello.to_str().unwrap(), "-d", "exec,bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "the guest did not run: {out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unknown log item `bogus`"), "{err}");
+    for (name, _, _) in visa::engine::LOG_ITEMS {
+        assert!(err.contains(name), "{name} not named: {err}");
+    }
+}

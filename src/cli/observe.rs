@@ -28,10 +28,16 @@ pub struct ObserveArgs {
     profile: Option<PathBuf>,
 }
 
+/// `-d`'s value: a list of items, or `help`, which lists them and ends
+/// visa with status 0 (as `--help` does, and QEMU's `-d help`), before any
+/// other argument is checked.
 fn check_items(s: &str) -> Result<String, String> {
     if s == "help" {
-        let lines: Vec<String> = LOG_ITEMS.iter().map(|(n, _, what)| format!("  {n:<8} {what}")).collect();
-        return Err(format!("log items:\n{}", lines.join("\n")));
+        println!("log items (-d ITEM,ITEM...):");
+        for (name, _, what) in LOG_ITEMS {
+            println!("  {name:<8} {what}");
+        }
+        std::process::exit(0);
     }
     parse_items(s).map(|_| s.to_string())
 }
