@@ -101,3 +101,72 @@ fn help_and_unknown_items() {
         assert!(err.contains(name), "{name} not named: {err}");
     }
 }
+
+/// Runs visa with `args` and returns the log `-D` wrote and the profile.
+fn log_and_profile(args: &[&str], tag: &str) -> (String, String) {
+    let dir = std::env::temp_dir();
+    let log = dir.join(format!("visa-names-{}-{tag}.log", std::process::id()));
+    let profile = dir.join(format!("visa-names-{}-{tag}.profile", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_visa"))
+        .args(&args[..1])
+        .args(["-d", "in_asm,exec", "-D", log.to_str().unwrap(), "--profile", profile.to_str().unwrap()])
+        .args(&args[1..])
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some(), "{tag}: {out:?}");
+    let texts = (std::fs::read_to_string(&log).unwrap(), std::fs::read_to_string(&profile).unwrap());
+    let _ = (std::fs::remove_file(&log), std::fs::remove_file(&profile));
+    texts
+}
+
+/// The blocks of the profile (address, symbol column), hottest first.
+fn profile_rows(profile: &str) -> Vec<(String, String)> {
+    let rows = profile.lines().filter(|l| !l.starts_with('#'));
+    rows.map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        (cols[0].to_string(), cols.get(6).unwrap_or(&"").to_string())
+    })
+    .collect()
+}
+
+/// A bare-metal image with a symbol table: its profile and its logs name
+/// blocks by function and offset, as `visa run`'s do.
+#[test]
+fn board_profile_and_logs_name_symbols() {
+    let hello = root().join("guests/bin/hello.elf");
+    for engine in ["interp", "jit"] {
+        let (log, profile) = log_and_profile(&["boot", hello.to_str().unwrap(), "--engine", engine], engine);
+        let rows = profile_rows(&profile);
+        // Every block is in a function (or after the label _start).
+        assert!(rows.iter().all(|(_, s)| !s.is_empty()), "{engine}: {profile}");
+        assert!(rows.iter().any(|(a, s)| a == "0x100000" && s == "_start"), "{engine}: {profile}");
+        assert!(rows.iter().any(|(_, s)| s.starts_with("rt_putc")), "{engine}: {profile}");
+        assert!(log.contains("in_asm: block 0x1001b0 <guest_main>\n"), "{engine}: {log}");
+        for (addr, symbol) in &rows {
+            assert!(log.contains(&format!("exec: {addr} <{symbol}> ")), "{engine}: {addr} {symbol}");
+        }
+    }
+}
+
+/// A Linux program with symbols (built here, static): the same names in
+/// the log and the profile. Needs `cc` and a static C library.
+#[test]
+fn user_mode_profile_and_logs_name_symbols() {
+    let prog = std::env::temp_dir().join(format!("visa-names-watched-{}", std::process::id()));
+    let built = Command::new("cc")
+        .args(["-static", "-O0", "-o"])
+        .arg(&prog)
+        .arg(root().join("tests/gdb/watched.c"))
+        .status()
+        .expect("cc runs (apt-get install gcc libc6-dev)");
+    assert!(built.success(), "cannot build tests/gdb/watched.c with cc -static");
+    let (log, profile) = log_and_profile(&["run", "--engine", "interp", prog.to_str().unwrap()], "run");
+    let _ = std::fs::remove_file(&prog);
+    let rows = profile_rows(&profile);
+    assert!(rows.iter().any(|(_, s)| s == "bump"), "{profile}");
+    assert!(rows.iter().any(|(_, s)| s == "main"), "{profile}");
+    let bump = rows.iter().find(|(_, s)| s == "bump").unwrap();
+    assert!(log.contains(&format!("in_asm: block {} <bump>\n", bump.0)), "{log}");
+    // Three calls of bump.
+    assert_eq!(log.matches(&format!("exec: {} <bump> ", bump.0)).count(), 3, "{log}");
+}

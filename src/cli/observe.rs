@@ -2,9 +2,11 @@
 //! `run`: the gdb stub, execution logs and the per-block profile.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use visa::engine::{Engine, LOG_ITEMS, Log, parse_filter, parse_items};
+use visa::system::symbols::Symbols;
 
 #[derive(Args, Clone, Debug)]
 pub struct ObserveArgs {
@@ -66,10 +68,10 @@ impl ObserveArgs {
         Ok(Some(Log::new(&items, self.log_filter, out)))
     }
 
-    /// Sets up an engine's log and profile.
-    pub fn apply(&self, engine: &mut Engine) -> Result<(), String> {
+    /// Sets up an engine's log (naming guest code by `symbols`) and profile.
+    pub fn apply(&self, engine: &mut Engine, symbols: &Arc<Symbols>) -> Result<(), String> {
         if let Some(log) = self.log()? {
-            engine.set_log(log);
+            engine.set_log(symbols.name_in(log));
         }
         if self.profile.is_some() {
             engine.enable_profile();

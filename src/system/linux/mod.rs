@@ -232,12 +232,13 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
     let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp, opts.cpu)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let exe = std::fs::canonicalize(&path).unwrap_or(path.clone());
+    let symbols = Arc::new(crate::system::symbols::Symbols::of_elf(&file, PIE_BASE));
     Ok(Process {
         cpu,
         mem,
         space: Arc::new(Mutex::new(space)),
         signals: signals::SignalState::default(),
-        group: Group::new(opts.clone()),
+        group: Group::new(opts.clone(), symbols),
         leader: true,
         clear_tid: 0,
         strace: opts.strace,
@@ -303,7 +304,7 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
     let Some(status) = run_thread(&mut p, &mut engine) else {
         unreachable!("the first thread waits for the process to end")
     };
-    finish(&engine, &p.group, &p.exe)?;
+    finish(&engine, &p.group)?;
     Ok(status)
 }
 
@@ -323,16 +324,12 @@ fn new_engine(group: &Group) -> Engine {
 
 /// Writes the statistics the options ask for and the profile (of every
 /// thread).
-fn finish(engine: &Engine, group: &Group, exe: &[u8]) -> Result<(), String> {
+fn finish(engine: &Engine, group: &Group) -> Result<(), String> {
     let opts = &group.options;
     if let (Some(path), Some(mine)) = (&opts.profile, engine.profile()) {
         let mut all = group.profile();
         all.merge(mine);
-        let exe = std::path::Path::new(std::ffi::OsStr::from_bytes(exe));
-        let symbols =
-            std::fs::read(exe).map(|b| crate::system::symbols::Symbols::of_elf(&b, PIE_BASE)).unwrap_or_default();
-        let report = crate::report::profile(&all, &|a| symbols.name(a));
-        std::fs::write(path, report).map_err(|e| format!("{}: {e}", path.display()))?;
+        group.symbols.write_profile(path, &all)?;
     }
     if let Some(path) = &opts.stats_json {
         let json = crate::report::stats_json(engine).to_string();
@@ -364,7 +361,7 @@ pub(crate) fn spawn_thread(
         let _ = tx.send(tid);
         if let Some(status) = run_thread(&mut p, &mut engine) {
             // This thread ends the process.
-            if let Err(e) = finish(&engine, &p.group, &p.exe) {
+            if let Err(e) = finish(&engine, &p.group) {
                 eprintln!("visa: {e}");
             }
             std::process::exit(status);

@@ -16,6 +16,7 @@ use super::mm::AddressSpace;
 use super::signals::SignalState;
 use super::sysroot::Sysroot;
 use crate::machine::{CpuState, GuestMemory};
+use crate::system::symbols::Symbols;
 
 /// Longest path a syscall reads.
 pub const PATH_MAX: usize = 4096;
@@ -112,11 +113,16 @@ pub struct Group {
     pub debugger: std::sync::OnceLock<Arc<crate::system::gdb::Debugger>>,
     /// The profiles of threads that have ended.
     profiles: std::sync::Mutex<crate::engine::Profile>,
+    /// The program's symbols, which its log and profile name code by.
+    pub symbols: Arc<Symbols>,
 }
 
 impl Group {
-    pub fn new(options: Options) -> Arc<Group> {
+    /// A process running `options`, whose program has `symbols`.
+    pub fn new(mut options: Options, symbols: Arc<Symbols>) -> Arc<Group> {
+        options.log = options.log.map(|log| symbols.name_in(log));
         Arc::new(Group {
+            symbols,
             translations: crate::engine::Shared::new(options.engine, options.tb_size),
             options,
             live: AtomicUsize::new(1),
