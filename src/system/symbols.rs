@@ -52,9 +52,14 @@ impl Symbols {
         log.naming(namer)
     }
 
-    /// Writes `profile` (`--profile`) to `path`, each block named by these symbols.
+    /// Writes `profile` (`--profile`) to `path`, each block named by these
+    /// symbols: as JSON when the file's name ends in `.json`, else as text.
     pub fn write_profile(&self, path: &Path, profile: &Profile) -> Result<(), String> {
-        let report = crate::report::profile(profile, &|addr| self.name(addr));
+        let name = |addr| self.name(addr);
+        let report = match path.extension() {
+            Some(ext) if ext == "json" => crate::report::profile_json(profile, &name).to_string(),
+            _ => crate::report::profile(profile, &name),
+        };
         std::fs::write(path, report).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
