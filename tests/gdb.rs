@@ -126,3 +126,24 @@ fn linux_program() {
     }
     let _ = std::fs::remove_file(Path::new(prog));
 }
+
+/// A program that execs: the stub is not carried over to the new program
+/// (as under qemu-user, gdb sees the connection close when the process
+/// execs), and its forked children run free of gdb; everything runs to
+/// the end as natively.
+#[test]
+fn execve_ends_the_session() {
+    if skip() {
+        return;
+    }
+    let vt = root().join("guests/linux/bin/vt");
+    let native = Command::new(&vt).arg("exec").output().unwrap();
+    assert_eq!(native.status.code(), Some(9));
+    for engine in ["interp", "tiered"] {
+        let script = "set pagination off\ntarget remote 127.0.0.1:PORT\ncontinue\n";
+        let (gdb, out, status) = session(&["run", "--engine", engine, vt.to_str().unwrap(), "exec"], script);
+        assert!(gdb.contains("Remote connection closed"), "{engine}: {gdb}");
+        assert_eq!(out, String::from_utf8_lossy(&native.stdout), "{engine}");
+        assert_eq!(status, 9, "{engine}");
+    }
+}

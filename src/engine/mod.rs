@@ -532,6 +532,12 @@ impl Engine {
         self.profile.as_ref()
     }
 
+    /// The blocks run since `enable_profile` or the last `take_profile`;
+    /// counting starts again from nothing.
+    pub fn take_profile(&mut self) -> Option<Profile> {
+        self.profile.as_mut().map(std::mem::take)
+    }
+
     /// Stops for the breakpoints and watchpoints in `points` from now on.
     pub fn attach_debugger(&mut self, points: Arc<DebugPoints>) {
         self.debug = Some(DebugState::new(points));

@@ -214,6 +214,22 @@ impl Debugger {
         consumed
     }
 
+    /// Whether gdb is connected and debugging this process.
+    pub fn serving(&self) -> bool {
+        let c = self.shared.control();
+        c.connected && !c.detached
+    }
+
+    /// In a forked child: the child runs free of gdb, which goes on
+    /// debugging the parent over the connection they share (as under
+    /// qemu-user); nothing stops the child.
+    pub fn forget_in_child(&self) {
+        self.shared.points.clear();
+        let mut c = self.shared.control();
+        c.detached = true;
+        c.halted = false;
+    }
+
     /// A thread has ended: gdb no longer lists it.
     pub fn thread_gone(&self, tid: usize) {
         self.shared.threads().remove(&tid);

@@ -49,8 +49,9 @@ pub struct Options {
     /// The guest's argv[0] (default: the program path as given).
     pub argv0: Option<Vec<u8>>,
     /// How visa runs a program the guest execs: visa's path and its options
-    /// (all but `--max-insns`, which becomes the instructions left), before
-    /// `--argv0 NAME -- PROGRAM ARGS`.
+    /// (all but `--max-insns`, which becomes the instructions left,
+    /// `--profile`, which becomes a file of the program's own, and `--gdb`,
+    /// which is not carried over), before `--argv0 NAME -- PROGRAM ARGS`.
     pub exec_prefix: Vec<CString>,
     /// Stop after exactly this many guest instructions (status 124).
     pub max_insns: Option<u64>,
@@ -280,6 +281,10 @@ fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
     let blocked = p.signals.mask & (1 << (sig - 1)) != 0;
     if blocked || p.signals.handler(sig).is_none() {
         eprintln!("{}", crate::report::crash(&f, &p.cpu, &p.mem, engine));
+        // A crash's profile is wanted most of all.
+        if let Err(e) = p.group.write_profile(engine.profile()) {
+            eprintln!("visa: {e}");
+        }
         signals::die_of(sig);
     }
     p.signals.raise(info);
@@ -326,11 +331,7 @@ fn new_engine(group: &Group) -> Engine {
 /// thread).
 fn finish(engine: &Engine, group: &Group) -> Result<(), String> {
     let opts = &group.options;
-    if let (Some(path), Some(mine)) = (&opts.profile, engine.profile()) {
-        let mut all = group.profile();
-        all.merge(mine);
-        group.symbols.write_profile(path, &all)?;
-    }
+    group.write_profile(engine.profile())?;
     if let Some(path) = &opts.stats_json {
         let json = crate::report::stats_json(engine).to_string();
         std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -427,6 +428,14 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
                 let nr = p.cpu.gpr[0];
                 if let Some(log) = engine.log().filter(|l| l.wants(crate::engine::LogItem::Int, p.cpu.rip)) {
                     log.write(&format!("int: system call {} ({nr})", syscall::name(nr).unwrap_or("unknown")));
+                }
+                // A fork's child profiles afresh, and execve writes the
+                // profile before the program is replaced: the process's
+                // counts so far go to the group first.
+                if syscall::PROCESS_CHANGES.contains(&nr)
+                    && let Some(mine) = engine.take_profile()
+                {
+                    p.group.add_profile(&mine);
                 }
                 if opts.max_insns.is_some() {
                     p.insns_left = Some(limit.saturating_sub(engine.process_stats().guest_insts));
