@@ -4,6 +4,8 @@
 //! memory, a watchpoint hit, detach; the guest then runs to its end.
 //! Needs `gdb` (`.ci/run` installs it); `VISA_NO_GDB=1` leaves it out.
 
+mod linux_run;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -84,26 +86,12 @@ fn bare_metal_guest() {
     }
 }
 
-/// Builds the test program, static and with symbols, once.
-fn watched_program() -> Option<PathBuf> {
-    let out = std::env::temp_dir().join(format!("visa-gdb-watched-{}", std::process::id()));
-    let built = Command::new("cc")
-        .args(["-static", "-O0", "-g", "-o"])
-        .arg(&out)
-        .arg(root().join("tests/gdb/watched.c"))
-        .status()
-        .ok()?;
-    built.success().then_some(out)
-}
-
 #[test]
 fn linux_program() {
     if skip() {
         return;
     }
-    let Some(prog) = watched_program() else {
-        panic!("cannot build tests/gdb/watched.c with cc -static");
-    };
+    let prog = linux_run::build_c_program("watched");
     let prog = prog.to_str().unwrap();
     for engine in ["interp", "tiered"] {
         let script = format!(
@@ -146,4 +134,37 @@ fn execve_ends_the_session() {
         assert_eq!(out, String::from_utf8_lossy(&native.stdout), "{engine}");
         assert_eq!(status, 9, "{engine}");
     }
+}
+
+/// Signals stop the guest and gdb hears of each (as ptrace reports a
+/// native process's): a handled SIGUSR1 (passed on by gdb, or discarded
+/// with `signal 0`), an ignored SIGUSR2, and a SIGSEGV nothing handles,
+/// which stops at the faulting line and then ends the program.
+#[test]
+fn signals_stop_the_guest() {
+    if skip() {
+        return;
+    }
+    let prog = linux_run::build_c_program("signalled");
+    let prog = prog.to_str().unwrap();
+    let cases = [("interp", "continue", "10"), ("tiered", "continue", "10"), ("tiered", "signal 0", "0")];
+    for (engine, after_usr1, handled) in cases {
+        let script = format!(
+            "set pagination off\nfile {prog}\ntarget remote 127.0.0.1:PORT\ncontinue\nprint handled\n{after_usr1}\n\
+             print handled\ncontinue\ncontinue\n"
+        );
+        let (gdb, out, status) = session(&["run", "--engine", engine, prog], &script);
+        let what = format!("{engine}, {after_usr1}");
+        assert!(gdb.contains("Program received signal SIGUSR1"), "{what}: {gdb}");
+        assert!(gdb.contains("$1 = 0"), "{what}: {gdb}");
+        assert!(gdb.contains("Program received signal SIGUSR2"), "{what}: {gdb}");
+        assert!(gdb.contains(&format!("$2 = {handled}")), "{what}: {gdb}");
+        assert!(gdb.contains("Program received signal SIGSEGV"), "{what}: {gdb}");
+        assert!(gdb.contains("signalled.c:19"), "{what}: {gdb}");
+        assert!(gdb.contains("Program terminated with signal SIGSEGV"), "{what}: {gdb}");
+        assert_eq!(out, format!("handled {handled}\n"), "{what}");
+        // visa dies of the guest's signal.
+        assert_eq!(status, -1, "{what}");
+    }
+    let _ = std::fs::remove_file(Path::new(prog));
 }

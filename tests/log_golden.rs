@@ -1,7 +1,12 @@
 //! Golden output of each `-d` item on small board guests: what the engine
 //! logs must not change unnoticed. The logs hold no host addresses or
 //! times, except the addresses of host routines compiled code calls, which
-//! are masked (`0xHOST`). Regenerate a golden with `VISA_BLESS=1`.
+//! are masked (`0xHOST`). Regenerate a golden with `VISA_BLESS=1`. Also
+//! `-d help`, the symbols logs and profiles name blocks by (board and
+//! user mode), and the signals `-d int` logs (test programs built with
+//! `cc` from `tests/gdb/`).
+
+mod linux_run;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -152,14 +157,7 @@ fn board_profile_and_logs_name_symbols() {
 /// the log and the profile. Needs `cc` and a static C library.
 #[test]
 fn user_mode_profile_and_logs_name_symbols() {
-    let prog = std::env::temp_dir().join(format!("visa-names-watched-{}", std::process::id()));
-    let built = Command::new("cc")
-        .args(["-static", "-O0", "-o"])
-        .arg(&prog)
-        .arg(root().join("tests/gdb/watched.c"))
-        .status()
-        .expect("cc runs (apt-get install gcc libc6-dev)");
-    assert!(built.success(), "cannot build tests/gdb/watched.c with cc -static");
+    let prog = linux_run::build_c_program("watched");
     let (log, profile) = log_and_profile(&["run", "--engine", "interp", prog.to_str().unwrap()], "run");
     let _ = std::fs::remove_file(&prog);
     let rows = profile_rows(&profile);
@@ -169,4 +167,34 @@ fn user_mode_profile_and_logs_name_symbols() {
     assert!(log.contains(&format!("in_asm: block {} <bump>\n", bump.0)), "{log}");
     // Three calls of bump.
     assert_eq!(log.matches(&format!("exec: {} <bump> ", bump.0)).count(), 3, "{log}");
+}
+
+/// `-d int` logs each signal the guest acts on: number, name, thread and
+/// what becomes of it (a handler, by name; ignored; the default action).
+#[test]
+fn int_logs_signals() {
+    let prog = linux_run::build_c_program("signalled");
+    for engine in ["interp", "tiered"] {
+        let log = std::env::temp_dir().join(format!("visa-signals-{}-{engine}.log", std::process::id()));
+        let out = Command::new(env!("CARGO_BIN_EXE_visa"))
+            .args(["run", "--engine", engine, "-d", "int", "-D", log.to_str().unwrap(), prog.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "handled 10\n", "{engine}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let _ = std::fs::remove_file(&log);
+        let signals: Vec<&str> = text.lines().filter(|l| l.starts_with("int: signal")).collect();
+        assert_eq!(signals.len(), 3, "{engine}: {text}");
+        let thread = signals[0].split(" to thread ").nth(1).unwrap().split(':').next().unwrap();
+        let want = [
+            "int: signal 10 (SIGUSR1) to thread T: handler 0x",
+            "int: signal 12 (SIGUSR2) to thread T: ignored",
+            "int: signal 11 (SIGSEGV) to thread T: default action, terminate",
+        ];
+        for (got, want) in signals.iter().zip(want) {
+            assert!(got.starts_with(&want.replace('T', thread)), "{engine}: {got}");
+        }
+        assert!(signals[0].ends_with(" <on_usr1>"), "{engine}: {}", signals[0]);
+    }
+    let _ = std::fs::remove_file(&prog);
 }

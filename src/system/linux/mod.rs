@@ -12,6 +12,7 @@ mod mm;
 mod process;
 mod procfs;
 mod signals;
+mod signames;
 mod stack;
 mod syscall;
 mod sysroot;
@@ -276,16 +277,25 @@ fn restart_interrupted(p: &mut Process, nr: u64) {
 /// Raises the signal for a fault. A fault whose signal is blocked, or
 /// that nothing handles, ends the process (with a report on stderr).
 fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
-    let info = fault::signal_for(p, &f);
+    let mut info = fault::signal_for(p, &f);
     let sig = info.signo;
     let blocked = p.signals.mask & (1 << (sig - 1)) != 0;
     if blocked || p.signals.handler(sig).is_none() {
+        // Under gdb the guest stops at the fault first; a signal gdb
+        // discards runs the instruction again, one it changes is raised.
+        let Some(decided) = signals::debugger_decides(p, sig) else { return };
+        if decided != sig {
+            info.signo = decided;
+            p.signals.raise(info);
+            return;
+        }
         eprintln!("{}", crate::report::crash(&f, &p.cpu, &p.mem, engine));
         // A crash's profile is wanted most of all.
         if let Err(e) = p.group.write_profile(engine.profile()) {
             eprintln!("visa: {e}");
         }
-        signals::die_of(sig);
+        signals::log_signal(p, sig, |_| "default action, terminate".into());
+        signals::die_of_signal(p, sig);
     }
     p.signals.raise(info);
 }
