@@ -833,9 +833,10 @@ impl Engine {
             if fits {
                 self.maybe_compile(mem, &t);
             }
+            // What the hooks note of the block (nothing when unobserved).
             let block_started = OBSERVED.then(Instant::now);
-            let insts_before = self.stats.guest_insts;
-            let compiled = fits && t.entry().is_some();
+            let insts_before = if OBSERVED { self.stats.guest_insts } else { 0 };
+            let compiled = OBSERVED && fits && t.entry().is_some();
             if OBSERVED && let Some(log) = &self.log {
                 log_block(log, cpu, &t, compiled);
             }
