@@ -30,7 +30,9 @@ pub struct ObserveArgs {
     /// Log only blocks whose guest address is in ADDR or ADDR-ADDR (inclusive).
     #[arg(long, value_name = "ADDR[-ADDR]", value_parser = parse_filter, requires = "log")]
     log_filter: Option<(u64, u64)>,
-    /// Write per-block execution counts, times and tiers to this file, hottest first.
+    /// Write per-block execution counts, times and tiers to this file, hottest
+    /// first (as JSON when its name ends in .json; a program the guest execs
+    /// or forks writes FILE.PID).
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
 }
