@@ -4,7 +4,8 @@
 # C code natively against the hosted runtime, and the static Linux
 # benchmark program (bench/bin/bench) that runs the same workloads as a
 # Linux process. The images and expected outputs are committed, so tests
-# need no toolchain; run this after changing a guest.
+# need no toolchain; run this after changing a guest. They keep their
+# symbol tables, so profiles, logs and gdb name guest functions.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -35,7 +36,6 @@ for g in "${WORKLOADS[@]}" "${SPECIAL[@]}"; do
     rt=(rt/start.S rt/rt_board.c rt/rt_common.c)
     if [[ " ${LOADED[*]} " == *" $g "* ]]; then rt+=(rt/rt_exit_loaded.c); fi
     $CC "${flags[@]}" ${EXTRA[$g]:-} "${LDFLAGS[@]}" -o "bin/$g.elf" "${rt[@]}" "src/$g.c"
-    strip "bin/$g.elf"
 done
 
 host=$(mktemp -d)
@@ -55,5 +55,4 @@ for g in "${BENCH[@]}"; do
 done
 mkdir -p bench/bin
 $CC -O2 -std=c11 -Wall -Wextra -Irt -static -o bench/bin/bench bench/main.c bench/strings.c rt/rt_common.c "${objs[@]}"
-strip bench/bin/bench
 ls -l bin bench/bin

@@ -114,14 +114,47 @@ pub fn stats_json(engine: &Engine) -> serde_json::Value {
     })
 }
 
+/// One block of a profile, as reports show it.
+struct ProfileRow {
+    addr: u64,
+    runs: u64,
+    guest_insts: u64,
+    time_s: f64,
+    /// Percent of all time in blocks.
+    share: f64,
+    tier: &'static str,
+    symbol: Option<String>,
+}
+
+/// The blocks of a profile, hottest first, and the time in all of them.
+fn profile_rows(profile: &crate::engine::Profile, symbol: &dyn Fn(u64) -> Option<String>) -> (Vec<ProfileRow>, f64) {
+    let blocks = profile.hottest();
+    let total: f64 = blocks.iter().map(|(_, b)| b.time.as_secs_f64()).sum();
+    let rows = blocks
+        .into_iter()
+        .map(|(addr, b)| {
+            let time_s = b.time.as_secs_f64();
+            ProfileRow {
+                addr,
+                runs: b.runs,
+                guest_insts: b.guest_insts,
+                time_s,
+                share: if total > 0.0 { 100.0 * time_s / total } else { 0.0 },
+                tier: b.tier(),
+                symbol: symbol(addr),
+            }
+        })
+        .collect();
+    (rows, total)
+}
+
 /// A per-block profile, hottest block first: runs, guest instructions,
 /// time (the share of all block time), tier and guest symbol.
 pub fn profile(profile: &crate::engine::Profile, symbol: &dyn Fn(u64) -> Option<String>) -> String {
-    let blocks = profile.hottest();
-    let total: f64 = blocks.iter().map(|(_, b)| b.time.as_secs_f64()).sum();
+    let (rows, total) = profile_rows(profile, symbol);
     let mut s = format!(
         "# visa profile: {} blocks, {:.3} s in blocks\n# {:>16} {:>12} {:>14} {:>10} {:>6}  {:<6} symbol\n",
-        blocks.len(),
+        rows.len(),
         total,
         "block",
         "runs",
@@ -130,17 +163,39 @@ pub fn profile(profile: &crate::engine::Profile, symbol: &dyn Fn(u64) -> Option<
         "%",
         "tier"
     );
-    for (addr, b) in blocks {
-        let t = b.time.as_secs_f64();
-        let share = if total > 0.0 { 100.0 * t / total } else { 0.0 };
+    for r in rows {
         s += &format!(
-            "  {addr:>#16x} {:>12} {:>14} {:>10.0} {share:>6.2}  {:<6} {}\n",
-            b.runs,
-            b.guest_insts,
-            t * 1e6,
-            b.tier(),
-            symbol(addr).unwrap_or_default()
+            "  {:>#16x} {:>12} {:>14} {:>10.0} {:>6.2}  {:<6} {}\n",
+            r.addr,
+            r.runs,
+            r.guest_insts,
+            r.time_s * 1e6,
+            r.share,
+            r.tier,
+            r.symbol.unwrap_or_default()
         );
     }
     s
+}
+
+/// The same profile as JSON: `{"total_s", "blocks": [{"addr" (hex),
+/// "symbol" (or null), "runs", "guest_insts", "time_s", "share" (percent),
+/// "tier"}]}`, hottest first.
+pub fn profile_json(profile: &crate::engine::Profile, symbol: &dyn Fn(u64) -> Option<String>) -> serde_json::Value {
+    let (rows, total) = profile_rows(profile, symbol);
+    let blocks: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "addr": format!("{:#x}", r.addr),
+                "symbol": r.symbol,
+                "runs": r.runs,
+                "guest_insts": r.guest_insts,
+                "time_s": r.time_s,
+                "share": r.share,
+                "tier": r.tier,
+            })
+        })
+        .collect();
+    serde_json::json!({ "total_s": total, "blocks": blocks })
 }

@@ -44,3 +44,41 @@ fn the_suite_gives_correct_results_under_every_engine() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `visa bench --hot N`: each engine's N hottest blocks of a workload, from
+/// a profiled run that must give the right result too, named by the
+/// benchmark program's symbols, in the table and the JSON report.
+#[test]
+fn hot_blocks_of_a_workload() {
+    let json = std::env::temp_dir().join(format!("visa-bench-hot-{}.json", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_visa"))
+        .args(["bench", "sieve", "--quick", "--no-qemu", "--no-native", "--engines", "interp,jit,tiered", "--hot", "3"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "visa bench failed:\n{table}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(table.contains("hottest blocks of sieve"), "{table}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    let sieve = &report["workloads"][0];
+    assert_eq!(sieve["hot_correct"], true);
+    for (engine, tier) in [("interp", &["interp"][..]), ("jit", &["jit"]), ("tiered", &["mixed", "jit", "interp"])] {
+        let blocks = sieve["hot"][engine].as_array().unwrap();
+        assert_eq!(blocks.len(), 3, "{engine}: {blocks:?}");
+        let shares: Vec<f64> = blocks.iter().map(|b| b["share"].as_f64().unwrap()).collect();
+        assert!(shares.windows(2).all(|w| w[0] >= w[1]), "{engine}: not hottest first: {shares:?}");
+        // The sieve's loops take nearly all its time.
+        assert!(shares.iter().sum::<f64>() > 80.0, "{engine}: {shares:?}");
+        for b in blocks {
+            let symbol = b["symbol"].as_str().unwrap();
+            assert!(symbol.starts_with("sieve_main+0x"), "{engine}: {b}");
+            assert!(tier.contains(&b["tier"].as_str().unwrap()), "{engine}: {b}");
+            assert!(b["runs"].as_u64().unwrap() > 100_000, "{engine}: {b}");
+            let addr = b["addr"].as_str().unwrap();
+            assert!(table.contains(addr) && table.contains(symbol), "{engine}: {table}");
+        }
+    }
+    assert_eq!(report["all_correct"], true);
+}

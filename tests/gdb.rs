@@ -4,6 +4,8 @@
 //! memory, a watchpoint hit, detach; the guest then runs to its end.
 //! Needs `gdb` (`.ci/run` installs it); `VISA_NO_GDB=1` leaves it out.
 
+mod linux_run;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -63,7 +65,7 @@ fn bare_metal_guest() {
     let image = root().join("guests/bin/sieve.elf");
     let expected = std::fs::read_to_string(root().join("guests/expected/sieve.out")).unwrap();
     for engine in ["interp", "tiered", "jit"] {
-        // 0x1001f8 is the sieve's inner loop; the guest has no symbols.
+        // 0x1001f8 is the sieve's inner loop (guest_main+0x48); gdb is given no file.
         let script = "set pagination off\ntarget remote 127.0.0.1:PORT\ninfo registers rip\n\
             break *0x1001f8\ncontinue\ninfo registers rip\nstepi\ninfo registers rip\n\
             x/2xw 0x100000\nset {int}0x7fff000 = 0x12345678\nx/1xw 0x7fff000\nprint $rsp\n\
@@ -84,26 +86,12 @@ fn bare_metal_guest() {
     }
 }
 
-/// Builds the test program, static and with symbols, once.
-fn watched_program() -> Option<PathBuf> {
-    let out = std::env::temp_dir().join(format!("visa-gdb-watched-{}", std::process::id()));
-    let built = Command::new("cc")
-        .args(["-static", "-O0", "-g", "-o"])
-        .arg(&out)
-        .arg(root().join("tests/gdb/watched.c"))
-        .status()
-        .ok()?;
-    built.success().then_some(out)
-}
-
 #[test]
 fn linux_program() {
     if skip() {
         return;
     }
-    let Some(prog) = watched_program() else {
-        panic!("cannot build tests/gdb/watched.c with cc -static");
-    };
+    let prog = linux_run::build_c_program("watched");
     let prog = prog.to_str().unwrap();
     for engine in ["interp", "tiered"] {
         let script = format!(
@@ -123,6 +111,60 @@ fn linux_program() {
         assert!(gdb.contains("detached"), "{engine}: {gdb}");
         assert_eq!(out, "counter 106\n", "{engine}");
         assert_eq!(status, 0, "{engine}");
+    }
+    let _ = std::fs::remove_file(Path::new(prog));
+}
+
+/// A program that execs: the stub is not carried over to the new program
+/// (as under qemu-user, gdb sees the connection close when the process
+/// execs), and its forked children run free of gdb; everything runs to
+/// the end as natively.
+#[test]
+fn execve_ends_the_session() {
+    if skip() {
+        return;
+    }
+    let vt = root().join("guests/linux/bin/vt");
+    let native = Command::new(&vt).arg("exec").output().unwrap();
+    assert_eq!(native.status.code(), Some(9));
+    for engine in ["interp", "tiered"] {
+        let script = "set pagination off\ntarget remote 127.0.0.1:PORT\ncontinue\n";
+        let (gdb, out, status) = session(&["run", "--engine", engine, vt.to_str().unwrap(), "exec"], script);
+        assert!(gdb.contains("Remote connection closed"), "{engine}: {gdb}");
+        assert_eq!(out, String::from_utf8_lossy(&native.stdout), "{engine}");
+        assert_eq!(status, 9, "{engine}");
+    }
+}
+
+/// Signals stop the guest and gdb hears of each (as ptrace reports a
+/// native process's): a handled SIGUSR1 (passed on by gdb, or discarded
+/// with `signal 0`), an ignored SIGUSR2, and a SIGSEGV nothing handles,
+/// which stops at the faulting line and then ends the program.
+#[test]
+fn signals_stop_the_guest() {
+    if skip() {
+        return;
+    }
+    let prog = linux_run::build_c_program("signalled");
+    let prog = prog.to_str().unwrap();
+    let cases = [("interp", "continue", "10"), ("tiered", "continue", "10"), ("tiered", "signal 0", "0")];
+    for (engine, after_usr1, handled) in cases {
+        let script = format!(
+            "set pagination off\nfile {prog}\ntarget remote 127.0.0.1:PORT\ncontinue\nprint handled\n{after_usr1}\n\
+             print handled\ncontinue\ncontinue\n"
+        );
+        let (gdb, out, status) = session(&["run", "--engine", engine, prog], &script);
+        let what = format!("{engine}, {after_usr1}");
+        assert!(gdb.contains("Program received signal SIGUSR1"), "{what}: {gdb}");
+        assert!(gdb.contains("$1 = 0"), "{what}: {gdb}");
+        assert!(gdb.contains("Program received signal SIGUSR2"), "{what}: {gdb}");
+        assert!(gdb.contains(&format!("$2 = {handled}")), "{what}: {gdb}");
+        assert!(gdb.contains("Program received signal SIGSEGV"), "{what}: {gdb}");
+        assert!(gdb.contains("signalled.c:19"), "{what}: {gdb}");
+        assert!(gdb.contains("Program terminated with signal SIGSEGV"), "{what}: {gdb}");
+        assert_eq!(out, format!("handled {handled}\n"), "{what}");
+        // visa dies of the guest's signal.
+        assert_eq!(status, -1, "{what}");
     }
     let _ = std::fs::remove_file(Path::new(prog));
 }

@@ -97,6 +97,62 @@ fn timeval(tv: libc::timeval) -> Duration {
 
 /// Runs `workload` repeated `repeat` times in `mode` and measures it.
 pub fn run_one(tools: &Tools, mode: &Mode, workload: &str, repeat: u32) -> Result<Sample, String> {
+    run_profiled(tools, mode, workload, repeat, None)
+}
+
+/// One of the hottest blocks of a workload (`visa bench --hot N`), from a
+/// profile of `visa run` (see `report::profile_json`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HotBlock {
+    /// Guest address, in hex.
+    pub addr: String,
+    /// `function+offset`, when the program has symbols.
+    pub symbol: Option<String>,
+    pub runs: u64,
+    /// Percent of the time in blocks (the dispatcher's clock).
+    pub share: f64,
+    /// `interp`, `jit` or `mixed`.
+    pub tier: String,
+}
+
+/// Runs `workload` repeated `repeat` times under visa's `engine` with a
+/// profile (`--profile`, which gives up linked compiled code, so it is not
+/// a timed run) and returns the run and its `n` hottest blocks.
+pub fn hottest(
+    tools: &Tools,
+    engine: &'static str,
+    workload: &str,
+    repeat: u32,
+    n: usize,
+) -> Result<(Sample, Vec<HotBlock>), String> {
+    let file = std::env::temp_dir().join(format!("visa-bench-{}-{workload}-{engine}.profile.json", std::process::id()));
+    let sample = run_profiled(tools, &Mode::Visa(engine), workload, repeat, Some(&file))?;
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{workload} under {engine}: no profile ({e})"));
+    let _ = std::fs::remove_file(&file);
+    let json: serde_json::Value = serde_json::from_str(&text?).map_err(|e| format!("{workload}: bad profile: {e}"))?;
+    let blocks = json["blocks"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let hot = blocks
+        .iter()
+        .take(n)
+        .map(|b| HotBlock {
+            addr: b["addr"].as_str().unwrap_or_default().to_string(),
+            symbol: b["symbol"].as_str().map(str::to_string),
+            runs: b["runs"].as_u64().unwrap_or_default(),
+            share: b["share"].as_f64().unwrap_or_default(),
+            tier: b["tier"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect();
+    Ok((sample, hot))
+}
+
+/// `run_one`, writing visa's per-block profile to `profile` when given.
+fn run_profiled(
+    tools: &Tools,
+    mode: &Mode,
+    workload: &str,
+    repeat: u32,
+    profile: Option<&Path>,
+) -> Result<Sample, String> {
     let stats_file = std::env::temp_dir().join(format!("visa-bench-{}-{workload}.json", std::process::id()));
     let program = tools.program.as_os_str();
     let mut cmd = match mode {
@@ -108,7 +164,11 @@ pub fn run_one(tools: &Tools, mode: &Mode, workload: &str, repeat: u32) -> Resul
         }
         Mode::Visa(engine) => {
             let mut c = Command::new(&tools.visa);
-            c.args(["run", "--engine", engine, "--stats-json"]).arg(&stats_file).arg("--").arg(program);
+            c.args(["run", "--engine", engine, "--stats-json"]).arg(&stats_file);
+            if let Some(file) = profile {
+                c.arg("--profile").arg(file);
+            }
+            c.arg("--").arg(program);
             c
         }
     };

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Mode, Sample, Workload};
+use super::{HotBlock, Mode, Sample, Workload};
 
 /// Every sample of one workload, by mode (in `Results::modes` order).
 pub struct WorkloadResult {
@@ -13,6 +13,16 @@ pub struct WorkloadResult {
     /// Repetitions inside each process.
     pub repeat: u32,
     pub samples: Vec<Vec<Sample>>,
+    /// The hottest blocks under each engine profiled (`--hot`), and
+    /// whether that run gave the reference result.
+    pub hot: Vec<Hot>,
+}
+
+/// The hottest blocks of one workload under one engine.
+pub struct Hot {
+    pub engine: &'static str,
+    pub blocks: Vec<HotBlock>,
+    pub run: Sample,
 }
 
 pub struct Results {
@@ -54,8 +64,17 @@ impl WorkloadResult {
 
     /// Did every run of a mode exit 0 with the reference output?
     pub fn correct(&self, modes: &[Mode], mode: usize) -> bool {
-        let reference = self.reference(modes);
-        self.samples[mode].iter().all(|s| s.status == 0 && Some(s.stdout.as_slice()) == reference)
+        self.samples[mode].iter().all(|s| self.matches(modes, s))
+    }
+
+    /// Did a run exit 0 with the reference output?
+    fn matches(&self, modes: &[Mode], s: &Sample) -> bool {
+        s.status == 0 && Some(s.stdout.as_slice()) == self.reference(modes)
+    }
+
+    /// Did the profiled runs (`--hot`) give the reference output?
+    fn hot_correct(&self, modes: &[Mode]) -> bool {
+        self.hot.iter().all(|h| self.matches(modes, &h.run))
     }
 
     /// `a`'s median time over `b`'s.
@@ -88,9 +107,12 @@ pub const RATIOS: &[(&str, &str, &str)] = &[
 ];
 
 impl Results {
-    /// True when every run of every mode gave the reference result.
+    /// True when every run of every mode, profiled ones included, gave the
+    /// reference result.
     pub fn all_correct(&self) -> bool {
-        self.workloads.iter().all(|w| (0..self.modes.len()).all(|m| w.correct(&self.modes, m)))
+        self.workloads
+            .iter()
+            .all(|w| (0..self.modes.len()).all(|m| w.correct(&self.modes, m)) && w.hot_correct(&self.modes))
     }
 
     /// Ratios that can be computed from the modes run.
@@ -145,6 +167,30 @@ impl Results {
         }
         for engine in ["tiered", "jit", "interp"].into_iter().filter(|l| labels.contains(l)) {
             out += &self.engine_table(engine);
+        }
+        out + &self.hot_table()
+    }
+
+    /// The hottest blocks of each workload under each engine (`--hot`).
+    fn hot_table(&self) -> String {
+        let mut out = String::new();
+        for w in self.workloads.iter().filter(|w| !w.hot.is_empty()) {
+            let mark = if w.hot_correct(&self.modes) { "" } else { " (wrong output!)" };
+            out += &format!("\nhottest blocks of {}, from one profiled run{mark}\n", w.workload.name);
+            out += &format!("  {:<8}{:>12}{:>12}{:>8}  {:<7}symbol\n", "engine", "block", "runs", "time %", "tier");
+            for h in &w.hot {
+                for b in &h.blocks {
+                    out += &format!(
+                        "  {:<8}{:>12}{:>12}{:>8.1}  {:<7}{}\n",
+                        h.engine,
+                        b.addr,
+                        b.runs,
+                        b.share,
+                        b.tier,
+                        b.symbol.as_deref().unwrap_or("")
+                    );
+                }
+            }
         }
         out
     }
@@ -210,12 +256,31 @@ impl Results {
                     .iter()
                     .map(|(name, a, b)| (name.to_string(), serde_json::json!(w.ratio(&self.modes, a, b))))
                     .collect();
+                let hot: serde_json::Map<String, serde_json::Value> = w
+                    .hot
+                    .iter()
+                    .map(|h| {
+                        let blocks: Vec<serde_json::Value> = h
+                            .blocks
+                            .iter()
+                            .map(|b| {
+                                serde_json::json!({
+                                    "addr": b.addr, "symbol": b.symbol, "runs": b.runs,
+                                    "share": b.share, "tier": b.tier,
+                                })
+                            })
+                            .collect();
+                        (h.engine.to_string(), serde_json::Value::from(blocks))
+                    })
+                    .collect();
                 serde_json::json!({
                     "name": w.workload.name,
                     "about": w.workload.about,
                     "repeat": w.repeat,
                     "modes": per_mode,
                     "ratios": ratios,
+                    "hot": hot,
+                    "hot_correct": w.hot_correct(&self.modes),
                 })
             })
             .collect();
@@ -269,6 +334,7 @@ mod tests {
                     vec![sample(200, "ok"), sample(220, "ok"), sample(210, "ok")],
                     vec![sample(20, "ok"), sample(21, "bad"), sample(22, "ok")],
                 ],
+                hot: Vec::new(),
             }],
         };
         let w = &results.workloads[0];

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use visa::bench::report::{Results, WorkloadResult};
+use visa::bench::report::{Hot, Results, WorkloadResult};
 use visa::bench::{self, Mode, SUITE, Tools};
 
 #[derive(Args)]
@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Write a chart of the times relative to native as SVG to this file.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// Show each workload's N hottest guest blocks under each engine, from
+    /// one more run with a profile (not timed).
+    #[arg(long, value_name = "N")]
+    hot: Option<usize>,
 }
 
 pub fn bench(args: BenchArgs) -> Result<i32, String> {
@@ -98,6 +102,7 @@ pub fn bench(args: BenchArgs) -> Result<i32, String> {
                 workload: *w,
                 repeat: if args.quick { 1 } else { w.repeat },
                 samples: vec![Vec::new(); modes.len()],
+                hot: Vec::new(),
             })
             .collect(),
         modes,
@@ -117,6 +122,17 @@ pub fn bench(args: BenchArgs) -> Result<i32, String> {
                 let sample = bench::run_one(&tools, mode, w.workload.name, w.repeat)?;
                 w.samples[m].push(sample);
                 progress.inc(1);
+            }
+        }
+    }
+    if let Some(n) = args.hot {
+        let engines: Vec<&'static str> =
+            results.modes.iter().filter_map(|m| if let Mode::Visa(e) = m { Some(*e) } else { None }).collect();
+        for w in results.workloads.iter_mut() {
+            for engine in &engines {
+                progress.set_message(format!("profiling {} under {engine}", w.workload.name));
+                let (run, blocks) = bench::hottest(&tools, engine, w.workload.name, w.repeat, n)?;
+                w.hot.push(Hot { engine, blocks, run });
             }
         }
     }

@@ -145,10 +145,14 @@ fn stdin_input() -> Input {
 pub fn boot(args: BootArgs) -> Result<i32, String> {
     let mut mem = GuestMemory::new(args.ram).map_err(|e| format!("cannot reserve {} bytes of RAM: {e}", args.ram))?;
     let mut entry = None;
+    let mut symbols = Symbols::default();
     if let Some(image) = &args.image {
         let bytes = visa::machine::read_image(image)?;
         entry = Some(board::load_elf(&mut mem, &bytes).map_err(|e| format!("{}: {e}", image.display()))?);
+        // The board runs identity-mapped: code is where its symbols say.
+        symbols = Symbols::of_elf(&bytes, 0);
     }
+    let symbols = std::sync::Arc::new(symbols);
     for (file, addr) in &args.loads {
         board::load_raw(&mut mem, *addr, &visa::machine::read_image(file)?)
             .map_err(|e| format!("{}: {e}", file.display()))?;
@@ -162,17 +166,12 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }
-    args.observe.apply(&mut engine)?;
+    args.observe.apply(&mut engine, &symbols)?;
     let debugger = args.observe.gdb().map(|(port, wait)| Debugger::listen(port, wait, &mem)).transpose()?;
     let limit = args.max_insns.unwrap_or(u64::MAX);
     let ending = board::run_debugged(&mut engine, &mut cpu, &mut mem, &mut board, limit, debugger.as_deref());
-    if let (Some(path), Some(profile)) = (args.observe.profile(), engine.profile()) {
-        let symbols = match &args.image {
-            Some(image) => Symbols::of_elf(&visa::machine::read_image(image)?, 0),
-            None => Symbols::default(),
-        };
-        let report = visa::report::profile(profile, &|a| symbols.name(a));
-        std::fs::write(path, report).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let (Some(path), Some(profile)) = (args.observe.profile()?, engine.profile()) {
+        symbols.write_profile(&path, profile)?;
     }
     if let Ending::Crashed(fault) = &ending {
         eprintln!("{}", visa::report::crash(fault, &cpu, &mem, &engine));

@@ -83,6 +83,9 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     if args.perf_map {
         exec_prefix.push(cstr("--perf-map"));
     }
+    for arg in args.observe.exec_args()? {
+        exec_prefix.push(CString::new(arg.as_bytes()).map_err(|_| "NUL in an option")?);
+    }
     let sysroot = visa::system::linux::Sysroot::choose(args.sysroot.as_deref())?;
     if let Some(dir) = sysroot.dir() {
         exec_prefix.push(cstr("--sysroot"));
@@ -101,7 +104,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         sysroot,
         gdb: args.observe.gdb(),
         log: args.observe.log()?,
-        profile: args.observe.profile().cloned(),
+        profile: args.observe.profile()?,
         cpu: args.cpu,
     };
     let program = PathBuf::from(&args.command[0]);

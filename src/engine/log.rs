@@ -1,7 +1,9 @@
 //! Execution logs (`-d LIST`): what the engine writes as it translates,
 //! compiles and runs, item by item, optionally limited to a range of guest
 //! code. The log is shared by the engines of one process (guest threads),
-//! so lines of different threads never interleave within a line.
+//! so lines of different threads never interleave within a line. A system
+//! that knows the guest's symbols gives the log a namer, and each block
+//! address is then followed by `<function+offset>`.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -72,17 +74,36 @@ pub fn parse_filter(s: &str) -> Result<(u64, u64), String> {
     Ok((lo, hi))
 }
 
+/// Names guest code: `function+offset` for an address, if known.
+pub type Namer = Arc<dyn Fn(u64) -> Option<String> + Send + Sync>;
+
 /// An execution log: which items, for which guest code, written where.
 #[derive(Clone)]
 pub struct Log {
     items: u16,
     filter: Option<(u64, u64)>,
     out: Arc<Mutex<Box<dyn Write + Send>>>,
+    namer: Option<Namer>,
 }
 
 impl Log {
     pub fn new(items: &[LogItem], filter: Option<(u64, u64)>, out: Box<dyn Write + Send>) -> Log {
-        Log { items: items.iter().fold(0, |acc, i| acc | i.bit()), filter, out: Arc::new(Mutex::new(out)) }
+        let items = items.iter().fold(0, |acc, i| acc | i.bit());
+        Log { items, filter, out: Arc::new(Mutex::new(out)), namer: None }
+    }
+
+    /// The same log (same items and output), naming guest code with `namer`.
+    pub fn naming(&self, namer: Namer) -> Log {
+        Log { namer: Some(namer), ..self.clone() }
+    }
+
+    /// A guest address as log lines show it: `0x401000`, or
+    /// `0x401000 <main+0x10>` when the namer knows it.
+    pub fn at(&self, addr: u64) -> String {
+        match self.namer.as_ref().and_then(|n| n(addr)) {
+            Some(name) => format!("{addr:#x} <{name}>"),
+            None => format!("{addr:#x}"),
+        }
     }
 
     /// Whether any of `items` is logged.

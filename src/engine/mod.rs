@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use cache::Front;
 pub use cache::{Cache, Key, Translation};
 pub use debug::{DebugEvent, DebugPoints, Watch};
-pub use log::{LOG_ITEMS, Log, LogItem, parse_filter, parse_items};
+pub use log::{LOG_ITEMS, Log, LogItem, Namer, parse_filter, parse_items};
 pub use profile::{BlockProfile, Profile};
 use shared::Presence;
 pub use shared::{DEFAULT_TB_SIZE, ForkHold, Shared, TB_SIZE_RANGE};
@@ -264,7 +264,7 @@ fn log_translation(
     let addr = lifted.block.addr;
     let mut text = String::new();
     if log.wants(LogItem::InAsm, addr) {
-        text += &format!("in_asm: block {addr:#x}\n");
+        text += &format!("in_asm: block {}\n", log.at(addr));
         for &(at, len) in &lifted.ranges {
             for line in frontend.disassemble(mem, at, len) {
                 text += &format!("  {line}\n");
@@ -273,10 +273,10 @@ fn log_translation(
     }
     let env = frontend.env();
     if log.wants(LogItem::Visa, addr) {
-        text += &format!("visa: block {addr:#x}\n{}\n", crate::visa::text::print_block(env, &lifted.block));
+        text += &format!("visa: block {}\n{}\n", log.at(addr), crate::visa::text::print_block(env, &lifted.block));
     }
     if log.wants(LogItem::Opt, addr) {
-        text += &format!("opt: block {addr:#x}\n{}\n", crate::visa::text::print_block(env, optimized));
+        text += &format!("opt: block {}\n{}\n", log.at(addr), crate::visa::text::print_block(env, optimized));
     }
     if !text.is_empty() {
         log.write(&text);
@@ -481,7 +481,7 @@ impl Engine {
             }
             Err(e) => {
                 if let Some(log) = self.log.as_ref().filter(|l| l.wants(LogItem::Tier, t.addr)) {
-                    log.write(&format!("tier: block {:#x} left interpreted ({e})", t.addr));
+                    log.write(&format!("tier: block {} left interpreted ({e})", log.at(t.addr)));
                 }
                 self.stats.jit_failed += 1;
                 t.jit_failed.store(true, Ordering::Relaxed);
@@ -494,17 +494,17 @@ impl Engine {
     fn log_compiled(&self, log: &Log, block: Option<&crate::visa::Block>, addr: u64, why: &str, size: usize) {
         let mut text = String::new();
         if log.wants(LogItem::Tier, addr) {
-            text += &format!("tier: block {addr:#x} compiled {why} ({size} bytes of host code)\n");
+            text += &format!("tier: block {} compiled {why} ({size} bytes of host code)\n", log.at(addr));
         }
         let env = self.frontend.env();
         if let Some(block) = block {
             if log.wants(LogItem::Clif, addr) {
                 let clif = crate::jit::clif_text(env, block, self.protected).unwrap_or_else(|e| e.to_string());
-                text += &format!("clif: block {addr:#x}\n{clif}\n");
+                text += &format!("clif: block {}\n{clif}\n", log.at(addr));
             }
             if log.wants(LogItem::OutAsm, addr) {
                 let code = crate::jit::disassemble(env, block, self.protected).unwrap_or_else(|e| e.to_string());
-                text += &format!("out_asm: block {addr:#x}\n{code}\n");
+                text += &format!("out_asm: block {}\n{code}\n", log.at(addr));
             }
         }
         if !text.is_empty() {
@@ -530,6 +530,12 @@ impl Engine {
     /// The blocks run since `enable_profile`.
     pub fn profile(&self) -> Option<&Profile> {
         self.profile.as_ref()
+    }
+
+    /// The blocks run since `enable_profile` or the last `take_profile`;
+    /// counting starts again from nothing.
+    pub fn take_profile(&mut self) -> Option<Profile> {
+        self.profile.as_mut().map(std::mem::take)
     }
 
     /// Stops for the breakpoints and watchpoints in `points` from now on.
@@ -827,9 +833,10 @@ impl Engine {
             if fits {
                 self.maybe_compile(mem, &t);
             }
+            // What the hooks note of the block (nothing when unobserved).
             let block_started = OBSERVED.then(Instant::now);
-            let insts_before = self.stats.guest_insts;
-            let compiled = fits && t.entry().is_some();
+            let insts_before = if OBSERVED { self.stats.guest_insts } else { 0 };
+            let compiled = OBSERVED && fits && t.entry().is_some();
             if OBSERVED && let Some(log) = &self.log {
                 log_block(log, cpu, &t, compiled);
             }
@@ -904,10 +911,10 @@ fn log_block(log: &Log, cpu: &CpuState, t: &Translation, compiled: bool) {
     let mut text = String::new();
     if log.wants(LogItem::Exec, addr) {
         let tier = if compiled { "jit" } else { "interp" };
-        text += &format!("exec: {addr:#x} {} insts {tier}\n", t.guest_insts);
+        text += &format!("exec: {} {} insts {tier}\n", log.at(addr), t.guest_insts);
     }
     if log.wants(LogItem::Cpu, addr) {
-        text += &format!("cpu: {addr:#x}\n{}\n", cpu_lines(cpu));
+        text += &format!("cpu: {}\n{}\n", log.at(addr), cpu_lines(cpu));
     }
     if !text.is_empty() {
         log.write(&text);
@@ -928,11 +935,11 @@ pub fn cpu_lines(cpu: &CpuState) -> String {
 fn log_stop(log: &Log, stop: &Stop, cpu: &CpuState) {
     let line = match stop {
         Stop::Fault(f) => match f.addr {
-            Some(a) => format!("int: {} at {:#x}, address {a:#x}", f.name(), f.rip),
-            None => format!("int: {} at {:#x}", f.name(), f.rip),
+            Some(a) => format!("int: {} at {}, address {a:#x}", f.name(), log.at(f.rip)),
+            None => format!("int: {} at {}", f.name(), log.at(f.rip)),
         },
-        Stop::Exit(reason) => format!("int: {reason:?} exit, resuming at {:#x}", cpu.rip),
-        Stop::Debug(event) => format!("int: debugger {event:?} at {:#x}", cpu.rip),
+        Stop::Exit(reason) => format!("int: {reason:?} exit, resuming at {}", log.at(cpu.rip)),
+        Stop::Debug(event) => format!("int: debugger {event:?} at {}", log.at(cpu.rip)),
         Stop::Budget | Stop::Requested | Stop::Interrupted => return,
     };
     log.write(&line);

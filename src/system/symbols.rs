@@ -1,7 +1,13 @@
 //! Guest symbols from an ELF image's symbol table, to name guest code in
-//! profiles: functions by address, with the offset into them.
+//! profiles and execution logs: functions by address, with the offset into
+//! them. Both systems name their guest's code through this.
 
-use object::{Object, ObjectKind, ObjectSymbol, SymbolKind};
+use std::path::Path;
+use std::sync::Arc;
+
+use object::{Object, ObjectKind, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
+
+use crate::engine::{Log, Namer, Profile};
 
 /// Function symbols, sorted by address.
 #[derive(Clone, Debug, Default)]
@@ -17,7 +23,7 @@ impl Symbols {
         let bias = if file.kind() == ObjectKind::Dynamic { pie_base } else { 0 };
         let mut funcs: Vec<(u64, u64, String)> = file
             .symbols()
-            .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+            .filter(|s| s.address() != 0 && is_code(&file, s))
             .filter_map(|s| Some((s.address() + bias, s.size(), s.name().ok()?.to_string())))
             .collect();
         funcs.sort();
@@ -34,5 +40,39 @@ impl Symbols {
             return None;
         }
         Some(if off == 0 { name.clone() } else { format!("{name}+{off:#x}") })
+    }
+
+    /// `log`, naming guest code by these symbols (when there are any).
+    pub fn name_in(self: &Arc<Self>, log: Log) -> Log {
+        if self.funcs.is_empty() {
+            return log;
+        }
+        let symbols = self.clone();
+        let namer: Namer = Arc::new(move |addr| symbols.name(addr));
+        log.naming(namer)
+    }
+
+    /// Writes `profile` (`--profile`) to `path`, each block named by these
+    /// symbols: as JSON when the file's name ends in `.json`, else as text.
+    pub fn write_profile(&self, path: &Path, profile: &Profile) -> Result<(), String> {
+        let name = |addr| self.name(addr);
+        let report = match path.extension() {
+            Some(ext) if ext == "json" => crate::report::profile_json(profile, &name).to_string(),
+            _ => crate::report::profile(profile, &name),
+        };
+        std::fs::write(path, report).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// A function, or an untyped label in code (an assembly entry point such
+/// as `_start`).
+fn is_code(file: &object::File, s: &object::Symbol) -> bool {
+    let in_text = || {
+        s.section_index().and_then(|i| file.section_by_index(i).ok()).is_some_and(|sec| sec.kind() == SectionKind::Text)
+    };
+    match s.kind() {
+        SymbolKind::Text => true,
+        SymbolKind::Unknown => s.is_global() && in_text(),
+        _ => false,
     }
 }

@@ -180,3 +180,19 @@ pub fn vtv3() -> PathBuf {
 pub fn vtthreads() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtthreads")
 }
+
+/// Builds `tests/gdb/NAME.c` static, with debugging information, into a
+/// program of this test process (`cc` and a static C library are needed:
+/// `.ci/run` installs them).
+pub fn build_c_program(name: &str) -> PathBuf {
+    let out = std::env::temp_dir().join(format!("visa-{name}-{}", std::process::id()));
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gdb").join(format!("{name}.c"));
+    let built = Command::new("cc")
+        .args(["-static", "-O0", "-g", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cc (apt-get install gcc libc6-dev): {e}"));
+    assert!(built.success(), "cannot build {} with cc -static", source.display());
+    out
+}

@@ -18,7 +18,8 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use gdbstub::common::{Signal, Tid};
+pub use gdbstub::common::Signal;
+use gdbstub::common::Tid;
 use gdbstub::conn::ConnectionExt;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::{GdbStub, MultiThreadStopReason};
@@ -44,6 +45,8 @@ enum Event {
     Watch(u64),
     Stepped,
     CtrlC,
+    /// A signal is about to be delivered to the thread.
+    Signal(Signal),
 }
 
 /// What the stub shares with the guest threads.
@@ -82,6 +85,8 @@ struct Control {
     detached: bool,
     /// gdb is connected.
     connected: bool,
+    /// The signals gdb resumed threads with, after a stop.
+    resume_signals: BTreeMap<usize, Signal>,
 }
 
 type Machine = GdbStubStateMachine<'static, GuestTarget, TcpStream>;
@@ -111,7 +116,13 @@ impl Debugger {
             resumed: Condvar::new(),
             ctrl_c: AtomicBool::new(false),
         });
-        let target = GuestTarget { shared: shared.clone(), mem: mem.share(), actions: BTreeMap::new(), locked: false };
+        let target = GuestTarget {
+            shared: shared.clone(),
+            mem: mem.share(),
+            actions: BTreeMap::new(),
+            signals: BTreeMap::new(),
+            locked: false,
+        };
         let dbg = Arc::new(Debugger { shared, session: Mutex::new(Session { machine: None, target }) });
         eprintln!("visa: waiting for gdb on 127.0.0.1:{port}");
         if wait {
@@ -214,6 +225,34 @@ impl Debugger {
         consumed
     }
 
+    /// Whether gdb is connected and debugging this process.
+    pub fn serving(&self) -> bool {
+        let c = self.shared.control();
+        c.connected && !c.detached
+    }
+
+    /// In a forked child: the child runs free of gdb, which goes on
+    /// debugging the parent over the connection they share (as under
+    /// qemu-user); nothing stops the child.
+    pub fn forget_in_child(&self) {
+        self.shared.points.clear();
+        let mut c = self.shared.control();
+        c.detached = true;
+        c.halted = false;
+    }
+
+    /// Before a signal is delivered to thread `tid`: the guest stops and
+    /// gdb hears of the signal (gdb's numbering), and the thread goes on
+    /// when gdb resumes it. Returns the signal gdb resumed it with: the
+    /// same one (gdb passes it), another, or none (gdb discards it).
+    pub fn signal(&self, tid: usize, signal: Signal, cpu: &mut CpuState) -> Option<Signal> {
+        if !self.serving() {
+            return Some(signal);
+        }
+        self.stop(tid, Event::Signal(signal), cpu);
+        self.shared.control().resume_signals.remove(&tid)
+    }
+
     /// A thread has ended: gdb no longer lists it.
     pub fn thread_gone(&self, tid: usize) {
         self.shared.threads().remove(&tid);
@@ -250,6 +289,7 @@ impl Debugger {
             Event::Breakpoint => Some(MultiThreadStopReason::SwBreak(thread)),
             Event::Watch(addr) => Some(MultiThreadStopReason::Watch { tid: thread, kind: WatchKind::Write, addr }),
             Event::Stepped => Some(MultiThreadStopReason::DoneStep),
+            Event::Signal(signal) => Some(MultiThreadStopReason::SignalWithThread { tid: thread, signal }),
             Event::CtrlC | Event::Attached => None,
         };
         let mut m = machine.take();
@@ -295,6 +335,7 @@ impl Debugger {
         }
         c.halted = false;
         c.actions = Some(std::mem::take(&mut target.actions));
+        c.resume_signals = std::mem::take(&mut target.signals);
         c.locked = target.locked;
         if let Some(saved) = self.shared.threads().get(&tid) {
             *cpu = saved.clone();

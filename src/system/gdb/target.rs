@@ -30,6 +30,8 @@ pub struct GuestTarget {
     pub mem: GuestMemory,
     /// The actions of the resume gdb is asking for.
     pub actions: BTreeMap<usize, Action>,
+    /// The signals it resumes threads with.
+    pub signals: BTreeMap<usize, Signal>,
     /// Only the threads with an action run (gdb's scheduler locking);
     /// otherwise the others continue.
     pub locked: bool,
@@ -37,6 +39,16 @@ pub struct GuestTarget {
 
 fn tid_key(tid: Tid) -> usize {
     tid.get()
+}
+
+impl GuestTarget {
+    /// Notes a thread's resume action and the signal it resumes with.
+    fn resume(&mut self, tid: Tid, action: Action, signal: Option<Signal>) {
+        self.actions.insert(tid_key(tid), action);
+        if let Some(signal) = signal {
+            self.signals.insert(tid_key(tid), signal);
+        }
+    }
 }
 
 impl Target for GuestTarget {
@@ -109,12 +121,13 @@ impl MultiThreadResume for GuestTarget {
 
     fn clear_resume_actions(&mut self) -> Result<(), String> {
         self.actions.clear();
+        self.signals.clear();
         self.locked = false;
         Ok(())
     }
 
-    fn set_resume_action_continue(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), String> {
-        self.actions.insert(tid_key(tid), Action::Continue);
+    fn set_resume_action_continue(&mut self, tid: Tid, signal: Option<Signal>) -> Result<(), String> {
+        self.resume(tid, Action::Continue, signal);
         Ok(())
     }
 
@@ -135,8 +148,8 @@ impl MultiThreadSchedulerLocking for GuestTarget {
 }
 
 impl MultiThreadSingleStep for GuestTarget {
-    fn set_resume_action_step(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), String> {
-        self.actions.insert(tid_key(tid), Action::Step);
+    fn set_resume_action_step(&mut self, tid: Tid, signal: Option<Signal>) -> Result<(), String> {
+        self.resume(tid, Action::Step, signal);
         Ok(())
     }
 }

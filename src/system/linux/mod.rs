@@ -13,6 +13,7 @@ mod process;
 mod procfs;
 mod signalfd;
 mod signals;
+mod signames;
 mod stack;
 mod syscall;
 mod sysroot;
@@ -51,8 +52,9 @@ pub struct Options {
     /// The guest's argv[0] (default: the program path as given).
     pub argv0: Option<Vec<u8>>,
     /// How visa runs a program the guest execs: visa's path and its options
-    /// (all but `--max-insns`, which becomes the instructions left), before
-    /// `--argv0 NAME -- PROGRAM ARGS`.
+    /// (all but `--max-insns`, which becomes the instructions left,
+    /// `--profile`, which becomes a file of the program's own, and `--gdb`,
+    /// which is not carried over), before `--argv0 NAME -- PROGRAM ARGS`.
     pub exec_prefix: Vec<CString>,
     /// Stop after exactly this many guest instructions (status 124).
     pub max_insns: Option<u64>,
@@ -234,12 +236,13 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
     let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp, opts.cpu)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let exe = std::fs::canonicalize(&path).unwrap_or(path.clone());
+    let symbols = Arc::new(crate::system::symbols::Symbols::of_elf(&file, PIE_BASE));
     Ok(Process {
         cpu,
         mem,
         space: Arc::new(Mutex::new(space)),
         signals: signals::SignalState::default(),
-        group: Group::new(opts.clone()),
+        group: Group::new(opts.clone(), symbols),
         leader: true,
         clear_tid: 0,
         strace: opts.strace,
@@ -276,12 +279,25 @@ fn restart_interrupted(p: &mut Process, nr: u64) {
 /// Raises the signal for a fault. A fault whose signal is blocked, or
 /// that nothing handles, ends the process (with a report on stderr).
 fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
-    let info = fault::signal_for(p, &f);
+    let mut info = fault::signal_for(p, &f);
     let sig = info.signo;
     let blocked = p.signals.mask & (1 << (sig - 1)) != 0;
     if blocked || p.signals.handler(sig).is_none() {
+        // Under gdb the guest stops at the fault first; a signal gdb
+        // discards runs the instruction again, one it changes is raised.
+        let Some(decided) = signals::debugger_decides(p, sig) else { return };
+        if decided != sig {
+            info.signo = decided;
+            p.signals.raise(info);
+            return;
+        }
         eprintln!("{}", crate::report::crash(&f, &p.cpu, &p.mem, engine));
-        signals::die_of(sig);
+        // A crash's profile is wanted most of all.
+        if let Err(e) = p.group.write_profile(engine.profile()) {
+            eprintln!("visa: {e}");
+        }
+        signals::log_signal(p, sig, |_| "default action, terminate".into());
+        signals::die_of_signal(p, sig);
     }
     p.signals.raise(info);
 }
@@ -305,7 +321,7 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
     let Some(status) = run_thread(&mut p, &mut engine) else {
         unreachable!("the first thread waits for the process to end")
     };
-    finish(&engine, &p.group, &p.exe)?;
+    finish(&engine, &p.group)?;
     Ok(status)
 }
 
@@ -325,17 +341,9 @@ fn new_engine(group: &Group) -> Engine {
 
 /// Writes the statistics the options ask for and the profile (of every
 /// thread).
-fn finish(engine: &Engine, group: &Group, exe: &[u8]) -> Result<(), String> {
+fn finish(engine: &Engine, group: &Group) -> Result<(), String> {
     let opts = &group.options;
-    if let (Some(path), Some(mine)) = (&opts.profile, engine.profile()) {
-        let mut all = group.profile();
-        all.merge(mine);
-        let exe = std::path::Path::new(std::ffi::OsStr::from_bytes(exe));
-        let symbols =
-            std::fs::read(exe).map(|b| crate::system::symbols::Symbols::of_elf(&b, PIE_BASE)).unwrap_or_default();
-        let report = crate::report::profile(&all, &|a| symbols.name(a));
-        std::fs::write(path, report).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
+    group.write_profile(engine.profile())?;
     if let Some(path) = &opts.stats_json {
         let json = crate::report::stats_json(engine).to_string();
         std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -366,7 +374,7 @@ pub(crate) fn spawn_thread(
         let _ = tx.send(tid);
         if let Some(status) = run_thread(&mut p, &mut engine) {
             // This thread ends the process.
-            if let Err(e) = finish(&engine, &p.group, &p.exe) {
+            if let Err(e) = finish(&engine, &p.group) {
                 eprintln!("visa: {e}");
             }
             std::process::exit(status);
@@ -432,6 +440,14 @@ fn run_thread(p: &mut Process, engine: &mut Engine) -> Option<i32> {
                 let nr = p.cpu.gpr[0];
                 if let Some(log) = engine.log().filter(|l| l.wants(crate::engine::LogItem::Int, p.cpu.rip)) {
                     log.write(&format!("int: system call {} ({nr})", syscall::name(nr).unwrap_or("unknown")));
+                }
+                // A fork's child profiles afresh, and execve writes the
+                // profile before the program is replaced: the process's
+                // counts so far go to the group first.
+                if syscall::PROCESS_CHANGES.contains(&nr)
+                    && let Some(mine) = engine.take_profile()
+                {
+                    p.group.add_profile(&mine);
                 }
                 if opts.max_insns.is_some() {
                     p.insns_left = Some(limit.saturating_sub(engine.process_stats().guest_insts));

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -16,6 +17,7 @@ use super::mm::AddressSpace;
 use super::signals::SignalState;
 use super::sysroot::Sysroot;
 use crate::machine::{CpuState, GuestMemory};
+use crate::system::symbols::Symbols;
 
 /// Longest path a syscall reads.
 pub const PATH_MAX: usize = 4096;
@@ -96,6 +98,10 @@ pub enum Exit {
 
 /// What the threads of a process share besides memory, address space and
 /// signals.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 pub struct Group {
     /// How the process runs.
     pub options: Options,
@@ -114,11 +120,20 @@ pub struct Group {
     profiles: std::sync::Mutex<crate::engine::Profile>,
     /// Each thread's robust futex list (set_robust_list), by tid.
     robust_lists: Mutex<HashMap<i32, u64>>,
+    /// The program's symbols, which its log and profile name code by.
+    pub symbols: Arc<Symbols>,
+    /// Where this process writes its profile (`--profile`; a forked
+    /// child's is its own).
+    profile_path: Mutex<Option<PathBuf>>,
 }
 
 impl Group {
-    pub fn new(options: Options) -> Arc<Group> {
+    /// A process running `options`, whose program has `symbols`.
+    pub fn new(mut options: Options, symbols: Arc<Symbols>) -> Arc<Group> {
+        options.log = options.log.map(|log| symbols.name_in(log));
         Arc::new(Group {
+            symbols,
+            profile_path: Mutex::new(options.profile.clone()),
             translations: crate::engine::Shared::new(options.engine, options.tb_size),
             options,
             live: AtomicUsize::new(1),
@@ -130,14 +145,38 @@ impl Group {
         })
     }
 
-    /// Adds an ended thread's profile to the process's.
-    pub fn add_profile(&self, p: &crate::engine::Profile) {
-        self.profiles.lock().unwrap_or_else(|e| e.into_inner()).merge(p);
+    /// The group of a vfork child: the same options and program, threads,
+    /// translations and a profile of its own (the child calls
+    /// `after_fork`, which names its profile file).
+    pub fn for_vfork_child(&self) -> Arc<Group> {
+        let group = Group::new(self.options.clone(), self.symbols.clone());
+        *lock(&group.profile_path) = lock(&self.profile_path).clone();
+        group
     }
 
-    /// The profiles of the threads that have ended.
-    pub fn profile(&self) -> crate::engine::Profile {
-        self.profiles.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Adds an ended thread's profile to the process's.
+    pub fn add_profile(&self, p: &crate::engine::Profile) {
+        lock(&self.profiles).merge(p);
+    }
+
+    /// Writes the process's profile, if one is asked for: the threads'
+    /// that have ended (or handed theirs over) and `running`'s.
+    pub fn write_profile(&self, running: Option<&crate::engine::Profile>) -> Result<(), String> {
+        let Some(path) = lock(&self.profile_path).clone() else { return Ok(()) };
+        let mut all = lock(&self.profiles).clone();
+        if let Some(mine) = running {
+            all.merge(mine);
+        }
+        self.symbols.write_profile(&path, &all)
+    }
+
+    /// The profile file of a program this process execs (`FILE.PID`, FILE
+    /// this process's): each program writes its own.
+    pub fn exec_profile_path(&self) -> Option<PathBuf> {
+        let path = lock(&self.profile_path).clone()?;
+        let mut name = path.into_os_string();
+        name.push(format!(".{}", std::process::id()));
+        Some(name.into())
     }
 
     /// A thread's exit (not the process's): the process's status if it
@@ -150,10 +189,14 @@ impl Group {
     }
 
     /// In a forked child: its one thread, which has no robust list (as a
-    /// new task on Linux).
+    /// new task on Linux), and a profile of its own from now on (in
+    /// `FILE.PID`).
     pub fn after_fork(&self) {
         self.live.store(1, Ordering::SeqCst);
         self.robust_lists().clear();
+        let own = self.exec_profile_path();
+        *lock(&self.profile_path) = own;
+        *lock(&self.profiles) = crate::engine::Profile::default();
     }
 
     fn robust_lists(&self) -> MutexGuard<'_, HashMap<i32, u64>> {

@@ -305,6 +305,11 @@ impl SignalState {
         lock(&self.process.threads).insert(tid, self.thread.clone());
     }
 
+    /// This thread's id.
+    pub fn tid(&self) -> i32 {
+        self.thread.tid.load(Ordering::SeqCst)
+    }
+
     /// Is `tid` a thread of this process?
     pub fn has_thread(&self, tid: i32) -> bool {
         lock(&self.process.threads).contains_key(&tid)
@@ -750,6 +755,36 @@ pub fn die_of(sig: i32) -> ! {
 
 // ---- delivery ----
 
+/// Before the guest acts on `sig` (this thread's): under `--gdb` the guest
+/// stops and gdb is told, as ptrace tells it of a native process's
+/// signals; gdb may pass the signal (the default for most), change it, or
+/// discard it (none).
+pub fn debugger_decides(p: &mut Process, sig: i32) -> Option<i32> {
+    let Some(d) = p.group.debugger.get().cloned() else { return Some(sig) };
+    let tid = p.signals.tid() as usize;
+    let resumed = d.signal(tid, super::signames::to_gdb(sig), &mut p.cpu)?;
+    Some(super::signames::from_gdb(resumed).unwrap_or(sig))
+}
+
+/// Writes the `int` line of a signal this thread acts on: its number,
+/// name, thread, and `what` becomes of it.
+pub fn log_signal(p: &Process, sig: i32, what: impl FnOnce(&crate::engine::Log) -> String) {
+    let log = p.group.options.log.as_ref();
+    if let Some(log) = log.filter(|l| l.wants(crate::engine::LogItem::Int, p.cpu.rip)) {
+        let name = super::signames::name(sig);
+        log.write(&format!("int: signal {sig} ({name}) to thread {}: {}", p.signals.tid(), what(log)));
+    }
+}
+
+/// Ends the process with `sig`'s default action; gdb, if attached, hears
+/// that the process was terminated by it.
+pub fn die_of_signal(p: &Process, sig: i32) -> ! {
+    if let Some(d) = p.group.debugger.get() {
+        d.ended(128 + sig, Some(super::signames::to_gdb(sig).0));
+    }
+    die_of(sig)
+}
+
 const UC_MCONTEXT: u64 = 40;
 const UC_SIGMASK: u64 = 296;
 const UC_SIZE: u64 = 304;
@@ -785,19 +820,31 @@ fn on_altstack(state: &SignalState, sp: u64) -> bool {
 pub fn deliver_pending(p: &mut Process) -> Result<(), Errno> {
     collect_host_signals(&mut p.signals);
     while let Some(sig) = p.signals.next() {
-        let Some(info) = p.signals.take(sig) else { continue };
+        let Some(mut info) = p.signals.take(sig) else { continue };
+        let Some(sig) = debugger_decides(p, sig) else {
+            log_signal(p, sig, |_| "discarded by gdb".into());
+            continue;
+        };
+        info.signo = sig;
         let action = p.signals.action(sig);
         match action.handler {
-            SIG_IGN if sig != SIGKILL => {}
+            SIG_IGN if sig != SIGKILL => log_signal(p, sig, |_| "ignored".into()),
             SIG_DFL => match default_action(sig) {
-                DefaultAction::Ignore => {}
+                DefaultAction::Ignore => log_signal(p, sig, |_| "default action, ignore".into()),
                 DefaultAction::Stop => {
+                    log_signal(p, sig, |_| "default action, stop".into());
                     // SAFETY: stopping ourselves, as the default action does.
                     unsafe { libc::raise(libc::SIGSTOP) };
                 }
-                DefaultAction::Terminate => die_of(sig),
+                DefaultAction::Terminate => {
+                    log_signal(p, sig, |_| "default action, terminate".into());
+                    die_of_signal(p, sig);
+                }
             },
-            _ => enter_handler(p, sig, info, action)?,
+            handler => {
+                log_signal(p, sig, |log| format!("handler {}", log.at(handler)));
+                enter_handler(p, sig, info, action)?;
+            }
         }
     }
     if let Some(mask) = p.signals.saved_mask.take() {

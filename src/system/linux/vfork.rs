@@ -18,7 +18,7 @@
 //! memory parent and child share.
 
 use super::errno::{EAGAIN, Errno, check};
-use super::process::{Group, Process};
+use super::process::Process;
 use super::signals;
 use crate::engine::Engine;
 
@@ -99,7 +99,7 @@ pub fn clone_vfork(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]
         cpu.fs_base = tls;
     }
     let clear_tid = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
-    let group = Group::new(p.group.options.clone());
+    let group = p.group.for_vfork_child();
     // Two engines run on one memory now: compiled code fences where the
     // host needs it.
     p.group.translations.going_threaded();
@@ -130,6 +130,7 @@ extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
     // while the child runs (see `clone_vfork`).
     let child = unsafe { &mut *(arg as *mut Child) };
     let p = &mut child.process;
+    p.group.after_fork();
     let pid = std::process::id();
     if child.flags & CLONE_CHILD_SETTID != 0 {
         let _ = p.write_u32(child.ctid, pid);
@@ -138,7 +139,7 @@ extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
         let _ = p.write_u32(child.ptid, pid);
     }
     let status = super::run_thread(p, &mut child.engine).unwrap_or(0);
-    if let Err(e) = super::finish(&child.engine, &p.group, &p.exe) {
+    if let Err(e) = super::finish(&child.engine, &p.group) {
         eprintln!("visa: {e}");
     }
     // SAFETY: ends this host process (the child) without running anything

@@ -43,6 +43,9 @@ pub type Handler = fn(&mut Process, [u64; 6]) -> Result<u64, Errno>;
 pub type Entry = (u64, &'static str, &'static [Arg], Handler);
 
 pub const RT_SIGRETURN: u64 = 15;
+/// clone, fork, vfork and execve: calls after which the process may be
+/// another (a child, or a new program).
+pub const PROCESS_CHANGES: [u64; 4] = [56, 57, 58, 59];
 
 fn table() -> &'static [Option<&'static Entry>] {
     static TABLE: OnceLock<Vec<Option<&'static Entry>>> = OnceLock::new();

@@ -129,6 +129,9 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
         p.signals.after_fork(signals);
         translations.child();
         p.group.after_fork();
+        if let Some(d) = p.group.debugger.get() {
+            d.forget_in_child();
+        }
         p.leader = true;
         code.child();
         drop(code);
@@ -253,6 +256,15 @@ fn execve(p: &mut Process, [path_at, argv_at, envp_at, ..]: [u64; 6]) -> Result<
         args.push(cstr(b"--max-insns")?);
         args.push(cstr(left.to_string().as_bytes())?);
     }
+    // Each program writes a profile of its own (FILE.PID); this one's is
+    // written now, before it is replaced.
+    if let Some(file) = p.group.exec_profile_path() {
+        if let Err(e) = p.group.write_profile(None) {
+            eprintln!("visa: {e}");
+        }
+        args.push(cstr(b"--profile")?);
+        args.push(cstr(file.as_os_str().as_bytes())?);
+    }
     let argv0 = argv.first().map_or(path.as_bytes().to_vec(), |a| a.clone());
     args.push(cstr(b"--argv0")?);
     args.push(cstr(&argv0)?);
@@ -266,6 +278,11 @@ fn execve(p: &mut Process, [path_at, argv_at, envp_at, ..]: [u64; 6]) -> Result<
     arg_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
+    if p.group.debugger.get().is_some_and(|d| d.serving()) {
+        // As under qemu-user: the new program runs without the stub, and
+        // gdb sees the connection close.
+        eprintln!("visa: execve {}: gdb is not carried over to the new program", path.to_string_lossy());
+    }
     super::super::signals::prepare_exec(&p.signals);
     let self_exe = c"/proc/self/exe";
     // SAFETY: NULL-terminated arrays of valid C strings.
