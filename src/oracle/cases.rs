@@ -526,7 +526,8 @@ pub fn case_for(code: Code, rng: &mut Rng) -> Option<Case> {
     if op.can_use_lock_prefix() && insn.op_kind(0) == OpKind::Memory && rng.chance(30) {
         insn.set_has_lock_prefix(true);
     }
-    super::setup::adjust(code, &mut insn, &mut regs, &mut data, mem_target, rng);
+    let case = super::setup::Case { code, insn: &mut insn, regs: &mut regs, data: &mut data, mem: mem_target, rng };
+    super::setup::adjust(case);
     let code_bytes = encode(insn, branch)?;
     let undefined_flags = super::setup::undefined_flags(&insn, &regs);
     Some(Case { code: code_bytes, regs, data, undefined_flags, undefined_before: Vec::new() })

@@ -132,13 +132,32 @@ pub fn undefined_flags(insn: &Instruction, regs: &Regs) -> u64 {
     undefined
 }
 
+/// A case being set up: its form, the instruction (a family may change
+/// its operands), the registers and data it starts from, the address of
+/// its memory operand, and the generator of values.
+pub struct Case<'a> {
+    pub code: Code,
+    pub insn: &'a mut Instruction,
+    pub regs: &'a mut Regs,
+    pub data: &'a mut [u8],
+    pub mem: Option<u64>,
+    pub rng: &'a mut Rng,
+}
+
+impl Case<'_> {
+    /// The same case, for one more family to look at.
+    pub fn again(&mut self) -> Case<'_> {
+        Case { code: self.code, insn: self.insn, regs: self.regs, data: self.data, mem: self.mem, rng: self.rng }
+    }
+}
+
 /// Puts operand values where the form needs them.
-pub fn adjust(code: Code, insn: &mut Instruction, regs: &mut Regs, data: &mut [u8], mem: Option<u64>, rng: &mut Rng) {
-    if super::setup_avx::adjust(code, insn, regs, data, mem, rng) {
+pub fn adjust(mut case: Case) {
+    if super::setup_avx::adjust(case.again()) {
         return;
     }
-    if super::setup_mmx::uses_x87_state(insn) {
-        super::setup_mmx::randomize(regs, rng);
+    if super::setup_mmx::uses_x87_state(case.insn) {
+        super::setup_mmx::randomize(case.regs, case.rng);
     }
     let families = [
         super::setup_atomic::adjust,
@@ -154,9 +173,10 @@ pub fn adjust(code: Code, insn: &mut Instruction, regs: &mut Regs, data: &mut [u
         super::setup_sse4::adjust,
         super::setup_x87::adjust,
     ];
-    if families.iter().any(|adjust| adjust(code, insn, regs, data, mem, rng)) {
+    if families.iter().any(|adjust| adjust(case.again())) {
         return;
     }
+    let Case { code, insn, regs, data, mem, rng } = case;
     let m = code.mnemonic();
     let op0_reg = (insn.op_count() > 0 && insn.op_kind(0) == OpKind::Register).then(|| insn.op0_register());
     match m {

@@ -4,21 +4,13 @@
 //! 16-byte boundary most of the time (else #GP); LOCK on a register
 //! destination is drawn now and then (#UD).
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Mnemonic, OpKind, Register};
 
-use super::cases::Rng;
-use super::native::Regs;
 use super::setup::{align16, reg_value, set_reg, write_data};
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     let m = code.mnemonic();
     if !matches!(m, Mnemonic::Cmpxchg | Mnemonic::Xadd | Mnemonic::Cmpxchg8b | Mnemonic::Cmpxchg16b) {
         return false;

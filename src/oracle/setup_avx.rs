@@ -7,29 +7,22 @@
 //! lower halves' values or edge values of their own; the others keep their
 //! random values.
 
-use iced_x86::{Code, EncodingKind, Instruction, Mnemonic, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{EncodingKind, Mnemonic, OpKind, Register};
 
-use super::cases::{Rng, edge_vector};
-use super::native::{DATA, Regs};
+use super::cases::edge_vector;
+use super::native::DATA;
 use crate::frontend::x86::vex;
 
 /// Sets a VEX case up; false for any other form.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
-    if code.op_code().encoding() != EncodingKind::VEX || !vex::needs_avx(insn) {
+pub fn adjust(mut case: Case) -> bool {
+    if case.code.op_code().encoding() != EncodingKind::VEX || !vex::needs_avx(case.insn) {
         return false;
     }
-    if super::setup_fma::adjust(code, insn, regs, data, mem, rng)
-        || super::setup_f16c::adjust(code, insn, regs, data, mem, rng)
-    {
+    if super::setup_fma::adjust(case.again()) || super::setup_f16c::adjust(case.again()) {
         return true;
     }
+    let Case { code, insn, regs, data, mem, rng } = case;
     if let Some(sse) = vex::sse_form(code) {
         let map = vex::sse_operands(code);
         let vvvv = (0..insn.op_count()).find(|i| !map.contains(i));
@@ -45,7 +38,7 @@ pub fn adjust(
                 s.set_op_register(j as u32, as_xmm(reg));
             }
         }
-        super::setup::adjust(sse, &mut s, regs, data, mem, rng);
+        super::setup::adjust(Case { code: sse, insn: &mut s, regs: &mut *regs, data: &mut *data, mem, rng: &mut *rng });
         if (0..s.op_count()).any(|j| s.op_kind(j) == OpKind::Immediate8) {
             insn.set_immediate8(s.immediate8());
         }

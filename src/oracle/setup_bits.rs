@@ -4,7 +4,8 @@
 //! scans and counts treat specially), and BEXTR BZHI controls sit around
 //! the operand width.
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{DATA_LEN, Rng, value};
 use super::native::{DATA, Regs};
@@ -41,14 +42,7 @@ fn around_width(rng: &mut Rng, bits: u64) -> u64 {
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     let m = code.mnemonic();
     if !FAMILY.contains(&m) {
         return false;

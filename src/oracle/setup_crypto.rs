@@ -5,10 +5,10 @@
 //! quadword of PCLMULQDQ and each round function of SHA1RNDS4, with
 //! garbage in the bits they ignore now and then.
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Code, Mnemonic, OpKind, Register};
 
 use super::cases::Rng;
-use super::native::Regs;
 use super::setup::{align16, set_vreg, vreg, write_data};
 
 const FAMILY: &[Mnemonic] = {
@@ -50,14 +50,7 @@ fn edge(rng: &mut Rng, like: u128) -> u128 {
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     let m = code.mnemonic();
     if !FAMILY.contains(&m) {
         return false;

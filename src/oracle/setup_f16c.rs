@@ -6,10 +6,10 @@
 //! and edge values; its imm8 any rounding control, with MXCSR's (bit 2) and
 //! ignored high bits now and then.
 
-use iced_x86::{Code, CpuidFeature, Instruction, Mnemonic, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Code, CpuidFeature, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, float_value};
-use super::native::Regs;
 use super::setup::write_data;
 
 /// True for the forms this setup owns.
@@ -57,14 +57,7 @@ fn lanes(bits: u32, mut f: impl FnMut() -> u64) -> u128 {
 }
 
 /// Sets an F16C case up; false for any other form.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     if !owns(code) {
         return false;
     }

@@ -8,10 +8,10 @@
 //! by an ulp, so that the fused result (the product's rounding error) and
 //! a multiply-then-add differ, or cancel to a zero of either sign.
 
-use iced_x86::{Code, CpuidFeature, Instruction, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Code, CpuidFeature, OpKind, Register};
 
 use super::cases::{Rng, float_value};
-use super::native::Regs;
 use super::setup::write_data;
 use super::setup_sse_float::moderate;
 
@@ -77,14 +77,7 @@ fn lanes(bits: u32, mut lane: impl FnMut() -> u64) -> u128 {
 }
 
 /// Sets an FMA case up; false for any other form.
-pub fn adjust(
-    code: Code,
-    insn: &Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     if !owns(code) {
         return false;
     }

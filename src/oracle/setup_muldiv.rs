@@ -6,21 +6,15 @@
 //! errors), some divide by zero. Registers that address the memory operand
 //! are never changed.
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, value};
 use super::native::Regs;
 use super::setup::{reg_value, set_reg, write_data};
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     match code.mnemonic() {
         Mnemonic::Mul | Mnemonic::Imul => multiply(insn, regs, data, mem, rng),
         Mnemonic::Div | Mnemonic::Idiv => divide(insn, regs, data, mem, rng),

@@ -7,24 +7,16 @@
 //! such counts are brought down by 16: the oracle checks only what the
 //! manual defines, and stays host-independent.
 
-use iced_x86::{Code, Instruction, Mnemonic, OpCodeOperandKind, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Instruction, Mnemonic, OpCodeOperandKind, OpKind, Register};
 
-use super::cases::Rng;
-use super::native::Regs;
 use super::setup::{is_shift, set_reg};
 
 /// Counts at and around every boundary, before masking.
 const COUNTS: [u64; 20] = [0, 1, 2, 7, 8, 9, 15, 16, 17, 18, 31, 32, 33, 63, 64, 65, 96, 128, 200, 255];
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    _data: &mut [u8],
-    _mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, rng, .. }: Case) -> bool {
     let m = code.mnemonic();
     if !is_shift(m) {
         return false;

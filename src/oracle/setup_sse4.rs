@@ -6,6 +6,7 @@
 //! the element count (32-bit ones with garbage above them) for the string
 //! compares, and MOVNTDQA's m128 on a 16-byte boundary most of the time.
 
+use super::setup::Case;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, edge_vector, value};
@@ -119,14 +120,7 @@ fn set_vector(insn: &Instruction, i: u32, regs: &mut Regs, data: &mut [u8], mem:
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     let m = code.mnemonic();
     let Some(&(_, bits)) = LANE_BITS.iter().find(|(x, _)| *x == m) else {
         return false;

@@ -11,10 +11,11 @@
 //! infinities, NaNs, denormals, negatives for RSQRT, and for RCP inputs
 //! whose reciprocal is tiny however it is approximated).
 
+use super::setup::Case;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::cases::{Rng, float_value, value};
-use super::native::{DATA, Regs};
+use super::native::DATA;
 use super::setup::{is_vreg, set_vreg, vreg};
 
 /// The mnemonics this setup owns.
@@ -129,14 +130,7 @@ fn vector(lanes: u32, bits: u32, mut f: impl FnMut() -> u64) -> u128 {
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     if !owns(code) {
         return false;
     }

@@ -5,10 +5,10 @@
 //! unsigned extremes, lanes equal to the destination's) in the operands of
 //! the arithmetic forms.
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind};
+use super::setup::Case;
+use iced_x86::{Code, Mnemonic, OpKind};
 
 use super::cases::{Rng, edge_vector};
-use super::native::Regs;
 use super::setup::{is_vreg, set_vreg, vreg, write_data};
 
 /// The lane width in bits of each mnemonic this setup owns.
@@ -90,14 +90,7 @@ pub(super) fn shift_count(rng: &mut Rng) -> u64 {
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     let m = code.mnemonic();
     let Some(&(_, bits)) = LANE_BITS.iter().find(|(x, _)| *x == m) else {
         return false;

@@ -6,6 +6,7 @@
 //! and a segment override with base 0); the PACK forms get lanes around
 //! their saturation bounds.
 
+use super::setup::Case;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, value};
@@ -31,14 +32,7 @@ pub(super) fn owns(code: Code) -> bool {
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     if !owns(code) {
         return false;
     }

@@ -9,10 +9,11 @@
 //! FS is never used as an override: natively its base is the host thread's,
 //! which visa's state does not have. GS has base 0 in both runs.
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{DATA_LEN, Rng};
-use super::native::{DATA, DATA_SIZE, Regs};
+use super::native::{DATA, DATA_SIZE};
 use super::setup::write_data;
 
 const COUNTS: [u64; 10] = [0, 0, 1, 1, 2, 3, 4, 7, 16, 31];
@@ -44,14 +45,7 @@ fn pointer(rng: &mut Rng, narrow: bool) -> (u64, u64) {
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    _mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, rng, .. }: Case) -> bool {
     let m = code.mnemonic();
     let narrow = rng.chance(30);
     if m == Mnemonic::Xlatb {

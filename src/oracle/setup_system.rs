@@ -8,10 +8,11 @@
 //! compatibility mode). IRET pops `END` and flags without TF and AC (which
 //! would trap the harness).
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use super::setup::Case;
+use iced_x86::{Code, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, STACK, set_register};
-use super::native::{END, Regs};
+use super::native::END;
 use super::setup::{set_reg, write_data};
 
 /// Selectors to load: Linux's user ones most of the time.
@@ -46,14 +47,7 @@ pub(super) fn is_far_memory(code: Code) -> bool {
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     let m = code.mnemonic();
     if let Some(size) = far_size(code) {
         let at = mem.expect("far pointer in memory");

@@ -16,6 +16,7 @@
 //! exception is pending), the MXCSR exception flags in STMXCSR and FXSAVE
 //! images (not modelled), and transcendental results (a few ulps, with C1).
 
+use super::setup::Case;
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 use super::Leeway;
@@ -215,14 +216,7 @@ fn bcd(rng: &mut Rng) -> Vec<u8> {
 }
 
 /// Adjusts a case of this family; returns false for forms it does not own.
-pub fn adjust(
-    code: Code,
-    insn: &mut Instruction,
-    regs: &mut Regs,
-    data: &mut [u8],
-    mem: Option<u64>,
-    rng: &mut Rng,
-) -> bool {
+pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     if !is_x87(code) {
         return false;
     }

@@ -22,14 +22,10 @@ use super::process::Process;
 use super::signals;
 use crate::engine::Engine;
 
-const CLONE_VM: u64 = 0x100;
+use super::syscall::procs::{CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_VFORK, CLONE_VM, child_start};
+
 const CLONE_FS: u64 = 0x200;
 const CLONE_FILES: u64 = 0x400;
-const CLONE_VFORK: u64 = 0x4000;
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x10_0000;
-const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
-const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 /// The signal the parent gets when the child ends (CSIGNAL).
 const EXIT_SIGNAL: u64 = 0xff;
 
@@ -90,15 +86,7 @@ impl Drop for HostStack {
 /// vfork, and clone with CLONE_VM | CLONE_VFORK: the child's pid once the
 /// child has exec'd or exited.
 pub fn clone_vfork(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
-    let mut cpu = p.cpu.clone();
-    cpu.gpr[0] = 0;
-    if stack != 0 {
-        cpu.gpr[4] = stack;
-    }
-    if flags & CLONE_SETTLS != 0 {
-        cpu.fs_base = tls;
-    }
-    let clear_tid = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
+    let (cpu, clear_tid) = child_start(p, flags, stack, ctid, tls);
     let group = p.group.for_vfork_child();
     // Two engines run on one memory now: compiled code fences where the
     // host needs it.

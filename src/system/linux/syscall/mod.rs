@@ -13,7 +13,7 @@ mod misc;
 mod names;
 mod net;
 mod paths;
-mod procs;
+pub(super) mod procs;
 mod robust;
 mod sig;
 mod signalfd;

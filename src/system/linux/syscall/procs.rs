@@ -15,6 +15,7 @@ use super::host::int_call;
 use super::misc::write_rusage;
 use super::paths::path_arg;
 use super::{Arg, Entry};
+use crate::machine::CpuState;
 
 use Arg::{Hex, Int, Str};
 
@@ -85,14 +86,14 @@ fn write_ids(p: &mut Process, at: &[u64], ids: [u32; 3]) -> Result<u64, Errno> {
     Ok(0)
 }
 
-const CLONE_VM: u64 = 0x100;
+pub(in crate::system::linux) const CLONE_VM: u64 = 0x100;
 const CLONE_SIGHAND: u64 = 0x800;
-const CLONE_VFORK: u64 = 0x4000;
+pub(in crate::system::linux) const CLONE_VFORK: u64 = 0x4000;
 const CLONE_THREAD: u64 = 0x10000;
 const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+pub(in crate::system::linux) const CLONE_PARENT_SETTID: u64 = 0x10_0000;
 const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
-const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+pub(in crate::system::linux) const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 
 /// clone, fork and vfork: a thread (CLONE_THREAD) runs on a new host
 /// thread; a child sharing memory with a parent that waits for it
@@ -154,6 +155,27 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
     Ok(pid)
 }
 
+/// A clone child's registers: the parent's, with clone's 0 in RAX, the
+/// new stack if given and the TLS base (CLONE_SETTLS); and where its exit
+/// clears its tid (CLONE_CHILD_CLEARTID; 0: nowhere).
+pub(in crate::system::linux) fn child_start(
+    p: &Process,
+    flags: u64,
+    stack: u64,
+    ctid: u64,
+    tls: u64,
+) -> (CpuState, u64) {
+    let mut cpu = p.cpu.clone();
+    cpu.gpr[0] = 0;
+    if stack != 0 {
+        cpu.gpr[4] = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        cpu.fs_base = tls;
+    }
+    (cpu, if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 })
+}
+
 /// clone with CLONE_THREAD (what pthread_create, musl and Go pass): the
 /// new thread shares memory, address space, files and dispositions, and
 /// starts after the SYSCALL with RAX 0, on `stack`, with FS base `tls`
@@ -163,15 +185,7 @@ fn clone_thread(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -
     if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
         return Err(EINVAL);
     }
-    let mut cpu = p.cpu.clone();
-    cpu.gpr[0] = 0;
-    if stack != 0 {
-        cpu.gpr[4] = stack;
-    }
-    if flags & CLONE_SETTLS != 0 {
-        cpu.fs_base = tls;
-    }
-    let clear_tid = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
+    let (cpu, clear_tid) = child_start(p, flags, stack, ctid, tls);
     // Compiled code fences guest accesses from now on where the host needs it.
     p.group.translations.going_threaded();
     let child = p.new_thread(cpu, clear_tid);
