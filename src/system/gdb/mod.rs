@@ -346,6 +346,12 @@ impl Debugger {
 
 /// While the guest runs, watches gdb's connection for a byte (Ctrl-C) and
 /// asks the engines back when one comes.
+/// Is the next byte gdb sent an acknowledgement?
+fn is_ack(stream: &TcpStream) -> bool {
+    let mut byte = [0u8];
+    matches!(stream.peek(&mut byte), Ok(1) if matches!(byte[0], b'+' | b'-'))
+}
+
 fn watch_for_ctrl_c(shared: &Shared, stream: TcpStream) {
     loop {
         {
@@ -360,6 +366,12 @@ fn watch_for_ctrl_c(shared: &Shared, stream: TcpStream) {
         let mut fds = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd, for the length given.
         let ready = unsafe { libc::poll(&mut fds, 1, 50) };
+        if ready > 0 && is_ack(&stream) {
+            // A late acknowledgement ('+' or '-') asks for nothing: taken
+            // here, it is not mistaken for an interrupt.
+            let _ = std::io::Read::read(&mut &stream, &mut [0u8]);
+            continue;
+        }
         if ready > 0 && !shared.control().halted {
             shared.ctrl_c.store(true, Ordering::SeqCst);
             crate::abi::interrupt();
