@@ -263,36 +263,33 @@ impl Process {
     /// from `cpu`; the caller counts it live before it runs.
     pub fn new_thread(&self, cpu: CpuState, clear_tid: u64) -> Process {
         self.group.live.fetch_add(1, Ordering::SeqCst);
-        Process {
-            cpu,
-            mem: self.mem.share(),
-            space: self.space.clone(),
-            signals: self.signals.new_thread(),
-            group: self.group.clone(),
-            leader: false,
-            clear_tid,
-            strace: self.strace,
-            exit: None,
-            reported: self.reported.clone(),
-            exe: self.exe.clone(),
-            exec_prefix: self.exec_prefix.clone(),
-            insns_left: self.insns_left,
-            sysroot: self.sysroot.clone(),
-            auxv: self.auxv.clone(),
-        }
+        self.on_this_memory(cpu, clear_tid, self.signals.new_thread(), self.group.clone(), false)
     }
 
     /// The child of vfork (clone with CLONE_VM and CLONE_VFORK), a process
     /// of its own (`group`) that starts from `cpu` on this one's memory and
     /// address space, with a copy of its signal dispositions and mask.
     pub fn vfork_child(&self, cpu: CpuState, clear_tid: u64, group: Arc<Group>) -> Process {
+        self.on_this_memory(cpu, clear_tid, self.signals.for_child(), group, true)
+    }
+
+    /// A task that starts from `cpu` on this one's memory and address
+    /// space, with the rest of its state as this one's.
+    fn on_this_memory(
+        &self,
+        cpu: CpuState,
+        clear_tid: u64,
+        signals: SignalState,
+        group: Arc<Group>,
+        leader: bool,
+    ) -> Process {
         Process {
             cpu,
             mem: self.mem.share(),
             space: self.space.clone(),
-            signals: self.signals.for_child(),
+            signals,
             group,
-            leader: true,
+            leader,
             clear_tid,
             strace: self.strace,
             exit: None,
