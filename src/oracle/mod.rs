@@ -23,6 +23,8 @@ mod setup_sse_move;
 mod setup_string;
 mod setup_system;
 mod setup_x87;
+
+pub use setup_crypto::FAMILY as CRYPTO_FAMILY;
 pub mod simd_sequences;
 mod simd_values;
 mod vendors;

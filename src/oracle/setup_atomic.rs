@@ -4,10 +4,9 @@
 //! 16-byte boundary most of the time (else #GP); LOCK on a register
 //! destination is drawn now and then (#UD).
 
-use super::setup::Case;
 use iced_x86::{Mnemonic, OpKind, Register};
 
-use super::setup::{align16, reg_value, set_reg, write_data};
+use super::setup::{Case, align16, reg_value, set_reg, write_data};
 
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {

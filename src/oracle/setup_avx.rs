@@ -7,11 +7,11 @@
 //! lower halves' values or edge values of their own; the others keep their
 //! random values.
 
-use super::setup::Case;
 use iced_x86::{EncodingKind, Mnemonic, OpKind, Register};
 
 use super::cases::edge_vector;
 use super::native::DATA;
+use super::setup::Case;
 use crate::frontend::x86::vex;
 
 /// Sets a VEX case up; false for any other form.

@@ -4,11 +4,11 @@
 //! scans and counts treat specially), and BEXTR BZHI controls sit around
 //! the operand width.
 
-use super::setup::Case;
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{DATA_LEN, Rng, value};
 use super::native::{DATA, Regs};
+use super::setup::Case;
 
 /// The mnemonics this setup owns.
 const FAMILY: &[Mnemonic] = {

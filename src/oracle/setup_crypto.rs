@@ -5,13 +5,13 @@
 //! quadword of PCLMULQDQ and each round function of SHA1RNDS4, with
 //! garbage in the bits they ignore now and then.
 
-use super::setup::Case;
 use iced_x86::{Code, Mnemonic, OpKind, Register};
 
 use super::cases::Rng;
-use super::setup::{align16, set_vreg, vreg, write_data};
+use super::setup::{Case, align16, set_vreg, vreg, write_data};
 
-const FAMILY: &[Mnemonic] = {
+/// The crypto extensions' mnemonics this family sets up.
+pub const FAMILY: &[Mnemonic] = {
     use Mnemonic::*;
     &[
         Aesenc,

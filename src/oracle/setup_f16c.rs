@@ -6,11 +6,10 @@
 //! and edge values; its imm8 any rounding control, with MXCSR's (bit 2) and
 //! ignored high bits now and then.
 
-use super::setup::Case;
 use iced_x86::{Code, CpuidFeature, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, float_value};
-use super::setup::write_data;
+use super::setup::{Case, write_data};
 
 /// True for the forms this setup owns.
 pub(super) fn owns(code: Code) -> bool {

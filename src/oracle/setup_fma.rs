@@ -8,11 +8,10 @@
 //! by an ulp, so that the fused result (the product's rounding error) and
 //! a multiply-then-add differ, or cancel to a zero of either sign.
 
-use super::setup::Case;
 use iced_x86::{Code, CpuidFeature, OpKind, Register};
 
 use super::cases::{Rng, float_value};
-use super::setup::write_data;
+use super::setup::{Case, write_data};
 use super::setup_sse_float::moderate;
 
 /// True for the forms this setup owns.

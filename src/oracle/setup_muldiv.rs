@@ -6,12 +6,11 @@
 //! errors), some divide by zero. Registers that address the memory operand
 //! are never changed.
 
-use super::setup::Case;
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, value};
 use super::native::Regs;
-use super::setup::{reg_value, set_reg, write_data};
+use super::setup::{Case, reg_value, set_reg, write_data};
 
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {

@@ -7,10 +7,9 @@
 //! such counts are brought down by 16: the oracle checks only what the
 //! manual defines, and stays host-independent.
 
-use super::setup::Case;
 use iced_x86::{Instruction, Mnemonic, OpCodeOperandKind, OpKind, Register};
 
-use super::setup::{is_shift, set_reg};
+use super::setup::{Case, is_shift, set_reg};
 
 /// Counts at and around every boundary, before masking.
 const COUNTS: [u64; 20] = [0, 1, 2, 7, 8, 9, 15, 16, 17, 18, 31, 32, 33, 63, 64, 65, 96, 128, 200, 255];

@@ -6,12 +6,11 @@
 //! the element count (32-bit ones with garbage above them) for the string
 //! compares, and MOVNTDQA's m128 on a 16-byte boundary most of the time.
 
-use super::setup::Case;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, edge_vector, value};
 use super::native::Regs;
-use super::setup::{align16, is_vreg, set_vreg, write_data};
+use super::setup::{Case, align16, is_vreg, set_vreg, write_data};
 
 /// The lane width in bits of the operands of each mnemonic this setup owns.
 const LANE_BITS: &[(Mnemonic, u32)] = {

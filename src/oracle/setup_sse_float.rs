@@ -11,12 +11,11 @@
 //! infinities, NaNs, denormals, negatives for RSQRT, and for RCP inputs
 //! whose reciprocal is tiny however it is approximated).
 
-use super::setup::Case;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::cases::{Rng, float_value, value};
 use super::native::DATA;
-use super::setup::{is_vreg, set_vreg, vreg};
+use super::setup::{Case, is_vreg, set_vreg, vreg};
 
 /// The mnemonics this setup owns.
 const FAMILY: &[Mnemonic] = {

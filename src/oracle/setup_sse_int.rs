@@ -5,11 +5,10 @@
 //! unsigned extremes, lanes equal to the destination's) in the operands of
 //! the arithmetic forms.
 
-use super::setup::Case;
 use iced_x86::{Code, Mnemonic, OpKind};
 
 use super::cases::{Rng, edge_vector};
-use super::setup::{is_vreg, set_vreg, vreg, write_data};
+use super::setup::{Case, is_vreg, set_vreg, vreg, write_data};
 
 /// The lane width in bits of each mnemonic this setup owns.
 const LANE_BITS: &[(Mnemonic, u32)] = {

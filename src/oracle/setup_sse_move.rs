@@ -6,12 +6,11 @@
 //! and a segment override with base 0); the PACK forms get lanes around
 //! their saturation bounds.
 
-use super::setup::Case;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, value};
 use super::native::{DATA, Regs};
-use super::setup::{align16, is_vreg, set_vreg, write_data};
+use super::setup::{Case, align16, is_vreg, set_vreg, write_data};
 
 /// The mnemonics this setup owns.
 const FAMILY: &[Mnemonic] = {

@@ -9,12 +9,11 @@
 //! FS is never used as an override: natively its base is the host thread's,
 //! which visa's state does not have. GS has base 0 in both runs.
 
-use super::setup::Case;
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 use super::cases::{DATA_LEN, Rng};
 use super::native::{DATA, DATA_SIZE};
-use super::setup::write_data;
+use super::setup::{Case, write_data};
 
 const COUNTS: [u64; 10] = [0, 0, 1, 1, 2, 3, 4, 7, 16, 31];
 /// Bytes kept free on either side of RSI and RDI: 31 qwords and then some.

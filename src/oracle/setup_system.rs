@@ -8,12 +8,11 @@
 //! compatibility mode). IRET pops `END` and flags without TF and AC (which
 //! would trap the harness).
 
-use super::setup::Case;
 use iced_x86::{Code, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, STACK, set_register};
 use super::native::END;
-use super::setup::{set_reg, write_data};
+use super::setup::{Case, set_reg, write_data};
 
 /// Selectors to load: Linux's user ones most of the time.
 fn selector(rng: &mut Rng) -> u16 {

@@ -16,13 +16,12 @@
 //! exception is pending), the MXCSR exception flags in STMXCSR and FXSAVE
 //! images (not modelled), and transcendental results (a few ulps, with C1).
 
-use super::setup::Case;
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 use super::Leeway;
 use super::cases::{DATA_LEN, Rng, float_value, value};
 use super::native::{CODE, DATA, Regs};
-use super::setup::{reg_value, write_data};
+use super::setup::{Case, reg_value, write_data};
 
 /// True for the x87 forms (the F mnemonics but 3DNow!'s FEMMS, WAIT,
 /// FXSAVE and FXRSTOR).
