@@ -1,7 +1,6 @@
 //! The translation cache: translations by guest address and the code pages
 //! each came from (shared by the engines of a process's threads, under the
-//! lock of `Shared`), and each engine's own direct-mapped front for the
-//! common lookup.
+//! lock of `Shared`).
 //!
 //! Entries are reference-counted so a running block stays valid while its
 //! page is invalidated under it, by its own thread or another.
@@ -245,47 +244,5 @@ impl Cache {
 
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
-    }
-}
-
-const FAST_SLOTS: usize = 4096;
-
-/// An engine's direct-mapped table of recently run translations, in front
-/// of the shared cache (no lock on a hit). Cleared whenever the shared
-/// cache drops anything.
-pub struct Front {
-    slots: Vec<Option<Arc<Translation>>>,
-}
-
-fn slot(addr: u64) -> usize {
-    ((addr ^ (addr >> 12)) as usize) & (FAST_SLOTS - 1)
-}
-
-impl Front {
-    pub fn new() -> Front {
-        Front { slots: vec![None; FAST_SLOTS] }
-    }
-
-    #[inline]
-    pub fn get(&self, key: Key) -> Option<&Arc<Translation>> {
-        self.slots[slot(key.addr)].as_ref().filter(|t| t.key() == key)
-    }
-
-    /// Takes the translation at `key` out (the engine puts it back after
-    /// running it, so a hit costs no reference count).
-    #[inline]
-    pub fn take(&mut self, key: Key) -> Option<Arc<Translation>> {
-        let s = &mut self.slots[slot(key.addr)];
-        if s.as_ref().is_some_and(|t| t.key() == key) { s.take() } else { None }
-    }
-
-    #[inline]
-    pub fn put(&mut self, t: Arc<Translation>) {
-        let s = slot(t.addr);
-        self.slots[s] = Some(t);
-    }
-
-    pub fn clear(&mut self) {
-        self.slots.fill(None);
     }
 }

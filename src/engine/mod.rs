@@ -17,19 +17,20 @@ mod debug;
 mod log;
 mod profile;
 mod shared;
+mod tables;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use cache::Front;
 pub use cache::{Cache, Key, Translation};
 pub use debug::{DebugEvent, DebugPoints, Watch};
 pub use log::{LOG_ITEMS, Log, LogItem, Namer, parse_filter, parse_items};
 pub use profile::{BlockProfile, Profile};
 use shared::Presence;
 pub use shared::{DEFAULT_TB_SIZE, ForkHold, Shared, TB_SIZE_RANGE};
+use tables::{Front, IndTable};
 
 use debug::DebugState;
 
@@ -130,7 +131,7 @@ pub struct Engine {
     frontend: &'static dyn Frontend,
     front: Front,
     /// Guest address to compiled block, probed inline by indirect jumps.
-    ind_table: Vec<crate::jit::IndEntry>,
+    ind_table: IndTable,
     /// The frontend mode the table's entries were made in.
     mode: u32,
     /// Guest memory has page permissions (compiled code checks them).
@@ -147,6 +148,22 @@ pub struct Engine {
     profile: Option<Profile>,
     /// A debugger's breakpoints and watchpoints.
     debug: Option<DebugState>,
+    /// The exit the last compiled code left by, linked once its target
+    /// is looked up (whatever table that lookup hits).
+    unlinked: Option<Unlinked>,
+}
+
+/// An exit of compiled code to a block it is not linked to.
+#[derive(Clone, Copy)]
+struct Unlinked {
+    /// The target.
+    next: Key,
+    /// Through the indirect-jump table, else through `cell`.
+    indirect: bool,
+    /// The exit's link cell (0: none).
+    cell: usize,
+    /// The epoch the exit's block ran in.
+    epoch: u64,
 }
 
 impl Default for Engine {
@@ -326,7 +343,7 @@ impl Engine {
             seen: shared.epoch.load(Ordering::SeqCst),
             frontend: &x86::X86,
             front: Front::new(),
-            ind_table: vec![crate::jit::IND_EMPTY; crate::jit::IND_ENTRIES],
+            ind_table: IndTable::new(),
             mode: 0,
             protected: false,
             scratch: interp::Scratch::new(),
@@ -337,6 +354,7 @@ impl Engine {
             log: None,
             profile: None,
             debug: None,
+            unlinked: None,
         }
     }
 
@@ -371,7 +389,7 @@ impl Engine {
         let epoch = self.shared.epoch.load(Ordering::SeqCst);
         if epoch != self.seen {
             self.front.clear();
-            self.ind_table.fill(crate::jit::IND_EMPTY);
+            self.ind_table.clear();
             self.seen = epoch;
         }
     }
@@ -557,7 +575,7 @@ impl Engine {
             }
         }
         self.catch_up();
-        self.ind_table.fill(crate::jit::IND_EMPTY);
+        self.ind_table.clear();
         for w in changes.watches {
             mem.mark_code(w.addr, w.len);
         }
@@ -685,24 +703,22 @@ impl Engine {
         }
     }
 
-    /// After compiled code left for `next`: link the exit (or fill the
+    /// Compiled code left through `exit` and its target `next` has been
+    /// looked up: link the exit's cell to `next`'s code (or fill the
     /// indirect-jump table) if `next` has compiled code.
-    fn link(&mut self, outcome: &Outcome, exit_link: usize, mode: u32) {
-        let (next, indirect) = match outcome {
-            Outcome::Jump(n) => (*n, false),
-            Outcome::Indirect(n) => (*n, true),
-            _ => return,
-        };
-        let key = Key { addr: next, mode };
-        let Some(entry) = self.front.get(key).and_then(|t| t.entry()) else { return };
-        if indirect {
-            self.ind_table[crate::jit::ind_slot(next)] = crate::jit::IndEntry { guest: next, code: entry as u64 };
-        } else if exit_link != 0 {
+    fn link(&mut self, exit: Unlinked, next: &Translation) {
+        let Some(entry) = next.entry() else { return };
+        // The exit's block may have been dropped since it ran: its cell is
+        // written only while the cache is still in the epoch it ran in.
+        if exit.epoch != self.seen || next.key() != exit.next {
+            return;
+        }
+        if exit.indirect {
+            self.ind_table.fill(exit.next.addr, entry);
+        } else if exit.cell != 0 {
             let cache = lock(&self.shared.cache);
-            // Unless translations were dropped since the block ran, the
-            // block that owns the cell is alive and in the cache.
-            if self.shared.epoch.load(Ordering::SeqCst) == self.seen {
-                cache.link(exit_link, key);
+            if self.shared.epoch.load(Ordering::SeqCst) == exit.epoch {
+                cache.link(exit.cell, exit.next);
             }
         }
     }
@@ -814,7 +830,7 @@ impl Engine {
             let mode = self.frontend.mode(cpu);
             if mode != self.mode {
                 // Indirect-jump entries are for the old mode's blocks.
-                self.ind_table.fill(crate::jit::IND_EMPTY);
+                self.ind_table.clear();
                 self.mode = mode;
             }
             let key = Key { addr: rip, mode };
@@ -822,6 +838,9 @@ impl Engine {
                 Ok(t) => t,
                 Err(f) => return Stop::Fault(f),
             };
+            if let Some(exit) = self.unlinked.take() {
+                self.link(exit, &t);
+            }
             // The epoch the translation is current in (the front table
             // takes it back only if nothing was dropped meanwhile).
             let seen = self.seen;
@@ -863,10 +882,11 @@ impl Engine {
             if self.seen == seen {
                 self.front.put(t);
             }
-            if let Some(exit_link) = exit_link
+            if let (Some(cell), Outcome::Jump(next) | Outcome::Indirect(next)) = (exit_link, &outcome)
                 && !mem.code_written()
             {
-                self.link(&outcome, exit_link, mode);
+                let indirect = matches!(outcome, Outcome::Indirect(_));
+                self.unlinked = Some(Unlinked { next: Key { addr: *next, mode }, indirect, cell, epoch: seen });
             }
             if OBSERVED && let (Some(p), Some(at)) = (self.profile.as_mut(), block_started) {
                 p.record(rip, compiled, self.stats.guest_insts - insts_before, at.elapsed());

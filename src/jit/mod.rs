@@ -25,7 +25,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 pub use code_memory::{CodeMemory, ForkCopies, Mapping, prepare_fork};
 pub use lower::{Setup, needs_tso_fences};
-pub use runtime::{IND_EMPTY, IND_ENTRIES, IndEntry, JitCtx, ind_slot};
+pub use runtime::{IND_EMPTY, IND_ENTRIES, IndEntry, JitCtx, addr_slot, ind_slot};
 
 use crate::abi::{Helpers, Outcome};
 use crate::machine::GuestMemory;

@@ -66,17 +66,29 @@ pub struct IndEntry {
     pub code: u64,
 }
 
-/// Entries of the indirect-jump table (a power of two).
-pub const IND_ENTRIES: usize = 4096;
+/// log2 of the entries of the indirect-jump table.
+pub const IND_BITS: u32 = 14;
 
-/// The indirect table's hash folds the address's bits from here down onto
-/// its low bits: `(addr ^ addr >> IND_HASH_SHIFT) & (IND_ENTRIES - 1)`,
-/// computed by `ind_slot` and by the compiled code of indirect exits.
-pub const IND_HASH_SHIFT: u32 = 12;
+/// Entries of the indirect-jump table.
+pub const IND_ENTRIES: usize = 1 << IND_BITS;
 
-/// The table slot of a guest address.
+/// The multiplier of the guest-address hash: 2^64 divided by the golden
+/// ratio, made odd (Fibonacci hashing).
+pub const ADDR_HASH: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The slot of a guest address in a table of `2^bits` entries: the high
+/// bits of the address times `ADDR_HASH`, which depend on all of its bits
+/// (folding the page number onto the offset made blocks 64 KiB and 16 bytes
+/// apart share a slot, and such pairs are common in real code). The
+/// engine's front table and the indirect-jump table use it; compiled code
+/// computes the same for the latter.
+pub const fn addr_slot(addr: u64, bits: u32) -> usize {
+    (addr.wrapping_mul(ADDR_HASH) >> (64 - bits)) as usize
+}
+
+/// The indirect-jump table's slot of a guest address.
 pub fn ind_slot(addr: u64) -> usize {
-    ((addr ^ (addr >> IND_HASH_SHIFT)) as usize) & (IND_ENTRIES - 1)
+    addr_slot(addr, IND_BITS)
 }
 
 /// An empty entry (told by its null code).

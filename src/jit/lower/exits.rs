@@ -127,10 +127,10 @@ impl Lower<'_, '_> {
     pub(super) fn exit_indirect(&mut self, target: ir::Value) {
         let off = offset_of!(JitCtx, ind_table) as i32;
         let table = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
-        let hi = self.b.ins().ushr_imm_u(target, runtime::IND_HASH_SHIFT as i64);
-        let mixed = self.b.ins().bxor(target, hi);
-        let slot = self.b.ins().band_imm_u(mixed, IND_ENTRIES as i64 - 1);
-        let scaled = self.b.ins().imul_imm_u(slot, std::mem::size_of::<IndEntry>() as i64);
+        // `runtime::ind_slot`, scaled to the entry's size.
+        let mixed = self.b.ins().imul_imm_u(target, runtime::ADDR_HASH as i64);
+        let slot = self.b.ins().ushr_imm_u(mixed, 64 - runtime::IND_BITS as i64);
+        let scaled = self.b.ins().ishl_imm_u(slot, std::mem::size_of::<IndEntry>().trailing_zeros() as i64);
         let entry = self.b.ins().iadd(table, scaled);
         let flags = MemFlagsData::new().with_notrap();
         let guest = self.b.ins().load(types::I64, flags, entry, offset_of!(IndEntry, guest) as i32);

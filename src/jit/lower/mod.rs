@@ -21,7 +21,7 @@ use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
 use super::access;
-use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalDesc, IND_ENTRIES, IndEntry, JitCtx};
+use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalDesc, IndEntry, JitCtx};
 use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode, Type, Value};
 
 mod calls;
