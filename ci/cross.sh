@@ -3,7 +3,7 @@
 # qemu user emulation, with Debian packages only:
 #
 #   ci/cross.sh aarch64   the board guests (interp, jit, tiered) and the
-#                         filetests (every tier); .ci/run runs it with VISA_CROSS=1. VISA_CROSS_ALL=1
+#                         filetests (every tier); .ci/run runs it (VISA_CROSS=0 does not). VISA_CROSS_ALL=1
 #                         adds the code memory and the Linux user-mode tests
 #                         (vt under every engine, busybox under interp and
 #                         tiered), which do not all pass there yet
