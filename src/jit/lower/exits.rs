@@ -231,6 +231,31 @@ impl Lower<'_, '_> {
         self.side(cond, |l| l.trap_now(Some(code), None, fault_addr));
     }
 
+    /// `trap_if`, returning the cold block that traps, for later checks
+    /// of the same instruction to share (`branch_if`) while the state
+    /// stays as it is.
+    pub(super) fn trap_if_shared(
+        &mut self,
+        cond: ir::Value,
+        code: TrapCode,
+        fault_addr: Option<ir::Value>,
+    ) -> ir::Block {
+        let (cold, next) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(cold);
+        self.b.ins().brif(cond, cold, &[], next, &[]);
+        self.b.switch_to_block(cold);
+        self.trap_now(Some(code), None, fault_addr);
+        self.b.switch_to_block(next);
+        cold
+    }
+
+    /// Goes to `target` when `cond` is 1, else on in a new block.
+    pub(super) fn branch_if(&mut self, cond: ir::Value, target: ir::Block) {
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, target, &[], next, &[]);
+        self.b.switch_to_block(next);
+    }
+
     pub(super) fn exit_jump(&mut self, kind: u32, pc: ir::Value) {
         self.ctx_store(types::I64, pc, offset_of!(JitCtx, exit_pc));
         self.ret(kind);

@@ -127,14 +127,15 @@ impl Lower<'_, '_> {
         // sizes below `MIN_MEMORY`), so one compare bounds it.
         let limit = self.b.ins().iadd_imm_s(self.mem_size, -(size as i64));
         let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, addr, limit);
-        self.trap_if(beyond, TrapCode::MemFault, Some(addr));
+        // Both checks fault the same way, through one cold block.
+        let fault = self.trap_if_shared(beyond, TrapCode::MemFault, Some(addr));
         let code = if let Some(perms) = self.perms {
             // The first and last byte's pages must both allow the access.
             let need = if write { crate::machine::PERM_W } else { crate::machine::PERM_R };
             let (both, either) = self.map_bytes(perms, addr, size, crate::machine::PAGE_SHIFT);
             let allowed = self.b.ins().band_imm_u(both, need as i64);
             let denied = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, 0);
-            self.trap_if(denied, TrapCode::MemFault, Some(addr));
+            self.branch_if(denied, fault);
             write.then(|| self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64))
         } else if write {
             Some(self.map_bytes(self.code_lines, addr, size, crate::machine::LINE_SHIFT).1)
