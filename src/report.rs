@@ -65,7 +65,9 @@ pub fn stats(engine: &Engine) -> String {
         ("  as host code", st.jit_runs.to_string()),
         ("blocks translated", st.blocks_translated.to_string()),
         ("blocks compiled", st.jit_compiled.to_string()),
+        ("  in background", st.jit_background.to_string()),
         ("  left interpreted", st.jit_failed.to_string()),
+        ("  discarded", st.jit_discarded.to_string()),
         ("host code bytes", st.jit_code_bytes.to_string()),
         ("code cache flushes", st.jit_flushes.to_string()),
         ("tb-size flushes", st.tb_flushes.to_string()),
@@ -76,6 +78,7 @@ pub fn stats(engine: &Engine) -> String {
         ("invalidations", st.invalidations.to_string()),
         ("translating", format!("{:.3} s", st.translate_time.as_secs_f64())),
         ("compiling", format!("{:.3} s", st.compile_time.as_secs_f64())),
+        ("  compiler thread", format!("{:.3} s", st.background_compile_time.as_secs_f64())),
         ("executing", format!("{exec:.3} s")),
         ("guest MIPS", format!("{:.1}", if run > 0.0 { st.guest_insts as f64 / run / 1e6 } else { 0.0 })),
     ];
@@ -98,7 +101,9 @@ pub fn stats_json(engine: &Engine) -> serde_json::Value {
         "jit_runs": st.jit_runs,
         "blocks_translated": st.blocks_translated,
         "jit_compiled": st.jit_compiled,
+        "jit_background": st.jit_background,
         "jit_failed": st.jit_failed,
+        "jit_discarded": st.jit_discarded,
         "jit_code_bytes": st.jit_code_bytes,
         "jit_flushes": st.jit_flushes,
         "tb_flushes": st.tb_flushes,
@@ -110,6 +115,7 @@ pub fn stats_json(engine: &Engine) -> serde_json::Value {
         "invalidations": st.invalidations,
         "translate_s": st.translate_time.as_secs_f64(),
         "compile_s": st.compile_time.as_secs_f64(),
+        "background_compile_s": st.background_compile_time.as_secs_f64(),
         "run_s": st.run_time.as_secs_f64(),
     })
 }

@@ -91,7 +91,7 @@ fn linux_program() {
     if skip() {
         return;
     }
-    let prog = linux_run::build_c_program("watched");
+    let prog = linux_run::build_c_program("gdb/watched");
     let prog = prog.to_str().unwrap();
     for engine in ["interp", "tiered"] {
         let script = format!(
@@ -146,7 +146,7 @@ fn signals_stop_the_guest() {
     if skip() {
         return;
     }
-    let prog = linux_run::build_c_program("signalled");
+    let prog = linux_run::build_c_program("gdb/signalled");
     let prog = prog.to_str().unwrap();
     let cases = [("interp", "continue", "10"), ("tiered", "continue", "10"), ("tiered", "signal 0", "0")];
     for (engine, after_usr1, handled) in cases {

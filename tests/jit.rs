@@ -7,7 +7,7 @@ mod common;
 
 use common::{Capture, guest, run_guest};
 use cranelift_codegen::isa;
-use visa::engine::{Engine, EngineKind};
+use visa::engine::{Compile, Engine, EngineKind};
 use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::jit::{Setup, build_function, compile_function, flags};
 use visa::system::board::{self, Ending, Input, Uart};
@@ -16,7 +16,7 @@ use visa::visa::text::parse_module;
 
 #[test]
 fn a_full_code_region_is_flushed_and_execution_goes_on() {
-    let mut engine = Engine::with_code_size(EngineKind::Jit, 32 << 10);
+    let mut engine = Engine::with_code_size(EngineKind::Jit, 32 << 10, Compile::Sync);
     assert_eq!(run_guest("sort", &mut engine), Ending::Exited(1));
     assert!(engine.stats.jit_flushes > 0, "a 32 KiB region should fill up");
     assert!(engine.stats.jit_runs > 0);

@@ -157,7 +157,7 @@ fn board_profile_and_logs_name_symbols() {
 /// the log and the profile. Needs `cc` and a static C library.
 #[test]
 fn user_mode_profile_and_logs_name_symbols() {
-    let prog = linux_run::build_c_program("watched");
+    let prog = linux_run::build_c_program("gdb/watched");
     let (log, profile) = log_and_profile(&["run", "--engine", "interp", prog.to_str().unwrap()], "run");
     let _ = std::fs::remove_file(&prog);
     let rows = profile_rows(&profile);
@@ -173,7 +173,7 @@ fn user_mode_profile_and_logs_name_symbols() {
 /// what becomes of it (a handler, by name; ignored; the default action).
 #[test]
 fn int_logs_signals() {
-    let prog = linux_run::build_c_program("signalled");
+    let prog = linux_run::build_c_program("gdb/signalled");
     for engine in ["interp", "tiered"] {
         let log = std::env::temp_dir().join(format!("visa-signals-{}-{engine}.log", std::process::id()));
         let out = Command::new(env!("CARGO_BIN_EXE_visa"))

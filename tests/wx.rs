@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::run_guest;
-use visa::engine::{Engine, EngineKind};
+use visa::engine::{Compile, Engine, EngineKind};
 use visa::system::board::Ending;
 
 /// The name the code region's memfd shows in /proc/PID/maps.
@@ -33,7 +33,8 @@ fn check_w_xor_x(maps: &str, whose: &str) {
 
 /// Finding 9: the code region and the trampoline page were mapped
 /// read-write-execute for the whole run. While an engine that has compiled
-/// and run code is alive, no mapping is both writable and executable.
+/// and run code is alive (compiling on its own thread or on a compiler
+/// thread), no mapping is both writable and executable.
 #[test]
 fn item9_no_mapping_is_writable_and_executable() {
     let mut engine = Engine::with_kind(EngineKind::Jit);
@@ -41,6 +42,13 @@ fn item9_no_mapping_is_writable_and_executable() {
     assert_eq!(run_guest("sort", &mut engine), Ending::Exited(1));
     assert!(engine.stats.jit_runs > 0 && engine.stats.jit_compiled > 0, "{:?}", engine.stats);
     check_w_xor_x(&std::fs::read_to_string("/proc/self/maps").unwrap(), "this process");
+    // The compiler thread writes code through the same region.
+    let mut engine = Engine::with_compile(EngineKind::Tiered { threshold: 2 }, Compile::Background);
+    assert_eq!(run_guest("sort", &mut engine), Ending::Exited(1));
+    engine.shared().wait_for_compiler();
+    let stats = engine.process_stats();
+    assert!(stats.jit_compiled > 0, "{stats:?}");
+    check_w_xor_x(&std::fs::read_to_string("/proc/self/maps").unwrap(), "with a compiler thread");
 }
 
 /// The same of a running `visa run` process (compiling every block).
@@ -86,7 +94,7 @@ fn item9_the_code_region_works_after_flushes() {
         // whose blocks do not fit together is recompiled on every turn).
         for (guest, size) in [("sort", 32 << 10), ("crc32", 16 << 10)] {
             // One engine per guest: translations belong to one guest's memory.
-            let mut engine = Engine::with_code_size(kind, size);
+            let mut engine = Engine::with_code_size(kind, size, Compile::Sync);
             assert_eq!(run_guest(guest, &mut engine), Ending::Exited(1), "{kind:?} {guest}");
             assert!(engine.stats.jit_runs > 0, "{kind:?} {guest}: {:?}", engine.stats);
             flushes += engine.stats.jit_flushes;

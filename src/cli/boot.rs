@@ -58,6 +58,11 @@ pub struct BootArgs {
     /// bytes, or with a K, M or G suffix (1M to 16G).
     #[arg(long, default_value = "256M", value_parser = parse_tb_size)]
     tb_size: u64,
+    /// Compile hot blocks on the guest's thread, not on a compiler thread
+    /// (which tier runs each block is then reproducible; results are the
+    /// same either way).
+    #[arg(long)]
+    sync_compile: bool,
     /// Print execution statistics to standard error at the end.
     #[arg(long)]
     stats: bool,
@@ -71,6 +76,11 @@ pub struct BootArgs {
     /// hides raise #UD.
     #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_model)]
     cpu: Model,
+}
+
+/// Where the tiered engine compiles (`--sync-compile`).
+pub fn compile_mode(sync: bool) -> visa::engine::Compile {
+    if sync { visa::engine::Compile::Sync } else { visa::engine::Compile::Background }
 }
 
 /// A processor model by name (`--cpu`).
@@ -162,7 +172,8 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     let mut cpu = board::entry_state(entry, args.ram);
     cpu.cpu_model = args.cpu as u8;
     let mut board = board::new_board(Uart::new(Box::new(std::io::stdout()), stdin_input()));
-    let mut engine = Engine::with_tb_size(args.engine.with_threshold(args.threshold), args.tb_size);
+    let kind = args.engine.with_threshold(args.threshold);
+    let mut engine = Engine::with_tb_size(kind, args.tb_size, compile_mode(args.sync_compile));
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }

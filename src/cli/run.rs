@@ -30,6 +30,11 @@ pub struct RunArgs {
     /// bytes, or with a K, M or G suffix (1M to 16G).
     #[arg(long, default_value = "256M", value_parser = parse_tb_size)]
     tb_size: u64,
+    /// Compile hot blocks on the guest's thread, not on a compiler thread
+    /// (which tier runs each block is then reproducible; results are the
+    /// same either way).
+    #[arg(long)]
+    sync_compile: bool,
     /// Print execution statistics to standard error at the end.
     #[arg(long)]
     stats: bool,
@@ -73,6 +78,9 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     if args.strace {
         exec_prefix.push(cstr("--strace"));
     }
+    if args.sync_compile {
+        exec_prefix.push(cstr("--sync-compile"));
+    }
     if args.stats {
         exec_prefix.push(cstr("--stats"));
     }
@@ -98,6 +106,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         exec_prefix,
         max_insns: args.max_insns,
         tb_size: args.tb_size,
+        compile: super::boot::compile_mode(args.sync_compile),
         stats: args.stats,
         stats_json: args.stats_json,
         perf_map: args.perf_map,

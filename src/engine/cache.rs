@@ -39,6 +39,8 @@ pub struct Translation {
     pub runs: AtomicU32,
     /// The JIT could not compile it: stay interpreted.
     pub jit_failed: AtomicBool,
+    /// Waiting for, or being compiled by, the compiler thread.
+    pub queued: AtomicBool,
     /// The direct exits' targets (side exits included, each once), and the
     /// cells compiled code reads to jump straight to their compiled blocks
     /// (0: back to the dispatcher).
@@ -142,6 +144,11 @@ pub struct Cache {
 impl Cache {
     pub fn get(&self, key: Key) -> Option<&Arc<Translation>> {
         self.blocks.get(&key)
+    }
+
+    /// Is `t` itself (not a later translation of its address) in the cache?
+    pub fn holds(&self, t: &Arc<Translation>) -> bool {
+        self.blocks.get(&t.key()).is_some_and(|c| Arc::ptr_eq(c, t))
     }
 
     /// Adds a translation; if another thread added one for the key first,

@@ -12,6 +12,7 @@
 //! chosen once per `run`: with none asked for, the dispatcher loop has none
 //! of those hooks compiled in.
 
+mod background;
 mod cache;
 mod debug;
 mod log;
@@ -19,11 +20,11 @@ mod profile;
 mod shared;
 mod tables;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+pub use background::QUEUE_BOUND;
 pub use cache::{Cache, Key, Translation};
 pub use debug::{DebugEvent, DebugPoints, Watch};
 pub use log::{LOG_ITEMS, Log, LogItem, Namer, parse_filter, parse_items};
@@ -98,7 +99,15 @@ pub struct Stats {
     pub jit_flushes: u64,
     /// Times every translation was dropped for taking more than `--tb-size`.
     pub tb_flushes: u64,
+    /// Time compiling on the guest's thread (with background compilation,
+    /// lifting hot blocks again for the compiler thread).
     pub compile_time: Duration,
+    /// Blocks the compiler thread compiled (counted in `jit_compiled`
+    /// too), compilations dropped because their block was invalidated or
+    /// the code region filled meanwhile, and the thread's time.
+    pub jit_background: u64,
+    pub jit_discarded: u64,
+    pub background_compile_time: Duration,
     /// Why there is no JIT, when one was asked for.
     pub jit_unavailable: Option<String>,
 }
@@ -120,6 +129,18 @@ pub enum EngineKind {
 /// Runs a block needs before the tiered engine compiles it.
 pub const DEFAULT_THRESHOLD: u32 = 1000;
 
+/// Where the tiered engine compiles hot blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compile {
+    /// On the thread that runs the guest, before the block's next run:
+    /// which tier runs each block is then reproducible (`--sync-compile`).
+    Sync,
+    /// On a compiler thread, while the guest goes on interpreting the block;
+    /// the results are the same, only the tier that runs a block depends on
+    /// timing.
+    Background,
+}
+
 pub struct Engine {
     /// The translation state this engine shares with its process's others.
     shared: Arc<Shared>,
@@ -127,6 +148,9 @@ pub struct Engine {
     presence: Arc<Presence>,
     /// The shared state's epoch this engine's tables are of.
     seen: u64,
+    /// The shared state's count of compiled blocks when this thread last
+    /// synchronised its instruction stream.
+    installed: u64,
     /// The guest instruction set it translates.
     frontend: &'static dyn Frontend,
     front: Front,
@@ -194,6 +218,9 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.jit_flushes += o.jit_flushes;
         self.tb_flushes += o.tb_flushes;
         self.compile_time += o.compile_time;
+        self.jit_background += o.jit_background;
+        self.jit_discarded += o.jit_discarded;
+        self.background_compile_time += o.background_compile_time;
         if self.jit_unavailable.is_none() {
             self.jit_unavailable.clone_from(&o.jit_unavailable);
         }
@@ -306,10 +333,16 @@ impl Engine {
         Engine::with_kind(EngineKind::Interp)
     }
 
-    /// An engine of the given kind. When no executable memory can be had the
-    /// JIT is left out and everything is interpreted (`stats.jit_unavailable`).
+    /// An engine of the given kind (the tiered one compiling on the guest's
+    /// thread). When no executable memory can be had the JIT is left out
+    /// and everything is interpreted (`stats.jit_unavailable`).
     pub fn with_kind(kind: EngineKind) -> Engine {
-        Engine::with_tb_size(kind, DEFAULT_TB_SIZE)
+        Engine::with_tb_size(kind, DEFAULT_TB_SIZE, Compile::Sync)
+    }
+
+    /// An engine of the given kind that compiles where `compile` says.
+    pub fn with_compile(kind: EngineKind, compile: Compile) -> Engine {
+        Engine::with_tb_size(kind, DEFAULT_TB_SIZE, compile)
     }
 
     /// An engine for another guest instruction set than x86-64.
@@ -320,15 +353,15 @@ impl Engine {
     }
 
     /// An engine whose JIT has `code_size` bytes of code region.
-    pub fn with_code_size(kind: EngineKind, code_size: usize) -> Engine {
+    pub fn with_code_size(kind: EngineKind, code_size: usize, compile: Compile) -> Engine {
         let translations = (DEFAULT_TB_SIZE - DEFAULT_TB_SIZE / 4) as usize;
-        Engine::joining(&Shared::with_limits(kind, code_size, translations))
+        Engine::joining(&Shared::with_limits(kind, code_size, translations, compile))
     }
 
     /// An engine whose translations and compiled code take at most about
     /// `tb_size` bytes (see `Shared::new`).
-    pub fn with_tb_size(kind: EngineKind, tb_size: u64) -> Engine {
-        Engine::joining(&Shared::new(kind, tb_size))
+    pub fn with_tb_size(kind: EngineKind, tb_size: u64, compile: Compile) -> Engine {
+        Engine::joining(&Shared::new(kind, tb_size, compile))
     }
 
     /// An engine (for another thread of the same process) that shares the
@@ -341,6 +374,7 @@ impl Engine {
             shared: shared.clone(),
             presence,
             seen: shared.epoch.load(Ordering::SeqCst),
+            installed: 0,
             frontend: &x86::X86,
             front: Front::new(),
             ind_table: IndTable::new(),
@@ -408,6 +442,7 @@ impl Engine {
         peak.fetch_max(cache.bytes(), Ordering::Relaxed);
         *cache = Cache::default();
         shared::keep_after_flush(&mut cache, running);
+        self.shared.drop_queued();
         drop(cache);
         self.catch_up();
     }
@@ -441,11 +476,13 @@ impl Engine {
         Some(crate::visa::opt::optimize(self.frontend.env(), &lifted.block))
     }
 
-    /// Compiles `t` to host code if the engine's policy says it is time.
+    /// Compiles `t` to host code, or queues it for the compiler thread, if
+    /// the engine's policy says it is time.
     fn maybe_compile(&mut self, mem: &GuestMemory, t: &Arc<Translation>) {
+        let runs = t.runs.load(Ordering::Relaxed);
         let due = match self.shared.kind {
             EngineKind::Jit => true,
-            EngineKind::Tiered { threshold } => t.runs.load(Ordering::Relaxed) >= threshold,
+            EngineKind::Tiered { threshold } => runs >= threshold,
             EngineKind::Interp => false,
         };
         if !due || t.jit.get().is_some() || t.jit_failed.load(Ordering::Relaxed) {
@@ -453,38 +490,95 @@ impl Engine {
         }
         let shared = self.shared.clone();
         let Some(compiler) = shared.compiler.as_ref() else { return };
+        if shared.flush_wanted.swap(false, Ordering::Relaxed) {
+            self.flush_full(&mut lock(compiler), t);
+        }
+        // What an observed engine reports of tiers stays reproducible.
+        let observed = self.log.is_some() || self.profile.is_some() || self.debug.is_some();
+        let mut block = None;
+        if let Some(background) = shared.background.as_ref().filter(|_| !observed) {
+            block = self.hand_over(background, mem, t, runs);
+            if block.is_none() {
+                return;
+            }
+        }
         let mut compiler = lock(compiler);
         // Another thread may have compiled it meanwhile, or dropped it.
         if t.jit.get().is_some() || shared.epoch.load(Ordering::SeqCst) != self.seen {
             return;
         }
         let started = Instant::now();
-        let env = self.frontend.env();
-        let cells = t.link_addrs();
-        let links = crate::jit::Setup { cells: &cells, protected: self.protected, tso: shared.tso_fences() };
+        if let Some(block) = block.or_else(|| self.block_of(mem, t)) {
+            self.compile_now(&mut compiler, t, block);
+        }
+        self.stats.compile_time += started.elapsed();
+    }
+
+    /// Queues hot `t` (run `runs` times) for the compiler thread. Gives back
+    /// its V-ISA when this thread is to compile it after all: it has waited
+    /// in the queue too long (`PATIENCE`), or no compiler thread could be
+    /// started.
+    fn hand_over(
+        &mut self,
+        background: &Arc<background::Background>,
+        mem: &GuestMemory,
+        t: &Arc<Translation>,
+        runs: u32,
+    ) -> Option<crate::visa::Block> {
+        if t.queued.load(Ordering::Relaxed) {
+            let EngineKind::Tiered { threshold } = self.shared.kind else { return None };
+            if runs != threshold.saturating_mul(background::PATIENCE) {
+                return None;
+            }
+            return background.take(t).map(|job| job.block);
+        }
+        if !background.has_room() {
+            return None;
+        }
+        let started = Instant::now();
+        let block = self.block_of(mem, t)?;
+        let job = background::Job { t: t.clone(), block, env: self.frontend.env(), protected: self.protected };
+        let refused = background.push(&self.shared, job);
+        self.stats.compile_time += started.elapsed();
+        refused.err().map(|job| job.block)
+    }
+
+    /// The V-ISA to compile `t` from: kept, or lifted again; none (and `t`
+    /// stays interpreted) if its code is no longer what it was made from.
+    fn block_of(&mut self, mem: &GuestMemory, t: &Translation) -> Option<crate::visa::Block> {
         let kept = lock(&t.block).take();
-        let Some(block) = kept.or_else(|| self.relift(mem, t)) else {
+        let block = kept.or_else(|| self.relift(mem, t));
+        if block.is_none() {
             self.stats.jit_failed += 1;
             t.jit_failed.store(true, Ordering::Relaxed);
-            return;
-        };
+        }
+        block
+    }
+
+    /// Drops all compiled code because the code region is full (`t`, about
+    /// to be compiled, stays).
+    fn flush_full(&mut self, compiler: &mut shared::Compiler, t: &Arc<Translation>) {
+        if let Some(log) = self.log.as_ref().filter(|l| l.any(&[LogItem::Tier])) {
+            log.write("tier: code region full: every compiled block dropped");
+        }
+        self.flush(Some(compiler), t);
+        self.stats.jit_flushes += 1;
+    }
+
+    /// Compiles `t` from `block` on this thread and installs the code.
+    fn compile_now(&mut self, compiler: &mut shared::Compiler, t: &Arc<Translation>, block: crate::visa::Block) {
+        let env = self.frontend.env();
+        let cells = t.link_addrs();
+        let links = crate::jit::Setup { cells: &cells, protected: self.protected, tso: self.shared.tso_fences() };
         let mut result = compiler.jit.compile(env, &block, links);
         if matches!(result, Err(crate::jit::JitError::Full)) {
-            if let Some(log) = self.log.as_ref().filter(|l| l.any(&[LogItem::Tier])) {
-                log.write("tier: code region full: every compiled block dropped");
-            }
-            self.flush(Some(&mut compiler), t);
-            self.stats.jit_flushes += 1;
+            self.flush_full(compiler, t);
             result = compiler.jit.compile(env, &block, links);
         }
         match result {
             Ok(code) => {
                 self.stats.jit_compiled += 1;
                 self.stats.jit_code_bytes += code.code_size as u64;
-                if let Some(map) = compiler.perf_map.as_mut() {
-                    // perf's JIT symbol map: START SIZE NAME, in hex.
-                    let _ = writeln!(map, "{:x} {:x} guest_{:#x}", code.entry as usize, code.code_size, t.addr);
-                }
                 if let Some(log) = &self.log {
                     let why = match self.shared.kind {
                         EngineKind::Tiered { .. } => {
@@ -495,7 +589,7 @@ impl Engine {
                     // The clif and out_asm logs show the block that was compiled.
                     self.log_compiled(log, Some(&block), t.addr, &why, code.code_size);
                 }
-                let _ = t.jit.set(code);
+                compiler.install(&self.shared.installed, t, code);
             }
             Err(e) => {
                 if let Some(log) = self.log.as_ref().filter(|l| l.wants(LogItem::Tier, t.addr)) {
@@ -505,7 +599,6 @@ impl Engine {
                 t.jit_failed.store(true, Ordering::Relaxed);
             }
         }
-        self.stats.compile_time += started.elapsed();
     }
 
     /// Writes a compiled block's `tier`, `clif` and `out_asm` lines.
@@ -662,6 +755,7 @@ impl Engine {
             jit: OnceLock::new(),
             runs: 0.into(),
             jit_failed: false.into(),
+            queued: false.into(),
             targets,
             links,
             incoming: Vec::new().into(),
@@ -755,6 +849,12 @@ impl Engine {
         let entry = t.entry()?;
         if !shared::can_enter(&self.shared, &self.presence, self.seen) {
             return None;
+        }
+        let installed = self.shared.installed.load(Ordering::Acquire);
+        if installed != self.installed {
+            // Code compiled since may have been written by another thread.
+            crate::jit::sync_this_thread();
+            self.installed = installed;
         }
         self.stats.jit_runs += 1;
         let allowance = remaining.min(i64::MAX as u64) as i64;

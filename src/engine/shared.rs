@@ -7,7 +7,10 @@
 //! invalidations take the cache's lock, compilation the compiler's, and
 //! translating a missed block the translator's, so that a block is
 //! translated once whichever threads miss it together. Locks are taken in
-//! the order translator, compiler, cache, registry.
+//! the order translator, compiler, cache, registry, the compiler thread's
+//! counters, compile queue. The compiler thread (`background`) takes the
+//! compiler's lock (and under it the cache's and its counters') only to
+//! place and install code, and the queue's alone.
 //!
 //! Dropping translations (the guest wrote their code, or unmapped it) and
 //! flushing the full code region are stop-the-world: the changer, holding
@@ -24,14 +27,30 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
+use super::background::{Background, QueueHold};
 use super::cache::{Cache, Translation};
-use super::{EngineKind, Stats, lock};
+use super::{Compile, EngineKind, Stats, lock};
 use crate::jit::{Jit, Trampoline};
 
 /// The host compiler and where it announces code to `perf`.
 pub(super) struct Compiler {
     pub jit: Jit,
     pub perf_map: Option<std::fs::File>,
+}
+
+impl Compiler {
+    /// Makes `code` the host code of `t` (which the caller found in the
+    /// cache), counting it in `installed` first, so that an engine that
+    /// sees the code sees the count.
+    pub fn install(&mut self, installed: &AtomicU64, t: &Translation, code: crate::jit::Compiled) {
+        if let Some(map) = self.perf_map.as_mut() {
+            use std::io::Write;
+            // perf's JIT symbol map: START SIZE NAME, in hex.
+            let _ = writeln!(map, "{:x} {:x} guest_{:#x}", code.entry as usize, code.code_size, t.addr);
+        }
+        installed.fetch_add(1, Ordering::Release);
+        let _ = t.jit.set(code);
+    }
 }
 
 /// One engine as the others see it.
@@ -66,8 +85,17 @@ pub struct Shared {
     /// None for the interpreter, or when the host gives no JIT.
     pub(super) compiler: Option<Mutex<Compiler>>,
     pub(super) trampoline: Option<Trampoline>,
+    /// The compiler thread's queue (the tiered engine compiling in the
+    /// background), its counters, and its request that an engine flush the
+    /// full code region.
+    pub(super) background: Option<Arc<Background>>,
+    background_stats: Mutex<Stats>,
+    pub(super) flush_wanted: AtomicBool,
     /// Advanced by every change that drops translations or code.
     pub(super) epoch: AtomicU64,
+    /// Blocks compiled so far (an engine that sees more than when it last
+    /// looked runs code another thread may have written).
+    pub(super) installed: AtomicU64,
     /// The process has had more than one thread.
     threaded: AtomicBool,
     /// Compiled code fences guest accesses once threaded (a host that
@@ -84,14 +112,16 @@ impl Shared {
     /// Translation state for engines of `kind` whose translations and
     /// compiled code take at most about `tb_size` bytes (`TB_SIZE_RANGE`):
     /// a quarter for the code region, the rest for translations.
-    pub fn new(kind: EngineKind, tb_size: u64) -> Arc<Shared> {
+    pub fn new(kind: EngineKind, tb_size: u64, compile: Compile) -> Arc<Shared> {
         let tb_size = tb_size.clamp(*TB_SIZE_RANGE.start(), *TB_SIZE_RANGE.end()) as usize;
-        Shared::with_limits(kind, tb_size / 4, tb_size - tb_size / 4)
+        Shared::with_limits(kind, tb_size / 4, tb_size - tb_size / 4, compile)
     }
 
     /// Translation state with a code region of `code_size` bytes (if the
     /// engines compile) and `translation_limit` bytes of translations.
-    pub fn with_limits(kind: EngineKind, code_size: usize, translation_limit: usize) -> Arc<Shared> {
+    /// `compile` matters to the tiered engine only (the JIT engine compiles
+    /// a block before its first run).
+    pub fn with_limits(kind: EngineKind, code_size: usize, translation_limit: usize, compile: Compile) -> Arc<Shared> {
         let (mut compiler, mut trampoline, mut jit_unavailable, mut fences) = (None, None, None, false);
         if kind != EngineKind::Interp {
             match Jit::new(code_size) {
@@ -103,6 +133,8 @@ impl Shared {
                 Err(e) => jit_unavailable = Some(e),
             }
         }
+        let tiered = matches!(kind, EngineKind::Tiered { .. });
+        let background = (tiered && compiler.is_some() && compile == Compile::Background).then(Background::new);
         Arc::new(Shared {
             kind,
             cache: Mutex::default(),
@@ -111,7 +143,11 @@ impl Shared {
             translation_peak: Default::default(),
             compiler,
             trampoline,
+            background,
+            background_stats: Mutex::default(),
+            flush_wanted: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            installed: AtomicU64::new(0),
             threaded: AtomicBool::new(false),
             fences,
             engines: Mutex::default(),
@@ -149,6 +185,33 @@ impl Shared {
         self.stop_the_world(&cache, None);
         compiler.jit.flush();
         *cache = Cache::default();
+        self.drop_queued();
+    }
+
+    /// Forgets the blocks waiting for the compiler thread (their
+    /// translations were all just dropped).
+    pub(super) fn drop_queued(&self) {
+        if let Some(background) = &self.background {
+            background.hold().clear();
+        }
+    }
+
+    /// Does the tiered engine compile on the compiler thread?
+    pub fn compiles_in_background(&self) -> bool {
+        self.background.is_some()
+    }
+
+    /// Waits until the compiler thread has dealt with every block queued
+    /// so far (at once without one).
+    pub fn wait_for_compiler(&self) {
+        if let Some(background) = &self.background {
+            background.wait_idle();
+        }
+    }
+
+    /// Adds the compiler thread's counters of one block.
+    pub(super) fn add_background(&self, stats: &Stats) {
+        *lock(&self.background_stats) += stats;
     }
 
     pub(super) fn join(&self, interrupt: &'static AtomicU32) -> Arc<Presence> {
@@ -173,6 +236,7 @@ impl Shared {
     /// in place of `me`'s.
     pub(super) fn process_stats(&self, me: &Arc<Presence>, own: &Stats) -> Stats {
         let mut total = lock(&self.ended).clone();
+        total += &*lock(&self.background_stats);
         for p in lock(&self.engines).iter() {
             if Arc::ptr_eq(p, me) {
                 total += own;
@@ -201,13 +265,25 @@ impl Shared {
     }
 
     /// Holds every lock of the translation state across a host fork (so
-    /// that no thread that is gone in the child holds one there).
+    /// that no thread that is gone in the child holds one there). The
+    /// compiler thread holds none of them while it generates code, so this
+    /// waits at most for it to place and install one block.
     pub fn hold_for_fork(&self) -> ForkHold<'_> {
         ForkHold {
             _translator: lock(&self.translator),
             _compiler: self.compiler.as_ref().map(lock),
             _cache: lock(&self.cache),
             engines: lock(&self.engines),
+            _counters: lock(&self.background_stats),
+            queue: self.background.as_ref().map(|b| b.hold()),
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(background) = &self.background {
+            background.close();
         }
     }
 }
@@ -218,13 +294,19 @@ pub struct ForkHold<'a> {
     _compiler: Option<MutexGuard<'a, Compiler>>,
     _cache: MutexGuard<'a, Cache>,
     engines: MutexGuard<'a, Vec<Arc<Presence>>>,
+    _counters: MutexGuard<'a, Stats>,
+    queue: Option<QueueHold<'a>>,
 }
 
 impl ForkHold<'_> {
-    /// In the child: only the calling thread's engine goes on.
+    /// In the child: only the calling thread's engine goes on, and the
+    /// compiler thread is gone with what it was to compile.
     pub fn child(mut self) {
         let me = std::thread::current().id();
         self.engines.retain(|p| p.thread == me);
+        if let Some(queue) = self.queue.take() {
+            queue.child();
+        }
     }
 }
 

@@ -6,10 +6,11 @@
 //! `isb`), skipping what CTR_EL0 says the core does not need. riscv64 asks
 //! the kernel (`riscv_flush_icache`), which reaches every hart.
 //!
-//! Code is made coherent for the thread that wrote it: a code region is
-//! written and run by one engine, hence one thread. The invalidations are
-//! broadcast to every core, and a thread that moves to another core passes
-//! through the kernel, which synchronises its instruction stream.
+//! The invalidations are broadcast to every core, and a thread that moves
+//! to another core passes through the kernel, which synchronises its
+//! instruction stream. A thread that runs code another thread wrote (the
+//! compiler thread, another guest thread's engine) synchronises its own
+//! instruction stream first ([`sync_this_thread`]: `isb` on aarch64).
 
 use std::io;
 
@@ -32,6 +33,17 @@ pub unsafe fn sync(written: *const u8, exec: *const u8, len: usize) -> io::Resul
     #[cfg(target_arch = "riscv64")]
     riscv64::sync(exec as usize, len)?;
     Ok(())
+}
+
+/// Makes code that another thread wrote and made coherent (`sync`)
+/// fetchable by this thread.
+#[inline]
+pub fn sync_this_thread() {
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: an instruction synchronisation barrier.
+    unsafe {
+        std::arch::asm!("isb", options(nostack, preserves_flags))
+    };
 }
 
 #[cfg(target_arch = "aarch64")]

@@ -24,6 +24,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 pub use code_memory::{CodeMemory, ForkCopies, Mapping, prepare_fork};
+pub use icache::sync_this_thread;
 pub use lower::{Setup, needs_tso_fences};
 pub use runtime::{IND_EMPTY, IND_ENTRIES, IndEntry, JitCtx, addr_slot, ind_slot};
 
@@ -271,6 +272,21 @@ impl MachineCode {
     }
 }
 
+/// A block's machine code, linked and ready to be placed in a code region.
+/// Generating it needs no region (a compiler thread does it holding no
+/// lock); only `Jit::place` writes code memory.
+pub struct Generated {
+    bytes: Vec<u8>,
+    descs: Descs,
+}
+
+/// Generates the machine code of a verified block whose direct exits use
+/// the given link cells.
+pub fn generate(isa: &OwnedTargetIsa, env: &Env, block: &Block, links: Setup<'_>) -> Result<Generated, JitError> {
+    let (func, descs) = build_function(env, block, &**isa, links)?;
+    Ok(Generated { bytes: compile_function(isa, func)?.linked(), descs })
+}
+
 /// The host compiler and its code region.
 pub struct Jit {
     isa: OwnedTargetIsa,
@@ -329,13 +345,23 @@ impl Jit {
 
     /// Compiles a verified block whose direct exits use the given link cells.
     pub fn compile(&mut self, env: &Env, block: &Block, links: Setup<'_>) -> Result<Compiled, JitError> {
-        let (func, descs) = build_function(env, block, &*self.isa, links)?;
-        let code = compile_function(&self.isa, func)?.linked();
-        let entry = self.memory.add(&code).map_err(|e| match e {
+        let generated = generate(&self.isa, env, block, links)?;
+        self.place(generated)
+    }
+
+    /// The host ISA it compiles for (to generate code away from the region).
+    pub fn isa(&self) -> OwnedTargetIsa {
+        self.isa.clone()
+    }
+
+    /// Copies generated code into the code region.
+    pub fn place(&mut self, generated: Generated) -> Result<Compiled, JitError> {
+        let Generated { bytes, descs } = generated;
+        let entry = self.memory.add(&bytes).map_err(|e| match e {
             AddError::Full => JitError::Full,
             AddError::Host(e) => JitError::Memory(e.to_string()),
         })?;
-        Ok(Compiled { entry, code_size: code.len(), _referenced: descs })
+        Ok(Compiled { entry, code_size: bytes.len(), _referenced: descs })
     }
 
     /// Forgets every compiled block; their `Compiled` values become stale

@@ -1,6 +1,7 @@
 //! Running a few assembled instructions on the board under every engine
-//! (interpreter, JIT, tiered with threshold 1), which must agree on the
-//! stop, the serial output, the final state and the instructions run.
+//! (interpreter, JIT, tiered with threshold 1, compiling on the guest's
+//! thread and on a compiler thread), which must agree on the stop, the
+//! serial output, the final state and the instructions run.
 
 #![allow(dead_code)]
 
@@ -9,7 +10,7 @@ use std::io::Write;
 use std::rc::Rc;
 
 use iced_x86::code_asm::*;
-use visa::engine::{Engine, EngineKind, Stop};
+use visa::engine::{Compile, Engine, EngineKind, Stop};
 use visa::machine::{CpuState, GuestMemory, PERM_R, PERM_W, PERM_X};
 use visa::system::board::{self, Ending, Input, Uart};
 
@@ -73,7 +74,13 @@ fn run_in(
     protect: Option<impl Fn(&mut GuestMemory)>,
     budget: u64,
 ) -> Run {
-    let kinds = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered { threshold: 1 }];
+    let tiered = EngineKind::Tiered { threshold: 1 };
+    let kinds = [
+        (EngineKind::Interp, Compile::Sync),
+        (EngineKind::Jit, Compile::Sync),
+        (tiered, Compile::Sync),
+        (tiered, Compile::Background),
+    ];
     let runs: Vec<Run> = kinds.iter().map(|k| run_on(*k, &build, &setup, protect.as_ref(), budget)).collect();
     for (kind, r) in kinds.iter().zip(&runs).skip(1) {
         assert_eq!(r.stop, runs[0].stop, "stop under {kind:?}");
@@ -95,7 +102,7 @@ fn run_in(
 }
 
 fn run_on(
-    kind: EngineKind,
+    (kind, compile): (EngineKind, Compile),
     build: &impl Fn(&mut CodeAssembler) -> Result<(), IcedError>,
     setup: &impl Fn(&mut CpuState),
     protect: Option<&impl Fn(&mut GuestMemory)>,
@@ -118,7 +125,7 @@ fn run_on(
     setup(&mut cpu);
     let out = Capture::default();
     let mut board = board::new_board(Uart::new(Box::new(out.clone()), Input::Bytes(b"z".iter().copied().collect())));
-    let mut engine = Engine::with_kind(kind);
+    let mut engine = Engine::with_compile(kind, compile);
     let stop = engine.run(&mut cpu, &mut mem, &mut board, budget);
     let output = out.0.borrow().clone();
     let reads_time = code.windows(2).any(|w| w == [0x0f, 0x31]) || code.windows(3).any(|w| w == [0x0f, 0x01, 0xf9]);

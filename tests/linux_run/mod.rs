@@ -181,12 +181,12 @@ pub fn vtthreads() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/linux/bin/vtthreads")
 }
 
-/// Builds `tests/gdb/NAME.c` static, with debugging information, into a
-/// program of this test process (`cc` and a static C library are needed:
-/// `.ci/run` installs them).
+/// Builds `tests/NAME.c` (`gdb/watched`, say) static, with debugging
+/// information, into a program of this test process (`cc` and a static C
+/// library are needed: `.ci/run` installs them).
 pub fn build_c_program(name: &str) -> PathBuf {
-    let out = std::env::temp_dir().join(format!("visa-{name}-{}", std::process::id()));
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gdb").join(format!("{name}.c"));
+    let out = std::env::temp_dir().join(format!("visa-{}-{}", name.replace('/', "-"), std::process::id()));
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(format!("{name}.c"));
     let built = Command::new("cc")
         .args(["-static", "-O0", "-g", "-o"])
         .arg(&out)

@@ -60,6 +60,8 @@ pub struct Options {
     pub max_insns: Option<u64>,
     /// The bound of translation memory (`--tb-size`), shared by all threads.
     pub tb_size: u64,
+    /// Where the tiered engine compiles hot blocks (`--sync-compile`).
+    pub compile: crate::engine::Compile,
     /// Print engine statistics to standard error at the end.
     pub stats: bool,
     /// Write the engine statistics as JSON to this file at the end.

@@ -134,7 +134,7 @@ impl Group {
         Arc::new(Group {
             symbols,
             profile_path: Mutex::new(options.profile.clone()),
-            translations: crate::engine::Shared::new(options.engine, options.tb_size),
+            translations: crate::engine::Shared::new(options.engine, options.tb_size, options.compile),
             options,
             live: AtomicUsize::new(1),
             leader_status: AtomicI32::new(0),
@@ -149,7 +149,11 @@ impl Group {
     /// translations and a profile of its own (the child calls
     /// `after_fork`, which names its profile file).
     pub fn for_vfork_child(&self) -> Arc<Group> {
-        let group = Group::new(self.options.clone(), self.symbols.clone());
+        // The child borrows a suspended thread of the parent's: it starts no
+        // host thread (it would be the parent's to clean up), so it
+        // compiles on its own thread.
+        let options = Options { compile: crate::engine::Compile::Sync, ..self.options.clone() };
+        let group = Group::new(options, self.symbols.clone());
         *lock(&group.profile_path) = lock(&self.profile_path).clone();
         group
     }
