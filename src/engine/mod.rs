@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use cache::Front;
 pub use cache::{Cache, Key, Translation};
-pub use debug::{DebugEvent, DebugPoints, Watch};
+pub use debug::{DebugEvent, DebugPoints, PointsHold, Watch};
 pub use log::{LOG_ITEMS, Log, LogItem, Namer, parse_filter, parse_items};
 pub use profile::{BlockProfile, Profile};
 use shared::Presence;
