@@ -8,10 +8,11 @@
 
 mod linux_run;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -35,9 +36,49 @@ fn free_port() -> u16 {
 /// its standard error line by line.
 struct Watched {
     child: Child,
-    out: JoinHandle<String>,
-    err: JoinHandle<String>,
+    out: Output,
+    err: Output,
     err_lines: Receiver<String>,
+}
+
+/// What a reader has read of a stream so far, and whether it reached the end.
+struct Output {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    reader: JoinHandle<()>,
+}
+
+impl Output {
+    /// Reads `stream` as it comes, each whole line also sent to `lines`.
+    fn read(mut stream: impl Read + Send + 'static, lines: Sender<String>) -> Output {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let all = bytes.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let mut line = Vec::new();
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                all.lock().unwrap().extend_from_slice(&buf[..n]);
+                for &b in &buf[..n] {
+                    if b == b'\n' {
+                        let _ = lines.send(String::from_utf8_lossy(&line).into_owned());
+                        line.clear();
+                    } else {
+                        line.push(b);
+                    }
+                }
+            }
+        });
+        Output { bytes, reader }
+    }
+
+    /// What was read once the stream ended, or by `deadline` (another
+    /// process may hold it open).
+    fn until(self, deadline: Instant) -> String {
+        while !self.reader.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let text = String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned();
+        if self.reader.is_finished() { text } else { text + "(still held open by another process)\n" }
+    }
 }
 
 impl Watched {
@@ -46,23 +87,9 @@ impl Watched {
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| {
             panic!("cannot start {shown}: {e}");
         });
-        let mut stdout = child.stdout.take().unwrap();
-        let out = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = stdout.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        });
-        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let out = Output::read(child.stdout.take().unwrap(), channel().0);
         let (tx, err_lines) = channel();
-        let err = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in stderr.lines().map_while(Result::ok) {
-                all += &line;
-                all.push('\n');
-                let _ = tx.send(line);
-            }
-            all
-        });
+        let err = Output::read(child.stderr.take().unwrap(), tx);
         Watched { child, out, err, err_lines }
     }
 
@@ -94,12 +121,13 @@ impl Watched {
 
     /// Kills the child (if it still runs), closes its standard input (if
     /// it was given a pipe: its own children may wait for that) and returns
-    /// its stdout and stderr once every process that holds them ended.
-    fn end(mut self) -> (String, String) {
+    /// its stdout and stderr once every process that holds them ended, or
+    /// what came of them by `deadline`.
+    fn end(mut self, deadline: Instant) -> (String, String) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         drop(self.child.stdin.take());
-        (self.out.join().unwrap(), self.err.join().unwrap())
+        (self.out.until(deadline), self.err.until(deadline))
     }
 }
 
@@ -143,8 +171,9 @@ fn session(visa_args: &[&str], script: &str) -> (String, String, i32, String) {
     let status = if gdb_ended { visa.wait_until(deadline) } else { None };
     let Some(status) = status else {
         let threads = visa.threads();
-        let (gdb_out, gdb_err) = gdb.end();
-        let (visa_out, visa_err) = visa.end();
+        let grace = Instant::now() + Duration::from_secs(5);
+        let (gdb_out, gdb_err) = gdb.end(grace);
+        let (visa_out, visa_err) = visa.end(grace);
         panic!(
             "a gdb session ran past {SESSION_LIMIT:?} ({}); both were killed.\n\
              gdb said:\n{gdb_out}{gdb_err}\ngdb's last packets:\n{}\n\
@@ -153,8 +182,8 @@ fn session(visa_args: &[&str], script: &str) -> (String, String, i32, String) {
             tail(&packets, 60)
         );
     };
-    let (gdb_out, gdb_err) = gdb.end();
-    let (visa_out, _) = visa.end();
+    let (gdb_out, gdb_err) = gdb.end(deadline);
+    let (visa_out, _) = visa.end(deadline);
     let exchanged = std::fs::read_to_string(&packets).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     (gdb_out + &gdb_err, visa_out, status.code().unwrap_or(-1), exchanged)
