@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::machine::GuestMemory;
 use crate::visa::{Block, Imm, Opcode};
@@ -85,11 +85,35 @@ impl DebugPoints {
 
     /// Every breakpoint and watchpoint gone (the debugger detached).
     pub fn clear(&self) {
-        self.change(|p| {
-            let had = *p != Points::default();
-            *p = Points::default();
-            had
-        });
+        self.change(empty);
+    }
+
+    /// Holds the points across a fork, so that the child does not find
+    /// them locked by an engine of a thread it does not have.
+    pub fn hold_for_fork(&self) -> PointsHold<'_> {
+        PointsHold { points: self.points.lock().unwrap_or_else(|e| e.into_inner()), generation: &self.generation }
+    }
+}
+
+/// Empties the points; true if there were any.
+fn empty(p: &mut Points) -> bool {
+    let had = *p != Points::default();
+    *p = Points::default();
+    had
+}
+
+/// The points, held across a fork.
+pub struct PointsHold<'a> {
+    points: MutexGuard<'a, Points>,
+    generation: &'a AtomicU64,
+}
+
+impl PointsHold<'_> {
+    /// In the child, which runs free of the debugger: no points.
+    pub fn clear(mut self) {
+        if empty(&mut self.points) {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 

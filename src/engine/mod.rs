@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 pub use background::QUEUE_BOUND;
 pub use cache::{Cache, Key, Translation};
-pub use debug::{DebugEvent, DebugPoints, Watch};
+pub use debug::{DebugEvent, DebugPoints, PointsHold, Watch};
 pub use log::{LOG_ITEMS, Log, LogItem, Namer, parse_filter, parse_items};
 pub use profile::{BlockProfile, Profile};
 use shared::Presence;

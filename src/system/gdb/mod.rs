@@ -8,25 +8,32 @@
 //! is asked back (`abi::interrupt`) and parks before its next block (a
 //! thread inside a blocking system call parks when it returns; gdb sees
 //! its registers as they were when it entered the call).
+//!
+//! One thread reads everything gdb sends (`conn`); a byte that comes while
+//! the guest runs asks it back, and the stop that follows takes what came
+//! without waiting for more: the stub waits for gdb only once it has
+//! reported a stop, when gdb owes it a request.
 
 mod arch;
+mod conn;
 mod target;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 pub use gdbstub::common::Signal;
 use gdbstub::common::Tid;
-use gdbstub::conn::ConnectionExt;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::{GdbStub, MultiThreadStopReason};
 use gdbstub::target::ext::breakpoints::WatchKind;
 
-use crate::engine::{DebugEvent, DebugPoints, Engine, Stop};
+use crate::engine::{DebugEvent, DebugPoints, Engine, PointsHold, Stop};
 use crate::machine::{CpuState, GuestMemory};
+use conn::{Conn, Inbox, Next};
 use target::GuestTarget;
 
 /// What a thread does when the guest resumes.
@@ -56,7 +63,8 @@ pub struct Shared {
     threads: Mutex<BTreeMap<usize, CpuState>>,
     control: Mutex<Control>,
     resumed: Condvar,
-    /// gdb sent a byte (Ctrl-C) while the guest ran.
+    /// gdb sent a byte (Ctrl-C, or it closed the connection) while the
+    /// guest ran.
     ctrl_c: AtomicBool,
 }
 
@@ -87,9 +95,24 @@ struct Control {
     connected: bool,
     /// The signals gdb resumed threads with, after a stop.
     resume_signals: BTreeMap<usize, Signal>,
+    /// This process's descriptors of the connection (the stub's and its
+    /// reader's).
+    fds: Vec<RawFd>,
 }
 
-type Machine = GdbStubStateMachine<'static, GuestTarget, TcpStream>;
+type Machine = GdbStubStateMachine<'static, GuestTarget, Conn>;
+
+/// How a stop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Served {
+    /// gdb resumed the guest.
+    Resumed,
+    /// Nothing to report after all (what came while the guest ran was not
+    /// an interrupt): the guest goes on as it was resumed.
+    Nothing,
+    /// gdb detached, or the connection closed.
+    Gone,
+}
 
 struct Session {
     machine: Option<Machine>,
@@ -143,10 +166,12 @@ impl Debugger {
     }
 
     fn connect(self: &Arc<Self>, stream: TcpStream) -> Result<(), String> {
-        let _ = stream.set_nodelay(true);
-        let poll_fd = stream.try_clone().map_err(|e| e.to_string())?;
+        let reader = stream.try_clone().map_err(|e| e.to_string())?;
+        let inbox = Arc::new(Inbox::default());
+        let conn = Conn::new(stream, inbox.clone());
+        let fds = vec![conn.fd(), reader.as_raw_fd()];
         let mut s = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let machine = GdbStub::new(stream).run_state_machine(&mut s.target).map_err(|e| format!("gdb: {e}"))?;
+        let machine = GdbStub::new(conn).run_state_machine(&mut s.target).map_err(|e| format!("gdb: {e}"))?;
         s.machine = Some(machine);
         drop(s);
         {
@@ -154,11 +179,12 @@ impl Debugger {
             c.connected = true;
             c.halted = true;
             c.actions = None;
+            c.fds = fds;
             // The first thread to look reports the stop.
             c.pending.insert(0, Event::Attached);
         }
         let shared = self.shared.clone();
-        std::thread::spawn(move || watch_for_ctrl_c(&shared, poll_fd));
+        std::thread::spawn(move || read_from_gdb(&shared, &inbox, reader));
         Ok(())
     }
 
@@ -231,14 +257,14 @@ impl Debugger {
         c.connected && !c.detached
     }
 
-    /// In a forked child: the child runs free of gdb, which goes on
-    /// debugging the parent over the connection they share (as under
-    /// qemu-user); nothing stops the child.
-    pub fn forget_in_child(&self) {
-        self.shared.points.clear();
-        let mut c = self.shared.control();
-        c.detached = true;
-        c.halted = false;
+    /// Holds the stub's state across a fork, so that the child does not
+    /// find it locked by a thread it does not have.
+    pub fn hold_for_fork(&self) -> ForkHold<'_> {
+        ForkHold {
+            control: self.shared.control(),
+            threads: self.shared.threads(),
+            points: self.shared.points.hold_for_fork(),
+        }
     }
 
     /// Before a signal is delivered to thread `tid`: the guest stops and
@@ -258,8 +284,13 @@ impl Debugger {
         self.shared.threads().remove(&tid);
     }
 
-    /// The guest ended: gdb is told (exit status, or the signal that ended it).
+    /// The guest ended: gdb is told (exit status, or the signal that ended
+    /// it), unless it no longer debugs this process (a forked child's end
+    /// is not the end of the process gdb debugs).
     pub fn ended(&self, status: i32, signal: Option<u8>) {
+        if !self.serving() {
+            return;
+        }
         let mut s = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let Session { machine, target } = &mut *s;
         if let Some(GdbStubStateMachine::Running(m)) = machine.take() {
@@ -273,70 +304,84 @@ impl Debugger {
     }
 
     /// Serves gdb from a stop of thread `tid` until it resumes the guest.
+    /// A Ctrl-C stop first takes what gdb sent while the guest ran: an
+    /// interrupt is reported; anything else leaves the guest running as
+    /// it was resumed.
     fn stop(&self, tid: usize, event: Event, cpu: &mut CpuState) {
-        {
+        let before = {
             let mut c = self.shared.control();
             c.halted = true;
-            c.actions = None;
-        }
+            // Whatever gdb sent is in the inbox, this stop's to take.
+            self.shared.ctrl_c.store(false, Ordering::SeqCst);
+            (c.actions.take(), std::mem::take(&mut c.resume_signals))
+        };
         self.shared.resumed.notify_all();
         crate::abi::interrupt();
         self.shared.threads().insert(tid, cpu.clone());
         let mut s = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let Session { machine, target } = &mut *s;
         let thread = Tid::new(tid.max(1)).expect("nonzero");
-        let reason = match event {
+        let mut report = match event {
             Event::Breakpoint => Some(MultiThreadStopReason::SwBreak(thread)),
             Event::Watch(addr) => Some(MultiThreadStopReason::Watch { tid: thread, kind: WatchKind::Write, addr }),
             Event::Stepped => Some(MultiThreadStopReason::DoneStep),
             Event::Signal(signal) => Some(MultiThreadStopReason::SignalWithThread { tid: thread, signal }),
+            // A fresh connection is already Idle: nothing to report.
             Event::CtrlC | Event::Attached => None,
         };
+        // gdb has heard of a stop and owes the stub requests.
+        let mut stopped = false;
         let mut m = machine.take();
-        // A fresh connection is already Idle: nothing to report.
-        let mut reported = event == Event::Attached;
-        let detached = loop {
-            let Some(state) = m.take() else { break true };
+        let served = loop {
+            let Some(state) = m.take() else { break Served::Gone };
             let next = match state {
-                GdbStubStateMachine::Idle(mut g) => match g.borrow_conn().read() {
-                    Ok(byte) => g.incoming_data(target, byte),
-                    Err(_) => break true,
-                },
-                GdbStubStateMachine::Running(mut g) if !reported => {
-                    reported = true;
-                    match reason {
-                        Some(r) => g.report_stop(target, r),
-                        // Ctrl-C: the byte gdb sent moves the machine to its interrupt state.
-                        None => match g.borrow_conn().read() {
-                            Ok(byte) => g.incoming_data(target, byte),
-                            Err(_) => break true,
-                        },
+                GdbStubStateMachine::Idle(mut g) => {
+                    stopped = true;
+                    match g.borrow_conn().inbox.take() {
+                        Some(byte) => g.incoming_data(target, byte),
+                        None => break Served::Gone,
                     }
                 }
+                GdbStubStateMachine::Running(g) if report.is_some() => {
+                    g.report_stop(target, report.take().expect("a stop to report"))
+                }
+                GdbStubStateMachine::Running(mut g) if !stopped => match g.borrow_conn().inbox.try_take() {
+                    Next::Byte(byte) => g.incoming_data(target, byte),
+                    Next::Empty => {
+                        *machine = Some(GdbStubStateMachine::Running(g));
+                        break Served::Nothing;
+                    }
+                    Next::Closed => break Served::Gone,
+                },
                 GdbStubStateMachine::Running(g) => {
                     *machine = Some(GdbStubStateMachine::Running(g));
-                    break false;
+                    break Served::Resumed;
                 }
                 GdbStubStateMachine::CtrlCInterrupt(g) => {
                     let r = MultiThreadStopReason::SignalWithThread { tid: thread, signal: Signal::SIGINT };
                     g.interrupt_handled(target, Some(r))
                 }
-                GdbStubStateMachine::Disconnected(_) => break true,
+                GdbStubStateMachine::Disconnected(_) => break Served::Gone,
             };
             match next {
                 Ok(state) => m = Some(state),
-                Err(_) => break true,
+                Err(_) => break Served::Gone,
             }
         };
         let mut c = self.shared.control();
-        if detached {
-            self.shared.points.clear();
-            c.detached = true;
+        match served {
+            Served::Gone => {
+                self.shared.points.clear();
+                c.detached = true;
+            }
+            Served::Nothing => (c.actions, c.resume_signals) = before,
+            Served::Resumed => {
+                c.actions = Some(std::mem::take(&mut target.actions));
+                c.resume_signals = std::mem::take(&mut target.signals);
+                c.locked = target.locked;
+            }
         }
         c.halted = false;
-        c.actions = Some(std::mem::take(&mut target.actions));
-        c.resume_signals = std::mem::take(&mut target.signals);
-        c.locked = target.locked;
         if let Some(saved) = self.shared.threads().get(&tid) {
             *cpu = saved.clone();
         }
@@ -344,41 +389,51 @@ impl Debugger {
     }
 }
 
-/// While the guest runs, watches gdb's connection for a byte (Ctrl-C) and
-/// asks the engines back when one comes.
-/// Is the next byte gdb sent an acknowledgement?
-fn is_ack(stream: &TcpStream) -> bool {
-    let mut byte = [0u8];
-    matches!(stream.peek(&mut byte), Ok(1) if matches!(byte[0], b'+' | b'-'))
+/// The stub's state, held across a fork.
+pub struct ForkHold<'a> {
+    control: MutexGuard<'a, Control>,
+    threads: MutexGuard<'a, BTreeMap<usize, CpuState>>,
+    points: PointsHold<'a>,
 }
 
-fn watch_for_ctrl_c(shared: &Shared, stream: TcpStream) {
+impl ForkHold<'_> {
+    /// In the child: it runs free of gdb, which goes on debugging the
+    /// parent (as under qemu-user); nothing stops the child, and its
+    /// descriptors of the connection let go of it, so that nothing the
+    /// child does reaches gdb and the connection closes with the parent's
+    /// (its exec ends the session even while a child lives on).
+    pub fn child(mut self) {
+        self.points.clear();
+        self.threads.clear();
+        let c = &mut *self.control;
+        c.detached = true;
+        c.halted = false;
+        c.pending.clear();
+        conn::let_go(&std::mem::take(&mut c.fds));
+    }
+}
+
+/// Takes every byte gdb sends into the stub's inbox until the connection
+/// closes. A byte that comes while the guest runs (Ctrl-C), or the
+/// connection's end, asks the guest back: the stop that follows takes it.
+fn read_from_gdb(shared: &Shared, inbox: &Inbox, mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
     loop {
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
         {
-            let mut c = shared.control();
-            while c.halted && !c.detached {
-                c = shared.resumed.wait(c).unwrap_or_else(|e| e.into_inner());
-            }
-            if c.detached {
-                return;
+            let c = shared.control();
+            inbox.put(&buf[..n]);
+            if !c.halted && !c.detached {
+                shared.ctrl_c.store(true, Ordering::SeqCst);
+                crate::abi::interrupt();
             }
         }
-        let mut fds = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd, for the length given.
-        let ready = unsafe { libc::poll(&mut fds, 1, 50) };
-        if ready > 0 && is_ack(&stream) {
-            // A late acknowledgement ('+' or '-') asks for nothing: taken
-            // here, it is not mistaken for an interrupt.
-            let _ = std::io::Read::read(&mut &stream, &mut [0u8]);
-            continue;
-        }
-        if ready > 0 && !shared.control().halted {
-            shared.ctrl_c.store(true, Ordering::SeqCst);
-            crate::abi::interrupt();
-            let mut c = shared.control();
-            while !c.halted && !c.detached {
-                c = shared.resumed.wait(c).unwrap_or_else(|e| e.into_inner());
-            }
+        if n == 0 {
+            return;
         }
     }
 }

@@ -118,11 +118,13 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
     let space = p.space.clone();
     let space = space.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let signals = p.signals.hold_for_fork();
+    let debugger = group.debugger.get().map(|d| d.hold_for_fork());
     // SAFETY: fork takes no arguments. Of visa's threads only this one goes
     // on in the child; the locks other guest threads take (translations,
-    // code region, address space, signal state, memory views) are held here, so none is
-    // held by a thread that is gone, and the child goes on with this
-    // thread's engine and memory view alone.
+    // code region, address space, signal state, memory views, the gdb
+    // stub's state) are held here, so none is held by a thread that is
+    // gone, and the child goes on with this thread's engine and memory view
+    // alone.
     let pid = check(p.mem.around_fork(|| unsafe { libc::fork() } as i64))?;
     drop(space);
     if pid == 0 {
@@ -130,8 +132,8 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
         p.signals.after_fork(signals);
         translations.child();
         p.group.after_fork();
-        if let Some(d) = p.group.debugger.get() {
-            d.forget_in_child();
+        if let Some(held) = debugger {
+            held.child();
         }
         p.leader = true;
         code.child();
@@ -147,6 +149,7 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
         }
         return Ok(0);
     }
+    drop(debugger);
     drop(signals);
     drop(translations);
     if flags & CLONE_PARENT_SETTID != 0 {
