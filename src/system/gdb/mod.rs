@@ -145,6 +145,9 @@ impl Debugger {
     fn connect(self: &Arc<Self>, stream: TcpStream) -> Result<(), String> {
         let _ = stream.set_nodelay(true);
         let poll_fd = stream.try_clone().map_err(|e| e.to_string())?;
+        for fd in [&stream, &poll_fd] {
+            crate::system::host_fds::register(std::os::fd::AsRawFd::as_raw_fd(fd));
+        }
         let mut s = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let machine = GdbStub::new(stream).run_state_machine(&mut s.target).map_err(|e| format!("gdb: {e}"))?;
         s.machine = Some(machine);

@@ -315,6 +315,9 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
         let debugger = crate::system::gdb::Debugger::listen(port, wait, &p.mem)?;
         let _ = p.group.debugger.set(debugger);
     }
+    // visa's own descriptors so far (the log, the perf map, gdb's
+    // listener) are not the guest's to close.
+    crate::system::host_fds::adopt_open();
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }

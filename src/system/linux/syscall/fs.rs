@@ -21,7 +21,6 @@ pub const TABLE: &[Entry] = &[
     (0, "read", &[Int, Hex, Int], read),
     (1, "write", &[Int, Hex, Int], write),
     (2, "open", &[Str, Hex, Hex], |p, a| openat(p, [AT_FDCWD, a[0], a[1], a[2], 0, 0])),
-    (3, "close", &[Int], |_, a| check(int_call!(libc::close(a[0] as i32)) as i64)),
     (7, "poll", &[Hex, Int, Int], poll),
     (8, "lseek", &[Int, Int, Int], |_, a| check(int_call!(libc::lseek(a[0] as i32, a[1] as i64, a[2] as i32)))),
     (16, "ioctl", &[Int, Hex, Hex], ioctl),

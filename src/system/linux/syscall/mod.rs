@@ -4,6 +4,7 @@
 //! to the host's where layouts differ, and every guest pointer checked.
 
 mod byteorder;
+mod close;
 mod deadline;
 mod events;
 mod fs;
@@ -53,6 +54,7 @@ fn table() -> &'static [Option<&'static Entry>] {
         let mut t = vec![None; 512];
         for family in [
             fs::TABLE,
+            close::TABLE,
             paths::TABLE,
             memory::TABLE,
             misc::TABLE,
