@@ -1,7 +1,8 @@
 /* signalfd: signals blocked in the mask are read from the descriptor
  * (raised, killed, queued with a value, a child's exit), alone or several
  * at a time, polled, waited for with epoll, by a blocking read in another
- * thread; the mask of an existing descriptor changes; bad arguments. And
+ * thread, by readv across several buffers (pread fails, lseek stays at
+ * 0); the mask of an existing descriptor changes; bad arguments. And
  * sigwaitinfo and sigtimedwait, which take pending signals alike. */
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,6 +143,25 @@ int ev_signalfd(void) {
     void *volatile bad = (void *)16;
     SHOW(raise(SIGUSR1));
     SHOW(read(fd, bad, sizeof(struct signalfd_siginfo)));
+    read_and_show(fd, 1, 0);
+
+    /* readv takes as many signals as its buffers hold together, each
+     * written across them; pread is ESPIPE and lseek stays at 0. */
+    SHOW(raise(SIGUSR1));
+    SHOW(raise(SIGUSR2));
+    struct signalfd_siginfo two[2];
+    memset(two, 0, sizeof two);
+    char *base = (char *)two;
+    struct iovec iov[3] = {{base, 100}, {base + 100, 60}, {base + 160, 96}};
+    SHOW(readv(fd, iov, 3));
+    printf("readv: signals %u and %u, SIGUSR2 from us %d\n", two[0].ssi_signo, two[1].ssi_signo,
+           two[1].ssi_pid == (unsigned)getpid());
+    SHOW(readv(fd, iov, 3));
+    SHOW(raise(SIGUSR1));
+    SHOW(pread(fd, two, sizeof two, 0));
+    SHOW(lseek(fd, 5, SEEK_SET));
+    struct iovec short_iov = {base, 100};
+    SHOW(readv(fd, &short_iov, 1));
     read_and_show(fd, 1, 0);
 
     /* Bad arguments. */
