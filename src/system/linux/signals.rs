@@ -298,6 +298,11 @@ impl SignalState {
         }
     }
 
+    /// No alternate stack (sigaltstack's SS_DISABLE).
+    pub fn altstack_off(&mut self) {
+        self.altstack = (0, 0, SS_DISABLE);
+    }
+
     /// On the thread itself, once it runs: its tid and engine's interrupt word.
     pub fn started(&self, tid: i32, interrupt: &'static AtomicU32) {
         self.thread.tid.store(tid, Ordering::SeqCst);
@@ -495,8 +500,53 @@ extern "C" fn on_wake_signal(_sig: i32) {}
 
 // ---- host signals ----
 
-/// Host signals the guest should see, as they arrive.
-static HOST_PENDING: AtomicU64 = AtomicU64::new(0);
+/// Host signals the guest should see, as they arrive at one host process:
+/// which are pending, and what the host's siginfo said at each one's last
+/// arrival (si_code and si_pid, si_uid, and si_value or SIGCHLD's
+/// si_status).
+pub struct HostRecord {
+    pending: AtomicU64,
+    info: [[AtomicU64; 3]; NSIG + 1],
+}
+
+impl HostRecord {
+    pub const fn new() -> HostRecord {
+        HostRecord {
+            pending: AtomicU64::new(0),
+            info: [const { [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)] }; NSIG + 1],
+        }
+    }
+}
+
+/// The record of the process visa started as (and of its forks).
+static MAIN_RECORD: HostRecord = HostRecord::new();
+
+thread_local! {
+    /// The record of a child that shares visa's memory without waiting
+    /// parent (see `vfork`), on the one host thread it runs (null: the
+    /// main record).
+    static RECORD: std::cell::Cell<*const HostRecord> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+fn record() -> &'static HostRecord {
+    let r = RECORD.get();
+    // SAFETY: a non-null record is the child's, set by `keep_record` on
+    // the child's only thread and alive until that child has ended.
+    if r.is_null() { &MAIN_RECORD } else { unsafe { &*r } }
+}
+
+/// In a child sharing visa's memory (its only thread, whose host signals
+/// are blocked until now): host signals arriving at this host process are
+/// recorded in `record`, which outlives the child, and no longer wait.
+pub fn keep_record(record: &HostRecord) {
+    RECORD.set(record as *const HostRecord);
+    // SAFETY: changing this thread's host signal mask with a local sigset.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
 
 fn host_forwarded(sig: i32) -> bool {
     matches!(
@@ -519,13 +569,9 @@ fn host_forwarded(sig: i32) -> bool {
     )
 }
 
-/// What the host's siginfo said at each signal's last arrival: si_code
-/// and si_pid, si_uid, and si_value (si_status for SIGCHLD).
-static HOST_INFO: [[AtomicU64; 3]; NSIG + 1] =
-    [const { [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)] }; NSIG + 1];
-
 extern "C" fn on_host_signal(sig: i32, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
-    if let Some(slot) = HOST_INFO.get(sig as usize)
+    let record = record();
+    if let Some(slot) = record.info.get(sig as usize)
         && !info.is_null()
     {
         // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler;
@@ -539,7 +585,7 @@ extern "C" fn on_host_signal(sig: i32, info: *mut libc::siginfo_t, _context: *mu
         slot[1].store(uid as u64, Ordering::Relaxed);
         slot[2].store(value, Ordering::Relaxed);
     }
-    HOST_PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    record.pending.fetch_or(bit(sig), Ordering::SeqCst);
     // After the pending bit: the engine comes back within one block and
     // finds the signal.
     crate::abi::interrupt();
@@ -622,10 +668,11 @@ pub fn collect_host_signals(state: &mut SignalState) {
     if in_vfork_child() {
         return;
     }
-    let arrived = HOST_PENDING.swap(0, Ordering::SeqCst);
+    let record = record();
+    let arrived = record.pending.swap(0, Ordering::SeqCst);
     for sig in 1..=NSIG as i32 {
         if arrived & bit(sig) != 0 {
-            let [a, b, c] = HOST_INFO[sig as usize].each_ref().map(|w| w.load(Ordering::Relaxed));
+            let [a, b, c] = record.info[sig as usize].each_ref().map(|w| w.load(Ordering::Relaxed));
             state.raise_process(SigInfo {
                 signo: sig,
                 code: a as u32 as i32,
@@ -649,7 +696,7 @@ pub fn interrupts(state: &mut SignalState) -> bool {
 
 /// True when a host signal is waiting (cheap: for the run loop).
 pub fn host_signal_waiting() -> bool {
-    HOST_PENDING.load(Ordering::Relaxed) != 0 && !in_vfork_child()
+    record().pending.load(Ordering::Relaxed) != 0 && !in_vfork_child()
 }
 
 thread_local! {
@@ -672,6 +719,17 @@ pub fn entered_vfork_child() {
 /// in the storage it borrowed from this thread).
 pub fn left_vfork_child() {
     VFORK_CHILD.set(false);
+}
+
+/// Blocks every host signal on this thread (a helper thread that runs no
+/// guest code, so that none is delivered to it).
+pub fn block_host_signals() {
+    // SAFETY: changing this thread's host signal mask with a local sigset.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
 }
 
 /// Blocks every host signal but those of faults.

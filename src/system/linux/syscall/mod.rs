@@ -10,7 +10,7 @@ mod events;
 mod fs;
 pub(crate) mod host;
 mod memory;
-mod misc;
+pub(super) mod misc;
 mod names;
 mod net;
 mod paths;
