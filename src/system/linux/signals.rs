@@ -6,7 +6,7 @@
 //! SIGPIPE, SIGCHLD...) forwarded to the guest with the host's siginfo.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::errno::{EFAULT, EINVAL, ENOMEM, Errno};
@@ -148,13 +148,20 @@ impl Queue {
 /// to wake it (its engine's interrupt word; its host thread, by tid).
 pub struct ThreadSignals {
     queue: Queue,
+    /// Set while the thread polls (see `wait_unless_signalled`).
+    polling: AtomicBool,
     tid: AtomicI32,
     interrupt: OnceLock<&'static AtomicU32>,
 }
 
 impl ThreadSignals {
     fn new() -> Arc<ThreadSignals> {
-        Arc::new(ThreadSignals { queue: Queue::default(), tid: AtomicI32::new(0), interrupt: OnceLock::new() })
+        Arc::new(ThreadSignals {
+            queue: Queue::default(),
+            polling: AtomicBool::new(false),
+            tid: AtomicI32::new(0),
+            interrupt: OnceLock::new(),
+        })
     }
 
     /// Brings the thread back to look at its signals: its engine within one
@@ -182,8 +189,15 @@ pub struct ProcessSignals {
 
 impl ProcessSignals {
     /// The signals pending for the process or any of its threads.
-    fn pending_anywhere(&self) -> u64 {
-        lock(&self.threads).values().fold(self.queue.pending(), |all, t| all | t.queue.pending())
+    /// What a signalfd's readiness follows: the signals pending for the
+    /// process, and for each thread that is polling (poll, select, an
+    /// epoll wait) its own, since Linux shows a signalfd ready to the
+    /// polling thread for its own and the process's signals.
+    fn pending_for_pollers(&self) -> u64 {
+        lock(&self.threads)
+            .values()
+            .filter(|t| t.polling.load(Ordering::SeqCst))
+            .fold(self.queue.pending(), |all, t| all | t.queue.pending())
     }
 }
 
@@ -393,8 +407,15 @@ impl SignalState {
     }
 
     /// After the pending sets changed: the signalfds follow.
+    /// The thread starts or stops polling: its own pending signals count
+    /// for its process's signalfds while it polls.
+    fn polling(&self, on: bool) {
+        self.thread.polling.store(on, Ordering::SeqCst);
+        self.changed();
+    }
+
     pub fn changed(&self) {
-        self.process.signalfds.refresh(|| self.process.pending_anywhere());
+        self.process.signalfds.refresh(|| self.process.pending_for_pollers());
     }
 
     /// The disposition of `sig`.
@@ -751,10 +772,12 @@ fn block_deferred_signals() {
 /// and the start of the wait: host signals are blocked across the check,
 /// and the call unblocks them atomically as it starts waiting. When a
 /// signal is already waiting, the call is not made: -1 with errno EINTR.
+/// The thread polls meanwhile: signalfds are ready for its own signals.
 pub fn wait_unless_signalled(state: &SignalState, call: impl FnOnce(*const libc::sigset_t) -> i64) -> i64 {
+    state.polling(true);
     // SAFETY: the masks are local sigsets; the one blocked here is the
     // calling thread's own and is restored before returning.
-    unsafe {
+    let r = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
@@ -769,7 +792,12 @@ pub fn wait_unless_signalled(state: &SignalState, call: impl FnOnce(*const libc:
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         *libc::__errno_location() = errno;
         r
-    }
+    };
+    let errno = std::io::Error::last_os_error();
+    state.polling(false);
+    // SAFETY: restoring this thread's errno, which the call set.
+    unsafe { *libc::__errno_location() = errno.raw_os_error().unwrap_or(0) };
+    r
 }
 
 /// Sleeps until a forwarded host signal arrives, or another thread sends
