@@ -373,6 +373,9 @@ pub(crate) fn spawn_thread(
     let spawned = std::thread::Builder::new().stack_size(THREAD_STACK).spawn(move || {
         let mut engine = new_engine(&p.group);
         let tid = int_call!(libc::gettid());
+        // A thread of the process before its tid is known: a signal sent to
+        // it at once (pthread_kill after pthread_create) is its own.
+        p.signals.started(tid, engine.interrupt_word());
         setup(&mut p, tid);
         let _ = tx.send(tid);
         if let Some(status) = run_thread(&mut p, &mut engine) {
