@@ -125,6 +125,57 @@ fn vfork_children_share_memory() {
     }
 }
 
+/// A CLONE_VM child without CLONE_VFORK runs beside its parent on the same
+/// memory (a futex ping-pong, a mapping it makes), with the tid words, TLS
+/// and exit signal it is given, and ends by exit, signal or execve as on
+/// Linux. Run three times under each engine: both sides run at once.
+#[test]
+fn clone_vm_children_run_beside_their_parent() {
+    for _ in 0..3 {
+        let run = check_vt(&["clonevm"], &[Interp, Jit, Tiered], None, false);
+        let out = text(&run);
+        for line in [
+            "ball passed 100 times each way, ends at 200",
+            "its mapping seen here: 4242",
+            "the child read 0x5151 through FS",
+            "clone child without __WCLONE: waitpid -1 ECHILD",
+            "child tid word cleared at its exit: 1, the child saw its pid there: 1",
+            "SIGUSR1 pending after its end: 1",
+            "child killed by its parent: waited 1, exited 0 status 0, signalled 1 signal 12",
+            "child tid word cleared at its execve: 1",
+        ] {
+            assert!(out.contains(line), "{line:?} missing from:\n{out}");
+        }
+    }
+}
+
+/// close_range closes and marks ranges of the guest's descriptors (with
+/// Linux's errors), unshares a thread's table, and passes over visa's own
+/// descriptors: a signalfd's private pipe ends, and the `-D` log, which
+/// goes on being written after the guest closed everything above 2.
+#[test]
+fn close_range_closes_the_guests_descriptors_only() {
+    let run = check_vt(&["fds"], &[Interp, Jit, Tiered], None, false);
+    let out = text(&run);
+    for line in [
+        "after closing the middle two: open open closed closed open open",
+        "close_range_(lo, lo, 1U << 3) = -1 EINVAL",
+        "in main after the thread's close: open cloexec",
+        "signalfd read after the close_range: 128 bytes, signal 10",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    let scratch = Scratch::new("vt-fds-log");
+    let log = scratch.fresh("log").join("int.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    for engine in [Interp, Tiered] {
+        let got = visa(engine, &["-d", "int", "-D", &log_arg], &vt(), &["fds"], None, None);
+        assert_same(&format!("vt fds with a log under {}", engine.name()), &run, &got);
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(logged.contains("system call exit_group"), "the log stopped early:\n{logged}");
+    }
+}
+
 #[test]
 fn time_and_sleep() {
     let run = check_vt(&["time"], &[Interp, Jit, Tiered], None, false);

@@ -108,7 +108,8 @@ fn waits_apply_their_signal_mask() {
 
 /// signalfd reads the signals of its mask that are pending (raised, killed,
 /// queued, a child's exit; several at once; from a blocking read in another
-/// thread), and poll and epoll see it ready while one is.
+/// thread; by readv across buffers), and poll and epoll see it ready while
+/// one is for the polling thread or the process (not for another thread).
 #[test]
 fn signalfd_reads_pending_signals() {
     check(
@@ -122,6 +123,11 @@ fn signalfd_reads_pending_signals() {
             "code CLD_EXITED, sender right 1, uid right 1, int 0, ptr 0, status 3",
             "read(fd, bad, sizeof(struct signalfd_siginfo)) = -1 EFAULT\nread: -1 EAGAIN",
             "signalfd(ep, &mask, 0) = -1 EINVAL",
+            "readv(fd, iov, 3) = 256\nreadv: signals 10 and 12, SIGUSR2 from us 1\nreadv(fd, iov, 3) = -1 EAGAIN",
+            "pread(fd, two, sizeof two, 0) = -1 ESPIPE\nlseek(fd, 5, SEEK_SET) = 0",
+            "readv(fd, &short_iov, 1) = -1 EINVAL\nread: 128 bytes\n  signal 10",
+            "pthread_kill(other, SIGUSR1) = 0\npoll(&p, 1, 0) = 0\nepoll_wait(ep, &e, 1, 0) = 0\nread: -1 EAGAIN",
+            "poll in the thread: revents 0x1\nepoll_wait(ep, &e, 1, 0) = 1\nread: 128 bytes\n  signal 10",
         ],
     );
 }

@@ -6,5 +6,6 @@
 
 pub mod board;
 pub mod gdb;
+pub mod host_fds;
 pub mod linux;
 pub mod symbols;

@@ -1,17 +1,21 @@
 /* signalfd: signals blocked in the mask are read from the descriptor
  * (raised, killed, queued with a value, a child's exit), alone or several
  * at a time, polled, waited for with epoll, by a blocking read in another
- * thread; the mask of an existing descriptor changes; bad arguments. And
+ * thread, ready for the thread a signal was sent to and not for another,
+ * by readv across several buffers (pread fails, lseek stays at
+ * 0); the mask of an existing descriptor changes; bad arguments. And
  * sigwaitinfo and sigtimedwait, which take pending signals alike. */
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +60,26 @@ static int reader_fd;
 static void *blocking_reader(void *arg) {
     (void)arg;
     read_and_show(reader_fd, 1, 0);
+    return NULL;
+}
+
+static sem_t go;
+
+/* Once let go: the signal sent to this thread makes the descriptor ready
+ * for its poll and its epoll wait, and its read takes it. */
+static void *poll_own_signal(void *arg) {
+    int fd = *(int *)arg;
+    sem_wait(&go);
+    struct pollfd p = {fd, POLLIN, 0};
+    SHOW(poll(&p, 1, 0));
+    printf("poll in the thread: revents %#x\n", p.revents);
+    int ep = epoll_create1(0);
+    struct epoll_event e = {.events = EPOLLIN, .data.u64 = 9};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+    SHOW(epoll_wait(ep, &e, 1, 0));
+    read_and_show(fd, 1, 0);
+    SHOW(poll(&p, 1, 0));
+    close(ep);
     return NULL;
 }
 
@@ -142,6 +166,38 @@ int ev_signalfd(void) {
     SHOW(raise(SIGUSR1));
     SHOW(read(fd, bad, sizeof(struct signalfd_siginfo)));
     read_and_show(fd, 1, 0);
+
+    /* readv takes as many signals as its buffers hold together, each
+     * written across them; pread is ESPIPE and lseek stays at 0. */
+    SHOW(raise(SIGUSR1));
+    SHOW(raise(SIGUSR2));
+    struct signalfd_siginfo two[2];
+    memset(two, 0, sizeof two);
+    char *base = (char *)two;
+    struct iovec iov[3] = {{base, 100}, {base + 100, 60}, {base + 160, 96}};
+    SHOW(readv(fd, iov, 3));
+    printf("readv: signals %u and %u, SIGUSR2 from us %d\n", two[0].ssi_signo, two[1].ssi_signo,
+           two[1].ssi_pid == (unsigned)getpid());
+    SHOW(readv(fd, iov, 3));
+    SHOW(raise(SIGUSR1));
+    SHOW(pread(fd, two, sizeof two, 0));
+    SHOW(lseek(fd, 5, SEEK_SET));
+    struct iovec short_iov = {base, 100};
+    SHOW(readv(fd, &short_iov, 1));
+    read_and_show(fd, 1, 0);
+
+    /* Readiness is the polling thread's: a signal sent to another thread
+     * leaves the descriptor unready here and ready there. */
+    sem_init(&go, 0, 0);
+    pthread_t other;
+    SHOW(pthread_create(&other, NULL, poll_own_signal, &fd));
+    SHOW(pthread_kill(other, SIGUSR1));
+    p.revents = 0;
+    SHOW(poll(&p, 1, 0));
+    SHOW(epoll_wait(ep, &e, 1, 0));
+    read_and_show(fd, 1, 0);
+    sem_post(&go);
+    SHOW(pthread_join(other, NULL));
 
     /* Bad arguments. */
     sigset_t all;

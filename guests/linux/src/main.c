@@ -13,7 +13,8 @@ static const struct {
     {"hello", vt_hello}, {"files", vt_files}, {"mem", vt_mem},     {"signals", vt_signals},
     {"float", vt_float}, {"smc", vt_smc},     {"exec", vt_exec},   {"probe", vt_probe},
     {"crash", vt_crash}, {"time", vt_time},   {"nosys", vt_nosys}, {"wild", vt_wild},
-    {"vfork", vt_vfork},
+    {"vfork", vt_vfork}, {"fds", vt_fds},
+    {"clonevm", vt_clonevm},
 };
 
 static const struct {

@@ -22,6 +22,8 @@ int vt_time(int argc, char **argv);
 int vt_nosys(int argc, char **argv);
 int vt_wild(int argc, char **argv);
 int vt_vfork(int argc, char **argv);
+int vt_fds(int argc, char **argv);
+int vt_clonevm(int argc, char **argv);
 
 /* The symbolic name of an errno value ("ENOENT"), or its number. */
 const char *errname(int e);

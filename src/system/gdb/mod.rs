@@ -170,6 +170,8 @@ impl Debugger {
         let inbox = Arc::new(Inbox::default());
         let conn = Conn::new(stream, inbox.clone());
         let fds = vec![conn.fd(), reader.as_raw_fd()];
+        // The guest's close_range leaves them alone.
+        fds.iter().for_each(|fd| crate::system::host_fds::register(*fd));
         let mut s = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let machine = GdbStub::new(conn).run_state_machine(&mut s.target).map_err(|e| format!("gdb: {e}"))?;
         s.machine = Some(machine);

@@ -4,6 +4,7 @@ pub type Errno = i32;
 
 pub const EINTR: Errno = 4;
 pub const ENOEXEC: Errno = 8;
+pub const EBADF: Errno = 9;
 pub const EAGAIN: Errno = 11;
 pub const ENOMEM: Errno = 12;
 pub const EACCES: Errno = 13;

@@ -317,6 +317,9 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
         let debugger = crate::system::gdb::Debugger::listen(port, wait, &p.mem)?;
         let _ = p.group.debugger.set(debugger);
     }
+    // visa's own descriptors so far (the log, the perf map, gdb's
+    // listener) are not the guest's to close.
+    crate::system::host_fds::adopt_open();
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }
@@ -372,6 +375,9 @@ pub(crate) fn spawn_thread(
     let spawned = std::thread::Builder::new().stack_size(THREAD_STACK).spawn(move || {
         let mut engine = new_engine(&p.group);
         let tid = int_call!(libc::gettid());
+        // A thread of the process before its tid is known: a signal sent to
+        // it at once (pthread_kill after pthread_create) is its own.
+        p.signals.started(tid, engine.interrupt_word());
         setup(&mut p, tid);
         let _ = tx.send(tid);
         if let Some(status) = run_thread(&mut p, &mut engine) {

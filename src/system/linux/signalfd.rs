@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::errno::{Errno, check};
+use crate::system::host_fds::OwnFd;
 
 /// visa's own descriptors go at or above this number, out of the way of
 /// the low numbers the guest expects to get.
@@ -24,8 +25,8 @@ pub struct SignalFd {
     id: (u64, u64),
     /// visa's own ends: the read end to take the byte back, the write end
     /// (non-blocking) to put it in.
-    read: OwnedFd,
-    write: OwnedFd,
+    read: OwnFd,
+    write: OwnFd,
     mask: u64,
 }
 
@@ -49,11 +50,11 @@ fn pipe_id(fd: i32) -> Option<(u64, u64)> {
 }
 
 /// A private duplicate (close-on-exec, high numbered) of `fd`.
-fn private_dup(fd: i32) -> Result<OwnedFd, Errno> {
+fn private_dup(fd: i32) -> Result<OwnFd, Errno> {
     // SAFETY: F_DUPFD_CLOEXEC takes an integer; the new descriptor is ours.
     let new = check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, PRIVATE_FDS) } as i64)?;
     // SAFETY: a descriptor just made, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(new as i32) })
+    Ok(OwnFd::adopt(unsafe { OwnedFd::from_raw_fd(new as i32) }))
 }
 
 /// The bytes waiting in a pipe.

@@ -6,7 +6,7 @@
 //! SIGPIPE, SIGCHLD...) forwarded to the guest with the host's siginfo.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::errno::{EFAULT, EINVAL, ENOMEM, Errno};
@@ -148,13 +148,20 @@ impl Queue {
 /// to wake it (its engine's interrupt word; its host thread, by tid).
 pub struct ThreadSignals {
     queue: Queue,
+    /// Set while the thread polls (see `wait_unless_signalled`).
+    polling: AtomicBool,
     tid: AtomicI32,
     interrupt: OnceLock<&'static AtomicU32>,
 }
 
 impl ThreadSignals {
     fn new() -> Arc<ThreadSignals> {
-        Arc::new(ThreadSignals { queue: Queue::default(), tid: AtomicI32::new(0), interrupt: OnceLock::new() })
+        Arc::new(ThreadSignals {
+            queue: Queue::default(),
+            polling: AtomicBool::new(false),
+            tid: AtomicI32::new(0),
+            interrupt: OnceLock::new(),
+        })
     }
 
     /// Brings the thread back to look at its signals: its engine within one
@@ -182,8 +189,15 @@ pub struct ProcessSignals {
 
 impl ProcessSignals {
     /// The signals pending for the process or any of its threads.
-    fn pending_anywhere(&self) -> u64 {
-        lock(&self.threads).values().fold(self.queue.pending(), |all, t| all | t.queue.pending())
+    /// What a signalfd's readiness follows: the signals pending for the
+    /// process, and for each thread that is polling (poll, select, an
+    /// epoll wait) its own, since Linux shows a signalfd ready to the
+    /// polling thread for its own and the process's signals.
+    fn pending_for_pollers(&self) -> u64 {
+        lock(&self.threads)
+            .values()
+            .filter(|t| t.polling.load(Ordering::SeqCst))
+            .fold(self.queue.pending(), |all, t| all | t.queue.pending())
     }
 }
 
@@ -298,6 +312,11 @@ impl SignalState {
         }
     }
 
+    /// No alternate stack (sigaltstack's SS_DISABLE).
+    pub fn altstack_off(&mut self) {
+        self.altstack = (0, 0, SS_DISABLE);
+    }
+
     /// On the thread itself, once it runs: its tid and engine's interrupt word.
     pub fn started(&self, tid: i32, interrupt: &'static AtomicU32) {
         self.thread.tid.store(tid, Ordering::SeqCst);
@@ -388,8 +407,15 @@ impl SignalState {
     }
 
     /// After the pending sets changed: the signalfds follow.
+    /// The thread starts or stops polling: its own pending signals count
+    /// for its process's signalfds while it polls.
+    fn polling(&self, on: bool) {
+        self.thread.polling.store(on, Ordering::SeqCst);
+        self.changed();
+    }
+
     pub fn changed(&self) {
-        self.process.signalfds.refresh(|| self.process.pending_anywhere());
+        self.process.signalfds.refresh(|| self.process.pending_for_pollers());
     }
 
     /// The disposition of `sig`.
@@ -495,8 +521,53 @@ extern "C" fn on_wake_signal(_sig: i32) {}
 
 // ---- host signals ----
 
-/// Host signals the guest should see, as they arrive.
-static HOST_PENDING: AtomicU64 = AtomicU64::new(0);
+/// Host signals the guest should see, as they arrive at one host process:
+/// which are pending, and what the host's siginfo said at each one's last
+/// arrival (si_code and si_pid, si_uid, and si_value or SIGCHLD's
+/// si_status).
+pub struct HostRecord {
+    pending: AtomicU64,
+    info: [[AtomicU64; 3]; NSIG + 1],
+}
+
+impl HostRecord {
+    pub const fn new() -> HostRecord {
+        HostRecord {
+            pending: AtomicU64::new(0),
+            info: [const { [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)] }; NSIG + 1],
+        }
+    }
+}
+
+/// The record of the process visa started as (and of its forks).
+static MAIN_RECORD: HostRecord = HostRecord::new();
+
+thread_local! {
+    /// The record of a child that shares visa's memory without waiting
+    /// parent (see `vfork`), on the one host thread it runs (null: the
+    /// main record).
+    static RECORD: std::cell::Cell<*const HostRecord> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+fn record() -> &'static HostRecord {
+    let r = RECORD.get();
+    // SAFETY: a non-null record is the child's, set by `keep_record` on
+    // the child's only thread and alive until that child has ended.
+    if r.is_null() { &MAIN_RECORD } else { unsafe { &*r } }
+}
+
+/// In a child sharing visa's memory (its only thread, whose host signals
+/// are blocked until now): host signals arriving at this host process are
+/// recorded in `record`, which outlives the child, and no longer wait.
+pub fn keep_record(record: &HostRecord) {
+    RECORD.set(record as *const HostRecord);
+    // SAFETY: changing this thread's host signal mask with a local sigset.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
 
 fn host_forwarded(sig: i32) -> bool {
     matches!(
@@ -519,13 +590,9 @@ fn host_forwarded(sig: i32) -> bool {
     )
 }
 
-/// What the host's siginfo said at each signal's last arrival: si_code
-/// and si_pid, si_uid, and si_value (si_status for SIGCHLD).
-static HOST_INFO: [[AtomicU64; 3]; NSIG + 1] =
-    [const { [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)] }; NSIG + 1];
-
 extern "C" fn on_host_signal(sig: i32, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
-    if let Some(slot) = HOST_INFO.get(sig as usize)
+    let record = record();
+    if let Some(slot) = record.info.get(sig as usize)
         && !info.is_null()
     {
         // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler;
@@ -539,7 +606,7 @@ extern "C" fn on_host_signal(sig: i32, info: *mut libc::siginfo_t, _context: *mu
         slot[1].store(uid as u64, Ordering::Relaxed);
         slot[2].store(value, Ordering::Relaxed);
     }
-    HOST_PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    record.pending.fetch_or(bit(sig), Ordering::SeqCst);
     // After the pending bit: the engine comes back within one block and
     // finds the signal.
     crate::abi::interrupt();
@@ -622,10 +689,11 @@ pub fn collect_host_signals(state: &mut SignalState) {
     if in_vfork_child() {
         return;
     }
-    let arrived = HOST_PENDING.swap(0, Ordering::SeqCst);
+    let record = record();
+    let arrived = record.pending.swap(0, Ordering::SeqCst);
     for sig in 1..=NSIG as i32 {
         if arrived & bit(sig) != 0 {
-            let [a, b, c] = HOST_INFO[sig as usize].each_ref().map(|w| w.load(Ordering::Relaxed));
+            let [a, b, c] = record.info[sig as usize].each_ref().map(|w| w.load(Ordering::Relaxed));
             state.raise_process(SigInfo {
                 signo: sig,
                 code: a as u32 as i32,
@@ -649,7 +717,7 @@ pub fn interrupts(state: &mut SignalState) -> bool {
 
 /// True when a host signal is waiting (cheap: for the run loop).
 pub fn host_signal_waiting() -> bool {
-    HOST_PENDING.load(Ordering::Relaxed) != 0 && !in_vfork_child()
+    record().pending.load(Ordering::Relaxed) != 0 && !in_vfork_child()
 }
 
 thread_local! {
@@ -674,6 +742,17 @@ pub fn left_vfork_child() {
     VFORK_CHILD.set(false);
 }
 
+/// Blocks every host signal on this thread (a helper thread that runs no
+/// guest code, so that none is delivered to it).
+pub fn block_host_signals() {
+    // SAFETY: changing this thread's host signal mask with a local sigset.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+}
+
 /// Blocks every host signal but those of faults.
 fn block_deferred_signals() {
     // SAFETY: changing this thread's host signal mask, with local sigsets.
@@ -693,10 +772,12 @@ fn block_deferred_signals() {
 /// and the start of the wait: host signals are blocked across the check,
 /// and the call unblocks them atomically as it starts waiting. When a
 /// signal is already waiting, the call is not made: -1 with errno EINTR.
+/// The thread polls meanwhile: signalfds are ready for its own signals.
 pub fn wait_unless_signalled(state: &SignalState, call: impl FnOnce(*const libc::sigset_t) -> i64) -> i64 {
+    state.polling(true);
     // SAFETY: the masks are local sigsets; the one blocked here is the
     // calling thread's own and is restored before returning.
-    unsafe {
+    let r = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
@@ -711,7 +792,12 @@ pub fn wait_unless_signalled(state: &SignalState, call: impl FnOnce(*const libc:
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         *libc::__errno_location() = errno;
         r
-    }
+    };
+    let errno = std::io::Error::last_os_error();
+    state.polling(false);
+    // SAFETY: restoring this thread's errno, which the call set.
+    unsafe { *libc::__errno_location() = errno.raw_os_error().unwrap_or(0) };
+    r
 }
 
 /// Sleeps until a forwarded host signal arrives, or another thread sends

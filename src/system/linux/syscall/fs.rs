@@ -21,9 +21,13 @@ pub const TABLE: &[Entry] = &[
     (0, "read", &[Int, Hex, Int], read),
     (1, "write", &[Int, Hex, Int], write),
     (2, "open", &[Str, Hex, Hex], |p, a| openat(p, [AT_FDCWD, a[0], a[1], a[2], 0, 0])),
-    (3, "close", &[Int], |_, a| check(int_call!(libc::close(a[0] as i32)) as i64)),
     (7, "poll", &[Hex, Int, Int], poll),
-    (8, "lseek", &[Int, Int, Int], |_, a| check(int_call!(libc::lseek(a[0] as i32, a[1] as i64, a[2] as i32)))),
+    (8, "lseek", &[Int, Int, Int], |p, a| {
+        if let Some(result) = super::signalfd::lseek(p, a[0]) {
+            return result;
+        }
+        check(int_call!(libc::lseek(a[0] as i32, a[1] as i64, a[2] as i32)))
+    }),
     (16, "ioctl", &[Int, Hex, Hex], ioctl),
     (17, "pread64", &[Int, Hex, Int, Int], pread64),
     (18, "pwrite64", &[Int, Hex, Int, Int], pwrite64),
@@ -183,6 +187,13 @@ fn vectored(p: &mut Process, [fd, iov, count, ..]: [u64; 6], writing: bool) -> R
             unsafe { if writing { libc::writev(fd as i32, bad, count) } else { libc::readv(fd as i32, bad, count) } };
         return check(r as i64);
     };
+    if !writing {
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        let bufs: Vec<(u64, u64)> = raw.chunks(16).map(|v| (word(&v[..8]), word(&v[8..]))).collect();
+        if let Some(result) = super::signalfd::readv(p, fd, &bufs) {
+            return result;
+        }
+    }
     let (bufs, host) = host_iovecs(p, &raw, if writing { Dir::In } else { Dir::Out });
     // SAFETY: `host` holds `host.len()` iovecs, each the pointer and length
     // of a `HostBuf` in `bufs` (guest memory checked by `Process::host_buf`,

@@ -92,6 +92,7 @@ macro_rules! int_call {
     (@listed setuid) => {};
     (@listed sync) => {};
     (@listed umask) => {};
+    (@listed unshare) => {};
     (@listed $other:ident) => {
         compile_error!(concat!("int_call!: libc::", stringify!($other), " is not listed as taking integers only"))
     };

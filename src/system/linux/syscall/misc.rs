@@ -370,7 +370,7 @@ const FUTEX_CMD_MASK: u64 = !(128 | 256);
 /// The host address of the futex word at guest `addr`: aligned (else
 /// EINVAL) and accessible, writable for a word the call changes (else
 /// EFAULT).
-fn futex_word(p: &mut Process, addr: u64, write: bool) -> Result<*mut u32, Errno> {
+pub(in crate::system::linux) fn futex_word(p: &mut Process, addr: u64, write: bool) -> Result<*mut u32, Errno> {
     if !addr.is_multiple_of(4) {
         return Err(EINVAL);
     }

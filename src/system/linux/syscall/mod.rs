@@ -4,12 +4,13 @@
 //! to the host's where layouts differ, and every guest pointer checked.
 
 mod byteorder;
+mod close;
 mod deadline;
 mod events;
 mod fs;
 pub(crate) mod host;
 mod memory;
-mod misc;
+pub(super) mod misc;
 mod names;
 mod net;
 mod paths;
@@ -53,6 +54,7 @@ fn table() -> &'static [Option<&'static Entry>] {
         let mut t = vec![None; 512];
         for family in [
             fs::TABLE,
+            close::TABLE,
             paths::TABLE,
             memory::TABLE,
             misc::TABLE,

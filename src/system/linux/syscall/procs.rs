@@ -1,7 +1,7 @@
 //! Processes and threads: exit and exit_group, fork and the process forms
 //! of clone (the host forks, and the child carries on translating; only
 //! the calling thread goes on in it), vfork and the clones that share
-//! memory with a waiting parent (see `vfork`), clone with CLONE_THREAD (a
+//! the parent's memory (see `vfork`), clone with CLONE_THREAD (a
 //! new host thread runs the guest thread), execve (visa runs the new program in a
 //! fresh visa), wait4, and process, group, session and user ids.
 
@@ -92,20 +92,22 @@ pub(in crate::system::linux) const CLONE_VFORK: u64 = 0x4000;
 const CLONE_THREAD: u64 = 0x10000;
 const CLONE_SETTLS: u64 = 0x80000;
 pub(in crate::system::linux) const CLONE_PARENT_SETTID: u64 = 0x10_0000;
-const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+pub(in crate::system::linux) const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 pub(in crate::system::linux) const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 
 /// clone, fork and vfork: a thread (CLONE_THREAD) runs on a new host
-/// thread; a child sharing memory with a parent that waits for it
-/// (CLONE_VM | CLONE_VFORK: vfork, posix_spawn) is `vfork`'s; anything else
-/// is a host fork, whose memory is a copy (so a CLONE_VM child without
-/// CLONE_VFORK does not share the parent's memory).
+/// thread; a child sharing the parent's memory (CLONE_VM: vfork,
+/// posix_spawn, and children that run beside their parent) is `vfork`'s;
+/// anything else is a host fork, whose memory is a copy.
 fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
     if flags & CLONE_THREAD != 0 {
         return clone_thread(p, [flags, stack, ptid, ctid, tls, 0]);
     }
-    if super::super::vfork::is_vfork(flags) {
-        return super::super::vfork::clone_vfork(p, [flags, stack, ptid, ctid, tls, 0]);
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(EINVAL);
+    }
+    if super::super::vfork::shares_memory(flags) {
+        return super::super::vfork::clone_vm(p, [flags, stack, ptid, ctid, tls, 0]);
     }
     // Held across the fork, so that no other thread holds them in the child
     // (the compiler's lock first: a thread compiling holds it while it

@@ -1,7 +1,8 @@
 //! signalfd and signalfd4, and reads of a signalfd: the signals pending in
 //! the descriptor's mask are taken from the calling thread's pending set,
 //! then the process's, and written as x86-64 `struct signalfd_siginfo`s
-//! (128 bytes, little-endian). The descriptor itself is visa's object (see
+//! (128 bytes, little-endian), by read and readv (pread and preadv fail
+//! with ESPIPE, as on the pipe that stands for it; lseek stays at 0). The descriptor itself is visa's object (see
 //! `signalfd`), ready for poll and epoll while such a signal is pending.
 
 use super::super::errno::{EAGAIN, EFAULT, EINTR, EINVAL, Errno, check};
@@ -53,12 +54,55 @@ fn signalfd4(p: &mut Process, [fd, mask_at, size, flags, ..]: [u64; 6]) -> Resul
 /// the descriptor is non-blocking. A signal for a handler that comes while
 /// it waits ends the wait with EINTR (restarted under SA_RESTART).
 pub fn read(p: &mut Process, fd: u64, at: u64, len: u64) -> Option<Result<u64, Errno>> {
-    let mask = p.signals.signalfds().mask_of(fd as i32)?;
-    Some(read_signals(p, fd as i32, mask, at, len))
+    readv(p, fd, &[(at, len)])
 }
 
-fn read_signals(p: &mut Process, fd: i32, mask: u64, at: u64, len: u64) -> Result<u64, Errno> {
-    let count = len / SIGINFO_SIZE;
+/// readv of `fd` when it is a signalfd (none otherwise): as `read`, with
+/// room for as many signals as the buffers (address, length) hold
+/// together, each `struct signalfd_siginfo` written across them in turn,
+/// as Linux's read_iter does.
+pub fn readv(p: &mut Process, fd: u64, bufs: &[(u64, u64)]) -> Option<Result<u64, Errno>> {
+    let mask = p.signals.signalfds().mask_of(fd as i32)?;
+    // The kernel refuses lengths that are negative as an ssize_t.
+    if bufs.iter().any(|(_, len)| (*len as i64) < 0) {
+        return Some(Err(EINVAL));
+    }
+    Some(read_signals(p, fd as i32, mask, bufs))
+}
+
+/// lseek of `fd` when it is a signalfd (none otherwise): Linux's signalfd
+/// stays at offset 0 whatever is asked.
+pub fn lseek(p: &Process, fd: u64) -> Option<Result<u64, Errno>> {
+    p.signals.signalfds().mask_of(fd as i32).map(|_| Ok(0))
+}
+
+/// Where the next bytes of a read go: the buffers and how far into them.
+struct Cursor<'a> {
+    bufs: &'a [(u64, u64)],
+    at: usize,
+    offset: u64,
+}
+
+impl Cursor<'_> {
+    /// Writes `bytes` at the cursor, across buffers; a fault is EFAULT.
+    fn put(&mut self, p: &mut Process, mut bytes: &[u8]) -> Result<(), Errno> {
+        while !bytes.is_empty() {
+            let &(base, len) = self.bufs.get(self.at).ok_or(EFAULT)?;
+            let n = (len - self.offset).min(bytes.len() as u64);
+            p.write(base.wrapping_add(self.offset), &bytes[..n as usize])?;
+            bytes = &bytes[n as usize..];
+            self.offset += n;
+            if self.offset == len {
+                (self.at, self.offset) = (self.at + 1, 0);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_signals(p: &mut Process, fd: i32, mask: u64, bufs: &[(u64, u64)]) -> Result<u64, Errno> {
+    let room = bufs.iter().fold(0u64, |all, (_, len)| all.saturating_add(*len));
+    let count = room / SIGINFO_SIZE;
     if count == 0 {
         return Err(EINVAL);
     }
@@ -77,11 +121,12 @@ fn read_signals(p: &mut Process, fd: i32, mask: u64, at: u64, len: u64) -> Resul
         }
         signals::wait_for_host_signal(&p.signals, mask, None);
     };
+    let mut cursor = Cursor { bufs, at: 0, offset: 0 };
     let mut total = 0;
     let mut next = Some(first);
     while let Some(info) = next {
         // A signal taken for a buffer that faults is lost, as on Linux.
-        if p.write(at + total, &siginfo(&info)).is_err() {
+        if cursor.put(p, &siginfo(&info)).is_err() {
             return if total > 0 { Ok(total) } else { Err(EFAULT) };
         }
         total += SIGINFO_SIZE;
