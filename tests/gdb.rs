@@ -285,7 +285,7 @@ fn forked_children_are_not_debugged() {
     if skip() {
         return;
     }
-    let prog = linux_run::build_c_program("forked");
+    let prog = linux_run::build_c_program("gdb/forked");
     let prog = prog.to_str().unwrap();
     for engine in ["interp", "tiered"] {
         let script = "set pagination off\ntarget remote 127.0.0.1:PORT\ncontinue\n";
