@@ -7,8 +7,9 @@
 //! `MAX_SIDE_EXITS` conditional branches on the way become side exits
 //! (`jump_if`) and the block goes on along their fall-through path, or,
 //! for a backward branch (a loop's, taken but for the last time), along
-//! the branch with the fall-through as the side exit; a direct `jmp` is
-//! followed. A block is then made of up to `MAX_RANGES` ranges of guest
+//! the branch with the fall-through as the side exit (one or two more
+//! branches may be side exits when a branch back to the block's start
+//! follows closely: `closes_loop`); a direct `jmp` is followed. A block is then made of up to `MAX_RANGES` ranges of guest
 //! code; reaching code it already holds ends it with a jump there (to its
 //! own start: a loop the JIT keeps inside one function). An instruction
 //! that is not lifted (or that raises #UD) ends the block with `exit
@@ -45,7 +46,7 @@ mod xsave;
 
 use std::sync::OnceLock;
 
-use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
+use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, Mnemonic};
 
 pub use ctx::{Ctx, Flow};
 
@@ -60,6 +61,35 @@ pub const MAX_INSTRUCTIONS: usize = 64;
 
 /// Most conditional branches a block goes through (as side exits).
 pub const MAX_SIDE_EXITS: usize = 3;
+
+/// Guest instructions looked at past a conditional branch for a branch
+/// back to the block's start (see `closes_loop`).
+const LOOP_LOOKAHEAD: usize = 4;
+
+/// Most side exits a block may have when the branches past
+/// `MAX_SIDE_EXITS` lead back to its start.
+const MAX_LOOP_SIDE_EXITS: usize = MAX_SIDE_EXITS + 2;
+
+/// Do the instructions in `bytes` (at `ip`) branch back to `start` within
+/// `LOOP_LOOKAHEAD` instructions, before any other control transfer? Then
+/// the conditional branch before them may be one more side exit: the block
+/// goes on to that branch and becomes a loop the JIT keeps in one function
+/// (a loop body of four or five basic blocks, as in the C library's string
+/// searches), instead of two blocks that leave for each other every round.
+fn closes_loop(bytes: &[u8], ip: u64, start: u64) -> bool {
+    let mut decoder = Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE);
+    for insn in decoder.iter().take(LOOP_LOOKAHEAD) {
+        match insn.flow_control() {
+            FlowControl::Next => {}
+            FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch => {
+                return (insn.is_jcc_short_or_near() || insn.is_jmp_short_or_near())
+                    && insn.near_branch_target() == start;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
 
 /// Most ranges of guest code one block is made of (each followed branch
 /// starts one).
@@ -249,6 +279,13 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
         cx.insn = insn;
         let at = (ip - base) as usize;
         cx.bytes[..len as usize].copy_from_slice(&buf[at..at + len as usize]);
+        if insn.is_jcc_short_or_near()
+            && cx.side_exits == cx.side_exit_limit
+            && cx.side_exit_limit < MAX_LOOP_SIDE_EXITS
+            && closes_loop(&buf[at + len as usize..avail], insn.next_ip(), addr)
+        {
+            cx.side_exit_limit += 1;
+        }
         let lift = table[features::runs_as(&insn, mode) as usize];
         let vex = vex::needs_avx(&insn);
         let flow = match (insn.is_invalid() || (vex && !mode.avx), lift) {
