@@ -3,7 +3,7 @@
 //! (LLVA's offline translation).
 //!
 //! An entry is named by a 128-bit hash of everything the code depends on:
-//! the block's optimised V-ISA (its guest address and instructions, so the
+//! the block's optimised V-ISA in its binary encoding (its guest address and instructions, so the
 //! guest bytes and every option that shaped the lifting: mode, processor
 //! model, debugger cuts), the V-ISA opcode table and the Env's
 //! declarations, the block's direct targets, whether accesses check page
@@ -70,6 +70,8 @@ pub struct DiskCache {
     since_sweep: AtomicU64,
     /// Whether this process has checked the bound yet.
     swept: Mutex<bool>,
+    /// The fingerprints of the Envs seen, by address.
+    envs: Mutex<Vec<(usize, u64)>>,
 }
 
 impl DiskCache {
@@ -78,11 +80,12 @@ impl DiskCache {
     pub fn new(dir: PathBuf, limit: u64, isa: &dyn TargetIsa) -> DiskCache {
         let mut base = Hasher::default();
         base.u64(format::VERSION as u64).field(BUILD_ID.as_bytes());
+        base.u64(crate::visa::Opcode::table_fingerprint());
         base.field(isa.triple().to_string().as_bytes()).field(isa.flags().to_string().as_bytes());
         for flag in isa.isa_flags() {
             base.field(flag.to_string().as_bytes());
         }
-        DiskCache { dir, limit, base, since_sweep: AtomicU64::new(0), swept: Mutex::new(false) }
+        DiskCache { dir, limit, base, since_sweep: AtomicU64::new(0), swept: Mutex::new(false), envs: Mutex::default() }
     }
 
     /// The default directory: `$XDG_CACHE_HOME/visa`, else `~/.cache/visa`.
@@ -100,13 +103,28 @@ impl DiskCache {
     /// order), page-permission checks if `protected`, fences if `tso`.
     pub fn key(&self, env: &Env, block: &Block, targets: &[u64], protected: bool, tso: bool) -> Key {
         let mut h = self.base.clone();
-        h.field(&crate::visa::codec::encode(env, block));
+        h.u64(self.env_fingerprint(env));
+        let mut body = Vec::with_capacity(16 + block.insts.len() * 4);
+        crate::visa::codec::encode_body(block, &mut body);
+        h.field(&body);
         h.u64(targets.len() as u64);
         for t in targets {
             h.u64(*t);
         }
         h.u64(protected as u64 | (tso as u64) << 1);
         Key(h.finish128())
+    }
+
+    /// The Env's fingerprint, worked out once per Env (envs are static).
+    fn env_fingerprint(&self, env: &Env) -> u64 {
+        let mut known = self.envs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = env as *const Env as usize;
+        if let Some((_, f)) = known.iter().find(|(e, _)| *e == at) {
+            return *f;
+        }
+        let f = env.fingerprint();
+        known.push((at, f));
+        f
     }
 
     fn path(&self, key: &Key) -> PathBuf {
