@@ -2,7 +2,8 @@
 //!
 //! A compiled block is a host function taking the `JitCtx` and returning how
 //! it left; the engine calls it where it would run the interpreter. Blocks
-//! the lowering cannot handle, or that need relocations, stay interpreted.
+//! the lowering cannot handle, or that need relocations visa does not link
+//! (`reloc`), stay interpreted.
 //! Code lives in one bounded region; when it is full the engine flushes all
 //! compiled blocks. It runs V-ISA only: it knows nothing of x86.
 

@@ -9,9 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// The default bound of the cache directory (`--cache-size`).
-pub const DEFAULT_LIMIT: u64 = 256 << 20;
-
 /// Temporary files (being written, or left by a process that died) start so.
 pub const TEMP_PREFIX: &str = ".tmp-";
 

@@ -41,12 +41,11 @@ fn checksum(file: &[u8]) -> u64 {
     Hasher::default().bytes(&file[..40]).bytes(&file[HEADER..]).finish64()
 }
 
-pub fn encode(key: &[u8; 16], entry: &Entry) -> Vec<u8> {
-    let code = &entry.code;
+pub fn encode(key: &[u8; 16], code: &MachineCode, cells: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + code.bytes.len() + RECORD * code.relocs.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&entry.cells.to_le_bytes());
+    out.extend_from_slice(&cells.to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(&(code.bytes.len() as u32).to_le_bytes());
     out.extend_from_slice(&(code.relocs.len() as u32).to_le_bytes());
@@ -143,7 +142,7 @@ mod tests {
     #[test]
     fn an_entry_reads_back_as_written_and_nothing_else_does() {
         let key = [7u8; 16];
-        let file = encode(&key, &entry());
+        let file = encode(&key, &entry().code, 2);
         let back = decode(&key, &file).unwrap();
         assert_eq!((back.code, back.cells), (entry().code, 2));
         assert!(matches!(decode(&[8u8; 16], &file), Err(Invalid::Corrupt(_))), "another key");

@@ -32,9 +32,8 @@ use cranelift_codegen::isa::TargetIsa;
 use crate::jit::MachineCode;
 use crate::visa::{Block, Env};
 
-pub use evict::DEFAULT_LIMIT;
 use format::{Entry, Invalid};
-pub use hash::Hasher;
+use hash::Hasher;
 
 /// The environment variable that gives the directory, or `off`.
 pub const ENV: &str = "VISA_CACHE";
@@ -93,10 +92,6 @@ impl DiskCache {
         let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|d| Path::new(d).is_absolute());
         let base = xdg.map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
         Some(base.join("visa"))
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The key of `block` compiled with link cells for `targets` (in that
@@ -161,7 +156,7 @@ impl DiskCache {
     /// Stores `code` (compiled with `cells` link cells) under `key`;
     /// false if it could not be written (the run goes on without).
     pub fn store(&self, key: &Key, code: &MachineCode, cells: usize) -> bool {
-        let bytes = format::encode(&key.0, &Entry { code: code.clone(), cells: cells as u32 });
+        let bytes = format::encode(&key.0, code, cells as u32);
         let path = self.path(key);
         let written = write_atomically(&path, &bytes).is_ok();
         if written {
