@@ -155,7 +155,7 @@ impl Lower<'_, '_> {
         self.b.set_cold_block(slow);
         self.b.ins().brif(maybe, slow, &[], join, &[ir::BlockArg::Value(zero)]);
         self.b.switch_to_block(slow);
-        let f = self.iconst(types::I64, runtime::rt_code_write as *const () as usize as i64);
+        let f = self.symbol(Target::Runtime(Runtime::CodeWrite));
         let size_v = self.iconst(types::I64, size as i64);
         let sig = self.sig_code_write;
         let call = self.b.ins().call_indirect(sig, f, &[self.ctx, addr, size_v]);

@@ -80,6 +80,8 @@ pub struct Options {
     pub profile: Option<PathBuf>,
     /// The processor model presented (`--cpu`).
     pub cpu: Model,
+    /// The persistent translation cache's directory and bound (`--cache`).
+    pub cache: Option<(PathBuf, u64)>,
 }
 
 /// Exit status when `max_insns` runs out (as `timeout` uses).
