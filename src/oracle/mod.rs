@@ -3,6 +3,7 @@
 //! the architecture defines must come out the same, faults included.
 //! Host x86-64 only.
 
+pub mod accuracy;
 pub mod cases;
 pub mod native;
 pub mod sequences;
