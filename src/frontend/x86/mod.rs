@@ -39,6 +39,7 @@ mod sse_int;
 mod sse_move;
 mod stack;
 mod string;
+mod sysreg;
 mod system;
 pub mod vex;
 mod x87;
@@ -46,7 +47,7 @@ mod xsave;
 
 use std::sync::OnceLock;
 
-use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, Mnemonic};
+use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind};
 
 pub use ctx::{Ctx, Flow};
 
@@ -127,6 +128,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             stack::TABLE,
             string::TABLE,
             system::TABLE,
+            sysreg::TABLE,
             x87::TABLE,
             xsave::TABLE,
         ] {
@@ -149,9 +151,33 @@ pub fn lifted_mnemonics() -> impl Iterator<Item = Mnemonic> {
 }
 
 /// Instructions that raise #GP at CPL 3 (with IOPL 0, as user mode runs).
-fn privileged(m: Mnemonic) -> bool {
+fn privileged(insn: &Instruction) -> bool {
     use Mnemonic::*;
-    matches!(m, Hlt | Cli | Sti | In | Out | Insb | Insw | Insd | Outsb | Outsw | Outsd | Xsetbv)
+    let system_register = (0..insn.op_count())
+        .any(|i| insn.op_kind(i) == OpKind::Register && (insn.op_register(i).is_cr() || insn.op_register(i).is_dr()));
+    system_register
+        || matches!(
+            insn.mnemonic(),
+            Hlt | Cli
+                | Sti
+                | In
+                | Out
+                | Insb
+                | Insw
+                | Insd
+                | Outsb
+                | Outsw
+                | Outsd
+                | Xsetbv
+                | Lgdt
+                | Lidt
+                | Xsaves
+                | Xsaves64
+                | Xrstors
+                | Xrstors64
+                | Rdmsr
+                | Wrmsr
+        )
 }
 
 /// The x86 exception a V-ISA trap raises.
@@ -291,7 +317,7 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
         let flow = match (insn.is_invalid() || (vex && !mode.avx), lift) {
             (false, _) if !features::allowed(&insn, mode) => Flow::Undefined,
             (false, None) if vex => cx.lift_with(vex::lift),
-            (false, Some(_)) if mode.user && privileged(insn.mnemonic()) => {
+            (false, Some(_)) if mode.user && privileged(&insn) => {
                 // #GP: user code may not do this.
                 let yes = cx.iconst(crate::visa::Type::I1, 1);
                 cx.b.trap_if(yes, crate::visa::TrapCode::User(13));
