@@ -34,6 +34,29 @@ impl Lower<'_, '_> {
         self.b.ins().symbol_value(types::I64, gv)
     }
 
+    /// Calls runtime function `f` directly. Its address (a relocation) is
+    /// then loaded at the call itself; as a `symbol_value` feeding an
+    /// indirect call it was a pure value that Cranelift hoisted out of
+    /// loops into a register or a stack slot, even for calls on cold paths.
+    pub(super) fn call_runtime(&mut self, f: Runtime, sig: ir::SigRef, args: &[ir::Value]) -> ir::Inst {
+        let target = Target::Runtime(f);
+        let func = match self.functions.iter().find(|(t, _)| *t == target) {
+            Some((_, func)) => *func,
+            None => {
+                let name = self.b.func.declare_imported_user_function(target.name());
+                let func = self.b.import_function(ir::ExtFuncData {
+                    name: ir::ExternalName::User(name),
+                    signature: sig,
+                    colocated: false,
+                    patchable: false,
+                });
+                self.functions.push((target, func));
+                func
+            }
+        };
+        self.b.ins().call(func, args)
+    }
+
     /// A value of any V-ISA type as the u128 bits the runtime works on.
     pub(super) fn bits_of(&mut self, v: ir::Value) -> ir::Value {
         let ty = self.b.func.dfg.value_type(v);
@@ -81,12 +104,11 @@ impl Lower<'_, '_> {
         }
         let args_ptr = self.b.ins().stack_addr(types::I64, slot, 0);
         let res_ptr = self.b.ins().stack_addr(types::I64, slot, 16 * args.len() as i32);
-        let callee = self.symbol(Target::Runtime(f));
         let mut call_args = vec![self.ctx];
         call_args.extend_from_slice(lead);
         call_args.extend([args_ptr, res_ptr]);
         call_args.extend_from_slice(tail);
-        let call = self.b.ins().call_indirect(sig, callee, &call_args);
+        let call = self.call_runtime(f, sig, &call_args);
         let st = self.b.inst_results(call)[0];
         let one = self.iconst(types::I32, 1);
         let code = self.b.ins().isub(st, one);

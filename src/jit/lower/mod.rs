@@ -129,6 +129,8 @@ pub(super) struct Lower<'a, 'f> {
     pub descs: Vec<(u32, Box<EvalDesc>)>,
     /// The symbols the code refers to, each declared once.
     symbols: Vec<(Target, ir::GlobalValue)>,
+    /// The runtime functions the code calls, each imported once.
+    functions: Vec<(Target, ir::FuncRef)>,
     sig_eval: ir::SigRef,
     sig_call: ir::SigRef,
     sig_code_write: ir::SigRef,
@@ -413,6 +415,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             modified: None,
             descs: Vec::new(),
             symbols: Vec::new(),
+            functions: Vec::new(),
             sig_eval,
             sig_call,
             sig_code_write,
