@@ -14,7 +14,7 @@ use visa::frontend::x86::{Mode, X86Env, lift_block, lift_block_within};
 use visa::jit::{IND_EMPTY, IND_ENTRIES, Jit, RunEnv, Setup};
 use visa::machine::{CpuState, GuestMemory};
 use visa::system::board;
-use visa::visa::{Block, Imm, opt::optimize};
+use visa::visa::{Block, Imm, opt::optimize_built};
 
 /// The optimised blocks of the sha256 guest reachable from its entry.
 fn sha256_blocks() -> Vec<Block> {
@@ -36,7 +36,7 @@ fn sha256_blocks() -> Vec<Block> {
                 _ => {}
             }
         }
-        blocks.push(optimize(env, &l.block));
+        blocks.push(optimize_built(env, &l.block));
     }
     blocks
 }
@@ -144,7 +144,7 @@ fn form_block(form: Form, n: usize, user: bool) -> Block {
     let mode = Mode { user, ..Mode::default() };
     let lifted = lift_block_within(&mem, 0x1000, mode, n).unwrap();
     assert_eq!(lifted.block.guest_count(), n, "the block holds exactly the instructions asked for");
-    optimize(&X86Env::get().env, &lifted.block)
+    optimize_built(&X86Env::get().env, &lifted.block)
 }
 
 /// Compile time against block length: it should grow linearly.

@@ -13,7 +13,7 @@ use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::interp;
 use visa::machine::{CpuState, GuestMemory};
 use visa::system::board;
-use visa::visa::opt::optimize;
+use visa::visa::opt::optimize_built;
 
 /// The sha256 guest's code, as a realistic mix of integer instructions.
 fn guest() -> (GuestMemory, u64) {
@@ -89,7 +89,7 @@ fn translate_all(mem: &GuestMemory, addrs: &[u64]) {
     let env = &X86Env::get().env;
     for a in addrs {
         let l = lift_block(mem, *a, Mode::default()).unwrap();
-        let block = optimize(env, &l.block);
+        let block = optimize_built(env, &l.block);
         black_box(interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap());
     }
 }
@@ -131,7 +131,7 @@ fn bench(c: &mut Criterion) {
         .map(|a| lift_block(&mem, *a, Mode::default()).unwrap())
         .max_by_key(|l| l.block.guest_count())
         .unwrap();
-    let block = optimize(env, &largest.block);
+    let block = optimize_built(env, &largest.block);
     let code = interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap();
     let mut g = c.benchmark_group("interpret");
     g.throughput(Throughput::Elements(largest.block.guest_count() as u64));

@@ -121,6 +121,44 @@ fn builder_output_verifies() {
 }
 
 #[test]
+fn builder_folds_constants_as_it_builds() {
+    let mut env = Env::new();
+    let a = env.slot("a", Type::I64, 0);
+    let mut b = Builder::new(&env, 0x40);
+    let two = b.iconst(Type::I64, 2);
+    let three = b.iconst(Type::I64, 3);
+    let again = b.iconst(Type::I64, 2);
+    assert_eq!(two, again, "an equal constant is the same value");
+    let five = b.op(Opcode::Iadd, &[two, three]);
+    let x = b.get(a);
+    let sum = b.op(Opcode::Iadd, &[x, five]);
+    // A division by zero is left to trap when it runs.
+    let zero = b.iconst(Type::I64, 0);
+    let quotient = b.op(Opcode::Udiv, &[five, zero]);
+    let carry_in = b.iconst(Type::I1, 1);
+    let carry = b.ins_multi(Opcode::IaddCarry, Some(Type::I64), Imm::None, &[three, five, carry_in]);
+    assert_eq!(carry.len(), 3);
+    b.set(a, sum);
+    b.set(a, quotient);
+    b.set(a, carry[0]);
+    b.jump(0x50);
+    let block = b.finish();
+    verify(&env, &block).unwrap();
+    let text = visa::visa::text::print_block(&env, &block);
+    let ops: Vec<_> = block.insts.iter().map(|i| i.op).collect();
+    assert_eq!(
+        ops.iter().filter(|&&o| o == Opcode::Const).count(),
+        7,
+        "2, 3, 5, 0, true, 9 and the carry's false, each once:\n{text}"
+    );
+    assert!(!ops.contains(&Opcode::IaddCarry), "{text}");
+    assert_eq!(ops.iter().filter(|&&o| o == Opcode::Iadd).count(), 1, "{text}");
+    assert!(ops.contains(&Opcode::Udiv), "{text}");
+    // What building an instruction folds, the pass finds nothing more to fold in.
+    assert_eq!(visa::visa::opt::fold_constants(&block), block);
+}
+
+#[test]
 fn decoder_rejects_damaged_bytes_without_panicking() {
     let m = parse_module(SAMPLE).unwrap();
     let bytes = codec::encode(&m.env, &m.blocks[0]);

@@ -78,7 +78,7 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
         verify(env, &lifted.block).map_err(|e| format!("internal error: the lifted block does not verify: {e}"))?;
         println!("{}", text::print_block(env, &lifted.block));
         if args.host {
-            let optimized = visa::visa::opt::optimize(env, &lifted.block);
+            let optimized = visa::visa::opt::optimize_built(env, &lifted.block);
             println!("; optimised\n{}", text::print_block(env, &optimized));
             match visa::jit::disassemble(env, &optimized, args.user) {
                 Ok(code) => println!("; host code\n{code}"),

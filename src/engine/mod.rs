@@ -281,7 +281,7 @@ fn prepare(
         addr: Some(addr),
     })?;
     let env = frontend.env();
-    let block = crate::visa::opt::optimize(env, &lifted.block);
+    let block = crate::visa::opt::optimize_built(env, &lifted.block);
     if let Some(log) = log.filter(|l| l.any(&[LogItem::InAsm, LogItem::Visa, LogItem::Opt])) {
         log_translation(frontend, mem, log, &lifted, &block);
     }
@@ -485,7 +485,7 @@ impl Engine {
         if lifted.ranges != t.ranges || code_hash(mem, &lifted.ranges) != t.code_hash {
             return None;
         }
-        Some(crate::visa::opt::optimize(self.frontend.env(), &lifted.block))
+        Some(crate::visa::opt::optimize_built(self.frontend.env(), &lifted.block))
     }
 
     /// Compiles `t` to host code, or queues it for the compiler thread, if

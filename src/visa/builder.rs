@@ -2,24 +2,30 @@
 //!
 //! The builder computes result types from the opcode table, so a frontend
 //! only names the operation, its controlling type, immediate and operands.
-//! It checks nothing else: run the verifier on what it builds in tests.
+//! It folds constants as it goes (an operation of constants is its
+//! constant result, each constant is built once), so what it builds needs
+//! no folding pass. It checks nothing else: run the verifier on what it
+//! builds in tests.
 
 use super::block::{Block, Value};
 use super::env::Env;
 use super::imm::{ExitReason, Imm, IntCC, MemFlags, Slot, TrapCode};
 use super::opcodes::Opcode;
+use super::opt::Folder;
 use super::sig;
 use super::types::Type;
 
 pub struct Builder<'e> {
     env: &'e Env,
     block: Block,
+    folder: Folder,
     results: Vec<Type>,
+    values: Vec<Value>,
 }
 
 impl<'e> Builder<'e> {
     pub fn new(env: &'e Env, addr: u64) -> Builder<'e> {
-        Builder { env, block: Block::new(addr), results: Vec::new() }
+        Builder::with_capacity(env, addr, 0)
     }
 
     /// A builder with room for `insts` instructions (about as many values
@@ -31,7 +37,7 @@ impl<'e> Builder<'e> {
             pool: Vec::with_capacity(2 * insts),
             types: Vec::with_capacity(insts),
         };
-        Builder { env, block, results: Vec::new() }
+        Builder { env, block, folder: Folder::default(), results: Vec::new(), values: Vec::new() }
     }
 
     pub fn env(&self) -> &'e Env {
@@ -51,29 +57,29 @@ impl<'e> Builder<'e> {
         self.block.insts.truncate(insts);
         self.block.pool.truncate(pool);
         self.block.types.truncate(types);
+        self.folder.truncate(types);
     }
 
     pub fn type_of(&self, v: Value) -> Type {
         self.block.value_type(v)
     }
 
-    /// Appends an instruction and returns its first result (or `Value(u32::MAX)`
-    /// when it has none). Panics on a rule the table cannot resolve, which is
-    /// a frontend bug.
+    /// Appends an instruction (or the constants it computes) and returns
+    /// its first result (or `Value(u32::MAX)` when it has none). Panics on a
+    /// rule the table cannot resolve, which is a frontend bug.
     pub fn ins(&mut self, op: Opcode, ty: Option<Type>, imm: Imm, args: &[Value]) -> Value {
         self.results.clear();
         if let Err(e) = sig::result_types(op, ty, &imm, self.env, &mut self.results) {
             panic!("building `{}`: {e}", op.name());
         }
-        let range = self.block.push(op, ty, imm, args, &self.results);
-        Value(if range.is_empty() { u32::MAX } else { range.start })
+        self.folder.push(&mut self.block, op, ty, imm, args, &self.results, &mut self.values);
+        self.values.first().copied().unwrap_or(Value(u32::MAX))
     }
 
     /// Appends an instruction with several results and returns them all.
     pub fn ins_multi(&mut self, op: Opcode, ty: Option<Type>, imm: Imm, args: &[Value]) -> Vec<Value> {
-        let first = self.ins(op, ty, imm, args);
-        let inst = self.block.insts.last().unwrap();
-        (0..inst.results_len as u32).map(|i| Value(first.0 + i)).collect()
+        self.ins(op, ty, imm, args);
+        self.values.clone()
     }
 
     /// An operation whose controlling type is its first operand's type.

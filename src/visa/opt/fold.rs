@@ -2,6 +2,10 @@
 //! computed with the reference semantics (`visa::eval`) and replaced by
 //! constants; equal constants are shared. An operation that would trap is
 //! left to trap at run time.
+//!
+//! `Folder` does it one instruction at a time, so the builder folds as a
+//! frontend builds (a lifted block arrives folded) and `fold_constants`
+//! folds a block made some other way (parsed, decoded).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -27,6 +31,14 @@ impl Hasher for WordHasher {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 
+    fn write_u8(&mut self, byte: u8) {
+        self.write_u64(byte.into());
+    }
+
+    fn write_isize(&mut self, word: isize) {
+        self.write_u64(word as u64);
+    }
+
     fn write_u128(&mut self, word: u128) {
         self.write_u64(word as u64);
         self.write_u64((word >> 64) as u64);
@@ -37,56 +49,134 @@ impl Hasher for WordHasher {
     }
 }
 
+/// Lines of `Folder::recent`.
+const RECENT: usize = 256;
+
+/// A value that is no constant, in `Folder::known`.
+const UNKNOWN: u32 = u32::MAX;
+
+/// The folding state of a block being built: which of its values are
+/// constants, and the value holding each constant.
+pub struct Folder {
+    /// For each value of the block, the index in `bits` of its constant,
+    /// or `UNKNOWN`.
+    known: Vec<u32>,
+    bits: Vec<u128>,
+    shared: HashMap<(Type, u128), Value, BuildHasherDefault<WordHasher>>,
+    /// A direct-mapped cache in front of `shared`: the constant last
+    /// found or made in each of its lines (`Value(u32::MAX)`: none).
+    recent: Box<[(Type, u128, Value); RECENT]>,
+    values: Vec<u128>,
+    arg_types: Vec<Type>,
+    outs: Vec<u128>,
+}
+
+impl Default for Folder {
+    fn default() -> Folder {
+        Folder {
+            known: Vec::with_capacity(1024),
+            bits: Vec::with_capacity(128),
+            shared: HashMap::with_capacity_and_hasher(128, BuildHasherDefault::default()),
+            recent: Box::new([(Type::I1, 0, Value(u32::MAX)); RECENT]),
+            values: Vec::new(),
+            arg_types: Vec::new(),
+            outs: Vec::new(),
+        }
+    }
+}
+
+impl Folder {
+    /// Appends `op` (whose results have the types `types`) to `out`, or,
+    /// when it computes constants, the constants (each value only once);
+    /// `results` gets the values that stand for its results.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        out: &mut Block,
+        op: Opcode,
+        ty: Option<Type>,
+        imm: Imm,
+        args: &[Value],
+        types: &[Type],
+        results: &mut Vec<Value>,
+    ) {
+        results.clear();
+        if self.fold(out, op, ty, &imm, args, types.len()) {
+            let (known, consts) = (&mut self.known, &mut self.bits);
+            for (&t, &bits) in types.iter().zip(&self.outs) {
+                let slot = ((bits as usize).wrapping_mul(31) ^ (t as usize)) % RECENT;
+                let (rt, rb, rv) = self.recent[slot];
+                if rt == t && rb == bits && rv.0 != u32::MAX {
+                    results.push(rv);
+                    continue;
+                }
+                let v = *self.shared.entry((t, bits)).or_insert_with(|| {
+                    let r = out.push(Opcode::Const, Some(t), Imm::Const(bits), &[], &[t]);
+                    known.push(consts.len() as u32);
+                    consts.push(bits);
+                    Value(r.start)
+                });
+                self.recent[slot] = (t, bits, v);
+                results.push(v);
+            }
+        } else {
+            let range = out.push(op, ty, imm, args, types);
+            self.known.resize(out.types.len(), UNKNOWN);
+            results.extend(range.map(Value));
+        }
+    }
+
+    /// Computes `op`'s results into `outs` when they are constants.
+    fn fold(&mut self, out: &Block, op: Opcode, ty: Option<Type>, imm: &Imm, args: &[Value], results: usize) -> bool {
+        if let (Opcode::Const, Imm::Const(bits)) = (op, imm) {
+            self.outs.clear();
+            self.outs.push(*bits);
+            return true;
+        }
+        let foldable = op != Opcode::Const
+            && op != Opcode::TrapIf
+            && results != 0
+            && args.iter().all(|a| self.known[a.0 as usize] != UNKNOWN)
+            && eval::is_evaluable(op);
+        if !foldable {
+            return false;
+        }
+        self.values.clear();
+        self.values.extend(args.iter().map(|a| self.bits[self.known[a.0 as usize] as usize]));
+        self.arg_types.clear();
+        self.arg_types.extend(args.iter().map(|a| out.value_type(*a)));
+        self.outs.clear();
+        self.outs.resize(results, 0u128);
+        eval::eval(op, ty, imm, &self.values, &self.arg_types, &mut self.outs).is_ok()
+    }
+
+    /// The block was cut back to its first `values` values: forgets the rest.
+    pub fn truncate(&mut self, values: usize) {
+        self.known.truncate(values);
+        self.shared.retain(|_, v| (v.0 as usize) < values);
+        for r in self.recent.iter_mut().filter(|r| r.2.0 as usize >= values) {
+            r.2 = Value(u32::MAX);
+        }
+        // The constants' bits stay: only values name them.
+    }
+}
+
+/// A copy of `block` with its constants folded.
 pub fn fold_constants(block: &Block) -> Block {
     let mut out = Block::with_capacity(block.addr, block);
-    // Old value -> new value, and new value -> its constant bits.
+    let mut folder = Folder::default();
+    // Old value -> new value.
     let mut map: Vec<Value> = Vec::with_capacity(block.types.len());
-    let mut known: Vec<Option<u128>> = Vec::with_capacity(block.types.len());
-    let mut shared: HashMap<(Type, u128), Value, BuildHasherDefault<WordHasher>> = HashMap::default();
     let mut args = Vec::new();
-    let mut values = Vec::new();
-    let mut arg_types = Vec::new();
+    let mut types = Vec::new();
     let mut results = Vec::new();
-    let mut outs = Vec::new();
     for inst in &block.insts {
         args.clear();
         args.extend(block.args(inst).iter().map(|a| map[a.0 as usize]));
-        results.clear();
-        results.extend(inst.results().map(|v| block.value_type(v)));
-        let foldable = inst.op != Opcode::Const
-            && inst.op != Opcode::TrapIf
-            && eval::is_evaluable(inst.op)
-            && !results.is_empty()
-            && args.iter().all(|a| known[a.0 as usize].is_some());
-        let folded = if foldable {
-            values.clear();
-            values.extend(args.iter().map(|a| known[a.0 as usize].unwrap_or_default()));
-            arg_types.clear();
-            arg_types.extend(args.iter().map(|a| out.value_type(*a)));
-            outs.clear();
-            outs.resize(results.len(), 0u128);
-            eval::eval(inst.op, inst.ty, &inst.imm, &values, &arg_types, &mut outs).is_ok()
-        } else if let (Opcode::Const, Imm::Const(bits)) = (inst.op, inst.imm) {
-            outs.clear();
-            outs.push(bits);
-            true
-        } else {
-            false
-        };
-        if folded {
-            for (ty, &bits) in results.iter().zip(&outs) {
-                let v = *shared.entry((*ty, bits)).or_insert_with(|| {
-                    let r = out.push(Opcode::Const, Some(*ty), Imm::Const(bits), &[], &[*ty]);
-                    known.push(Some(bits));
-                    Value(r.start)
-                });
-                map.push(v);
-            }
-        } else {
-            let range = out.push(inst.op, inst.ty, inst.imm, &args, &results);
-            known.resize(out.types.len(), None);
-            map.extend(range.map(Value));
-        }
+        types.clear();
+        types.extend(inst.results().map(|v| block.value_type(v)));
+        folder.push(&mut out, inst.op, inst.ty, inst.imm, &args, &types, &mut results);
+        map.extend_from_slice(&results);
     }
     out
 }

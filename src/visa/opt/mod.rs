@@ -9,18 +9,24 @@ mod fold;
 
 pub use dce::dead_code;
 pub use dse::dead_sets;
-pub use fold::fold_constants;
+pub use fold::{Folder, fold_constants};
 
 use super::{Block, Env};
 
 /// The pass pipeline: constants folded, dead state writes dropped, then
-/// everything whose result nobody uses (the last two choose what to keep,
-/// and the block is rebuilt once).
+/// everything whose result nobody uses.
 pub fn optimize(env: &Env, block: &Block) -> Block {
-    let b = fold_constants(block);
-    let mut keep = dead_sets(env, &b);
-    dead_code(&b, &mut keep);
-    retain(&b, &keep)
+    optimize_built(env, &fold_constants(block))
+}
+
+/// The pipeline for a block whose constants are already folded, as the
+/// builder builds them (every lifted block): dead state writes dropped,
+/// then everything whose result nobody uses (both choose what to keep,
+/// and the block is rebuilt once).
+pub fn optimize_built(env: &Env, block: &Block) -> Block {
+    let mut keep = dead_sets(env, block);
+    dead_code(block, &mut keep);
+    retain(block, &keep)
 }
 
 /// Rebuilds a block keeping the instructions `keep` selects, renumbering
