@@ -128,7 +128,9 @@ fn vfork_children_share_memory() {
 /// A CLONE_VM child without CLONE_VFORK runs beside its parent on the same
 /// memory (a futex ping-pong, a mapping it makes), with the tid words, TLS
 /// and exit signal it is given, and ends by exit, signal or execve as on
-/// Linux. Run three times under each engine: both sides run at once.
+/// Linux; with CLONE_SIGHAND (beside or vfork) parent and child share one
+/// set of dispositions, host-ignored signals included. Run three times
+/// under each engine: both sides run at once.
 #[test]
 fn clone_vm_children_run_beside_their_parent() {
     for _ in 0..3 {
@@ -143,6 +145,9 @@ fn clone_vm_children_run_beside_their_parent() {
             "SIGUSR1 pending after its end: 1",
             "child killed by its parent: waited 1, exited 0 status 0, signalled 1 signal 12",
             "child tid word cleared at its execve: 1",
+            "sighand child: saw our SIGUSR1 handler 1, its SIG_IGN for SIGUSR2 is ours 1",
+            "sighand vfork child: saw our SIGUSR1 handler 1, its SIG_IGN for SIGUSR2 is ours 1",
+            "child without sighand: saw our SIGUSR1 handler 1, its SIG_IGN for SIGUSR2 is ours 0",
         ] {
             assert!(out.contains(line), "{line:?} missing from:\n{out}");
         }

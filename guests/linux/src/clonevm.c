@@ -3,8 +3,9 @@
  * over futex words), with its own pid, a mapping it makes that the parent
  * then uses, CLONE_SETTLS, the three tid words (CLONE_PARENT_SETTID,
  * CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID, cleared at exit and at
- * execve), an exit signal other than SIGCHLD (wait4 needs __WCLONE), and
- * a child killed by a signal. The children make raw system calls only:
+ * execve), an exit signal other than SIGCHLD (wait4 needs __WCLONE), a
+ * child killed by a signal, and CLONE_SIGHAND's one set of dispositions
+ * (with and without CLONE_VFORK). The children make raw system calls only:
  * without CLONE_SETTLS they run on the parent's thread-local storage. */
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -87,6 +88,51 @@ static int exec_hello(void *arg) {
     return 127;
 }
 
+static char *new_stack(void);
+static void show_status(const char *what, pid_t pid, int options);
+
+/* The kernel's struct sigaction, for raw rt_sigaction calls. */
+struct raw_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    unsigned long mask;
+};
+
+static volatile long seen_handler;
+
+/* Reads SIGUSR1's handler, then ignores SIGUSR2. */
+static int swap_dispositions(void *arg) {
+    (void)arg;
+    struct raw_sigaction now, ignore = {SIG_IGN, 0, NULL, 0};
+    syscall(SYS_rt_sigaction, SIGUSR1, NULL, &now, 8);
+    seen_handler = (long)now.handler;
+    syscall(SYS_rt_sigaction, SIGUSR2, &ignore, NULL, 8);
+    return 0;
+}
+
+static void on_usr1(int sig) { (void)sig; }
+
+/* A child made with `flags` reads our SIGUSR1 handler and ignores
+ * SIGUSR2: shared dispositions show both ways. */
+static void dispositions(const char *what, int flags) {
+    signal(SIGUSR1, on_usr1);
+    signal(SIGUSR2, SIG_DFL);
+    seen_handler = 0;
+    pid_t pid = clone(swap_dispositions, new_stack(), flags | SIGCHLD, NULL);
+    show_status(what, pid, 0);
+    struct sigaction usr2;
+    sigaction(SIGUSR2, NULL, &usr2);
+    printf("%s: saw our SIGUSR1 handler %d, its SIG_IGN for SIGUSR2 is ours %d\n", what,
+           seen_handler == (long)on_usr1, usr2.sa_handler == SIG_IGN);
+    if (usr2.sa_handler == SIG_IGN) {
+        /* Ignored here too: the signal is dropped, the process goes on. */
+        SHOW(kill(getpid(), SIGUSR2));
+    }
+    signal(SIGUSR1, SIG_DFL);
+    signal(SIGUSR2, SIG_DFL);
+}
+
 static char *new_stack(void) {
     char *s = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return s + STACK_SIZE;
@@ -157,6 +203,12 @@ int vt_clonevm(int argc, char **argv) {
     pid = clone(wait_then_exit, new_stack(), CLONE_VM | SIGCHLD, NULL);
     SHOW(kill(pid, SIGUSR2));
     show_status("child killed by its parent", pid, 0);
+
+    /* CLONE_SIGHAND: one set of dispositions, whether the parent waits
+     * (CLONE_VFORK) or runs beside; without it, the child's own copy. */
+    dispositions("sighand child", CLONE_VM | CLONE_SIGHAND);
+    dispositions("sighand vfork child", CLONE_VM | CLONE_VFORK | CLONE_SIGHAND);
+    dispositions("child without sighand", CLONE_VM);
 
     /* A child that execs: the tid word is cleared then, the parent never
      * waited for it. */

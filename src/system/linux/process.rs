@@ -277,8 +277,8 @@ impl Process {
     /// The child of vfork (clone with CLONE_VM and CLONE_VFORK), a process
     /// of its own (`group`) that starts from `cpu` on this one's memory and
     /// address space, with a copy of its signal dispositions and mask.
-    pub fn vfork_child(&self, cpu: CpuState, clear_tid: u64, group: Arc<Group>) -> Process {
-        self.on_this_memory(cpu, clear_tid, self.signals.for_child(), group, true)
+    pub fn vfork_child(&self, cpu: CpuState, clear_tid: u64, group: Arc<Group>, share_actions: bool) -> Process {
+        self.on_this_memory(cpu, clear_tid, self.signals.for_child(share_actions), group, true)
     }
 
     /// A task that starts from `cpu` on this one's memory and address

@@ -180,7 +180,8 @@ impl ThreadSignals {
 /// What the threads of a process share: dispositions, the signals sent to
 /// the process, and its threads by tid.
 pub struct ProcessSignals {
-    actions: Mutex<[SigAction; NSIG + 1]>,
+    /// Shared with the processes made by clone with CLONE_SIGHAND.
+    actions: Arc<Mutex<[SigAction; NSIG + 1]>>,
     queue: Queue,
     threads: Mutex<HashMap<i32, Arc<ThreadSignals>>>,
     /// Its signalfds, which follow what is pending.
@@ -225,7 +226,7 @@ impl Default for SignalState {
     /// The signal state of a process's first thread (tid: its pid).
     fn default() -> SignalState {
         let process = Arc::new(ProcessSignals {
-            actions: Mutex::new([SigAction::default(); NSIG + 1]),
+            actions: Arc::new(Mutex::new([SigAction::default(); NSIG + 1])),
             queue: Queue::default(),
             threads: Mutex::new(HashMap::new()),
             signalfds: SignalFds::default(),
@@ -294,11 +295,16 @@ impl SignalState {
     }
 
     /// The signal state of a child process that is not a fork of this one
-    /// (vfork's): the dispositions and the mask copied, nothing pending, the
-    /// same alternate stack; it joins its process's threads once `started`.
-    pub fn for_child(&self) -> SignalState {
+    /// (vfork's): the dispositions shared (`share`: CLONE_SIGHAND) or
+    /// copied, the mask copied, nothing pending, the same alternate stack;
+    /// it joins its process's threads once `started`.
+    pub fn for_child(&self, share: bool) -> SignalState {
+        let actions = match share {
+            true => self.process.actions.clone(),
+            false => Arc::new(Mutex::new(*lock(&self.process.actions))),
+        };
         let process = Arc::new(ProcessSignals {
-            actions: Mutex::new(*lock(&self.process.actions)),
+            actions,
             queue: Queue::default(),
             threads: Mutex::new(HashMap::new()),
             signalfds: SignalFds::default(),

@@ -3,8 +3,8 @@
 //! by the host's clone with CLONE_VM: it shares all of visa's host memory
 //! with the parent (guest memory included), runs on a host stack of its
 //! own with its own engine and translations, and has its own pid, file
-//! descriptor table (unless CLONE_FILES), signal dispositions, mask and
-//! pending signals, as a forked child. The host's CLONE_VFORK suspends the
+//! descriptor table (unless CLONE_FILES), signal dispositions (unless
+//! CLONE_SIGHAND), mask and pending signals, as a forked child. The host's CLONE_VFORK suspends the
 //! host thread that made it until it execs or exits, whose thread-local
 //! storage the child borrows meanwhile; once it is done that thread drops
 //! the child's process, engine and stack.
@@ -30,8 +30,8 @@ use super::signals::{self, HostRecord};
 use crate::engine::Engine;
 
 use super::syscall::procs::{
-    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_CLEAR_SIGHAND, CLONE_PARENT_SETTID, CLONE_VFORK, CLONE_VM,
-    child_start,
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_CLEAR_SIGHAND, CLONE_PARENT_SETTID, CLONE_SIGHAND, CLONE_VFORK,
+    CLONE_VM, child_start,
 };
 
 const CLONE_FS: u64 = 0x200;
@@ -40,8 +40,10 @@ pub(in crate::system::linux) const CLONE_PARENT: u64 = 0x8000;
 /// The signal the parent gets when the child ends (CSIGNAL).
 const EXIT_SIGNAL: u64 = 0xff;
 
-/// The guest's clone flags the host's clone takes as they are.
-const PASSED: u64 = CLONE_FS | CLONE_FILES | CLONE_PARENT | EXIT_SIGNAL;
+/// The guest's clone flags the host's clone takes as they are: with
+/// CLONE_SIGHAND the host's dispositions are shared too, so that the
+/// signals visa lets the host ignore for the guest stay the same in both.
+const PASSED: u64 = CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_PARENT | EXIT_SIGNAL;
 
 /// Does a clone of these flags (without CLONE_THREAD) make a child on the
 /// parent's memory?
@@ -118,7 +120,7 @@ pub fn clone_vm(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -
         return clone_beside(p, cpu, group, [flags, ptid, ctid]);
     }
     let engine = super::new_engine(&group);
-    let mut process = p.vfork_child(cpu, clear_tid, group);
+    let mut process = p.vfork_child(cpu, clear_tid, group, flags & CLONE_SIGHAND != 0);
     if flags & CLONE_CLEAR_SIGHAND != 0 {
         process.signals.clear_handlers();
     }
@@ -155,7 +157,7 @@ fn clone_beside(
         host_flags |= CLONE_CHILD_CLEARTID;
         clear_at = word as usize;
     }
-    let mut process = p.vfork_child(cpu, 0, group);
+    let mut process = p.vfork_child(cpu, 0, group, flags & CLONE_SIGHAND != 0);
     if flags & CLONE_CLEAR_SIGHAND != 0 {
         process.signals.clear_handlers();
     }

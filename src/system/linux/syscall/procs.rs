@@ -86,7 +86,7 @@ fn write_ids(p: &mut Process, at: &[u64], ids: [u32; 3]) -> Result<u64, Errno> {
 }
 
 pub(in crate::system::linux) const CLONE_VM: u64 = 0x100;
-pub(super) const CLONE_SIGHAND: u64 = 0x800;
+pub(in crate::system::linux) const CLONE_SIGHAND: u64 = 0x800;
 pub(in crate::system::linux) const CLONE_VFORK: u64 = 0x4000;
 pub(super) const CLONE_THREAD: u64 = 0x10000;
 const CLONE_SETTLS: u64 = 0x80000;
