@@ -113,8 +113,16 @@ impl Block {
             first_result: first,
             results_len: results.len() as u16,
         });
-        self.pool.extend_from_slice(args);
-        self.types.extend_from_slice(results);
+        // Element by element: the slices are a few values long, too short
+        // for a call to memcpy to pay.
+        self.pool.reserve(args.len());
+        for &a in args {
+            self.pool.push(a);
+        }
+        self.types.reserve(results.len());
+        for &t in results {
+            self.types.push(t);
+        }
         first..first + results.len() as u32
     }
 

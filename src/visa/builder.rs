@@ -68,11 +68,26 @@ impl<'e> Builder<'e> {
     /// its first result (or `Value(u32::MAX)` when it has none). Panics on a
     /// rule the table cannot resolve, which is a frontend bug.
     pub fn ins(&mut self, op: Opcode, ty: Option<Type>, imm: Imm, args: &[Value]) -> Value {
-        self.results.clear();
-        if let Err(e) = sig::result_types(op, ty, &imm, self.env, &mut self.results) {
-            panic!("building `{}`: {e}", op.name());
-        }
-        self.folder.push(&mut self.block, op, ty, imm, args, &self.results, &mut self.values);
+        // The usual operation's result types, in a buffer on the stack.
+        let mut few = [Type::I1; 4];
+        let opds = op.info().results;
+        let fixed = !matches!(imm, Imm::Helper(_)) && opds.len() <= few.len();
+        let types = match fixed {
+            true => {
+                for (t, &opd) in few.iter_mut().zip(opds) {
+                    *t = sig::result_type(opd, ty).unwrap_or_else(|e| panic!("building `{}`: {e}", op.name()));
+                }
+                &few[..opds.len()]
+            }
+            false => {
+                self.results.clear();
+                if let Err(e) = sig::result_types(op, ty, &imm, self.env, &mut self.results) {
+                    panic!("building `{}`: {e}", op.name());
+                }
+                &self.results[..]
+            }
+        };
+        self.folder.push(&mut self.block, op, ty, &imm, args, types, &mut self.values);
         self.values.first().copied().unwrap_or(Value(u32::MAX))
     }
 
@@ -89,7 +104,7 @@ impl<'e> Builder<'e> {
     }
 
     pub fn iconst(&mut self, ty: Type, value: u64) -> Value {
-        self.ins(Opcode::Const, Some(ty), Imm::Const((value & ty.mask()) as u128), &[])
+        self.folder.constant(&mut self.block, ty, (value & ty.mask()) as u128)
     }
 
     pub fn icmp(&mut self, cc: IntCC, a: Value, b: Value) -> Value {

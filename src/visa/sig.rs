@@ -93,7 +93,14 @@ pub fn result_types(op: Opcode, ctrl: Option<Type>, imm: &Imm, env: &Env, out: &
         return Ok(());
     }
     for &opd in op.info().results {
-        out.push(exact(opd, ctrl).ok_or_else(|| format!("`{}` result type needs a controlling type", op.name()))?);
+        out.push(result_type(opd, ctrl).map_err(|e| format!("`{}` {e}", op.name()))?);
     }
     Ok(())
+}
+
+/// The type of a result with rule `opd` (of an instruction that calls no
+/// helper), given the controlling type.
+#[inline]
+pub fn result_type(opd: Opd, ctrl: Option<Type>) -> Result<Type, &'static str> {
+    exact(opd, ctrl).ok_or("result type needs a controlling type")
 }

@@ -95,44 +95,48 @@ impl Folder {
         out: &mut Block,
         op: Opcode,
         ty: Option<Type>,
-        imm: Imm,
+        imm: &Imm,
         args: &[Value],
         types: &[Type],
         results: &mut Vec<Value>,
     ) {
         results.clear();
-        if self.fold(out, op, ty, &imm, args, types.len()) {
-            let (known, consts) = (&mut self.known, &mut self.bits);
-            for (&t, &bits) in types.iter().zip(&self.outs) {
-                let slot = ((bits as usize).wrapping_mul(31) ^ (t as usize)) % RECENT;
-                let (rt, rb, rv) = self.recent[slot];
-                if rt == t && rb == bits && rv.0 != u32::MAX {
-                    results.push(rv);
-                    continue;
-                }
-                let v = *self.shared.entry((t, bits)).or_insert_with(|| {
-                    let r = out.push(Opcode::Const, Some(t), Imm::Const(bits), &[], &[t]);
-                    known.push(consts.len() as u32);
-                    consts.push(bits);
-                    Value(r.start)
-                });
-                self.recent[slot] = (t, bits, v);
+        if let (Opcode::Const, Imm::Const(bits), &[t]) = (op, imm, types) {
+            results.push(self.constant(out, t, *bits));
+        } else if self.fold(out, op, ty, imm, args, types.len()) {
+            for (i, &t) in types.iter().enumerate() {
+                // By index: `constant` borrows the folder.
+                let v = self.constant(out, t, self.outs[i]);
                 results.push(v);
             }
         } else {
-            let range = out.push(op, ty, imm, args, types);
+            let range = out.push(op, ty, *imm, args, types);
             self.known.resize(out.types.len(), UNKNOWN);
             results.extend(range.map(Value));
         }
     }
 
+    /// The value holding the constant `bits` of type `t`, appended to
+    /// `out` if the block has none yet.
+    pub fn constant(&mut self, out: &mut Block, t: Type, bits: u128) -> Value {
+        let line = ((bits as usize).wrapping_mul(31) ^ (t as usize)) % RECENT;
+        let (rt, rb, rv) = self.recent[line];
+        if rt == t && rb == bits && rv.0 != u32::MAX {
+            return rv;
+        }
+        let (known, consts) = (&mut self.known, &mut self.bits);
+        let v = *self.shared.entry((t, bits)).or_insert_with(|| {
+            let r = out.push(Opcode::Const, Some(t), Imm::Const(bits), &[], &[t]);
+            known.push(consts.len() as u32);
+            consts.push(bits);
+            Value(r.start)
+        });
+        self.recent[line] = (t, bits, v);
+        v
+    }
+
     /// Computes `op`'s results into `outs` when they are constants.
     fn fold(&mut self, out: &Block, op: Opcode, ty: Option<Type>, imm: &Imm, args: &[Value], results: usize) -> bool {
-        if let (Opcode::Const, Imm::Const(bits)) = (op, imm) {
-            self.outs.clear();
-            self.outs.push(*bits);
-            return true;
-        }
         let foldable = op != Opcode::Const
             && op != Opcode::TrapIf
             && results != 0
@@ -175,7 +179,7 @@ pub fn fold_constants(block: &Block) -> Block {
         args.extend(block.args(inst).iter().map(|a| map[a.0 as usize]));
         types.clear();
         types.extend(inst.results().map(|v| block.value_type(v)));
-        folder.push(&mut out, inst.op, inst.ty, inst.imm, &args, &types, &mut results);
+        folder.push(&mut out, inst.op, inst.ty, &inst.imm, &args, &types, &mut results);
         map.extend_from_slice(&results);
     }
     out
