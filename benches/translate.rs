@@ -2,8 +2,11 @@
 //! optimising and pre-resolving blocks (of the sha256 guest, and of
 //! memory-operand code: loads, stores and read-modify-writes through
 //! base + index * scale + displacement), and interpreting a block.
+//! Translation is timed in the thread's CPU time, so that other work on
+//! the machine does not count.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use iced_x86::code_asm::*;
 
@@ -84,6 +87,23 @@ fn memory_blocks(blocks: u64) -> (GuestMemory, Vec<u64>) {
     (mem, addrs)
 }
 
+/// The CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime fills `ts`, ours.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The thread CPU time of `iters` runs of `f`.
+fn cpu_time(iters: u64, mut f: impl FnMut()) -> Duration {
+    let start = thread_cpu();
+    for _ in 0..iters {
+        f();
+    }
+    thread_cpu() - start
+}
+
 /// Lifts, optimises and prepares each block at `addrs`.
 fn translate_all(mem: &GuestMemory, addrs: &[u64]) {
     let env = &X86Env::get().env;
@@ -104,26 +124,34 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("translate");
     g.throughput(Throughput::Elements(insts));
     g.bench_function("lift (guest instructions)", |b| {
-        b.iter(|| {
-            for a in &addrs {
-                black_box(lift_block(&mem, *a, Mode::default()).unwrap());
-            }
+        b.iter_custom(|n| {
+            cpu_time(n, || {
+                for a in &addrs {
+                    black_box(lift_block(&mem, *a, Mode::default()).unwrap());
+                }
+            })
         })
     });
-    g.bench_function("lift+optimise+prepare (guest instructions)", |b| b.iter(|| translate_all(&mem, &addrs)));
+    g.bench_function("lift+optimise+prepare (guest instructions)", |b| {
+        b.iter_custom(|n| cpu_time(n, || translate_all(&mem, &addrs)))
+    });
     g.finish();
 
     let (mem_code, mem_addrs) = memory_blocks(16);
     let mut g = c.benchmark_group("translate memory operands");
     g.throughput(Throughput::Elements(mem_addrs.len() as u64 * 64));
     g.bench_function("lift (guest instructions)", |b| {
-        b.iter(|| {
-            for a in &mem_addrs {
-                black_box(lift_block(&mem_code, *a, Mode::default()).unwrap());
-            }
+        b.iter_custom(|n| {
+            cpu_time(n, || {
+                for a in &mem_addrs {
+                    black_box(lift_block(&mem_code, *a, Mode::default()).unwrap());
+                }
+            })
         })
     });
-    g.bench_function("lift+optimise+prepare (guest instructions)", |b| b.iter(|| translate_all(&mem_code, &mem_addrs)));
+    g.bench_function("lift+optimise+prepare (guest instructions)", |b| {
+        b.iter_custom(|n| cpu_time(n, || translate_all(&mem_code, &mem_addrs)))
+    });
     g.finish();
 
     let largest = addrs
