@@ -269,7 +269,9 @@ fn the_cache_keeps_to_its_bound() {
         assert!(out.status.code().is_some(), "{image}: {}", stderr(&out));
     }
     let total: u64 = entries(&cache).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
-    assert!(total <= limit, "{total} bytes in the cache, bound {limit}");
+    // A process checks the bound after every sixteenth of it that it
+    // stores, so the last one may leave up to that much past the bound.
+    assert!(total <= limit + limit / 16, "{total} bytes in the cache, bound {limit}");
     assert!(total > 0);
 }
 

@@ -908,6 +908,9 @@ impl Engine {
         } else {
             self.dispatch::<false>(cpu, mem, helpers, budget)
         };
+        // Whatever looks at the state next (a system, a debugger, a test)
+        // finds the flags in place.
+        cpu.settle_flags();
         self.stats.run_time += started.elapsed();
         *lock(&self.presence.stats) = self.stats.clone();
         if let Some(log) = self.log.as_ref().filter(|l| l.wants(LogItem::Int, cpu.rip)) {

@@ -4,9 +4,13 @@
 //!
 //! The six arithmetic flags and DF are kept one per byte, so each is an
 //! independent V-ISA slot that dead-flag elimination can reason about;
-//! `rflags()` assembles the architectural RFLAGS.
+//! `rflags()` assembles the architectural RFLAGS. The six may be deferred
+//! (`cc_op` nonzero: see `machine::deferred`); `rflags()` sees through
+//! that, and `settle_flags` computes them into place.
 
 use std::mem::offset_of;
+
+use super::deferred;
 
 /// General-purpose registers in x86 encoding order.
 pub const GPR_NAMES: [&str; 16] =
@@ -55,8 +59,11 @@ pub struct CpuState {
     pub rflags_rest: u64,
     pub fs_base: u64,
     pub gs_base: u64,
-    /// CF PF AF ZF SF OF DF, each 0 or 1, then padding.
-    pub flags: [u8; 8],
+    /// CF PF AF ZF SF OF DF, each 0 or 1.
+    pub flags: [u8; 7],
+    /// Nonzero: CF..OF in `flags` are stale, and are those of the
+    /// operation this encodes on `cc_a` and `cc_b` (`machine::deferred`).
+    pub cc_op: u8,
     pub mxcsr: u32,
     /// Segment selectors ES CS SS DS FS GS.
     pub seg: [u16; 6],
@@ -90,7 +97,6 @@ pub struct CpuState {
     /// x87, 1 SSE, 2 AVX); AVX instructions raise #UD unless CR4.OSXSAVE is
     /// set and bits 1 and 2 are.
     pub xcr0: u64,
-    pub _xcr_pad: u64,
     /// GDTR and IDTR as LGDT and LIDT load them (what SGDT and SIDT store
     /// at CPL 0).
     pub gdtr_base: u64,
@@ -104,7 +110,9 @@ pub struct CpuState {
     pub dr: [u64; 8],
     /// IA32_XSS: the supervisor state components XSAVES and XRSTORS manage.
     pub xss: u64,
-    pub _sys_pad: u64,
+    /// The operands of the deferred flags' operation, zero-extended.
+    pub cc_a: u64,
+    pub cc_b: u64,
 }
 
 impl Default for CpuState {
@@ -115,7 +123,8 @@ impl Default for CpuState {
             rflags_rest: 0x2,
             fs_base: 0,
             gs_base: 0,
-            flags: [0; 8],
+            flags: [0; 7],
+            cc_op: 0,
             mxcsr: 0x1f80,
             seg: [0; 6],
             cpu_model: 0,
@@ -136,7 +145,6 @@ impl Default for CpuState {
             st: [0; 8],
             ymmh: [0; 16],
             xcr0: 1,
-            _xcr_pad: 0,
             gdtr_base: 0,
             idtr_base: 0,
             gdtr_limit: 0,
@@ -145,7 +153,8 @@ impl Default for CpuState {
             cr8: 0,
             dr: [0, 0, 0, 0, 0, 0, DR6_INIT, DR7_INIT],
             xss: 0,
-            _sys_pad: 0,
+            cc_a: 0,
+            cc_b: 0,
         }
     }
 }
@@ -183,6 +192,9 @@ impl CpuState {
     pub const FS_BASE_OFFSET: usize = offset_of!(CpuState, fs_base);
     pub const GS_BASE_OFFSET: usize = offset_of!(CpuState, gs_base);
     pub const FLAGS_OFFSET: usize = offset_of!(CpuState, flags);
+    pub const CC_OP_OFFSET: usize = offset_of!(CpuState, cc_op);
+    pub const CC_A_OFFSET: usize = offset_of!(CpuState, cc_a);
+    pub const CC_B_OFFSET: usize = offset_of!(CpuState, cc_b);
     pub const MXCSR_OFFSET: usize = offset_of!(CpuState, mxcsr);
     pub const SEG_OFFSET: usize = offset_of!(CpuState, seg);
     pub const XMM_OFFSET: usize = offset_of!(CpuState, xmm);
@@ -263,12 +275,26 @@ impl CpuState {
         }
     }
 
+    /// The flags kept per byte, deferred ones computed.
+    pub fn flag_values(&self) -> [u8; 7] {
+        let mut f = self.flags;
+        if self.cc_op != 0 {
+            f[..6].copy_from_slice(&deferred::flags_of(self.cc_op, self.cc_a, self.cc_b));
+        }
+        f
+    }
+
+    /// Computes deferred flags into `flags`, for code that reads or
+    /// writes them one by one.
+    pub fn settle_flags(&mut self) {
+        self.flags = self.flag_values();
+        self.cc_op = 0;
+    }
+
     /// The architectural RFLAGS.
     pub fn rflags(&self) -> u64 {
-        FLAGS
-            .iter()
-            .enumerate()
-            .fold(self.rflags_rest | 0x2, |acc, (i, (_, bit))| acc | ((self.flags[i] as u64 & 1) << bit))
+        let f = self.flag_values();
+        FLAGS.iter().enumerate().fold(self.rflags_rest | 0x2, |acc, (i, (_, bit))| acc | ((f[i] as u64 & 1) << bit))
     }
 
     /// Sets RFLAGS, splitting out the flags kept per byte.
@@ -276,6 +302,7 @@ impl CpuState {
         for (i, (_, bit)) in FLAGS.iter().enumerate() {
             self.flags[i] = ((value >> bit) & 1) as u8;
         }
+        self.cc_op = 0;
         self.rflags_rest = (value & !SPLIT_FLAGS_MASK) | 0x2;
     }
 
@@ -302,6 +329,20 @@ mod tests {
         assert_eq!(s.rflags(), 0x0024_0ed7);
         assert_eq!(std::mem::size_of::<CpuState>() % 16, 0);
         assert_eq!(CpuState::XMM_OFFSET % 16, 0);
+    }
+
+    #[test]
+    fn deferred_flags_are_seen_through_and_settled() {
+        let mut s = CpuState::default();
+        s.set_rflags(0x0000_0000_0000_0ed7);
+        // cmp eax, ebx with eax = 1, ebx = 2: CF PF AF SF, DF kept.
+        (s.cc_op, s.cc_a, s.cc_b) = (deferred::cc_op(deferred::CC_SUB, 32), 1, 2);
+        assert_eq!(s.rflags(), 0x0000_0000_0000_0697);
+        s.settle_flags();
+        assert_eq!((s.cc_op, s.rflags()), (0, 0x0697));
+        s.cc_op = deferred::cc_op(deferred::CC_ADD, 8);
+        s.set_rflags(0x2);
+        assert_eq!((s.cc_op, s.rflags()), (0, 0x2), "written flags drop deferred ones");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod control;
 mod cpu;
 pub mod cpuid;
 pub mod crypto;
+pub mod deferred;
 pub mod f16c;
 mod memory;
 pub mod segments;

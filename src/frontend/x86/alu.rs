@@ -5,7 +5,7 @@ use iced_x86::Mnemonic;
 
 use super::LiftFn;
 use super::ctx::{Ctx, Flow};
-use super::flags::{set_arith, set_logic, set_sub};
+use super::flags::{set_add, set_arith, set_logic, set_sub};
 use crate::machine::flag::{CF, OF};
 use crate::visa::{AtomicOp, Imm, Opcode, Type, Value};
 
@@ -125,7 +125,8 @@ fn binary(cx: &mut Ctx, kind: Alu) -> Flow {
         write_dest(cx, dest, r[0]);
     }
     match kind {
-        Alu::Add | Alu::Adc | Alu::Sbb => set_arith(cx, a, b, r[0], r[1], r[2]),
+        Alu::Add => set_add(cx, a, b, r[0], r[1], r[2]),
+        Alu::Adc | Alu::Sbb => set_arith(cx, a, b, r[0], r[1], r[2]),
         Alu::Sub | Alu::Cmp => set_sub(cx, a, b, r[0], r[1], r[2]),
         _ => set_logic(cx, r[0]),
     }
@@ -172,7 +173,7 @@ fn neg(cx: &mut Ctx) -> Flow {
         }
         dest => write_dest(cx, dest, r[0]),
     }
-    set_arith(cx, zero, a, r[0], r[1], r[2]);
+    set_sub(cx, zero, a, r[0], r[1], r[2]);
     Flow::Next
 }
 

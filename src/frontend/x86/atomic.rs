@@ -10,7 +10,7 @@ use iced_x86::{Mnemonic, Register};
 
 use super::LiftFn;
 use super::ctx::{Ctx, Flow};
-use super::flags::{set_arith, set_sub};
+use super::flags::{set_add, set_sub};
 use crate::machine::flag::ZF;
 use crate::visa::{AtomicOp, Imm, IntCC, Opcode, TrapCode, Type, Value};
 
@@ -148,6 +148,6 @@ fn xadd(cx: &mut Ctx) -> Flow {
     if !cx.is_memory(0) {
         cx.write_operand(0, r[0]);
     }
-    set_arith(cx, old, src, r[0], r[1], r[2]);
+    set_add(cx, old, src, r[0], r[1], r[2]);
     Flow::Next
 }

@@ -14,6 +14,7 @@ use iced_x86::{Instruction, MemorySize, OpKind, Register};
 
 use super::LiftFn;
 use super::env::X86Env;
+use crate::machine::flag::DF;
 use crate::visa::{Builder, ExitReason, Imm, IntCC, MemFlags, Opcode, Slot, TrapCode, Type, Value};
 
 /// FSW's exception summary (an unmasked exception is pending) and TOP.
@@ -46,6 +47,33 @@ pub enum FlagSource {
     Logic { res: Value },
 }
 
+/// Where the six arithmetic flags (CF PF AF ZF SF OF) stand while the
+/// block is lifted. DF is always a plain slot.
+#[derive(Clone, Copy, Debug)]
+pub enum FlagState {
+    /// As the block found them: in their slots, or deferred (`cc_op`
+    /// nonzero) by the code that ran before.
+    Entry,
+    /// In their slots, and `cc_op` is 0: an instruction wrote some of
+    /// them one by one.
+    Slots,
+    /// Deferred by this block: `cc_op`, `cc_a` and `cc_b` are written, the
+    /// flag slots are not.
+    Deferred(Deferred),
+}
+
+/// A deferred flag-setting operation, by the values lifting computed.
+#[derive(Clone, Copy, Debug)]
+pub struct Deferred {
+    /// `machine::deferred::CC_SUB` or `CC_ADD`.
+    pub kind: u8,
+    pub a: Value,
+    pub b: Value,
+    pub res: Value,
+    pub carry: Value,
+    pub overflow: Value,
+}
+
 /// A point to rewind the block to (the slot cache is saved in
 /// `Ctx::saved_cache`, reused from one instruction to the next).
 struct Mark {
@@ -53,6 +81,7 @@ struct Mark {
     pool: usize,
     types: usize,
     source: Option<FlagSource>,
+    flags: FlagState,
     mmx: bool,
 }
 
@@ -69,6 +98,9 @@ pub struct Ctx<'a> {
     /// `cache` as it was before the instruction being lifted.
     saved_cache: Vec<Option<Value>>,
     source: Option<FlagSource>,
+    /// Where the arithmetic flags stand. Unless `Slots`, the cache holds a
+    /// flag's value computed for a read, not what its slot holds.
+    flags: FlagState,
     /// The x87 state is known to be the MMX one (TOP 0, every tag valid, no
     /// exception pending): an earlier instruction of the block made the
     /// transition and no helper has run since.
@@ -163,6 +195,7 @@ impl<'a> Ctx<'a> {
             cache: vec![None; x.env.slots.len()],
             saved_cache: vec![None; x.env.slots.len()],
             source: None,
+            flags: FlagState::Entry,
             mmx: false,
             side_exits: 0,
             side_exit_limit: super::MAX_SIDE_EXITS,
@@ -200,6 +233,7 @@ impl<'a> Ctx<'a> {
             pool: block.pool.len(),
             types: block.types.len(),
             source: self.source,
+            flags: self.flags,
             mmx: self.mmx,
         }
     }
@@ -208,6 +242,7 @@ impl<'a> Ctx<'a> {
         self.b.truncate(mark.insts, mark.pool, mark.types);
         self.cache.copy_from_slice(&self.saved_cache);
         self.source = mark.source;
+        self.flags = mark.flags;
         self.mmx = mark.mmx;
     }
 
@@ -215,6 +250,7 @@ impl<'a> Ctx<'a> {
     pub fn forget_state(&mut self) {
         self.cache.iter_mut().for_each(|c| *c = None);
         self.source = None;
+        self.flags = FlagState::Entry;
         self.mmx = false;
     }
 
@@ -318,13 +354,59 @@ impl<'a> Ctx<'a> {
         self.cache[slot.0 as usize] = Some(v);
     }
 
+    /// The current value of a flag; deferred ones are computed (all six
+    /// at once: those nobody reads are dropped as dead code).
     pub fn flag(&mut self, f: usize) -> Value {
-        self.get(self.x.flags[f])
+        let slot = self.x.flags[f];
+        if f == DF || matches!(self.flags, FlagState::Slots) {
+            return self.get(slot);
+        }
+        if let Some(v) = self.cache[slot.0 as usize] {
+            return v;
+        }
+        let values = super::flags::current(self, self.flags);
+        for (s, v) in self.x.flags.iter().zip(values) {
+            self.cache[s.0 as usize] = Some(v);
+        }
+        values[f]
     }
 
+    pub fn flag_state(&self) -> FlagState {
+        self.flags
+    }
+
+    /// Writes one flag: the others are first put in their slots, if the
+    /// block entered with them or deferred them (writes the instruction
+    /// then overwrites are dropped as dead).
     pub fn set_flag(&mut self, f: usize, v: Value) {
         self.source = None;
+        if f != DF && !matches!(self.flags, FlagState::Slots) {
+            for i in (0..DF).filter(|i| *i != f) {
+                let old = self.flag(i);
+                self.set(self.x.flags[i], old);
+            }
+            let settled = self.iconst(Type::I8, 0);
+            self.set(self.x.cc_op, settled);
+            self.flags = FlagState::Slots;
+        }
         self.set(self.x.flags[f], v);
+    }
+
+    /// Defers the six flags to whoever reads them: the operation's kind
+    /// and operands are written instead (see `machine::deferred`).
+    pub fn defer_flags(&mut self, d: Deferred) {
+        self.source = None;
+        let op = crate::machine::deferred::cc_op(d.kind, self.ty(d.a).bits());
+        let op = self.iconst(Type::I8, op as u64);
+        self.set(self.x.cc_op, op);
+        let a = self.resize(Type::I64, d.a);
+        self.set(self.x.cc_a, a);
+        let b = self.resize(Type::I64, d.b);
+        self.set(self.x.cc_b, b);
+        for s in &self.x.flags[..DF] {
+            self.cache[s.0 as usize] = None;
+        }
+        self.flags = FlagState::Deferred(d);
     }
 
     pub fn set_flag_const(&mut self, f: usize, on: bool) {

@@ -38,6 +38,11 @@ pub struct X86Env {
     /// instructions and EMMS set.
     pub fsw: Slot,
     pub ftw: Slot,
+    /// The deferred flags' operation and operands (`CpuState::cc_op`,
+    /// `cc_a`, `cc_b`; see `machine::deferred`).
+    pub cc_op: Slot,
+    pub cc_a: Slot,
+    pub cc_b: Slot,
     pub cpuid: Helper,
     pub rdtsc: Helper,
     pub port_in: Helper,
@@ -113,6 +118,9 @@ impl X86Env {
             std::array::from_fn(|i| env.slot(FPR_EXP_NAMES[i], Type::I16, CpuState::st_exponent_offset(i) as u32));
         let fsw = env.slot("fsw", Type::I16, CpuState::FSW_OFFSET as u32);
         let ftw = env.slot("ftw", Type::I8, CpuState::FTW_OFFSET as u32);
+        let cc_op = env.slot("cc_op", Type::I8, CpuState::CC_OP_OFFSET as u32);
+        let cc_a = env.slot("cc_a", Type::I64, CpuState::CC_A_OFFSET as u32);
+        let cc_b = env.slot("cc_b", Type::I64, CpuState::CC_B_OFFSET as u32);
         let cpuid = env.helper(
             "cpuid",
             &[Type::I32, Type::I32, Type::I8],
@@ -160,6 +168,9 @@ impl X86Env {
             fpr_exp,
             fsw,
             ftw,
+            cc_op,
+            cc_a,
+            cc_b,
             cpuid,
             rdtsc,
             port_in,

@@ -401,6 +401,8 @@ impl Fpu<'_> {
             None => (true, true, true),
         };
         if matches!(op.kind, Kind::Comi | Kind::Ucomi) {
+            // All six are written: deferred ones are dropped, not settled.
+            self.cpu.cc_op = 0;
             let f = &mut self.cpu.flags;
             (f[flag::ZF], f[flag::PF], f[flag::CF]) = (c3 as u8, c2 as u8, c0 as u8);
             (f[flag::OF], f[flag::SF], f[flag::AF]) = (0, 0, 0);
@@ -578,7 +580,7 @@ impl Fpu<'_> {
     }
 
     fn cmov(&mut self, op: X87Op) {
-        let f = &self.cpu.flags;
+        let f = self.cpu.flag_values();
         let (cf, zf, pf) = (f[flag::CF] & 1 == 1, f[flag::ZF] & 1 == 1, f[flag::PF] & 1 == 1);
         let c = match op.arg & 3 {
             0 => cf,
