@@ -351,6 +351,7 @@ fn new_engine(group: &Group) -> Engine {
 /// thread).
 fn finish(engine: &Engine, group: &Group) -> Result<(), String> {
     let opts = &group.options;
+    group.translations.save_disk_cache();
     group.write_profile(engine.profile())?;
     if let Some(path) = &opts.stats_json {
         let json = crate::report::stats_json(engine).to_string();
