@@ -59,8 +59,8 @@ fn persistent_line(engine: &Engine, st: &crate::engine::Stats) -> String {
     }
     let stored = engine.shared().disk_cache().map_or(0, |d| d.stored());
     format!(
-        "{} hits ({} with host code), {} misses, {stored} stores, {} rejected",
-        st.disk_hits, st.disk_code_hits, st.disk_misses, st.disk_rejected
+        "{} hits ({} with host code), {} misses, {stored} stores ({} compiled at the end), {} rejected",
+        st.disk_hits, st.disk_code_hits, st.disk_misses, st.disk_compiled, st.disk_rejected
     )
 }
 
@@ -128,6 +128,7 @@ pub fn stats_json(engine: &Engine) -> serde_json::Value {
         "disk_hits": st.disk_hits,
         "disk_misses": st.disk_misses,
         "disk_code_hits": st.disk_code_hits,
+        "disk_compiled": st.disk_compiled,
         "disk_stores": engine.shared().disk_cache().map_or(0, |d| d.stored()),
         "disk_rejected": st.disk_rejected,
         "invalidations": st.invalidations,

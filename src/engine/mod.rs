@@ -115,6 +115,8 @@ pub struct Stats {
     /// warning). What it stored is `DiskCache::stored`.
     pub disk_hits: u64,
     pub disk_code_hits: u64,
+    /// Warm blocks compiled for the cache as the process ended.
+    pub disk_compiled: u64,
     pub disk_misses: u64,
     pub disk_rejected: u64,
     /// Why there is no JIT, when one was asked for.
@@ -233,6 +235,7 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.disk_hits += o.disk_hits;
         self.disk_misses += o.disk_misses;
         self.disk_code_hits += o.disk_code_hits;
+        self.disk_compiled += o.disk_compiled;
         self.disk_rejected += o.disk_rejected;
         if self.jit_unavailable.is_none() {
             self.jit_unavailable.clone_from(&o.jit_unavailable);

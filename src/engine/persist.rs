@@ -11,10 +11,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::cache::{Key, Translation};
 use super::shared::Shared;
-use super::{Engine, Prepared, Stats, lock};
+use super::{Engine, EngineKind, Prepared, Stats, lock};
 use crate::frontend::CodeSource;
 use crate::jit::{Generated, JitError, Setup};
 use crate::machine::{CpuState, GuestMemory};
@@ -42,6 +44,15 @@ impl Shared {
         }
     }
 }
+
+/// A tiered engine's blocks that ran at least this share of its threshold
+/// without being compiled are compiled for the cache when the process
+/// ends (`Engine::save_disk_cache`), hottest first ...
+const WARM_SHARE: u32 = 4;
+
+/// ... for at most this share of the time the engine ran, and a second.
+const SAVE_SHARE: u32 = 8;
+const SAVE_MOST: Duration = Duration::from_secs(1);
 
 /// Keeps the host code generated for `t`'s block (`block`, compiled with
 /// `setup`) for the persistent cache, if one is in use.
@@ -89,6 +100,47 @@ fn holds(mem: &GuestMemory, ranges: &[(u64, u64)], bytes: &[u8]) -> bool {
 }
 
 impl Engine {
+    /// Before the process ends (its memory `mem` still there): compiles
+    /// for the persistent cache the blocks that were warm but not hot
+    /// (`WARM_SHARE`), within a bounded time, so that a later run runs them
+    /// compiled; then writes what the process kept for the cache.
+    pub fn save_disk_cache(&mut self, mem: &GuestMemory) {
+        self.compile_for_disk(mem);
+        self.shared.save_disk_cache();
+    }
+
+    fn compile_for_disk(&mut self, mem: &GuestMemory) {
+        let EngineKind::Tiered { threshold } = self.shared.kind else { return };
+        let (Some(compiler), true) = (self.shared.compiler.as_ref(), self.disk_use().1) else { return };
+        let least = (threshold / WARM_SHARE).max(1);
+        let cache = lock(&self.shared.cache);
+        let mut warm: Vec<Arc<Translation>> = cache
+            .translations()
+            .filter(|t| t.jit.get().is_none() && !t.jit_failed.load(Ordering::Relaxed))
+            .filter(|t| t.runs.load(Ordering::Relaxed) >= least)
+            .cloned()
+            .collect();
+        drop(cache);
+        warm.sort_unstable_by_key(|t| std::cmp::Reverse(t.runs.load(Ordering::Relaxed)));
+        let budget = (self.stats.run_time / SAVE_SHARE).min(SAVE_MOST);
+        let started = Instant::now();
+        let isa = lock(compiler).jit.isa();
+        let env = self.frontend.env();
+        for t in warm {
+            if started.elapsed() >= budget {
+                break;
+            }
+            let Some(block) = self.relift(mem, &t) else { continue };
+            let cells = t.link_addrs();
+            let setup = Setup { cells: &cells, protected: self.protected, tso: self.shared.tso_fences() };
+            if let Ok(code) = crate::jit::generate(&isa, env, &block, setup) {
+                store(&self.shared, env, &block, &t, setup, &code);
+                self.stats.disk_compiled += 1;
+            }
+        }
+        self.stats.compile_time += started.elapsed();
+    }
+
     /// Does this engine use the persistent cache's blocks (`take`), or keep
     /// its own for it (`keep`)?
     fn disk_use(&self) -> (bool, bool) {

@@ -315,6 +315,7 @@ impl DiskCache {
         // SAFETY: a descriptor of ours; the lock goes with it.
         unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock_file), libc::LOCK_EX) };
         let regions: HashSet<Region> = blocks.keys().chain(codes.keys()).copied().collect();
+        let mut written = 0;
         for region in regions {
             let key = self.key(region);
             let path = self.dir.join(DiskCache::name(&key));
@@ -344,10 +345,14 @@ impl DiskCache {
             all.sort_unstable_by_key(|b| b.addr);
             let bytes = format::encode(&key, &all);
             if let Err(e) = write_atomically(&path, &bytes) {
-                return self.warn_unwritable(&e);
+                self.warn_unwritable(&e);
+                break;
             }
             self.stored.fetch_add(added, Ordering::Relaxed);
-            self.note_stored(bytes.len() as u64);
+            written += bytes.len() as u64;
+        }
+        if written > 0 {
+            self.note_stored(written);
         }
     }
 
