@@ -57,9 +57,10 @@ fn persistent_line(engine: &Engine, st: &crate::engine::Stats) -> String {
     if engine.shared().disk_cache().is_none() {
         return "off".into();
     }
+    let stored = engine.shared().disk_cache().map_or(0, |d| d.stored());
     format!(
-        "{} hits, {} misses, {} stores, {} rejected",
-        st.disk_hits, st.disk_misses, st.disk_stores, st.disk_rejected
+        "{} hits ({} with host code), {} misses, {stored} stores ({} compiled at the end), {} rejected",
+        st.disk_hits, st.disk_code_hits, st.disk_misses, st.disk_compiled, st.disk_rejected
     )
 }
 
@@ -126,7 +127,9 @@ pub fn stats_json(engine: &Engine) -> serde_json::Value {
         "cache_hits": st.cache_hits,
         "disk_hits": st.disk_hits,
         "disk_misses": st.disk_misses,
-        "disk_stores": st.disk_stores,
+        "disk_code_hits": st.disk_code_hits,
+        "disk_compiled": st.disk_compiled,
+        "disk_stores": engine.shared().disk_cache().map_or(0, |d| d.stored()),
         "disk_rejected": st.disk_rejected,
         "invalidations": st.invalidations,
         "translate_s": st.translate_time.as_secs_f64(),

@@ -1,9 +1,11 @@
 //! The persistent translation cache (`--cache`): a run with a warm cache
 //! prints, ends and counts guest instructions exactly as the run that
-//! filled it, under the tiered and JIT engines, on board guests and Linux
-//! programs; damaged files are ignored with a warning; processes that fill
-//! one cache at once all succeed and leave it valid; the directory keeps
-//! to its bound.
+//! filled it, under the interpreter, the tiered and the JIT engines, on
+//! board guests and Linux programs; a block stored for other guest bytes
+//! at the same address is not used; damaged files are ignored with a
+//! warning; a directory that cannot be written is warned about once;
+//! processes that fill one cache at once all succeed and leave it valid;
+//! the directory keeps to its bound.
 
 mod linux_run;
 
@@ -52,16 +54,15 @@ fn run(options: &[&str], cache: &Path, command: &[&str]) -> Output {
         .unwrap()
 }
 
-/// `visa boot` of a guest with `options`, the cache and `--stats`.
+/// `visa boot` of a guest (none: `options` load one) with `options`, the
+/// cache and `--stats`.
 fn boot_with(image: &str, options: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_visa"))
-        .arg("boot")
-        .args(options)
-        .args(["--stats", "--cache"])
-        .arg(cache)
-        .arg(guests().join(image))
-        .output()
-        .unwrap()
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_visa"));
+    cmd.arg("boot").args(options).args(["--stats", "--cache"]).arg(cache);
+    if !image.is_empty() {
+        cmd.arg(guests().join(image));
+    }
+    cmd.output().unwrap()
 }
 
 /// The guest under `engine`; the tiered engine compiles blocks after five
@@ -74,20 +75,21 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Every cache file under `dir`.
+/// Every cache file (region) in `dir`: named by 32 hex digits.
 fn entries(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for sub in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if sub.path().is_dir() {
-            out.extend(std::fs::read_dir(sub.path()).unwrap().flatten().map(|e| e.path()));
-        }
-    }
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_str().is_some_and(|n| n.len() == 32))
+        .collect();
     out.sort();
     out
 }
 
 /// Cold then warm: same output, status and instruction count; the cold run
-/// stores, the warm one hits and stores nothing it found.
+/// stores, the warm one hits and (if it compiles) compiles less.
 fn cold_then_warm(what: &str, run: impl Fn(&Path) -> Output) {
     let scratch = Scratch::new(&format!("pcache-{}", what.replace(' ', "-")));
     let cache = scratch.fresh("cache");
@@ -109,8 +111,14 @@ fn cold_then_warm(what: &str, run: impl Fn(&Path) -> Output) {
     let stored = entries(&cache).len() as u64;
     assert!(stored > 0 && stored <= cold_stores, "{what}: {stored} files for {cold_stores} stores");
     assert!(warm_hits > cold_hits, "{what}: the warm run found no more than the cold one:\n{c}\n{w}");
+    // Every block the cold run translated is found by the warm one (but
+    // for code the guest rewrites: the cache holds one version an address).
+    if counter(&c, "invalidations") == 0 {
+        assert_eq!(warm_hits, counter(&w, "blocks translated"), "{what}:\n{w}");
+    }
+    let compiled = counter(&c, "blocks compiled");
     assert!(
-        counter(&w, "blocks compiled") < counter(&c, "blocks compiled"),
+        compiled == 0 || counter(&w, "blocks compiled") < compiled,
         "{what}: the warm run compiled as much:\n{c}\n{w}"
     );
 }
@@ -118,7 +126,7 @@ fn cold_then_warm(what: &str, run: impl Fn(&Path) -> Output) {
 #[test]
 fn board_guests_run_the_same_from_a_warm_cache() {
     for image in ["sieve.elf", "sha256.elf", "nbody.elf", "smc.elf", "bytecode.elf"] {
-        for engine in ["tiered", "jit"] {
+        for engine in ["interp", "tiered", "jit"] {
             cold_then_warm(&format!("{image} {engine}"), |cache| boot(image, engine, cache));
         }
     }
@@ -130,7 +138,7 @@ fn board_guests_run_the_same_from_a_warm_cache() {
 fn linux_programs_run_the_same_from_a_warm_cache() {
     let vt = vt();
     for subject in ["float", "mem", "smc"] {
-        for engine in ["tiered", "jit"] {
+        for engine in ["interp", "tiered", "jit"] {
             let options = ["--engine", engine, "--threshold", "5", "--sync-compile"];
             let command = [vt.to_str().unwrap(), subject];
             cold_then_warm(&format!("vt {subject} {engine}"), |cache| run(&options, cache, &command));
@@ -164,51 +172,109 @@ fn a_busybox_pipeline_runs_the_same_from_a_warm_cache() {
     assert!(stderr(&warm).lines().filter(|l| l.contains("persistent cache")).count() >= 5, "{}", stderr(&warm));
 }
 
+/// A way to damage a file's bytes.
+type Damage = fn(&mut Vec<u8>);
+
 #[test]
 fn damaged_files_are_ignored_with_a_warning() {
     let scratch = Scratch::new("pcache-damaged");
-    let cache = scratch.fresh("cache");
     let run = |cache: &Path| boot("sha256.elf", "jit", cache);
-    let cold = run(&cache);
+    let pristine = scratch.fresh("pristine");
+    let cold = run(&pristine);
     assert!(!stderr(&cold).contains("ignoring"));
-    let files = entries(&cache);
-    assert!(files.len() >= 6, "{} entries", files.len());
-    // A flipped byte in the code, in a relocation record, in the header;
-    // a file cut short, an empty one, one of another format version.
-    let damage: [fn(&mut Vec<u8>); 6] = [
-        |b| b[60] ^= 0x40,
-        |b| {
+    let files = entries(&pristine);
+    assert!(!files.is_empty());
+    let insts = counter(&stderr(&cold), "guest instructions");
+    // A flipped byte in a block, near the end (a relocation record), in the
+    // header; a file cut short, an empty one, one of another format version.
+    let damage: [(&str, Damage); 6] = [
+        ("corrupt", |b| b[60] ^= 0x40),
+        ("corrupt", |b| {
             let n = b.len();
             b[n - 20] ^= 1
-        },
-        |b| b[20] ^= 0xff,
-        |b| b.truncate(b.len() / 2),
-        |b| b.clear(),
-        |b| b[8] = 99,
+        }),
+        ("corrupt", |b| b[20] ^= 0xff),
+        ("corrupt", |b| b.truncate(b.len() / 2)),
+        ("corrupt", |b| b.clear()),
+        ("stale", |b| b[8] = 99),
     ];
+    for (i, (reason, hurt)) in damage.iter().enumerate() {
+        let cache = scratch.fresh(&format!("damaged-{i}"));
+        for file in &files {
+            let mut bytes = std::fs::read(file).unwrap();
+            hurt(&mut bytes);
+            std::fs::write(cache.join(file.file_name().unwrap()), bytes).unwrap();
+        }
+        let warm = run(&cache);
+        let w = stderr(&warm);
+        assert_eq!(warm.stdout, cold.stdout, "damage {i}");
+        assert_eq!(warm.status.code(), cold.status.code(), "damage {i}");
+        assert_eq!(counter(&w, "guest instructions"), insts, "damage {i}");
+        let warnings: Vec<&str> = w.lines().filter(|l| l.starts_with("visa: ignoring cache file")).collect();
+        assert_eq!(warnings.len(), files.len(), "damage {i}: {w}");
+        assert!(warnings.iter().all(|l| l.contains(reason)), "damage {i}: {w}");
+        let [hits, _, stores, rejected] = persistent(&w);
+        assert_eq!((hits, rejected), (0, files.len() as u64), "damage {i}: {w}");
+        assert!(stores > 0, "damage {i}: {w}");
+        // The damaged files were written again: a third run finds every block.
+        let again = stderr(&run(&cache));
+        assert!(!again.contains("ignoring"), "damage {i}: {again}");
+        let [hits, misses, _, rejected] = persistent(&again);
+        assert!(hits > 0 && misses == 0 && rejected == 0, "damage {i}: {again}");
+    }
+}
 
-    for (file, hurt) in files.iter().zip(damage) {
-        let mut bytes = std::fs::read(file).unwrap();
-        hurt(&mut bytes);
-        std::fs::write(file, bytes).unwrap();
+/// Boots raw code loaded at 1 MiB with `--stats` and the cache.
+fn boot_raw(scratch: &Scratch, code: &[u8], engine: &str, cache: &Path) -> Output {
+    let file = scratch.0.join("code.bin");
+    std::fs::write(&file, code).unwrap();
+    let load = format!("{}@0x100000", file.display());
+    boot_with(
+        "",
+        &["--engine", engine, "--threshold", "5", "--sync-compile", "--load", &load, "--entry", "0x100000"],
+        cache,
+    )
+}
+
+#[test]
+fn a_block_stored_for_other_bytes_at_its_address_is_not_used() {
+    let scratch = Scratch::new("pcache-stale");
+    // mov al, 5; add al, N; out 0xf4, al: the board ends with status
+    // (al << 1) | 1. The programs differ in one byte, inside the block.
+    let program = |n: u8| [0xb0, 0x05, 0x04, n, 0xe6, 0xf4];
+    for engine in ["interp", "tiered", "jit"] {
+        let cache = scratch.fresh(&format!("cache-{engine}"));
+        let mut found = Vec::new();
+        for n in [1u8, 2, 2, 1, 3] {
+            let out = boot_raw(&scratch, &program(n), engine, &cache);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(((5 + n as i32) << 1) | 1), "{engine}, add {n}: {err}");
+            assert!(!err.contains("ignoring"), "{err}");
+            found.push(persistent(&err)[0]);
+        }
+        // Only the run after one of the same program takes the stored block.
+        assert_eq!(found, [0, 0, 1, 0, 0], "{engine}");
     }
-    let warm = run(&cache);
-    let w = stderr(&warm);
-    assert_eq!(warm.stdout, cold.stdout);
-    assert_eq!(warm.status.code(), cold.status.code());
-    assert_eq!(counter(&w, "guest instructions"), counter(&stderr(&cold), "guest instructions"));
-    let warnings: Vec<&str> = w.lines().filter(|l| l.starts_with("visa: ignoring cache file")).collect();
-    assert_eq!(warnings.len(), 6, "{w}");
-    for (reason, n) in [("corrupt", 5), ("stale", 1)] {
-        assert_eq!(warnings.iter().filter(|l| l.contains(reason)).count(), n, "{w}");
+}
+
+#[test]
+fn a_directory_that_cannot_be_written_is_warned_about_once() {
+    let scratch = Scratch::new("pcache-unwritable");
+    // A directory cannot be made under a file.
+    let file = scratch.0.join("file");
+    std::fs::write(&file, b"").unwrap();
+    let cache = file.join("cache");
+    let plain = boot_with("sha256.elf", &["--engine", "jit", "--no-cache"], &cache);
+    for engine in ["interp", "tiered", "jit"] {
+        let out = boot_with("sha256.elf", &["--engine", engine], &cache);
+        let err = stderr(&out);
+        assert_eq!(out.stdout, plain.stdout, "{engine}");
+        assert_eq!(out.status.code(), plain.status.code(), "{engine}");
+        let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("visa:")).collect();
+        assert_eq!(warnings.len(), 1, "{engine}: {err}");
+        assert!(warnings[0].contains("cannot write the translation cache"), "{err}");
+        assert_eq!(persistent(&err)[2], 0, "{err}");
     }
-    let [hits, _, stores, rejected] = persistent(&w);
-    assert_eq!(rejected, 6, "{w}");
-    assert!(hits > 0 && stores >= 6, "{w}");
-    // The damaged entries were stored again: a third run finds them all.
-    let again = stderr(&run(&cache));
-    assert!(!again.contains("ignoring"), "{again}");
-    assert_eq!(persistent(&again)[3], 0);
 }
 
 #[test]
@@ -256,23 +322,28 @@ fn run_warm(cache: &Path, image: &Path) -> String {
 
 #[test]
 fn the_cache_keeps_to_its_bound() {
+    if std::env::var_os("VISA_NO_BUSYBOX").is_some() {
+        eprintln!("VISA_NO_BUSYBOX=1: the cache's bound is not tested");
+        return;
+    }
     let scratch = Scratch::new("pcache-bound");
     let cache = scratch.fresh("cache");
-    let limit: u64 = 96 << 10;
-    for image in ["sha256.elf", "nbody.elf", "bytecode.elf", "compress.elf"] {
+    // Busybox's code spans many regions (the JIT engine stores host code
+    // for every block: a few MiB an applet), so the bound leaves some.
+    let limit: u64 = 1 << 20;
+    for applet in [&["seq", "1", "50"][..], &["md5sum", "/bin/sh"], &["sort", "/etc/passwd"], &["ls", "/usr"]] {
         let out = Command::new(env!("CARGO_BIN_EXE_visa"))
-            .args(["boot", "--engine", "jit", "--cache-size", &limit.to_string(), "--cache"])
+            .args(["run", "--engine", "jit", "--cache-size", &limit.to_string(), "--cache"])
             .arg(&cache)
-            .arg(guests().join(image))
+            .arg("/usr/bin/busybox")
+            .args(applet)
             .output()
             .unwrap();
-        assert!(out.status.code().is_some(), "{image}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{applet:?}: {}", stderr(&out));
+        let total: u64 = entries(&cache).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+        assert!(total <= limit, "after {applet:?}: {total} bytes in the cache, bound {limit}");
+        assert!(total > 0, "after {applet:?}");
     }
-    let total: u64 = entries(&cache).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
-    // A process checks the bound after every sixteenth of it that it
-    // stores, so the last one may leave up to that much past the bound.
-    assert!(total <= limit + limit / 16, "{total} bytes in the cache, bound {limit}");
-    assert!(total > 0);
 }
 
 #[test]

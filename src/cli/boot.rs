@@ -186,6 +186,7 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     let debugger = args.observe.gdb().map(|(port, wait)| Debugger::listen(port, wait, &mem)).transpose()?;
     let limit = args.max_insns.unwrap_or(u64::MAX);
     let ending = board::run_debugged(&mut engine, &mut cpu, &mut mem, &mut board, limit, debugger.as_deref());
+    engine.save_disk_cache(&mem);
     if let (Some(path), Some(profile)) = (args.observe.profile()?, engine.profile()) {
         symbols.write_profile(&path, profile)?;
     }

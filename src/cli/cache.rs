@@ -6,11 +6,11 @@ use clap::Args;
 
 #[derive(Args)]
 pub struct CacheArgs {
-    /// Keep compiled code in DIR across runs (default: $XDG_CACHE_HOME/visa
-    /// or ~/.cache/visa; `off` for none).
+    /// Keep translations and compiled code in DIR across runs (default:
+    /// $XDG_CACHE_HOME/visa or ~/.cache/visa; `off` for none).
     #[arg(long, value_name = "DIR", env = visa::pcache::ENV)]
     cache: Option<PathBuf>,
-    /// Keep no compiled code across runs (whatever --cache says).
+    /// Keep no translations across runs (whatever --cache says).
     #[arg(long)]
     no_cache: bool,
     /// The most the cache directory holds (least recently used entries go

@@ -224,7 +224,7 @@ fn compile(shared: &Shared, job: Job) {
     let generated = crate::jit::generate(&isa, env, &block, setup);
     let mut stats = Stats::default();
     if let Ok(code) = &generated {
-        super::persist::store(shared, env, &block, &t, setup, code, &mut stats);
+        super::persist::store(shared, env, &block, &t, setup, code);
     }
     let mut compiler = lock(compiler);
     match generated.and_then(|g| compiler.jit.place(g)) {

@@ -163,6 +163,11 @@ impl Cache {
     }
 
     /// Bytes of host memory the translations take (`footprint`).
+    /// Every translation.
+    pub fn translations(&self) -> impl Iterator<Item = &Arc<Translation>> {
+        self.blocks.values()
+    }
+
     pub fn bytes(&self) -> usize {
         self.bytes
     }

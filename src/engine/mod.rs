@@ -109,12 +109,15 @@ pub struct Stats {
     pub jit_background: u64,
     pub jit_discarded: u64,
     pub background_compile_time: Duration,
-    /// The persistent cache: blocks whose code it gave at translation,
-    /// lookups that found nothing, blocks stored, and files found unusable
-    /// (each with a warning).
+    /// The persistent cache: blocks it gave at translation, those of them
+    /// whose host code it gave too, blocks it did not have (or had for
+    /// other guest bytes), and files or blocks found unusable (each with a
+    /// warning). What it stored is `DiskCache::stored`.
     pub disk_hits: u64,
+    pub disk_code_hits: u64,
+    /// Warm blocks compiled for the cache as the process ended.
+    pub disk_compiled: u64,
     pub disk_misses: u64,
-    pub disk_stores: u64,
     pub disk_rejected: u64,
     /// Why there is no JIT, when one was asked for.
     pub jit_unavailable: Option<String>,
@@ -231,7 +234,8 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.background_compile_time += o.background_compile_time;
         self.disk_hits += o.disk_hits;
         self.disk_misses += o.disk_misses;
-        self.disk_stores += o.disk_stores;
+        self.disk_code_hits += o.disk_code_hits;
+        self.disk_compiled += o.disk_compiled;
         self.disk_rejected += o.disk_rejected;
         if self.jit_unavailable.is_none() {
             self.jit_unavailable.clone_from(&o.jit_unavailable);
@@ -584,7 +588,7 @@ impl Engine {
         let links = crate::jit::Setup { cells: &cells, protected: self.protected, tso: self.shared.tso_fences() };
         let generated = crate::jit::generate(&compiler.jit.isa(), env, &block, links);
         if let Ok(code) = &generated {
-            persist::store(&self.shared, env, &block, t, links, code, &mut self.stats);
+            persist::store(&self.shared, env, &block, t, links, code);
         }
         let mut result = generated.and_then(|code| compiler.jit.place(code));
         if matches!(result, Err(crate::jit::JitError::Full)) {
@@ -743,8 +747,15 @@ impl Engine {
         let started = Instant::now();
         let rip = key.addr;
         let max = self.frontend.max_instructions();
-        let Prepared { ranges, block, code } =
-            prepare(self.frontend, mem, key, max, self.debug.as_ref(), self.log.as_ref())?;
+        // What an earlier run translated, if the persistent cache has it.
+        let (Prepared { ranges, block, code }, stored) = match self.take_stored(mem, key) {
+            Some(taken) => taken,
+            None => {
+                let prepared = prepare(self.frontend, mem, key, max, self.debug.as_ref(), self.log.as_ref())?;
+                self.keep_translated(mem, key, &prepared);
+                (prepared, None)
+            }
+        };
         let mut targets = Vec::new();
         for a in block.insts.iter().flat_map(|i| i.direct_targets()) {
             if !targets.contains(&a) {
@@ -753,8 +764,6 @@ impl Engine {
         }
         let links = targets.iter().map(|_| AtomicU64::new(0)).collect();
         let jit = self.shared.compiler.is_some();
-        // Code compiled in an earlier run, if the persistent cache has it.
-        let stored = self.find_stored(&block, &targets);
         // Only the JIT engine compiles at once; the tiered engine lifts a
         // block again when it is hot, rather than keep every block's V-ISA.
         let keep = (jit && stored.is_none() && self.shared.kind == EngineKind::Jit).then_some(block);

@@ -8,7 +8,7 @@
 //! translating a missed block the translator's, so that a block is
 //! translated once whichever threads miss it together. Locks are taken in
 //! the order translator, compiler, cache, registry, the compiler thread's
-//! counters, compile queue. The compiler thread (`background`) takes the
+//! counters, compile queue, the persistent cache's. The compiler thread (`background`) takes the
 //! compiler's lock (and under it the cache's and its counters') only to
 //! place and install code, and the queue's alone.
 //!
@@ -279,6 +279,7 @@ impl Shared {
             engines: lock(&self.engines),
             _counters: lock(&self.background_stats),
             queue: self.background.as_ref().map(|b| b.hold()),
+            disk: self.disk.get().map(|d| d.hold_for_fork()),
         }
     }
 }
@@ -299,6 +300,7 @@ pub struct ForkHold<'a> {
     engines: MutexGuard<'a, Vec<Arc<Presence>>>,
     _counters: MutexGuard<'a, Stats>,
     queue: Option<QueueHold<'a>>,
+    disk: Option<crate::pcache::Held<'a>>,
 }
 
 impl ForkHold<'_> {
@@ -309,6 +311,9 @@ impl ForkHold<'_> {
         self.engines.retain(|p| p.thread == me);
         if let Some(queue) = self.queue.take() {
             queue.child();
+        }
+        if let Some(disk) = self.disk.take() {
+            disk.child();
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The cache directory's bound: when its entries take more than the bound,
-//! the least recently used go (a hit sets its file's modification time)
+//! The cache directory's bound: when its files take more than the bound,
+//! the least recently used go (reading one sets its modification time)
 //! until they take three quarters of it. Checking walks the directory, so
 //! processes do it rarely: a process checks at its first store unless
 //! another checked in the last minute (a stamp file says when), and again
@@ -27,27 +27,32 @@ pub fn due(dir: &Path) -> bool {
     last.map_or(true, |t| t.elapsed().map_or(true, |age| age >= PERIOD))
 }
 
-/// Removes the least recently used entries while they take more than
+/// Removes the least recently used files while they take more than
 /// `limit`; removes abandoned temporary files. Errors (another process
-/// removing the same file) only skip that file.
+/// removing the same file) only skip that file. Only files named as
+/// entries are (32 hex digits), so nothing else is touched.
 pub fn sweep(dir: &Path, limit: u64) {
     let _ = std::fs::write(dir.join(STAMP), b"");
     let now = SystemTime::now();
     let mut entries: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
-    let Ok(subdirs) = std::fs::read_dir(dir) else { return };
-    for sub in subdirs.flatten() {
-        let Ok(files) = std::fs::read_dir(sub.path()) else { continue };
-        for file in files.flatten() {
-            let Ok(meta) = file.metadata() else { continue };
-            let modified = meta.modified().unwrap_or(now);
-            if file.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                if now.duration_since(modified).is_ok_and(|age| age > ABANDONED) {
-                    let _ = std::fs::remove_file(file.path());
-                }
-                continue;
-            }
-            entries.push((modified, meta.len(), file.path()));
+    let Ok(files) = std::fs::read_dir(dir) else { return };
+    for file in files.flatten() {
+        let Ok(meta) = file.metadata() else { continue };
+        let name = file.file_name().to_string_lossy().into_owned();
+        if !meta.is_file() {
+            continue;
         }
+        let modified = meta.modified().unwrap_or(now);
+        if name.starts_with(TEMP_PREFIX) {
+            if now.duration_since(modified).is_ok_and(|age| age > ABANDONED) {
+                let _ = std::fs::remove_file(file.path());
+            }
+            continue;
+        }
+        if name.len() != 32 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        entries.push((modified, meta.len(), file.path()));
     }
     let mut total: u64 = entries.iter().map(|e| e.1).sum();
     if total <= limit {

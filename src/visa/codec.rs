@@ -178,9 +178,25 @@ pub fn decode(env: &Env, bytes: &[u8]) -> Result<Block, DecodeError> {
     if r.u64_le()? != env.fingerprint() {
         return r.err("encoded against different declarations");
     }
+    body(env, r)
+}
+
+/// Decodes a block encoded by `encode_body`, against an Env with the same
+/// declarations and the same opcode table (which the caller has checked).
+pub fn decode_body(env: &Env, bytes: &[u8]) -> Result<Block, DecodeError> {
+    body(env, Reader { bytes, pos: 0 })
+}
+
+fn body(env: &Env, mut r: Reader<'_>) -> Result<Block, DecodeError> {
+    let bytes = r.bytes;
     let addr: u64 = r.uleb_in("block address")?;
     let count: usize = r.uleb_in("instruction count")?;
     let mut block = Block::new(addr);
+    // Every instruction takes at least a byte; most have one result and two operands.
+    let expected = count.min(bytes.len());
+    block.insts.reserve(expected);
+    block.types.reserve(expected);
+    block.pool.reserve(expected * 2);
     let abs = |d: i64| addr.wrapping_add(d as u64);
     let mut args = Vec::new();
     let mut results = Vec::new();

@@ -79,14 +79,14 @@ fn check_inst(env: &Env, block: &Block, inst: &Inst, result_types: &mut Vec<crat
         arg_types.push(block.value_type(*a));
     }
     let helper_args = match inst.imm {
-        Imm::Helper(h) => Some(env.helper_decl(h).ok_or(format!("no helper #{}", h.0))?.args.as_slice()),
+        Imm::Helper(h) => Some(env.helper_decl(h).ok_or_else(|| format!("no helper #{}", h.0))?.args.as_slice()),
         _ => None,
     };
     sig::check_args(inst.op, inst.ty, &arg_types, helper_args)?;
     result_types.clear();
     sig::result_types(inst.op, inst.ty, &inst.imm, env, result_types)?;
-    let actual: Vec<_> = inst.results().map(|v| block.value_type(v)).collect();
-    if actual != *result_types {
+    if !inst.results().map(|v| block.value_type(v)).eq(result_types.iter().copied()) {
+        let actual: Vec<_> = inst.results().map(|v| block.value_type(v)).collect();
         return Err(format!("results have types {actual:?}, expected {result_types:?}"));
     }
     Ok(())
@@ -101,7 +101,7 @@ fn check_imm(env: &Env, inst: &Inst) -> Result<(), String> {
             }
         }
         Imm::Slot(slot) => {
-            let decl = env.slot_decl(slot).ok_or(format!("no slot #{}", slot.0))?;
+            let decl = env.slot_decl(slot).ok_or_else(|| format!("no slot #{}", slot.0))?;
             if Some(decl.ty) != inst.ty {
                 return Err(format!("slot %{} has type {}", decl.name, decl.ty));
             }

@@ -329,7 +329,7 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
     let Some(status) = run_thread(&mut p, &mut engine) else {
         unreachable!("the first thread waits for the process to end")
     };
-    finish(&engine, &p.group)?;
+    finish(&mut engine, &p.mem, &p.group)?;
     Ok(status)
 }
 
@@ -347,10 +347,11 @@ fn new_engine(group: &Group) -> Engine {
     engine
 }
 
-/// Writes the statistics the options ask for and the profile (of every
-/// thread).
-fn finish(engine: &Engine, group: &Group) -> Result<(), String> {
+/// Writes what the persistent cache lacks, the statistics the options ask
+/// for and the profile (of every thread).
+fn finish(engine: &mut Engine, mem: &GuestMemory, group: &Group) -> Result<(), String> {
     let opts = &group.options;
+    engine.save_disk_cache(mem);
     group.write_profile(engine.profile())?;
     if let Some(path) = &opts.stats_json {
         let json = crate::report::stats_json(engine).to_string();
@@ -385,7 +386,7 @@ pub(crate) fn spawn_thread(
         let _ = tx.send(tid);
         if let Some(status) = run_thread(&mut p, &mut engine) {
             // This thread ends the process.
-            if let Err(e) = finish(&engine, &p.group) {
+            if let Err(e) = finish(&mut engine, &p.mem, &p.group) {
                 eprintln!("visa: {e}");
             }
             std::process::exit(status);

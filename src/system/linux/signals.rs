@@ -879,12 +879,14 @@ pub fn log_signal(p: &Process, sig: i32, what: impl FnOnce(&crate::engine::Log) 
     }
 }
 
-/// Ends the process with `sig`'s default action; gdb, if attached, hears
+/// Ends the process with `sig`'s default action (keeping what it
+/// translated for later runs, as an exit does); gdb, if attached, hears
 /// that the process was terminated by it.
 pub fn die_of_signal(p: &Process, sig: i32) -> ! {
     if let Some(d) = p.group.debugger.get() {
         d.ended(128 + sig, Some(super::signames::to_gdb(sig).0));
     }
+    p.group.translations.save_disk_cache();
     die_of(sig)
 }
 

@@ -231,7 +231,7 @@ extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
         let _ = beside.started.send(Ok(pid as i32));
     }
     let status = super::run_thread(p, &mut child.engine).unwrap_or(0);
-    if let Err(e) = super::finish(&child.engine, &p.group) {
+    if let Err(e) = super::finish(&mut child.engine, &p.mem, &p.group) {
         eprintln!("visa: {e}");
     }
     // SAFETY: ends this host process (the child) without running anything

@@ -309,6 +309,8 @@ fn execve(p: &mut Process, [path_at, argv_at, envp_at, ..]: [u64; 6]) -> Result<
         // gdb sees the connection close.
         eprintln!("visa: execve {}: gdb is not carried over to the new program", path.to_string_lossy());
     }
+    // The new program starts with the persistent cache as this one leaves it.
+    p.group.translations.save_disk_cache();
     super::super::signals::prepare_exec(&p.signals);
     let self_exe = c"/proc/self/exe";
     // SAFETY: NULL-terminated arrays of valid C strings.
