@@ -62,7 +62,11 @@ $sudo apt-get update -qq
 apt_install rustc-web "gcc-$arch-linux-gnu" "libc6-dev-$deb-cross" qemu-user qemu-user-binfmt
 version=$(dpkg-query -W -f '${Version}' rustc-web)
 build_std=()
-if apt-cache madison "libstd-rust-web-dev:$deb" | grep -qF "| $version |"; then
+# The archive's versions are read whole before they are searched: with
+# pipefail, `apt-cache madison | grep -q` fails when grep stops reading at
+# the first match and apt-cache dies of SIGPIPE.
+archived=$(apt-cache madison "libstd-rust-web-dev:$deb")
+if grep -qF "| $version |" <<<"$archived"; then
     apt_install "libstd-rust-web-dev:$deb=$version"
 else
     echo "ci/cross.sh: no libstd-rust-web-dev:$deb $version in the archive; building the standard library"
