@@ -14,7 +14,11 @@
 //! After code is written it is made coherent with the instruction cache
 //! ([`icache`](super::icache): nothing to do on x86-64 and s390x; aarch64
 //! and riscv64 need it), also when a flush refills addresses that held older
-//! code.
+//! code. A dual-mapped region also turns its executable view inaccessible
+//! and back before the first block written after a flush: an emulated host
+//! (qemu user mode) keeps translations of the code it ran until the pages
+//! they came from change protection or are written through, and does not
+//! see writes through the other view.
 //!
 //! A shared file mapping stays shared across `fork`, so a process that
 //! forks while it has dual-mapped regions must go through [`prepare_fork`]:
@@ -64,6 +68,9 @@ pub struct CodeMemory {
     page: usize,
     /// The region's entry in `REGIONS` (dual mapping).
     id: u64,
+    /// A flush emptied the region after code ran from it: the executable
+    /// view is re-protected before new code goes in (dual mapping).
+    refill: bool,
 }
 
 /// `MFD_EXEC` (Linux 6.3): an executable memfd, asked for explicitly where
@@ -262,19 +269,34 @@ impl CodeMemory {
                 used: 0,
             });
         }
-        Ok(CodeMemory { write, exec, capacity, used: 0, mapping, page, id })
+        Ok(CodeMemory { write, exec, capacity, used: 0, mapping, page, id, refill: false })
     }
 
     pub fn mapping(&self) -> Mapping {
         self.mapping
     }
 
-    /// Changes the protection of `[start, end)` of the region (toggle mode).
-    fn protect(&self, start: usize, end: usize, prot: libc::c_int) -> io::Result<()> {
-        // SAFETY: the range lies inside the mapping, starts on a page
-        // boundary, and holds no code another block could be running.
-        let r = unsafe { libc::mprotect(self.write.as_ptr().add(start) as *mut c_void, end - start, prot) };
+    /// Changes the protection of `[start, end)` of the view at `view`.
+    ///
+    /// # Safety
+    /// The range must lie inside the view, start on a page boundary, and
+    /// hold no code a thread could be running.
+    unsafe fn protect(view: NonNull<u8>, start: usize, end: usize, prot: libc::c_int) -> io::Result<()> {
+        // SAFETY: the caller's contract.
+        let r = unsafe { libc::mprotect(view.as_ptr().add(start) as *mut c_void, end - start, prot) };
         if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    }
+
+    /// Makes the executable view inaccessible and then read-execute again,
+    /// which every host's kernel and emulator takes as the end of the code
+    /// it held (the bytes are unchanged).
+    fn reprotect_exec(&self) -> io::Result<()> {
+        for prot in [libc::PROT_NONE, libc::PROT_READ | libc::PROT_EXEC] {
+            // SAFETY: the whole view; after a flush no thread runs code
+            // from it.
+            unsafe { CodeMemory::protect(self.exec, 0, self.capacity, prot) }?;
+        }
+        Ok(())
     }
 
     /// Copies code in and makes it coherent for execution; gives its entry
@@ -294,10 +316,17 @@ impl CodeMemory {
         if end > self.capacity {
             return Err(AddError::Full);
         }
+        if self.refill {
+            self.reprotect_exec().map_err(AddError::Host)?;
+            self.refill = false;
+        }
         // A fork must not copy the region half written.
         let mut regions = regions();
+        let pages = end.next_multiple_of(self.page);
         if self.mapping == Mapping::Toggle {
-            self.protect(start, end.next_multiple_of(self.page), libc::PROT_READ | libc::PROT_WRITE)
+            // SAFETY: [start, pages) is inside the region, starts on a page
+            // (toggle mode aligns blocks so) and holds no code handed out.
+            unsafe { CodeMemory::protect(self.write, start, pages, libc::PROT_READ | libc::PROT_WRITE) }
                 .map_err(AddError::Host)?;
         }
         // SAFETY: [start, end) lies inside the region, is writable through
@@ -306,7 +335,8 @@ impl CodeMemory {
         // last flush, and a flush drops all of those.
         unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), self.write.as_ptr().add(start), code.len()) };
         if self.mapping == Mapping::Toggle {
-            self.protect(start, end.next_multiple_of(self.page), libc::PROT_READ | libc::PROT_EXEC)
+            // SAFETY: as above.
+            unsafe { CodeMemory::protect(self.write, start, pages, libc::PROT_READ | libc::PROT_EXEC) }
                 .map_err(AddError::Host)?;
         }
         self.used = end;
@@ -326,6 +356,7 @@ impl CodeMemory {
     /// The addresses are then reused; `add` makes the instruction cache
     /// coherent with each new block it writes over old code.
     pub fn clear(&mut self) {
+        self.refill |= self.mapping == Mapping::Dual && self.used > 0;
         self.used = 0;
         if let Some(r) = regions().iter_mut().find(|r| r.id == self.id) {
             r.used = 0;
