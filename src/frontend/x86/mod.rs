@@ -28,6 +28,7 @@ mod f16c;
 mod features;
 mod flags;
 mod fma;
+mod fpexc;
 mod mov;
 mod muldiv;
 mod segment;
@@ -141,7 +142,8 @@ pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
 /// halt, mask interrupts or do port I/O), CR4.FSGSBASE (RDFSBASE and
 /// friends raise #UD without it), whether AVX is enabled (CR4.OSXSAVE and
 /// XCR0; else VEX instructions raise #UD), and the processor model
-/// presented (the instructions of a feature it hides raise #UD).
+/// presented (the instructions of a feature it hides raise #UD), and
+/// MXCSR's exception masks, DAZ and FTZ (`fpexc`).
 /// Instructions that change MXCSR or XCR0 end their block, so the next
 /// block is looked up in the new mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,13 +156,28 @@ pub struct Mode {
     pub model: Model,
     /// AVX instructions may run.
     pub avx: bool,
+    /// MXCSR's exception flag bits whose exception is unmasked.
+    pub unmasked: u8,
+    /// MXCSR.DAZ: denormal operands read as zeros.
+    pub daz: bool,
+    /// MXCSR.FTZ: denormal results written as zeros.
+    pub ftz: bool,
 }
 
 impl Default for Mode {
     /// The state of a long-mode CPU at reset: round to nearest, CPL 0,
     /// CR4.FSGSBASE clear, `max`, AVX enabled.
     fn default() -> Mode {
-        Mode { rounding: crate::visa::Round::Nearest, user: false, fsgsbase: false, model: Model::Max, avx: true }
+        Mode {
+            rounding: crate::visa::Round::Nearest,
+            user: false,
+            fsgsbase: false,
+            model: Model::Max,
+            avx: true,
+            unmasked: 0,
+            daz: false,
+            ftz: false,
+        }
     }
 }
 
@@ -184,7 +201,13 @@ impl Mode {
             2 => Round::Up,
             _ => Round::Zero,
         };
-        Mode { rounding, ..Mode::default() }
+        Mode {
+            rounding,
+            unmasked: (!(mxcsr >> 7) & 0x3f) as u8,
+            daz: mxcsr & 0x40 != 0,
+            ftz: mxcsr & 0x8000 != 0,
+            ..Mode::default()
+        }
     }
 
     /// The mode as the bits a translation cache keys on.
@@ -194,6 +217,9 @@ impl Mode {
             | (self.fsgsbase as u32) << 3
             | (self.model as u32) << 4
             | (self.avx as u32) << 6
+            | (self.unmasked as u32) << 7
+            | (self.daz as u32) << 13
+            | (self.ftz as u32) << 14
     }
 
     pub fn from_bits(bits: u32) -> Mode {
@@ -204,6 +230,9 @@ impl Mode {
             fsgsbase: bits & 8 != 0,
             model: Model::from_code((bits >> 4 & 3) as u8),
             avx: bits & 0x40 != 0,
+            unmasked: (bits >> 7 & 0x3f) as u8,
+            daz: bits & 1 << 13 != 0,
+            ftz: bits & 1 << 14 != 0,
         }
     }
 }

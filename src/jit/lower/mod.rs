@@ -27,6 +27,7 @@ use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode
 mod calls;
 mod consts;
 mod exits;
+mod fexc;
 mod insts;
 mod memory;
 mod state;
