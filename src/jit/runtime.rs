@@ -132,6 +132,41 @@ pub(super) unsafe extern "C" fn rt_eval(
     }
 }
 
+/// ORs into the flags (the low half of `packed`) those of the float
+/// exception tests the high half marks, whose descriptors `table` holds
+/// and whose operands and result (four `u128`s a test) `frame` holds: the
+/// tests a block deferred (`lower::fexc`). Returns the flags.
+///
+/// # Safety
+/// Called only by compiled code, with its live table and a frame that
+/// holds every marked test's values.
+pub(super) unsafe extern "C" fn rt_fexc_settle(
+    _ctx: *mut JitCtx,
+    table: *const usize,
+    frame: *const u128,
+    packed: u64,
+) -> u32 {
+    let (mut marked, mut flags) = (packed >> 32, packed as u32 as u128);
+    while marked != 0 {
+        let k = marked.trailing_zeros() as usize;
+        marked &= marked - 1;
+        // SAFETY: the table's entry `k` is a descriptor the code keeps
+        // alive, and the frame holds the test's operands and result.
+        unsafe {
+            let d = &*(*table.add(k) as *const EvalDesc);
+            let mut args = [0u128; 5];
+            let n = d.arg_types.len();
+            args[0] = flags;
+            args[1..n].copy_from_slice(std::slice::from_raw_parts(frame.add(4 * k), n - 1));
+            let mut out = [0u128];
+            // A flag test has no trap to report.
+            let _ = eval::eval(d.op, d.ty, &d.imm, &args[..n], &d.arg_types, &mut out);
+            flags = out[0];
+        }
+    }
+    flags as u32
+}
+
 /// Calls a runtime helper.
 ///
 /// # Safety

@@ -41,6 +41,12 @@ impl Lower<'_, '_> {
         let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
         let short = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, again, 0);
         let spent = or_interrupted(&mut self.b, short, self.interrupt);
+        // A round that deferred float exception tests leaves (settling
+        // them), so the loop never calls.
+        let spent = match self.any_deferred() {
+            Some(deferred) => self.b.ins().bor(spent, deferred),
+            None => spent,
+        };
         self.side(spent, |l| {
             let left = l.b.ins().iadd_imm_s(budget, l.insts as i64 - executed as i64);
             l.b.ins().store(MemFlagsData::trusted(), left, l.ctx, off);
@@ -48,6 +54,8 @@ impl Lower<'_, '_> {
             l.exit_jump(EXIT_JUMP, pc);
         });
         self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
+        // Nothing was deferred on the way round: the flags are exact.
+        self.proven.settle_all();
         let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
         let mut skip = self.dead_at_start.clone();
         self.carried.iter().for_each(|s| skip[*s] = true);

@@ -172,6 +172,8 @@ pub(super) struct Lower<'a, 'f> {
     /// The shared tails used so far, by `exits::Tail`.
     tails: [Option<ir::Block>; exits::Tail::COUNT],
     consts: consts::Consts,
+    /// What float exception tests have proven so far (`fexc`).
+    proven: fexc::Proven,
 }
 
 /// What compiled code points at, which must live (unmoved) as long as it:
@@ -180,6 +182,8 @@ pub(super) struct Lower<'a, 'f> {
 #[allow(clippy::vec_box)]
 pub struct Referenced {
     pub descs: Vec<Box<EvalDesc>>,
+    /// The descriptors of the deferrable float exception tests (`fexc`).
+    pub fexc_table: Option<Box<[usize; fexc::SITES]>>,
     pub consts: Box<[u128]>,
 }
 
@@ -366,6 +370,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
         let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, true));
         let sig_block = b.import_signature(block_signature(CallConv::Tail));
+        let proven = fexc::Proven::new(&mut b, block, pending.is_some());
         let mut l = Lower {
             b,
             block,
@@ -406,6 +411,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             groups,
             tails: [None; exits::Tail::COUNT],
             consts: consts::Consts::new(block),
+            proven,
         };
         l.start_body(&writes);
         l
@@ -415,7 +421,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         self.fill_tails();
         self.b.seal_all_blocks();
         self.b.finalize(config);
-        Referenced { descs: self.descs, consts: self.consts.table }
+        Referenced { descs: self.descs, fexc_table: self.proven.table, consts: self.consts.table }
     }
 
     fn val(&self, v: Value) -> ir::Value {
@@ -466,11 +472,20 @@ impl<'a, 'f> Lower<'a, 'f> {
             self.at = at;
             // On the path that stays, before anything can branch off it.
             self.settle_pending();
-            let args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.operand(*a)).collect();
+            let mut args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.operand(*a)).collect();
+            // Flags that may lack deferred ones go on as they are only
+            // into a slot (settled when stored) or the next flag test.
+            let flag_test = matches!(inst.op, Opcode::Fexc1 | Opcode::Fexc2 | Opcode::Fexc3);
+            for (i, a) in args.iter_mut().enumerate() {
+                if inst.op != Opcode::Set && !(flag_test && i == 0) {
+                    *a = self.settled(*a);
+                }
+            }
             let results = self.inst(inst, &args)?;
             for (v, r) in inst.results().zip(results) {
                 self.vals[v.0 as usize] = Some(r);
             }
+            self.note_proven(inst);
         }
         Ok(())
     }
