@@ -201,8 +201,25 @@ fn shuffle(cx: &mut Ctx, lane: Type, a: Value, b: Value, lanes: &[u8]) -> Value 
     cx.b.ins(Opcode::Vshuffle, None, Imm::Shuffle(mask), &[a, b])
 }
 
+/// Lane `lane` of `v`: the scalar an instruction just inserted there, or a
+/// lane just extracted, is reused (an SSE scalar form extracts the low lane
+/// of its operands and result several times: for the operation, its
+/// exception flags and the write).
 fn extract(cx: &mut Ctx, shape: Type, v: Value, lane: u8) -> Value {
-    cx.b.ins(Opcode::Vextract, Some(shape), Imm::Lane(lane), &[v])
+    let block = cx.b.block();
+    let recent = block.insts.iter().rev().take(16).find_map(|i| {
+        let (ty, imm, args) = (i.ty, i.imm, block.args(i));
+        let r = i.results().next()?;
+        match i.op {
+            Opcode::Vinsert if r == v && ty == Some(shape) && imm == Imm::Lane(lane) => Some(args[1]),
+            Opcode::Vextract if args[0] == v && ty == Some(shape) && imm == Imm::Lane(lane) => Some(r),
+            _ => None,
+        }
+    });
+    match recent {
+        Some(x) => x,
+        None => cx.b.ins(Opcode::Vextract, Some(shape), Imm::Lane(lane), &[v]),
+    }
 }
 
 fn insert(cx: &mut Ctx, shape: Type, v: Value, x: Value, lane: u8) -> Value {

@@ -568,6 +568,15 @@ impl Lower<'_, '_> {
             l.b.ins().icmp(cc, d, span)
         };
         match quick {
+            Quick::Ordinary => {
+                for x in &op_bits {
+                    // Not denormal.
+                    conds.push(in_range(self, *x, 1, min_normal - 1, true));
+                }
+                let r = a[a.len() - 1];
+                let r = self.lane_bits(r, shape, lane);
+                conds.push(in_range(self, r, 2 << mant, inf - (3 << mant), false));
+            }
             Quick::Plain | Quick::PlainInexact => {
                 for x in &op_bits {
                     // Neither denormal nor NaN.

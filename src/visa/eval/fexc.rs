@@ -361,6 +361,21 @@ impl Quick {
     }
 }
 
+/// `Quick::Ordinary`'s test of the operands and result (the last of
+/// `values`) past inexact, in 64-bit words: what the interpreter runs for
+/// nearly every float operation.
+pub fn ordinary_passes(lane_bits: u32, lanes: u32, values: &[u128]) -> bool {
+    let (mant, field) = if lane_bits == 32 { (23, 0xff) } else { (52, 0x7ff) };
+    let abs = (1u64 << (lane_bits - 1)) - 1;
+    let min_normal = 1u64 << mant;
+    let (ops, r) = values.split_at(values.len() - 1);
+    (0..lanes).all(|i| {
+        let lane = |x: u128| (x >> (lane_bits * i)) as u64 & (abs << 1 | 1);
+        let e = lane(r[0]) >> mant & field;
+        e.wrapping_sub(2) <= field - 4 && ops.iter().all(|x| (lane(*x) & abs).wrapping_sub(1) >= min_normal - 1)
+    })
+}
+
 /// `fexc1` `fexc2` `fexc3` of controlling type `t`: `args` are the flags in,
 /// the operands and the result, `types` their types. Lane shapes OR the
 /// flags of every lane.
@@ -378,12 +393,24 @@ pub fn eval(
         None => (t.bits(), 1),
     };
     let mask = super::mask(lane_bits);
-    let lane = |i: u32| -> Vec<u128> { args[1..].iter().map(|v| v >> (lane_bits * i) & mask).collect() };
+    // Lane `i` of the operands and result, without allocating: this runs
+    // for every float operation the interpreter executes.
+    let n = args.len() - 1;
+    let lane = |i: u32| {
+        let mut l = [0u128; 4];
+        for (x, v) in l.iter_mut().zip(&args[1..]) {
+            *x = v >> (lane_bits * i) & mask;
+        }
+        l
+    };
     let flags_in = args[0] as u32;
     let quick = Quick::of(op, types[1], types[types.len() - 1]);
-    if (0..lanes).all(|i| quick.passes(flags_in, lane_bits, result_bits, &lane(i))) {
+    if quick == Quick::Ordinary && flags_in & PE != 0 && ordinary_passes(lane_bits, lanes, &args[1..]) {
         return flags_in as u128;
     }
-    let flags = (0..lanes).fold(0, |acc, i| acc | lane_flags(op, round, under, lane_bits, result_bits, &lane(i)));
+    if (0..lanes).all(|i| quick.passes(flags_in, lane_bits, result_bits, &lane(i)[..n])) {
+        return flags_in as u128;
+    }
+    let flags = (0..lanes).fold(0, |acc, i| acc | lane_flags(op, round, under, lane_bits, result_bits, &lane(i)[..n]));
     (flags_in | flags) as u128
 }
