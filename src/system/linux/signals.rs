@@ -998,6 +998,12 @@ fn enter_handler(p: &mut Process, sig: i32, info: SigInfo, action: SigAction) ->
     if action.flags & SA_RESETHAND != 0 {
         lock(&p.signals.process.actions)[sig as usize] = SigAction::default();
     }
+    // The handler starts with the initial x87, SSE and AVX state (MXCSR
+    // 0x1f80: no flags, every exception masked), as Linux gives it; the
+    // interrupted state comes back with rt_sigreturn.
+    let mut init = vec![0u8; xstate_size as usize];
+    init[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+    crate::machine::xsave::restore_image(&mut p.cpu, xfeatures, &init).map_err(|_| EFAULT)?;
     let cpu = &mut p.cpu;
     cpu.gpr[RSP] = frame;
     cpu.gpr[7] = sig as u64;
