@@ -72,8 +72,10 @@ impl Proven {
         }
         let floor = b.declare_var(types::I32);
         let mask = b.declare_var(types::I64);
-        let zero = b.ins().iconst(types::I64, 0);
-        b.def_var(mask, zero);
+        if deferrable.contains(&true) {
+            let zero = b.ins().iconst(types::I64, 0);
+            b.def_var(mask, zero);
+        }
         Proven {
             lanes: vec![0; values],
             extracted: vec![None; values],
