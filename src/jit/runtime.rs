@@ -13,6 +13,7 @@ pub const EXIT_JUMP: u32 = 0;
 pub const EXIT_INDIRECT: u32 = 1;
 pub const EXIT_EXIT: u32 = 2;
 pub const EXIT_TRAP: u32 = 3;
+pub const EXIT_INTERPRET: u32 = 4;
 
 /// The record a compiled block receives. Compiled code addresses its fields
 /// by offset (`offset_of!`), so it is `repr(C)`.
@@ -130,41 +131,6 @@ pub(super) unsafe extern "C" fn rt_eval(
         let out = std::slice::from_raw_parts_mut(results, d.results);
         status(eval::eval(d.op, d.ty, &d.imm, args, &d.arg_types, out))
     }
-}
-
-/// ORs into the flags (the low half of `packed`) those of the float
-/// exception tests the high half marks, whose descriptors `table` holds
-/// and whose operands and result (four `u128`s a test) `frame` holds: the
-/// tests a block deferred (`lower::fexc`). Returns the flags.
-///
-/// # Safety
-/// Called only by compiled code, with its live table and a frame that
-/// holds every marked test's values.
-pub(super) unsafe extern "C" fn rt_fexc_settle(
-    _ctx: *mut JitCtx,
-    table: *const usize,
-    frame: *const u128,
-    packed: u64,
-) -> u32 {
-    let (mut marked, mut flags) = (packed >> 32, packed as u32 as u128);
-    while marked != 0 {
-        let k = marked.trailing_zeros() as usize;
-        marked &= marked - 1;
-        // SAFETY: the table's entry `k` is a descriptor the code keeps
-        // alive, and the frame holds the test's operands and result.
-        unsafe {
-            let d = &*(*table.add(k) as *const EvalDesc);
-            let mut args = [0u128; 5];
-            let n = d.arg_types.len();
-            args[0] = flags;
-            args[1..n].copy_from_slice(std::slice::from_raw_parts(frame.add(4 * k), n - 1));
-            let mut out = [0u128];
-            // A flag test has no trap to report.
-            let _ = eval::eval(d.op, d.ty, &d.imm, &args[..n], &d.arg_types, &mut out);
-            flags = out[0];
-        }
-    }
-    flags as u32
 }
 
 /// Calls a runtime helper.
@@ -291,6 +257,7 @@ impl JitCtx {
         match kind {
             EXIT_JUMP => Outcome::Jump(self.exit_pc),
             EXIT_INDIRECT => Outcome::Indirect(self.exit_pc),
+            EXIT_INTERPRET => Outcome::Interpret(self.exit_pc),
             EXIT_EXIT => {
                 Outcome::Exit(ExitReason::from_code(self.exit_reason as u8).expect("exit reason"), self.exit_pc)
             }

@@ -120,13 +120,15 @@ pub fn edge_vector(rng: &mut Rng, bits: u32, like: Option<u128>) -> u128 {
 }
 
 /// Random XMM registers and YMM upper halves, and MXCSR with a random rounding mode (exceptions
-/// masked, no flush-to-zero: visa does not model those).
+/// masked, no flush-to-zero) and, in half the cases, random exception flags already set (a block
+/// is translated for the flags set when it starts).
 pub(super) fn randomize_fp(regs: &mut Regs, rng: &mut Rng) {
     for i in 0..16 {
         regs.fx.set_xmm(i, vector_value(rng));
         regs.ymmh[i] = vector_value(rng);
     }
-    regs.fx.set_mxcsr(0x1f80 | (rng.below(4) as u32) << 13);
+    let flags = if rng.chance(50) { rng.below(64) as u32 } else { 0 };
+    regs.fx.set_mxcsr(0x1f80 | (rng.below(4) as u32) << 13 | flags);
 }
 
 /// Bytes of scratch data cases use: the stack sits in the middle.

@@ -318,9 +318,9 @@ opcodes! {
     JumpInd "jump_ind" NONE None [A] -> [] TERM "Continue at a computed guest address.";
     Exit "exit" NONE Exit [] -> [] TERM "Stop for the runtime with a reason; execution resumes at the address.";
 
-    Fexc1 "fexc1" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, Opd::Of(VALUE)] -> [Opd::Fixed(I32)] PURE "Flags in, or the exception flags of a one-operand operation on a giving result r.";
-    Fexc2 "fexc2" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, C, C] -> [Opd::Fixed(I32)] PURE "Flags in, or the exception flags of a two-operand operation on a, b giving result r.";
-    Fexc3 "fexc3" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, C, C, C] -> [Opd::Fixed(I32)] PURE "Flags in, or the exception flags of a fused operation on a, b, c giving result r.";
+    Fexc1 "fexc1" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, Opd::Of(VALUE)] -> [Opd::Fixed(I32)] TRAPS "Flags in, or the exception flags of a one-operand operation on a giving result r; may leave the block before its guest instruction.";
+    Fexc2 "fexc2" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, C, C] -> [Opd::Fixed(I32)] TRAPS "Flags in, or the exception flags of a two-operand operation on a, b giving result r; may leave the block before its guest instruction.";
+    Fexc3 "fexc3" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, C, C, C] -> [Opd::Fixed(I32)] TRAPS "Flags in, or the exception flags of a fused operation on a, b, c giving result r; may leave the block before its guest instruction.";
 }
 
 impl Opcode {

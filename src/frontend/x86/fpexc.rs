@@ -8,6 +8,9 @@
 use super::ctx::Ctx;
 use crate::visa::{ExcOp, Imm, IntCC, Opcode, Round, TrapCode, Type, Underflow, Value};
 
+/// MXCSR's inexact flag.
+const PE: u8 = 0x20;
+
 /// #XM: an unmasked SIMD float exception.
 pub const XM: TrapCode = TrapCode::User(19);
 
@@ -29,13 +32,22 @@ pub(super) fn raise(cx: &mut Ctx, op: ExcOp, round: Round, ty: Type, ops: &[Valu
     };
     let old = cx.get(cx.x.mxcsr);
     let unmasked = cx.mode.unmasked;
-    let flags_in = if unmasked == 0 { old } else { cx.iconst(Type::I32, 0) };
+    // Masked, with inexact set when the block started: the flags in are
+    // the ones known set, a constant, and the operation's own go into
+    // MXCSR after.
+    let known = unmasked == 0 && cx.mode.sticky & PE != 0;
+    let flags_in = match (unmasked, known) {
+        (0, false) => old,
+        (0, true) => cx.iconst(Type::I32, cx.mode.sticky as u64),
+        _ => cx.iconst(Type::I32, 0),
+    };
     let mut args = vec![flags_in];
     args.extend_from_slice(ops);
     args.push(r);
     let flags = cx.b.ins(opcode, Some(ty), Imm::Fexc(op, round, under), &args);
     if unmasked == 0 {
-        cx.set(cx.x.mxcsr, flags);
+        let all = if known { cx.op(Opcode::Or, &[old, flags]) } else { flags };
+        cx.set(cx.x.mxcsr, all);
         return;
     }
     let all = cx.op(Opcode::Or, &[old, flags]);

@@ -143,9 +143,11 @@ pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
 /// friends raise #UD without it), whether AVX is enabled (CR4.OSXSAVE and
 /// XCR0; else VEX instructions raise #UD), and the processor model
 /// presented (the instructions of a feature it hides raise #UD), and
-/// MXCSR's exception masks, DAZ and FTZ (`fpexc`).
-/// Instructions that change MXCSR or XCR0 end their block, so the next
-/// block is looked up in the new mode.
+/// MXCSR's exception masks, DAZ and FTZ, and the exception flags already
+/// set (`fpexc`). Instructions that change MXCSR or XCR0 end their block,
+/// so the next block is looked up in the new mode; a flag that becomes set
+/// within a block leaves its translation valid (flags set stay set), and
+/// the next lookup finds the translation made with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
     pub rounding: crate::visa::Round,
@@ -162,6 +164,8 @@ pub struct Mode {
     pub daz: bool,
     /// MXCSR.FTZ: denormal results written as zeros.
     pub ftz: bool,
+    /// MXCSR's exception flags (bits 0-5) set when the block starts.
+    pub sticky: u8,
 }
 
 impl Default for Mode {
@@ -177,6 +181,7 @@ impl Default for Mode {
             unmasked: 0,
             daz: false,
             ftz: false,
+            sticky: 0,
         }
     }
 }
@@ -206,6 +211,7 @@ impl Mode {
             unmasked: (!(mxcsr >> 7) & 0x3f) as u8,
             daz: mxcsr & 0x40 != 0,
             ftz: mxcsr & 0x8000 != 0,
+            sticky: (mxcsr & 0x3f) as u8,
             ..Mode::default()
         }
     }
@@ -220,6 +226,7 @@ impl Mode {
             | (self.unmasked as u32) << 7
             | (self.daz as u32) << 13
             | (self.ftz as u32) << 14
+            | (self.sticky as u32) << 15
     }
 
     pub fn from_bits(bits: u32) -> Mode {
@@ -233,6 +240,7 @@ impl Mode {
             unmasked: (bits >> 7 & 0x3f) as u8,
             daz: bits & 1 << 13 != 0,
             ftz: bits & 1 << 14 != 0,
+            sticky: (bits >> 15 & 0x3f) as u8,
         }
     }
 }

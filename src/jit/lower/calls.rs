@@ -128,7 +128,7 @@ impl Lower<'_, '_> {
     /// lane-wise) with x86's NaN rule applied inline when it is NaN: the
     /// first NaN operand made quiet, else the default NaN.
     pub(super) fn float_arith(&mut self, args: &[ir::Value], r: ir::Value) -> ir::Value {
-        if self.nan_screened(args, r) {
+        if self.nan_screened() {
             return r;
         }
         let ty = self.b.func.dfg.value_type(r);

@@ -41,12 +41,6 @@ impl Lower<'_, '_> {
         let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
         let short = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, again, 0);
         let spent = or_interrupted(&mut self.b, short, self.interrupt);
-        // A round that deferred float exception tests leaves (settling
-        // them), so the loop never calls.
-        let spent = match self.any_deferred() {
-            Some(deferred) => self.b.ins().bor(spent, deferred),
-            None => spent,
-        };
         self.side(spent, |l| {
             let left = l.b.ins().iadd_imm_s(budget, l.insts as i64 - executed as i64);
             l.b.ins().store(MemFlagsData::trusted(), left, l.ctx, off);
@@ -54,8 +48,6 @@ impl Lower<'_, '_> {
             l.exit_jump(EXIT_JUMP, pc);
         });
         self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
-        // Nothing was deferred on the way round: the flags are exact.
-        self.proven.settle_all();
         let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
         let mut skip = self.dead_at_start.clone();
         self.carried.iter().for_each(|s| skip[*s] = true);
@@ -262,6 +254,14 @@ impl Lower<'_, '_> {
         let next = self.b.create_block();
         self.b.ins().brif(cond, target, &[], next, &[]);
         self.b.switch_to_block(next);
+    }
+
+    /// Leaves before the current guest instruction for the interpreter to
+    /// run it (`Outcome::Interpret`), the state as a trap leaves it.
+    pub(super) fn exit_to_interpreter(&mut self) {
+        self.refund(self.completed);
+        let pc = self.iconst(types::I64, self.guest as i64);
+        self.exit_jump(EXIT_INTERPRET, pc);
     }
 
     pub(super) fn exit_jump(&mut self, kind: u32, pc: ir::Value) {

@@ -1,32 +1,20 @@
 //! The float exception flag operations (`fexc1` `fexc2` `fexc3`): a quick
 //! test inline that passes only where the exact flags are the incoming
-//! ones, and the reference semantics when it fails.
+//! ones, and the reference semantics (a call, on a cold path) when it
+//! fails.
 //!
-//! Arithmetic (`Quick::Ordinary`) is tested against what the block has
-//! proven: a value whose lanes an earlier test found not denormal (an
-//! operand checked, or a result in the normal range) needs no check again,
-//! and flags that came through a passing test hold inexact. In straight
-//! float code a test is the result's exponent range and one branch. When
-//! it fails, the operands and result are put aside in the frame and the
-//! flags left as they came (`provisional`); the exact flags of what was
-//! put aside are ORed in (`settled`, a call) only where the flags are
-//! stored or read otherwise, at the block's exits. Deferring is exact
-//! because each operation's flags depend on its operands alone and
-//! accumulate by OR; after the first deferral the run defers every later
-//! test (what the lowering assumed proven may not hold on it). The cold
-//! path holds no call, so the values live across it stay in registers.
-
-use cranelift_frontend::Variable;
+//! Arithmetic whose flags in are a constant holding inexact (`screened`:
+//! the x86 lifter makes them so in a block that starts with MXCSR's
+//! inexact flag set) is only screened, against what the block has proven:
+//! a value whose lanes an earlier test found not denormal (an operand
+//! checked, or a result in the normal range) needs no check again, so in
+//! straight float code a screen is the result's exponent range and one
+//! branch, which also finds a NaN result (the operation's own NaN check
+//! goes). A failed screen calls nothing: the code leaves before the guest
+//! instruction, and the engine runs that instruction in the interpreter.
 
 use super::*;
 use crate::visa::eval::{PE, Quick};
-
-/// Deferrable tests per block (the bits of the mask beside the flags in
-/// one argument of the settling call).
-pub(super) const SITES: usize = 32;
-
-/// A `Proven::floor` no exponent field reaches.
-const BLOCKED: i64 = 1 << 16;
 
 /// What the lowering knows of the values it has tested (see the module
 /// doc): by V-ISA value, the lanes known not denormal (bits 0-3 its f32
@@ -35,83 +23,33 @@ const BLOCKED: i64 = 1 << 16;
 pub(super) struct Proven {
     lanes: Vec<u8>,
     extracted: Vec<Option<(Value, u8)>>,
-    /// The smallest exponent field a scalar result may have to pass: 2
-    /// when `gate_for` (a flags value) holds inexact and nothing of the
-    /// run was deferred, else `BLOCKED`.
-    floor: Variable,
-    gate_for: Option<Value>,
-    /// The deferred tests of the run, a bit each.
-    mask: Variable,
-    /// Where each deferrable test puts its operands and result (four
-    /// `u128`s a test), and the descriptor of each.
-    frame: Option<ir::StackSlot>,
-    pub table: Option<Box<[usize; SITES]>>,
-    sites: usize,
-    /// Flags values that may lack deferred flags, with the number of
-    /// tests (from the first) whose flags they lack if deferred.
-    provisional: std::collections::HashMap<ir::Value, usize>,
-    /// By instruction: the test may defer (see `deferrable`).
-    deferrable: Vec<bool>,
-    /// By instruction: the float operation whose result this test's range
-    /// check also screens for NaN (see `fused_results`).
-    fused: Vec<Option<Value>>,
+    /// By instruction: the test is screened (see `screened`).
+    screened: Vec<bool>,
     /// By V-ISA value: the operation's NaN check is the test's.
     unchecked: Vec<bool>,
-    /// The lowered operands and unchecked result of such operations.
-    pending_nan: std::collections::HashMap<Value, (Vec<ir::Value>, ir::Value)>,
 }
 
 impl Proven {
-    pub(super) fn new(b: &mut FunctionBuilder, block: &Block, sites: bool) -> Proven {
+    pub(super) fn new(block: &Block) -> Proven {
         let values = block.types.len();
-        let deferrable = if sites { deferrable(block) } else { vec![false; block.insts.len()] };
-        let fused = fused_results(block, &deferrable);
+        let screened = screened(block);
+        let fused = fused_results(block, &screened);
         let mut unchecked = vec![false; values];
         for x in fused.iter().flatten() {
             unchecked[x.0 as usize] = true;
         }
-        let floor = b.declare_var(types::I32);
-        let mask = b.declare_var(types::I64);
-        if deferrable.contains(&true) {
-            let zero = b.ins().iconst(types::I64, 0);
-            b.def_var(mask, zero);
-        }
-        Proven {
-            lanes: vec![0; values],
-            extracted: vec![None; values],
-            floor,
-            gate_for: None,
-            mask,
-            frame: None,
-            table: None,
-            sites: 0,
-            provisional: Default::default(),
-            deferrable,
-            fused,
-            unchecked,
-            pending_nan: Default::default(),
-        }
-    }
-
-    /// Where nothing is deferred: no flags value lacks any.
-    pub(super) fn settle_all(&mut self) {
-        self.provisional.clear();
-    }
-
-    /// May `v` lack deferred flags?
-    pub(super) fn is_provisional(&self, v: ir::Value) -> bool {
-        self.provisional.contains_key(&v)
+        Proven { lanes: vec![0; values], extracted: vec![None; values], screened, unchecked }
     }
 }
 
-/// For each deferrable arithmetic test, the float operation (rounded to
+/// For each screened arithmetic test, the float operation (rounded to
 /// nearest, which is lowered inline) whose result it checks, when nothing
 /// but the test reads that result's lanes before it: the test's range
-/// check then also finds a NaN result, and its cold path applies the NaN
-/// rule, so the operation needs no check of its own. A scalar operation
+/// check then also finds a NaN result, which leaves for the interpreter,
+/// so the operation needs no check of its own. A scalar operation
 /// on a vector's low lane qualifies when the result is read only through
 /// lane 0.
-fn fused_results(block: &Block, deferrable: &[bool]) -> Vec<Option<Value>> {
+fn fused_results(block: &Block, screened: &[bool]) -> Vec<Option<Value>> {
     use Opcode::*;
     let mut def = vec![None; block.types.len()];
     let mut uses: Vec<Vec<usize>> = vec![Vec::new(); block.types.len()];
@@ -147,7 +85,7 @@ fn fused_results(block: &Block, deferrable: &[bool]) -> Vec<Option<Value>> {
         ) && inst.imm == Imm::Round(crate::visa::Round::Nearest)
     };
     let mut out = vec![None; block.insts.len()];
-    for (f, inst) in block.insts.iter().enumerate().filter(|(f, _)| deferrable[*f]) {
+    for (f, inst) in block.insts.iter().enumerate().filter(|(f, _)| screened[*f]) {
         let args = block.args(inst);
         let r = args[args.len() - 1];
         let Some(d) = def[r.0 as usize] else { continue };
@@ -175,28 +113,23 @@ fn fused_results(block: &Block, deferrable: &[bool]) -> Vec<Option<Value>> {
     out
 }
 
-/// Which arithmetic tests may defer: those on one chain of flags (each
-/// test's flags in are the output of the chain's last test), the first
-/// `SITES` of them. Deferred flags are then owed by every later value of
-/// the chain and by nothing else.
-fn deferrable(block: &Block) -> Vec<bool> {
-    let mut out = vec![false; block.insts.len()];
-    let (mut head, mut sites) = (None, 0);
-    for (i, inst) in block.insts.iter().enumerate() {
-        let Imm::Fexc(op, ..) = inst.imm else { continue };
-        let args = block.args(inst);
-        let r = args[args.len() - 1];
-        let on_chain = head.is_none_or(|h| h == args[0]);
-        let ordinary = Quick::of(op, inst.ty.expect("fexc has a type"), block.value_type(r)) == Quick::Ordinary;
-        if on_chain && ordinary && sites < SITES {
-            out[i] = true;
-            sites += 1;
-            head = inst.results().next();
-        } else if head == Some(args[0]) {
-            head = inst.results().next();
+/// Which tests are screened: arithmetic (`Quick::Ordinary`) whose flags in
+/// are a constant holding inexact.
+fn screened(block: &Block) -> Vec<bool> {
+    let mut constant = vec![None; block.types.len()];
+    for inst in &block.insts {
+        if let (Opcode::Const, Imm::Const(k), Some(r)) = (inst.op, inst.imm, inst.results().next()) {
+            constant[r.0 as usize] = Some(k);
         }
     }
-    out
+    let screened = |inst: &Inst| {
+        let Imm::Fexc(op, ..) = inst.imm else { return false };
+        let args = block.args(inst);
+        let r = args[args.len() - 1];
+        let ordinary = Quick::of(op, inst.ty.expect("fexc has a type"), block.value_type(r)) == Quick::Ordinary;
+        ordinary && constant[args[0].0 as usize].is_some_and(|k| k & PE as u128 != 0)
+    };
+    block.insts.iter().map(screened).collect()
 }
 
 /// The bits of `Proven::lanes` for every lane of `ty` read as floats of
@@ -236,17 +169,15 @@ impl Lower<'_, '_> {
         let t = inst.ty.expect("fexc has a controlling type");
         let args = self.block.args(inst);
         let result_type = self.block.value_type(args[args.len() - 1]);
-        let quick = Quick::of(op, t, result_type);
-        if quick == Quick::Ordinary {
+        if self.proven.screened[self.at] {
             // A vector result is read in the lane shape of its operands.
             let result_type = if result_type == Type::V128 { t } else { result_type };
-            return self.ordinary(inst, t, result_type, a);
+            return self.screen(inst, t, result_type, a);
         }
-        self.exact(inst, quick, t, result_type, a)
+        self.exact(inst, Quick::of(op, t, result_type), t, result_type, a)
     }
 
-    /// The flags by the quick test, else by a call: they lack what the
-    /// flags in lacked, and hold inexact if these did.
+    /// The flags by the quick test, else by a call.
     fn exact(&mut self, inst: &Inst, quick: Quick, t: Type, result_type: Type, a: &[ir::Value]) -> ir::Value {
         let flags_in = a[0];
         let pass = self.quick_test(quick, t, result_type, a);
@@ -258,83 +189,14 @@ impl Lower<'_, '_> {
         let exact = self.eval(inst, a)[0];
         self.b.ins().jump(join, &[ir::BlockArg::Value(exact)]);
         self.b.switch_to_block(join);
-        if let Some(&owed) = self.proven.provisional.get(&flags_in) {
-            self.proven.provisional.insert(out, owed);
-        }
-        let flags = self.block.args(inst)[0];
-        if self.proven.gate_for == Some(flags) {
-            self.proven.gate_for = inst.results().next();
-        }
         out
     }
 
     /// Whether the result of the instruction being lowered is screened
-    /// for NaN by a later test (`fused_results`); if so its operands and
-    /// result are kept for that test.
-    pub(super) fn nan_screened(&mut self, operands: &[ir::Value], r: ir::Value) -> bool {
-        let Some(x) = self.block.insts[self.at].results().next() else { return false };
-        if !self.proven.unchecked[x.0 as usize] {
-            return false;
-        }
-        self.proven.pending_nan.insert(x, (operands.to_vec(), r));
-        true
-    }
-
-    /// 1 when the run deferred a test; none when the block has none.
-    pub(super) fn any_deferred(&mut self) -> Option<ir::Value> {
-        self.proven.frame?;
-        let mask = self.b.use_var(self.proven.mask);
-        Some(self.b.ins().icmp_imm_u(condcodes::IntCC::NotEqual, mask, 0))
-    }
-
-    /// `flags` with the deferred tests' flags ORed in.
-    pub(super) fn settled(&mut self, flags: ir::Value) -> ir::Value {
-        if !self.proven.is_provisional(flags) {
-            return flags;
-        }
-        let (Some(frame), Some(table)) = (self.proven.frame, self.proven.table.as_ref()) else { return flags };
-        let table = table.as_ptr() as i64;
-        let owed = self.proven.provisional[&flags];
-        let mask = self.b.use_var(self.proven.mask);
-        let mask = if owed < SITES { self.b.ins().band_imm_u(mask, (1i64 << owed) - 1) } else { mask };
-        let (slow, join) = (self.b.create_block(), self.b.create_block());
-        let out = self.b.append_block_param(join, types::I32);
-        self.b.set_cold_block(slow);
-        self.b.ins().brif(mask, slow, &[], join, &[ir::BlockArg::Value(flags)]);
-        self.b.switch_to_block(slow);
-        let high = self.b.ins().ishl_imm_u(mask, 32);
-        let low = self.b.ins().uextend(types::I64, flags);
-        let packed = self.b.ins().bor(high, low);
-        let table = self.iconst(types::I64, table);
-        let buffer = self.b.ins().stack_addr(types::I64, frame, 0);
-        let callee = self.iconst(types::I64, runtime::rt_fexc_settle as *const () as usize as i64);
-        let sig = self.sig_eval;
-        let call = self.b.ins().call_indirect(sig, callee, &[self.ctx, table, buffer, packed]);
-        let exact = self.b.inst_results(call)[0];
-        self.b.ins().jump(join, &[ir::BlockArg::Value(exact)]);
-        self.b.switch_to_block(join);
-        out
-    }
-
-    /// The place of the next deferrable test, if the block has one left.
-    fn site(&mut self, inst: &Inst) -> Option<usize> {
-        if !self.proven.deferrable[self.at] {
-            return None;
-        }
-        if self.proven.frame.is_none() {
-            let tests =
-                self.block.insts.iter().filter(|i| matches!(i.op, Opcode::Fexc1 | Opcode::Fexc2 | Opcode::Fexc3));
-            let n = tests.count().min(SITES) as u32;
-            let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 64 * n, 4);
-            self.proven.frame = Some(self.b.create_sized_stack_slot(data));
-            self.proven.table = Some(Box::new([0; SITES]));
-        }
-        let k = self.proven.sites;
-        self.proven.sites += 1;
-        let desc = Box::new(self.desc(inst));
-        self.proven.table.as_mut().expect("a table")[k] = &*desc as *const EvalDesc as usize;
-        self.descs.push(desc);
-        Some(k)
+    /// for NaN by a later test (`fused_results`).
+    pub(super) fn nan_screened(&self) -> bool {
+        let x = self.block.insts[self.at].results().next();
+        x.is_some_and(|x| self.proven.unchecked[x.0 as usize])
     }
 
     /// Notes what an instruction moves of proven lanes: extracting a lane,
@@ -381,95 +243,34 @@ impl Lower<'_, '_> {
     }
 
     /// Add, subtract, multiply, divide, square root, the fused operations
-    /// and narrowing conversions: the flags in hold inexact, no operand is
-    /// denormal and the result is in the normal range away from its ends.
-    fn ordinary(&mut self, inst: &Inst, t: Type, result_type: Type, a: &[ir::Value]) -> ir::Value {
-        let Some(k) = self.site(inst) else {
-            return self.exact(inst, Quick::Ordinary, t, result_type, a);
-        };
+    /// and narrowing conversions with inexact in the flags in: these are
+    /// the flags out when no operand is denormal and the result is in the
+    /// normal range away from its ends. Else the code leaves before the
+    /// guest instruction for the interpreter to run it; nothing is called,
+    /// so the values live across the screen stay in registers.
+    fn screen(&mut self, inst: &Inst, t: Type, result_type: Type, a: &[ir::Value]) -> ir::Value {
         let args = self.block.args(inst).to_vec();
         let (ops, r) = (&args[1..args.len() - 1], args[args.len() - 1]);
-        let flags_in = a[0];
-        let (slow, join) = (self.b.create_block(), self.b.create_block());
-        let out = self.b.append_block_param(join, types::I32);
-        // The operation this test screens for NaN: its result goes on
-        // through the join, fixed on the cold path.
-        let fused = self.proven.fused[self.at].and_then(|x| self.proven.pending_nan.remove(&x).map(|p| (x, p)));
-        let fixed = fused.as_ref().map(|(_, (_, v))| {
-            let ty = self.b.func.dfg.value_type(*v);
-            self.b.append_block_param(join, ty)
-        });
-        let keep: Vec<ir::BlockArg> = fused.iter().map(|(_, (_, v))| ir::BlockArg::Value(*v)).collect();
+        let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        // The range first: what it computes, in the block before any
-        // branch of the test, is there after the join too. A scalar's
-        // range starts at `floor`, out of reach when the run is blocked.
-        let floor = if self.proven.gate_for == Some(args[0]) {
-            self.b.use_var(self.proven.floor)
-        } else {
-            let mask = self.b.use_var(self.proven.mask);
-            let blocked = self.blocked(flags_in, mask);
-            let (out_of_reach, two) = (self.iconst(types::I32, BLOCKED), self.iconst(types::I32, 2));
-            let floor = self.b.ins().select(blocked, out_of_reach, two);
-            self.b.def_var(self.proven.floor, floor);
-            floor
-        };
-        let outside = self.outside_normal_range(a[a.len() - 1], result_type, floor);
-        let mut bad = Vec::new();
-        if !result_type.is_float() {
-            bad.push(self.b.ins().icmp_imm_u(condcodes::IntCC::NotEqual, floor, 2));
-        }
+        let outside = self.outside_normal_range(a[a.len() - 1], result_type);
         let unproven: Vec<usize> = (0..ops.len()).filter(|i| !self.is_proven(ops[*i], t)).collect();
-        if !unproven.is_empty() || !bad.is_empty() {
+        let mut bad = vec![outside];
+        if !unproven.is_empty() {
             self.continue_unless(outside, slow);
-            for i in unproven {
-                bad.push(self.any_denormal(a[1 + i], t));
-            }
-        } else {
-            bad.push(outside);
+            bad = unproven.into_iter().map(|i| self.any_denormal(a[1 + i], t)).collect();
         }
         let bad = bad.into_iter().reduce(|x, y| self.b.ins().bor(x, y)).expect("a condition");
-        let mut pass = vec![ir::BlockArg::Value(flags_in)];
-        pass.extend(keep);
-        self.b.ins().brif(bad, slow, &[], join, &pass);
-
+        self.continue_unless(bad, slow);
+        let pass = self.b.current_block().expect("a block");
         self.b.switch_to_block(slow);
-        let frame = self.proven.frame.expect("a frame");
-        for (i, v) in a[1..].iter().enumerate() {
-            let bits = self.bits_of(*v);
-            self.b.ins().stack_store(types::I64, bits, frame, (64 * k + 16 * i) as i32);
-        }
-        let mask = self.b.use_var(self.proven.mask);
-        let mask = self.b.ins().bor_imm_u(mask, 1 << k);
-        self.b.def_var(self.proven.mask, mask);
-        let out_of_reach = self.iconst(types::I32, BLOCKED);
-        self.b.def_var(self.proven.floor, out_of_reach);
-        let mut deferred = vec![ir::BlockArg::Value(flags_in)];
-        if let Some((_, (operands, v))) = &fused {
-            deferred.push(ir::BlockArg::Value(self.nan_fixed(operands, *v)));
-        }
-        self.b.ins().jump(join, &deferred);
-
-        self.b.switch_to_block(join);
-        if let (Some((x, _)), Some(fixed)) = (fused, fixed) {
-            let v = if self.b.func.dfg.value_type(fixed).is_vector() { self.vec_out(fixed) } else { fixed };
-            self.vals[x.0 as usize] = Some(v);
-        }
-        self.proven.provisional.insert(out, k + 1);
-        self.proven.gate_for = inst.results().next();
+        self.exit_to_interpreter();
+        self.b.switch_to_block(pass);
         for x in ops {
             self.prove(*x, t);
         }
         self.prove(r, result_type);
-        out
-    }
-
-    /// 0 when `flags` hold inexact and nothing is deferred, else 1.
-    fn blocked(&mut self, flags: ir::Value, mask: ir::Value) -> ir::Value {
-        let pe = self.b.ins().band_imm_u(flags, PE as i64);
-        let no_pe = self.b.ins().icmp_imm_u(condcodes::IntCC::Equal, pe, 0);
-        let deferred = self.b.ins().icmp_imm_u(condcodes::IntCC::NotEqual, mask, 0);
-        self.b.ins().bor(no_pe, deferred)
+        a[0]
     }
 
     /// Goes on in a new block when `bad` is 0, else to `slow`.
@@ -482,8 +283,7 @@ impl Lower<'_, '_> {
     /// 1 unless every lane of `v` (a float or float vector of type `ty`)
     /// has an exponent field from 2 to its maximum less 2: far enough from
     /// both ends that it was neither tiny nor overflowed before rounding.
-    /// A scalar's range starts at `floor` (2, or out of reach).
-    fn outside_normal_range(&mut self, v: ir::Value, ty: Type, floor: ir::Value) -> ir::Value {
+    fn outside_normal_range(&mut self, v: ir::Value, ty: Type) -> ir::Value {
         let single = matches!(ty, Type::F32 | Type::F32x4);
         if ty.is_float() {
             let (int, shift, field) = if single { (types::I32, 23, 0xff) } else { (types::I64, 52, 0x7ff) };
@@ -491,7 +291,7 @@ impl Lower<'_, '_> {
             let e = self.b.ins().ushr_imm_u(bits, shift);
             let e = if single { e } else { self.b.ins().ireduce(types::I32, e) };
             let e = self.b.ins().band_imm_u(e, field);
-            let d = self.b.ins().isub(e, floor);
+            let d = self.b.ins().iadd_imm_s(e, -2);
             return self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedGreaterThan, d, field - 4);
         }
         // 2^(2 - bias) and 2^(max - 1 - bias); NaN is outside.

@@ -21,7 +21,9 @@ use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
 use super::access;
-use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalDesc, IndEntry, JitCtx};
+use super::runtime::{
+    self, EXIT_EXIT, EXIT_INDIRECT, EXIT_INTERPRET, EXIT_JUMP, EXIT_TRAP, EvalDesc, IndEntry, JitCtx,
+};
 use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode, Type, Value};
 
 mod calls;
@@ -182,8 +184,6 @@ pub(super) struct Lower<'a, 'f> {
 #[allow(clippy::vec_box)]
 pub struct Referenced {
     pub descs: Vec<Box<EvalDesc>>,
-    /// The descriptors of the deferrable float exception tests (`fexc`).
-    pub fexc_table: Option<Box<[usize; fexc::SITES]>>,
     pub consts: Box<[u128]>,
 }
 
@@ -370,7 +370,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
         let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, true));
         let sig_block = b.import_signature(block_signature(CallConv::Tail));
-        let proven = fexc::Proven::new(&mut b, block, pending.is_some());
+        let proven = fexc::Proven::new(block);
         let mut l = Lower {
             b,
             block,
@@ -421,7 +421,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         self.fill_tails();
         self.b.seal_all_blocks();
         self.b.finalize(config);
-        Referenced { descs: self.descs, fexc_table: self.proven.table, consts: self.consts.table }
+        Referenced { descs: self.descs, consts: self.consts.table }
     }
 
     fn val(&self, v: Value) -> ir::Value {
@@ -472,15 +472,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             self.at = at;
             // On the path that stays, before anything can branch off it.
             self.settle_pending();
-            let mut args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.operand(*a)).collect();
-            // Flags that may lack deferred ones go on as they are only
-            // into a slot (settled when stored) or the next flag test.
-            let flag_test = matches!(inst.op, Opcode::Fexc1 | Opcode::Fexc2 | Opcode::Fexc3);
-            for (i, a) in args.iter_mut().enumerate() {
-                if inst.op != Opcode::Set && !(flag_test && i == 0) {
-                    *a = self.settled(*a);
-                }
-            }
+            let args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.operand(*a)).collect();
             let results = self.inst(inst, &args)?;
             for (v, r) in inst.results().zip(results) {
                 self.vals[v.0 as usize] = Some(r);

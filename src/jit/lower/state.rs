@@ -99,11 +99,7 @@ impl Lower<'_, '_> {
             .filter(|s| !skip.get(**s).copied().unwrap_or(false))
             .filter_map(|s| pending[*s].map(|v| (*s, v)))
             .collect();
-        // Flags that may lack deferred ones last: settling them calls, and
-        // the values already stored need not live across the call.
-        let (late, early): (Vec<_>, Vec<_>) = writes.into_iter().partition(|(_, v)| self.proven.is_provisional(*v));
-        for (s, v) in early.into_iter().chain(late) {
-            let v = self.settled(v);
+        for (s, v) in writes {
             let offset = self.env.slots[s].offset as i32;
             self.b.ins().store(MemFlagsData::new().with_notrap(), v, self.state, offset);
         }
