@@ -71,8 +71,34 @@ fn sse_form(code: Code, legacy: &HashMap<Mnemonic, Vec<Code>>, names: &HashMap<S
     found.iter().find(same_opcode).or(found.first()).copied()
 }
 
+/// Sets `VISA_BUILD_ID`: a hash of the sources, the manifest, the lock file
+/// and this script, which names the build in the persistent translation
+/// cache (code compiled by another build is never used).
+fn build_id() {
+    use std::hash::{Hash, Hasher};
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() { walk(&path, files) } else { files.push(path) }
+        }
+    }
+    let mut files = vec!["Cargo.toml".into(), "Cargo.lock".into(), "build.rs".into()];
+    walk(std::path::Path::new("src"), &mut files);
+    files.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in &files {
+        f.hash(&mut h);
+        std::fs::read(f).unwrap_or_default().hash(&mut h);
+    }
+    for f in ["src", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    println!("cargo:rustc-env=VISA_BUILD_ID={:016x}", h.finish());
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    build_id();
     let names: HashMap<String, Mnemonic> = Mnemonic::values().map(|m| (format!("{m:?}"), m)).collect();
     let mut legacy: HashMap<Mnemonic, Vec<Code>> = HashMap::new();
     for c in Code::values() {

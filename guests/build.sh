@@ -25,7 +25,7 @@ LOADED=(simd x87)
 # Workloads the benchmark program runs.
 BENCH=(sieve sort sha256 crc32 recursive bytecode nbody compress)
 # Guests whose expected behaviour the tests state (faults, self-modifying code).
-SPECIAL=(smc fault_de fault_ud fault_oob)
+SPECIAL=(smc fault_de fault_ud fault_oob sysregs)
 
 mkdir -p bin expected
 for g in "${WORKLOADS[@]}" "${SPECIAL[@]}"; do

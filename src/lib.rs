@@ -13,6 +13,7 @@ pub mod jit;
 pub mod machine;
 #[cfg(all(feature = "harness", target_arch = "x86_64"))]
 pub mod oracle;
+pub mod pcache;
 pub mod report;
 pub mod system;
 pub mod visa;

@@ -52,6 +52,17 @@ fn peak_rss_kib() -> u64 {
     }
 }
 
+/// The persistent cache's counters (see `pcache`), or why there is none.
+fn persistent_line(engine: &Engine, st: &crate::engine::Stats) -> String {
+    if engine.shared().disk_cache().is_none() {
+        return "off".into();
+    }
+    format!(
+        "{} hits, {} misses, {} stores, {} rejected",
+        st.disk_hits, st.disk_misses, st.disk_stores, st.disk_rejected
+    )
+}
+
 /// The engine's counters and times, one per line.
 pub fn stats(engine: &Engine) -> String {
     let st = &engine.process_stats();
@@ -77,6 +88,7 @@ pub fn stats(engine: &Engine) -> String {
         ("  at most", format!("{} KiB", peak >> 10)),
         ("peak RSS", format!("{} KiB", peak_rss_kib())),
         ("cache hits", st.cache_hits.to_string()),
+        ("persistent cache", persistent_line(engine, st)),
         ("invalidations", st.invalidations.to_string()),
         ("translating", format!("{:.3} s", st.translate_time.as_secs_f64())),
         ("compiling", format!("{:.3} s", st.compile_time.as_secs_f64())),
@@ -116,6 +128,10 @@ pub fn stats_json(engine: &Engine) -> serde_json::Value {
         "translation_bytes_limit": limit,
         "peak_rss_kib": peak_rss_kib(),
         "cache_hits": st.cache_hits,
+        "disk_hits": st.disk_hits,
+        "disk_misses": st.disk_misses,
+        "disk_stores": st.disk_stores,
+        "disk_rejected": st.disk_rejected,
         "invalidations": st.invalidations,
         "translate_s": st.translate_time.as_secs_f64(),
         "compile_s": st.compile_time.as_secs_f64(),

@@ -197,3 +197,92 @@ fn a_loop_reads_what_a_helper_wrote_to_the_state() {
     assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
     assert_eq!(r.cpu.gpr[3], (7 + 6 + 5 + 4 + 3) << 11);
 }
+
+/// A loop of five basic blocks: four forward conditional branches out of
+/// its body (to code that comes back), then DEC EDX and a JNZ back to the
+/// top; 64 rounds. Returns the label of the top.
+fn loop_with_four_branches_out(a: &mut CodeAssembler) -> Result<CodeLabel, IcedError> {
+    let [mut top, mut out, mut a_out, mut a_back, mut b_out, mut b_back, mut c_out, mut c_back] =
+        [(); 8].map(|_| a.create_label());
+    a.mov(edx, 64)?;
+    for r in [ebx, ecx, esi, edi, ebp] {
+        a.xor(r, r)?;
+    }
+    a.set_label(&mut top)?;
+    a.inc(ecx)?;
+    a.cmp(ecx, 1000)?;
+    a.je(out)?;
+    a.test(ecx, 3)?;
+    a.jz(a_out)?;
+    a.add(ebx, 1)?;
+    a.set_label(&mut a_back)?;
+    a.test(ecx, 5)?;
+    a.jz(b_out)?;
+    a.add(ebp, 2)?;
+    a.set_label(&mut b_back)?;
+    a.test(ecx, 16)?;
+    a.jnz(c_out)?;
+    a.set_label(&mut c_back)?;
+    a.dec(edx)?;
+    a.jnz(top)?;
+    a.set_label(&mut out)?;
+    a.hlt()?;
+    a.set_label(&mut a_out)?;
+    a.add(esi, 1)?;
+    a.jmp(a_back)?;
+    a.set_label(&mut b_out)?;
+    a.add(edi, 1)?;
+    a.jmp(b_back)?;
+    a.set_label(&mut c_out)?;
+    a.add(ebx, 100)?;
+    a.jmp(c_back)?;
+    Ok(top)
+}
+
+#[test]
+fn a_fourth_branch_out_of_a_loop_body_still_leaves_one_block_looping_on_itself() {
+    let mut a = CodeAssembler::new(64).unwrap();
+    let top = loop_with_four_branches_out(&mut a).unwrap();
+    let result = a.assemble_options(CODE, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS).unwrap();
+    let top = result.label_ip(&top).unwrap();
+    let mut mem = GuestMemory::new(1 << 20).unwrap();
+    mem.write_bytes(CODE, &result.inner.code_buffer).unwrap();
+
+    // Past `MAX_SIDE_EXITS`, the fourth branch out is a side exit too, since
+    // the loop's own branch follows within a few instructions; that branch
+    // ends the block with a branch back to its start.
+    let lifted = lift_block(&mem, top, Mode::default()).unwrap();
+    let exits: Vec<Opcode> = lifted
+        .block
+        .insts
+        .iter()
+        .filter(|i| matches!(i.op, Opcode::Jump | Opcode::JumpIf | Opcode::Branch))
+        .map(|i| i.op)
+        .collect();
+    assert_eq!(exits, [[Opcode::JumpIf; 4].as_slice(), &[Opcode::Branch]].concat());
+    let last = lifted.block.insts.iter().rev().find(|i| i.op == Opcode::Branch).unwrap();
+    assert!(last.direct_targets().any(|t| t == top), "the block branches back to its start");
+    assert_eq!(lifted.ranges.len(), 1);
+}
+
+#[test]
+fn a_loop_with_four_branches_out_runs_alike_under_every_engine() {
+    let r = run(|a| {
+        loop_with_four_branches_out(a)?;
+        Ok(())
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    // Rounds 1 to 64 (ECX): a multiple of 4 goes out to ESI, the others add
+    // 1 to EBX; ECX & 5 == 0 goes out to EDI, else EBP += 2; ECX & 16 adds
+    // 100 to EBX.
+    let rounds = 1..=64u64;
+    let (quads, bit16) =
+        (rounds.clone().filter(|c| c % 4 == 0).count() as u64, rounds.clone().filter(|c| c & 16 != 0).count() as u64);
+    let not5 = rounds.clone().filter(|c| c & 5 == 0).count() as u64;
+    assert_eq!(r.cpu.gpr[1], 64, "ECX");
+    assert_eq!(r.cpu.gpr[6], quads, "ESI");
+    assert_eq!(r.cpu.gpr[7], not5, "EDI");
+    assert_eq!(r.cpu.gpr[3], (64 - quads) + 100 * bit16, "EBX");
+    assert_eq!(r.cpu.gpr[5], 2 * (64 - not5), "EBP");
+    assert_eq!(r.cpu.gpr[2], 0, "EDX");
+}

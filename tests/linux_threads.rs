@@ -195,6 +195,26 @@ fn posix_spawn_from_several_threads() {
     assert_eq!(out.matches("5 of 5 children exited as asked").count(), 4, "{out}");
 }
 
+/// clone3 called directly: its refusals (sizes, trailing bytes, flags,
+/// exit signals, stacks, set_tid, bad pointers) and the children and the
+/// thread it makes (each size of its arguments, a stack as base and size,
+/// CLONE_CLEAR_SIGHAND, CLONE_PIDFD, the tid words).
+#[test]
+fn clone3_makes_children_and_threads_and_refuses_as_linux() {
+    let out = check_threads("clone3");
+    for line in [
+        "size 96, byte 90 set: E2BIG\n",
+        "set_tid of this pid: EPERM\n",
+        "child of size 88: waited 1, exited 1 status 11\n",
+        "child on base + size: waited 1, exited 1 status 13\n",
+        "child with CLONE_CLEAR_SIGHAND: SIGUSR1 default, SIGUSR2 ignored, SIGUSR1's mask kept 0\n",
+        "pidfd given: 1, close-on-exec: 1\n",
+        "it ran in this process: 1, as the thread made: 1, within a page of its stack's top: 1\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+}
+
 /// Builds the Go test program (guests/linux/go) with Debian's golang-go,
 /// for x86-64 whatever the host, static.
 fn go_program() -> std::path::PathBuf {

@@ -3,7 +3,9 @@
 //! forms that run as NOPs without their feature), the cache-line flushes,
 //! segment register moves, SMSW, SGDT and SIDT (which Linux emulates for
 //! user code on processors with UMIP), IRET and far JMP and CALL through
-//! memory, run natively and under visa (interpreter and JIT), compared.
+//! memory, PUSH and POP of FS and GS, and the faults of control and debug
+//! register moves, LGDT and LIDT, run natively and under visa (interpreter
+//! and JIT), compared.
 //! Host x86-64 only. `VISA_ORACLE_CASES=N` sets the cases per form
 //! (default 200).
 #![cfg(target_arch = "x86_64")]
@@ -45,14 +47,35 @@ fn cpuinfo_has(flag: &str) -> bool {
     info.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|w| w == flag))
 }
 
-/// MOV to and from ES CS SS DS (FS and GS are read only: natively their
-/// bases are the harness's).
+/// MOV to and from ES CS SS DS FS GS (FS and GS are written only on a host
+/// with FSGSBASE, where the harness gives the snippet its own).
 #[test]
 fn segment_moves() {
     let codes = forms(&[Mnemonic::Mov]);
     let codes: Vec<_> = codes.into_iter().filter(|c| format!("{c:?}").contains("Sreg")).collect();
     assert_eq!(codes.len(), 6, "{codes:?}");
     visa::oracle::assert_codes(&codes);
+}
+
+/// PUSH and POP of FS and GS (8 and 2 bytes), with selectors that load
+/// and selectors that fault: the harness gives the snippet FS and GS of
+/// its own, which needs a kernel that enables FSGSBASE.
+#[test]
+fn fs_gs_push_pop() {
+    let fsgsbase = visa::oracle::native::host_has_fsgsbase();
+    visa::oracle::assert_codes_if("fsgsbase", fsgsbase, &visa::oracle::FS_GS_STACK);
+}
+
+/// What user code gets for the CPL 0 register moves and table loads: MOV
+/// to and from CR0-CR15 and DR0-DR15, LGDT and LIDT, RDMSR and WRMSR,
+/// XSAVES and XRSTORS.
+#[test]
+fn system_registers_in_user_mode() {
+    use iced_x86::Code::*;
+    let codes = [Mov_r64_cr, Mov_cr_r64, Mov_r64_dr, Mov_dr_r64, Lgdt_m1664, Lidt_m1664, Rdmsr, Wrmsr];
+    visa::oracle::assert_codes(&codes);
+    let xsaves = [Xsaves_mem, Xsaves64_mem, Xrstors_mem, Xrstors64_mem];
+    visa::oracle::assert_codes_if("xsaves", std::arch::is_x86_feature_detected!("xsaves"), &xsaves);
 }
 
 /// IRETD and IRETQ back to 64-bit user code, and far JMP and CALL through

@@ -434,3 +434,109 @@ fn far_transfers_on_the_board() {
     assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
     assert_eq!((r.cpu.gpr[1], r.cpu.gpr[3]), (0x08, r.cpu.gpr[2]), "CS and the return address pushed");
 }
+
+/// MOV to and from the control and debug registers at CPL 0: values kept
+/// as the manual says (CR0.ET reads 1, DR6 and DR7 with their fixed bits,
+/// DR4 and DR5 naming DR6 and DR7), and a write to CR4 takes effect at the
+/// next instruction (WRFSBASE runs once CR4.FSGSBASE is set).
+#[test]
+fn control_and_debug_registers_on_the_board() {
+    let r = run(|a| {
+        a.mov(rax, cr0)?;
+        a.mov(rbx, cr4)?;
+        a.or(rbx, 1 << 16)?;
+        a.mov(cr4, rbx)?;
+        a.mov(rcx, 0x1234u64)?;
+        a.wrfsbase(rcx)?;
+        a.mov(rdx, cr4)?;
+        a.mov(rcx, 0x8000_0001u64)?;
+        a.mov(cr0, rcx)?;
+        a.mov(rsi, cr0)?;
+        a.mov(rcx, 0xdead_beef_f00du64)?;
+        a.mov(cr2, rcx)?;
+        a.mov(rcx, 0x12_3456_7018u64)?;
+        a.mov(cr3, rcx)?;
+        a.mov(ecx, 9)?;
+        a.mov(cr8, rcx)?;
+        a.mov(rdi, cr2)?;
+        a.mov(r8, cr3)?;
+        a.mov(r9, cr8)?;
+        a.mov(rcx, -1i64)?;
+        a.mov(dr1, rcx)?;
+        a.mov(ecx, 0xffff_ffffu32)?;
+        a.mov(dr5, rcx)?;
+        a.mov(dr4, rcx)?;
+        a.mov(r10, dr1)?;
+        a.mov(r11, dr7)?;
+        a.mov(r12, dr6)?;
+        a.mov(r13, dr0)?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[0], 0x8005_0033, "CR0 at entry");
+    assert_eq!(r.cpu.fs_base, 0x1234, "WRFSBASE after CR4.FSGSBASE is set");
+    assert_eq!(r.cpu.gpr[2], 0x5_0620, "CR4");
+    assert_eq!(r.cpu.gpr[6], 0x8000_0011, "CR0 with ET");
+    assert_eq!((r.cpu.gpr[7], r.cpu.gpr[8], r.cpu.gpr[9]), (0xdead_beef_f00d, 0x12_3456_7018, 9), "CR2 CR3 CR8");
+    assert_eq!(r.cpu.gpr[10], u64::MAX, "DR1");
+    assert_eq!((r.cpu.gpr[11], r.cpu.gpr[12]), (0xffff_27ff, 0xffff_eff0 | 0xf), "DR7 and DR6 through DR5 and DR4");
+    assert_eq!(r.cpu.gpr[13], 0, "DR0 at entry");
+}
+
+/// What the manual makes #GP or #UD: reserved bits of CR0 CR3 CR4 CR8, DR6
+/// and DR7, leaving long mode (CR0.PG or CR4.PAE clear), registers the
+/// processor lacks; the faulting MOV changes nothing.
+#[test]
+fn control_register_faults_on_the_board() {
+    type Case = (u64, fn(&mut CodeAssembler) -> Result<(), IcedError>, u8);
+    let cases: [Case; 10] = [
+        (1 << 32 | 0x8005_0033, |a| a.mov(cr0, rcx), 13),
+        (0x0005_0033, |a| a.mov(cr0, rcx), 13),
+        (0xa005_0033, |a| a.mov(cr0, rcx), 13),
+        (1 << 40, |a| a.mov(cr3, rcx), 13),
+        (0x4_0620 | 1 << 12, |a| a.mov(cr4, rcx), 13),
+        (0x4_0600, |a| a.mov(cr4, rcx), 13),
+        (0x10, |a| a.mov(cr8, rcx), 13),
+        (1 << 32, |a| a.mov(dr7, rcx), 13),
+        (0, |a| a.mov(rax, cr1), 6),
+        (0, |a| a.mov(cr5, rcx), 6),
+    ];
+    for (i, (value, insn, vector)) in cases.into_iter().enumerate() {
+        let r = run_with(
+            |a| {
+                insn(a)?;
+                a.hlt()
+            },
+            |cpu| cpu.gpr[1] = value,
+        );
+        assert_eq!(r.stop, Stop::Fault(Fault { vector, rip: CODE, addr: None }), "case {i}");
+        assert_eq!((r.cpu.cr0, r.cpu.cr4, r.cpu.cr3), (0x8005_0033, 0x4_0620, 0), "case {i}: nothing changed");
+    }
+}
+
+/// LGDT and LIDT load GDTR and IDTR (ten bytes: limit, then base), which
+/// SGDT and SIDT then store.
+#[test]
+fn lgdt_and_lidt_on_the_board() {
+    let r = run(|a| {
+        a.mov(word_ptr(rsp - 64), 0x27u32)?;
+        a.mov(rax, 0x1_2345_6000u64)?;
+        a.mov(qword_ptr(rsp - 62), rax)?;
+        a.lgdt(ptr(rsp - 64))?;
+        a.mov(word_ptr(rsp - 48), 0xfffu32)?;
+        a.mov(rax, 0xffff_8000_0000_1000u64)?;
+        a.mov(qword_ptr(rsp - 46), rax)?;
+        a.lidt(ptr(rsp - 48))?;
+        a.sgdt(ptr(rsp - 32))?;
+        a.sidt(ptr(rsp - 16))?;
+        a.movzx(ecx, word_ptr(rsp - 32))?;
+        a.mov(rdx, qword_ptr(rsp - 30))?;
+        a.movzx(esi, word_ptr(rsp - 16))?;
+        a.mov(rdi, qword_ptr(rsp - 14))?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!((r.cpu.gpr[1], r.cpu.gpr[2]), (0x27, 0x1_2345_6000), "GDTR");
+    assert_eq!((r.cpu.gpr[6], r.cpu.gpr[7]), (0xfff, 0xffff_8000_0000_1000), "IDTR");
+    assert_eq!((r.cpu.gdtr_limit, r.cpu.idtr_base), (0x27, 0xffff_8000_0000_1000));
+}

@@ -153,3 +153,69 @@ fn xsave_and_xrstor_fault_on_misalignment_and_bad_headers() {
     });
     assert!(matches!(bad_header.stop, Stop::Fault(Fault { vector: 13, .. })), "{:?}", bad_header.stop);
 }
+
+/// XSAVES and XRSTORS (the supervisor forms, at the board's CPL 0): the
+/// compacted format over XCR0 | IA32_XSS (which RDMSR reads as 0 and WRMSR
+/// refuses to give a supervisor component), XRSTORS refusing the standard
+/// format, and CPUID leaf 0xD subleaf 1 reporting them in `max` only, where
+/// the instructions are #UD.
+#[test]
+fn xsaves_and_xrstors_on_the_board() {
+    let r = run(|a| {
+        a.mov(rax, 0x1111_2222_3333_4444u64)?;
+        a.movq(xmm2, rax)?;
+        a.vinsertf128(ymm2, ymm2, xmm2, 1)?;
+        a.mov(rbx, AREA)?;
+        a.mov(eax, 7u32)?;
+        a.xor(edx, edx)?;
+        a.xsaves64(ptr(rbx))?;
+        a.mov(r8, qword_ptr(rbx + 520))?;
+        a.mov(r9, qword_ptr(rbx + 512))?;
+        a.vzeroall()?;
+        a.mov(eax, 7u32)?;
+        a.xrstors64(ptr(rbx))?;
+        a.mov(ecx, 0xda0u32)?;
+        a.rdmsr()?;
+        a.mov(r10, rax)?;
+        a.mov(eax, 0xdu32)?;
+        a.mov(ecx, 1u32)?;
+        a.cpuid()?;
+        a.hlt()
+    });
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    assert_eq!(r.cpu.gpr[8], 0x8000_0000_0000_0007, "XCOMP_BV");
+    assert_eq!(r.cpu.gpr[9], 6, "XSTATE_BV");
+    assert_eq!((r.cpu.xmm[2], r.cpu.ymmh[2]), (0x1111_2222_3333_4444, 0x1111_2222_3333_4444), "restored");
+    assert_eq!(r.cpu.gpr[10], 0, "IA32_XSS");
+    assert_eq!(r.cpu.gpr[0] & 0xf, 0b1011, "XSAVEOPT XSAVEC XSAVES");
+    assert_eq!(r.cpu.gpr[3], 832, "compacted size for XCR0 | IA32_XSS");
+    assert_eq!((r.cpu.gpr[1], r.cpu.gpr[2]), (0, 0), "no IA32_XSS bit supported");
+
+    let standard = run(|a| {
+        a.mov(rbx, AREA)?;
+        a.mov(eax, 7u32)?;
+        a.xor(edx, edx)?;
+        a.xsave64(ptr(rbx))?;
+        a.xrstors64(ptr(rbx))?;
+        a.hlt()
+    });
+    assert_eq!(standard.stop, Stop::Fault(Fault { vector: 13, rip: CODE + 21, addr: None }), "standard format");
+    let xss = run(|a| {
+        a.mov(ecx, 0xda0u32)?;
+        a.mov(eax, 1u32 << 8)?;
+        a.xor(edx, edx)?;
+        a.wrmsr()?;
+        a.hlt()
+    });
+    assert_eq!(xss.stop, Stop::Fault(Fault { vector: 13, rip: CODE + 12, addr: None }), "IA32_XSS bit 8");
+    let v3 = run_with(
+        |a| {
+            a.mov(rbx, AREA)?;
+            a.xsaves64(ptr(rbx))?;
+            a.hlt()
+        },
+        |cpu| cpu.cpu_model = cpuid::Model::V3 as u8,
+    );
+    assert_eq!(v3.stop, Stop::Fault(Fault { vector: 6, rip: CODE + 10, addr: None }), "x86-64-v3 has no XSAVES");
+    assert_eq!(cpuid::cpuid(cpuid::Model::V3, 0xd, 1)[0], 0b11);
+}

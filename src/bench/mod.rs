@@ -78,6 +78,9 @@ pub struct Tools {
     pub visa: PathBuf,
     /// The static benchmark program (guests/bench/bin/bench).
     pub program: PathBuf,
+    /// The persistent translation cache visa runs with (none: every run
+    /// starts cold).
+    pub cache: Option<PathBuf>,
 }
 
 /// qemu-x86_64 on the search path, if there is one.
@@ -165,6 +168,10 @@ fn run_profiled(
         Mode::Visa(engine) => {
             let mut c = Command::new(&tools.visa);
             c.args(["run", "--engine", engine, "--stats-json"]).arg(&stats_file);
+            match &tools.cache {
+                Some(dir) => c.arg("--cache").arg(dir),
+                None => c.arg("--no-cache"),
+            };
             if let Some(file) = profile {
                 c.arg("--profile").arg(file);
             }

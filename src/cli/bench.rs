@@ -46,6 +46,11 @@ pub struct BenchArgs {
     /// one more run with a profile (not timed).
     #[arg(long, value_name = "N")]
     hot: Option<usize>,
+    /// Run visa with this persistent translation cache, warmed first by one
+    /// untimed run of each workload under each engine (default: none, every
+    /// run starts cold).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
 }
 
 pub fn bench(args: BenchArgs) -> Result<i32, String> {
@@ -75,7 +80,7 @@ pub fn bench(args: BenchArgs) -> Result<i32, String> {
         return Err(format!("{}: the benchmark program is missing (build it with guests/build.sh)", program.display()));
     }
     let visa = std::env::current_exe().map_err(|e| format!("cannot find visa itself: {e}"))?;
-    let tools = Tools { visa, program };
+    let tools = Tools { visa, program, cache: args.cache.clone() };
 
     let mut modes = Vec::new();
     if !args.no_native && bench::host_runs_x86_64() {
@@ -113,6 +118,14 @@ pub fn bench(args: BenchArgs) -> Result<i32, String> {
     progress.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {elapsed} elapsed: {msg}").expect("a valid template"),
     );
+    if tools.cache.is_some() {
+        for w in &results.workloads {
+            for mode in results.modes.iter().filter(|m| matches!(m, Mode::Visa(_))) {
+                progress.set_message(format!("warming the cache: {} under {}", w.workload.name, mode.label()));
+                bench::run_one(&tools, mode, w.workload.name, w.repeat)?;
+            }
+        }
+    }
     // Alternate: every mode of every workload once per round, so slow drift
     // of the machine touches all modes alike.
     for rep in 0..reps {

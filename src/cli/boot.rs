@@ -76,6 +76,8 @@ pub struct BootArgs {
     /// hides raise #UD.
     #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_model)]
     cpu: Model,
+    #[command(flatten)]
+    cache: super::cache::CacheArgs,
 }
 
 /// Where the tiered engine compiles (`--sync-compile`).
@@ -121,7 +123,7 @@ pub fn parse_tb_size(s: &str) -> Result<u64, String> {
 }
 
 /// A number of bytes, with an optional K, M or G suffix (and B or iB).
-fn size_with_suffix(s: &str) -> Result<u64, String> {
+pub fn size_with_suffix(s: &str) -> Result<u64, String> {
     let upper = s.to_ascii_uppercase();
     let trimmed = upper.trim_end_matches("IB").trim_end_matches('B');
     let (digits, shift) = match trimmed.chars().last() {
@@ -174,6 +176,9 @@ pub fn boot(args: BootArgs) -> Result<i32, String> {
     let mut board = board::new_board(Uart::new(Box::new(std::io::stdout()), stdin_input()));
     let kind = args.engine.with_threshold(args.threshold);
     let mut engine = Engine::with_tb_size(kind, args.tb_size, compile_mode(args.sync_compile));
+    if let Some((dir, limit)) = args.cache.choice() {
+        engine.shared().use_disk_cache(dir, limit);
+    }
     if let Some(why) = &engine.stats.jit_unavailable {
         eprintln!("visa: no JIT on this host ({why}); interpreting");
     }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod boot;
+mod cache;
 mod lift;
 mod observe;
 mod run;

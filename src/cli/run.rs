@@ -55,6 +55,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_model)]
     cpu: visa::machine::cpuid::Model,
     #[command(flatten)]
+    cache: super::cache::CacheArgs,
+    #[command(flatten)]
     observe: super::observe::ObserveArgs,
     /// An x86-64 Linux executable (static or dynamic), or a `#!` script,
     /// and its arguments (everything after PROGRAM goes to it, even what
@@ -80,6 +82,9 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     }
     if args.sync_compile {
         exec_prefix.push(cstr("--sync-compile"));
+    }
+    for arg in args.cache.exec_args() {
+        exec_prefix.push(CString::new(arg.as_bytes()).map_err(|_| "NUL in the --cache path")?);
     }
     if args.stats {
         exec_prefix.push(cstr("--stats"));
@@ -115,6 +120,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         log: args.observe.log()?,
         profile: args.observe.profile()?,
         cpu: args.cpu,
+        cache: args.cache.choice(),
     };
     let program = PathBuf::from(&args.command[0]);
     let guest_args: Vec<Vec<u8>> = args.command[1..].iter().map(|a| a.as_bytes().to_vec()).collect();

@@ -223,6 +223,9 @@ fn compile(shared: &Shared, job: Job) {
     let setup = Setup { cells: &cells, protected, tso: shared.tso_fences() };
     let generated = crate::jit::generate(&isa, env, &block, setup);
     let mut stats = Stats::default();
+    if let Ok(code) = &generated {
+        super::persist::store(shared, env, &block, &t, setup, code, &mut stats);
+    }
     let mut compiler = lock(compiler);
     match generated.and_then(|g| compiler.jit.place(g)) {
         Ok(code) => {

@@ -16,6 +16,7 @@ mod background;
 mod cache;
 mod debug;
 mod log;
+mod persist;
 mod profile;
 mod shared;
 mod tables;
@@ -113,6 +114,13 @@ pub struct Stats {
     pub jit_background: u64,
     pub jit_discarded: u64,
     pub background_compile_time: Duration,
+    /// The persistent cache: blocks whose code it gave at translation,
+    /// lookups that found nothing, blocks stored, and files found unusable
+    /// (each with a warning).
+    pub disk_hits: u64,
+    pub disk_misses: u64,
+    pub disk_stores: u64,
+    pub disk_rejected: u64,
     /// Why there is no JIT, when one was asked for.
     pub jit_unavailable: Option<String>,
 }
@@ -234,6 +242,10 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.jit_background += o.jit_background;
         self.jit_discarded += o.jit_discarded;
         self.background_compile_time += o.background_compile_time;
+        self.disk_hits += o.disk_hits;
+        self.disk_misses += o.disk_misses;
+        self.disk_stores += o.disk_stores;
+        self.disk_rejected += o.disk_rejected;
         if self.jit_unavailable.is_none() {
             self.jit_unavailable.clone_from(&o.jit_unavailable);
         }
@@ -583,7 +595,11 @@ impl Engine {
         let env = self.frontend.env();
         let cells = t.link_addrs();
         let links = crate::jit::Setup { cells: &cells, protected: self.protected, tso: self.shared.tso_fences() };
-        let mut result = compiler.jit.compile(env, &block, links);
+        let generated = crate::jit::generate(&compiler.jit.isa(), env, &block, links);
+        if let Ok(code) = &generated {
+            persist::store(&self.shared, env, &block, t, links, code, &mut self.stats);
+        }
+        let mut result = generated.and_then(|code| compiler.jit.place(code));
         if matches!(result, Err(crate::jit::JitError::Full)) {
             self.flush_full(compiler, t);
             result = compiler.jit.compile(env, &block, links);
@@ -750,9 +766,11 @@ impl Engine {
         }
         let links = targets.iter().map(|_| AtomicU64::new(0)).collect();
         let jit = self.shared.compiler.is_some();
+        // Code compiled in an earlier run, if the persistent cache has it.
+        let stored = self.find_stored(&block, &targets);
         // Only the JIT engine compiles at once; the tiered engine lifts a
         // block again when it is hot, rather than keep every block's V-ISA.
-        let keep = (jit && self.shared.kind == EngineKind::Jit).then_some(block);
+        let keep = (jit && stored.is_none() && self.shared.kind == EngineKind::Jit).then_some(block);
         // What a later lift for the JIT is checked against.
         let code_hash = if jit { code_hash(mem, &ranges) } else { 0 };
         let bytes = cache::footprint(&code, keep.as_ref(), ranges.len(), targets.len());
@@ -774,6 +792,9 @@ impl Engine {
             links,
             incoming: Vec::new().into(),
         });
+        if let Some(stored) = stored {
+            self.install_stored(&t, stored);
+        }
         self.stats.blocks_translated += 1;
         self.stats.translate_time += started.elapsed();
         Ok(t)

@@ -106,6 +106,8 @@ pub struct Shared {
     ended: Mutex<Stats>,
     /// Why there is no JIT, when one was asked for.
     pub jit_unavailable: Option<String>,
+    /// The persistent translation cache, when one is in use.
+    pub(super) disk: std::sync::OnceLock<Arc<crate::pcache::DiskCache>>,
 }
 
 impl Shared {
@@ -153,6 +155,7 @@ impl Shared {
             engines: Mutex::default(),
             ended: Mutex::default(),
             jit_unavailable,
+            disk: std::sync::OnceLock::new(),
         })
     }
 

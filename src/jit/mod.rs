@@ -2,7 +2,8 @@
 //!
 //! A compiled block is a host function taking the `JitCtx` and returning how
 //! it left; the engine calls it where it would run the interpreter. Blocks
-//! the lowering cannot handle, or that need relocations, stay interpreted.
+//! the lowering cannot handle, or that need relocations visa does not link
+//! (`reloc`), stay interpreted.
 //! Code lives in one bounded region; when it is full the engine flushes all
 //! compiled blocks. It runs V-ISA only: it knows nothing of x86.
 
@@ -10,6 +11,7 @@ mod access;
 mod code_memory;
 mod icache;
 mod lower;
+mod reloc;
 pub mod runtime;
 
 use std::fmt;
@@ -26,6 +28,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 pub use code_memory::{CodeMemory, ForkCopies, Mapping, prepare_fork};
 pub use icache::sync_this_thread;
 pub use lower::{Setup, needs_tso_fences};
+pub use reloc::{MachineCode, Reloc as Relocation, Target};
 pub use runtime::{IND_EMPTY, IND_ENTRIES, IndEntry, JitCtx, addr_slot, ind_slot};
 
 use crate::abi::{Helpers, Outcome};
@@ -151,21 +154,6 @@ pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, 
     Ok(code.vcode.clone().unwrap_or_default())
 }
 
-/// Machine code and the absolute addresses it needs patched in.
-///
-/// Apart from those addresses (host routines, never the code region) the
-/// code is position-independent: Cranelift resolves its branches and
-/// constants PC-relative inside the buffer, and any other relocation is
-/// refused. So it links the same whatever address it will run at, and can be
-/// written through the code region's writable view to run from its
-/// executable one. Link cells and the indirect-jump table live outside the
-/// region too: linking blocks never writes code.
-pub struct MachineCode {
-    pub bytes: Vec<u8>,
-    /// Offset of an 8-byte absolute address, and the address.
-    pub patches: Vec<(usize, u64)>,
-}
-
 /// Host routines Cranelift may call for operations a target lacks (float
 /// rounding without SSE4.1, a fused multiply-add without FMA, say).
 fn libcall_address(call: LibCall) -> Option<u64> {
@@ -232,7 +220,7 @@ fn libcall_address(call: LibCall) -> Option<u64> {
 }
 
 /// Compiles a function for an ISA; returns the machine code and the
-/// absolute addresses to patch into it.
+/// absolute addresses to write into it (see `reloc`).
 pub fn compile_function(isa: &OwnedTargetIsa, func: Function) -> Result<MachineCode, JitError> {
     let mut ctx = Context::for_function(func);
     // A Cranelift backend that panics on a pattern it lacks must not take the
@@ -249,42 +237,72 @@ pub fn compile_function(isa: &OwnedTargetIsa, func: Function) -> Result<MachineC
             return Err(JitError::Codegen(format!("Cranelift failed: {}", what.unwrap_or_default())));
         }
     };
-    let mut patches = Vec::new();
+    let names = ctx.func.params.user_named_funcs();
+    let mut relocs = Vec::new();
     for reloc in code.buffer.relocs() {
         let target = match (&reloc.target, reloc.kind) {
             (FinalizedRelocTarget::ExternalName(ExternalName::LibCall(call)), Reloc::Abs8) => {
-                libcall_address(*call).ok_or_else(|| JitError::Relocations(format!("{call:?}")))?
+                Target::of_libcall(*call).ok_or_else(|| JitError::Relocations(format!("{call:?}")))?
+            }
+            (FinalizedRelocTarget::ExternalName(ExternalName::User(name)), Reloc::Abs8) => {
+                let name = &names[*name];
+                Target::decode(name.namespace, name.index)
+                    .ok_or_else(|| JitError::Relocations(format!("a name {}:{}", name.namespace, name.index)))?
             }
             (target, kind) => return Err(JitError::Relocations(format!("{kind:?} to {target:?}"))),
         };
-        patches.push((reloc.offset as usize, target.wrapping_add(reloc.addend as u64)));
+        relocs.push(reloc::Reloc { offset: reloc.offset, target, addend: reloc.addend });
     }
-    Ok(MachineCode { bytes: code.code_buffer().to_vec(), patches })
+    Ok(MachineCode { bytes: code.code_buffer().to_vec(), relocs })
 }
 
-impl MachineCode {
-    /// The code with its patches applied (host little-endian addresses).
-    fn linked(mut self) -> Vec<u8> {
-        for (at, addr) in &self.patches {
-            self.bytes[*at..*at + 8].copy_from_slice(&addr.to_ne_bytes());
-        }
-        self.bytes
-    }
-}
-
-/// A block's machine code, linked and ready to be placed in a code region.
-/// Generating it needs no region (a compiler thread does it holding no
-/// lock); only `Jit::place` writes code memory.
+/// A block's machine code with what it points at, ready to be linked and
+/// placed in a code region. Generating it needs no region (a compiler
+/// thread does it holding no lock); only `Jit::place` writes code memory.
 pub struct Generated {
-    bytes: Vec<u8>,
+    /// The code as it links anywhere (what the persistent cache keeps).
+    pub code: MachineCode,
     descs: Descs,
+    /// The link cells of the block's direct targets (`Setup::cells`).
+    cells: Vec<(u64, usize)>,
 }
 
 /// Generates the machine code of a verified block whose direct exits use
 /// the given link cells.
 pub fn generate(isa: &OwnedTargetIsa, env: &Env, block: &Block, links: Setup<'_>) -> Result<Generated, JitError> {
     let (func, descs) = build_function(env, block, &**isa, links)?;
-    Ok(Generated { bytes: compile_function(isa, func)?.linked(), descs })
+    Ok(Generated { code: compile_function(isa, func)?, descs, cells: links.cells.to_vec() })
+}
+
+/// Code generated earlier for `block` (in this process or another, with
+/// the same Setup but other link cells), made ready to link here once its
+/// link cells are given (`Generated::with_cells`): the descriptors and
+/// constants it names are made again from the block. Nothing of the code
+/// is trusted: linking checks every record.
+pub fn restore(block: &Block, code: MachineCode) -> Result<Generated, JitError> {
+    let descs = code.relocs.iter().filter_map(|r| match r.target {
+        Target::Desc(at) => Some(at),
+        _ => None,
+    });
+    let descs = lower::Referenced::of(block, descs)
+        .ok_or_else(|| JitError::Relocations("a descriptor of no instruction of the block".into()))?;
+    Ok(Generated { code, descs, cells: Vec::new() })
+}
+
+impl Generated {
+    /// The same code, to link with these cells (`Setup::cells`).
+    pub fn with_cells(self, cells: &[(u64, usize)]) -> Generated {
+        Generated { cells: cells.to_vec(), ..self }
+    }
+
+    /// The code with this process's addresses written in.
+    fn linked(&self) -> Result<Vec<u8>, JitError> {
+        self.code.link(|t| match t {
+            Target::Cell(i) => self.cells.get(i as usize).map(|(_, cell)| *cell as u64),
+            Target::Desc(_) | Target::Consts => self.descs.address(t),
+            _ => reloc::common_address(t),
+        })
+    }
 }
 
 /// The host compiler and its code region.
@@ -335,7 +353,9 @@ impl Jit {
         let isa = cranelift_native::builder().map_err(|e| e.to_string())?.finish(flags()).map_err(|e| e.to_string())?;
         let memory = CodeMemory::new(code_size).map_err(|e| format!("no executable memory: {e}"))?;
         let mut tramp_memory = CodeMemory::new(4096).map_err(|e| format!("no executable memory: {e}"))?;
-        let code = trampoline(&isa).map_err(|e| format!("cannot build the entry trampoline: {e}"))?.linked();
+        let code = trampoline(&isa)
+            .and_then(|code| code.link(reloc::common_address))
+            .map_err(|e| format!("cannot build the entry trampoline: {e}"))?;
         let ptr = tramp_memory.add(&code).map_err(|e| format!("cannot install the entry trampoline: {e}"))?;
         // SAFETY: the trampoline was generated for this host with exactly
         // this C-convention signature.
@@ -356,7 +376,8 @@ impl Jit {
 
     /// Copies generated code into the code region.
     pub fn place(&mut self, generated: Generated) -> Result<Compiled, JitError> {
-        let Generated { bytes, descs } = generated;
+        let bytes = generated.linked()?;
+        let descs = generated.descs;
         let entry = self.memory.add(&bytes).map_err(|e| match e {
             AddError::Full => JitError::Full,
             AddError::Host(e) => JitError::Memory(e.to_string()),

@@ -28,6 +28,10 @@ pub const CR4_OSXSAVE: u64 = 1 << 18;
 /// The XCR0 bits visa implements: x87, SSE, AVX.
 pub const XCR0_SUPPORTED: u64 = 7;
 
+/// DR6 and DR7 at reset: their bits that read as 1.
+pub const DR6_INIT: u64 = 0xffff_0ff0;
+pub const DR7_INIT: u64 = 0x400;
+
 /// RFLAGS bits kept in `CpuState::flags` rather than `rflags_rest`.
 pub const SPLIT_FLAGS_MASK: u64 = 0x0cd5;
 
@@ -87,6 +91,20 @@ pub struct CpuState {
     /// set and bits 1 and 2 are.
     pub xcr0: u64,
     pub _xcr_pad: u64,
+    /// GDTR and IDTR as LGDT and LIDT load them (what SGDT and SIDT store
+    /// at CPL 0).
+    pub gdtr_base: u64,
+    pub idtr_base: u64,
+    pub gdtr_limit: u16,
+    pub idtr_limit: u16,
+    pub _dtr_pad: u32,
+    /// CR8: the task-priority register (bits 0-3).
+    pub cr8: u64,
+    /// DR0-DR7 (DR4 and DR5 unused: they name DR6 and DR7).
+    pub dr: [u64; 8],
+    /// IA32_XSS: the supervisor state components XSAVES and XRSTORS manage.
+    pub xss: u64,
+    pub _sys_pad: u64,
 }
 
 impl Default for CpuState {
@@ -119,6 +137,15 @@ impl Default for CpuState {
             ymmh: [0; 16],
             xcr0: 1,
             _xcr_pad: 0,
+            gdtr_base: 0,
+            idtr_base: 0,
+            gdtr_limit: 0,
+            idtr_limit: 0,
+            _dtr_pad: 0,
+            cr8: 0,
+            dr: [0, 0, 0, 0, 0, 0, DR6_INIT, DR7_INIT],
+            xss: 0,
+            _sys_pad: 0,
         }
     }
 }
@@ -128,7 +155,7 @@ const _: () = assert!(
     offset_of!(CpuState, xmm) == 192
         && offset_of!(CpuState, st) == 512
         && offset_of!(CpuState, ymmh) == 640
-        && std::mem::size_of::<CpuState>() == 912
+        && std::mem::size_of::<CpuState>() == 1024
 );
 
 impl CpuState {
@@ -167,6 +194,10 @@ impl CpuState {
     pub const YMMH_OFFSET: usize = offset_of!(CpuState, ymmh);
     pub const XCR0_OFFSET: usize = offset_of!(CpuState, xcr0);
     pub const CR4_OFFSET: usize = offset_of!(CpuState, cr4);
+    pub const GDTR_BASE_OFFSET: usize = offset_of!(CpuState, gdtr_base);
+    pub const IDTR_BASE_OFFSET: usize = offset_of!(CpuState, idtr_base);
+    pub const GDTR_LIMIT_OFFSET: usize = offset_of!(CpuState, gdtr_limit);
+    pub const IDTR_LIMIT_OFFSET: usize = offset_of!(CpuState, idtr_limit);
 
     /// Offset of MMi, the 64-bit significand (bits 0-63) of the x87
     /// register Ri, inside `st[i]` as the host orders a `u128`'s bytes.

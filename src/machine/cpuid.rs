@@ -5,6 +5,8 @@
 /// A register of a CPUID leaf.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reg {
+    /// Leaf 0xD subleaf 1's (XSAVES), set by `xsave::cpuid_leaf`.
+    Eax,
     Ebx,
     Ecx,
     Edx,
@@ -83,6 +85,7 @@ const FEATURES: &[(&str, u32, Reg, u32, Model)] = &[
     ("xsave", 1, Reg::Ecx, 26, Model::V3),
     ("osxsave", 1, Reg::Ecx, 27, Model::V3),
     ("avx", 1, Reg::Ecx, 28, Model::V3),
+    ("xsaves", 0xd, Reg::Eax, 3, Model::Max),
     ("fsgsbase", 7, Reg::Ebx, 0, Model::Max),
     ("bmi1", 7, Reg::Ebx, 3, Model::V3),
     ("avx2", 7, Reg::Ebx, 5, Model::V3),
@@ -155,7 +158,7 @@ pub fn cpuid(model: Model, leaf: u32, subleaf: u32) -> [u32; 4] {
         1 => [0x0003_06a9, 0x0001_0800, bits(1, Reg::Ecx), bits(1, Reg::Edx)],
         4 => cache_leaf(subleaf),
         7 if subleaf == 0 => [0, bits(7, Reg::Ebx), bits(7, Reg::Ecx), bits(7, Reg::Edx)],
-        0xd if model.has("xsave") => super::xsave::cpuid_leaf(subleaf),
+        0xd if model.has("xsave") => super::xsave::cpuid_leaf(model, subleaf),
         0x8000_0000 => [0x8000_0008, 0, 0, 0],
         0x8000_0001 => [0, 0, bits(0x8000_0001, Reg::Ecx), bits(0x8000_0001, Reg::Edx)],
         0x8000_0002..=0x8000_0004 => {

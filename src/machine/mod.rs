@@ -3,6 +3,7 @@
 //! system supplies). Data and checked accessors; no translation, and no run
 //! loop: the systems (`system/`) own those.
 
+pub mod control;
 mod cpu;
 pub mod cpuid;
 pub mod crypto;
@@ -15,7 +16,8 @@ pub mod x87;
 pub mod xsave;
 
 pub use cpu::{
-    CR4_FSGSBASE, CR4_OSXSAVE, CpuState, FLAGS, GPR_NAMES, MXCSR_MASK, SPLIT_FLAGS_MASK, XCR0_SUPPORTED, flag,
+    CR4_FSGSBASE, CR4_OSXSAVE, CpuState, DR6_INIT, DR7_INIT, FLAGS, GPR_NAMES, MXCSR_MASK, SPLIT_FLAGS_MASK,
+    XCR0_SUPPORTED, flag,
 };
 
 pub use memory::{

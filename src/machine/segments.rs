@@ -21,7 +21,8 @@ pub enum Kind {
 }
 
 /// A system's descriptor tables: the GDT's present entries `(index, kind,
-/// DPL)` (the LDT is empty), and what SGDT and SIDT store `(base, limit)`.
+/// DPL)` (the LDT is empty), and what SGDT and SIDT store `(base, limit)`
+/// at CPL 3 (at CPL 0 they store what LGDT and LIDT loaded).
 pub struct Tables {
     pub gdt: &'static [(u16, Kind, u8)],
     pub gdtr: (u64, u16),
@@ -46,9 +47,11 @@ pub const LINUX: Tables = Tables {
     idtr: (0xffff_ffff_ffff_0000, 0),
 };
 
-/// The board's flat segments (code 0x08, data 0x10, both DPL 0); it has
-/// no descriptor tables in memory, and no IDT (an exception ends the run):
-/// both registers read as base 0, limit 0.
+/// The board's flat segments (code 0x08, data 0x10, both DPL 0). Its code
+/// runs at CPL 0, where SGDT and SIDT read GDTR and IDTR from the state
+/// (base 0, limit 0 until LGDT and LIDT): selectors are checked against
+/// these two descriptors, not against a GDT in memory, and exceptions
+/// are not delivered through an IDT (one ends the run).
 pub const BOARD: Tables = Tables { gdt: &[(1, Kind::Code64, 0), (2, Kind::Data, 0)], gdtr: (0, 0), idtr: (0, 0) };
 
 /// What a selector is being loaded for.

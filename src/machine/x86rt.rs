@@ -1,6 +1,7 @@
 //! The x86 runtime helpers every machine shares: what lifted code calls for
 //! instructions that are not worth inlining (CPUID, RDTSC, RDRAND, segment
-//! loads against the system's descriptor tables, SGDT and SIDT, and the
+//! loads against the system's descriptor tables, SGDT and SIDT, control
+//! and debug register moves (`machine::control`), and the
 //! families listed in `IMPLEMENTED`). Port I/O is the one thing a machine
 //! adds (the board's devices); without devices ports read all ones and
 //! writes go nowhere. The frontend declares the helpers (names and
@@ -68,6 +69,7 @@ const BINDINGS: &[(&str, Binding)] = &[
     ("f16c", Binding::Plain(crate::machine::f16c::helper)),
     ("x87", Binding::Plain(crate::machine::x87::helper)),
     ("xsave", Binding::Plain(crate::machine::xsave::helper)),
+    ("sysreg", Binding::Plain(crate::machine::control::helper)),
     ("maskmov", Binding::Plain(crate::machine::vector_mem::maskmov)),
     ("gather", Binding::Plain(crate::machine::vector_mem::gather)),
 ];
@@ -168,7 +170,7 @@ impl<P: Ports> Helpers for X86Runtime<P> {
                 results[0] = self.tables.load(load, args[1] as u16, args[2] as u8)? as u128;
             }
             Some(Binding::DescriptorTable) => {
-                let (base, limit) = if args[0] == 0 { self.tables.gdtr } else { self.tables.idtr };
+                let (base, limit) = descriptor_table(self.tables, ctx.state, args[0] == 0);
                 (results[0], results[1]) = (base as u128, limit as u128);
             }
             Some(Binding::Plain(f)) => return f(ctx, args, results),
@@ -184,6 +186,26 @@ impl<P: Ports> Helpers for X86Runtime<P> {
     }
 }
 
+/// What SGDT (`gdt`) or SIDT stores: at CPL 0 the register LGDT or LIDT
+/// loaded, at CPL 3 what the system answers for user code (Linux's
+/// emulation under UMIP).
+fn descriptor_table(tables: &Tables, state: &[u8], gdt: bool) -> (u64, u16) {
+    if state.len() < std::mem::size_of::<CpuState>() {
+        return if gdt { tables.gdtr } else { tables.idtr };
+    }
+    let cs = u16::from_ne_bytes([state[CpuState::SEG_OFFSET + 2], state[CpuState::SEG_OFFSET + 3]]);
+    if cs & 3 == 3 {
+        return if gdt { tables.gdtr } else { tables.idtr };
+    }
+    let (base_at, limit_at) = if gdt {
+        (CpuState::GDTR_BASE_OFFSET, CpuState::GDTR_LIMIT_OFFSET)
+    } else {
+        (CpuState::IDTR_BASE_OFFSET, CpuState::IDTR_LIMIT_OFFSET)
+    };
+    let base = u64::from_ne_bytes(state[base_at..base_at + 8].try_into().expect("8 bytes"));
+    (base, u16::from_ne_bytes([state[limit_at], state[limit_at + 1]]))
+}
+
 /// The CPUID bits that follow the state the OS set: OSXSAVE (leaf 1 ECX
 /// bit 27) mirrors CR4.OSXSAVE, and leaf 0xD's EBX is the XSAVE area size
 /// of the components XCR0 enables.
@@ -196,6 +218,10 @@ fn os_dependent(mut r: [u32; 4], leaf: u32, subleaf: u32, state: &[u8]) -> [u32;
     match (leaf, subleaf) {
         (1, _) if cr4 & CR4_OSXSAVE == 0 => r[2] &= !(1 << 27),
         (0xd, 0) if r[0] != 0 => r[1] = crate::machine::xsave::area_size(xcr0),
+        (0xd, 1) if r[0] & 8 != 0 => {
+            let xss = at(std::mem::offset_of!(CpuState, xss));
+            r[1] = crate::machine::xsave::area_size(xcr0 | xss);
+        }
         _ => {}
     }
     r

@@ -1,5 +1,7 @@
 //! The XSAVE feature set as the runtime executes it: XCR0 (XGETBV, XSETBV),
-//! XSAVE, XSAVEOPT and XSAVEC (standard and compacted formats), XRSTOR, and
+//! XSAVE, XSAVEOPT and XSAVEC (standard and compacted formats), XRSTOR,
+//! the supervisor forms XSAVES and XRSTORS (compacted, over XCR0 |
+//! IA32_XSS, which holds no supervisor component here), and
 //! the layout CPUID leaf 0xD describes. Lifted code calls one helper,
 //! `xsave(op, addr)`, with the requested-feature bitmap in EDX:EAX of the
 //! state record; it reads the whole area first and writes it in one access,
@@ -35,6 +37,10 @@ pub enum Kind {
     Xrstor,
     Xgetbv,
     Xsetbv,
+    /// The supervisor forms (CPL 0 only: the frontend makes them #GP at
+    /// CPL 3): the compacted format over XCR0 | IA32_XSS.
+    Xsaves,
+    Xrstors,
 }
 
 /// An operation: its kind and whether it is the 64-bit form (XSAVE64...,
@@ -52,7 +58,8 @@ impl XOp {
 
     pub fn decode(v: u64) -> Option<XOp> {
         use Kind::*;
-        let kind = [Xsave, Xsaveopt, Xsavec, Xrstor, Xgetbv, Xsetbv].get((v & 0xff) as usize).copied()?;
+        let kind =
+            [Xsave, Xsaveopt, Xsavec, Xrstor, Xgetbv, Xsetbv, Xsaves, Xrstors].get((v & 0xff) as usize).copied()?;
         (v >> 9 == 0).then_some(XOp { kind, wide: v & 0x100 != 0 })
     }
 }
@@ -62,14 +69,21 @@ pub fn area_size(xcr0: u64) -> u32 {
     if xcr0 & 4 != 0 { (AVX_OFFSET + AVX_SIZE) as u32 } else { AVX_OFFSET as u32 }
 }
 
+/// The IA32_XSS bits supported: none (visa has no supervisor state
+/// component), so XSAVES and XRSTORS manage the XCR0 components only.
+pub const XSS_SUPPORTED: u64 = 0;
+
 /// CPUID leaf 0xD for a subleaf: 0 the supported components and sizes
 /// (EBX, the size for the enabled ones, is the caller's to set from XCR0),
-/// 1 the XSAVE extensions (XSAVEOPT, XSAVEC), 2 the AVX component.
-pub fn cpuid_leaf(subleaf: u32) -> [u32; 4] {
+/// 1 the XSAVE extensions (XSAVEOPT, XSAVEC, and XSAVES with IA32_XSS
+/// where the model has `xsaves`; EBX, the compacted size for XCR0 |
+/// IA32_XSS, is the caller's; ECX:EDX the IA32_XSS bits supported), 2 the
+/// AVX component.
+pub fn cpuid_leaf(model: crate::machine::cpuid::Model, subleaf: u32) -> [u32; 4] {
     let max = area_size(XCR0_SUPPORTED);
     match subleaf {
         0 => [XCR0_SUPPORTED as u32, max, max, 0],
-        1 => [0b11, max, 0, 0],
+        1 => [if model.has("xsaves") { 0b1011 } else { 0b11 }, max, XSS_SUPPORTED as u32, (XSS_SUPPORTED >> 32) as u32],
         2 => [AVX_SIZE as u32, AVX_OFFSET as u32, 0, 0],
         _ => [0; 4],
     }
@@ -130,11 +144,17 @@ pub fn execute(cpu: &mut CpuState, mem: &mut dyn crate::abi::HelperMemory, op: X
     if addr & 63 != 0 {
         return Err(GP);
     }
-    let rfbm = cpu.xcr0 & edx_eax;
+    let supervisor = matches!(op.kind, Kind::Xsaves | Kind::Xrstors);
+    let enabled = if supervisor { cpu.xcr0 | cpu.xss } else { cpu.xcr0 };
+    let rfbm = enabled & edx_eax;
     let mut area = vec![0u8; area_size(rfbm) as usize];
     mem.read(addr, &mut area)?;
-    if op.kind == Kind::Xrstor {
-        return restore(cpu, op.wide, rfbm, &area);
+    if matches!(op.kind, Kind::Xrstor | Kind::Xrstors) {
+        // XRSTORS takes the compacted format only.
+        if supervisor && le64(&area, HEADER + 8) >> 63 == 0 {
+            return Err(GP);
+        }
+        return restore(cpu, op.wide, rfbm, enabled, &area);
     }
     save(cpu, op.kind, op.wide, rfbm, &mut area);
     mem.write(addr, &area)
@@ -143,7 +163,7 @@ pub fn execute(cpu: &mut CpuState, mem: &mut dyn crate::abi::HelperMemory, op: X
 /// Writes the components of `rfbm` into `area` (at least `area_size(rfbm)`
 /// bytes) as XSAVE, XSAVEOPT or XSAVEC does.
 fn save(cpu: &CpuState, kind: Kind, wide: bool, rfbm: u64, area: &mut [u8]) {
-    let compact = kind == Kind::Xsavec;
+    let compact = matches!(kind, Kind::Xsavec | Kind::Xsaves);
     let saved = match kind {
         Kind::Xsave => rfbm,
         _ => rfbm & in_use(cpu),
@@ -186,7 +206,7 @@ pub fn restore_image(cpu: &mut CpuState, rfbm: u64, area: &[u8]) -> Result<(), T
     if area.len() < area_size(rfbm) as usize {
         return Err(GP);
     }
-    restore(cpu, true, rfbm, area)
+    restore(cpu, true, rfbm, cpu.xcr0, area)
 }
 
 /// The FXSAVE image of the legacy region (FIP and FDP as FXSAVE writes them).
@@ -196,14 +216,15 @@ fn legacy(cpu: &CpuState, wide: bool) -> [u8; 512] {
     buf
 }
 
-/// XRSTOR: the requested components from the area, or their initial
-/// configuration where XSTATE_BV says so.
-fn restore(cpu: &mut CpuState, wide: bool, rfbm: u64, area: &[u8]) -> Result<(), TrapCode> {
+/// XRSTOR and XRSTORS: the requested components from the area, or their
+/// initial configuration where XSTATE_BV says so; `enabled` is XCR0 (for
+/// XRSTORS XCR0 | IA32_XSS), which XCOMP_BV must stay within.
+fn restore(cpu: &mut CpuState, wide: bool, rfbm: u64, enabled: u64, area: &[u8]) -> Result<(), TrapCode> {
     let (bv, comp) = (le64(area, HEADER), le64(area, HEADER + 8));
     let compact = comp >> 63 != 0;
     let reserved_from = if compact { HEADER + 16 } else { HEADER + 8 };
     let reserved_clear = area[reserved_from..HEADER + 64].iter().all(|&b| b == 0);
-    let bad = if compact { comp & !(1 << 63) & !cpu.xcr0 != 0 || bv & !comp != 0 } else { bv & !cpu.xcr0 != 0 };
+    let bad = if compact { comp & !(1 << 63) & !enabled != 0 || bv & !comp != 0 } else { bv & !cpu.xcr0 != 0 };
     if bad || !reserved_clear {
         return Err(GP);
     }

@@ -380,9 +380,21 @@ pub(super) fn register_for(kind: K, rng: &mut Rng) -> Option<Register> {
 }
 
 /// A segment register for the single-form cases (`setup_system` keeps
-/// them off FS and GS where they are written); sequences never name one.
+/// MOV off FS and GS where they are written; PUSH and POP of FS and GS,
+/// not among `forms`, are named by code where the host lets the harness
+/// give FS and GS), or a control or debug register; sequences never name
+/// one.
 fn segment_register(kind: K, rng: &mut Rng) -> Option<Register> {
-    (kind == K::seg_reg).then(|| Register::ES + rng.below(6) as u32)
+    match kind {
+        K::seg_reg => Some(Register::ES + rng.below(6) as u32),
+        K::fs => Some(Register::FS),
+        K::gs => Some(Register::GS),
+        // Control and debug registers (what user code gets for them is
+        // #GP, or #UD for one the processor lacks), named by code too.
+        K::cr_reg => Some(Register::CR0 + rng.below(16) as u32),
+        K::dr_reg => Some(Register::DR0 + rng.below(16) as u32),
+        _ => None,
+    }
 }
 
 pub(super) fn immediate(kind: K, rng: &mut Rng) -> Option<(OpKind, u64)> {

@@ -3,6 +3,7 @@
 //! the architecture defines must come out the same, faults included.
 //! Host x86-64 only.
 
+pub mod accuracy;
 pub mod cases;
 pub mod native;
 pub mod sequences;
@@ -25,6 +26,7 @@ mod setup_system;
 mod setup_x87;
 
 pub use setup_crypto::FAMILY as CRYPTO_FAMILY;
+pub use setup_system::FS_GS_STACK;
 pub mod simd_sequences;
 mod simd_values;
 mod vendors;
@@ -135,6 +137,8 @@ pub fn run_visa(case: &Case, tier: Tier) -> Result<(CpuState, Vec<u8>, Stop), St
         ymmh: case.regs.ymmh,
         ..CpuState::long_mode(CODE)
     };
+    cpu.seg[4..6].copy_from_slice(&case.regs.seg[4..6]);
+    (cpu.fs_base, cpu.gs_base) = (case.regs.fs_base, case.regs.gs_base);
     cpu.fxrstor_image(&case.regs.fx.0);
     cpu.set_rflags(case.regs.rflags | 0x202);
     cpu.rip = CODE;
@@ -193,6 +197,7 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
             diffs.push(format!("{name}: native {n:#x}, visa {v:#x}"));
         }
     }
+    diffs.extend(segment_differences(&native_regs, &cpu));
     let undefined = match want_stop {
         Stop::Fault { rip, .. } => {
             case.undefined_before.iter().find(|(at, _)| *at == rip).map_or(case.undefined_flags, |(_, m)| *m)
@@ -270,6 +275,30 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
         report += &text::print_block(&X86Env::get().env, &lifted.block);
     }
     Err(report)
+}
+
+/// Differences in the segment selectors, and in the FS and GS bases where
+/// the host lets the harness read them. A return to CPL 3 through IRET
+/// turns a null selector with a nonzero RPL in ES DS FS GS into 0, and the
+/// native run takes one after a fault (the signal handler's return) and
+/// after any interrupt that lands in it (a timer tick on a busy host): the
+/// RPL of a null selector cannot be observed natively, so any null
+/// selector matches any.
+fn segment_differences(native: &Regs, cpu: &CpuState) -> Vec<String> {
+    const NAMES: [&str; 6] = ["es", "cs", "ss", "ds", "fs", "gs"];
+    let null = |i: usize, s: u16| i != 1 && i != 2 && s & !3 == 0;
+    let mut diffs: Vec<String> = (0..6)
+        .filter(|&i| native.seg[i] != cpu.seg[i] && !(null(i, native.seg[i]) && null(i, cpu.seg[i])))
+        .map(|i| format!("{}: native {:#x}, visa {:#x}", NAMES[i], native.seg[i], cpu.seg[i]))
+        .collect();
+    if native::host_has_fsgsbase() {
+        for (name, n, v) in [("fs base", native.fs_base, cpu.fs_base), ("gs base", native.gs_base, cpu.gs_base)] {
+            if n != v {
+                diffs.push(format!("{name}: native {n:#x}, visa {v:#x}"));
+            }
+        }
+    }
+    diffs
 }
 
 /// MXCSR bits compared: all of them, the exception flags included.

@@ -1,6 +1,9 @@
 //! Runs x86-64 snippets on the host CPU at fixed addresses, with registers,
 //! flags, MXCSR, XMM and (on a host with AVX) the upper halves of YMM
-//! loaded from and stored to a state record.
+//! loaded from and stored to a state record. The segment selectors are
+//! stored too, and on a host whose kernel enables the FSGSBASE
+//! instructions, FS and GS (selectors and bases) are loaded from the record
+//! and the harness's own restored after the snippet.
 //!
 //! The snippet page, the harness and the scratch data live at the same
 //! addresses natively and in the guest, so addresses computed by a snippet
@@ -92,6 +95,13 @@ pub struct Regs {
     pub _pad: u64,
     /// The upper halves (bits 128-255) of YMM0-YMM15.
     pub ymmh: [u128; 16],
+    /// FS and GS bases (loaded only on a host with FSGSBASE).
+    pub fs_base: u64,
+    pub gs_base: u64,
+    /// ES CS SS DS FS GS: all stored; of the input, FS and GS only (on a
+    /// host with FSGSBASE), the others are what Linux gives a process.
+    pub seg: [u16; 6],
+    pub _seg_pad: [u16; 2],
 }
 
 #[repr(C)]
@@ -100,6 +110,11 @@ struct Io {
     output: Regs,
     host_fx: FxImage,
     saved_rsp: u64,
+    /// The harness thread's own FS and GS bases and selectors.
+    host_fs_base: u64,
+    host_gs_base: u64,
+    host_fs: u64,
+    host_gs: u64,
     fault_signo: u64,
     fault_trapno: u64,
     fault_rip: u64,
@@ -112,6 +127,9 @@ const GPR: i32 = std::mem::offset_of!(Regs, gpr) as i32;
 const RFLAGS: i32 = std::mem::offset_of!(Regs, rflags) as i32;
 const FX: i32 = std::mem::offset_of!(Regs, fx) as i32;
 const YMMH: i32 = std::mem::offset_of!(Regs, ymmh) as i32;
+const FS_BASE: i32 = std::mem::offset_of!(Regs, fs_base) as i32;
+const GS_BASE: i32 = std::mem::offset_of!(Regs, gs_base) as i32;
+const SEG: i32 = std::mem::offset_of!(Regs, seg) as i32;
 const YMMS: [AsmRegisterYmm; 16] =
     [ymm0, ymm1, ymm2, ymm3, ymm4, ymm5, ymm6, ymm7, ymm8, ymm9, ymm10, ymm11, ymm12, ymm13, ymm14, ymm15];
 
@@ -119,7 +137,20 @@ const YMMS: [AsmRegisterYmm; 16] =
 pub fn host_has_avx() -> bool {
     std::arch::is_x86_feature_detected!("avx")
 }
+/// The kernel lets user code run RDFSBASE and WRFSBASE and friends
+/// (AT_HWCAP2's FSGSBASE bit, Linux 5.9): the harness can then give a
+/// snippet its own FS and GS and restore its thread's afterwards.
+pub fn host_has_fsgsbase() -> bool {
+    const AT_HWCAP2: libc::c_ulong = 26;
+    // SAFETY: getauxval only reads the process's auxiliary vector.
+    unsafe { libc::getauxval(AT_HWCAP2) & 2 != 0 }
+}
 const SAVED_RSP: i32 = std::mem::offset_of!(Io, saved_rsp) as i32;
+const HOST_FS_BASE: i32 = std::mem::offset_of!(Io, host_fs_base) as i32;
+const HOST_GS_BASE: i32 = std::mem::offset_of!(Io, host_gs_base) as i32;
+const HOST_FS: i32 = std::mem::offset_of!(Io, host_fs) as i32;
+const HOST_GS: i32 = std::mem::offset_of!(Io, host_gs) as i32;
+const SEGS: [AsmRegisterSegment; 6] = [es, cs, ss, ds, fs, gs];
 const HOST_FX: i32 = std::mem::offset_of!(Io, host_fx) as i32;
 
 /// How a native run ended.
@@ -161,6 +192,25 @@ fn build_harness() -> (Vec<u8>, u64, u64) {
         a.mov(es, ax)?;
         a.mov(rax, IO)?;
         a.mov(io_at(SAVED_RSP), rsp)?;
+        if host_has_fsgsbase() {
+            // The selector first: loading it sets the base, which then
+            // takes its own value.
+            for (sreg, sel, base, host_sel, host_base) in
+                [(fs, SEG + 8, FS_BASE, HOST_FS, HOST_FS_BASE), (gs, SEG + 10, GS_BASE, HOST_GS, HOST_GS_BASE)]
+            {
+                a.mov(ecx, sreg)?;
+                a.mov(io_at(host_sel), rcx)?;
+                if sreg == fs {
+                    a.rdfsbase(rcx)?
+                } else {
+                    a.rdgsbase(rcx)?
+                }
+                a.mov(io_at(host_base), rcx)?;
+                a.mov(sreg, word_ptr(rax + IN + sel))?;
+                a.mov(rcx, io_at(IN + base))?;
+                if sreg == fs { a.wrfsbase(rcx)? } else { a.wrgsbase(rcx)? }
+            }
+        }
         a.fxsave64(ptr(rax + HOST_FX))?;
         a.fxrstor64(ptr(rax + IN + FX))?;
         if host_has_avx() {
@@ -187,6 +237,24 @@ fn build_harness() -> (Vec<u8>, u64, u64) {
         a.pop(io_at(OUT + RFLAGS))?;
         a.set_label(&mut fault)?;
         a.mov(rax, IO)?;
+        for (i, sreg) in SEGS.iter().enumerate() {
+            a.mov(word_ptr(rax + OUT + SEG + 2 * i as i32), *sreg)?;
+        }
+        if host_has_fsgsbase() {
+            for (sreg, base, host_sel, host_base) in
+                [(fs, FS_BASE, HOST_FS, HOST_FS_BASE), (gs, GS_BASE, HOST_GS, HOST_GS_BASE)]
+            {
+                if sreg == fs {
+                    a.rdfsbase(rcx)?
+                } else {
+                    a.rdgsbase(rcx)?
+                }
+                a.mov(io_at(OUT + base), rcx)?;
+                a.mov(sreg, word_ptr(rax + host_sel))?;
+                a.mov(rcx, io_at(host_base))?;
+                if sreg == fs { a.wrfsbase(rcx)? } else { a.wrgsbase(rcx)? }
+            }
+        }
         a.fxsave64(ptr(rax + OUT + FX))?;
         if host_has_avx() {
             for (i, y) in YMMS.iter().enumerate() {
@@ -327,6 +395,10 @@ impl Native {
     pub fn run(&mut self, code: &[u8], data: &[u8], input: &Regs) -> (Regs, Vec<u8>, End) {
         assert!(code.len() as u64 <= CODE_SIZE && data.len() as u64 <= DATA_SIZE);
         assert_eq!(input.rflags & 0x4_0100, 0, "TF and AC must be clear");
+        assert!(
+            host_has_fsgsbase() || (input.fs_base, input.gs_base, input.seg[4], input.seg[5]) == (0, 0, 0, 0),
+            "FS and GS can be given only on a host with FSGSBASE"
+        );
         ensure_alt_stack();
         // SAFETY: the pages are mapped; this executor is locked.
         unsafe {

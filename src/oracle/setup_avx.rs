@@ -64,7 +64,8 @@ pub fn adjust(mut case: Case) -> bool {
     let index = insn.memory_index();
     if index.is_xmm() || index.is_ymm() {
         // Gather indices: small offsets either side of the base, so every
-        // element lands in the data; masks with random sign bits.
+        // element lands in the data, but now and then one that faults;
+        // masks with random sign bits.
         let n = if index.is_ymm() { index as usize - Register::YMM0 as usize } else { index.number() };
         let lane = if matches!(
             code.mnemonic(),
@@ -80,6 +81,15 @@ pub fn adjust(mut case: Case) -> bool {
                 let v = (rng.below(96) as i64 - 32) as u128 & (u128::MAX >> (128 - lane));
                 *h |= v << (i * lane);
             }
+        }
+        if rng.chance(30) {
+            // One index far below the base (into the kernel's half of the
+            // address space, canonical whatever the scale): that element
+            // faults if its mask selects it.
+            let far: u128 = if lane == 32 { 0x8000_0000 } else { 0xffff_f000_0000_0000 };
+            let i = rng.below(256 / lane as u64) as usize;
+            let (h, at) = (i * lane / 128, i * lane % 128);
+            halves[h] = halves[h] & !((u128::MAX >> (128 - lane)) << at) | far << at;
         }
         regs.fx.set_xmm(n, halves[0]);
         regs.ymmh[n] = halves[1];

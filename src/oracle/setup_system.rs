@@ -2,16 +2,19 @@
 //! through memory (`frontend::x86::segment`), as a Linux process runs them:
 //! selectors drawn around the ones Linux's GDT holds (null ones with each
 //! RPL, user code and data, the kernel's, the per-CPU segment, LDT and
-//! out-of-table ones) so both loads and #GP compare; FS and GS are never
-//! written (natively their bases are the harness's thread pointer) and no
+//! out-of-table ones) so both loads and #GP compare; FS and GS are
+//! written only where the harness can give the snippet its own (a host
+//! with FSGSBASE: natively they are the harness's thread pointer), and no
 //! selector of 32-bit code is used (natively the snippet would go on in
 //! compatibility mode). IRET pops `END` and flags without TF and AC (which
-//! would trap the harness).
+//! would trap the harness). PUSH and POP of FS and GS start from FS and GS
+//! of their own (a selector Linux lets user code load, a canonical base),
+//! which the harness gives them on a host with FSGSBASE.
 
 use iced_x86::{Code, Mnemonic, OpKind, Register};
 
 use super::cases::{Rng, STACK, set_register};
-use super::native::END;
+use super::native::{END, Regs, host_has_fsgsbase};
 use super::setup::{Case, set_reg, write_data};
 
 /// Selectors to load: Linux's user ones most of the time.
@@ -45,6 +48,34 @@ pub(super) fn is_far_memory(code: Code) -> bool {
     far_size(code).is_some()
 }
 
+/// PUSH and POP of FS and GS, in both operand sizes.
+pub const FS_GS_STACK: [Code; 8] = [
+    Code::Pushq_FS,
+    Code::Pushw_FS,
+    Code::Popq_FS,
+    Code::Popw_FS,
+    Code::Pushq_GS,
+    Code::Pushw_GS,
+    Code::Popq_GS,
+    Code::Popw_GS,
+];
+
+fn is_fs_gs_stack(code: Code) -> bool {
+    FS_GS_STACK.contains(&code)
+}
+
+/// FS and GS of the case's own: selectors user code may load, canonical
+/// bases. Not a null selector with a nonzero RPL: an interrupt landing in
+/// the native run returns through IRET, which clears it, so the host cannot
+/// hold one for a case (a pushed FS of 3 came out 0 on a busy machine).
+fn own_fs_gs(regs: &mut Regs, rng: &mut Rng) {
+    for i in 4..6 {
+        regs.seg[i] = rng.pick(&[0, 0x2b, 0x7b, 0x33]);
+    }
+    regs.fs_base = rng.next_u64() & 0x7fff_ffff_fff8;
+    regs.gs_base = rng.next_u64() & 0x7fff_ffff_fff8;
+}
+
 /// Adjusts a case of this family; returns false for forms it does not own.
 pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
     let m = code.mnemonic();
@@ -52,6 +83,14 @@ pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
         let at = mem.expect("far pointer in memory");
         write_data(data, at, &END.to_le_bytes()[..size]);
         write_data(data, at + size as u64, &code_selector(rng).to_le_bytes());
+        return true;
+    }
+    if is_fs_gs_stack(code) {
+        own_fs_gs(regs, rng);
+        if m == Mnemonic::Pop {
+            let value = if rng.chance(50) { rng.next_u64() << 16 } else { 0 };
+            write_data(data, STACK, &(value | selector(rng) as u64).to_le_bytes());
+        }
         return true;
     }
     match m {
@@ -67,8 +106,11 @@ pub fn adjust(Case { code, insn, regs, data, mem, rng }: Case) -> bool {
             true
         }
         Mnemonic::Mov if insn.op_kind(0) == OpKind::Register && insn.op0_register().is_segment_register() => {
-            if matches!(insn.op0_register(), Register::FS | Register::GS) {
+            if !host_has_fsgsbase() && matches!(insn.op0_register(), Register::FS | Register::GS) {
                 set_register(insn, 0, rng.pick(&[Register::DS, Register::ES, Register::SS]));
+            }
+            if host_has_fsgsbase() {
+                own_fs_gs(regs, rng);
             }
             let sel = selector(rng);
             match insn.op_kind(1) {

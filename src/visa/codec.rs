@@ -55,13 +55,20 @@ fn put_sleb(out: &mut Vec<u8>, v: i64) {
 
 /// Encodes a block. The block should verify against `env`.
 pub fn encode(env: &Env, block: &Block) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + block.insts.len() * 4);
+    let mut out = Vec::with_capacity(21 + block.insts.len() * 4);
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
     out.extend_from_slice(&Opcode::table_fingerprint().to_le_bytes());
     out.extend_from_slice(&env.fingerprint().to_le_bytes());
-    put_uleb(&mut out, block.addr as u128);
-    put_uleb(&mut out, block.insts.len() as u128);
+    encode_body(block, &mut out);
+    out
+}
+
+/// Appends the block without the header (magic, version, fingerprints):
+/// for a caller that records those once for many blocks.
+pub fn encode_body(block: &Block, out: &mut Vec<u8>) {
+    put_uleb(out, block.addr as u128);
+    put_uleb(out, block.insts.len() as u128);
     let rel = |a: u64| a.wrapping_sub(block.addr) as i64;
     for inst in &block.insts {
         out.push(inst.op.code());
@@ -70,37 +77,36 @@ pub fn encode(env: &Env, block: &Block) -> Vec<u8> {
         }
         match inst.imm {
             Imm::None => {}
-            Imm::Const(bits) => put_uleb(&mut out, bits),
+            Imm::Const(bits) => put_uleb(out, bits),
             Imm::IntCC(cc) => out.push(cc as u8),
             Imm::FloatCC(cc) => out.push(cc as u8),
             Imm::Round(r) => out.push(r as u8),
             Imm::Fexc(op, r, u) => out.extend_from_slice(&[op as u8, r as u8, u as u8]),
             Imm::Atomic(op) => out.push(op as u8),
             Imm::Mem(flags) => out.push(flags.aligned as u8),
-            Imm::Slot(s) => put_uleb(&mut out, s.0 as u128),
+            Imm::Slot(s) => put_uleb(out, s.0 as u128),
             Imm::Lane(l) => out.push(l),
             Imm::Shuffle(mask) => out.extend_from_slice(&mask),
-            Imm::Helper(h) => put_uleb(&mut out, h.0 as u128),
+            Imm::Helper(h) => put_uleb(out, h.0 as u128),
             Imm::Guest { addr, len } => {
-                put_sleb(&mut out, rel(addr));
+                put_sleb(out, rel(addr));
                 out.push(len);
             }
-            Imm::Trap(code) => put_uleb(&mut out, code.code() as u128),
-            Imm::Target(t) => put_sleb(&mut out, rel(t)),
+            Imm::Trap(code) => put_uleb(out, code.code() as u128),
+            Imm::Target(t) => put_sleb(out, rel(t)),
             Imm::Branch(a, b) => {
-                put_sleb(&mut out, rel(a));
-                put_sleb(&mut out, rel(b));
+                put_sleb(out, rel(a));
+                put_sleb(out, rel(b));
             }
             Imm::Exit(reason, resume) => {
                 out.push(reason as u8);
-                put_sleb(&mut out, rel(resume));
+                put_sleb(out, rel(resume));
             }
         }
         for a in block.args(inst) {
-            put_uleb(&mut out, (inst.first_result - a.0) as u128);
+            put_uleb(out, (inst.first_result - a.0) as u128);
         }
     }
-    out
 }
 
 struct Reader<'b> {

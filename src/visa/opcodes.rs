@@ -328,7 +328,15 @@ impl Opcode {
     /// code, name, controlling types, immediate kind, operand and result
     /// kinds and effects): the binary format records it, so that a block
     /// encoded against another table is refused rather than misread.
+    /// Worked out once per process (formatting every opcode's kinds takes
+    /// tens of microseconds, and the persistent cache names every block it
+    /// looks up by it).
     pub fn table_fingerprint() -> u64 {
+        static FINGERPRINT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *FINGERPRINT.get_or_init(Opcode::compute_fingerprint)
+    }
+
+    fn compute_fingerprint() -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut feed = |bytes: &[u8]| {
             for b in bytes {

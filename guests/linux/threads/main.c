@@ -36,7 +36,7 @@ static const struct {
     {"futex", futex_ops},          {"parallel1", parallel1},
     {"parallel2", parallel2},      {"parallel4", parallel4},
     {"handoff", handoff},          {"robust", robust_mutex},
-    {"spawn", spawn_from_threads},
+    {"spawn", spawn_from_threads},  {"clone3", clone3_calls},
 };
 
 int main(int argc, char **argv) {

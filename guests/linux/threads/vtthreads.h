@@ -35,5 +35,6 @@ int parallel4(void);
 int handoff(void);
 int robust_mutex(void);
 int spawn_from_threads(void);
+int clone3_calls(void);
 
 #endif

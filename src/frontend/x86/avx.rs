@@ -488,7 +488,16 @@ fn gather(cx: &mut Ctx, elem: u32, index: u32) -> Flow {
     let old = read(cx, 0);
     let mask = read(cx, 2);
     let index_v = read_register(cx, idx);
-    let op = cx.iconst(Type::I64, crate::machine::vector_mem::gather_op(elem, index, count, insn.memory_index_scale()));
+    let op = crate::machine::vector_mem::GatherOp {
+        elem,
+        index,
+        count,
+        scale: insn.memory_index_scale(),
+        dest: numbers[0] as u32,
+        mask: numbers[2] as u32,
+        wide: dst.is_ymm() || idx.is_ymm(),
+    };
+    let op = cx.iconst(Type::I64, op.encode());
     let r = super::system::call(cx, cx.x.gather, &[op, base, index_v[0], index_v[1], mask[0], mask[1], old[0], old[1]]);
     write(cx, dst, [r[0], r[1]]);
     let zero = cx.vconst(0);

@@ -78,7 +78,7 @@ fn jmp(cx: &mut Ctx) -> Flow {
 /// branch.
 fn jcc(cx: &mut Ctx) -> Flow {
     let (target, next) = (cx.insn.near_branch_target(), cx.next_ip());
-    if cx.side_exits < super::MAX_SIDE_EXITS {
+    if cx.side_exits < cx.side_exit_limit {
         cx.side_exits += 1;
         if target < cx.ip() && cx.may_follow(target) {
             let mut negated = cx.insn;

@@ -75,6 +75,10 @@ pub struct Ctx<'a> {
     mmx: bool,
     /// Conditional branches lifted as side exits so far.
     pub side_exits: usize,
+    /// How many conditional branches may become side exits: raised past
+    /// `MAX_SIDE_EXITS` for one whose fall-through soon branches back to
+    /// the block's start (see `lift_block_within`).
+    pub side_exit_limit: usize,
     /// The guest code lifted so far, as `[start, end)` ranges; the last is
     /// the one being lifted.
     pub ranges: Vec<(u64, u64)>,
@@ -161,6 +165,7 @@ impl<'a> Ctx<'a> {
             source: None,
             mmx: false,
             side_exits: 0,
+            side_exit_limit: super::MAX_SIDE_EXITS,
             ranges: vec![(addr, addr)],
             vex: None,
         }

@@ -20,6 +20,11 @@ pub struct X86Env {
     pub seg: [Slot; 6],
     /// CR0 (SMSW reads it).
     pub cr0: Slot,
+    /// GDTR and IDTR (LGDT and LIDT write them).
+    pub gdtr_base: Slot,
+    pub gdtr_limit: Slot,
+    pub idtr_base: Slot,
+    pub idtr_limit: Slot,
     pub xmm: [Slot; 16],
     /// The upper halves (bits 128-255) of YMM0-YMM15.
     pub ymmh: [Slot; 16],
@@ -43,6 +48,9 @@ pub struct X86Env {
     pub segment: Helper,
     /// SGDT (0) and SIDT (1): (which) -> (base, limit).
     pub descriptor_table: Helper,
+    /// MOV to and from CR0 CR2 CR3 CR4 CR8 and DR0-DR7: (op, value) ->
+    /// value read; see `machine::control`.
+    pub sysreg: Helper,
     /// PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM: (xmm1, xmm2/m128, length 1,
     /// length 2, control) -> (XMM0 mask, index | flags << 8).
     pub pcmpstr: Helper,
@@ -92,6 +100,10 @@ impl X86Env {
         let gs_base = env.slot("gs_base", Type::I64, CpuState::GS_BASE_OFFSET as u32);
         let seg = std::array::from_fn(|i| env.slot(SEG_NAMES[i], Type::I16, (CpuState::SEG_OFFSET + 2 * i) as u32));
         let cr0 = env.slot("cr0", Type::I64, CpuState::CR0_OFFSET as u32);
+        let gdtr_base = env.slot("gdtr_base", Type::I64, CpuState::GDTR_BASE_OFFSET as u32);
+        let gdtr_limit = env.slot("gdtr_limit", Type::I16, CpuState::GDTR_LIMIT_OFFSET as u32);
+        let idtr_base = env.slot("idtr_base", Type::I64, CpuState::IDTR_BASE_OFFSET as u32);
+        let idtr_limit = env.slot("idtr_limit", Type::I16, CpuState::IDTR_LIMIT_OFFSET as u32);
         let xmm = std::array::from_fn(|i| env.slot(XMM_NAMES[i], Type::V128, (CpuState::XMM_OFFSET + 16 * i) as u32));
         let ymmh =
             std::array::from_fn(|i| env.slot(YMMH_NAMES[i], Type::V128, (CpuState::YMMH_OFFSET + 16 * i) as u32));
@@ -113,6 +125,7 @@ impl X86Env {
         let rdrand = env.helper("rdrand", &[], &[Type::I64], false);
         let segment = env.helper("segment", &[Type::I8, Type::I16, Type::I8], &[Type::I16], false);
         let descriptor_table = env.helper("descriptor_table", &[Type::I8], &[Type::I64, Type::I16], false);
+        let sysreg = env.helper("sysreg", &[Type::I32, Type::I64], &[Type::I64], false);
         let pcmpstr = env.helper(
             "pcmpstr",
             &[Type::V128, Type::V128, Type::I64, Type::I64, Type::I32],
@@ -136,6 +149,10 @@ impl X86Env {
             gs_base,
             seg,
             cr0,
+            gdtr_base,
+            gdtr_limit,
+            idtr_base,
+            idtr_limit,
             xmm,
             ymmh,
             mxcsr,
@@ -150,6 +167,7 @@ impl X86Env {
             rdrand,
             segment,
             descriptor_table,
+            sysreg,
             pcmpstr,
             crypto,
             f16c,

@@ -33,6 +33,7 @@ const NAMES: &[(CpuidFeature, &str)] = &[
     (CpuidFeature::CLWB, "clwb"),
     (CpuidFeature::SHA, "sha_ni"),
     (CpuidFeature::XSAVE, "xsave"),
+    (CpuidFeature::XSAVES, "xsaves"),
     (CpuidFeature::AVX, "avx"),
     (CpuidFeature::AVX2, "avx2"),
     (CpuidFeature::FMA, "fma"),

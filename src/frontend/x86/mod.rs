@@ -7,8 +7,9 @@
 //! `MAX_SIDE_EXITS` conditional branches on the way become side exits
 //! (`jump_if`) and the block goes on along their fall-through path, or,
 //! for a backward branch (a loop's, taken but for the last time), along
-//! the branch with the fall-through as the side exit; a direct `jmp` is
-//! followed. A block is then made of up to `MAX_RANGES` ranges of guest
+//! the branch with the fall-through as the side exit (one or two more
+//! branches may be side exits when a branch back to the block's start
+//! follows closely: `closes_loop`); a direct `jmp` is followed. A block is then made of up to `MAX_RANGES` ranges of guest
 //! code; reaching code it already holds ends it with a jump there (to its
 //! own start: a loop the JIT keeps inside one function). An instruction
 //! that is not lifted (or that raises #UD) ends the block with `exit
@@ -39,6 +40,7 @@ mod sse_int;
 mod sse_move;
 mod stack;
 mod string;
+mod sysreg;
 mod system;
 pub mod vex;
 mod x87;
@@ -46,7 +48,7 @@ mod xsave;
 
 use std::sync::OnceLock;
 
-use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
+use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind};
 
 pub use ctx::{Ctx, Flow};
 
@@ -61,6 +63,35 @@ pub const MAX_INSTRUCTIONS: usize = 64;
 
 /// Most conditional branches a block goes through (as side exits).
 pub const MAX_SIDE_EXITS: usize = 3;
+
+/// Guest instructions looked at past a conditional branch for a branch
+/// back to the block's start (see `closes_loop`).
+const LOOP_LOOKAHEAD: usize = 4;
+
+/// Most side exits a block may have when the branches past
+/// `MAX_SIDE_EXITS` lead back to its start.
+const MAX_LOOP_SIDE_EXITS: usize = MAX_SIDE_EXITS + 2;
+
+/// Do the instructions in `bytes` (at `ip`) branch back to `start` within
+/// `LOOP_LOOKAHEAD` instructions, before any other control transfer? Then
+/// the conditional branch before them may be one more side exit: the block
+/// goes on to that branch and becomes a loop the JIT keeps in one function
+/// (a loop body of four or five basic blocks, as in the C library's string
+/// searches), instead of two blocks that leave for each other every round.
+fn closes_loop(bytes: &[u8], ip: u64, start: u64) -> bool {
+    let mut decoder = Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE);
+    for insn in decoder.iter().take(LOOP_LOOKAHEAD) {
+        match insn.flow_control() {
+            FlowControl::Next => {}
+            FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch => {
+                return (insn.is_jcc_short_or_near() || insn.is_jmp_short_or_near())
+                    && insn.near_branch_target() == start;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
 
 /// Most ranges of guest code one block is made of (each followed branch
 /// starts one).
@@ -98,6 +129,7 @@ fn dispatch_table() -> &'static [Option<LiftFn>] {
             stack::TABLE,
             string::TABLE,
             system::TABLE,
+            sysreg::TABLE,
             x87::TABLE,
             xsave::TABLE,
         ] {
@@ -120,9 +152,33 @@ pub fn lifted_mnemonics() -> impl Iterator<Item = Mnemonic> {
 }
 
 /// Instructions that raise #GP at CPL 3 (with IOPL 0, as user mode runs).
-fn privileged(m: Mnemonic) -> bool {
+fn privileged(insn: &Instruction) -> bool {
     use Mnemonic::*;
-    matches!(m, Hlt | Cli | Sti | In | Out | Insb | Insw | Insd | Outsb | Outsw | Outsd | Xsetbv)
+    let system_register = (0..insn.op_count())
+        .any(|i| insn.op_kind(i) == OpKind::Register && (insn.op_register(i).is_cr() || insn.op_register(i).is_dr()));
+    system_register
+        || matches!(
+            insn.mnemonic(),
+            Hlt | Cli
+                | Sti
+                | In
+                | Out
+                | Insb
+                | Insw
+                | Insd
+                | Outsb
+                | Outsw
+                | Outsd
+                | Xsetbv
+                | Lgdt
+                | Lidt
+                | Xsaves
+                | Xsaves64
+                | Xrstors
+                | Xrstors64
+                | Rdmsr
+                | Wrmsr
+        )
 }
 
 /// The x86 exception a V-ISA trap raises.
@@ -286,12 +342,19 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
         cx.insn = insn;
         let at = (ip - base) as usize;
         cx.bytes[..len as usize].copy_from_slice(&buf[at..at + len as usize]);
+        if insn.is_jcc_short_or_near()
+            && cx.side_exits == cx.side_exit_limit
+            && cx.side_exit_limit < MAX_LOOP_SIDE_EXITS
+            && closes_loop(&buf[at + len as usize..avail], insn.next_ip(), addr)
+        {
+            cx.side_exit_limit += 1;
+        }
         let lift = table[features::runs_as(&insn, mode) as usize];
         let vex = vex::needs_avx(&insn);
         let flow = match (insn.is_invalid() || (vex && !mode.avx), lift) {
             (false, _) if !features::allowed(&insn, mode) => Flow::Undefined,
             (false, None) if vex => cx.lift_with(vex::lift),
-            (false, Some(_)) if mode.user && privileged(insn.mnemonic()) => {
+            (false, Some(_)) if mode.user && privileged(&insn) => {
                 // #GP: user code may not do this.
                 let yes = cx.iconst(crate::visa::Type::I1, 1);
                 cx.b.trap_if(yes, crate::visa::TrapCode::User(13));

@@ -67,8 +67,10 @@ fn mov(cx: &mut Ctx) -> Flow {
     if names_segment(0) || names_segment(1) {
         return super::segment::mov(cx);
     }
+    if super::sysreg::is_move(cx) {
+        return super::sysreg::mov(cx);
+    }
     if !is_gpr(cx, 0) || !is_gpr(cx, 1) {
-        // Control and debug register moves are not lifted.
         return Flow::Undefined;
     }
     let v = cx.read_operand(1);

@@ -1,4 +1,5 @@
-//! Segments in 64-bit mode: MOV to and from a segment register, far JMP
+//! Segments in 64-bit mode: MOV to and from a segment register, PUSH and
+//! POP of FS and GS, far JMP
 //! and CALL through memory (m16:16, m16:32, m16:64), IRET in each operand
 //! size, and the descriptor-table reads SMSW, SGDT and SIDT. Selectors are
 //! checked by the `segment` runtime helper against the descriptor tables
@@ -68,9 +69,27 @@ fn write_word(cx: &mut Ctx, v: Value) {
     }
 }
 
-/// MOV with a segment register (the MOV family hands these over). A load
-/// of FS or GS gives it its descriptor's base, 0 for every descriptor
-/// (and for a null selector, as Intel processors do); MOV to CS is #UD.
+/// Loads `selector` into the segment register `sreg` (not CS), checked
+/// as a data or stack segment. A load of FS or GS gives it its
+/// descriptor's base, 0 for every descriptor, and 0 for a null selector
+/// too, as Intel processors do (AMD's leave the base unchanged).
+fn load_sreg(cx: &mut Ctx, sreg: Register, selector: Value) {
+    let load = if sreg == Register::SS { Load::Stack } else { Load::Data };
+    let selector = load_segment(cx, load, selector);
+    cx.set(cx.x.seg[seg_index(sreg)], selector);
+    let base = match sreg {
+        Register::FS => Some(cx.x.fs_base),
+        Register::GS => Some(cx.x.gs_base),
+        _ => None,
+    };
+    if let Some(slot) = base {
+        let zero = cx.iconst(Type::I64, 0);
+        cx.set(slot, zero);
+    }
+}
+
+/// MOV with a segment register (the MOV family hands these over); MOV to
+/// CS is #UD.
 pub fn mov(cx: &mut Ctx) -> Flow {
     let dst = (cx.insn.op_kind(0) == OpKind::Register).then(|| cx.insn.op0_register());
     match dst {
@@ -80,24 +99,41 @@ pub fn mov(cx: &mut Ctx) -> Flow {
             }
             let v = cx.read_operand(1);
             let selector = cx.resize(Type::I16, v);
-            let load = if sreg == Register::SS { Load::Stack } else { Load::Data };
-            let selector = load_segment(cx, load, selector);
-            cx.set(cx.x.seg[seg_index(sreg)], selector);
-            let base = match sreg {
-                Register::FS => Some(cx.x.fs_base),
-                Register::GS => Some(cx.x.gs_base),
-                _ => None,
-            };
-            if let Some(slot) = base {
-                let zero = cx.iconst(Type::I64, 0);
-                cx.set(slot, zero);
-            }
+            load_sreg(cx, sreg, selector);
         }
         _ => {
             let v = cx.get(cx.x.seg[seg_index(cx.insn.op_register(1))]);
             write_word(cx, v);
         }
     }
+    Flow::Next
+}
+
+/// The stack slot size of PUSH or POP of FS or GS: 8 bytes, or 2 with the
+/// operand-size prefix.
+fn stack_size(cx: &Ctx) -> usize {
+    cx.insn.stack_pointer_increment().unsigned_abs() as usize
+}
+
+/// PUSH FS or GS (the only segment pushes 64-bit mode has): the selector
+/// zero-extended to the operand size.
+pub fn push_sreg(cx: &mut Ctx) -> Flow {
+    let v = cx.get(cx.x.seg[seg_index(cx.insn.op0_register())]);
+    let v = cx.resize(int_type(stack_size(cx)), v);
+    push(cx, v);
+    Flow::Next
+}
+
+/// POP FS or GS: the selector is the low 16 bits of the popped slot,
+/// loaded as MOV loads it; RSP moves only once the load is accepted.
+pub fn pop_sreg(cx: &mut Ctx) -> Flow {
+    let size = stack_size(cx);
+    let rsp = cx.read_gpr64(RSP);
+    let v = cx.load(int_type(size), rsp);
+    let selector = cx.resize(Type::I16, v);
+    load_sreg(cx, cx.insn.op0_register(), selector);
+    let new = cx.offset(rsp, size as i64);
+    cx.write_gpr64(RSP, new);
     Flow::Next
 }
 

@@ -53,7 +53,7 @@ fn is_segment(cx: &Ctx) -> bool {
 
 fn push_insn(cx: &mut Ctx) -> Flow {
     if is_segment(cx) {
-        return Flow::Undefined;
+        return super::segment::push_sreg(cx);
     }
     let ty = match cx.insn.op_kind(0) {
         OpKind::Register => int_type(cx.insn.op_register(0).size()),
@@ -70,7 +70,7 @@ fn push_insn(cx: &mut Ctx) -> Flow {
 
 fn pop_insn(cx: &mut Ctx) -> Flow {
     if is_segment(cx) {
-        return Flow::Undefined;
+        return super::segment::pop_sreg(cx);
     }
     let ty = cx.operand_type(0);
     if cx.is_memory(0) {

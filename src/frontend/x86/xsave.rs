@@ -1,7 +1,8 @@
-//! The XSAVE feature set: XGETBV, XSETBV, XSAVE, XSAVEOPT, XSAVEC and
-//! XRSTOR (and their 64-bit forms), each one call of the runtime helper
+//! The XSAVE feature set: XGETBV, XSETBV, XSAVE, XSAVEOPT, XSAVEC, XRSTOR,
+//! and the supervisor XSAVES and XRSTORS (#GP at CPL 3), and their 64-bit
+//! forms, each one call of the runtime helper
 //! `xsave(op, addr)` (`machine::xsave`), which raises #UD while CR4.OSXSAVE
-//! is clear. XRSTOR and XSETBV end their block: they change MXCSR or XCR0,
+//! is clear. XRSTOR, XRSTORS and XSETBV end their block: they change MXCSR or XCR0,
 //! which the next block's mode depends on.
 
 use iced_x86::Mnemonic;
@@ -25,6 +26,10 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = {
         (Xsavec64, |cx| lift(cx, Kind::Xsavec, true)),
         (Xrstor, |cx| lift(cx, Kind::Xrstor, false)),
         (Xrstor64, |cx| lift(cx, Kind::Xrstor, true)),
+        (Xsaves, |cx| lift(cx, Kind::Xsaves, false)),
+        (Xsaves64, |cx| lift(cx, Kind::Xsaves, true)),
+        (Xrstors, |cx| lift(cx, Kind::Xrstors, false)),
+        (Xrstors64, |cx| lift(cx, Kind::Xrstors, true)),
     ]
 };
 
@@ -33,7 +38,7 @@ fn lift(cx: &mut Ctx, kind: Kind, wide: bool) -> Flow {
     let op = cx.iconst(Type::I64, XOp { kind, wide }.encode());
     call(cx, cx.x.xsave, &[op, addr]);
     match kind {
-        Kind::Xrstor | Kind::Xsetbv => cx.exit(ExitReason::Yield, cx.next_ip()),
+        Kind::Xrstor | Kind::Xrstors | Kind::Xsetbv => cx.exit(ExitReason::Yield, cx.next_ip()),
         _ => Flow::Next,
     }
 }

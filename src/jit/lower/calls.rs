@@ -3,7 +3,60 @@
 
 use super::*;
 
+/// The descriptor of an instruction done by the reference semantics.
+pub fn eval_desc(block: &Block, inst: &Inst) -> EvalDesc {
+    EvalDesc {
+        op: inst.op,
+        ty: inst.ty,
+        imm: inst.imm,
+        arg_types: block.args(inst).iter().map(|a| block.value_type(*a)).collect(),
+        results: inst.results().count(),
+    }
+}
+
 impl Lower<'_, '_> {
+    /// The address of `target`, as a symbol the code is linked against.
+    pub(super) fn symbol(&mut self, target: Target) -> ir::Value {
+        let gv = match self.symbols.iter().find(|(t, _)| *t == target) {
+            Some((_, gv)) => *gv,
+            None => {
+                let name = self.b.func.declare_imported_user_function(target.name());
+                let gv = self.b.create_global_value(ir::GlobalValueData::Symbol {
+                    name: ir::ExternalName::User(name),
+                    offset: ir::immediates::Imm64::new(0),
+                    colocated: false,
+                    tls: false,
+                });
+                self.symbols.push((target, gv));
+                gv
+            }
+        };
+        self.b.ins().symbol_value(types::I64, gv)
+    }
+
+    /// Calls runtime function `f` directly. Its address (a relocation) is
+    /// then loaded at the call itself; as a `symbol_value` feeding an
+    /// indirect call it was a pure value that Cranelift hoisted out of
+    /// loops into a register or a stack slot, even for calls on cold paths.
+    pub(super) fn call_runtime(&mut self, f: Runtime, sig: ir::SigRef, args: &[ir::Value]) -> ir::Inst {
+        let target = Target::Runtime(f);
+        let func = match self.functions.iter().find(|(t, _)| *t == target) {
+            Some((_, func)) => *func,
+            None => {
+                let name = self.b.func.declare_imported_user_function(target.name());
+                let func = self.b.import_function(ir::ExtFuncData {
+                    name: ir::ExternalName::User(name),
+                    signature: sig,
+                    colocated: false,
+                    patchable: false,
+                });
+                self.functions.push((target, func));
+                func
+            }
+        };
+        self.b.ins().call(func, args)
+    }
+
     /// A value of any V-ISA type as the u128 bits the runtime works on.
     pub(super) fn bits_of(&mut self, v: ir::Value) -> ir::Value {
         let ty = self.b.func.dfg.value_type(v);
@@ -36,7 +89,7 @@ impl Lower<'_, '_> {
     /// a nonzero status traps with code `status - 1`.
     pub(super) fn runtime_call(
         &mut self,
-        f: usize,
+        f: Runtime,
         sig: ir::SigRef,
         lead: &[ir::Value],
         args: &[ir::Value],
@@ -51,12 +104,11 @@ impl Lower<'_, '_> {
         }
         let args_ptr = self.b.ins().stack_addr(types::I64, slot, 0);
         let res_ptr = self.b.ins().stack_addr(types::I64, slot, 16 * args.len() as i32);
-        let callee = self.iconst(types::I64, f as i64);
         let mut call_args = vec![self.ctx];
         call_args.extend_from_slice(lead);
         call_args.extend([args_ptr, res_ptr]);
         call_args.extend_from_slice(tail);
-        let call = self.b.ins().call_indirect(sig, callee, &call_args);
+        let call = self.call_runtime(f, sig, &call_args);
         let st = self.b.inst_results(call)[0];
         let one = self.iconst(types::I32, 1);
         let code = self.b.ins().isub(st, one);
@@ -73,27 +125,19 @@ impl Lower<'_, '_> {
 
     /// The operation by the reference semantics.
     pub(super) fn eval(&mut self, inst: &Inst, args: &[ir::Value]) -> Vec<ir::Value> {
-        self.eval_with(inst, args, runtime::rt_eval as *const () as usize)
+        self.eval_with(inst, args, Runtime::Eval)
     }
 
-    /// What the runtime needs to compute `inst` by the reference semantics.
-    pub(super) fn desc(&self, inst: &Inst) -> EvalDesc {
-        let block = self.block;
-        EvalDesc {
-            op: inst.op,
-            ty: inst.ty,
-            imm: inst.imm,
-            arg_types: block.args(inst).iter().map(|a| block.value_type(*a)).collect(),
-            results: inst.results().count(),
-        }
-    }
-
-    pub(super) fn eval_with(&mut self, inst: &Inst, args: &[ir::Value], f: usize) -> Vec<ir::Value> {
+    /// `inst` is the instruction being lowered (its descriptor is named by
+    /// its index, so that linking can make it again from the block).
+    pub(super) fn eval_with(&mut self, inst: &Inst, args: &[ir::Value], f: Runtime) -> Vec<ir::Value> {
         let block = self.block;
         let results: Vec<Type> = inst.results().map(|v| block.value_type(v)).collect();
-        let desc = Box::new(self.desc(inst));
-        let desc_ptr = self.iconst(types::I64, &*desc as *const EvalDesc as i64);
-        self.descs.push(desc);
+        let at = self.at as u32;
+        if !self.descs.iter().any(|(i, _)| *i == at) {
+            self.descs.push((at, Box::new(eval_desc(block, inst))));
+        }
+        let desc_ptr = self.symbol(Target::Desc(at));
         let sig = self.sig_eval;
         self.runtime_call(f, sig, &[desc_ptr], args, &results, &[])
     }

@@ -63,7 +63,7 @@ impl Lower<'_, '_> {
         let base = match self.consts.base {
             Some((e, base)) if e == epoch => base,
             _ => {
-                let table = self.iconst(types::I64, self.consts.table.as_ptr() as i64);
+                let table = self.symbol(Target::Consts);
                 let base = self.pin(table);
                 self.consts.base = Some((epoch, base));
                 base

@@ -104,12 +104,12 @@ impl Lower<'_, '_> {
     /// Leaves for a known guest address: straight into its compiled block
     /// when the link cell holds one, else back to the dispatcher.
     pub(super) fn exit_direct(&mut self, target: u64) {
-        let cell = self.links.cells.iter().find(|(t, _)| *t == target).map_or(0, |(_, c)| *c);
+        let cell = self.links.cells.iter().position(|(t, _)| *t == target);
         let pc = self.iconst(types::I64, target as i64);
-        if cell == 0 {
+        let Some(cell) = cell else {
             return self.exit_jump(EXIT_JUMP, pc);
-        }
-        let cell_addr = self.iconst(types::I64, cell as i64);
+        };
+        let cell_addr = self.symbol(Target::Cell(cell as u32));
         let next = self.b.ins().load(types::I64, MemFlagsData::new().with_notrap(), cell_addr, 0);
         let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(next, linked, &[], unlinked, &[]);

@@ -415,7 +415,7 @@ impl Lower<'_, '_> {
                 vec![]
             }
             (AtomicRmw | AtomicCas, _) => {
-                let r = self.eval_with(inst, a, runtime::rt_atomic as *const () as usize);
+                let r = self.eval_with(inst, a, Runtime::Atomic);
                 self.stored = true;
                 r
             }
@@ -442,7 +442,7 @@ impl Lower<'_, '_> {
                 let idx = self.iconst(types::I64, h.0 as i64);
                 let counts = self.iconst(types::I64, (a.len() | results.len() << 16) as i64);
                 let sig = self.sig_call;
-                let r = self.runtime_call(runtime::rt_call as *const () as usize, sig, &[idx], a, &results, &[counts]);
+                let r = self.runtime_call(Runtime::Call, sig, &[idx], a, &results, &[counts]);
                 self.stored = true;
                 r
             }

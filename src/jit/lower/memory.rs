@@ -155,10 +155,9 @@ impl Lower<'_, '_> {
         self.b.set_cold_block(slow);
         self.b.ins().brif(maybe, slow, &[], join, &[ir::BlockArg::Value(zero)]);
         self.b.switch_to_block(slow);
-        let f = self.iconst(types::I64, runtime::rt_code_write as *const () as usize as i64);
         let size_v = self.iconst(types::I64, size as i64);
         let sig = self.sig_code_write;
-        let call = self.b.ins().call_indirect(sig, f, &[self.ctx, addr, size_v]);
+        let call = self.call_runtime(Runtime::CodeWrite, sig, &[self.ctx, addr, size_v]);
         let r = self.b.inst_results(call)[0];
         self.b.ins().jump(join, &[ir::BlockArg::Value(r)]);
         self.b.switch_to_block(join);

@@ -21,6 +21,7 @@ use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
 use super::access;
+use super::reloc::{Runtime, Target};
 use super::runtime::{
     self, EXIT_EXIT, EXIT_INDIRECT, EXIT_INTERPRET, EXIT_JUMP, EXIT_TRAP, EvalDesc, IndEntry, JitCtx,
 };
@@ -128,7 +129,11 @@ pub(super) struct Lower<'a, 'f> {
     /// Descriptors the compiled code points at; they live as long as it.
     /// Boxed: the code holds their addresses, which must not move.
     #[allow(clippy::vec_box)]
-    pub descs: Vec<Box<EvalDesc>>,
+    pub descs: Vec<(u32, Box<EvalDesc>)>,
+    /// The symbols the code refers to, each declared once.
+    symbols: Vec<(Target, ir::GlobalValue)>,
+    /// The runtime functions the code calls, each imported once.
+    functions: Vec<(Target, ir::FuncRef)>,
     sig_eval: ir::SigRef,
     sig_call: ir::SigRef,
     sig_code_write: ir::SigRef,
@@ -179,12 +184,38 @@ pub(super) struct Lower<'a, 'f> {
 }
 
 /// What compiled code points at, which must live (unmoved) as long as it:
-/// descriptors of operations done by the reference semantics, and the
-/// table of localized vector constants.
+/// descriptors of operations done by the reference semantics (by the index
+/// of their instruction), and the table of localized vector constants.
 #[allow(clippy::vec_box)]
 pub struct Referenced {
-    pub descs: Vec<Box<EvalDesc>>,
+    pub descs: Vec<(u32, Box<EvalDesc>)>,
     pub consts: Box<[u128]>,
+}
+
+impl Referenced {
+    /// What code compiled from `block` points at, made again for code that
+    /// was compiled elsewhere: the descriptors of the instructions `descs`
+    /// lists (none if an index is out of the block), and the block's
+    /// constant table.
+    pub fn of(block: &Block, descs: impl Iterator<Item = u32>) -> Option<Referenced> {
+        let mut made: Vec<(u32, Box<EvalDesc>)> = Vec::new();
+        for at in descs {
+            let inst = block.insts.get(at as usize)?;
+            if !made.iter().any(|(i, _)| *i == at) {
+                made.push((at, Box::new(calls::eval_desc(block, inst))));
+            }
+        }
+        Some(Referenced { descs: made, consts: consts::Consts::new(block).table })
+    }
+
+    /// The address of a target the block owns.
+    pub fn address(&self, target: Target) -> Option<u64> {
+        match target {
+            Target::Desc(at) => self.descs.iter().find(|(i, _)| *i == at).map(|(_, d)| &**d as *const EvalDesc as u64),
+            Target::Consts if !self.consts.is_empty() => Some(self.consts.as_ptr() as u64),
+            _ => None,
+        }
+    }
 }
 
 /// The state slots of a block that loops on itself.
@@ -389,6 +420,8 @@ impl<'a, 'f> Lower<'a, 'f> {
             stored: false,
             modified: None,
             descs: Vec::new(),
+            symbols: Vec::new(),
+            functions: Vec::new(),
             sig_eval,
             sig_call,
             sig_code_write,

@@ -2,7 +2,9 @@
 
 pub type Errno = i32;
 
+pub const EPERM: Errno = 1;
 pub const EINTR: Errno = 4;
+pub const E2BIG: Errno = 7;
 pub const ENOEXEC: Errno = 8;
 pub const EBADF: Errno = 9;
 pub const EAGAIN: Errno = 11;

@@ -5,6 +5,7 @@
 //! signals. Each guest thread runs on a host thread of its own with its
 //! own engine, over the process's shared memory.
 
+mod environ;
 mod errno;
 mod fault;
 mod loader;
@@ -79,6 +80,8 @@ pub struct Options {
     pub profile: Option<PathBuf>,
     /// The processor model presented (`--cpu`).
     pub cpu: Model,
+    /// The persistent translation cache's directory and bound (`--cache`).
+    pub cache: Option<(PathBuf, u64)>,
 }
 
 /// Exit status when `max_insns` runs out (as `timeout` uses).
@@ -232,7 +235,7 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
     let mut argv = vec![opts.argv0.clone().unwrap_or_else(|| program.as_os_str().as_bytes().to_vec())];
     argv.extend(args.iter().cloned());
     let Resolved { path, file, backing, argv } = resolve_script(program, argv, &opts.sysroot)?;
-    let envp: Vec<Vec<u8>> = std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect();
+    let envp = environ::initial();
     let execfn = path.as_os_str().as_bytes();
     let image = ImageFile { bytes: &file, backing };
     let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp, opts.cpu)

@@ -131,10 +131,14 @@ impl Group {
     /// A process running `options`, whose program has `symbols`.
     pub fn new(mut options: Options, symbols: Arc<Symbols>) -> Arc<Group> {
         options.log = options.log.map(|log| symbols.name_in(log));
+        let translations = crate::engine::Shared::new(options.engine, options.tb_size, options.compile);
+        if let Some((dir, limit)) = &options.cache {
+            translations.use_disk_cache(dir.clone(), *limit);
+        }
         Arc::new(Group {
             symbols,
             profile_path: Mutex::new(options.profile.clone()),
-            translations: crate::engine::Shared::new(options.engine, options.tb_size, options.compile),
+            translations,
             options,
             live: AtomicUsize::new(1),
             leader_status: AtomicI32::new(0),

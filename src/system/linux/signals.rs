@@ -317,6 +317,17 @@ impl SignalState {
         }
     }
 
+    /// clone3's CLONE_CLEAR_SIGHAND, in the child: every handler becomes
+    /// SIG_DFL, ignored signals stay ignored, and no action keeps flags or
+    /// a mask (Linux's flush_signal_handlers). Host signals need no change:
+    /// visa still takes those it took.
+    pub fn clear_handlers(&mut self) {
+        for a in lock(&self.process.actions).iter_mut() {
+            let handler = if a.handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
+            *a = SigAction { handler, ..SigAction::default() };
+        }
+    }
+
     /// No alternate stack (sigaltstack's SS_DISABLE).
     pub fn altstack_off(&mut self) {
         self.altstack = (0, 0, SS_DISABLE);

@@ -30,12 +30,13 @@ use super::signals::{self, HostRecord};
 use crate::engine::Engine;
 
 use super::syscall::procs::{
-    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_VFORK, CLONE_VM, child_start,
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_CLEAR_SIGHAND, CLONE_PARENT_SETTID, CLONE_VFORK, CLONE_VM,
+    child_start,
 };
 
 const CLONE_FS: u64 = 0x200;
 const CLONE_FILES: u64 = 0x400;
-const CLONE_PARENT: u64 = 0x8000;
+pub(in crate::system::linux) const CLONE_PARENT: u64 = 0x8000;
 /// The signal the parent gets when the child ends (CSIGNAL).
 const EXIT_SIGNAL: u64 = 0xff;
 
@@ -117,7 +118,10 @@ pub fn clone_vm(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -
         return clone_beside(p, cpu, group, [flags, ptid, ctid]);
     }
     let engine = super::new_engine(&group);
-    let process = p.vfork_child(cpu, clear_tid, group);
+    let mut process = p.vfork_child(cpu, clear_tid, group);
+    if flags & CLONE_CLEAR_SIGHAND != 0 {
+        process.signals.clear_handlers();
+    }
     let mut child = Box::new(Child { process, engine, flags, ptid, ctid, beside: None });
     let host_stack = HostStack::new(super::THREAD_STACK)?;
     let host_flags = CLONE_VM | CLONE_VFORK | (flags & PASSED);
@@ -152,6 +156,9 @@ fn clone_beside(
         clear_at = word as usize;
     }
     let mut process = p.vfork_child(cpu, 0, group);
+    if flags & CLONE_CLEAR_SIGHAND != 0 {
+        process.signals.clear_handlers();
+    }
     // As Linux: a child on the same memory that does not wait for its
     // parent gets no alternate stack.
     process.signals.altstack_off();

@@ -4,6 +4,7 @@
 //! to the host's where layouts differ, and every guest pointer checked.
 
 mod byteorder;
+mod clone3;
 mod close;
 mod deadline;
 mod events;
@@ -44,9 +45,9 @@ pub type Handler = fn(&mut Process, [u64; 6]) -> Result<u64, Errno>;
 pub type Entry = (u64, &'static str, &'static [Arg], Handler);
 
 pub const RT_SIGRETURN: u64 = 15;
-/// clone, fork, vfork and execve: calls after which the process may be
-/// another (a child, or a new program).
-pub const PROCESS_CHANGES: [u64; 4] = [56, 57, 58, 59];
+/// clone, fork, vfork, execve and clone3: calls after which the process
+/// may be another (a child, or a new program).
+pub const PROCESS_CHANGES: [u64; 5] = [56, 57, 58, 59, 435];
 
 fn table() -> &'static [Option<&'static Entry>] {
     static TABLE: OnceLock<Vec<Option<&'static Entry>>> = OnceLock::new();

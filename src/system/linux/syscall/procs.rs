@@ -8,7 +8,7 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
-use super::super::errno::{EACCES, EINVAL, ENOEXEC, ENOMEM, ENOSYS, Errno, check, last};
+use super::super::errno::{EACCES, EINVAL, ENOEXEC, ENOMEM, Errno, check, last};
 use super::super::process::Exit;
 use super::super::process::Process;
 use super::host::int_call;
@@ -21,7 +21,8 @@ use Arg::{Hex, Int, Str};
 
 pub const TABLE: &[Entry] = &[
     (39, "getpid", &[], |_, _| Ok(std::process::id() as u64)),
-    (56, "clone", &[Hex, Hex, Hex, Hex, Hex], clone),
+    // The flags are an int: clone3's own flags are above it.
+    (56, "clone", &[Hex, Hex, Hex, Hex, Hex], |p, a| clone(p, [a[0] & 0xffff_ffff, a[1], a[2], a[3], a[4], 0])),
     (57, "fork", &[], |p, _| clone(p, [SIGCHLD, 0, 0, 0, 0, 0])),
     (58, "vfork", &[], |p, _| clone(p, [CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0, 0])),
     (59, "execve", &[Str, Hex, Hex], execve),
@@ -72,9 +73,7 @@ pub const TABLE: &[Entry] = &[
         p.exit = Some(Exit::Process(a[0] as i32 & 0xff));
         Ok(0)
     }),
-    // C libraries try clone3 first and fall back to clone, which has every
-    // flag they use.
-    (435, "clone3", &[Hex, Int], |_, _| Err(ENOSYS)),
+    (435, "clone3", &[Hex, Int], super::clone3::clone3),
 ];
 
 const SIGCHLD: u64 = 17;
@@ -87,24 +86,33 @@ fn write_ids(p: &mut Process, at: &[u64], ids: [u32; 3]) -> Result<u64, Errno> {
 }
 
 pub(in crate::system::linux) const CLONE_VM: u64 = 0x100;
-const CLONE_SIGHAND: u64 = 0x800;
+pub(super) const CLONE_SIGHAND: u64 = 0x800;
 pub(in crate::system::linux) const CLONE_VFORK: u64 = 0x4000;
-const CLONE_THREAD: u64 = 0x10000;
+pub(super) const CLONE_THREAD: u64 = 0x10000;
 const CLONE_SETTLS: u64 = 0x80000;
 pub(in crate::system::linux) const CLONE_PARENT_SETTID: u64 = 0x10_0000;
 pub(in crate::system::linux) const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 pub(in crate::system::linux) const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+/// clone3's: the child's handlers go back to SIG_DFL (ignored signals stay ignored).
+pub(in crate::system::linux) const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
 
-/// clone, fork and vfork: a thread (CLONE_THREAD) runs on a new host
-/// thread; a child sharing the parent's memory (CLONE_VM: vfork,
-/// posix_spawn, and children that run beside their parent) is `vfork`'s;
-/// anything else is a host fork, whose memory is a copy.
-fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
+/// Flags that contradict each other, as Linux refuses them: a thread
+/// shares the dispositions, which share the memory.
+pub(super) fn check_flags(flags: u64) -> Result<(), Errno> {
+    let thread_without_sighand = flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0;
+    let sighand_without_vm = flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0;
+    if thread_without_sighand || sighand_without_vm { Err(EINVAL) } else { Ok(()) }
+}
+
+/// clone, fork and vfork (and clone3, through them): a thread
+/// (CLONE_THREAD) runs on a new host thread; a child sharing the parent's
+/// memory (CLONE_VM: vfork, posix_spawn, and children that run beside
+/// their parent) is `vfork`'s; anything else is a host fork, whose memory
+/// is a copy.
+pub(super) fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
+    check_flags(flags)?;
     if flags & CLONE_THREAD != 0 {
         return clone_thread(p, [flags, stack, ptid, ctid, tls, 0]);
-    }
-    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
-        return Err(EINVAL);
     }
     if super::super::vfork::shares_memory(flags) {
         return super::super::vfork::clone_vm(p, [flags, stack, ptid, ctid, tls, 0]);
@@ -140,6 +148,9 @@ fn clone(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Resul
         p.leader = true;
         code.child();
         drop(code);
+        if flags & CLONE_CLEAR_SIGHAND != 0 {
+            p.signals.clear_handlers();
+        }
         if stack != 0 {
             p.cpu.gpr[4] = stack;
         }
@@ -186,10 +197,6 @@ pub(in crate::system::linux) fn child_start(
 /// starts after the SYSCALL with RAX 0, on `stack`, with FS base `tls`
 /// (CLONE_SETTLS). Its tid is the host thread's.
 fn clone_thread(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -> Result<u64, Errno> {
-    // As Linux: a thread shares the dispositions, which share the memory.
-    if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
-        return Err(EINVAL);
-    }
     let (cpu, clear_tid) = child_start(p, flags, stack, ctid, tls);
     // Compiled code fences guest accesses from now on where the host needs it.
     p.group.translations.going_threaded();
