@@ -65,9 +65,6 @@ pub struct Leeway {
     /// Data bytes `(address, length)` not compared: fields the host fills
     /// in its own way (FXSAVE's MXCSR_MASK).
     pub data: Vec<(u64, usize)>,
-    /// Addresses of MXCSR images stored in the data (STMXCSR, FXSAVE),
-    /// compared as MXCSR itself is (`compared_mxcsr`).
-    pub mxcsr_images: Vec<u64>,
     /// ST registers may differ by this many units in the last place, and
     /// FSW's C1 (rounded up) may differ: x87 transcendental results, which
     /// visa does not compute bit-exactly.
@@ -219,7 +216,7 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
     if let Stop::Fault { rip, .. } = want_stop {
         vendors::mmx_store_fault(&case.code, rip, &mut native_fx, &visa_fx);
     }
-    diffs.extend(fp_differences(&native_fx, &visa_fx, leeway.st_ulps, vendor, compared_mxcsr(&case.code)));
+    diffs.extend(fp_differences(&native_fx, &visa_fx, leeway.st_ulps, vendor));
     if native::host_has_avx() {
         for (i, (n, v)) in native_regs.ymmh.iter().zip(&cpu.ymmh).enumerate() {
             if !vendors::xmm_agrees(vendor, *n, *v) {
@@ -232,12 +229,6 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
         let at = (at - DATA) as usize;
         native_data[at..at + len].fill(0);
         data[at..at + len].fill(0);
-    }
-    let compared = compared_mxcsr(&case.code);
-    for &at in &leeway.mxcsr_images {
-        let at = (at - DATA) as usize;
-        native_data[at] &= compared as u8;
-        data[at] &= compared as u8;
     }
     // Compared on faults too: what ran before the faulting instruction is
     // committed, and the faulting instruction commits nothing.
@@ -301,41 +292,19 @@ fn segment_differences(native: &Regs, cpu: &CpuState) -> Vec<String> {
     diffs
 }
 
-/// MXCSR bits compared: all of them, the exception flags included.
-pub const COMPARED_MXCSR: u32 = 0xffff;
-
-/// MXCSR bits compared after code that runs an instruction whose
-/// exception flags visa does not compute (F16C's conversions): the control
-/// bits.
-pub const CONTROL_MXCSR: u32 = 0xffc0;
-
-/// The MXCSR bits to compare after `code`.
-fn compared_mxcsr(code: &[u8]) -> u32 {
-    let unmodelled = Decoder::with_ip(64, code, CODE, DecoderOptions::NONE)
-        .into_iter()
-        .any(|i| matches!(i.mnemonic(), iced_x86::Mnemonic::Vcvtph2ps | iced_x86::Mnemonic::Vcvtps2ph));
-    if unmodelled { CONTROL_MXCSR } else { COMPARED_MXCSR }
-}
-
 /// Differences in the x87 and SSE state. The x87 last-instruction pointers
 /// (FOP, FIP, FDP) are not compared: processors differ on when they save them
 /// (the host, an AMD, saves them only while an exception is pending). ST
 /// registers may differ by `st_ulps` units in the last place, and then C1
-/// too.
-fn fp_differences(
-    native: &FxImage,
-    visa: &FxImage,
-    st_ulps: u64,
-    vendor: vendors::VendorLeeway,
-    compared: u32,
-) -> Vec<String> {
+/// too. MXCSR is compared whole, its exception flags included.
+fn fp_differences(native: &FxImage, visa: &FxImage, st_ulps: u64, vendor: vendors::VendorLeeway) -> Vec<String> {
     let mut diffs = Vec::new();
     for i in 0..16 {
         if !vendors::xmm_agrees(vendor, native.xmm(i), visa.xmm(i)) {
             diffs.push(format!("xmm{i}: native {:#034x}, visa {:#034x}", native.xmm(i), visa.xmm(i)));
         }
     }
-    let (nm, vm) = (native.mxcsr() & compared, visa.mxcsr() & compared);
+    let (nm, vm) = (native.mxcsr(), visa.mxcsr());
     if nm != vm {
         diffs.push(format!("mxcsr: native {nm:#x}, visa {vm:#x}"));
     }

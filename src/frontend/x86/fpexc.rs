@@ -3,7 +3,13 @@
 //! of them is unmasked, before its destination is written (MXCSR keeps the
 //! flags, as on hardware). DAZ reads denormal operands as zeros of their
 //! sign, FTZ writes denormal results as zeros of their sign. The mask bits,
-//! DAZ and FTZ come from the block's mode: LDMXCSR ends its block.
+//! DAZ and FTZ come from the block's mode: LDMXCSR ends its block. With an
+//! exception unmasked, the flags of an instruction's operations (its lanes
+//! and halves, its steps) are gathered and recorded together before its
+//! first write, as the processor detects a packed instruction's exceptions
+//! over all its lanes; when one of invalid, denormal and divide-by-zero is
+//! unmasked and raised, the instruction stops before computing its result,
+//! so only those (pre-computation) flags are set.
 
 use super::ctx::Ctx;
 use crate::visa::{ExcOp, Imm, IntCC, Opcode, Round, TrapCode, Type, Underflow, Value};
@@ -17,7 +23,13 @@ pub const XM: TrapCode = TrapCode::User(19);
 /// Records the flags of `op` rounded in `round` on `ops` giving `r`, all of
 /// controlling type `ty` (a float, a float lane shape, or for a conversion
 /// from an integer that integer).
+///
+/// With exceptions masked and every flag `op` can raise already set when
+/// the block started, MXCSR is what it was: nothing to compute.
 pub(super) fn raise(cx: &mut Ctx, op: ExcOp, round: Round, ty: Type, ops: &[Value], r: Value) {
+    if cx.mode.unmasked == 0 && op.raisable() & !cx.mode.sticky == 0 {
+        return;
+    }
     let under = if cx.mode.unmasked & 0x10 != 0 {
         Underflow::Tiny
     } else if cx.mode.ftz {
@@ -45,13 +57,58 @@ pub(super) fn raise(cx: &mut Ctx, op: ExcOp, round: Round, ty: Type, ops: &[Valu
     args.extend_from_slice(ops);
     args.push(r);
     let flags = cx.b.ins(opcode, Some(ty), Imm::Fexc(op, round, under), &args);
-    if unmasked == 0 {
-        let all = if known { cx.op(Opcode::Or, &[old, flags]) } else { flags };
-        cx.set(cx.x.mxcsr, all);
+    if unmasked == 0 && !known {
+        cx.set(cx.x.mxcsr, flags);
         return;
     }
+    record(cx, flags);
+}
+
+/// ORs `flags` (MXCSR's bits 0-5, raised by the instruction being lifted)
+/// into MXCSR; with an exception unmasked, gathers them for `record_gathered`.
+pub(super) fn record(cx: &mut Ctx, flags: Value) {
+    if cx.mode.unmasked != 0 {
+        let gathered = match cx.fexc_pending {
+            Some(earlier) => cx.op(Opcode::Or, &[earlier, flags]),
+            None => flags,
+        };
+        cx.fexc_pending = Some(gathered);
+        return;
+    }
+    let old = cx.get(cx.x.mxcsr);
     let all = cx.op(Opcode::Or, &[old, flags]);
     cx.set(cx.x.mxcsr, all);
+}
+
+/// Invalid, denormal and divide-by-zero: detected before the result is
+/// computed.
+const PRE_COMPUTATION: u8 = 0x07;
+
+/// Records the flags gathered for the instruction being lifted (or for a
+/// step of it that the processor checks on its own, as DPPS's multiplies
+/// and adds): ORs them into MXCSR and raises #XM when one of them is
+/// unmasked. An instruction naming an MMX register has made the x87-to-MMX
+/// transition when it raises #XM (it has not when it faults on memory).
+pub(super) fn record_gathered(cx: &mut Ctx) {
+    let Some(flags) = cx.fexc_pending.take() else { return };
+    let unmasked = cx.mode.unmasked;
+    let pre = unmasked & PRE_COMPUTATION;
+    let flags = if pre == 0 {
+        flags
+    } else {
+        let m = cx.iconst(Type::I32, pre as u64);
+        let hit = cx.op(Opcode::And, &[flags, m]);
+        let hit = cx.icmp_imm(IntCC::Ne, hit, 0);
+        let m = cx.iconst(Type::I32, PRE_COMPUTATION as u64);
+        let only = cx.op(Opcode::And, &[flags, m]);
+        cx.select(hit, only, flags)
+    };
+    let old = cx.get(cx.x.mxcsr);
+    let all = cx.op(Opcode::Or, &[old, flags]);
+    cx.set(cx.x.mxcsr, all);
+    if cx.names_mmx() {
+        cx.enter_mmx();
+    }
     let m = cx.iconst(Type::I32, unmasked as u64);
     let hit = cx.op(Opcode::And, &[flags, m]);
     let hit = cx.icmp_imm(IntCC::Ne, hit, 0);

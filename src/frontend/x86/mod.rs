@@ -364,6 +364,13 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
             (false, Some(lift)) => cx.lift_with(lift),
             _ => Flow::Undefined,
         };
+        // Float exception flags still gathered (an instruction that writes
+        // nothing after them) are recorded; an undefined instruction's and
+        // a block end's are not (float instructions write before ending).
+        match flow {
+            Flow::Next | Flow::Follow(_) => fpexc::record_gathered(&mut cx),
+            Flow::End | Flow::Undefined => cx.fexc_pending = None,
+        }
         match flow {
             Flow::Next => {
                 ip = insn.next_ip();

@@ -659,16 +659,30 @@ fn dot(cx: &mut Ctx, lane: Type) -> Flow {
     let w = lane.bytes();
     let p = rounded(cx, Opcode::Vfmul, shape, &[a, b]);
     record_lanes(cx, lane, imm >> 4, ExcOp::Mul, &[a, b], p);
+    // The multiplies, then each round of adds, raise their exceptions on
+    // their own: an unmasked one stops the instruction there. (A 256-bit
+    // VDPPS, lifted a half at a time, gathers both halves' flags of every
+    // step together.)
+    let stepwise = !cx.vex.as_ref().is_some_and(|f| f.wide);
+    if stepwise {
+        fpexc::record_gathered(cx);
+    }
     let p = fpexc::ftz(cx, shape, p);
     let keep = lane_mask(cx, w, imm >> 4);
     let mut sum = cx.op(Opcode::And, &[p, keep]);
     for _ in 0..n.trailing_zeros() {
         let even: Vec<u8> = (0..n).map(|i| 2 * i % n).collect();
         let odd: Vec<u8> = (0..n).map(|i| (2 * i + 1) % n).collect();
+        // DAZ reads the denormal products the adds take as zeros too.
         let x = shuffle(cx, lane, sum, sum, &even);
+        let x = fpexc::daz(cx, shape, x);
         let y = shuffle(cx, lane, sum, sum, &odd);
+        let y = fpexc::daz(cx, shape, y);
         sum = rounded(cx, Opcode::Vfadd, shape, &[x, y]);
         fpexc::raise(cx, ExcOp::Add, cx.mode.rounding, shape, &[x, y], sum);
+        if stepwise {
+            fpexc::record_gathered(cx);
+        }
         sum = fpexc::ftz(cx, shape, sum);
     }
     let all = shuffle(cx, lane, sum, sum, &[0; 4][..n as usize]);

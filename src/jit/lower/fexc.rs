@@ -14,7 +14,7 @@
 //! instruction, and the engine runs that instruction in the interpreter.
 
 use super::*;
-use crate::visa::eval::{PE, Quick};
+use crate::visa::eval::{DE, PE, Quick};
 
 /// What the lowering knows of the values it has tested (see the module
 /// doc): by V-ISA value, the lanes known not denormal (bits 0-3 its f32
@@ -23,8 +23,8 @@ use crate::visa::eval::{PE, Quick};
 pub(super) struct Proven {
     lanes: Vec<u8>,
     extracted: Vec<Option<(Value, u8)>>,
-    /// By instruction: the test is screened (see `screened`).
-    screened: Vec<bool>,
+    /// By instruction: the flags in of a screened test (see `screened`).
+    screened: Vec<Option<u32>>,
     /// By V-ISA value: the operation's NaN check is the test's.
     unchecked: Vec<bool>,
 }
@@ -49,7 +49,7 @@ impl Proven {
 /// so the operation needs no check of its own. A scalar operation
 /// on a vector's low lane qualifies when the result is read only through
 /// lane 0.
-fn fused_results(block: &Block, screened: &[bool]) -> Vec<Option<Value>> {
+fn fused_results(block: &Block, screened: &[Option<u32>]) -> Vec<Option<Value>> {
     use Opcode::*;
     let mut def = vec![None; block.types.len()];
     let mut uses: Vec<Vec<usize>> = vec![Vec::new(); block.types.len()];
@@ -85,7 +85,7 @@ fn fused_results(block: &Block, screened: &[bool]) -> Vec<Option<Value>> {
         ) && inst.imm == Imm::Round(crate::visa::Round::Nearest)
     };
     let mut out = vec![None; block.insts.len()];
-    for (f, inst) in block.insts.iter().enumerate().filter(|(f, _)| screened[*f]) {
+    for (f, inst) in block.insts.iter().enumerate().filter(|(f, _)| screened[*f].is_some()) {
         let args = block.args(inst);
         let r = args[args.len() - 1];
         let Some(d) = def[r.0 as usize] else { continue };
@@ -94,10 +94,11 @@ fn fused_results(block: &Block, screened: &[bool]) -> Vec<Option<Value>> {
             _ => (r, None),
         };
         let Some(dx) = def[x.0 as usize].filter(|d| arith(*d)) else { continue };
-        // The lane read through `through` is read only by the test; every
-        // other read of the result comes after it, or is of lane 0 and
-        // comes after it.
-        let only_test = through.is_none_or(|r| uses[r.0 as usize].iter().all(|u| *u == f));
+        // The lane read through `through` is read only by the test and
+        // after it (where it passed, so the lane is not NaN); every other
+        // read of the result comes after it, or is of lane 0 and comes
+        // after it.
+        let only_test = through.is_none_or(|r| uses[r.0 as usize].iter().all(|u| *u >= f));
         let later = uses[x.0 as usize].iter().all(|&u| {
             let e = &block.insts[u];
             let low = e.op == Vextract && e.imm == Imm::Lane(0);
@@ -113,9 +114,9 @@ fn fused_results(block: &Block, screened: &[bool]) -> Vec<Option<Value>> {
     out
 }
 
-/// Which tests are screened: arithmetic (`Quick::Ordinary`) whose flags in
-/// are a constant holding inexact.
-fn screened(block: &Block) -> Vec<bool> {
+/// Which tests are screened, with their flags in: arithmetic
+/// (`Quick::Ordinary`) whose flags in are a constant holding inexact.
+fn screened(block: &Block) -> Vec<Option<u32>> {
     let mut constant = vec![None; block.types.len()];
     for inst in &block.insts {
         if let (Opcode::Const, Imm::Const(k), Some(r)) = (inst.op, inst.imm, inst.results().next()) {
@@ -123,11 +124,12 @@ fn screened(block: &Block) -> Vec<bool> {
         }
     }
     let screened = |inst: &Inst| {
-        let Imm::Fexc(op, ..) = inst.imm else { return false };
+        let Imm::Fexc(op, ..) = inst.imm else { return None };
         let args = block.args(inst);
         let r = args[args.len() - 1];
         let ordinary = Quick::of(op, inst.ty.expect("fexc has a type"), block.value_type(r)) == Quick::Ordinary;
-        ordinary && constant[args[0].0 as usize].is_some_and(|k| k & PE as u128 != 0)
+        let k = constant[args[0].0 as usize].filter(|k| k & PE as u128 != 0)?;
+        ordinary.then_some(k as u32)
     };
     block.insts.iter().map(screened).collect()
 }
@@ -158,6 +160,25 @@ fn overlapping(shape: Type, i: u8) -> u8 {
     singles | doubles
 }
 
+/// The proven lanes (as `Proven::lanes`) of a shuffle by `mask` (byte
+/// indices, 0-15 the first operand's, 16-31 the second's) of operands whose
+/// proven lanes `of` gives: an output lane that is a whole proven lane of
+/// an operand.
+fn shuffled_lanes(mask: &[u8; 16], of: impl Fn(usize) -> u8) -> u8 {
+    let mut out = 0;
+    for (width, first) in [(4, 0x01u8), (8, 0x10)] {
+        for (j, bytes) in mask.chunks(width).enumerate() {
+            let s = bytes[0] as usize;
+            let whole =
+                s.is_multiple_of(width) && s < 32 && bytes.iter().enumerate().all(|(k, &b)| b as usize == s + k);
+            if whole && of(s / 16) & first << (s % 16 / width) != 0 {
+                out |= first << j;
+            }
+        }
+    }
+    out
+}
+
 /// The scalar float of `shape`'s lane width.
 fn scalar_of(shape: Type) -> Type {
     if shape.lane().is_some_and(|(l, _)| l.bits() == 32) { Type::F32 } else { Type::F64 }
@@ -169,10 +190,10 @@ impl Lower<'_, '_> {
         let t = inst.ty.expect("fexc has a controlling type");
         let args = self.block.args(inst);
         let result_type = self.block.value_type(args[args.len() - 1]);
-        if self.proven.screened[self.at] {
+        if let Some(flags_in) = self.proven.screened[self.at] {
             // A vector result is read in the lane shape of its operands.
             let result_type = if result_type == Type::V128 { t } else { result_type };
-            return self.screen(inst, t, result_type, a);
+            return self.screen(inst, t, result_type, a, flags_in & DE != 0);
         }
         self.exact(inst, Quick::of(op, t, result_type), t, result_type, a)
     }
@@ -200,8 +221,14 @@ impl Lower<'_, '_> {
     }
 
     /// Notes what an instruction moves of proven lanes: extracting a lane,
-    /// inserting one.
+    /// inserting one, shuffling whole lanes.
     pub(super) fn note_proven(&mut self, inst: &Inst) {
+        if let (Opcode::Vshuffle, Imm::Shuffle(mask), Some(r)) = (inst.op, inst.imm, inst.results().next()) {
+            let args = self.block.args(inst);
+            let lanes = shuffled_lanes(&mask, |x| self.proven.lanes[args[x].0 as usize]);
+            self.proven.lanes[r.0 as usize] = lanes;
+            return;
+        }
         let (Some(shape), Imm::Lane(i)) = (inst.ty, inst.imm) else { return };
         let Some(r) = inst.results().next() else { return };
         let args = self.block.args(inst);
@@ -245,16 +272,18 @@ impl Lower<'_, '_> {
     /// Add, subtract, multiply, divide, square root, the fused operations
     /// and narrowing conversions with inexact in the flags in: these are
     /// the flags out when no operand is denormal and the result is in the
-    /// normal range away from its ends. Else the code leaves before the
-    /// guest instruction for the interpreter to run it; nothing is called,
-    /// so the values live across the screen stay in registers.
-    fn screen(&mut self, inst: &Inst, t: Type, result_type: Type, a: &[ir::Value]) -> ir::Value {
+    /// normal range away from its ends (with denormal already in the flags
+    /// in, `denormal_set`, the operands are not looked at). Else the code
+    /// leaves before the guest instruction for the interpreter to run it;
+    /// nothing is called, so the values live across the screen stay in
+    /// registers.
+    fn screen(&mut self, inst: &Inst, t: Type, result_type: Type, a: &[ir::Value], denormal_set: bool) -> ir::Value {
         let args = self.block.args(inst).to_vec();
         let (ops, r) = (&args[1..args.len() - 1], args[args.len() - 1]);
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
         let outside = self.outside_normal_range(a[a.len() - 1], result_type);
-        let unproven: Vec<usize> = (0..ops.len()).filter(|i| !self.is_proven(ops[*i], t)).collect();
+        let unproven: Vec<usize> = (0..ops.len()).filter(|i| !denormal_set && !self.is_proven(ops[*i], t)).collect();
         let mut bad = vec![outside];
         if !unproven.is_empty() {
             self.continue_unless(outside, slow);
@@ -266,7 +295,7 @@ impl Lower<'_, '_> {
         self.b.switch_to_block(slow);
         self.exit_to_interpreter();
         self.b.switch_to_block(pass);
-        for x in ops {
+        for x in ops.iter().filter(|_| !denormal_set) {
             self.prove(*x, t);
         }
         self.prove(r, result_type);
@@ -294,16 +323,36 @@ impl Lower<'_, '_> {
             let d = self.b.ins().iadd_imm_s(e, -2);
             return self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedGreaterThan, d, field - 4);
         }
-        // 2^(2 - bias) and 2^(max - 1 - bias); NaN is outside.
-        let (lo, hi) = if single { (2f64.powi(-125), 2f64.powi(127)) } else { (2f64.powi(-1021), 2f64.powi(1023)) };
-        let x = self.vec_as(v, ty);
-        let abs = self.b.ins().fabs(x);
-        let lo = self.float_splat(ty, lo);
-        let hi = self.float_splat(ty, hi);
-        let below = self.b.ins().fcmp(condcodes::FloatCC::UnorderedOrLessThan, abs, lo);
-        let above = self.b.ins().fcmp(condcodes::FloatCC::UnorderedOrGreaterThanOrEqual, abs, hi);
-        let either = self.b.ins().bor(below, above);
-        self.b.ins().vany_true(either)
+        // The exponent field from 2 to its maximum less 2 (NaN is
+        // outside): the lanes' bits shifted left by one, to drop the sign,
+        // from `2 << (mant + 1)` up to `(max - 1) << (mant + 1)`.
+        let (mant, field) = if single { (23, 0xff) } else { (52, 0x7ff) };
+        self.any_lane_in(v, ty, 2 << (mant + 1), (field - 3) << (mant + 1), true)
+    }
+
+    /// 1 when some lane of the float vector `v` (of type `ty`), its bits
+    /// shifted left by one to drop the sign, is in `lo..lo + span` (with
+    /// `outside`, is not). Vectors have no unsigned compare: the unsigned
+    /// range test moved by half the lane's range is a signed one, one
+    /// compare a lane.
+    fn any_lane_in(&mut self, v: ir::Value, ty: Type, lo: u64, span: u64, outside: bool) -> ir::Value {
+        let (shape, lane) =
+            if matches!(ty, Type::F32x4) { (Type::I32x4, types::I32) } else { (Type::I64x2, types::I64) };
+        let half = 1u64 << (lane.bits() - 1);
+        let wrap = |k: u64| k & (u64::MAX >> (64 - lane.bits()));
+        let x = self.vec_as(v, shape);
+        let shifted = self.b.ins().ishl_imm_u(x, 1);
+        let moved = self.splat_const(lane, Some(shape), wrap(half.wrapping_sub(lo)));
+        let y = self.b.ins().iadd(shifted, moved);
+        let end = wrap(span.wrapping_sub(half));
+        let hit = if outside {
+            let last = self.splat_const(lane, Some(shape), wrap(end.wrapping_sub(1)));
+            self.b.ins().icmp(condcodes::IntCC::SignedGreaterThan, y, last)
+        } else {
+            let end = self.splat_const(lane, Some(shape), end);
+            self.b.ins().icmp(condcodes::IntCC::SignedGreaterThan, end, y)
+        };
+        self.b.ins().vany_true(hit)
     }
 
     /// 1 when some lane of `v` (a float or float vector of type `ty`) is
@@ -318,20 +367,10 @@ impl Lower<'_, '_> {
             let d = self.b.ins().iadd_imm_s(abs, -1);
             return self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedLessThan, d, min_normal - 1);
         }
-        let min_normal = if single { 2f64.powi(-126) } else { 2f64.powi(-1022) };
-        let x = self.vec_as(v, ty);
-        let abs = self.b.ins().fabs(x);
-        let min = self.float_splat(ty, min_normal);
-        let zero = self.float_splat(ty, 0.0);
-        let small = self.b.ins().fcmp(condcodes::FloatCC::LessThan, abs, min);
-        let nonzero = self.b.ins().fcmp(condcodes::FloatCC::NotEqual, abs, zero);
-        let both = self.b.ins().band(small, nonzero);
-        self.b.ins().vany_true(both)
-    }
-
-    fn float_splat(&mut self, shape: Type, x: f64) -> ir::Value {
-        let k = if shape == Type::F32x4 { self.b.ins().f32const(x as f32) } else { self.b.ins().f64const(x) };
-        self.b.ins().splat(cl_type(shape), k)
+        // A denormal's bits shifted left by one are from 1 up to the
+        // smallest normal's shifted.
+        let mant = if single { 23 } else { 52 };
+        self.any_lane_in(v, ty, 1, (1 << (mant + 1)) - 1, false)
     }
 
     /// 1 when `quick` passes for every lane.
@@ -415,5 +454,22 @@ impl Lower<'_, '_> {
             Some(s) => self.b.ins().splat(cl_type(s), k),
             None => k,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shuffled_lanes;
+
+    #[test]
+    fn shuffles_keep_whole_proven_lanes() {
+        // UNPCKHPD x, x: both doubles are x's high one.
+        let high: [u8; 16] = std::array::from_fn(|i| if i < 8 { 8 + i as u8 } else { 16 + i as u8 });
+        assert_eq!(shuffled_lanes(&high, |_| 0x20), 0x30);
+        assert_eq!(shuffled_lanes(&high, |_| 0x10), 0);
+        assert_eq!(shuffled_lanes(&high, |x| if x == 0 { 0x20 } else { 0 }), 0x10);
+        // Bytes that straddle lanes prove nothing.
+        let straddling: [u8; 16] = std::array::from_fn(|i| i as u8 + 1);
+        assert_eq!(shuffled_lanes(&straddling, |_| 0x3f), 0);
     }
 }

@@ -6,7 +6,7 @@
 //! exponent range, which is what overflow and tininess (detected after
 //! rounding) are defined on. The host's float status is never read.
 
-use rustc_apfloat::ieee::{Double, IeeeFloat, Quad, Semantics, Single};
+use rustc_apfloat::ieee::{Double, Half, IeeeFloat, Quad, Semantics, Single};
 use rustc_apfloat::{Float, FloatConvert, Round as ApRound, Status};
 
 use super::float::ap_round;
@@ -35,6 +35,14 @@ impl Semantics for WideDoubleS {
     const EXP_BITS: usize = 15;
 }
 
+/// binary16's precision with an exponent range beyond binary32's (its
+/// denormals included).
+pub struct WideHalfS;
+impl Semantics for WideHalfS {
+    const BITS: usize = 20;
+    const EXP_BITS: usize = 9;
+}
+
 /// A format and its unbounded-exponent twin.
 trait Format {
     type N: Float + FloatConvert<Self::W> + FloatConvert<Quad>;
@@ -42,8 +50,15 @@ trait Format {
     const BITS: u32;
 }
 
+struct F16;
 struct F32;
 struct F64;
+
+impl Format for F16 {
+    type N = Half;
+    type W = IeeeFloat<WideHalfS>;
+    const BITS: u32 = 16;
+}
 
 impl Format for F32 {
     type N = Single;
@@ -253,6 +268,27 @@ fn convert(a: u128, from: u32, round: Round, under: Underflow) -> u32 {
     let mut loses = false;
     let w: rustc_apfloat::StatusAnd<<F32 as Format>::W> = Double::from_bits(a).convert_r(ap_round(round), &mut loses);
     denormal | deliver::<F32>(w, round, under)
+}
+
+/// The flags of F16C's VCVTPS2PH narrowing binary32 `s` to binary16 in
+/// direction `round`: as a float narrowing (`convert`), DAZ having been
+/// applied to `s` already; FTZ does not apply (`under` is `Masked` or
+/// `Tiny`).
+pub fn to_half_flags(s: u32, round: Round, under: Underflow) -> u32 {
+    let c = class(s as u128, 32);
+    if c.snan {
+        return IE;
+    }
+    if c.nan || c.inf || c.zero {
+        return 0;
+    }
+    let denormal = if c.denormal { DE } else { 0 };
+    // binary32 values, denormals included, are exact in binary16's
+    // unbounded-exponent twin's exponent range.
+    let mut loses = false;
+    let w: rustc_apfloat::StatusAnd<<F16 as Format>::W> =
+        Single::from_bits(s as u128).convert_r(ap_round(round), &mut loses);
+    denormal | deliver::<F16>(w, round, under)
 }
 
 /// Round to an integral value: invalid for a signalling NaN, inexact (unless

@@ -14,7 +14,7 @@ use super::imm::{Imm, TrapCode};
 use super::opcodes::Opcode;
 use super::types::Type;
 
-pub use fexc::{DE, IE, OE, PE, Quick, UE, ZE, ordinary_passes};
+pub use fexc::{DE, IE, OE, PE, Quick, UE, ZE, ordinary_passes, to_half_flags};
 pub use float::{default_nan, fused_negations, quiet};
 
 /// All ones in the low `bits` bits.
