@@ -220,6 +220,7 @@ fn dispatch(c: &mut Criterion) {
             jit: std::sync::OnceLock::new(),
             runs: 0.into(),
             jit_failed: false.into(),
+            float_exits: Default::default(),
             queued: false.into(),
             targets: Vec::new(),
             links: Box::new([]),

@@ -72,6 +72,10 @@ pub enum Outcome {
     /// An operation trapped. State holds everything before the guest
     /// instruction `guest` (its marker's address); none of it is committed.
     Trap(Trap),
+    /// Compiled code left before the guest instruction at the address,
+    /// for the interpreter to run it: a float operation raised exception
+    /// flags that the code's screen does not compute (state as at a trap).
+    Interpret(u64),
 }
 
 /// A trap and where it happened.

@@ -101,6 +101,27 @@ fn floating_point_through_libc() {
     assert!(text(&run).contains("long double 0.333333 "), "{}", text(&run));
 }
 
+/// MXCSR's exception flags as fenv.h reads them, glibc's software fmaf
+/// (chosen with `--cpu x86-64-v2`, whose CPUID has no FMA; it rounds to odd
+/// from the inexact flag) in upward rounding, and an unmasked division by
+/// zero caught as SIGFPE with FPE_FLTDIV.
+#[test]
+fn floating_point_exception_flags() {
+    let expected = native(&vt(), &["fenv"], None, None);
+    let out = text(&expected);
+    for line in [
+        "1/3 = 0x1.5555555555555p-2: invalid 0 divbyzero 0 overflow 0 underflow 0 inexact 1",
+        "upward: fmaf(1, 1, 2^-80) = 0x1.000002p+0",
+        "si_code 3 (FPE_FLTDIV 3)",
+    ] {
+        assert!(out.contains(line), "{line:?} missing natively:\n{out}");
+    }
+    for engine in [Interp, Jit, Tiered] {
+        let got = visa(engine, &["--cpu", "x86-64-v2"], &vt(), &["fenv"], None, None);
+        assert_same(&format!("vt fenv under {}", engine.name()), &expected, &got);
+    }
+}
+
 #[test]
 fn self_modifying_code() {
     let run = check_vt(&["smc"], &[Interp, Jit, Tiered], None, false);

@@ -35,6 +35,10 @@ pub struct LiftArgs {
     /// Translate as user-mode code (CPL 3, page permissions checked), as `visa run` does.
     #[arg(long)]
     user: bool,
+    /// Translate for this MXCSR (its rounding, exception masks, DAZ, FTZ
+    /// and the exception flags already set are part of a translation's mode).
+    #[arg(long, value_parser = parse_number, default_value = "0x1f80")]
+    mxcsr: u64,
 }
 
 /// Direct successors of a block (side exit, jump and branch targets).
@@ -56,7 +60,8 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
         if shown == args.count || !seen.insert(addr) {
             continue;
         }
-        let mode = Mode { user: args.user, ..Mode::default() };
+        let mxcsr = u32::try_from(args.mxcsr).map_err(|_| format!("--mxcsr {:#x}: MXCSR is 32 bits", args.mxcsr))?;
+        let mode = Mode { user: args.user, ..Mode::from_mxcsr(mxcsr) };
         let lifted = match lift_block(&mem, addr, mode) {
             Ok(l) => l,
             Err(e) => {

@@ -39,6 +39,8 @@ pub struct Translation {
     pub runs: AtomicU32,
     /// The JIT could not compile it: stay interpreted.
     pub jit_failed: AtomicBool,
+    /// Its compiled code's exits for the interpreter (`Outcome::Interpret`).
+    pub float_exits: FloatExits,
     /// Waiting for, or being compiled by, the compiler thread.
     pub queued: AtomicBool,
     /// The direct exits' targets (side exits included, each once), and the
@@ -49,6 +51,16 @@ pub struct Translation {
     /// Link cells of other blocks that point at this block's code (changed
     /// only under the cache's lock).
     pub incoming: Mutex<Vec<usize>>,
+}
+
+/// A translation's exits for the interpreter: how many in the current
+/// window, the engine's guest instruction count when the window started,
+/// and whether they came too often, so that the block stays interpreted.
+#[derive(Default)]
+pub struct FloatExits {
+    pub count: AtomicU32,
+    pub since: AtomicU64,
+    pub demoted: AtomicBool,
 }
 
 /// Bytes of host memory a translation takes, as the cache counts it
@@ -81,7 +93,7 @@ impl Translation {
     /// The block's host code, if it has been compiled.
     #[inline]
     pub fn entry(&self) -> Option<*const u8> {
-        self.jit.get().map(|c| c.entry)
+        self.jit.get().filter(|_| !self.float_exits.demoted.load(Ordering::Relaxed)).map(|c| c.entry)
     }
 
     /// Zeroes every link cell that leads to this block's code.

@@ -96,6 +96,11 @@ pub struct Stats {
     pub jit_compiled: u64,
     pub jit_failed: u64,
     pub jit_runs: u64,
+    /// Exits of compiled code for the interpreter to run a float operation
+    /// (`Outcome::Interpret`), and blocks interpreted from then on for
+    /// taking them too often.
+    pub float_exits: u64,
+    pub float_demoted: u64,
     pub jit_code_bytes: u64,
     pub jit_flushes: u64,
     /// Times every translation was dropped for taking more than `--tb-size`.
@@ -136,6 +141,12 @@ pub enum EngineKind {
     /// Blocks interpreted until they have run `threshold` times, then compiled.
     Tiered { threshold: u32 },
 }
+
+/// A block whose compiled code leaves for the interpreter this many times
+/// within `FLOAT_EXIT_WINDOW` guest instructions is interpreted from then
+/// on (denormal-heavy code, say).
+const FLOAT_EXIT_LIMIT: u32 = 256;
+const FLOAT_EXIT_WINDOW: u64 = 1 << 24;
 
 /// Runs a block needs before the tiered engine compiles it.
 pub const DEFAULT_THRESHOLD: u32 = 1000;
@@ -225,6 +236,8 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.jit_compiled += o.jit_compiled;
         self.jit_failed += o.jit_failed;
         self.jit_runs += o.jit_runs;
+        self.float_exits += o.float_exits;
+        self.float_demoted += o.float_demoted;
         self.jit_code_bytes += o.jit_code_bytes;
         self.jit_flushes += o.jit_flushes;
         self.tb_flushes += o.tb_flushes;
@@ -782,6 +795,7 @@ impl Engine {
             jit: OnceLock::new(),
             runs: 0.into(),
             jit_failed: false.into(),
+            float_exits: Default::default(),
             queued: false.into(),
             targets,
             links,
@@ -844,6 +858,28 @@ impl Engine {
             if self.shared.epoch.load(Ordering::SeqCst) == exit.epoch {
                 cache.link(exit.cell, exit.next);
             }
+        }
+    }
+
+    /// Counts an exit of `t`'s compiled code for the interpreter; when they
+    /// come too often, `t` is interpreted from now on (its code unlinked).
+    fn float_exit(&mut self, t: &Translation) {
+        self.stats.float_exits += 1;
+        let now = self.stats.guest_insts;
+        let f = &t.float_exits;
+        let since = f.since.load(Ordering::Relaxed);
+        let exits = if f.count.load(Ordering::Relaxed) == 0 || now.wrapping_sub(since) > FLOAT_EXIT_WINDOW {
+            f.since.store(now, Ordering::Relaxed);
+            f.count.store(1, Ordering::Relaxed);
+            1
+        } else {
+            f.count.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        if exits == FLOAT_EXIT_LIMIT && !f.demoted.swap(true, Ordering::Relaxed) {
+            self.stats.float_demoted += 1;
+            let _cache = lock(&self.shared.cache);
+            t.unlink_incoming();
+            self.ind_table.clear();
         }
     }
 
@@ -940,6 +976,9 @@ impl Engine {
         budget: u64,
     ) -> Stop {
         let limit = self.stats.guest_insts.saturating_add(budget);
+        // Compiled code left for the interpreter to run the instruction at
+        // `cpu.rip` alone.
+        let mut alone = false;
         loop {
             if self.stats.guest_insts >= limit {
                 return Stop::Budget;
@@ -981,7 +1020,7 @@ impl Engine {
             self.recent_next = (self.recent_next + 1) % RECENT_BLOCKS;
             self.stats.blocks_run += 1;
             let remaining = limit - self.stats.guest_insts;
-            let fits = t.guest_insts as u64 <= remaining;
+            let fits = !alone && t.guest_insts as u64 <= remaining;
             if fits {
                 self.maybe_compile(mem, &t);
             }
@@ -994,7 +1033,8 @@ impl Engine {
             }
             // The link cell of compiled code's exit (`None` when it did not run).
             let (outcome, exit_link) = if !fits {
-                match self.run_within(cpu, mem, helpers, key, remaining) {
+                let max = if std::mem::take(&mut alone) { 1 } else { remaining };
+                match self.run_within(cpu, mem, helpers, key, max) {
                     Ok(outcome) => (outcome, None),
                     Err(f) => return Stop::Fault(f),
                 }
@@ -1012,6 +1052,9 @@ impl Engine {
                 self.stats.guest_insts += self.scratch.executed as u64;
                 (outcome, None)
             };
+            if let Outcome::Interpret(_) = outcome {
+                self.float_exit(&t);
+            }
             if self.seen == seen {
                 self.front.put(t);
             }
@@ -1041,6 +1084,10 @@ impl Engine {
                 Outcome::Exit(reason, resume) => {
                     cpu.rip = resume;
                     return Stop::Exit(reason);
+                }
+                Outcome::Interpret(at) => {
+                    cpu.rip = at;
+                    alone = true;
                 }
                 Outcome::Trap(trap) => {
                     cpu.rip = trap.guest;

@@ -354,7 +354,6 @@ fn single(
             if !(eval::is_evaluable(op) || matches!(op, Opcode::Call | Opcode::AtomicRmw | Opcode::AtomicCas)) {
                 return Err(CompileError(format!("`{}` has no execution path", op.name())));
             }
-            *stored = true;
             c.generic.push(GenericOp {
                 op,
                 ty,
@@ -364,7 +363,23 @@ fn single(
                 first_result: d,
                 results: inst.results_len as u32,
             });
-            Op::Generic { i: c.generic.len() as u32 - 1 }
+            let i = c.generic.len() as u32 - 1;
+            // Arithmetic's exception flags: the quick test inline, the
+            // reference semantics when it fails.
+            let ordinary = match (op, imm, ty) {
+                (Opcode::Fexc1 | Opcode::Fexc2 | Opcode::Fexc3, Imm::Fexc(kind, ..), Some(t)) => {
+                    let result = block.value_type(args[args.len() - 1]);
+                    eval::Quick::of(kind, t, result) == eval::Quick::Ordinary
+                }
+                _ => false,
+            };
+            match ty.map(|t| t.lane().map_or((t.bits(), 1), |(l, n)| (l.bits(), n))) {
+                Some((lane_bits, lanes)) if ordinary => Op::Fexc { i, lane_bits: lane_bits as u8, lanes: lanes as u8 },
+                _ => {
+                    *stored = true;
+                    Op::Generic { i }
+                }
+            }
         }
     };
     Ok(Some(op))

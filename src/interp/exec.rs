@@ -317,7 +317,22 @@ pub fn run(
                     return trap(block, &mut scratch.executed, pc - 1, code, None);
                 }
             }
-            Op::Generic { i } => {
+            Op::Fexc { i, lane_bits, lanes }
+                if {
+                    let g = &block.generic[i as usize];
+                    let mut values = [0u128; 4];
+                    for (v, a) in values.iter_mut().zip(&g.args[1..]) {
+                        *v = r!(*a);
+                    }
+                    let flags = r!(g.args[0]) as u32;
+                    flags & eval::PE != 0
+                        && eval::ordinary_passes(lane_bits as u32, lanes as u32, &values[..g.args.len() - 1])
+                } =>
+            {
+                let g = &block.generic[i as usize];
+                r!(g.first_result) = r!(g.args[0]);
+            }
+            Op::Generic { i } | Op::Fexc { i, .. } => {
                 let g = &block.generic[i as usize];
                 let (args, results) = (&mut scratch.args, &mut scratch.results);
                 // SAFETY: as for `r!`: the generic operation's registers

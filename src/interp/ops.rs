@@ -177,6 +177,13 @@ pub(crate) enum Op {
         off: u16,
     },
     /// The lane of `w` bits at bit `shift` of a vector.
+    /// The exception flags of arithmetic (`Quick::Ordinary`): the flags
+    /// in when the quick test passes, else generic operation `i`.
+    Fexc {
+        i: u32,
+        lane_bits: u8,
+        lanes: u8,
+    },
     VExtract {
         d: Reg,
         a: Reg,

@@ -13,6 +13,7 @@ pub const EXIT_JUMP: u32 = 0;
 pub const EXIT_INDIRECT: u32 = 1;
 pub const EXIT_EXIT: u32 = 2;
 pub const EXIT_TRAP: u32 = 3;
+pub const EXIT_INTERPRET: u32 = 4;
 
 /// The record a compiled block receives. Compiled code addresses its fields
 /// by offset (`offset_of!`), so it is `repr(C)`.
@@ -256,6 +257,7 @@ impl JitCtx {
         match kind {
             EXIT_JUMP => Outcome::Jump(self.exit_pc),
             EXIT_INDIRECT => Outcome::Indirect(self.exit_pc),
+            EXIT_INTERPRET => Outcome::Interpret(self.exit_pc),
             EXIT_EXIT => {
                 Outcome::Exit(ExitReason::from_code(self.exit_reason as u8).expect("exit reason"), self.exit_pc)
             }

@@ -119,14 +119,27 @@ pub fn edge_vector(rng: &mut Rng, bits: u32, like: Option<u128>) -> u128 {
     })
 }
 
-/// Random XMM registers and YMM upper halves, and MXCSR with a random rounding mode (exceptions
-/// masked, no flush-to-zero: visa does not model those).
+/// Random XMM registers and YMM upper halves, and MXCSR with a random rounding mode; in half the
+/// cases random exception flags already set (a block is translated for the flags set when it
+/// starts), in a quarter DAZ and FTZ drawn at random (else both clear), and in a tenth some of
+/// invalid, denormal, divide-by-zero and inexact unmasked, so that a float instruction raising one
+/// faults with #XM (SIGFPE natively). Overflow and underflow stay masked: visa sets inexact for an
+/// unmasked one as for a masked one (README, departures).
 pub(super) fn randomize_fp(regs: &mut Regs, rng: &mut Rng) {
     for i in 0..16 {
         regs.fx.set_xmm(i, vector_value(rng));
         regs.ymmh[i] = vector_value(rng);
     }
-    regs.fx.set_mxcsr(0x1f80 | (rng.below(4) as u32) << 13);
+    let flags = if rng.chance(50) { rng.below(64) as u32 } else { 0 };
+    let daz_ftz = if rng.chance(25) { (rng.below(2) as u32) << 6 | (rng.below(2) as u32) << 15 } else { 0 };
+    // A nonempty subset of IE DE ZE PE, as mask bits 7 8 9 12.
+    let unmasked = if rng.chance(10) {
+        let pick = rng.below(15) as u32 + 1;
+        (pick & 7) << 7 | (pick >> 3) << 12
+    } else {
+        0
+    };
+    regs.fx.set_mxcsr((0x1f80 & !unmasked) | (rng.below(4) as u32) << 13 | daz_ftz | flags);
 }
 
 /// Bytes of scratch data cases use: the stack sits in the middle.

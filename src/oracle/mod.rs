@@ -65,10 +65,6 @@ pub struct Leeway {
     /// Data bytes `(address, length)` not compared: fields the host fills
     /// in its own way (FXSAVE's MXCSR_MASK).
     pub data: Vec<(u64, usize)>,
-    /// Addresses of MXCSR images stored in the data (STMXCSR, FXSAVE) whose
-    /// exception flags are not compared: they are not modelled (see
-    /// `COMPARED_MXCSR`).
-    pub mxcsr_images: Vec<u64>,
     /// ST registers may differ by this many units in the last place, and
     /// FSW's C1 (rounded up) may differ: x87 transcendental results, which
     /// visa does not compute bit-exactly.
@@ -234,11 +230,6 @@ pub fn check(case: &Case, tier: Tier) -> Result<Stop, String> {
         native_data[at..at + len].fill(0);
         data[at..at + len].fill(0);
     }
-    for &at in &leeway.mxcsr_images {
-        let at = (at - DATA) as usize;
-        native_data[at] &= COMPARED_MXCSR as u8;
-        data[at] &= COMPARED_MXCSR as u8;
-    }
     // Compared on faults too: what ran before the faulting instruction is
     // committed, and the faulting instruction commits nothing.
     if native_data != data {
@@ -301,15 +292,11 @@ fn segment_differences(native: &Regs, cpu: &CpuState) -> Vec<String> {
     diffs
 }
 
-/// MXCSR bits compared: the control bits. The exception flags (bits 0-5)
-/// are not modelled yet, so they are masked.
-pub const COMPARED_MXCSR: u32 = 0xffc0;
-
 /// Differences in the x87 and SSE state. The x87 last-instruction pointers
 /// (FOP, FIP, FDP) are not compared: processors differ on when they save them
 /// (the host, an AMD, saves them only while an exception is pending). ST
 /// registers may differ by `st_ulps` units in the last place, and then C1
-/// too.
+/// too. MXCSR is compared whole, its exception flags included.
 fn fp_differences(native: &FxImage, visa: &FxImage, st_ulps: u64, vendor: vendors::VendorLeeway) -> Vec<String> {
     let mut diffs = Vec::new();
     for i in 0..16 {
@@ -317,7 +304,7 @@ fn fp_differences(native: &FxImage, visa: &FxImage, st_ulps: u64, vendor: vendor
             diffs.push(format!("xmm{i}: native {:#034x}, visa {:#034x}", native.xmm(i), visa.xmm(i)));
         }
     }
-    let (nm, vm) = (native.mxcsr() & COMPARED_MXCSR, visa.mxcsr() & COMPARED_MXCSR);
+    let (nm, vm) = (native.mxcsr(), visa.mxcsr());
     if nm != vm {
         diffs.push(format!("mxcsr: native {nm:#x}, visa {vm:#x}"));
     }

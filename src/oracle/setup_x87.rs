@@ -308,16 +308,9 @@ pub fn leeway(code: &[u8], regs: &Regs) -> Leeway {
             iced_x86::MemorySize::FpuEnv28 | iced_x86::MemorySize::FpuState108 if !loads(m) => &[(12, 16)],
             _ => &[],
         };
-        // Offset of a stored MXCSR image.
-        let mxcsr = match m {
-            Mnemonic::Stmxcsr | Mnemonic::Vstmxcsr => Some(0),
-            Mnemonic::Fxsave | Mnemonic::Fxsave64 => Some(24),
-            _ => None,
-        };
         match address(&insn, regs) {
             Some(at) if (DATA..DATA + DATA_LEN as u64 - 32).contains(&at) => {
                 out.data.extend(fields.iter().map(|(off, len)| (at + off, *len)));
-                out.mxcsr_images.extend(mxcsr.map(|off| at + off));
             }
             _ => {}
         }

@@ -12,7 +12,9 @@ use std::fmt;
 
 use super::block::{Block, Value};
 use super::env::Env;
-use super::imm::{AtomicOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Round, Slot, TrapCode};
+use super::imm::{
+    AtomicOp, ExcOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Round, Slot, TrapCode, Underflow,
+};
 use super::opcodes::{Opcode, Opd};
 use super::sig;
 use super::types::Type;
@@ -79,6 +81,7 @@ pub fn encode_body(block: &Block, out: &mut Vec<u8>) {
             Imm::IntCC(cc) => out.push(cc as u8),
             Imm::FloatCC(cc) => out.push(cc as u8),
             Imm::Round(r) => out.push(r as u8),
+            Imm::Fexc(op, r, u) => out.extend_from_slice(&[op as u8, r as u8, u as u8]),
             Imm::Atomic(op) => out.push(op as u8),
             Imm::Mem(flags) => out.push(flags.aligned as u8),
             Imm::Slot(s) => put_uleb(out, s.0 as u128),
@@ -212,6 +215,11 @@ fn body(env: &Env, mut r: Reader<'_>) -> Result<Block, DecodeError> {
             ImmKind::IntCC => Imm::IntCC(r.code("condition", IntCC::from_code)?),
             ImmKind::FloatCC => Imm::FloatCC(r.code("condition", FloatCC::from_code)?),
             ImmKind::Round => Imm::Round(r.code("rounding", Round::from_code)?),
+            ImmKind::Fexc => Imm::Fexc(
+                r.code("float operation", ExcOp::from_code)?,
+                r.code("rounding", Round::from_code)?,
+                r.code("underflow mode", Underflow::from_code)?,
+            ),
             ImmKind::Atomic => Imm::Atomic(r.code("atomic", AtomicOp::from_code)?),
             ImmKind::Mem => Imm::Mem(MemFlags { aligned: r.code("memory flag", |b| (b < 2).then_some(b == 1))? }),
             ImmKind::Slot => Imm::Slot(Slot(r.uleb_in("slot")?)),

@@ -62,6 +62,59 @@ named_enum! {
 }
 
 named_enum! {
+    /// The operation whose exception flags `fexc1` `fexc2` `fexc3` compute
+    /// (visa-spec/semantics.md, "Float exception flags").
+    pub enum ExcOp {
+        Add = "add", Sub = "sub", Mul = "mul", Div = "div", Sqrt = "sqrt",
+        Fma = "fma", Fms = "fms", Fnma = "fnma", Fnms = "fnms",
+        MinMax = "minmax", CmpQuiet = "cmpq", CmpSignal = "cmps",
+        ToInt = "toint", FromInt = "fromint", Convert = "cvt",
+        RoundInt = "rint", RoundQuiet = "rintq",
+    }
+}
+
+impl ExcOp {
+    /// The operands the operation takes (the flag operations add the
+    /// incoming flags before them and the result after them).
+    pub fn arity(self) -> usize {
+        use ExcOp::*;
+        match self {
+            Sqrt | ToInt | FromInt | Convert | RoundInt | RoundQuiet => 1,
+            Fma | Fms | Fnma | Fnms => 3,
+            _ => 2,
+        }
+    }
+
+    /// The MXCSR flags (bits 0-5: IE DE ZE OE UE PE) the operation can
+    /// raise on some operands, or a superset of them.
+    pub fn raisable(self) -> u8 {
+        use ExcOp::*;
+        const IE: u8 = 1;
+        const DE: u8 = 2;
+        const ZE: u8 = 4;
+        const OE: u8 = 8;
+        const UE: u8 = 16;
+        const PE: u8 = 32;
+        match self {
+            Div => IE | DE | ZE | OE | UE | PE,
+            Add | Sub | Mul | Fma | Fms | Fnma | Fnms | Convert => IE | DE | OE | UE | PE,
+            Sqrt | ToInt | RoundInt | RoundQuiet => IE | DE | PE,
+            MinMax | CmpQuiet | CmpSignal => IE | DE,
+            FromInt => PE,
+        }
+    }
+}
+
+named_enum! {
+    /// How underflow is reported: `masked` when the result is tiny and
+    /// inexact, `tiny` when it is tiny (an unmasked underflow), `ftz` as
+    /// `masked` but a tiny result is flushed to zero, so inexact too.
+    pub enum Underflow {
+        Masked = "masked", Tiny = "tiny", Ftz = "ftz",
+    }
+}
+
+named_enum! {
     /// Atomic read-modify-write operations.
     pub enum AtomicOp {
         Add = "add", Sub = "sub", And = "and", Or = "or", Xor = "xor", Xchg = "xchg",
@@ -162,6 +215,7 @@ pub enum ImmKind {
     Target,
     Branch,
     Exit,
+    Fexc,
 }
 
 /// An instruction's immediate operand.
@@ -191,6 +245,8 @@ pub enum Imm {
     Branch(u64, u64),
     /// Reason and the guest address at which execution continues.
     Exit(ExitReason, u64),
+    /// What a float exception flag operation computes the flags of.
+    Fexc(ExcOp, Round, Underflow),
 }
 
 impl Imm {
@@ -212,6 +268,7 @@ impl Imm {
             Imm::Target(_) => ImmKind::Target,
             Imm::Branch(..) => ImmKind::Branch,
             Imm::Exit(..) => ImmKind::Exit,
+            Imm::Fexc(..) => ImmKind::Fexc,
         }
     }
 }

@@ -20,7 +20,9 @@ mod verify;
 pub use block::{Block, Inst, Value};
 pub use builder::Builder;
 pub use env::{Env, HelperDecl, MAX_STATE_BYTES, SlotDecl, slot_fits};
-pub use imm::{AtomicOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Round, Slot, TrapCode};
+pub use imm::{
+    AtomicOp, ExcOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Round, Slot, TrapCode, Underflow,
+};
 pub use opcodes::{Effects, OpInfo, Opcode};
 pub use types::Type;
 pub use verify::{VerifyError, verify};

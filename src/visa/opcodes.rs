@@ -63,6 +63,9 @@ pub const SHAPES: TypeSet = INT_SHAPES.union(FLOAT_SHAPES);
 pub const SMALL_SHAPES: TypeSet = TypeSet::of(&[I8x16, I16x8]);
 pub const MUL_SHAPES: TypeSet = TypeSet::of(&[I16x8, I32x4, I64x2]);
 pub const MULHI_SHAPES: TypeSet = TypeSet::of(&[I16x8, I32x4]);
+/// What the float exception flag operations take: the type of the
+/// operation's operands (an integer for a conversion from one).
+pub const EXC_OPERANDS: TypeSet = FLOAT.union(FLOAT_SHAPES).union(I32_I64);
 pub const NARROW_SHAPES: TypeSet = TypeSet::of(&[I16x8, I32x4, I64x2]);
 
 /// The type an operand or result must have, relative to the controlling type.
@@ -314,6 +317,10 @@ opcodes! {
     Branch "branch" NONE Branch [B] -> [] TERM "Continue at the first address when c is 1, else at the second.";
     JumpInd "jump_ind" NONE None [A] -> [] TERM "Continue at a computed guest address.";
     Exit "exit" NONE Exit [] -> [] TERM "Stop for the runtime with a reason; execution resumes at the address.";
+
+    Fexc1 "fexc1" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, Opd::Of(VALUE)] -> [Opd::Fixed(I32)] TRAPS "Flags in, or the exception flags of a one-operand operation on a giving result r; may leave the block before its guest instruction.";
+    Fexc2 "fexc2" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, C, C] -> [Opd::Fixed(I32)] TRAPS "Flags in, or the exception flags of a two-operand operation on a, b giving result r; may leave the block before its guest instruction.";
+    Fexc3 "fexc3" EXC_OPERANDS Fexc [Opd::Fixed(I32), C, C, C, C] -> [Opd::Fixed(I32)] TRAPS "Flags in, or the exception flags of a fused operation on a, b, c giving result r; may leave the block before its guest instruction.";
 }
 
 impl Opcode {

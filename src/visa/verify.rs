@@ -8,6 +8,7 @@ use super::env::Env;
 use super::imm::Imm;
 use super::sig;
 use super::text::print_inst;
+use super::types::Type;
 
 /// What is wrong, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,11 +84,35 @@ fn check_inst(env: &Env, block: &Block, inst: &Inst, result_types: &mut Vec<crat
         _ => None,
     };
     sig::check_args(inst.op, inst.ty, &arg_types, helper_args)?;
+    if let Imm::Fexc(op, ..) = inst.imm {
+        check_fexc(inst, op, &arg_types)?;
+    }
     result_types.clear();
     sig::result_types(inst.op, inst.ty, &inst.imm, env, result_types)?;
     if !inst.results().map(|v| block.value_type(v)).eq(result_types.iter().copied()) {
         let actual: Vec<_> = inst.results().map(|v| block.value_type(v)).collect();
         return Err(format!("results have types {actual:?}, expected {result_types:?}"));
+    }
+    Ok(())
+}
+
+/// A float exception flag operation: its opcode's operand count is the
+/// operation's, and the operand and result types are the operation's.
+fn check_fexc(inst: &Inst, op: crate::visa::ExcOp, arg_types: &[Type]) -> Result<(), String> {
+    use crate::visa::ExcOp::*;
+    if arg_types.len() != op.arity() + 2 {
+        return Err(format!("`{}` takes {} operands and its result", op.name(), op.arity()));
+    }
+    let t = inst.ty.ok_or("no controlling type")?;
+    let r = arg_types[arg_types.len() - 1];
+    let ok = match op {
+        FromInt => t.is_int() && r.is_float(),
+        ToInt => t.is_float() && matches!(r, Type::I32 | Type::I64),
+        Convert => t.is_float() && r.is_float() && r != t,
+        _ => !t.is_int() && r == t.value_type(),
+    };
+    if !ok {
+        return Err(format!("`{}` of {t} cannot give a {r}", op.name()));
     }
     Ok(())
 }

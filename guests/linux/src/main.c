@@ -14,7 +14,7 @@ static const struct {
     {"float", vt_float}, {"smc", vt_smc},     {"exec", vt_exec},   {"probe", vt_probe},
     {"crash", vt_crash}, {"time", vt_time},   {"nosys", vt_nosys}, {"wild", vt_wild},
     {"vfork", vt_vfork}, {"fds", vt_fds},
-    {"clonevm", vt_clonevm},
+    {"clonevm", vt_clonevm}, {"fenv", vt_fenv},
 };
 
 static const struct {

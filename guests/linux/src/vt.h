@@ -24,6 +24,7 @@ int vt_wild(int argc, char **argv);
 int vt_vfork(int argc, char **argv);
 int vt_fds(int argc, char **argv);
 int vt_clonevm(int argc, char **argv);
+int vt_fenv(int argc, char **argv);
 
 /* The symbolic name of an errno value ("ENOENT"), or its number. */
 const char *errname(int e);

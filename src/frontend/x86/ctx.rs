@@ -117,6 +117,10 @@ pub struct Ctx<'a> {
     /// While a VEX form is lifted through its SSE form: what the stand-in
     /// registers stand for (see `vex`).
     pub vex: Option<VexFrame>,
+    /// With an exception unmasked: the float exception flags the
+    /// instruction being lifted has raised so far, recorded before its
+    /// first write (`fpexc::record_gathered`).
+    pub fexc_pending: Option<Value>,
 }
 
 /// The first stand-in register: a VEX form is lifted as its SSE form on
@@ -137,6 +141,8 @@ pub struct VexFrame {
     pub selector: Option<Register>,
     /// Memory operands need no alignment (all but the aligned moves).
     pub unaligned: bool,
+    /// The VEX form is 256 bits wide: this is one of its two halves.
+    pub wide: bool,
     /// A 16-byte store is the first half of a 32-byte one: the second half
     /// is checked for writing first, so a fault there writes nothing.
     pub probe_store: bool,
@@ -201,6 +207,7 @@ impl<'a> Ctx<'a> {
             side_exit_limit: super::MAX_SIDE_EXITS,
             ranges: vec![(addr, addr)],
             vex: None,
+            fexc_pending: None,
         }
     }
 
@@ -350,6 +357,9 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn set(&mut self, slot: Slot, v: Value) {
+        if slot != self.x.mxcsr {
+            super::fpexc::record_gathered(self);
+        }
         self.b.set(slot, v);
         self.cache[slot.0 as usize] = Some(v);
     }
@@ -571,7 +581,7 @@ impl<'a> Ctx<'a> {
     // ---- the x87 state MMX shares ----
 
     /// Does the instruction name an MMX register?
-    fn names_mmx(&self) -> bool {
+    pub(super) fn names_mmx(&self) -> bool {
         (0..self.insn.op_count()).any(|i| self.insn.op_kind(i) == OpKind::Register && self.insn.op_register(i).is_mm())
     }
 
@@ -590,7 +600,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The x87-to-MMX transition: TOP 0, every tag valid.
-    fn enter_mmx(&mut self) {
+    pub(super) fn enter_mmx(&mut self) {
         if self.mmx {
             return;
         }
@@ -669,6 +679,7 @@ impl<'a> Ctx<'a> {
     /// Stores a whole vector register (16 bytes, 16-byte aligned when
     /// `aligned`, with a VEX form's rules).
     pub fn store_vector(&mut self, v: Value, addr: Value, aligned: bool) {
+        super::fpexc::record_gathered(self);
         let (unaligned, probe) = self.vex.as_ref().map_or((false, false), |f| (f.unaligned, f.probe_store));
         if probe {
             // Rewrite the second half with itself: it faults now if it
@@ -784,6 +795,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn store(&mut self, v: Value, addr: Value) {
+        super::fpexc::record_gathered(self);
         self.b.store(v, addr, MemFlags::default());
     }
 

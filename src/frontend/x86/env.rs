@@ -63,7 +63,7 @@ pub struct X86Env {
     /// XMM0, imm8) -> result.
     pub crypto: Helper,
     /// VCVTPH2PS VCVTPS2PH: (`machine::f16c::F16cOp`, four lanes,
-    /// rounding) -> four converted lanes.
+    /// rounding and control bits) -> (four converted lanes, MXCSR flags).
     pub f16c: Helper,
     /// The x87 FPU: (encoded `x87_op::X87Op`, memory address,
     /// instruction address) -> ().
@@ -142,7 +142,7 @@ impl X86Env {
         );
         let crypto =
             env.helper("crypto", &[Type::I32, Type::V128, Type::V128, Type::V128, Type::I32], &[Type::V128], true);
-        let f16c = env.helper("f16c", &[Type::I32, Type::V128, Type::I32], &[Type::V128], true);
+        let f16c = env.helper("f16c", &[Type::I32, Type::V128, Type::I32], &[Type::V128, Type::I32], true);
         let x87 = env.helper("x87", &[Type::I64, Type::I64, Type::I64], &[], false);
         let xsave = env.helper("xsave", &[Type::I64, Type::I64], &[], false);
         let v = Type::V128;

@@ -20,7 +20,8 @@ use iced_x86::Mnemonic;
 use super::LiftFn;
 use super::avx::{self, Ymm};
 use super::ctx::{Ctx, Flow, lane_shape};
-use crate::visa::{Imm, Opcode, Type, Value};
+use super::fpexc;
+use crate::visa::{ExcOp, Imm, Opcode, Type, Value};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = {
     use Mnemonic::*;
@@ -117,9 +118,13 @@ const SD: Form = (Type::F64, false);
 fn fused(cx: &mut Ctx, kind: Kind, order: Order, (lane, packed): Form) -> Flow {
     let dest = cx.insn.op0_register();
     let round = Imm::Round(cx.mode.rounding);
+    let mode = cx.mode.rounding;
     if !packed {
         let [a, b, c] = order.map(|i| cx.read_scalar(i, lane));
+        let [a, b, c] = [a, b, c].map(|v| fpexc::daz(cx, lane, v));
         let r = cx.b.ins(scalar(kind[0]), Some(lane), round, &[a, b, c]);
+        fpexc::raise(cx, exc_op(kind[0]), mode, lane, &[a, b, c], r);
+        let r = fpexc::ftz(cx, lane, r);
         let old = cx.read_vreg(dest);
         let low = cx.b.ins(Opcode::Vinsert, Some(lane_shape(lane)), Imm::Lane(0), &[old, r]);
         let zero = cx.vconst(0);
@@ -131,17 +136,38 @@ fn fused(cx: &mut Ctx, kind: Kind, order: Order, (lane, packed): Form) -> Flow {
     let halves = if dest.is_ymm() { 2 } else { 1 };
     let mut r = [cx.vconst(0); 2];
     for h in 0..halves {
-        let args = [a[h], b[h], c[h]];
+        let args = [a[h], b[h], c[h]].map(|v| fpexc::daz(cx, shape, v));
         let even = cx.b.ins(kind[0], Some(shape), round, &args);
         r[h] = if kind[0] == kind[1] {
+            fpexc::raise(cx, exc_op(kind[0]), mode, shape, &args, even);
             even
         } else {
             let odd = cx.b.ins(kind[1], Some(shape), round, &args);
-            alternate(cx, lane, even, odd)
+            let both = alternate(cx, lane, even, odd);
+            // The flags of a * b + c with c negated in the lanes that
+            // subtract (a NaN's sign changes no flag).
+            let neg = (0..16 / lane.bytes() as usize)
+                .filter(|i| kind[i % 2] == Opcode::Vfms)
+                .fold(0u128, |acc, i| acc | 1u128 << ((i as u32 + 1) * lane.bits() - 1));
+            let neg = cx.vconst(neg);
+            let c = cx.op(Opcode::Xor, &[args[2], neg]);
+            fpexc::raise(cx, ExcOp::Fma, mode, shape, &[args[0], args[1], c], both);
+            both
         };
+        r[h] = fpexc::ftz(cx, shape, r[h]);
     }
     avx::write(cx, dest, r);
     Flow::Next
+}
+
+/// The exception flag operation of a lane-wise one.
+fn exc_op(op: Opcode) -> ExcOp {
+    match op {
+        Opcode::Vfma => ExcOp::Fma,
+        Opcode::Vfms => ExcOp::Fms,
+        Opcode::Vfnma => ExcOp::Fnma,
+        _ => ExcOp::Fnms,
+    }
 }
 
 /// The scalar operation of a lane-wise one.

@@ -29,6 +29,7 @@ mod f16c;
 mod features;
 mod flags;
 mod fma;
+mod fpexc;
 mod mov;
 mod muldiv;
 mod segment;
@@ -197,9 +198,12 @@ pub fn exception_vector(code: crate::visa::TrapCode) -> u8 {
 /// halt, mask interrupts or do port I/O), CR4.FSGSBASE (RDFSBASE and
 /// friends raise #UD without it), whether AVX is enabled (CR4.OSXSAVE and
 /// XCR0; else VEX instructions raise #UD), and the processor model
-/// presented (the instructions of a feature it hides raise #UD).
-/// Instructions that change MXCSR or XCR0 end their block, so the next
-/// block is looked up in the new mode.
+/// presented (the instructions of a feature it hides raise #UD), and
+/// MXCSR's exception masks, DAZ and FTZ, and the exception flags already
+/// set (`fpexc`). Instructions that change MXCSR or XCR0 end their block,
+/// so the next block is looked up in the new mode; a flag that becomes set
+/// within a block leaves its translation valid (flags set stay set), and
+/// the next lookup finds the translation made with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
     pub rounding: crate::visa::Round,
@@ -210,13 +214,31 @@ pub struct Mode {
     pub model: Model,
     /// AVX instructions may run.
     pub avx: bool,
+    /// MXCSR's exception flag bits whose exception is unmasked.
+    pub unmasked: u8,
+    /// MXCSR.DAZ: denormal operands read as zeros.
+    pub daz: bool,
+    /// MXCSR.FTZ: denormal results written as zeros.
+    pub ftz: bool,
+    /// MXCSR's exception flags (bits 0-5) set when the block starts.
+    pub sticky: u8,
 }
 
 impl Default for Mode {
     /// The state of a long-mode CPU at reset: round to nearest, CPL 0,
     /// CR4.FSGSBASE clear, `max`, AVX enabled.
     fn default() -> Mode {
-        Mode { rounding: crate::visa::Round::Nearest, user: false, fsgsbase: false, model: Model::Max, avx: true }
+        Mode {
+            rounding: crate::visa::Round::Nearest,
+            user: false,
+            fsgsbase: false,
+            model: Model::Max,
+            avx: true,
+            unmasked: 0,
+            daz: false,
+            ftz: false,
+            sticky: 0,
+        }
     }
 }
 
@@ -240,7 +262,14 @@ impl Mode {
             2 => Round::Up,
             _ => Round::Zero,
         };
-        Mode { rounding, ..Mode::default() }
+        Mode {
+            rounding,
+            unmasked: (!(mxcsr >> 7) & 0x3f) as u8,
+            daz: mxcsr & 0x40 != 0,
+            ftz: mxcsr & 0x8000 != 0,
+            sticky: (mxcsr & 0x3f) as u8,
+            ..Mode::default()
+        }
     }
 
     /// The mode as the bits a translation cache keys on.
@@ -250,6 +279,10 @@ impl Mode {
             | (self.fsgsbase as u32) << 3
             | (self.model as u32) << 4
             | (self.avx as u32) << 6
+            | (self.unmasked as u32) << 7
+            | (self.daz as u32) << 13
+            | (self.ftz as u32) << 14
+            | (self.sticky as u32) << 15
     }
 
     pub fn from_bits(bits: u32) -> Mode {
@@ -260,6 +293,10 @@ impl Mode {
             fsgsbase: bits & 8 != 0,
             model: Model::from_code((bits >> 4 & 3) as u8),
             avx: bits & 0x40 != 0,
+            unmasked: (bits >> 7 & 0x3f) as u8,
+            daz: bits & 1 << 13 != 0,
+            ftz: bits & 1 << 14 != 0,
+            sticky: (bits >> 15 & 0x3f) as u8,
         }
     }
 }
@@ -327,6 +364,13 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
             (false, Some(lift)) => cx.lift_with(lift),
             _ => Flow::Undefined,
         };
+        // Float exception flags still gathered (an instruction that writes
+        // nothing after them) are recorded; an undefined instruction's and
+        // a block end's are not (float instructions write before ending).
+        match flow {
+            Flow::Next | Flow::Follow(_) => fpexc::record_gathered(&mut cx),
+            Flow::End | Flow::Undefined => cx.fexc_pending = None,
+        }
         match flow {
             Flow::Next => {
                 ip = insn.next_ip();

@@ -5,8 +5,8 @@
 //! the result: the upper lanes of the destination are untouched. Arithmetic,
 //! square roots, conversions and rounding follow the block's MXCSR rounding
 //! direction (`cx.mode.rounding`); LDMXCSR ends its block so the next one is
-//! looked up in the new direction. MXCSR's exception flags and FTZ/DAZ are
-//! not modelled: no instruction sets a flag, and denormals are never flushed.
+//! looked up in the new direction. Every float operation records its
+//! exception flags, applies DAZ and FTZ and may raise #XM (`fpexc`).
 //!
 //! RCPPS and RSQRTPS are hardware approximations (12 bits, different on each
 //! vendor); visa computes the exact reciprocal (rounded to nearest) and the
@@ -20,8 +20,9 @@ use iced_x86::{Mnemonic, OpCodeOperandKind, Register};
 
 use super::LiftFn;
 use super::ctx::{Ctx, Flow, int_type, lane_shape};
+use super::fpexc;
 use crate::machine::flag::{AF, CF, OF, PF, SF, ZF};
-use crate::visa::{ExitReason, FloatCC, Imm, IntCC, Opcode, Round, TrapCode, Type, Value};
+use crate::visa::{ExcOp, ExitReason, FloatCC, Imm, IntCC, Opcode, Round, TrapCode, Type, Value};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = {
     use Mnemonic::*;
@@ -62,10 +63,10 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = {
         (Cmppd, |cx| compare(cx, PD)),
         (Cmpss, |cx| compare(cx, SS)),
         // CMPSD is also the string instruction: `string` dispatches here.
-        (Comiss, |cx| comis(cx, Type::F32)),
-        (Ucomiss, |cx| comis(cx, Type::F32)),
-        (Comisd, |cx| comis(cx, Type::F64)),
-        (Ucomisd, |cx| comis(cx, Type::F64)),
+        (Comiss, |cx| comis(cx, Type::F32, true)),
+        (Ucomiss, |cx| comis(cx, Type::F32, false)),
+        (Comisd, |cx| comis(cx, Type::F64, true)),
+        (Ucomisd, |cx| comis(cx, Type::F64, false)),
         (Cvtsi2ss, |cx| convert_scalar(cx, None, Some(Type::F32), false)),
         (Cvtsi2sd, |cx| convert_scalar(cx, None, Some(Type::F64), false)),
         (Cvtss2si, |cx| convert_scalar(cx, Some(Type::F32), None, false)),
@@ -200,8 +201,25 @@ fn shuffle(cx: &mut Ctx, lane: Type, a: Value, b: Value, lanes: &[u8]) -> Value 
     cx.b.ins(Opcode::Vshuffle, None, Imm::Shuffle(mask), &[a, b])
 }
 
+/// Lane `lane` of `v`: the scalar an instruction just inserted there, or a
+/// lane just extracted, is reused (an SSE scalar form extracts the low lane
+/// of its operands and result several times: for the operation, its
+/// exception flags and the write).
 fn extract(cx: &mut Ctx, shape: Type, v: Value, lane: u8) -> Value {
-    cx.b.ins(Opcode::Vextract, Some(shape), Imm::Lane(lane), &[v])
+    let block = cx.b.block();
+    let recent = block.insts.iter().rev().take(16).find_map(|i| {
+        let (ty, imm, args) = (i.ty, i.imm, block.args(i));
+        let r = i.results().next()?;
+        match i.op {
+            Opcode::Vinsert if r == v && ty == Some(shape) && imm == Imm::Lane(lane) => Some(args[1]),
+            Opcode::Vextract if args[0] == v && ty == Some(shape) && imm == Imm::Lane(lane) => Some(r),
+            _ => None,
+        }
+    });
+    match recent {
+        Some(x) => x,
+        None => cx.b.ins(Opcode::Vextract, Some(shape), Imm::Lane(lane), &[v]),
+    }
 }
 
 fn insert(cx: &mut Ctx, shape: Type, v: Value, x: Value, lane: u8) -> Value {
@@ -241,6 +259,27 @@ fn vcmp32(cx: &mut Ctx, cc: IntCC, a: Value, b: Value) -> Value {
 fn rounded(cx: &mut Ctx, op: Opcode, ty: Type, args: &[Value]) -> Value {
     let mode = cx.mode.rounding;
     cx.b.ins(op, Some(ty), Imm::Round(mode), args)
+}
+
+/// Records the flags of `op` on `ops` giving `r`: every lane of a packed
+/// form, the low lane of a scalar one.
+fn record(cx: &mut Ctx, f: Form, op: ExcOp, round: Round, ops: &[Value], r: Value) {
+    if f.packed {
+        return fpexc::raise(cx, op, round, f.shape(), ops, r);
+    }
+    let low: Vec<Value> = ops.iter().map(|v| extract(cx, f.shape(), *v, 0)).collect();
+    let r = extract(cx, f.shape(), r, 0);
+    fpexc::raise(cx, op, round, f.lane, &low, r);
+}
+
+/// Records the flags of `op` on lanes `which` (bits) of `ops` giving `r`.
+fn record_lanes(cx: &mut Ctx, lane: Type, which: u8, op: ExcOp, ops: &[Value], r: Value) {
+    let round = cx.mode.rounding;
+    for i in (0..lanes(lane)).filter(|i| which >> i & 1 == 1) {
+        let x: Vec<Value> = ops.iter().map(|v| extract(cx, lane_shape(lane), *v, i)).collect();
+        let y = extract(cx, lane_shape(lane), r, i);
+        fpexc::raise(cx, op, round, lane, &x, y);
+    }
 }
 
 // ---- operands ----
@@ -285,9 +324,13 @@ fn arith(cx: &mut Ctx, op: Op, f: Form) -> Flow {
     if undefined(cx) {
         return Flow::Undefined;
     }
+    let shape = f.shape();
     let b = source(cx, f);
     let a = cx.read_vreg(dest(cx));
-    let shape = f.shape();
+    let (a, b) = match op {
+        Op::Rcp | Op::Rsqrt => (a, b),
+        _ => (fpexc::daz(cx, shape, a), fpexc::daz(cx, shape, b)),
+    };
     let r = match op {
         Op::Add => rounded(cx, Opcode::Vfadd, shape, &[a, b]),
         Op::Sub => rounded(cx, Opcode::Vfsub, shape, &[a, b]),
@@ -304,6 +347,22 @@ fn arith(cx: &mut Ctx, op: Op, f: Form) -> Flow {
         Op::Rcp => reciprocal(cx, b),
         Op::Rsqrt => reciprocal_sqrt(cx, b, f.count()),
     };
+    let round = cx.mode.rounding;
+    let exc = match op {
+        Op::Add => Some(ExcOp::Add),
+        Op::Sub => Some(ExcOp::Sub),
+        Op::Mul => Some(ExcOp::Mul),
+        Op::Div => Some(ExcOp::Div),
+        Op::Sqrt => Some(ExcOp::Sqrt),
+        Op::Min | Op::Max => Some(ExcOp::MinMax),
+        Op::Rcp | Op::Rsqrt => None,
+    };
+    match exc {
+        Some(ExcOp::Sqrt) => record(cx, f, ExcOp::Sqrt, round, &[b], r),
+        Some(e) => record(cx, f, e, round, &[a, b], r),
+        None => {}
+    }
+    let r = if matches!(op, Op::Min | Op::Max | Op::Rcp | Op::Rsqrt) { r } else { fpexc::ftz(cx, shape, r) };
     finish(cx, f, r)
 }
 
@@ -356,7 +415,7 @@ fn compare(cx: &mut Ctx, f: Form) -> Flow {
     }
     use FloatCC::*;
     // The VEX forms have 32 predicates: 16 to 31 differ from 0 to 15 only
-    // in which NaNs signal, which is not modelled.
+    // in which NaNs signal.
     let predicates = [
         Some(Eq),
         Some(Lt),
@@ -375,9 +434,15 @@ fn compare(cx: &mut Ctx, f: Form) -> Flow {
         Some(Gt),
         None,
     ];
-    let p = (imm8(cx) & if cx.vex.is_some() { 15 } else { 7 }) as usize;
+    let imm = imm8(cx) & if cx.vex.is_some() { 31 } else { 7 };
+    let p = (imm & 15) as usize;
     let b = source(cx, f);
     let a = cx.read_vreg(dest(cx));
+    let (a, b) = (fpexc::daz(cx, f.shape(), a), fpexc::daz(cx, f.shape(), b));
+    // LT LE NLT NLE NGE NGT GE GT signal on quiet NaNs; 16 to 31 swap.
+    let signals = matches!(p, 1 | 2 | 5 | 6 | 9 | 10 | 13 | 14) != (imm >= 16);
+    let kind = if signals { ExcOp::CmpSignal } else { ExcOp::CmpQuiet };
+    record(cx, f, kind, cx.mode.rounding, &[a, b], a);
     let r = match predicates[p] {
         Some(cc) => vfcmp(cx, f.shape(), cc, a, b),
         None => cx.vconst(if p == 15 { u128::MAX } else { 0 }),
@@ -386,14 +451,17 @@ fn compare(cx: &mut Ctx, f: Form) -> Flow {
 }
 
 /// COMISS UCOMISS COMISD UCOMISD: ZF PF CF are 111 unordered, 000 greater,
-/// 001 less, 100 equal; OF SF AF are cleared. (They differ only in which
-/// NaNs signal invalid, which is not modelled.)
-fn comis(cx: &mut Ctx, lane: Type) -> Flow {
+/// 001 less, 100 equal; OF SF AF are cleared. COMIS signals invalid on
+/// quiet NaNs too, UCOMIS only on signalling ones.
+fn comis(cx: &mut Ctx, lane: Type, signals: bool) -> Flow {
     if undefined(cx) {
         return Flow::Undefined;
     }
     let b = cx.read_scalar(1, lane);
     let a = cx.read_scalar(0, lane);
+    let (a, b) = (fpexc::daz(cx, lane, a), fpexc::daz(cx, lane, b));
+    let kind = if signals { ExcOp::CmpSignal } else { ExcOp::CmpQuiet };
+    fpexc::raise(cx, kind, cx.mode.rounding, lane, &[a, b], a);
     for (flag, cc) in [(ZF, FloatCC::Ueq), (PF, FloatCC::Uno), (CF, FloatCC::Ult)] {
         let v = fcmp(cx, cc, a, b);
         cx.set_flag(flag, v);
@@ -411,10 +479,12 @@ fn comis(cx: &mut Ctx, lane: Type) -> Flow {
 /// giving the integer indefinite (the minimum) for NaN and out of range.
 fn convert(cx: &mut Ctx, x: Value, to: Type, truncate: bool) -> Value {
     let from = cx.ty(x);
-    match (from.is_float(), to.is_float()) {
-        (false, _) => rounded(cx, Opcode::FcvtFromSint, to, &[x]),
+    let round = cx.mode.rounding;
+    let x = if from.is_float() { fpexc::daz(cx, from, x) } else { x };
+    let (kind, mode, r) = match (from.is_float(), to.is_float()) {
+        (false, _) => (ExcOp::FromInt, round, rounded(cx, Opcode::FcvtFromSint, to, &[x])),
         (true, false) => {
-            let mode = if truncate { Round::Zero } else { cx.mode.rounding };
+            let mode = if truncate { Round::Zero } else { round };
             let r = cx.b.ins(Opcode::Fround, Some(from), Imm::Round(mode), &[x]);
             // Below the range the conversion saturates to the minimum, which
             // is the indefinite value; at 2^(bits-1) and up, or NaN, it is not.
@@ -422,11 +492,13 @@ fn convert(cx: &mut Ctx, x: Value, to: Type, truncate: bool) -> Value {
             let fits = fcmp(cx, FloatCC::Lt, r, limit);
             let v = cx.b.ins(Opcode::FcvtToSint, Some(to), Imm::None, &[r]);
             let indefinite = cx.iconst(to, 1 << (to.bits() - 1));
-            cx.select(fits, v, indefinite)
+            (ExcOp::ToInt, mode, cx.select(fits, v, indefinite))
         }
-        _ if to.bits() > from.bits() => cx.b.ins(Opcode::Fpromote, Some(to), Imm::None, &[x]),
-        _ => rounded(cx, Opcode::Fdemote, to, &[x]),
-    }
+        _ if to.bits() > from.bits() => (ExcOp::Convert, round, cx.b.ins(Opcode::Fpromote, Some(to), Imm::None, &[x])),
+        _ => (ExcOp::Convert, round, rounded(cx, Opcode::Fdemote, to, &[x])),
+    };
+    fpexc::raise(cx, kind, mode, from, &[x], r);
+    if to.is_float() { fpexc::ftz(cx, to, r) } else { r }
 }
 
 /// CVTSI2SS CVTSI2SD CVT(T)SS2SI CVT(T)SD2SI CVTSS2SD CVTSD2SS: `None` is
@@ -516,7 +588,11 @@ fn horizontal(cx: &mut Ctx, lane: Type, op: Opcode) -> Flow {
     let odd: Vec<u8> = (0..n).map(|i| 2 * i + 1).collect();
     let x = shuffle(cx, lane, a, b, &even);
     let y = shuffle(cx, lane, a, b, &odd);
+    let (x, y) = (fpexc::daz(cx, lane_shape(lane), x), fpexc::daz(cx, lane_shape(lane), y));
     let r = rounded(cx, op, lane_shape(lane), &[x, y]);
+    let kind = if op == Opcode::Vfadd { ExcOp::Add } else { ExcOp::Sub };
+    fpexc::raise(cx, kind, cx.mode.rounding, lane_shape(lane), &[x, y], r);
+    let r = fpexc::ftz(cx, lane_shape(lane), r);
     cx.write_vreg(dest(cx), r);
     Flow::Next
 }
@@ -526,14 +602,18 @@ fn addsub(cx: &mut Ctx, lane: Type) -> Flow {
     if undefined(cx) {
         return Flow::Undefined;
     }
+    let shape = lane_shape(lane);
     let b = cx.read_vector(1, true);
     let a = cx.read_vreg(dest(cx));
-    let shape = lane_shape(lane);
+    let (a, b) = (fpexc::daz(cx, shape, a), fpexc::daz(cx, shape, b));
     let diff = rounded(cx, Opcode::Vfsub, shape, &[a, b]);
     let sum = rounded(cx, Opcode::Vfadd, shape, &[a, b]);
     let n = lanes(lane);
+    record_lanes(cx, lane, 0x55, ExcOp::Sub, &[a, b], diff);
+    record_lanes(cx, lane, 0xaa, ExcOp::Add, &[a, b], sum);
     let pick: Vec<u8> = (0..n).map(|i| if i % 2 == 0 { i } else { n + i }).collect();
     let r = shuffle(cx, lane, diff, sum, &pick);
+    let r = fpexc::ftz(cx, shape, r);
     cx.write_vreg(dest(cx), r);
     Flow::Next
 }
@@ -541,8 +621,7 @@ fn addsub(cx: &mut Ctx, lane: Type) -> Flow {
 // ---- SSE4.1 ----
 
 /// ROUNDPS ROUNDPD ROUNDSS ROUNDSD: imm8 bit 2 selects MXCSR's direction,
-/// else bits 1:0 give it; bit 3 (suppress the precision exception) has
-/// nothing to suppress here.
+/// else bits 1:0 give it; bit 3 suppresses the precision exception.
 fn round(cx: &mut Ctx, f: Form) -> Flow {
     if undefined(cx) {
         return Flow::Undefined;
@@ -553,9 +632,14 @@ fn round(cx: &mut Ctx, f: Form) -> Flow {
         _ => cx.mode.rounding,
     };
     let b = source(cx, f);
+    let b = fpexc::daz(cx, f.shape(), b);
     let lane = f.lane;
-    let r =
-        map_lanes(cx, f.shape(), b, f.count(), |cx, x| cx.b.ins(Opcode::Fround, Some(lane), Imm::Round(mode), &[x]));
+    let kind = if imm & 8 != 0 { ExcOp::RoundQuiet } else { ExcOp::RoundInt };
+    let r = map_lanes(cx, f.shape(), b, f.count(), |cx, x| {
+        let r = cx.b.ins(Opcode::Fround, Some(lane), Imm::Round(mode), &[x]);
+        fpexc::raise(cx, kind, mode, lane, &[x], r);
+        r
+    });
     finish(cx, f, r)
 }
 
@@ -570,17 +654,36 @@ fn dot(cx: &mut Ctx, lane: Type) -> Flow {
     let b = cx.read_vector(1, true);
     let a = cx.read_vreg(dest(cx));
     let shape = lane_shape(lane);
+    let (a, b) = (fpexc::daz(cx, shape, a), fpexc::daz(cx, shape, b));
     let n = lanes(lane);
     let w = lane.bytes();
     let p = rounded(cx, Opcode::Vfmul, shape, &[a, b]);
+    record_lanes(cx, lane, imm >> 4, ExcOp::Mul, &[a, b], p);
+    // The multiplies, then each round of adds, raise their exceptions on
+    // their own: an unmasked one stops the instruction there. (A 256-bit
+    // VDPPS, lifted a half at a time, gathers both halves' flags of every
+    // step together.)
+    let stepwise = !cx.vex.as_ref().is_some_and(|f| f.wide);
+    if stepwise {
+        fpexc::record_gathered(cx);
+    }
+    let p = fpexc::ftz(cx, shape, p);
     let keep = lane_mask(cx, w, imm >> 4);
     let mut sum = cx.op(Opcode::And, &[p, keep]);
     for _ in 0..n.trailing_zeros() {
         let even: Vec<u8> = (0..n).map(|i| 2 * i % n).collect();
         let odd: Vec<u8> = (0..n).map(|i| (2 * i + 1) % n).collect();
+        // DAZ reads the denormal products the adds take as zeros too.
         let x = shuffle(cx, lane, sum, sum, &even);
+        let x = fpexc::daz(cx, shape, x);
         let y = shuffle(cx, lane, sum, sum, &odd);
+        let y = fpexc::daz(cx, shape, y);
         sum = rounded(cx, Opcode::Vfadd, shape, &[x, y]);
+        fpexc::raise(cx, ExcOp::Add, cx.mode.rounding, shape, &[x, y], sum);
+        if stepwise {
+            fpexc::record_gathered(cx);
+        }
+        sum = fpexc::ftz(cx, shape, sum);
     }
     let all = shuffle(cx, lane, sum, sum, &[0; 4][..n as usize]);
     let out = lane_mask(cx, w, imm & 15);

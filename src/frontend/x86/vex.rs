@@ -157,7 +157,7 @@ pub fn lift(cx: &mut Ctx) -> Flow {
     let mut results = [None, None];
     let mut flow = Flow::Next;
     for (half, result) in results.iter_mut().enumerate().take(if wide { 2 } else { 1 }) {
-        let mut frame = VexFrame { unaligned: !aligned, probe_store: wide && half == 0, ..VexFrame::default() };
+        let mut frame = VexFrame { unaligned: !aligned, probe_store: wide && half == 0, wide, ..VexFrame::default() };
         for (j, &i) in map.iter().enumerate() {
             if vex.op_kind(i) != OpKind::Register || !(vex.op_register(i).is_xmm() || vex.op_register(i).is_ymm()) {
                 continue;

@@ -172,19 +172,32 @@ impl Lower<'_, '_> {
     /// lane-wise) with x86's NaN rule applied inline when it is NaN: the
     /// first NaN operand made quiet, else the default NaN.
     pub(super) fn float_arith(&mut self, args: &[ir::Value], r: ir::Value) -> ir::Value {
+        if self.nan_screened() {
+            return r;
+        }
+        let ty = self.b.func.dfg.value_type(r);
+        let nan = self.b.ins().fcmp(condcodes::FloatCC::Unordered, r, r);
+        let any = if ty.is_vector() { self.b.ins().vany_true(nan) } else { nan };
+        let (fix, join) = (self.b.create_block(), self.b.create_block());
+        let out = self.b.append_block_param(join, ty);
+        self.b.set_cold_block(fix);
+        self.b.ins().brif(any, fix, &[], join, &[ir::BlockArg::Value(r)]);
+        self.b.switch_to_block(fix);
+        let fixed = self.nan_fixed(args, r);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(fixed)]);
+        self.b.switch_to_block(join);
+        out
+    }
+
+    /// `r` with x86's NaN rule applied (inline, whether or not it is NaN):
+    /// the first NaN operand made quiet, else the default NaN.
+    pub(super) fn nan_fixed(&mut self, args: &[ir::Value], r: ir::Value) -> ir::Value {
         let ty = self.b.func.dfg.value_type(r);
         let lane = ty.lane_type();
         let bits = lane.bits();
         let ity =
             if ty.is_vector() { lane.as_int().by(ty.lane_count()).expect("a vector type") } else { lane.as_int() };
         let nan_in = |b: &mut FunctionBuilder, v: ir::Value| b.ins().fcmp(condcodes::FloatCC::Unordered, v, v);
-        let any = nan_in(&mut self.b, r);
-        let any = if ty.is_vector() { self.b.ins().vany_true(any) } else { any };
-        let (fix, join) = (self.b.create_block(), self.b.create_block());
-        let out = self.b.append_block_param(join, ty);
-        self.b.set_cold_block(fix);
-        self.b.ins().brif(any, fix, &[], join, &[ir::BlockArg::Value(r)]);
-        self.b.switch_to_block(fix);
         let flags = lanes_little();
         let as_int = |b: &mut FunctionBuilder, v: ir::Value| b.ins().bitcast(ity, flags, v);
         let constant = |b: &mut FunctionBuilder, v: u128| {
@@ -212,10 +225,7 @@ impl Lower<'_, '_> {
             let quiet = self.b.ins().bor(a, quiet_bit);
             fixed = pick(&mut self.b, nan, quiet, fixed);
         }
-        let fixed = self.b.ins().bitcast(ty, flags, fixed);
-        self.b.ins().jump(join, &[ir::BlockArg::Value(fixed)]);
-        self.b.switch_to_block(join);
-        out
+        self.b.ins().bitcast(ty, flags, fixed)
     }
 
     /// A fused multiply-add with the operation's negations, before the NaN

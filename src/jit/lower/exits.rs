@@ -256,6 +256,14 @@ impl Lower<'_, '_> {
         self.b.switch_to_block(next);
     }
 
+    /// Leaves before the current guest instruction for the interpreter to
+    /// run it (`Outcome::Interpret`), the state as a trap leaves it.
+    pub(super) fn exit_to_interpreter(&mut self) {
+        self.refund(self.completed);
+        let pc = self.iconst(types::I64, self.guest as i64);
+        self.exit_jump(EXIT_INTERPRET, pc);
+    }
+
     pub(super) fn exit_jump(&mut self, kind: u32, pc: ir::Value) {
         self.ctx_store(types::I64, pc, offset_of!(JitCtx, exit_pc));
         self.ret(kind);

@@ -250,6 +250,7 @@ impl Lower<'_, '_> {
                 let r = if inst.op == Fmin { self.b.ins().fmin(a[0], a[1]) } else { self.b.ins().fmax(a[0], a[1]) };
                 vec![self.float_checked(inst, a, r)]
             }
+            (Fexc1 | Fexc2 | Fexc3, _) => vec![self.float_exceptions(inst, a)],
             (Fneg, _) => vec![self.b.ins().fneg(a[0])],
             (Fabs, _) => vec![self.b.ins().fabs(a[0])],
             (Fcmp, Imm::FloatCC(cc)) => vec![self.b.ins().fcmp(float_cc(cc), a[0], a[1])],

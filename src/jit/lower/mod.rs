@@ -22,12 +22,15 @@ use cranelift_frontend::FunctionBuilder;
 
 use super::access;
 use super::reloc::{Runtime, Target};
-use super::runtime::{self, EXIT_EXIT, EXIT_INDIRECT, EXIT_JUMP, EXIT_TRAP, EvalDesc, IndEntry, JitCtx};
+use super::runtime::{
+    self, EXIT_EXIT, EXIT_INDIRECT, EXIT_INTERPRET, EXIT_JUMP, EXIT_TRAP, EvalDesc, IndEntry, JitCtx,
+};
 use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode, Type, Value};
 
 mod calls;
 mod consts;
 mod exits;
+mod fexc;
 mod insts;
 mod memory;
 mod state;
@@ -176,6 +179,8 @@ pub(super) struct Lower<'a, 'f> {
     /// The shared tails used so far, by `exits::Tail`.
     tails: [Option<ir::Block>; exits::Tail::COUNT],
     consts: consts::Consts,
+    /// What float exception tests have proven so far (`fexc`).
+    proven: fexc::Proven,
 }
 
 /// What compiled code points at, which must live (unmoved) as long as it:
@@ -396,6 +401,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
         let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, true));
         let sig_block = b.import_signature(block_signature(CallConv::Tail));
+        let proven = fexc::Proven::new(block);
         let mut l = Lower {
             b,
             block,
@@ -438,6 +444,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             groups,
             tails: [None; exits::Tail::COUNT],
             consts: consts::Consts::new(block),
+            proven,
         };
         l.start_body(&writes);
         l
@@ -503,6 +510,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             for (v, r) in inst.results().zip(results) {
                 self.vals[v.0 as usize] = Some(r);
             }
+            self.note_proven(inst);
         }
         Ok(())
     }

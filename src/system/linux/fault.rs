@@ -52,11 +52,29 @@ fn is_write(p: &Process, f: &Fault, addr: u64) -> bool {
     p.mem.perms_at(addr) & crate::machine::PERM_R != 0
 }
 
+/// The si_code of #XM, as Linux picks it: from the flags MXCSR has set and
+/// unmasked, invalid first, then divide by zero, overflow, underflow or
+/// denormal, and inexact.
+fn simd_fpe_code(mxcsr: u32) -> i32 {
+    let raised = mxcsr & !(mxcsr >> 7) & 0x3f;
+    [
+        (0x01, signals::FPE_FLTINV),
+        (0x04, signals::FPE_FLTDIV),
+        (0x08, signals::FPE_FLTOVF),
+        (0x12, signals::FPE_FLTUND),
+        (0x20, signals::FPE_FLTRES),
+    ]
+    .iter()
+    .find(|(bits, _)| raised & bits != 0)
+    .map_or(0, |(_, code)| *code)
+}
+
 /// The signal a guest fault raises.
 pub fn signal_for(p: &Process, f: &Fault) -> SigInfo {
     let mut err = 0;
     let (signo, code, addr) = match f.vector {
         0 => (signals::SIGFPE, signals::FPE_INTDIV, f.rip),
+        19 => (signals::SIGFPE, simd_fpe_code(p.cpu.mxcsr), f.rip),
         6 => (SIGILL, signals::ILL_ILLOPN, f.rip),
         14 | 17 => {
             let addr = f.addr.unwrap_or(f.rip);

@@ -58,6 +58,11 @@ pub const SEGV_MAPERR: i32 = 1;
 pub const SEGV_ACCERR: i32 = 2;
 pub const ILL_ILLOPN: i32 = 2;
 pub const FPE_INTDIV: i32 = 1;
+pub const FPE_FLTDIV: i32 = 3;
+pub const FPE_FLTOVF: i32 = 4;
+pub const FPE_FLTUND: i32 = 5;
+pub const FPE_FLTRES: i32 = 6;
+pub const FPE_FLTINV: i32 = 7;
 
 const SS_ONSTACK: u32 = 1;
 const SS_DISABLE: u32 = 2;
@@ -1012,6 +1017,12 @@ fn enter_handler(p: &mut Process, sig: i32, info: SigInfo, action: SigAction) ->
     if action.flags & SA_RESETHAND != 0 {
         lock(&p.signals.process.actions)[sig as usize] = SigAction::default();
     }
+    // The handler starts with the initial x87, SSE and AVX state (MXCSR
+    // 0x1f80: no flags, every exception masked), as Linux gives it; the
+    // interrupted state comes back with rt_sigreturn.
+    let mut init = vec![0u8; xstate_size as usize];
+    init[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+    crate::machine::xsave::restore_image(&mut p.cpu, xfeatures, &init).map_err(|_| EFAULT)?;
     let cpu = &mut p.cpu;
     cpu.gpr[RSP] = frame;
     cpu.gpr[7] = sig as u64;

@@ -125,7 +125,7 @@ fn sqrt_directed_f64(x: f64, round: Round) -> f64 {
     }
 }
 
-fn ap_round(round: Round) -> ApRound {
+pub(super) fn ap_round(round: Round) -> ApRound {
     match round {
         Round::Nearest => ApRound::NearestTiesToEven,
         Round::Zero => ApRound::TowardZero,

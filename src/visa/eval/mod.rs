@@ -5,6 +5,7 @@
 //! operations through it, constant folding uses it, and the fast paths of
 //! both tiers are tested against it.
 
+mod fexc;
 mod float;
 mod int;
 mod vector;
@@ -13,6 +14,7 @@ use super::imm::{Imm, TrapCode};
 use super::opcodes::Opcode;
 use super::types::Type;
 
+pub use fexc::{DE, IE, OE, PE, Quick, UE, ZE, ordinary_passes, to_half_flags};
 pub use float::{default_nan, fused_negations, quiet};
 
 /// All ones in the low `bits` bits.
@@ -91,6 +93,10 @@ pub fn eval(
         Fadd | Fsub | Fmul | Fdiv | Fsqrt | Fma | Fms | Fnma | Fnms | Fmin | Fmax | Fneg | Fabs | Fcmp | Fround
         | FcvtToSint | FcvtToUint | FcvtFromSint | FcvtFromUint | Fpromote | Fdemote => {
             float::eval(op, t, imm, args, arg_types, out)
+        }
+        Fexc1 | Fexc2 | Fexc3 => {
+            let Imm::Fexc(kind, round, under) = imm else { unreachable!("fexc without its operation") };
+            out[0] = fexc::eval(t, *kind, *round, *under, args, arg_types);
         }
         _ if op.name().starts_with('v') => vector::eval(op, t, imm, args, out),
         _ => panic!("`{}` touches state, memory or control and has no pure semantics", op.name()),

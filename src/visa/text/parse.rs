@@ -6,7 +6,9 @@ use std::fmt;
 
 use crate::visa::block::{Block, Value};
 use crate::visa::env::Env;
-use crate::visa::imm::{AtomicOp, ExitReason, FloatCC, Imm, ImmKind, IntCC, MemFlags, Round, TrapCode};
+use crate::visa::imm::{
+    AtomicOp, ExcOp, ExitReason, FloatCC, Imm, ImmKind, IntCC, MemFlags, Round, TrapCode, Underflow,
+};
 use crate::visa::opcodes::Opcode;
 use crate::visa::sig;
 use crate::visa::types::Type;
@@ -442,6 +444,12 @@ impl<'a> Parser<'a> {
             }
             ImmKind::Round => {
                 (Imm::Round(self.named("a rounding mode", Round::from_name)?), self.value_list(line, names)?)
+            }
+            ImmKind::Fexc => {
+                let op = self.named("a float operation", ExcOp::from_name)?;
+                let round = self.named("a rounding mode", Round::from_name)?;
+                let under = self.named("an underflow mode", Underflow::from_name)?;
+                (Imm::Fexc(op, round, under), self.value_list(line, names)?)
             }
             ImmKind::Atomic => {
                 (Imm::Atomic(self.named("an atomic operation", AtomicOp::from_name)?), self.value_list(line, names)?)
