@@ -113,8 +113,13 @@ fn cold_then_warm(what: &str, run: impl Fn(&Path) -> Output) {
     assert!(warm_hits > cold_hits, "{what}: the warm run found no more than the cold one:\n{c}\n{w}");
     // Every block the cold run translated is found by the warm one (but
     // for code the guest rewrites: the cache holds one version an address).
+    // The warm run starts new blocks only after its float exits: compiled
+    // code that leaves for the interpreter before an instruction whose
+    // exceptions its screen could not rule out resumes mid-block, where
+    // the cold run, which ran more of that code interpreted, may not have.
     if counter(&c, "invalidations") == 0 {
-        assert_eq!(warm_hits, counter(&w, "blocks translated"), "{what}:\n{w}");
+        let misses = counter(&w, "blocks translated").saturating_sub(warm_hits);
+        assert!(misses <= counter(&w, "float exits"), "{what}: {misses} blocks not found:\n{w}");
     }
     let compiled = counter(&c, "blocks compiled");
     assert!(
