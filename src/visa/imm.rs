@@ -88,20 +88,16 @@ impl ExcOp {
     /// The MXCSR flags (bits 0-5: IE DE ZE OE UE PE) the operation can
     /// raise on some operands, or a superset of them.
     pub fn raisable(self) -> u8 {
+        use super::eval::flags::{DE, IE, OE, PE, UE, ZE};
         use ExcOp::*;
-        const IE: u8 = 1;
-        const DE: u8 = 2;
-        const ZE: u8 = 4;
-        const OE: u8 = 8;
-        const UE: u8 = 16;
-        const PE: u8 = 32;
-        match self {
+        let bits = match self {
             Div => IE | DE | ZE | OE | UE | PE,
             Add | Sub | Mul | Fma | Fms | Fnma | Fnms | Convert => IE | DE | OE | UE | PE,
             Sqrt | ToInt | RoundInt | RoundQuiet => IE | DE | PE,
             MinMax | CmpQuiet | CmpSignal => IE | DE,
             FromInt => PE,
-        }
+        };
+        bits as u8
     }
 }
 

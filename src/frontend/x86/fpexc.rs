@@ -15,7 +15,7 @@ use super::ctx::Ctx;
 use crate::visa::{ExcOp, Imm, IntCC, Opcode, Round, TrapCode, Type, Underflow, Value};
 
 /// MXCSR's inexact flag.
-const PE: u8 = 0x20;
+const PE: u8 = crate::visa::eval::flags::PE as u8;
 
 /// #XM: an unmasked SIMD float exception.
 pub const XM: TrapCode = TrapCode::User(19);

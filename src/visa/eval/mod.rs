@@ -17,6 +17,11 @@ use super::types::Type;
 pub use fexc::{DE, IE, OE, PE, Quick, UE, ZE, ordinary_passes, to_half_flags};
 pub use float::{default_nan, fused_negations, quiet};
 
+/// The exception flag bits, in the order of x86's MXCSR and x87 status word.
+pub mod flags {
+    pub use super::fexc::{DE, IE, OE, PE, UE, ZE};
+}
+
 /// All ones in the low `bits` bits.
 pub fn mask(bits: u32) -> u128 {
     if bits >= 128 { u128::MAX } else { (1u128 << bits) - 1 }
