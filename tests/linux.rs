@@ -191,7 +191,9 @@ fn clone_vm_children_run_beside_their_parent() {
 /// close_range closes and marks ranges of the guest's descriptors (with
 /// Linux's errors), unshares a thread's table, and passes over visa's own
 /// descriptors: a signalfd's private pipe ends, and the `-D` log, which
-/// goes on being written after the guest closed everything above 2.
+/// goes on being written after the guest closed everything above 2. A
+/// dup2 onto the number of one of them moves it out of the way, and none
+/// takes a number the guest would get natively.
 #[test]
 fn close_range_closes_the_guests_descriptors_only() {
     let run = check_vt(&["fds"], &[Interp, Jit, Tiered], None, false);
@@ -201,6 +203,7 @@ fn close_range_closes_the_guests_descriptors_only() {
         "close_range_(lo, lo, 1U << 3) = -1 EINVAL",
         "in main after the thread's close: open cloexec",
         "signalfd read after the close_range: 128 bytes, signal 10",
+        "dup2 onto every number from 3 to 600 but two: 596",
     ] {
         assert!(out.contains(line), "{line:?} missing from:\n{out}");
     }

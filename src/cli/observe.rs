@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use visa::engine::{Engine, LOG_ITEMS, Log, parse_filter, parse_items};
+use visa::system::host_fds::OwnFd;
 use visa::system::symbols::Symbols;
 
 #[derive(Args, Clone, Debug)]
@@ -76,7 +77,8 @@ impl ObserveArgs {
                     std::fs::File::create(path).map_err(fail)?;
                 }
                 let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(fail)?;
-                Box::new(std::io::BufWriter::new(file))
+                // Kept out of the guest's way (see `system::host_fds`).
+                Box::new(std::io::BufWriter::new(OwnFd::adopt(file.into()).map_err(fail)?))
             }
             None => Box::new(std::io::stderr()),
         };

@@ -720,7 +720,8 @@ impl Engine {
     pub fn write_perf_map(&mut self) -> std::io::Result<()> {
         let Some(compiler) = self.shared.compiler.as_ref() else { return Ok(()) };
         let path = format!("/tmp/perf-{}.map", std::process::id());
-        lock(compiler).perf_map = Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        lock(compiler).perf_map = Some(crate::system::host_fds::OwnFd::adopt(file.into())?);
         Ok(())
     }
 

@@ -35,7 +35,7 @@ use crate::jit::{Jit, Trampoline};
 /// The host compiler and where it announces code to `perf`.
 pub(super) struct Compiler {
     pub jit: Jit,
-    pub perf_map: Option<std::fs::File>,
+    pub perf_map: Option<crate::system::host_fds::OwnFd>,
 }
 
 impl Compiler {

@@ -1,8 +1,11 @@
 /* Descriptor tables: close_range closing and marking close-on-exec a range
  * (its errors for bad flags and ranges), CLOSE_RANGE_UNSHARE in a thread
  * (the thread's table becomes its own), and a signalfd that keeps working
- * after every descriptor above it is closed. Only whether descriptors are
- * open is printed, never their numbers. */
+ * after every descriptor above it is closed, and after dup2 onto every
+ * number from 3 to 600 (where visa's own descriptors, which must move out
+ * of the way, are). Whether descriptors are open is printed, and the
+ * number a fresh descriptor gets (the lowest free one: the same natively
+ * and under visa, whose own descriptors are not in the guest's way). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -45,6 +48,9 @@ static void *unshare_and_close(void *arg) {
 int vt_fds(int argc, char **argv) {
     (void)argc;
     (void)argv;
+    int fresh = open("/dev/null", O_RDONLY);
+    printf("a fresh descriptor: %d\n", fresh);
+    close(fresh);
     int fd[6];
     for (int i = 0; i < 6; i += 2) {
         int p[2];
@@ -89,6 +95,11 @@ int vt_fds(int argc, char **argv) {
     sigprocmask(SIG_BLOCK, &set, NULL);
     int sfd = signalfd(-1, &set, SFD_NONBLOCK);
     printf("signalfd made: %d\n", sfd >= 0);
+    int null = open("/dev/null", O_RDONLY);
+    int duped = 0;
+    for (int n = 3; n <= 600; n++)
+        if (n != sfd && n != null) duped += dup2(null, n) == n;
+    printf("dup2 onto every number from 3 to 600 but two: %d\n", duped);
     SHOW(close_range_(sfd + 1, ~0U, 0));
     raise(SIGUSR1);
     struct signalfd_siginfo si;

@@ -5,9 +5,9 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::net::TcpStream;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::system::host_fds::OwnFd;
 
 use gdbstub::conn::Connection;
 
@@ -78,17 +78,13 @@ impl Inbox {
 
 /// The stub's end of the connection.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Arc<OwnFd>,
     pub inbox: Arc<Inbox>,
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, inbox: Arc<Inbox>) -> Conn {
+    pub fn new(stream: Arc<OwnFd>, inbox: Arc<Inbox>) -> Conn {
         Conn { stream, inbox }
-    }
-
-    pub fn fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
     }
 }
 
@@ -96,20 +92,31 @@ impl Connection for Conn {
     type Error = std::io::Error;
 
     fn write(&mut self, byte: u8) -> std::io::Result<()> {
-        Write::write_all(&mut self.stream, &[byte])
+        (&*self.stream).write_all(&[byte])
     }
 
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        Write::write_all(&mut self.stream, buf)
+        (&*self.stream).write_all(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Write::flush(&mut self.stream)
+        Ok(())
     }
 
     fn on_session_start(&mut self) -> std::io::Result<()> {
         // Each reply is a packet of its own: no waiting to fill a segment.
-        self.stream.set_nodelay(true)
+        let on: libc::c_int = 1;
+        // SAFETY: TCP_NODELAY reads one int, `on`, ours.
+        let r = self.stream.with(|fd| unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                &on as *const libc::c_int as *const libc::c_void,
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        });
+        if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
     }
 }
 
@@ -117,20 +124,32 @@ impl Connection for Conn {
 /// /dev/null instead (the numbers stay taken, by whatever still owns them),
 /// or closes them when /dev/null cannot be opened; the connection itself is
 /// left to the other processes that hold it.
-pub fn let_go(fds: &[RawFd]) {
-    // SAFETY: a path of ours; the descriptors are this process's, and dup3
-    // replaces each atomically (a socket of a forked parent's).
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        for &fd in fds {
+pub fn let_go(fds: &[Arc<OwnFd>]) {
+    // SAFETY: a path of ours.
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    for own in fds {
+        // SAFETY: the descriptors are this process's, and dup3 replaces
+        // each atomically (a socket of a forked parent's).
+        own.with(|fd| unsafe {
             if null < 0 {
                 libc::close(fd);
             } else {
                 libc::dup3(null, fd, libc::O_CLOEXEC);
             }
-        }
-        if null >= 0 {
-            libc::close(null);
-        }
+        });
     }
+    if null >= 0 {
+        // SAFETY: ours, closed once.
+        unsafe { libc::close(null) };
+    }
+}
+
+/// Waits (without holding the number, see `OwnFd::racy_number`) until
+/// `fd` may be readable, or a while has passed: a caller then tries again
+/// without waiting.
+pub fn wait_readable(fd: &OwnFd) {
+    let mut p = libc::pollfd { fd: fd.racy_number(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll reads and writes one pollfd, ours; on a number that is
+    // no longer visa's it only waits.
+    unsafe { libc::poll(&mut p, 1, 200) };
 }

@@ -20,8 +20,8 @@ mod target;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -33,6 +33,7 @@ use gdbstub::target::ext::breakpoints::WatchKind;
 
 use crate::engine::{DebugEvent, DebugPoints, Engine, PointsHold, Stop};
 use crate::machine::{CpuState, GuestMemory};
+use crate::system::host_fds::OwnFd;
 use conn::{Conn, Inbox, Next};
 use target::GuestTarget;
 
@@ -97,7 +98,7 @@ struct Control {
     resume_signals: BTreeMap<usize, Signal>,
     /// This process's descriptors of the connection (the stub's and its
     /// reader's).
-    fds: Vec<RawFd>,
+    fds: Vec<Arc<OwnFd>>,
 }
 
 type Machine = GdbStubStateMachine<'static, GuestTarget, Conn>;
@@ -150,11 +151,15 @@ impl Debugger {
         eprintln!("visa: waiting for gdb on 127.0.0.1:{port}");
         if wait {
             let (stream, _) = listener.accept().map_err(|e| format!("gdb connection: {e}"))?;
-            dbg.connect(stream)?;
+            dbg.connect(stream.into())?;
         } else {
+            // The guest runs meanwhile: the listener is visa's own.
+            let fail = |e: std::io::Error| format!("cannot listen for gdb on 127.0.0.1:{port}: {e}");
+            listener.set_nonblocking(true).map_err(fail)?;
+            let listener = OwnFd::adopt(listener.into()).map_err(fail)?;
             let d = dbg.clone();
             std::thread::spawn(move || {
-                if let Ok((stream, _)) = listener.accept()
+                if let Some(stream) = accept(&listener)
                     && d.connect(stream).is_ok()
                 {
                     // The guest stops where it is for gdb (`connect` left the event).
@@ -165,13 +170,13 @@ impl Debugger {
         Ok(dbg)
     }
 
-    fn connect(self: &Arc<Self>, stream: TcpStream) -> Result<(), String> {
-        let reader = stream.try_clone().map_err(|e| e.to_string())?;
+    fn connect(self: &Arc<Self>, stream: OwnedFd) -> Result<(), String> {
+        // visa's own, out of the guest's way (see `system::host_fds`).
+        let stream = Arc::new(OwnFd::adopt(stream).map_err(|e| e.to_string())?);
+        let reader = Arc::new(stream.try_clone().map_err(|e| e.to_string())?);
         let inbox = Arc::new(Inbox::default());
+        let fds = vec![stream.clone(), reader.clone()];
         let conn = Conn::new(stream, inbox.clone());
-        let fds = vec![conn.fd(), reader.as_raw_fd()];
-        // The guest's close_range leaves them alone.
-        fds.iter().for_each(|fd| crate::system::host_fds::register(*fd));
         let mut s = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let machine = GdbStub::new(conn).run_state_machine(&mut s.target).map_err(|e| format!("gdb: {e}"))?;
         s.machine = Some(machine);
@@ -186,7 +191,7 @@ impl Debugger {
             c.pending.insert(0, Event::Attached);
         }
         let shared = self.shared.clone();
-        std::thread::spawn(move || read_from_gdb(&shared, &inbox, reader));
+        std::thread::spawn(move || read_from_gdb(&shared, &inbox, &reader));
         Ok(())
     }
 
@@ -415,15 +420,37 @@ impl ForkHold<'_> {
     }
 }
 
+/// The first connection to `listener` (non-blocking), once one comes;
+/// none if the listener fails.
+fn accept(listener: &OwnFd) -> Option<OwnedFd> {
+    loop {
+        conn::wait_readable(listener);
+        // SAFETY: accept4 with no address to fill; the descriptor it makes
+        // is ours.
+        let fd = listener
+            .with(|fd| unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) });
+        if fd >= 0 {
+            // SAFETY: a descriptor just made, owned by nobody else.
+            return Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        }
+        let e = std::io::Error::last_os_error();
+        if !matches!(e.kind(), std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock) {
+            return None;
+        }
+    }
+}
+
 /// Takes every byte gdb sends into the stub's inbox until the connection
 /// closes. A byte that comes while the guest runs (Ctrl-C), or the
 /// connection's end, asks the guest back: the stop that follows takes it.
-fn read_from_gdb(shared: &Shared, inbox: &Inbox, mut stream: TcpStream) {
+fn read_from_gdb(shared: &Shared, inbox: &Inbox, stream: &OwnFd) {
+    use std::io::ErrorKind::{Interrupted, WouldBlock};
     let mut buf = [0u8; 4096];
     loop {
-        let n = match stream.read(&mut buf) {
+        conn::wait_readable(stream);
+        let n = match (&*stream).read(&mut buf) {
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), Interrupted | WouldBlock) => continue,
             Err(_) => 0,
         };
         {

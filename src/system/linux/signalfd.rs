@@ -15,10 +15,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use super::errno::{Errno, check};
 use crate::system::host_fds::OwnFd;
 
-/// visa's own descriptors go at or above this number, out of the way of
-/// the low numbers the guest expects to get.
-const PRIVATE_FDS: i32 = 512;
-
 /// One signalfd: its pipe and mask.
 pub struct SignalFd {
     /// The pipe's device and inode.
@@ -51,10 +47,11 @@ fn pipe_id(fd: i32) -> Option<(u64, u64)> {
 
 /// A private duplicate (close-on-exec, high numbered) of `fd`.
 fn private_dup(fd: i32) -> Result<OwnFd, Errno> {
-    // SAFETY: F_DUPFD_CLOEXEC takes an integer; the new descriptor is ours.
-    let new = check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, PRIVATE_FDS) } as i64)?;
-    // SAFETY: a descriptor just made, owned by nobody else.
-    Ok(OwnFd::adopt(unsafe { OwnedFd::from_raw_fd(new as i32) }))
+    OwnFd::duplicate(fd).map_err(host_errno)
+}
+
+fn host_errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().unwrap_or(libc::EMFILE)
 }
 
 /// The bytes waiting in a pipe.
@@ -82,11 +79,11 @@ impl SignalFds {
         // SAFETY: the two descriptors were just made; the guest's is
         // handed over, the write end is closed once duplicated.
         let (guest, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let write = private_dup(write.as_raw_fd())?;
+        let write = OwnFd::adopt(write).map_err(host_errno)?;
         let read = private_dup(guest.as_raw_fd())?;
         // SAFETY: setting descriptor flags, integers only.
         unsafe {
-            check(libc::fcntl(write.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) as i64)?;
+            check(write.with(|fd| libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK)) as i64)?;
             check(libc::fcntl(guest.as_raw_fd(), libc::F_SETFL, flags & libc::O_NONBLOCK) as i64)?;
             if flags & libc::O_CLOEXEC == 0 {
                 check(libc::fcntl(guest.as_raw_fd(), libc::F_SETFD, 0) as i64)?;
@@ -150,18 +147,18 @@ impl SignalFds {
         let list = lock(&self.list);
         let pending = pending();
         for s in list.iter() {
-            let have = queued(s.read.as_raw_fd());
+            let have = s.read.with(queued);
             if pending & s.mask != 0 {
                 if have == 0 {
                     // SAFETY: writing one byte of ours to our pipe's
                     // non-blocking write end.
-                    unsafe { libc::write(s.write.as_raw_fd(), [1u8].as_ptr() as *const libc::c_void, 1) };
+                    s.write.with(|fd| unsafe { libc::write(fd, [1u8].as_ptr() as *const libc::c_void, 1) });
                 }
             } else if have > 0 {
                 let mut sink = vec![0u8; have as usize];
                 // SAFETY: reading the `have` bytes FIONREAD counted into a
                 // buffer of ours of that size.
-                unsafe { libc::read(s.read.as_raw_fd(), sink.as_mut_ptr() as *mut libc::c_void, sink.len()) };
+                s.read.with(|fd| unsafe { libc::read(fd, sink.as_mut_ptr() as *mut libc::c_void, sink.len()) });
             }
         }
     }

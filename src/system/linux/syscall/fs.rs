@@ -36,7 +36,10 @@ pub const TABLE: &[Entry] = &[
     (22, "pipe", &[Hex], |p, a| pipe2(p, [a[0], 0, 0, 0, 0, 0])),
     (23, "select", &[Int, Hex, Hex, Hex, Hex], select),
     (32, "dup", &[Int], |_, a| check(int_call!(libc::dup(a[0] as i32)) as i64)),
-    (33, "dup2", &[Int, Int], |_, a| check(int_call!(libc::dup2(a[0] as i32, a[1] as i32)) as i64)),
+    (33, "dup2", &[Int, Int], |_, a| {
+        make_room(a[0], a[1])?;
+        check(int_call!(libc::dup2(a[0] as i32, a[1] as i32)) as i64)
+    }),
     (40, "sendfile", &[Int, Int, Hex, Int], sendfile),
     (221, "fadvise64", &[Int, Int, Int, Int], |_, a| {
         // posix_fadvise returns the error number rather than setting errno.
@@ -57,10 +60,20 @@ pub const TABLE: &[Entry] = &[
         check(int_call!(libc::fallocate(a[0] as i32, a[1] as i32, a[2] as i64, a[3] as i64)) as i64)
     }),
     (292, "dup3", &[Int, Int, Hex], |_, a| {
+        make_room(a[0], a[1])?;
         check(int_call!(libc::dup3(a[0] as i32, a[1] as i32, host_open_flags(a[2]))) as i64)
     }),
     (293, "pipe2", &[Hex, Hex], pipe2),
 ];
+
+/// Before dup2 or dup3 from `old` onto `new`: moves one of visa's own
+/// descriptors out of `new` (see `system::host_fds`).
+fn make_room(old: u64, new: u64) -> Result<(), Errno> {
+    if old != new && new <= i32::MAX as u64 {
+        crate::system::host_fds::make_room(new as i32)?;
+    }
+    Ok(())
+}
 
 pub const AT_FDCWD: u64 = -100i64 as u64;
 const O_CLOEXEC: u64 = 0o2000000;
