@@ -51,6 +51,11 @@ impl CryptoOp {
     fn from_code(code: u32) -> Option<CryptoOp> {
         CryptoOp::ALL.get(code as usize).copied()
     }
+
+    /// One of the SHA extensions' operations.
+    pub fn is_sha(self) -> bool {
+        self as u32 >= CryptoOp::Sha1Rnds4 as u32
+    }
 }
 
 /// The runtime helper: `(op, a, b, c, imm8) -> result`, where `a` is the

@@ -36,7 +36,6 @@ use std::ops::Range;
 
 use iced_x86::{Code, CpuidFeature, Encoder, Instruction, Mnemonic, OpCodeOperandKind as K, Register};
 
-use super::Case;
 use super::cases::{
     DATA_LEN, Rng, forms_where, gpr_width, immediate, is_mm_kind, is_xmm_kind, is_ymm_kind, randomize_fp, register_for,
     set_register, sized,
@@ -45,6 +44,7 @@ use super::native::{CODE, DATA, Regs};
 use super::sequences::{SEQUENCE_MNEMONICS, Sequence, initial_regs, set_memory};
 use super::setup::write_data;
 use super::simd_values::{memory_image, pair, seed_vector};
+use super::{Case, vendors};
 use super::{setup_crypto, setup_mmx, setup_sse_float, setup_sse_int, setup_sse_move, setup_sse4, setup_x87};
 
 /// Where the slots and other ordinary memory operands lie.
@@ -381,7 +381,10 @@ impl Plan {
                         let (at, saved) = self.image(size, store, rng)?;
                         (at, !saved && !store)
                     }
-                    None => (self.ordinary(size as u64, rng), true),
+                    None => {
+                        let at = self.ordinary(size as u64, rng);
+                        (if vendors::host_aligns(code.mnemonic()) { at & !15 } else { at }, true)
+                    }
                 };
                 set_memory(&mut insn, i, at, rng);
                 memory = Some((at, fresh));

@@ -2,8 +2,10 @@
 //! AESIMC AESKEYGENASSIST), PCLMULQDQ and SHA (SHA1RNDS4 SHA1NEXTE
 //! SHA1MSG1 SHA1MSG2 SHA256RNDS2 SHA256MSG1 SHA256MSG2), each one call of
 //! the pure `crypto` runtime helper (`machine::crypto`, portable code) on
-//! the destination, the source (an m128 must be 16-byte aligned, else #GP),
-//! XMM0 and the immediate. No flags change.
+//! the destination, the source, XMM0 and the immediate. No flags change. An
+//! m128 source must be 16-byte aligned (else #GP), but for SHA, where
+//! visa does as AMD's processors do and reads it wherever it is (Intel's
+//! raise #GP: see `oracle::vendors`).
 
 use iced_x86::{Mnemonic, Register};
 
@@ -36,7 +38,7 @@ fn crypto(cx: &mut Ctx, op: CryptoOp) -> Flow {
     if !dst.is_xmm() || cx.insn.encoding() != iced_x86::EncodingKind::Legacy {
         return Flow::Undefined;
     }
-    let b = cx.read_vector(1, true);
+    let b = cx.read_vector(1, !op.is_sha());
     let a = cx.read_vreg(dst);
     let c = cx.read_vreg(Register::XMM0);
     let imm = if cx.insn.op_count() > 2 && op != CryptoOp::Sha256Rnds2 { cx.insn.immediate8() } else { 0 };
