@@ -105,7 +105,8 @@ pub fn build_function(
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), lower::block_signature(CallConv::Tail));
     let mut fbc = FunctionBuilderContext::new();
     let builder = FunctionBuilder::new(&mut func, &mut fbc);
-    let mut l = lower::Lower::new(builder, env, block, call_conv, links);
+    let big_endian = isa.endianness() == cranelift_codegen::ir::Endianness::Big;
+    let mut l = lower::Lower::new(builder, env, block, call_conv, links, big_endian);
     l.lower().map_err(|e| JitError::Unsupported(e.0))?;
     let descs = l.finish(isa.frontend_config());
     Ok((func, descs))
@@ -318,18 +319,22 @@ pub struct Jit {
 // to, and be locked from, another thread.
 unsafe impl Send for Jit {}
 
-/// `extern "C" fn(ctx, entry) -> u32`: calls a block (tail-call convention)
-/// from Rust. It lives in its own small region, so flushing blocks never
-/// removes it; it is valid while its `Jit` lives.
+/// `extern "C" fn(ctx, entry) -> u64`: calls a block (tail-call convention)
+/// from Rust and returns its exit kind, zero-extended to 64 bits: the C
+/// conventions differ on what fills the upper bits of a narrower result
+/// (s390x's caller takes them as zero, riscv64's as the sign), and
+/// Cranelift leaves them as they happen to be. It lives in its own small
+/// region, so flushing blocks never removes it; it is valid while its
+/// `Jit` lives.
 #[derive(Clone, Copy)]
-pub struct Trampoline(extern "C" fn(*mut JitCtx, *const u8) -> u32);
+pub struct Trampoline(extern "C" fn(*mut JitCtx, *const u8) -> u64);
 
 /// The trampoline: a C-convention function that calls a block.
 fn trampoline(isa: &OwnedTargetIsa) -> Result<MachineCode, JitError> {
     use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, types};
     let mut sig = Signature::new(isa.default_call_conv());
     sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
-    sig.returns.push(AbiParam::new(types::I32));
+    sig.returns.push(AbiParam::new(types::I64));
     let mut func = Function::with_name_signature(UserFuncName::user(0, 1), sig);
     let mut fbc = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fbc);
@@ -340,6 +345,7 @@ fn trampoline(isa: &OwnedTargetIsa) -> Result<MachineCode, JitError> {
     let block_sig = b.import_signature(lower::block_signature(CallConv::Tail));
     let call = b.ins().call_indirect(block_sig, target, &[ctx]);
     let kind = b.inst_results(call)[0];
+    let kind = b.ins().uextend(types::I64, kind);
     b.ins().return_(&[kind]);
     b.seal_all_blocks();
     b.finalize(isa.frontend_config());
@@ -359,7 +365,7 @@ impl Jit {
         let ptr = tramp_memory.add(&code).map_err(|e| format!("cannot install the entry trampoline: {e}"))?;
         // SAFETY: the trampoline was generated for this host with exactly
         // this C-convention signature.
-        let trampoline = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u32>(ptr) };
+        let trampoline = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u64>(ptr) };
         Ok(Jit { isa, memory, trampoline: Trampoline(trampoline), _trampoline_memory: tramp_memory })
     }
 
@@ -480,7 +486,8 @@ impl Trampoline {
             interrupt: env.interrupt,
             exit_link: 0,
         };
-        let kind = (self.0)(&mut ctx, entry);
+        // The exit kinds are small: the upper half is zero.
+        let kind = (self.0)(&mut ctx, entry) as u32;
         (ctx.outcome(kind), ctx.budget_left(), ctx.exit_link as usize)
     }
 }

@@ -22,8 +22,10 @@ const MAX_SHARED: usize = 8;
 pub(super) struct Consts {
     /// By value: its index in `table` when the value is a localized constant.
     index: Vec<Option<usize>>,
-    /// The constants; the code holds their address, so they must not move.
-    pub table: Box<[u128]>,
+    /// The constants, each as its lanes' bytes in order (lane 0's first,
+    /// whatever the host's byte order); the code holds their address, so
+    /// they must not move.
+    pub table: Box<[[u8; 16]]>,
     /// The table's base as pinned for a guest instruction (by its count
     /// of instructions completed).
     base: Option<(u32, ir::Value)>,
@@ -49,7 +51,7 @@ impl Consts {
             index.fill(None);
             table.clear();
         }
-        Consts { index, table: table.into_boxed_slice(), base: None }
+        Consts { index, table: table.into_iter().map(u128::to_le_bytes).collect(), base: None }
     }
 }
 

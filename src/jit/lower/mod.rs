@@ -64,6 +64,32 @@ fn lanes_little() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
+/// Loads a slot of type `ty` from the state record, which holds each slot
+/// as a host value of its width: a vector as the host's u128 of its bits,
+/// lane 0 in the low bits. On a little-endian host that is the vector's
+/// own layout; on a big-endian one the u128 is loaded whole and its lanes
+/// taken in little-endian order, as blocks (tail-call convention) number
+/// them.
+fn load_slot(b: &mut FunctionBuilder, big_endian: bool, ty: ir::Type, state: ir::Value, offset: i32) -> ir::Value {
+    let flags = MemFlagsData::new().with_notrap();
+    if big_endian && ty.is_vector() {
+        let bits = b.ins().load(types::I128, flags, state, offset);
+        return b.ins().bitcast(ty, lanes_little(), bits);
+    }
+    b.ins().load(ty, flags, state, offset)
+}
+
+/// Stores `v` into a slot of the state record (see `load_slot`).
+fn store_slot(b: &mut FunctionBuilder, big_endian: bool, v: ir::Value, state: ir::Value, offset: i32) {
+    let flags = MemFlagsData::new().with_notrap();
+    let v = if big_endian && b.func.dfg.value_type(v).is_vector() {
+        b.ins().bitcast(types::I128, lanes_little(), v)
+    } else {
+        v
+    };
+    b.ins().store(flags, v, state, offset);
+}
+
 fn int_cc(cc: IntCC) -> condcodes::IntCC {
     use condcodes::IntCC as C;
     match cc {
@@ -143,6 +169,8 @@ pub(super) struct Lower<'a, 'f> {
     /// The link cells of the block's direct exits: when nonzero, the
     /// compiled successor to jump to.
     links: Setup<'a>,
+    /// The target is big-endian (see `load_slot`).
+    big_endian: bool,
     /// The block branches back to its own start, which is then the head of
     /// a loop inside this function: `body`, whose parameters carry the
     /// values of the `carried` slots around the loop in registers.
@@ -189,7 +217,7 @@ pub(super) struct Lower<'a, 'f> {
 #[allow(clippy::vec_box)]
 pub struct Referenced {
     pub descs: Vec<(u32, Box<EvalDesc>)>,
-    pub consts: Box<[u128]>,
+    pub consts: Box<[[u8; 16]]>,
 }
 
 impl Referenced {
@@ -335,6 +363,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         block: &'a Block,
         call_conv: CallConv,
         links: Setup<'a>,
+        big_endian: bool,
     ) -> Lower<'a, 'f> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -392,7 +421,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         for s in &carried {
             let decl = &env.slots[*s];
             b.append_block_param(body, cl_type(decl.ty));
-            initial.push(b.ins().load(cl_type(decl.ty), MemFlagsData::new().with_notrap(), state, decl.offset as i32));
+            initial.push(load_slot(&mut b, big_endian, cl_type(decl.ty), state, decl.offset as i32));
         }
         let initial: Vec<ir::BlockArg> = initial.into_iter().map(ir::BlockArg::Value).collect();
         b.ins().jump(body, &initial);
@@ -428,6 +457,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             sig_block,
             insts,
             links,
+            big_endian,
             loops,
             body,
             carried,

@@ -28,7 +28,7 @@ impl Lower<'_, '_> {
         }
         // The state record need not be aligned (a filetest's is a byte buffer).
         let decl = &self.env.slots[s];
-        self.b.ins().load(cl_type(decl.ty), MemFlagsData::new().with_notrap(), self.state, decl.offset as i32)
+        load_slot(&mut self.b, self.big_endian, cl_type(decl.ty), self.state, decl.offset as i32)
     }
 
     /// Writes a slot: pending when stores are sunk, else stored at once.
@@ -42,7 +42,7 @@ impl Lower<'_, '_> {
             return;
         }
         let decl = &self.env.slots[s];
-        self.b.ins().store(MemFlagsData::new().with_notrap(), v, self.state, decl.offset as i32);
+        store_slot(&mut self.b, self.big_endian, v, self.state, decl.offset as i32);
     }
 
     /// Makes the pending values that other instructions read computed
@@ -101,7 +101,7 @@ impl Lower<'_, '_> {
             .collect();
         for (s, v) in writes {
             let offset = self.env.slots[s].offset as i32;
-            self.b.ins().store(MemFlagsData::new().with_notrap(), v, self.state, offset);
+            store_slot(&mut self.b, self.big_endian, v, self.state, offset);
         }
     }
 }
