@@ -281,6 +281,7 @@ pub fn forms_where(wanted: impl Fn(Code) -> bool) -> Vec<Code> {
                     || (op.encoding() == EncodingKind::VEX && !c.cpuid_features().contains(&CpuidFeature::KNC)))
                 && op.mode64()
                 && wanted(*c)
+                && super::vendors::host_runs_as_visa(*c)
                 && op.op_kinds().iter().all(|k| supported(*k))
                 && !(is_branch(c.mnemonic())
                     && (op.operand_size() == 16

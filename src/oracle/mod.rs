@@ -30,6 +30,7 @@ pub use setup_system::FS_GS_STACK;
 pub mod simd_sequences;
 mod simd_values;
 mod vendors;
+pub use vendors::host_runs_as_visa;
 
 use std::fmt::Write;
 

@@ -1,19 +1,22 @@
 //! Behaviour where x86 processors of different vendors differ, and visa
-//! does one of them: the oracle accepts either, so it passes on any host.
+//! does one of them: the oracle accepts either, or leaves out what the
+//! host would do otherwise, so it passes on any host.
 //!
-//! | where | AMD (visa) | Intel |
-//! |---|---|---|
-//! | REP string instruction with 32-bit addressing and ECX = 0 | RCX, RSI, RDI unchanged | their upper halves cleared |
-//! | DPPS, DPPD with NaN products | one NaN of the sum | another NaN of the sum |
-//! | FXSAVE with no x87 exception pending | FOP, FIP, FDP stored as 0 | stored (see `setup_x87::leeway`) |
-//! | SHA instruction with a misaligned m128 | reads it | #GP (the manual's Type 4 exceptions); the oracle draws no such operand on Intel hosts |
+//! | where | AMD | Intel | visa |
+//! |---|---|---|---|
+//! | REP string instruction with 32-bit addressing and ECX = 0 | RCX, RSI, RDI unchanged | their upper halves cleared | AMD |
+//! | DPPS, DPPD with NaN products | one NaN of the sum | another NaN of the sum | AMD |
+//! | FXSAVE with no x87 exception pending | FOP, FIP, FDP stored as 0 | stored (see `setup_x87::leeway`) | AMD |
+//! | SHA instruction with a misaligned m128 | reads it | #GP (the manual's Type 4 exceptions) | AMD; the oracle draws no such operand on other hosts |
+//! | far JMP or CALL through memory with REX.W | reads an m16:32 (REX.W ignored) | reads an m16:64 | Intel (its CPUID says GenuineIntel); the oracle runs no such form on other hosts |
+//! | 0F 0D /r (PREFETCH's group) with a register operand | #UD | a reserved NOP | Intel; the oracle runs no such form on other hosts |
 //!
 //! Intel processors also depart from the manual's precise faults in one
 //! place: an MMX store (MOVD, MOVQ or MOVNTQ to memory, MASKMOVQ) that
 //! faults has already set TOP to 0 (MASKMOVQ every tag to valid too). visa
 //! leaves the x87 state as it was, and the oracle accepts either.
 
-use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind};
+use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind};
 
 use super::CODE;
 use super::native::FxImage;
@@ -48,6 +51,18 @@ pub fn leeway(code: &[u8]) -> VendorLeeway {
 pub fn host_aligns(m: Mnemonic) -> bool {
     use Mnemonic::*;
     matches!(m, Sha1rnds4 | Sha1nexte | Sha1msg1 | Sha1msg2 | Sha256rnds2 | Sha256msg1 | Sha256msg2) && host_is_intel()
+}
+
+/// Whether the host runs `code` as visa does (see the table): not far JMP
+/// and CALL through an m16:64, nor 0F 0D's reserved NOPs, on processors
+/// other than Intel's.
+pub fn host_runs_as_visa(code: Code) -> bool {
+    use Code::*;
+    let intel_only = matches!(
+        code,
+        Jmp_m1664 | Call_m1664 | Reservednop_rm16_r16_0F0D | Reservednop_rm32_r32_0F0D | Reservednop_rm64_r64_0F0D
+    );
+    !intel_only || host_is_intel()
 }
 
 /// Whether the host's processor is Intel's (CPUID's vendor string).
