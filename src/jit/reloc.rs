@@ -35,18 +35,16 @@ pub enum Runtime {
     Eval,
     Call,
     Atomic,
-    CodeWrite,
 }
 
 impl Runtime {
-    const ALL: [Runtime; 4] = [Runtime::Eval, Runtime::Call, Runtime::Atomic, Runtime::CodeWrite];
+    const ALL: [Runtime; 3] = [Runtime::Eval, Runtime::Call, Runtime::Atomic];
 
     fn address(self) -> u64 {
         match self {
             Runtime::Eval => runtime::rt_eval as *const () as u64,
             Runtime::Call => runtime::rt_call as *const () as u64,
             Runtime::Atomic => runtime::rt_atomic as *const () as u64,
-            Runtime::CodeWrite => runtime::rt_code_write as *const () as u64,
         }
     }
 }

@@ -214,29 +214,6 @@ pub(super) unsafe extern "C" fn rt_atomic(
     }
 }
 
-/// A store to a page or line that may hold translated code (the store
-/// itself is done inline): records it if it hit code, and returns 1 then.
-///
-/// # Safety
-/// Called only by compiled code after a store: `ctx` is the run's live
-/// `JitCtx`, whose `mem` points at the guest's `GuestMemory`, not borrowed
-/// elsewhere during the call. `addr` and `size` are only recorded.
-pub(super) unsafe extern "C" fn rt_code_write(ctx: *mut JitCtx, addr: u64, size: u64) -> u32 {
-    // SAFETY: the context and its memory are live.
-    unsafe {
-        let ctx = &mut *ctx;
-        let mem = &mut *ctx.mem;
-        mem.note_external_write(addr, size);
-        if !mem.code_written() {
-            return 0;
-        }
-        ctx.code_modified = 1;
-        // Linked successors may be stale: back to the dispatcher first.
-        ctx.request_stop();
-        1
-    }
-}
-
 impl JitCtx {
     /// Makes every block entry from now on leave for the dispatcher.
     pub(super) fn request_stop(&mut self) {

@@ -447,14 +447,6 @@ impl Lower<'_, '_> {
                 r
             }
             (Guest, Imm::Guest { addr, .. }) => {
-                if let Some(m) = self.modified.take() {
-                    // A store rewrote code from here on: leave.
-                    self.side(m, |l| {
-                        l.refund(l.through_current());
-                        let pc = l.iconst(types::I64, addr as i64);
-                        l.exit_jump(EXIT_JUMP, pc)
-                    });
-                }
                 if self.stored {
                     // A store may have rewritten code from here on: leave.
                     let m = self.b.ins().load(

@@ -30,9 +30,9 @@ impl Lower<'_, '_> {
     }
 
     /// Checks a guest access (unless an earlier one covers it, see
-    /// `access::covered`) and returns its host address. With page
-    /// permissions, a store to a page holding translated code takes the
-    /// slow path that records code writes; without, the code-line map says.
+    /// `access::covered`) and returns its host address. A store to a line
+    /// holding translated code leaves for the interpreter first (see
+    /// `code_store_check`).
     pub(super) fn guest_address(&mut self, addr: ir::Value, size: u32, aligned: bool, write: bool) -> ir::Value {
         if aligned && size > 1 {
             let low = self.b.ins().band_imm_u(addr, (size - 1) as i64);
@@ -41,28 +41,19 @@ impl Lower<'_, '_> {
         if self.access_covered[self.at] {
             return self.b.ins().iadd(self.mem_base, addr);
         }
-        let hit = match self.access_group[self.at] {
+        match self.access_group[self.at] {
             Some(g) => {
                 // When the group's span passed, no check; else this access's own.
                 let ok = self.group_check(g);
                 let (slow, join) = (self.b.create_block(), self.b.create_block());
-                let hit = self.b.append_block_param(join, types::I32);
-                let zero = self.iconst(types::I32, 0);
                 self.b.set_cold_block(slow);
-                self.b.ins().brif(ok, join, &[ir::BlockArg::Value(zero)], slow, &[]);
+                self.b.ins().brif(ok, join, &[], slow, &[]);
                 self.b.switch_to_block(slow);
-                let slow_hit = self.check_access(addr, size, write).unwrap_or(zero);
-                self.b.ins().jump(join, &[ir::BlockArg::Value(slow_hit)]);
+                self.check_access(addr, size, write);
+                self.b.ins().jump(join, &[]);
                 self.b.switch_to_block(join);
-                write.then_some(hit)
             }
             None => self.check_access(addr, size, write),
-        };
-        if let Some(hit) = hit {
-            self.modified = Some(match self.modified {
-                Some(m) => self.b.ins().bor(m, hit),
-                None => hit,
-            });
         }
         self.b.ins().iadd(self.mem_base, addr)
     }
@@ -119,10 +110,9 @@ impl Lower<'_, '_> {
         ok
     }
 
-    /// Checks one access: traps unless it is in bounds and allowed, and for
-    /// a store that may hit translated code, records the write; returns
-    /// whether it did hit code (for a store).
-    pub(super) fn check_access(&mut self, addr: ir::Value, size: u32, write: bool) -> Option<ir::Value> {
+    /// Checks one access: traps unless it is in bounds and allowed; a store
+    /// that may hit translated code goes on to `code_store_check`.
+    pub(super) fn check_access(&mut self, addr: ir::Value, size: u32, write: bool) {
         // Memory is never smaller than an access (`GuestMemory` refuses
         // sizes below `MIN_MEMORY`), so one compare bounds it.
         let limit = self.b.ins().iadd_imm_s(self.mem_size, -(size as i64));
@@ -142,25 +132,33 @@ impl Lower<'_, '_> {
         } else {
             None
         };
-        code.map(|code| self.code_write_check(code, addr, size))
+        if let Some(code) = code {
+            self.code_store_check(code, addr, size);
+        }
     }
 
-    /// For a store that may hit translated code (`maybe` nonzero): the
-    /// runtime records the write; returns whether it did hit code (then
-    /// the block leaves at the next instruction boundary).
-    pub(super) fn code_write_check(&mut self, maybe: ir::Value, addr: ir::Value, size: u32) -> ir::Value {
-        let (slow, join) = (self.b.create_block(), self.b.create_block());
-        let hit = self.b.append_block_param(join, types::I32);
-        let zero = self.iconst(types::I32, 0);
+    /// For a store that may hit translated code (`maybe` nonzero: its page
+    /// holds some, or, without page permissions, its line does): when one of
+    /// the lines it writes holds code, the block leaves before the store's
+    /// guest instruction, the state as a trap there leaves it, for the
+    /// interpreter to run the instruction and record the write. Compiled
+    /// code thus never writes code itself, and its slow path makes no call,
+    /// so the values of the block need not survive one (which took
+    /// callee-saved registers, saved and restored by every block).
+    pub(super) fn code_store_check(&mut self, maybe: ir::Value, addr: ir::Value, size: u32) {
+        let (slow, next) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(slow);
-        self.b.ins().brif(maybe, slow, &[], join, &[ir::BlockArg::Value(zero)]);
+        self.b.ins().brif(maybe, slow, &[], next, &[]);
         self.b.switch_to_block(slow);
-        let size_v = self.iconst(types::I64, size as i64);
-        let sig = self.sig_code_write;
-        let call = self.call_runtime(Runtime::CodeWrite, sig, &[self.ctx, addr, size_v]);
-        let r = self.b.inst_results(call)[0];
-        self.b.ins().jump(join, &[ir::BlockArg::Value(r)]);
-        self.b.switch_to_block(join);
-        hit
+        if self.perms.is_some() {
+            // The page holds code: the lines written?
+            let (_, either) = self.map_bytes(self.code_lines, addr, size, crate::machine::LINE_SHIFT);
+            let leave = self.b.create_block();
+            self.b.set_cold_block(leave);
+            self.b.ins().brif(either, leave, &[], next, &[]);
+            self.b.switch_to_block(leave);
+        }
+        self.exit_to_interpreter();
+        self.b.switch_to_block(next);
     }
 }

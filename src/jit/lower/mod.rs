@@ -150,8 +150,6 @@ pub(super) struct Lower<'a, 'f> {
     started: bool,
     /// A helper or atomic operation since the last marker may have modified code.
     stored: bool,
-    /// Nonzero when a store since the last marker modified code.
-    modified: Option<ir::Value>,
     /// Descriptors the compiled code points at; they live as long as it.
     /// Boxed: the code holds their addresses, which must not move.
     #[allow(clippy::vec_box)]
@@ -162,7 +160,6 @@ pub(super) struct Lower<'a, 'f> {
     functions: Vec<(Target, ir::FuncRef)>,
     sig_eval: ir::SigRef,
     sig_call: ir::SigRef,
-    sig_code_write: ir::SigRef,
     sig_block: ir::SigRef,
     /// Guest instructions in the block.
     insts: u32,
@@ -428,7 +425,6 @@ impl<'a, 'f> Lower<'a, 'f> {
         b.switch_to_block(body);
         let sig_eval = b.import_signature(runtime_sig(call_conv, 4, true));
         let sig_call = b.import_signature(runtime_sig(call_conv, 5, true));
-        let sig_code_write = b.import_signature(runtime_sig(call_conv, 3, true));
         let sig_block = b.import_signature(block_signature(CallConv::Tail));
         let proven = fexc::Proven::new(block);
         let mut l = Lower {
@@ -447,13 +443,11 @@ impl<'a, 'f> Lower<'a, 'f> {
             completed: 0,
             started: false,
             stored: false,
-            modified: None,
             descs: Vec::new(),
             symbols: Vec::new(),
             functions: Vec::new(),
             sig_eval,
             sig_call,
-            sig_code_write,
             sig_block,
             insts,
             links,
