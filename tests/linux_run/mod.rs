@@ -15,7 +15,7 @@ pub const ERROR_STATUS: i32 = 125;
 /// Longest any one run may take before the test fails (and kills it).
 pub const RUN_LIMIT: Duration = Duration::from_secs(600);
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Interp,
     Jit,
