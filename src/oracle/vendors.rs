@@ -10,6 +10,7 @@
 //! | SHA instruction with a misaligned m128 | reads it | #GP (the manual's Type 4 exceptions) | AMD; the oracle draws no such operand on other hosts |
 //! | far JMP or CALL through memory with REX.W | reads an m16:32 (REX.W ignored) | reads an m16:64 | Intel (its CPUID says GenuineIntel); the oracle runs no such form on other hosts |
 //! | 0F 0D /r (PREFETCH's group) with a register operand | #UD | a reserved NOP | Intel; the oracle runs no such form on other hosts |
+//! | AVX2 gather that faults partway | other elements done, upper halves of a VEX.128 form's registers kept | the elements before the faulting one done, upper halves zeroed | Intel; the oracle makes no gather fault on other hosts |
 //!
 //! Intel processors also depart from the manual's precise faults in one
 //! place: an MMX store (MOVD, MOVQ or MOVNTQ to memory, MASKMOVQ) that
@@ -63,6 +64,12 @@ pub fn host_runs_as_visa(code: Code) -> bool {
         Jmp_m1664 | Call_m1664 | Reservednop_rm16_r16_0F0D | Reservednop_rm32_r32_0F0D | Reservednop_rm64_r64_0F0D
     );
     !intel_only || host_is_intel()
+}
+
+/// Whether a gather that faults partway leaves its registers on this host
+/// as visa does (see the table).
+pub fn host_gathers_fault_alike() -> bool {
+    host_is_intel()
 }
 
 /// Whether the host's processor is Intel's (CPUID's vendor string).
