@@ -113,32 +113,17 @@ fn check_formats(src: &str, module: &Module) -> Result<(), Vec<Failure>> {
     if failures.is_empty() { Ok(()) } else { Err(failures) }
 }
 
-fn state_bytes(ty: Type) -> usize {
-    ty.bytes() as usize
-}
-
-/// A slot's value from its bytes in the state (a host integer of their
-/// width, in the host's byte order).
-fn slot_value(b: &[u8]) -> u128 {
-    let mut bytes = [0u8; 16];
-    let at = if cfg!(target_endian = "little") { 0 } else { 16 - b.len() };
-    bytes[at..at + b.len()].copy_from_slice(b);
-    u128::from_ne_bytes(bytes)
-}
-
-/// The `n` bytes a slot of that width holds for `value`.
-fn slot_bytes(value: u128, n: usize) -> Vec<u8> {
-    let bytes = value.to_ne_bytes();
-    let at = if cfg!(target_endian = "little") { 0 } else { 16 - n };
-    bytes[at..at + n].to_vec()
+/// The bytes a slot of type `ty` takes in the state record.
+fn state_bytes(ty: Type) -> u8 {
+    ty.bytes() as u8
 }
 
 fn read_place(place: &Place, module: &Module, state: &[u8], mem: &GuestMemory) -> Result<u128, String> {
     Ok(match place {
         Place::Slot(slot) => {
             let decl = module.env.slot_decl(*slot).expect("parsed slot");
-            let off = decl.offset as usize;
-            slot_value(&state[off..off + state_bytes(decl.ty)]) & crate::visa::eval::mask(decl.ty.bits())
+            crate::interp::read_state(state, decl.offset, state_bytes(decl.ty))
+                & crate::visa::eval::mask(decl.ty.bits())
         }
         Place::Mem(addr, ty) => mem.read_le(*addr, ty.bytes()).map_err(|f| f.to_string())?,
     })
@@ -153,9 +138,7 @@ fn execute(module: &Module, run: &RunLine, memory: u64, tier: Tier) -> Result<us
         match place {
             Place::Slot(slot) => {
                 let decl = module.env.slot_decl(*slot).expect("parsed slot");
-                let off = decl.offset as usize;
-                let n = state_bytes(decl.ty);
-                state[off..off + n].copy_from_slice(&slot_bytes(*value, n));
+                crate::interp::write_state(&mut state, decl.offset, state_bytes(decl.ty), *value);
             }
             Place::Mem(addr, ty) => mem.write_le(*addr, ty.bytes(), *value).map_err(|f| f.to_string())?,
         }

@@ -73,7 +73,9 @@ fn sub_borrow(x: u64, y: u64, b: u64, w: u8) -> (u64, bool, bool) {
     (res, (x as u128) < y as u128 + b as u128, sign(x) != sign(y) && sign(res) != sign(x))
 }
 
-fn read_state(state: &[u8], off: u32, size: u8) -> u128 {
+/// A slot's value: the `size` bytes at `off` of a state record, a host
+/// integer of that width in the host's byte order (visa-spec/state.md).
+pub fn read_state(state: &[u8], off: u32, size: u8) -> u128 {
     let off = off as usize;
     match size {
         1 => state[off] as u128,
@@ -84,7 +86,8 @@ fn read_state(state: &[u8], off: u32, size: u8) -> u128 {
     }
 }
 
-fn write_state(state: &mut [u8], off: u32, size: u8, v: u128) {
+/// Writes a slot's value `v` (its low `size` bytes) as `read_state` reads it.
+pub fn write_state(state: &mut [u8], off: u32, size: u8, v: u128) {
     let off = off as usize;
     match size {
         1 => state[off] = v as u8,

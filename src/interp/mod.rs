@@ -10,5 +10,5 @@ mod fuse;
 mod ops;
 
 pub use compile::{CompileError, compile};
-pub use exec::{Scratch, run};
+pub use exec::{Scratch, read_state, run, write_state};
 pub use ops::Compiled;

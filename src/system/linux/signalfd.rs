@@ -45,11 +45,7 @@ fn pipe_id(fd: i32) -> Option<(u64, u64)> {
     Some((st.st_dev, st.st_ino))
 }
 
-/// A private duplicate (close-on-exec, high numbered) of `fd`.
-fn private_dup(fd: i32) -> Result<OwnFd, Errno> {
-    OwnFd::duplicate(fd).map_err(host_errno)
-}
-
+/// The errno of a failed host call on visa's own descriptors.
 fn host_errno(e: std::io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::EMFILE)
 }
@@ -80,7 +76,7 @@ impl SignalFds {
         // handed over, the write end is closed once duplicated.
         let (guest, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let write = OwnFd::adopt(write).map_err(host_errno)?;
-        let read = private_dup(guest.as_raw_fd())?;
+        let read = OwnFd::duplicate(guest.as_raw_fd()).map_err(host_errno)?;
         // SAFETY: setting descriptor flags, integers only.
         unsafe {
             check(write.with(|fd| libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK)) as i64)?;
