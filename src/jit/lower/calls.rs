@@ -39,7 +39,6 @@ impl Lower<'_, '_> {
     /// indirect call it was a pure value that Cranelift hoisted out of
     /// loops into a register or a stack slot, even for calls on cold paths.
     pub(super) fn call_runtime(&mut self, f: Runtime, sig: ir::SigRef, args: &[ir::Value]) -> ir::Inst {
-        self.calls_runtime = true;
         let target = Target::Runtime(f);
         let func = match self.functions.iter().find(|(t, _)| *t == target) {
             Some((_, func)) => *func,

@@ -36,13 +36,8 @@ impl Lower<'_, '_> {
         let off = offset_of!(JitCtx, budget) as i32;
         // The budget holds what is left after paying for the whole round;
         // this round ran `executed`, so `budget + insts - executed` is left,
-        // and another round leaves `budget - executed`. The round's own
-        // copy is the context's unless a runtime call (which may stop the
-        // run by zeroing the context's) came between.
-        let budget = match self.loop_budget {
-            Some(v) if !self.calls_runtime => v,
-            _ => self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off),
-        };
+        // and another round leaves `budget - executed`.
+        let budget = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
         let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
         let short = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, again, 0);
         let spent = or_interrupted(&mut self.b, short, self.interrupt);
@@ -53,8 +48,7 @@ impl Lower<'_, '_> {
             l.exit_jump(EXIT_JUMP, pc);
         });
         self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
-        let mut args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
-        args.extend(self.loop_budget.map(|_| again));
+        let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
         let mut skip = self.dead_at_start.clone();
         self.carried.iter().for_each(|s| skip[*s] = true);
         self.store_pending_except(&skip);

@@ -174,13 +174,6 @@ pub(super) struct Lower<'a, 'f> {
     loops: bool,
     body: ir::Block,
     carried: Vec<usize>,
-    /// In a loop, the budget left as the round starts (`body`'s last
-    /// parameter): the branch back counts from it rather than from the
-    /// context, whose copy is stored but not loaded again, so no round waits
-    /// on the last one's store (see `back_edge`).
-    loop_budget: Option<ir::Value>,
-    /// The function calls the runtime, which may take the context's budget.
-    calls_runtime: bool,
     /// Slots the block writes before anything can observe them (no exit,
     /// trap or helper call comes first): the branch back need not store them.
     dead_at_start: Vec<bool>,
@@ -427,10 +420,6 @@ impl<'a, 'f> Lower<'a, 'f> {
             b.append_block_param(body, cl_type(decl.ty));
             initial.push(load_slot(&mut b, big_endian, cl_type(decl.ty), state, decl.offset as i32));
         }
-        let loop_budget = loops.then(|| {
-            initial.push(left);
-            b.append_block_param(body, types::I64)
-        });
         let initial: Vec<ir::BlockArg> = initial.into_iter().map(ir::BlockArg::Value).collect();
         b.ins().jump(body, &initial);
         b.switch_to_block(body);
@@ -466,8 +455,6 @@ impl<'a, 'f> Lower<'a, 'f> {
             loops,
             body,
             carried,
-            loop_budget,
-            calls_runtime: false,
             dead_at_start,
             pending,
             pending_order: Vec::new(),
