@@ -76,6 +76,12 @@ pub enum Outcome {
     /// for the interpreter to run it: a float operation raised exception
     /// flags that the code's screen does not compute (state as at a trap).
     Interpret(u64),
+    /// Compiled code gave up on the block that starts at the address, for
+    /// the interpreter to run it from its start: a check failed (a fault,
+    /// or a store into translated code) where running the block again
+    /// gives what running it once would. The state is as the block found
+    /// it; memory holds the stores it made, which it makes again.
+    Replay(u64),
 }
 
 /// A trap and where it happened.

@@ -101,6 +101,9 @@ pub struct Stats {
     /// taking them too often.
     pub float_exits: u64,
     pub float_demoted: u64,
+    /// Blocks compiled code gave up on for the interpreter to run from
+    /// their start (`Outcome::Replay`: a check failed).
+    pub replays: u64,
     pub jit_code_bytes: u64,
     pub jit_flushes: u64,
     /// Times every translation was dropped for taking more than `--tb-size`.
@@ -238,6 +241,7 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.jit_runs += o.jit_runs;
         self.float_exits += o.float_exits;
         self.float_demoted += o.float_demoted;
+        self.replays += o.replays;
         self.jit_code_bytes += o.jit_code_bytes;
         self.jit_flushes += o.jit_flushes;
         self.tb_flushes += o.tb_flushes;
@@ -862,10 +866,10 @@ impl Engine {
         }
     }
 
-    /// Counts an exit of `t`'s compiled code for the interpreter; when they
-    /// come too often, `t` is interpreted from now on (its code unlinked).
-    fn float_exit(&mut self, t: &Translation) {
-        self.stats.float_exits += 1;
+    /// Counts an exit of `t`'s compiled code for the interpreter (or a
+    /// replay of `t` by it); when they come too often, `t` is interpreted
+    /// from now on (its code unlinked).
+    fn interpreter_exit(&mut self, t: &Translation) {
         let now = self.stats.guest_insts;
         let f = &t.float_exits;
         let since = f.since.load(Ordering::Relaxed);
@@ -980,6 +984,9 @@ impl Engine {
         // Compiled code left for the interpreter to run the instruction at
         // `cpu.rip` alone.
         let mut alone = false;
+        // Compiled code gave up on the block at `cpu.rip`, for the
+        // interpreter to run (`Outcome::Replay`).
+        let mut replay = false;
         loop {
             if self.stats.guest_insts >= limit {
                 return Stop::Budget;
@@ -1028,7 +1035,8 @@ impl Engine {
             // What the hooks note of the block (nothing when unobserved).
             let block_started = OBSERVED.then(Instant::now);
             let insts_before = if OBSERVED { self.stats.guest_insts } else { 0 };
-            let compiled = OBSERVED && fits && t.entry().is_some();
+            let replaying = std::mem::take(&mut replay);
+            let compiled = OBSERVED && fits && !replaying && t.entry().is_some();
             if OBSERVED && let Some(log) = &self.log {
                 log_block(log, cpu, &t, compiled);
             }
@@ -1039,7 +1047,7 @@ impl Engine {
                     Ok(outcome) => (outcome, None),
                     Err(f) => return Stop::Fault(f),
                 }
-            } else if t.entry().is_some() {
+            } else if t.entry().is_some() && !replaying {
                 let allowance = if OBSERVED { t.guest_insts as u64 } else { remaining };
                 let Some((outcome, exit_link)) = self.run_compiled(&t, cpu, mem, helpers, allowance) else {
                     // Translations were dropped: look the block up again.
@@ -1048,13 +1056,19 @@ impl Engine {
                 };
                 (outcome, Some(exit_link))
             } else {
-                t.runs.store(t.runs.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
+                if replaying {
+                    self.stats.replays += 1;
+                    self.interpreter_exit(&t);
+                } else {
+                    t.runs.store(t.runs.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
+                }
                 let outcome = interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
                 self.stats.guest_insts += self.scratch.executed as u64;
                 (outcome, None)
             };
             if let Outcome::Interpret(_) = outcome {
-                self.float_exit(&t);
+                self.stats.float_exits += 1;
+                self.interpreter_exit(&t);
             }
             if self.seen == seen {
                 self.front.put(t);
@@ -1089,6 +1103,10 @@ impl Engine {
                 Outcome::Interpret(at) => {
                     cpu.rip = at;
                     alone = true;
+                }
+                Outcome::Replay(at) => {
+                    cpu.rip = at;
+                    replay = true;
                 }
                 Outcome::Trap(trap) => {
                     cpu.rip = trap.guest;

@@ -189,6 +189,7 @@ pub fn describe(outcome: &Outcome) -> String {
         Outcome::Indirect(t) => format!("indirect {t:#x}"),
         Outcome::Exit(reason, resume) => format!("exit {reason} {resume:#x}"),
         Outcome::Interpret(at) => format!("interpret {at:#x}"),
+        Outcome::Replay(at) => format!("replay {at:#x}"),
         Outcome::Trap(trap) => {
             let mut s = format!("trap {}", trap.code);
             if let Some(a) = trap.fault_addr {

@@ -9,7 +9,7 @@
 //! still checked on its own when it fails, so a fault is reported at the
 //! access that makes it).
 
-use crate::visa::{Block, Imm, Opcode, Value};
+use crate::visa::{Block, Effects, Imm, Opcode, Value};
 
 /// Fewest accesses that make a group: one span check costs about what two
 /// accesses' own checks do.
@@ -142,6 +142,45 @@ pub fn covered(accesses: &[Option<Span>]) -> Vec<bool> {
         .collect()
 }
 
+/// By instruction: whether compiled code may give up at it, leaving for
+/// the interpreter to run the whole block from its start again
+/// (`Outcome::Replay`), instead of leaving with the state exact at it.
+/// The state record is as the block found it until the block leaves (its
+/// writes are pending), and running the block again makes the same stores
+/// with the same values, as long as no store so far may have overwritten
+/// bytes an earlier load read (run again, the load would read the new
+/// bytes) and nothing else so far changed what the block sees: a helper
+/// call, an atomic operation or a fence ends the replayable part.
+pub fn replayable(block: &Block, accesses: &[Option<Span>]) -> Vec<bool> {
+    replayable_steps(block.insts.iter().map(|i| i.op).zip(accesses.iter().copied()))
+}
+
+/// `replayable` of a block's opcodes and their accesses.
+fn replayable_steps(steps: impl Iterator<Item = (Opcode, Option<Span>)>) -> Vec<bool> {
+    let harmless = Effects::TRAPS.with(Effects::TERMINATOR).with(Effects::SIDE_EXIT).with(Effects::MARKER);
+    let mut loads: Vec<Span> = Vec::new();
+    let mut clean = true;
+    let mut out = Vec::new();
+    for (op, access) in steps {
+        out.push(clean);
+        match (op, access) {
+            (Opcode::Load, Some(load)) => loads.push(load),
+            (Opcode::Store, Some(store)) => clean &= !loads.iter().any(|l| may_overlap(l, &store)),
+            (Opcode::Get | Opcode::Set | Opcode::Guest, _) => {}
+            (op, _) => clean &= op.info().effects.within(harmless),
+        }
+    }
+    out
+}
+
+/// Whether two spans may share a byte: unless they have the same base
+/// (or none) and disjoint offsets, not far enough from zero to wrap.
+fn may_overlap(a: &Span, b: &Span) -> bool {
+    const FAR: i128 = 1 << 48;
+    let near = |s: &Span| s.lo.abs() < FAR && s.hi.abs() < FAR;
+    a.base != b.base || !near(a) || !near(b) || (a.lo < b.hi && b.lo < a.hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +204,36 @@ mod tests {
         ];
         let want = [false, false, true, false, false, false, false, true, false];
         assert_eq!(covered(&accesses), want);
+    }
+
+    #[test]
+    fn a_block_may_be_run_again_until_a_store_may_change_what_it_loaded_or_a_call() {
+        use Opcode::{Call, Get, Guest, Iadd, Load, Set, Store};
+        let none = |op| (op, None);
+        // Stores beside the loads, and over bytes no load read, keep it.
+        let steps = [
+            none(Guest),
+            (Load, at(Some(1), 0, 8, false)),
+            (Store, at(Some(1), 8, 8, true)),
+            (Store, at(Some(1), -8, 8, true)),
+            none(Iadd),
+            none(Set),
+            (Load, at(Some(2), 0, 4, false)),
+            none(Get),
+            // Over the first load's bytes: what comes after may not replay.
+            (Store, at(Some(1), 4, 8, true)),
+            (Load, at(Some(1), 16, 8, false)),
+        ];
+        let want = [true, true, true, true, true, true, true, true, true, false];
+        assert_eq!(replayable_steps(steps.into_iter()), want);
+        // Another base may be the same address: a store through it too.
+        let steps = [(Load, at(Some(1), 0, 8, false)), (Store, at(Some(2), 64, 8, true)), none(Guest)];
+        assert_eq!(replayable_steps(steps.into_iter()), [true, true, false]);
+        // A helper call may change the state or memory.
+        let steps = [none(Guest), none(Call), (Load, at(Some(1), 0, 8, false))];
+        assert_eq!(replayable_steps(steps.into_iter()), [true, true, false]);
+        // Offsets far from zero may wrap onto each other.
+        let steps = [(Load, at(Some(1), 0, 8, false)), (Store, at(Some(1), 1 << 60, 8, true)), none(Guest)];
+        assert_eq!(replayable_steps(steps.into_iter()), [true, true, false]);
     }
 }

@@ -363,6 +363,12 @@ impl CodeMemory {
         }
     }
 
+    /// The addresses code runs from: `[start, end)` of the executable view.
+    pub fn exec_range(&self) -> (u64, u64) {
+        let start = self.exec.as_ptr() as u64;
+        (start, start + self.capacity as u64)
+    }
+
     pub fn used(&self) -> usize {
         self.used
     }

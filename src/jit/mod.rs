@@ -12,6 +12,7 @@ mod code_memory;
 mod icache;
 mod lower;
 mod reloc;
+pub mod replay;
 pub mod runtime;
 
 use std::fmt;
@@ -312,6 +313,8 @@ pub struct Jit {
     memory: CodeMemory,
     trampoline: Trampoline,
     _trampoline_memory: CodeMemory,
+    /// Known to the trap handler (`replay`) while the Jit lives.
+    _registered: replay::Registered,
 }
 
 // SAFETY: the code regions are owned by the Jit alone (their pointers are
@@ -327,7 +330,11 @@ unsafe impl Send for Jit {}
 /// region, so flushing blocks never removes it; it is valid while its
 /// `Jit` lives.
 #[derive(Clone, Copy)]
-pub struct Trampoline(extern "C" fn(*mut JitCtx, *const u8) -> u64);
+pub struct Trampoline {
+    entry: replay::Entry,
+    /// The addresses of the compiled code it runs.
+    code: (u64, u64),
+}
 
 /// The trampoline: a C-convention function that calls a block.
 fn trampoline(isa: &OwnedTargetIsa) -> Result<MachineCode, JitError> {
@@ -366,7 +373,15 @@ impl Jit {
         // SAFETY: the trampoline was generated for this host with exactly
         // this C-convention signature.
         let trampoline = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u64>(ptr) };
-        Ok(Jit { isa, memory, trampoline: Trampoline(trampoline), _trampoline_memory: tramp_memory })
+        let code = memory.exec_range();
+        let registered = replay::register(code.0, code.1).ok_or("too many code regions in the process")?;
+        Ok(Jit {
+            isa,
+            memory,
+            trampoline: Trampoline { entry: trampoline, code },
+            _trampoline_memory: tramp_memory,
+            _registered: registered,
+        })
     }
 
     /// Compiles a verified block whose direct exits use the given link cells.
@@ -485,9 +500,20 @@ impl Trampoline {
             ind_table: env.ind_table,
             interrupt: env.interrupt,
             exit_link: 0,
+            replay_block: 0,
+            entry_sp: 0,
+            code_lo: self.code.0,
+            code_hi: self.code.1,
         };
-        // The exit kinds are small: the upper half is zero.
-        let kind = (self.0)(&mut ctx, entry) as u32;
+        // SAFETY: the caller's contract. The exit kinds are small: the
+        // upper half is zero.
+        let mut kind = unsafe { replay::enter(self.entry, &mut ctx, entry) } as u32;
+        if kind == runtime::EXIT_TRAPPED {
+            // The block gives up: its budget back, and the interpreter runs it.
+            ctx.budget += (ctx.replay_block >> replay::ADDR_BITS) as i64;
+            ctx.exit_pc = ctx.replay_block & ((1 << replay::ADDR_BITS) - 1);
+            kind = runtime::EXIT_REPLAY;
+        }
         (ctx.outcome(kind), ctx.budget_left(), ctx.exit_link as usize)
     }
 }

@@ -14,6 +14,9 @@ pub const EXIT_INDIRECT: u32 = 1;
 pub const EXIT_EXIT: u32 = 2;
 pub const EXIT_TRAP: u32 = 3;
 pub const EXIT_INTERPRET: u32 = 4;
+pub const EXIT_REPLAY: u32 = 5;
+/// Not returned by blocks: a failed check trapped (`replay`).
+pub const EXIT_TRAPPED: u32 = 6;
 
 /// The record a compiled block receives. Compiled code addresses its fields
 /// by offset (`offset_of!`), so it is `repr(C)`.
@@ -56,6 +59,14 @@ pub struct JitCtx {
     /// On an unlinked direct exit: the link cell that would have taken it
     /// (so the dispatcher can link it), else 0.
     pub exit_link: u64,
+    /// The block whose failed checks trap, stored as it starts: its
+    /// address, and its instruction count from bit `replay::ADDR_BITS` on.
+    pub replay_block: u64,
+    /// The stack pointer in `visa_jit_enter`, and the compiled code's
+    /// addresses, for the trap handler (`replay`).
+    pub entry_sp: u64,
+    pub code_lo: u64,
+    pub code_hi: u64,
 }
 
 /// An entry of the indirect-jump table: a guest address and the compiled
@@ -235,6 +246,7 @@ impl JitCtx {
             EXIT_JUMP => Outcome::Jump(self.exit_pc),
             EXIT_INDIRECT => Outcome::Indirect(self.exit_pc),
             EXIT_INTERPRET => Outcome::Interpret(self.exit_pc),
+            EXIT_REPLAY => Outcome::Replay(self.exit_pc),
             EXIT_EXIT => {
                 Outcome::Exit(ExitReason::from_code(self.exit_reason as u8).expect("exit reason"), self.exit_pc)
             }

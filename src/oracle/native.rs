@@ -282,6 +282,11 @@ extern "C" fn on_fault(signo: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c
     // SAFETY: the kernel passes a valid ucontext; IO is mapped for the
     // process lifetime once the handler is installed.
     unsafe {
+        // A failed check in compiled code (installed after the JIT's
+        // handler, this one sees those traps first).
+        if signo == libc::SIGILL && crate::jit::replay::claim(ctx) {
+            return;
+        }
         let uc = &mut *(ctx as *mut libc::ucontext_t);
         let g = &mut uc.uc_mcontext.gregs;
         let rip = g[libc::REG_RIP as usize] as u64;

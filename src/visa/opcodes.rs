@@ -140,6 +140,11 @@ impl Effects {
         if set.is_empty() { "–".to_string() } else { set.join(" ") }
     }
 
+    /// True when every effect of `self` is one of `other`'s.
+    pub fn within(self, other: Effects) -> bool {
+        self.0 & !other.0 == 0
+    }
+
     /// True when removing an unused instance changes nothing observable.
     pub fn is_pure(self) -> bool {
         self.0 == 0

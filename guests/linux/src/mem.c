@@ -229,6 +229,55 @@ static void file_mapping(void) {
     printf("bad descriptor: %s\n", e == MAP_FAILED ? errname(errno) : "mapped");
 }
 
+/* Faults in code run often enough to be compiled: the handler sees the
+ * state at the faulting instruction (its address within the function), and
+ * the stores made before it happen once. */
+static volatile uintptr_t fault_rip;
+
+static void on_hot_fault(int sig, siginfo_t *si, void *uc) {
+    fault_signo = sig;
+    fault_addr = (uintptr_t)si->si_addr;
+    fault_rip = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+    siglongjmp(recover, 1);
+}
+
+/* A store, then a load that may fault. */
+__attribute__((noinline)) static long store_then_load(long *slot, const long *p, long k) {
+    *slot = k;
+    return *p + k;
+}
+
+/* A read-modify-write of a counter, then a load that may fault. */
+__attribute__((noinline)) static long count_then_load(long *count, const long *p) {
+    ++*count;
+    return *p;
+}
+
+static void hot_faults(void) {
+    struct sigaction sa = {0}, old;
+    sa.sa_sigaction = on_hot_fault;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, &old);
+    long *page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    page[3] = 5;
+    static long slot, count, sum;
+    for (long i = 0; i < 100000; i++) sum += store_then_load(&slot, page + 3, i) + count_then_load(&count, page + 3);
+    mprotect(page, PAGE, PROT_NONE);
+    for (int round = 0; round < 3; round++) {
+        fault_rip = 0;
+        if (sigsetjmp(recover, 1) == 0) sum += store_then_load(&slot, page + 3, -7 - round);
+        printf("hot store, then a faulting load: page+%ld, at function+%ld, slot %ld\n",
+               (long)(fault_addr - (uintptr_t)page), (long)(fault_rip - (uintptr_t)store_then_load), slot);
+        fault_rip = 0;
+        if (sigsetjmp(recover, 1) == 0) sum += count_then_load(&count, page + 3);
+        printf("hot counter, then a faulting load: page+%ld, at function+%ld, count %ld\n",
+               (long)(fault_addr - (uintptr_t)page), (long)(fault_rip - (uintptr_t)count_then_load), count);
+    }
+    printf("hot sum %ld\n", sum);
+    munmap(page, PAGE);
+    sigaction(SIGSEGV, &old, NULL);
+}
+
 int vt_mem(int argc, char **argv) {
     (void)argc, (void)argv;
     struct sigaction sa = {0};
@@ -242,5 +291,6 @@ int vt_mem(int argc, char **argv) {
     remapping();
     advice();
     file_mapping();
+    hot_faults();
     return 0;
 }

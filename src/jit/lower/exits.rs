@@ -3,6 +3,7 @@
 //! guest instruction that made them, and the budget refund.
 
 use super::*;
+use crate::jit::runtime::EXIT_REPLAY;
 
 /// The shared tails of a function (see `Lower::tail`).
 #[derive(Clone, Copy)]
@@ -13,17 +14,30 @@ pub(super) enum Tail {
     Trap,
     /// Returns its parameter, the exit kind.
     Return,
+    /// Refunds the whole block's budget and returns `EXIT_REPLAY` with the
+    /// block's address, storing no state (see `access::replayable`).
+    Replay,
 }
 
 impl Tail {
-    pub(super) const COUNT: usize = 2;
+    pub(super) const COUNT: usize = 3;
 
     fn params(self) -> &'static [ir::Type] {
         match self {
             Tail::Trap => &[types::I32, types::I64, types::I32, types::I64, types::I32],
             Tail::Return => &[types::I32],
+            Tail::Replay => &[],
         }
     }
+}
+
+/// Where the failed checks of one guest instruction go (`trap_if_shared`).
+#[derive(Clone, Copy)]
+pub(super) enum Fail {
+    /// A cold block that reports the trap with the state exact.
+    Trap(ir::Block),
+    /// Giving up on the block (`Lower::replay_if`).
+    Replay,
 }
 
 impl Lower<'_, '_> {
@@ -220,6 +234,15 @@ impl Lower<'_, '_> {
             let exit = self.tail(Tail::Return);
             self.b.ins().jump(exit, &[ir::BlockArg::Value(kind)]);
         }
+        if let Some(b) = self.tails[Tail::Replay as usize] {
+            self.b.switch_to_block(b);
+            self.refund(0);
+            let pc = self.iconst(types::I64, self.block.addr as i64);
+            self.ctx_store(types::I64, pc, offset_of!(JitCtx, exit_pc));
+            let kind = self.iconst(types::I32, EXIT_REPLAY as i64);
+            let exit = self.tail(Tail::Return);
+            self.b.ins().jump(exit, &[ir::BlockArg::Value(kind)]);
+        }
         if let Some(b) = self.tails[Tail::Return as usize] {
             self.b.switch_to_block(b);
             let kind = self.b.block_params(b)[0];
@@ -228,25 +251,44 @@ impl Lower<'_, '_> {
     }
 
     pub(super) fn trap_if(&mut self, cond: ir::Value, code: TrapCode, fault_addr: Option<ir::Value>) {
-        self.side(cond, |l| l.trap_now(Some(code), None, fault_addr));
+        self.trap_if_shared(cond, code, fault_addr);
     }
 
     /// `trap_if`, returning the cold block that traps, for later checks
     /// of the same instruction to share (`branch_if`) while the state
     /// stays as it is.
-    pub(super) fn trap_if_shared(
-        &mut self,
-        cond: ir::Value,
-        code: TrapCode,
-        fault_addr: Option<ir::Value>,
-    ) -> ir::Block {
+    pub(super) fn trap_if_shared(&mut self, cond: ir::Value, code: TrapCode, fault_addr: Option<ir::Value>) -> Fail {
+        if self.replayable[self.at] {
+            self.replay_if(cond);
+            return Fail::Replay;
+        }
         let (cold, next) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(cold);
         self.b.ins().brif(cond, cold, &[], next, &[]);
         self.b.switch_to_block(cold);
         self.trap_now(Some(code), None, fault_addr);
         self.b.switch_to_block(next);
-        cold
+        Fail::Trap(cold)
+    }
+
+    /// A later check of the instruction: fails as `fail` says.
+    pub(super) fn fail_if(&mut self, cond: ir::Value, fail: Fail) {
+        match fail {
+            Fail::Trap(cold) => self.branch_if(cond, cold),
+            Fail::Replay => self.replay_if(cond),
+        }
+    }
+
+    /// Gives up on the block when `cond` is 1, for the interpreter to run it
+    /// from its start (where `replayable` allows): a trap where the host
+    /// catches it (`replay`), else a branch to the shared replay tail.
+    pub(super) fn replay_if(&mut self, cond: ir::Value) {
+        if replay::SUPPORTED {
+            self.b.ins().trapnz(cond, replay::TRAP);
+        } else {
+            let tail = self.tail(Tail::Replay);
+            self.branch_if(cond, tail);
+        }
     }
 
     /// Goes to `target` when `cond` is 1, else on in a new block.
@@ -254,6 +296,18 @@ impl Lower<'_, '_> {
         let next = self.b.create_block();
         self.b.ins().brif(cond, target, &[], next, &[]);
         self.b.switch_to_block(next);
+    }
+
+    /// Gives up on the block for the interpreter to run it again from its
+    /// start (`Outcome::Replay`) where that is allowed, else leaves before
+    /// the current guest instruction for the interpreter to run it.
+    pub(super) fn replay_or_exit_to_interpreter(&mut self) {
+        if self.replayable[self.at] {
+            let replay = self.tail(Tail::Replay);
+            self.b.ins().jump(replay, &[]);
+        } else {
+            self.exit_to_interpreter();
+        }
     }
 
     /// Leaves before the current guest instruction for the interpreter to

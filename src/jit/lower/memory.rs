@@ -125,7 +125,7 @@ impl Lower<'_, '_> {
             let (both, either) = self.map_bytes(perms, addr, size, crate::machine::PAGE_SHIFT);
             let allowed = self.b.ins().band_imm_u(both, need as i64);
             let denied = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, allowed, 0);
-            self.branch_if(denied, fault);
+            self.fail_if(denied, fault);
             write.then(|| self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64))
         } else if write {
             Some(self.map_bytes(self.code_lines, addr, size, crate::machine::LINE_SHIFT).1)
@@ -158,7 +158,7 @@ impl Lower<'_, '_> {
             self.b.ins().brif(either, leave, &[], next, &[]);
             self.b.switch_to_block(leave);
         }
-        self.exit_to_interpreter();
+        self.replay_or_exit_to_interpreter();
         self.b.switch_to_block(next);
     }
 }

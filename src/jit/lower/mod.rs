@@ -20,11 +20,11 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
-use super::access;
 use super::reloc::{Runtime, Target};
 use super::runtime::{
     self, EXIT_EXIT, EXIT_INDIRECT, EXIT_INTERPRET, EXIT_JUMP, EXIT_TRAP, EvalDesc, IndEntry, JitCtx,
 };
+use super::{access, replay};
 use crate::visa::{Block, Env, FloatCC, Imm, Inst, IntCC, Opcode, Round, TrapCode, Type, Value};
 
 mod calls;
@@ -198,6 +198,9 @@ pub(super) struct Lower<'a, 'f> {
     /// the groups, and for each group whose span was checked the result.
     at: usize,
     access_covered: Vec<bool>,
+    /// By instruction: a failed check there may give up on the block for
+    /// the interpreter to run it again (`access::replayable`).
+    replayable: Vec<bool>,
     access_group: Vec<Option<usize>>,
     groups: Vec<access::Span>,
     group_ok: Vec<Option<ir::Value>>,
@@ -409,6 +412,21 @@ impl<'a, 'f> Lower<'a, 'f> {
         };
         let accesses = access::accesses(block);
         let access_covered = access::covered(&accesses);
+        // Giving up for the interpreter to run the block again needs the
+        // state as the block found it: writes pending, and no loop (whose
+        // rounds after the first start from values in registers).
+        let identified = block.addr >> replay::ADDR_BITS == 0 && insts >> (64 - replay::ADDR_BITS) == 0;
+        let replayable = if links.protected && pending.is_some() && !loops && identified {
+            access::replayable(block, &accesses)
+        } else {
+            vec![false; block.insts.len()]
+        };
+        if replay::SUPPORTED && replayable.contains(&true) {
+            // For the trap handler: the block to give up on (`replay`).
+            let id = (insts as u64) << replay::ADDR_BITS | block.addr;
+            let id = b.ins().iconst(types::I64, id as i64);
+            b.ins().store(MemFlagsData::trusted(), id, ctx, offset_of!(JitCtx, replay_block) as i32);
+        }
         // Only with page permissions: there the span check replaces two
         // page lookups per access.
         let (access_group, groups) =
@@ -463,6 +481,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             known: vec![None; env.slots.len()],
             at: 0,
             access_covered,
+            replayable,
             access_group,
             group_ok: vec![None; groups.len()],
             groups,
