@@ -119,3 +119,65 @@ fn ldmxcsr_switches_rounding() {
         }
     }
 }
+
+/// FTZ flushes a result that is tiny after rounding with an unbounded
+/// exponent, which takes in products, quotients, fused multiply-adds and
+/// narrowings that the format rounds up to the smallest normal (x86 detects
+/// tininess after rounding): operands around the smallest normals, in every
+/// rounding direction, with DAZ off and on.
+#[test]
+fn ftz_flushes_results_rounded_up_to_the_smallest_normal() {
+    let code = {
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.mulpd(xmm0, xmm1).unwrap();
+        a.mulss(xmm2, xmm3).unwrap();
+        a.divpd(xmm4, xmm5).unwrap();
+        a.cvtsd2ss(xmm6, xmm7).unwrap();
+        a.vfmadd231pd(xmm8, xmm9, xmm10).unwrap();
+        a.mulps(xmm11, xmm12).unwrap();
+        a.dpps(xmm13, xmm14, 0xf1).unwrap();
+        a.jmp(END).unwrap();
+        a.assemble(CODE).unwrap()
+    };
+    let pair = |lo: f64, hi: f64| lo.to_bits() as u128 | (hi.to_bits() as u128) << 64;
+    let quad = |v: [f32; 4]| (0..4).fold(0u128, |acc, i| acc | (v[i].to_bits() as u128) << (32 * i));
+    let (dmin, fmin) = (f64::MIN_POSITIVE, f32::MIN_POSITIVE);
+    for k in 0..8 {
+        let kf = k as f64;
+        // Just below 1 (and just above), by steps of half an ulp or less.
+        let below = 1.0 - kf * 2f64.powi(-53);
+        let above = 1.0 + kf * 2f64.powi(-52);
+        let below32 = 1.0 - k as f32 * 2f32.powi(-24);
+        for mode in 0..8u32 {
+            let (rc, daz) = (mode & 3, mode >> 2);
+            let mut regs = Regs { rflags: 0x202, ..Default::default() };
+            regs.fx.set_mxcsr(0x9f80 | rc << 13 | daz << 6);
+            regs.fx.set_xmm(0, pair(below, -below));
+            regs.fx.set_xmm(1, pair(dmin, dmin * above));
+            regs.fx.set_xmm(2, quad([below32, 3.0, 0.0, 0.0]));
+            regs.fx.set_xmm(3, quad([-fmin, 5.0, 0.0, 0.0]));
+            regs.fx.set_xmm(4, pair(dmin, -dmin * below));
+            regs.fx.set_xmm(5, pair(above, 1.0 + 2f64.powi(-52)));
+            regs.fx.set_xmm(7, pair(fmin as f64 * (1.0 - kf * 2f64.powi(-27)), 0.0));
+            regs.fx.set_xmm(8, pair(-(k as f64) * 2f64.powi(-1074), kf * 2f64.powi(-1074)));
+            regs.fx.set_xmm(9, pair(below, below));
+            regs.fx.set_xmm(10, pair(dmin, -dmin));
+            regs.fx.set_xmm(11, quad([below32, -below32, 1.0 - 2f32.powi(-24), fmin]));
+            regs.fx.set_xmm(12, quad([fmin, fmin, -fmin, 1.0 - k as f32 * 2f32.powi(-24)]));
+            regs.fx.set_xmm(13, quad([below32, 0.0, 0.0, 0.0]));
+            regs.fx.set_xmm(14, quad([fmin, 0.0, 0.0, 0.0]));
+            let case = Case {
+                code: code.clone(),
+                regs,
+                data: vec![0u8; 0x100],
+                undefined_flags: 0,
+                undefined_before: Vec::new(),
+            };
+            for tier in [Tier::Interp, Tier::Jit] {
+                if let Err(e) = check(&case, tier) {
+                    panic!("{tier:?}, k {k}, MXCSR.RC {rc}, DAZ {daz}: {e}");
+                }
+            }
+        }
+    }
+}

@@ -118,30 +118,80 @@ pub(super) fn record_gathered(cx: &mut Ctx) {
 /// `v` (of lane shape `shape`, or a scalar float) with denormal lanes
 /// replaced by zeros of their sign when DAZ is set.
 pub(super) fn daz(cx: &mut Ctx, shape: Type, v: Value) -> Value {
-    if !cx.mode.daz { v } else { flush(cx, shape, v) }
+    if !cx.mode.daz { v } else { flush_where(cx, shape, v, v, 0) }
+}
+
+/// Is FTZ applied: set, with underflow masked?
+pub(super) fn ftz_active(cx: &Ctx) -> bool {
+    cx.mode.ftz && cx.mode.unmasked & 0x10 == 0
 }
 
 /// `r` with denormal lanes replaced by zeros of their sign when FTZ is set
-/// (and underflow masked).
+/// (and underflow masked). For results an operation rounded (a multiply, a
+/// divide, a fused multiply-add, a narrowing conversion), see `ftz_tested`.
 pub(super) fn ftz(cx: &mut Ctx, shape: Type, r: Value) -> Value {
-    if !cx.mode.ftz || cx.mode.unmasked & 0x10 != 0 { r } else { flush(cx, shape, r) }
+    if !ftz_active(cx) { r } else { flush_where(cx, shape, r, r, 0) }
 }
 
-fn flush(cx: &mut Ctx, shape: Type, v: Value) -> Value {
-    let (lane, ishape) = match shape {
-        Type::F32 | Type::F32x4 => (Type::I32, Type::I32x4),
-        _ => (Type::I64, Type::I64x2),
+/// `r` with FTZ applied as the processor applies it to a rounded result:
+/// where it is tiny after rounding to the format's precision with an
+/// unbounded exponent, which takes in results the format rounds up to the
+/// smallest normal. `test` is the same operation on its operands scaled by
+/// 2^64 (`scaled`: the first factor, the addend, the value converted):
+/// exact, and rounded far from the denormals, so a lane is tiny where
+/// `test` is below the smallest normal times 2^64. (Sums need no test: one
+/// that is tiny is exact.)
+pub(super) fn ftz_tested(cx: &mut Ctx, shape: Type, r: Value, test: Value) -> Value {
+    if !ftz_active(cx) { r } else { flush_where(cx, shape, r, test, SCALE) }
+}
+
+/// log2 of the scale of `ftz_tested`'s operands.
+const SCALE: u32 = 64;
+
+/// `v` (of `ty`: a float or a float lane shape) times 2^`SCALE`.
+pub(super) fn scaled(cx: &mut Ctx, ty: Type, v: Value) -> Value {
+    let (lane, int, mant) = match ty {
+        Type::F32 | Type::F32x4 => (Type::F32, Type::I32, 23),
+        _ => (Type::F64, Type::I64, 52),
+    };
+    let bias = if lane == Type::F32 { 127 } else { 1023 };
+    let bits = ((bias + SCALE) as u128) << mant;
+    let round = Imm::Round(cx.mode.rounding);
+    if ty.is_float() {
+        let k = cx.iconst(int, bits as u64);
+        let k = cx.b.ins(Opcode::Bitcast, Some(lane), Imm::None, &[k]);
+        return cx.b.ins(Opcode::Fmul, Some(ty), round, &[v, k]);
+    }
+    let w = lane.bits();
+    let k = cx.vconst((0..128 / w).fold(0, |acc, i| acc | bits << (w * i)));
+    cx.b.ins(Opcode::Vfmul, Some(ty), round, &[v, k])
+}
+
+/// `v` with the lanes that are denormal, or where |`test`| is below the
+/// smallest normal times 2^`scale` (when `scale` is not 0), replaced by
+/// zeros of their sign. (A denormal result is tiny whatever `test` says:
+/// where scaling an operand overflowed, `test` is no measure, and then only
+/// an operand that is zero makes a result near the smallest normal, which
+/// is exact.)
+fn flush_where(cx: &mut Ctx, shape: Type, v: Value, test: Value, scale: u32) -> Value {
+    let (lane, ishape, mant) = match shape {
+        Type::F32 | Type::F32x4 => (Type::I32, Type::I32x4, 23),
+        _ => (Type::I64, Type::I64x2, 52),
     };
     let w = lane.bits();
     let sign_bit = 1u128 << (w - 1);
-    let min_normal = if w == 32 { 1u128 << 23 } else { 1u128 << 52 };
+    let (normal, limit) = (1u128 << mant, (1 + scale as u128) << mant);
     if shape.is_float() {
         let bits = cx.b.ins(Opcode::Bitcast, Some(lane), Imm::None, &[v]);
         let abs_mask = cx.iconst(lane, (sign_bit - 1) as u64);
         let abs = cx.op(Opcode::And, &[bits, abs_mask]);
-        let one = cx.iconst(lane, 1);
-        let d = cx.op(Opcode::Isub, &[abs, one]);
-        let small = cx.icmp_imm(IntCC::Ult, d, (min_normal - 1) as u64);
+        let mut small = cx.icmp_imm(IntCC::Ult, abs, normal as u64);
+        if scale != 0 {
+            let test = cx.b.ins(Opcode::Bitcast, Some(lane), Imm::None, &[test]);
+            let test_abs = cx.op(Opcode::And, &[test, abs_mask]);
+            let tiny = cx.icmp_imm(IntCC::Ult, test_abs, limit as u64);
+            small = cx.op(Opcode::Or, &[small, tiny]);
+        }
         let sign = cx.op(Opcode::Xor, &[bits, abs]);
         let out = cx.select(small, sign, bits);
         return cx.b.ins(Opcode::Bitcast, Some(shape), Imm::None, &[out]);
@@ -149,10 +199,14 @@ fn flush(cx: &mut Ctx, shape: Type, v: Value) -> Value {
     let splat = |cx: &mut Ctx, x: u128| cx.vconst((0..128 / w).fold(0, |acc, i| acc | x << (w * i)));
     let abs_mask = splat(cx, sign_bit - 1);
     let abs = cx.op(Opcode::And, &[v, abs_mask]);
-    let one = splat(cx, 1);
-    let d = cx.b.ins(Opcode::Vsub, Some(ishape), Imm::None, &[abs, one]);
-    let limit = splat(cx, min_normal - 1);
-    let small = cx.b.ins(Opcode::Vcmp, Some(ishape), Imm::IntCC(IntCC::Ult), &[d, limit]);
+    let normal = splat(cx, normal);
+    let mut small = cx.b.ins(Opcode::Vcmp, Some(ishape), Imm::IntCC(IntCC::Ult), &[abs, normal]);
+    if scale != 0 {
+        let test_abs = cx.op(Opcode::And, &[test, abs_mask]);
+        let limit = splat(cx, limit);
+        let tiny = cx.b.ins(Opcode::Vcmp, Some(ishape), Imm::IntCC(IntCC::Ult), &[test_abs, limit]);
+        small = cx.op(Opcode::Or, &[small, tiny]);
+    }
     let sign = cx.op(Opcode::Xor, &[v, abs]);
     let keep = cx.op(Opcode::Not, &[small]);
     let a = cx.op(Opcode::And, &[v, keep]);

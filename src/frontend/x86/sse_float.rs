@@ -362,7 +362,16 @@ fn arith(cx: &mut Ctx, op: Op, f: Form) -> Flow {
         Some(e) => record(cx, f, e, round, &[a, b], r),
         None => {}
     }
-    let r = if matches!(op, Op::Min | Op::Max | Op::Rcp | Op::Rsqrt) { r } else { fpexc::ftz(cx, shape, r) };
+    let r = match op {
+        Op::Min | Op::Max | Op::Rcp | Op::Rsqrt => r,
+        Op::Mul | Op::Div if fpexc::ftz_active(cx) => {
+            let op = if matches!(op, Op::Mul) { Opcode::Vfmul } else { Opcode::Vfdiv };
+            let a = fpexc::scaled(cx, shape, a);
+            let test = rounded(cx, op, shape, &[a, b]);
+            fpexc::ftz_tested(cx, shape, r, test)
+        }
+        _ => fpexc::ftz(cx, shape, r),
+    };
     finish(cx, f, r)
 }
 
@@ -498,7 +507,15 @@ fn convert(cx: &mut Ctx, x: Value, to: Type, truncate: bool) -> Value {
         _ => (ExcOp::Convert, round, rounded(cx, Opcode::Fdemote, to, &[x])),
     };
     fpexc::raise(cx, kind, mode, from, &[x], r);
-    if to.is_float() { fpexc::ftz(cx, to, r) } else { r }
+    match (from.is_float(), to.is_float()) {
+        (true, true) if to.bits() < from.bits() && fpexc::ftz_active(cx) => {
+            let x = fpexc::scaled(cx, from, x);
+            let test = rounded(cx, Opcode::Fdemote, to, &[x]);
+            fpexc::ftz_tested(cx, to, r, test)
+        }
+        (_, true) => fpexc::ftz(cx, to, r),
+        _ => r,
+    }
 }
 
 /// CVTSI2SS CVTSI2SD CVT(T)SS2SI CVT(T)SD2SI CVTSS2SD CVTSD2SS: `None` is
@@ -667,7 +684,13 @@ fn dot(cx: &mut Ctx, lane: Type) -> Flow {
     if stepwise {
         fpexc::record_gathered(cx);
     }
-    let p = fpexc::ftz(cx, shape, p);
+    let p = if fpexc::ftz_active(cx) {
+        let a = fpexc::scaled(cx, shape, a);
+        let test = rounded(cx, Opcode::Vfmul, shape, &[a, b]);
+        fpexc::ftz_tested(cx, shape, p, test)
+    } else {
+        p
+    };
     let keep = lane_mask(cx, w, imm >> 4);
     let mut sum = cx.op(Opcode::And, &[p, keep]);
     for _ in 0..n.trailing_zeros() {
