@@ -78,6 +78,7 @@ impl Drop for Registered {
 }
 
 /// Is the instruction at `pc` (two bytes) inside a registered region?
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn in_code(pc: u64) -> bool {
     REGIONS.iter().any(|r| {
         let lo = r[0].load(Ordering::SeqCst);
