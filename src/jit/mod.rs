@@ -330,11 +330,7 @@ unsafe impl Send for Jit {}
 /// region, so flushing blocks never removes it; it is valid while its
 /// `Jit` lives.
 #[derive(Clone, Copy)]
-pub struct Trampoline {
-    entry: replay::Entry,
-    /// The addresses of the compiled code it runs.
-    code: (u64, u64),
-}
+pub struct Trampoline(replay::Entry);
 
 /// The trampoline: a C-convention function that calls a block.
 fn trampoline(isa: &OwnedTargetIsa) -> Result<MachineCode, JitError> {
@@ -373,12 +369,12 @@ impl Jit {
         // SAFETY: the trampoline was generated for this host with exactly
         // this C-convention signature.
         let trampoline = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u64>(ptr) };
-        let code = memory.exec_range();
-        let registered = replay::register(code.0, code.1).ok_or("too many code regions in the process")?;
+        let (lo, hi) = memory.exec_range();
+        let registered = replay::register(lo, hi).ok_or("too many code regions in the process")?;
         Ok(Jit {
             isa,
             memory,
-            trampoline: Trampoline { entry: trampoline, code },
+            trampoline: Trampoline(trampoline),
             _trampoline_memory: tramp_memory,
             _registered: registered,
         })
@@ -502,12 +498,10 @@ impl Trampoline {
             exit_link: 0,
             replay_block: 0,
             entry_sp: 0,
-            code_lo: self.code.0,
-            code_hi: self.code.1,
         };
         // SAFETY: the caller's contract. The exit kinds are small: the
         // upper half is zero.
-        let mut kind = unsafe { replay::enter(self.entry, &mut ctx, entry) } as u32;
+        let mut kind = unsafe { replay::enter(self.0, &mut ctx, entry) } as u32;
         if kind == runtime::EXIT_TRAPPED {
             // The block gives up: its budget back, and the interpreter runs it.
             ctx.budget += (ctx.replay_block >> replay::ADDR_BITS) as i64;

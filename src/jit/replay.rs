@@ -31,8 +31,8 @@ pub const ADDR_BITS: u32 = 48;
 /// What the entry trampoline is.
 pub type Entry = extern "C" fn(*mut JitCtx, *const u8) -> u64;
 
-/// Runs `tramp(ctx, entry)`, catching the traps of failed checks in the
-/// compiled code `ctx` names (`code_lo..code_hi`).
+/// Runs `tramp(ctx, entry)`, catching the traps of failed checks in
+/// compiled code (the regions `register` made known).
 ///
 /// # Safety
 /// As for calling `tramp(ctx, entry)` directly.
@@ -194,9 +194,9 @@ mod host {
     /// # Safety
     /// `uc` is the `ucontext_t` the kernel passed to a SIGILL handler.
     pub unsafe fn claim(uc: *mut std::ffi::c_void) -> bool {
-        // SAFETY: the kernel's ucontext (the caller's contract); `ctx` is
-        // the live context of this thread's run, and the PC checked to be
-        // inside its compiled code, which is mapped.
+        // SAFETY: the kernel's ucontext (the caller's contract); the PC
+        // checked to be inside a registered code region, which is mapped,
+        // and `ctx` the live context of this thread's run.
         unsafe {
             let uc = &mut *(uc as *mut libc::ucontext_t);
             let g = &mut uc.uc_mcontext.gregs;
@@ -208,8 +208,7 @@ mod host {
             if ctx.is_null() {
                 return false;
             }
-            let (lo, hi) = ((*ctx).code_lo, (*ctx).code_hi);
-            if pc < lo || pc.saturating_add(2) > hi || *(pc as *const [u8; 2]) != [0x0f, 0x0b] {
+            if *(pc as *const [u8; 2]) != [0x0f, 0x0b] {
                 return false;
             }
             g[libc::REG_RIP as usize] = visa_jit_abort as *const () as i64;

@@ -62,11 +62,9 @@ pub struct JitCtx {
     /// The block whose failed checks trap, stored as it starts: its
     /// address, and its instruction count from bit `replay::ADDR_BITS` on.
     pub replay_block: u64,
-    /// The stack pointer in `visa_jit_enter`, and the compiled code's
-    /// addresses, for the trap handler (`replay`).
+    /// The stack pointer in `visa_jit_enter`, for the trap handler
+    /// (`replay`).
     pub entry_sp: u64,
-    pub code_lo: u64,
-    pub code_hi: u64,
 }
 
 /// An entry of the indirect-jump table: a guest address and the compiled

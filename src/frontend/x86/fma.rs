@@ -124,13 +124,7 @@ fn fused(cx: &mut Ctx, kind: Kind, order: Order, (lane, packed): Form) -> Flow {
         let [a, b, c] = [a, b, c].map(|v| fpexc::daz(cx, lane, v));
         let r = cx.b.ins(scalar(kind[0]), Some(lane), round, &[a, b, c]);
         fpexc::raise(cx, exc_op(kind[0]), mode, lane, &[a, b, c], r);
-        let r = if fpexc::ftz_active(cx) {
-            let scaled = [fpexc::scaled(cx, lane, a), b, fpexc::scaled(cx, lane, c)];
-            let test = cx.b.ins(scalar(kind[0]), Some(lane), round, &scaled);
-            fpexc::ftz_tested(cx, lane, r, test)
-        } else {
-            r
-        };
+        let r = fpexc::ftz_rounded(cx, lane, r, scalar(kind[0]), lane, &[a, b, c], &[true, false, true]);
         let old = cx.read_vreg(dest);
         let low = cx.b.ins(Opcode::Vinsert, Some(lane_shape(lane)), Imm::Lane(0), &[old, r]);
         let zero = cx.vconst(0);
@@ -160,17 +154,17 @@ fn fused(cx: &mut Ctx, kind: Kind, order: Order, (lane, packed): Form) -> Flow {
             fpexc::raise(cx, ExcOp::Fma, mode, shape, &[args[0], args[1], c], both);
             both
         };
-        if fpexc::ftz_active(cx) {
+        r[h] = if kind[0] == kind[1] {
+            fpexc::ftz_rounded(cx, shape, r[h], kind[0], shape, &args, &[true, false, true])
+        } else if fpexc::ftz_active(cx) {
             let scaled = [fpexc::scaled(cx, shape, args[0]), args[1], fpexc::scaled(cx, shape, args[2])];
             let even = cx.b.ins(kind[0], Some(shape), round, &scaled);
-            let test = if kind[0] == kind[1] {
-                even
-            } else {
-                let odd = cx.b.ins(kind[1], Some(shape), round, &scaled);
-                alternate(cx, lane, even, odd)
-            };
-            r[h] = fpexc::ftz_tested(cx, shape, r[h], test);
-        }
+            let odd = cx.b.ins(kind[1], Some(shape), round, &scaled);
+            let test = alternate(cx, lane, even, odd);
+            fpexc::ftz_tested(cx, shape, r[h], test)
+        } else {
+            r[h]
+        };
     }
     avx::write(cx, dest, r);
     Flow::Next

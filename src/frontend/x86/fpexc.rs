@@ -118,7 +118,7 @@ pub(super) fn record_gathered(cx: &mut Ctx) {
 /// `v` (of lane shape `shape`, or a scalar float) with denormal lanes
 /// replaced by zeros of their sign when DAZ is set.
 pub(super) fn daz(cx: &mut Ctx, shape: Type, v: Value) -> Value {
-    if !cx.mode.daz { v } else { flush_where(cx, shape, v, v, 0) }
+    if !cx.mode.daz { v } else { flush(cx, shape, v, None) }
 }
 
 /// Is FTZ applied: set, with underflow masked?
@@ -128,24 +128,44 @@ pub(super) fn ftz_active(cx: &Ctx) -> bool {
 
 /// `r` with denormal lanes replaced by zeros of their sign when FTZ is set
 /// (and underflow masked). For results an operation rounded (a multiply, a
-/// divide, a fused multiply-add, a narrowing conversion), see `ftz_tested`.
+/// divide, a fused multiply-add, a narrowing conversion), see `ftz_rounded`.
 pub(super) fn ftz(cx: &mut Ctx, shape: Type, r: Value) -> Value {
-    if !ftz_active(cx) { r } else { flush_where(cx, shape, r, r, 0) }
+    if !ftz_active(cx) { r } else { flush(cx, shape, r, None) }
 }
 
-/// `r` with FTZ applied as the processor applies it to a rounded result:
+/// `r`, `op` (of controlling type `shape`) on `args` rounded in the block's
+/// mode, with FTZ applied as the processor applies it to a rounded result:
 /// where it is tiny after rounding to the format's precision with an
 /// unbounded exponent, which takes in results the format rounds up to the
-/// smallest normal. `test` is the same operation on its operands scaled by
-/// 2^64 (`scaled`: the first factor, the addend, the value converted):
-/// exact, and rounded far from the denormals, so a lane is tiny where
-/// `test` is below the smallest normal times 2^64. (Sums need no test: one
-/// that is tiny is exact.)
-pub(super) fn ftz_tested(cx: &mut Ctx, shape: Type, r: Value, test: Value) -> Value {
-    if !ftz_active(cx) { r } else { flush_where(cx, shape, r, test, SCALE) }
+/// smallest normal. The test is the same operation on the operands
+/// `scale` marks (the first factor, the addend, the value converted; of
+/// `args_ty`) times 2^`SCALE`: exact, and rounded far from the denormals,
+/// so a lane is tiny where that is below the smallest normal times
+/// 2^`SCALE`. (Sums need no test: one that is tiny is exact.)
+pub(super) fn ftz_rounded(
+    cx: &mut Ctx,
+    shape: Type,
+    r: Value,
+    op: Opcode,
+    args_ty: Type,
+    args: &[Value],
+    scale: &[bool],
+) -> Value {
+    if !ftz_active(cx) {
+        return r;
+    }
+    let args: Vec<Value> = args.iter().zip(scale).map(|(v, s)| if *s { scaled(cx, args_ty, *v) } else { *v }).collect();
+    let test = cx.b.ins(op, Some(shape), Imm::Round(cx.mode.rounding), &args);
+    flush(cx, shape, r, Some(test))
 }
 
-/// log2 of the scale of `ftz_tested`'s operands.
+/// `ftz_rounded` for a result made of two operations' lanes (FMADDSUB's):
+/// `test`, the same made of the operands `scaled`.
+pub(super) fn ftz_tested(cx: &mut Ctx, shape: Type, r: Value, test: Value) -> Value {
+    if !ftz_active(cx) { r } else { flush(cx, shape, r, Some(test)) }
+}
+
+/// log2 of the scale of `ftz_rounded`'s operands.
 const SCALE: u32 = 64;
 
 /// `v` (of `ty`: a float or a float lane shape) times 2^`SCALE`.
@@ -167,26 +187,25 @@ pub(super) fn scaled(cx: &mut Ctx, ty: Type, v: Value) -> Value {
     cx.b.ins(Opcode::Vfmul, Some(ty), round, &[v, k])
 }
 
-/// `v` with the lanes that are denormal, or where |`test`| is below the
-/// smallest normal times 2^`scale` (when `scale` is not 0), replaced by
-/// zeros of their sign. (A denormal result is tiny whatever `test` says:
-/// where scaling an operand overflowed, `test` is no measure, and then only
-/// an operand that is zero makes a result near the smallest normal, which
-/// is exact.)
-fn flush_where(cx: &mut Ctx, shape: Type, v: Value, test: Value, scale: u32) -> Value {
+/// `v` with the lanes that are denormal, or (given a `test`) where |`test`|
+/// is below the smallest normal times 2^`SCALE`, replaced by zeros of their
+/// sign. (A denormal result is tiny whatever `test` says: where scaling an
+/// operand overflowed, `test` is no measure, and then only an operand that
+/// is zero makes a result near the smallest normal, which is exact.)
+fn flush(cx: &mut Ctx, shape: Type, v: Value, test: Option<Value>) -> Value {
     let (lane, ishape, mant) = match shape {
         Type::F32 | Type::F32x4 => (Type::I32, Type::I32x4, 23),
         _ => (Type::I64, Type::I64x2, 52),
     };
     let w = lane.bits();
     let sign_bit = 1u128 << (w - 1);
-    let (normal, limit) = (1u128 << mant, (1 + scale as u128) << mant);
+    let (normal, limit) = (1u128 << mant, (1 + SCALE as u128) << mant);
     if shape.is_float() {
         let bits = cx.b.ins(Opcode::Bitcast, Some(lane), Imm::None, &[v]);
         let abs_mask = cx.iconst(lane, (sign_bit - 1) as u64);
         let abs = cx.op(Opcode::And, &[bits, abs_mask]);
         let mut small = cx.icmp_imm(IntCC::Ult, abs, normal as u64);
-        if scale != 0 {
+        if let Some(test) = test {
             let test = cx.b.ins(Opcode::Bitcast, Some(lane), Imm::None, &[test]);
             let test_abs = cx.op(Opcode::And, &[test, abs_mask]);
             let tiny = cx.icmp_imm(IntCC::Ult, test_abs, limit as u64);
@@ -201,7 +220,7 @@ fn flush_where(cx: &mut Ctx, shape: Type, v: Value, test: Value, scale: u32) -> 
     let abs = cx.op(Opcode::And, &[v, abs_mask]);
     let normal = splat(cx, normal);
     let mut small = cx.b.ins(Opcode::Vcmp, Some(ishape), Imm::IntCC(IntCC::Ult), &[abs, normal]);
-    if scale != 0 {
+    if let Some(test) = test {
         let test_abs = cx.op(Opcode::And, &[test, abs_mask]);
         let limit = splat(cx, limit);
         let tiny = cx.b.ins(Opcode::Vcmp, Some(ishape), Imm::IntCC(IntCC::Ult), &[test_abs, limit]);

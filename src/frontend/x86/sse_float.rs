@@ -364,11 +364,9 @@ fn arith(cx: &mut Ctx, op: Op, f: Form) -> Flow {
     }
     let r = match op {
         Op::Min | Op::Max | Op::Rcp | Op::Rsqrt => r,
-        Op::Mul | Op::Div if fpexc::ftz_active(cx) => {
+        Op::Mul | Op::Div => {
             let op = if matches!(op, Op::Mul) { Opcode::Vfmul } else { Opcode::Vfdiv };
-            let a = fpexc::scaled(cx, shape, a);
-            let test = rounded(cx, op, shape, &[a, b]);
-            fpexc::ftz_tested(cx, shape, r, test)
+            fpexc::ftz_rounded(cx, shape, r, op, shape, &[a, b], &[true, false])
         }
         _ => fpexc::ftz(cx, shape, r),
     };
@@ -508,11 +506,7 @@ fn convert(cx: &mut Ctx, x: Value, to: Type, truncate: bool) -> Value {
     };
     fpexc::raise(cx, kind, mode, from, &[x], r);
     match (from.is_float(), to.is_float()) {
-        (true, true) if to.bits() < from.bits() && fpexc::ftz_active(cx) => {
-            let x = fpexc::scaled(cx, from, x);
-            let test = rounded(cx, Opcode::Fdemote, to, &[x]);
-            fpexc::ftz_tested(cx, to, r, test)
-        }
+        (true, true) if to.bits() < from.bits() => fpexc::ftz_rounded(cx, to, r, Opcode::Fdemote, from, &[x], &[true]),
         (_, true) => fpexc::ftz(cx, to, r),
         _ => r,
     }
@@ -684,13 +678,7 @@ fn dot(cx: &mut Ctx, lane: Type) -> Flow {
     if stepwise {
         fpexc::record_gathered(cx);
     }
-    let p = if fpexc::ftz_active(cx) {
-        let a = fpexc::scaled(cx, shape, a);
-        let test = rounded(cx, Opcode::Vfmul, shape, &[a, b]);
-        fpexc::ftz_tested(cx, shape, p, test)
-    } else {
-        p
-    };
+    let p = fpexc::ftz_rounded(cx, shape, p, Opcode::Vfmul, shape, &[a, b], &[true, false]);
     let keep = lane_mask(cx, w, imm >> 4);
     let mut sum = cx.op(Opcode::And, &[p, keep]);
     for _ in 0..n.trailing_zeros() {

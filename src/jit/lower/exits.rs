@@ -254,9 +254,10 @@ impl Lower<'_, '_> {
         self.trap_if_shared(cond, code, fault_addr);
     }
 
-    /// `trap_if`, returning the cold block that traps, for later checks
-    /// of the same instruction to share (`branch_if`) while the state
-    /// stays as it is.
+    /// `trap_if`, returning where it fails (the cold block that traps, or
+    /// giving the block up where `replayable` allows) for later checks of
+    /// the same instruction to share (`fail_if`) while the state stays as
+    /// it is.
     pub(super) fn trap_if_shared(&mut self, cond: ir::Value, code: TrapCode, fault_addr: Option<ir::Value>) -> Fail {
         if self.replayable[self.at] {
             self.replay_if(cond);
