@@ -224,6 +224,8 @@ fn dispatch(c: &mut Criterion) {
             queued: false.into(),
             targets: Vec::new(),
             links: Box::new([]),
+            taken: Box::new([]),
+            branches: Box::new([]),
             incoming: Vec::new().into(),
         });
     }

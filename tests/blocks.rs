@@ -5,13 +5,14 @@
 
 mod common;
 
-use common::{CODE, run};
+use common::{CODE, run, run_under};
 use iced_x86::BlockEncoderOptions;
 use iced_x86::code_asm::*;
-use visa::engine::Stop;
-use visa::frontend::x86::{MAX_RANGES, Mode, lift_block};
+use visa::engine::{EngineKind, Stop};
+use visa::frontend::Frontend;
+use visa::frontend::x86::{MAX_RANGES, Mode, X86, lift_block};
 use visa::machine::GuestMemory;
-use visa::visa::{ExitReason, Imm, Opcode};
+use visa::visa::{ExitReason, Imm, Opcode, SideExit};
 
 /// Filler between the parts of a loop, so that they lie on different
 /// pages (and code-tracking lines).
@@ -285,4 +286,81 @@ fn a_loop_with_four_branches_out_runs_alike_under_every_engine() {
     assert_eq!(r.cpu.gpr[3], (64 - quads) + 100 * bit16, "EBX");
     assert_eq!(r.cpu.gpr[5], 2 * (64 - not5), "EBP");
     assert_eq!(r.cpu.gpr[2], 0, "EDX");
+}
+
+/// A loop of 1,000 rounds whose first branch, a side exit of the block at
+/// the loop's top, is taken in seven rounds of eight (ECX & 7 != 0: EDX +=
+/// ECX) and skips the rest of the body (EBX += ECX, ESI += 1). Returns the
+/// labels of the top and of the branch.
+fn loop_mostly_skipping_its_body(a: &mut CodeAssembler) -> Result<[CodeLabel; 2], IcedError> {
+    let [mut top, mut branch, mut skip] = [(); 3].map(|_| a.create_label());
+    a.mov(ecx, 1000)?;
+    for r in [ebx, edx, esi] {
+        a.xor(r, r)?;
+    }
+    a.set_label(&mut top)?;
+    a.test(ecx, 7)?;
+    a.set_label(&mut branch)?;
+    a.jnz(skip)?;
+    a.add(ebx, ecx)?;
+    a.inc(esi)?;
+    a.set_label(&mut skip)?;
+    a.add(edx, ecx)?;
+    a.dec(ecx)?;
+    a.jnz(top)?;
+    a.hlt()?;
+    Ok([top, branch])
+}
+
+#[test]
+fn a_block_lifted_to_end_at_a_side_exit_leaves_both_ways_there() {
+    let mut a = CodeAssembler::new(64).unwrap();
+    let [top, branch] = loop_mostly_skipping_its_body(&mut a).unwrap();
+    let result = a.assemble_options(CODE, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS).unwrap();
+    let (top, branch) = (result.label_ip(&top).unwrap(), result.label_ip(&branch).unwrap());
+    let mut mem = GuestMemory::new(1 << 20).unwrap();
+    mem.write_bytes(CODE, &result.inner.code_buffer).unwrap();
+    let exits = |block: &visa::visa::Block| -> Vec<(Opcode, Imm)> {
+        let direct = block.insts.iter().filter(|i| matches!(i.op, Opcode::Jump | Opcode::JumpIf | Opcode::Branch));
+        direct.map(|i| (i.op, i.imm)).collect()
+    };
+    // TEST, JNZ (2 bytes), ADD, INC (2 bytes each), ADD, DEC, JNZ back to
+    // the top (a side exit to the block's own start), HLT.
+    let (after, skip) = (branch + 2, branch + 2 + 2 + 2);
+    let (back, hlt) = (skip + 4, skip + 6);
+    let whole = lift_block(&mem, top, Mode::default()).unwrap();
+    assert_eq!(
+        whole.block.side_exits(),
+        [
+            SideExit { at: branch, target: skip, resume: Some(after) },
+            SideExit { at: back, target: top, resume: Some(hlt) }
+        ]
+    );
+    assert_eq!(exits(&whole.block), [(Opcode::JumpIf, Imm::Target(skip)), (Opcode::JumpIf, Imm::Target(top))]);
+
+    let mode = Mode::default().bits();
+    let ended = X86.lift_ending_at(&mem, top, mode, 64, branch).unwrap();
+    assert_eq!(exits(&ended.block), [(Opcode::Branch, Imm::Branch(skip, after))]);
+    assert_eq!(ended.block.guest_count(), 2);
+    assert!(ended.block.side_exits().is_empty());
+    assert_eq!(ended.ranges, [(top, after - top)]);
+    // A branch the block does not reach as a side exit changes nothing.
+    assert_eq!(X86.lift_ending_at(&mem, top, mode, 64, top).unwrap().block, whole.block);
+}
+
+#[test]
+fn a_hot_block_whose_side_exit_is_mostly_taken_is_compiled_ending_there() {
+    let r = run(|a| loop_mostly_skipping_its_body(a).map(|_| ()));
+    assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+    let rounds = 1..=1000u64;
+    assert_eq!(r.cpu.gpr[2], rounds.clone().sum::<u64>(), "EDX");
+    assert_eq!(r.cpu.gpr[3], rounds.clone().filter(|c| c % 8 == 0).sum::<u64>(), "EBX");
+    assert_eq!(r.cpu.gpr[6], 125, "ESI");
+    // Hot after 50 runs (the block at the top ran in every round so far):
+    // compiled ending at its branch, and the rest as before.
+    let tiered = run_under(EngineKind::Tiered { threshold: 50 }, |a| loop_mostly_skipping_its_body(a).map(|_| ()));
+    assert!(tiered.stats.jit_shortened >= 1, "{:?}", tiered.stats);
+    assert!(tiered.stats.jit_runs > 0);
+    assert_eq!((tiered.stop, tiered.insts), (r.stop, r.insts));
+    assert_eq!(tiered.cpu, r.cpu);
 }

@@ -218,7 +218,7 @@ fn compile(shared: &Shared, job: Job) {
     }
     let started = thread_cpu_time();
     let isa = lock(compiler).jit.isa();
-    let cells = t.link_addrs();
+    let cells = t.cells_for(&block);
     // Read now: a process that goes threaded later drops this code anyway.
     let setup = Setup { cells: &cells, protected, tso: shared.tso_fences() };
     let generated = crate::jit::generate(&isa, env, &block, setup);

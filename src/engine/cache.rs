@@ -43,11 +43,16 @@ pub struct Translation {
     pub float_exits: FloatExits,
     /// Waiting for, or being compiled by, the compiler thread.
     pub queued: AtomicBool,
-    /// The direct exits' targets (side exits included, each once), and the
+    /// The addresses the block, or a compiled form of it that ends at a
+    /// side exit, may leave for directly (`shape::exits_of`), and the
     /// cells compiled code reads to jump straight to their compiled blocks
     /// (0: back to the dispatcher).
     pub targets: Vec<u64>,
     pub links: Box<[AtomicU64]>,
+    /// How many of the interpreter's runs left for each target.
+    pub taken: Box<[AtomicU32]>,
+    /// Its side exits, with their targets' indices.
+    pub branches: Box<[super::shape::Branch]>,
     /// Link cells of other blocks that point at this block's code (changed
     /// only under the cache's lock).
     pub incoming: Mutex<Vec<usize>>,
@@ -66,12 +71,13 @@ pub struct FloatExits {
 /// Bytes of host memory a translation takes, as the cache counts it
 /// against its bound: the interpreter's form, the V-ISA kept for the JIT,
 /// the code ranges, the link cells and the cache's index entries for it.
-pub fn footprint(code: &Compiled, block: Option<&Block>, ranges: usize, targets: usize) -> usize {
+pub fn footprint(code: &Compiled, block: Option<&Block>, ranges: usize, targets: usize, branches: usize) -> usize {
     std::mem::size_of::<Translation>()
         + code.footprint()
         + block.map_or(0, Block::footprint)
         + ranges * (std::mem::size_of::<(u64, u64)>() + 2 * std::mem::size_of::<Key>())
-        + targets * (std::mem::size_of::<u64>() + std::mem::size_of::<AtomicU64>())
+        + targets * (std::mem::size_of::<u64>() + std::mem::size_of::<AtomicU64>() + std::mem::size_of::<AtomicU32>())
+        + branches * std::mem::size_of::<super::shape::Branch>()
         + 64
 }
 

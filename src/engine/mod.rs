@@ -18,6 +18,7 @@ mod debug;
 mod log;
 mod persist;
 mod profile;
+mod shape;
 mod shared;
 mod tables;
 
@@ -104,6 +105,9 @@ pub struct Stats {
     /// Blocks compiled code gave up on for the interpreter to run from
     /// their start (`Outcome::Replay`: a check failed).
     pub replays: u64,
+    /// Hot blocks compiled ending at a side exit the interpreter saw
+    /// taken most of the time (`shape`).
+    pub jit_shortened: u64,
     pub jit_code_bytes: u64,
     pub jit_flushes: u64,
     /// Times every translation was dropped for taking more than `--tb-size`.
@@ -242,6 +246,7 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.float_exits += o.float_exits;
         self.float_demoted += o.float_demoted;
         self.replays += o.replays;
+        self.jit_shortened += o.jit_shortened;
         self.jit_code_bytes += o.jit_code_bytes;
         self.jit_flushes += o.jit_flushes;
         self.tb_flushes += o.tb_flushes;
@@ -498,12 +503,20 @@ impl Engine {
     }
 
     /// The optimised V-ISA of a translation whose V-ISA was not kept,
-    /// lifted again from guest memory; none if the code there is no longer
+    /// lifted again from guest memory (ending at the conditional branch at
+    /// `end_at`, if given: `shape`); none if the code there is no longer
     /// what the translation was made from.
-    fn relift(&self, mem: &GuestMemory, t: &Translation) -> Option<crate::visa::Block> {
+    fn relift(&self, mem: &GuestMemory, t: &Translation, end_at: Option<u64>) -> Option<crate::visa::Block> {
         let key = Key { addr: t.addr, mode: t.mode };
-        let lifted = lift(self.frontend, mem, key, self.frontend.max_instructions(), self.debug.as_ref()).ok()?;
-        if lifted.ranges != t.ranges || code_hash(mem, &lifted.ranges) != t.code_hash {
+        let max = self.frontend.max_instructions();
+        let lifted = match end_at {
+            None => lift(self.frontend, mem, key, max, self.debug.as_ref()).ok()?,
+            Some(branch) => self.frontend.lift_ending_at(mem, key.addr, key.mode, max, branch).ok()?,
+        };
+        // The same code, or (ended earlier) a part of it.
+        let within = lifted.ranges.len() <= t.ranges.len()
+            && lifted.ranges.iter().zip(&t.ranges).all(|(l, r)| l.0 == r.0 && l.1 <= r.1);
+        if !within || code_hash(mem, &t.ranges) != t.code_hash {
             return None;
         }
         Some(crate::visa::opt::optimize_built(self.frontend.env(), &lifted.block))
@@ -580,7 +593,14 @@ impl Engine {
     /// stays interpreted) if its code is no longer what it was made from.
     fn block_of(&mut self, mem: &GuestMemory, t: &Translation) -> Option<crate::visa::Block> {
         let kept = lock(&t.block).take();
-        let block = kept.or_else(|| self.relift(mem, t));
+        // A debugger's breakpoints cut blocks as they are.
+        let block = match t.end_branch().filter(|_| self.debug.is_none()) {
+            Some(at) => {
+                self.stats.jit_shortened += 1;
+                self.relift(mem, t, Some(at))
+            }
+            None => kept.or_else(|| self.relift(mem, t, None)),
+        };
         if block.is_none() {
             self.stats.jit_failed += 1;
             t.jit_failed.store(true, Ordering::Relaxed);
@@ -601,7 +621,7 @@ impl Engine {
     /// Compiles `t` from `block` on this thread and installs the code.
     fn compile_now(&mut self, compiler: &mut shared::Compiler, t: &Arc<Translation>, block: crate::visa::Block) {
         let env = self.frontend.env();
-        let cells = t.link_addrs();
+        let cells = t.cells_for(&block);
         let links = crate::jit::Setup { cells: &cells, protected: self.protected, tso: self.shared.tso_fences() };
         let generated = crate::jit::generate(&compiler.jit.isa(), env, &block, links);
         if let Ok(code) = &generated {
@@ -617,12 +637,15 @@ impl Engine {
                 self.stats.jit_compiled += 1;
                 self.stats.jit_code_bytes += code.code_size as u64;
                 if let Some(log) = &self.log {
-                    let why = match self.shared.kind {
+                    let mut why = match self.shared.kind {
                         EngineKind::Tiered { .. } => {
                             format!("after {} interpreted runs", t.runs.load(Ordering::Relaxed))
                         }
                         _ => "before its first run".into(),
                     };
+                    if let Some(at) = t.ended_at(&block) {
+                        why += &format!(", ending at the branch at {}", log.at(at));
+                    }
                     // The clif and out_asm logs show the block that was compiled.
                     self.log_compiled(log, Some(&block), t.addr, &why, code.code_size);
                 }
@@ -774,12 +797,7 @@ impl Engine {
                 (prepared, None)
             }
         };
-        let mut targets = Vec::new();
-        for a in block.insts.iter().flat_map(|i| i.direct_targets()) {
-            if !targets.contains(&a) {
-                targets.push(a);
-            }
-        }
+        let (targets, branches) = shape::exits_of(&block);
         let links = targets.iter().map(|_| AtomicU64::new(0)).collect();
         let jit = self.shared.compiler.is_some();
         // Only the JIT engine compiles at once; the tiered engine lifts a
@@ -787,7 +805,7 @@ impl Engine {
         let keep = (jit && stored.is_none() && self.shared.kind == EngineKind::Jit).then_some(block);
         // What a later lift for the JIT is checked against.
         let code_hash = if jit { code_hash(mem, &ranges) } else { 0 };
-        let bytes = cache::footprint(&code, keep.as_ref(), ranges.len(), targets.len());
+        let bytes = cache::footprint(&code, keep.as_ref(), ranges.len(), targets.len(), branches.len());
         let t = lock(&self.shared.cache).insert(Translation {
             bytes,
             addr: rip,
@@ -802,8 +820,10 @@ impl Engine {
             jit_failed: false.into(),
             float_exits: Default::default(),
             queued: false.into(),
+            taken: shape::counters(&targets),
             targets,
             links,
+            branches: branches.into(),
             incoming: Vec::new().into(),
         });
         if let Some(stored) = stored {
@@ -1048,7 +1068,9 @@ impl Engine {
                     Err(f) => return Stop::Fault(f),
                 }
             } else if t.entry().is_some() && !replaying {
-                let allowance = if OBSERVED { t.guest_insts as u64 } else { remaining };
+                // One block: the compiled one, which may end earlier (`shape`).
+                let one = t.jit.get().map_or(t.guest_insts, |c| c.guest_insts);
+                let allowance = if OBSERVED { one as u64 } else { remaining };
                 let Some((outcome, exit_link)) = self.run_compiled(&t, cpu, mem, helpers, allowance) else {
                     // Translations were dropped: look the block up again.
                     self.stats.blocks_run -= 1;
@@ -1064,6 +1086,9 @@ impl Engine {
                 }
                 let outcome = interp::run(&t.code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
                 self.stats.guest_insts += self.scratch.executed as u64;
+                if let (false, Outcome::Jump(next)) = (replaying, &outcome) {
+                    t.count_exit(*next);
+                }
                 (outcome, None)
             };
             if let Outcome::Interpret(_) = outcome {

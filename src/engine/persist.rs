@@ -59,9 +59,14 @@ const SAVE_MOST: Duration = Duration::from_secs(1);
 pub(super) fn store(shared: &Shared, env: &Env, block: &Block, t: &Translation, setup: Setup<'_>, code: &Generated) {
     let Some(disk) = shared.disk_cache() else { return };
     let Some(tag) = disk.host_tag(setup.protected, setup.tso) else { return };
+    // A compiled form ended at a side exit (`shape`) is not the block the
+    // cache keeps (its V-ISA would not match): the cache keeps none.
+    if t.ended_at(block).is_some() {
+        return;
+    }
     let mut visa = Vec::with_capacity(16 + block.insts.len() * 4);
     crate::visa::codec::encode_body(block, &mut visa);
-    let code = StoredCode { tag, cells: t.targets.len() as u32, code: code.code.clone() };
+    let code = StoredCode { tag, cells: setup.cells.len() as u32, code: code.code.clone() };
     disk.note_code(env, t.mode, t.addr, visa, code);
 }
 
@@ -130,8 +135,8 @@ impl Engine {
             if started.elapsed() >= budget {
                 break;
             }
-            let Some(block) = self.relift(mem, &t) else { continue };
-            let cells = t.link_addrs();
+            let Some(block) = self.relift(mem, &t, None) else { continue };
+            let cells = t.cells_for(&block);
             let setup = Setup { cells: &cells, protected: self.protected, tso: self.shared.tso_fences() };
             if let Ok(code) = crate::jit::generate(&isa, env, &block, setup) {
                 store(&self.shared, env, &block, &t, setup, &code);

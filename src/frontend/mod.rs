@@ -17,6 +17,22 @@ pub trait Frontend: Sync {
     /// Decodes and lifts the block at `addr` in `mode`, of at most `max`
     /// guest instructions (at least one).
     fn lift(&self, code: &dyn CodeSource, addr: u64, mode: u32, max: usize) -> Result<Lifted, LiftError>;
+    /// As `lift`, but the block ends at the conditional branch at guest
+    /// address `branch` (both ways leave it) if the plain lift would go on
+    /// past it as a side exit: the engine asks for this where the branch
+    /// was seen taken most of the time. A frontend that cannot end a block
+    /// there lifts it as `lift` does.
+    fn lift_ending_at(
+        &self,
+        code: &dyn CodeSource,
+        addr: u64,
+        mode: u32,
+        max: usize,
+        branch: u64,
+    ) -> Result<Lifted, LiftError> {
+        let _ = branch;
+        self.lift(code, addr, mode, max)
+    }
     /// Most guest instructions in one block.
     fn max_instructions(&self) -> usize;
     /// The guest exception a V-ISA trap raises.

@@ -73,6 +73,9 @@ pub struct Compiled {
     /// the trampoline).
     pub entry: *const u8,
     pub code_size: usize,
+    /// The guest instructions of the block it was compiled from (which may
+    /// end earlier than the interpreter's: `engine::shape`).
+    pub guest_insts: u32,
     /// What the code refers to by address.
     _referenced: Descs,
 }
@@ -267,13 +270,15 @@ pub struct Generated {
     descs: Descs,
     /// The link cells of the block's direct targets (`Setup::cells`).
     cells: Vec<(u64, usize)>,
+    guest_insts: u32,
 }
 
 /// Generates the machine code of a verified block whose direct exits use
 /// the given link cells.
 pub fn generate(isa: &OwnedTargetIsa, env: &Env, block: &Block, links: Setup<'_>) -> Result<Generated, JitError> {
     let (func, descs) = build_function(env, block, &**isa, links)?;
-    Ok(Generated { code: compile_function(isa, func)?, descs, cells: links.cells.to_vec() })
+    let guest_insts = block.guest_count() as u32;
+    Ok(Generated { code: compile_function(isa, func)?, descs, cells: links.cells.to_vec(), guest_insts })
 }
 
 /// Code generated earlier for `block` (in this process or another, with
@@ -288,7 +293,7 @@ pub fn restore(block: &Block, code: MachineCode) -> Result<Generated, JitError> 
     });
     let descs = lower::Referenced::of(block, descs)
         .ok_or_else(|| JitError::Relocations("a descriptor of no instruction of the block".into()))?;
-    Ok(Generated { code, descs, cells: Vec::new() })
+    Ok(Generated { code, descs, cells: Vec::new(), guest_insts: block.guest_count() as u32 })
 }
 
 impl Generated {
@@ -399,7 +404,7 @@ impl Jit {
             AddError::Full => JitError::Full,
             AddError::Host(e) => JitError::Memory(e.to_string()),
         })?;
-        Ok(Compiled { entry, code_size: bytes.len(), _referenced: descs })
+        Ok(Compiled { entry, code_size: bytes.len(), guest_insts: generated.guest_insts, _referenced: descs })
     }
 
     /// Forgets every compiled block; their `Compiled` values become stale

@@ -57,6 +57,16 @@ impl Inst {
     }
 }
 
+/// A conditional exit a block goes on past (`jump_if`): the guest
+/// instruction it is part of, the address it leaves for, and the next guest
+/// instruction in the block after it (none if the block ends first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SideExit {
+    pub at: u64,
+    pub target: u64,
+    pub resume: Option<u64>,
+}
+
 /// A translated guest basic block: straight-line instructions ending in one
 /// terminator.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -95,6 +105,25 @@ impl Block {
 
     pub fn args(&self, inst: &Inst) -> &[Value] {
         &self.pool[inst.args_range()]
+    }
+
+    /// Its side exits (`jump_if`), in order.
+    pub fn side_exits(&self) -> Vec<SideExit> {
+        let mut exits: Vec<SideExit> = Vec::new();
+        let (mut at, mut waiting) = (self.addr, 0);
+        for inst in &self.insts {
+            match (inst.op, inst.imm) {
+                (Opcode::Guest, Imm::Guest { addr, .. }) => {
+                    for exit in &mut exits[waiting..] {
+                        exit.resume = Some(addr);
+                    }
+                    (at, waiting) = (addr, exits.len());
+                }
+                (Opcode::JumpIf, Imm::Target(target)) => exits.push(SideExit { at, target, resume: None }),
+                _ => {}
+            }
+        }
+        exits
     }
 
     pub fn value_type(&self, v: Value) -> Type {

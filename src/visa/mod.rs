@@ -17,7 +17,7 @@ pub mod text;
 mod types;
 mod verify;
 
-pub use block::{Block, Inst, Value};
+pub use block::{Block, Inst, SideExit, Value};
 pub use builder::Builder;
 pub use env::{Env, HelperDecl, MAX_STATE_BYTES, SlotDecl, slot_fits};
 pub use imm::{

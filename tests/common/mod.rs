@@ -45,6 +45,8 @@ pub struct Run {
     /// The code has RDTSC or RDTSCP (whose results, in RAX, RDX, R8 and
     /// R9 by convention here, are not compared).
     pub reads_time: bool,
+    /// The engine's counters.
+    pub stats: visa::engine::Stats,
 }
 
 /// Runs the code under every engine; they must agree (RDTSC aside).
@@ -129,7 +131,13 @@ fn run_on(
     let stop = engine.run(&mut cpu, &mut mem, &mut board, budget);
     let output = out.0.borrow().clone();
     let reads_time = code.windows(2).any(|w| w == [0x0f, 0x31]) || code.windows(3).any(|w| w == [0x0f, 0x01, 0xf9]);
-    Run { stop, cpu, output, code_len: code.len() as u64, insts: engine.stats.guest_insts, reads_time }
+    let stats = engine.stats.clone();
+    Run { stop, cpu, output, code_len: code.len() as u64, insts: stats.guest_insts, reads_time, stats }
+}
+
+/// Runs the code under one engine only (compiling on the guest's thread).
+pub fn run_under(kind: EngineKind, build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Run {
+    run_on((kind, Compile::Sync), &build, &|_: &mut CpuState| {}, None::<&fn(&mut GuestMemory)>, BUDGET)
 }
 
 pub fn run(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Run {

@@ -71,14 +71,15 @@ fn jmp(cx: &mut Ctx) -> Flow {
     Flow::End
 }
 
-/// A conditional branch: a side exit when the block may grow, so that one
-/// path continues in the same block, else the block's end. The path that
+/// A conditional branch: a side exit when the block may grow (and the
+/// engine did not ask for the block to end here), so that one path
+/// continues in the same block, else the block's end. The path that
 /// continues is the fall-through, or for a backward branch to code not yet
 /// in the block (a loop's, taken on every iteration but the last) the
 /// branch.
 fn jcc(cx: &mut Ctx) -> Flow {
     let (target, next) = (cx.insn.near_branch_target(), cx.next_ip());
-    if cx.side_exits < cx.side_exit_limit {
+    if cx.side_exits < cx.side_exit_limit && cx.end_at != Some(cx.ip()) {
         cx.side_exits += 1;
         if target < cx.ip() && cx.may_follow(target) {
             let mut negated = cx.insn;

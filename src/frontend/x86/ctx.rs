@@ -111,6 +111,9 @@ pub struct Ctx<'a> {
     /// `MAX_SIDE_EXITS` for one whose fall-through soon branches back to
     /// the block's start (see `lift_block_within`).
     pub side_exit_limit: usize,
+    /// The conditional branch that ends the block rather than become a
+    /// side exit (`Frontend::lift_ending_at`).
+    pub end_at: Option<u64>,
     /// The guest code lifted so far, as `[start, end)` ranges; the last is
     /// the one being lifted.
     pub ranges: Vec<(u64, u64)>,
@@ -205,6 +208,7 @@ impl<'a> Ctx<'a> {
             mmx: false,
             side_exits: 0,
             side_exit_limit: super::MAX_SIDE_EXITS,
+            end_at: None,
             ranges: vec![(addr, addr)],
             vex: None,
             fexc_pending: None,

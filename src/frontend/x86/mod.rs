@@ -310,6 +310,19 @@ pub fn lift_block(code: &dyn CodeSource, addr: u64, mode: Mode) -> Result<Lifted
 /// instructions (1 to `MAX_INSTRUCTIONS`): the engine runs such a block to
 /// stop exactly at the end of an instruction budget.
 pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usize) -> Result<Lifted, LiftError> {
+    lift_shaped(code, addr, mode, max, None)
+}
+
+/// Lifts the block at `addr` for a mode, of at most `max` guest
+/// instructions, ending it at the conditional branch at `end_at` (if any)
+/// rather than going on past it.
+fn lift_shaped(
+    code: &dyn CodeSource,
+    addr: u64,
+    mode: Mode,
+    max: usize,
+    end_at: Option<u64>,
+) -> Result<Lifted, LiftError> {
     let max = max.clamp(1, MAX_INSTRUCTIONS);
     let x = X86Env::get();
     let mut buf = [0u8; MAX_INSTRUCTIONS * MAX_INSTRUCTION_BYTES];
@@ -318,6 +331,7 @@ pub fn lift_block_within(code: &dyn CodeSource, addr: u64, mode: Mode, max: usiz
     let mut decoder = Decoder::with_ip(64, &buf[..avail], addr, DecoderOptions::NONE);
     let table = dispatch_table();
     let mut cx = Ctx::new(x, addr, mode);
+    cx.end_at = end_at;
     let mut insn = Instruction::default();
     let mut count = 0;
     let mut ip = addr;
@@ -413,6 +427,17 @@ impl super::Frontend for X86 {
 
     fn lift(&self, code: &dyn CodeSource, addr: u64, mode: u32, max: usize) -> Result<Lifted, LiftError> {
         lift_block_within(code, addr, Mode::from_bits(mode), max)
+    }
+
+    fn lift_ending_at(
+        &self,
+        code: &dyn CodeSource,
+        addr: u64,
+        mode: u32,
+        max: usize,
+        branch: u64,
+    ) -> Result<Lifted, LiftError> {
+        lift_shaped(code, addr, Mode::from_bits(mode), max, Some(branch))
     }
 
     fn max_instructions(&self) -> usize {
