@@ -46,7 +46,7 @@ fn compile(c: &mut Criterion) {
     let blocks = sha256_blocks();
     let insts: u64 = blocks.iter().map(|b| b.guest_count() as u64).sum();
     let mut jit = Jit::new(256 << 20).unwrap();
-    let setup = Setup { cells: &[], protected: false, tso: false };
+    let setup = Setup::default();
     let mut g = c.benchmark_group("compile");
     g.sample_size(10);
     g.throughput(Throughput::Elements(insts));
@@ -159,7 +159,7 @@ fn compile_by_length(c: &mut Criterion) {
             for n in [8, 16, 32, 64] {
                 let block = form_block(form, n, protected);
                 let cells = visa::jit::placeholder_cells(&block);
-                let setup = Setup { cells: &cells, protected, tso: false };
+                let setup = Setup { cells: &cells, protected, ..Setup::default() };
                 let id = format!("{name}, {}", if protected { "user" } else { "board" });
                 g.throughput(Throughput::Elements(n as u64));
                 g.bench_with_input(BenchmarkId::new(id, n), &block, |b, block| {

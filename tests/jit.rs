@@ -116,9 +116,12 @@ fn blocks_compile_for_every_host_cranelift_supports() {
         for (env, block) in &blocks {
             // Every direct exit linked (to made-up cells), so linking code is compiled too.
             let cells = visa::jit::placeholder_cells(block);
-            let links = Setup { cells: &cells, protected: true, tso };
+            // Single-threaded, loads that may give their block up leave
+            // their permission checks to the host's page protection.
+            let links = Setup { cells: &cells, protected: true, tso, host_perms: !tso };
             if tso {
-                let unfenced = build_function(env, block, &*isa, Setup { tso: false, ..links }).unwrap().0;
+                let unfenced =
+                    build_function(env, block, &*isa, Setup { tso: false, host_perms: true, ..links }).unwrap().0;
                 without += fences(&unfenced);
             }
             let result = build_function(env, block, &*isa, links).and_then(|(func, _descs)| {

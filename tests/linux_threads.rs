@@ -112,19 +112,23 @@ fn thread_stats(engine: Engine, subject: &str) -> serde_json::Value {
 
 /// The threads of a process share one translation cache and its compiled
 /// code: four threads running the same code translate and compile it once,
-/// as one thread does (with a cache per thread, each would make its own).
+/// as two do (with a cache per thread, each would make its own). Two, not
+/// one: the first thread created drops the code compiled before (for
+/// fences on some hosts, for software permission checks on x86-64 Linux),
+/// so the code that creates a thread is compiled again once a second
+/// thread is created, and only then.
 #[test]
 fn threads_share_translations_and_compiled_code() {
     for engine in [Jit, Tiered] {
-        let one = thread_stats(engine, "parallel1");
+        let two = thread_stats(engine, "parallel2");
         let four = thread_stats(engine, "parallel4");
         for counter in ["blocks_translated", "jit_compiled"] {
-            let (a, b) = (one[counter].as_u64().unwrap(), four[counter].as_u64().unwrap());
-            assert!(a > 100, "{counter} under {}: {a} for one thread", engine.name());
-            assert!(b <= a + a / 20, "{counter} under {}: {a} for one thread, {b} for four", engine.name());
+            let (a, b) = (two[counter].as_u64().unwrap(), four[counter].as_u64().unwrap());
+            assert!(a > 100, "{counter} under {}: {a} for two threads", engine.name());
+            assert!(b <= a + a / 20, "{counter} under {}: {a} for two threads, {b} for four", engine.name());
         }
         // Every thread's instructions are counted.
-        assert!(four["guest_insts"].as_u64().unwrap() >= one["guest_insts"].as_u64().unwrap());
+        assert!(four["guest_insts"].as_u64().unwrap() >= two["guest_insts"].as_u64().unwrap());
     }
 }
 

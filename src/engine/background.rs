@@ -41,6 +41,7 @@ pub(super) struct Job {
     pub env: &'static Env,
     /// Guest memory has page permissions (the code checks them).
     pub protected: bool,
+    pub host_perms: bool,
 }
 
 struct Queue {
@@ -211,7 +212,7 @@ fn thread_cpu_time() -> Duration {
 /// the cache by then.
 fn compile(shared: &Shared, job: Job) {
     let Some(compiler) = shared.compiler.as_ref() else { return };
-    let Job { t, block, env, protected } = job;
+    let Job { t, block, env, protected, host_perms } = job;
     if !lock(&shared.cache).holds(&t) {
         shared.add_background(&Stats { jit_discarded: 1, ..Stats::default() });
         return;
@@ -220,7 +221,7 @@ fn compile(shared: &Shared, job: Job) {
     let isa = lock(compiler).jit.isa();
     let cells = t.cells_for(&block);
     // Read now: a process that goes threaded later drops this code anyway.
-    let setup = Setup { cells: &cells, protected, tso: shared.tso_fences() };
+    let setup = Setup { cells: &cells, protected, tso: shared.tso_fences(), host_perms };
     let generated = crate::jit::generate(&isa, env, &block, setup);
     let mut stats = Stats::default();
     if let Ok(code) = &generated {

@@ -102,6 +102,32 @@ impl Translation {
         self.jit.get().filter(|_| !self.float_exits.demoted.load(Ordering::Relaxed)).map(|c| c.entry)
     }
 
+    /// The same translation without compiled code (to be compiled again
+    /// when hot): its interpreter's form, ranges and counts kept.
+    fn without_compiled(&self) -> Translation {
+        let count = |c: &AtomicU32| AtomicU32::new(c.load(Ordering::Relaxed));
+        Translation {
+            addr: self.addr,
+            mode: self.mode,
+            ranges: self.ranges.clone(),
+            code_hash: self.code_hash,
+            guest_insts: self.guest_insts,
+            bytes: self.bytes,
+            code: self.code.clone(),
+            block: super::lock(&self.block).take().into(),
+            jit: OnceLock::new(),
+            runs: count(&self.runs),
+            jit_failed: false.into(),
+            float_exits: FloatExits::default(),
+            queued: false.into(),
+            targets: self.targets.clone(),
+            links: self.targets.iter().map(|_| AtomicU64::new(0)).collect(),
+            taken: self.taken.iter().map(count).collect(),
+            branches: self.branches.clone(),
+            incoming: Vec::new().into(),
+        }
+    }
+
     /// Zeroes every link cell that leads to this block's code.
     pub fn unlink_incoming(&self) {
         for cell in super::lock(&self.incoming).drain(..) {
@@ -180,7 +206,16 @@ impl Cache {
         t
     }
 
-    /// Bytes of host memory the translations take (`footprint`).
+    /// Replaces every translation with one without compiled code
+    /// (`Translation::without_compiled`), for a flush of the code region
+    /// that keeps what was translated.
+    pub fn drop_compiled(&mut self) {
+        let old = std::mem::take(self);
+        for t in old.blocks.into_values() {
+            self.put_back(Arc::new(t.without_compiled()));
+        }
+    }
+
     /// Every translation.
     pub fn translations(&self) -> impl Iterator<Item = &Arc<Translation>> {
         self.blocks.values()

@@ -189,6 +189,9 @@ pub struct Engine {
     mode: u32,
     /// Guest memory has page permissions (compiled code checks them).
     protected: bool,
+    /// Code compiled now may leave loads' permission checks to the host
+    /// (`jit::Setup::host_perms`).
+    host_perms: bool,
     scratch: interp::Scratch,
     pub stats: Stats,
     recent: [u64; RECENT_BLOCKS],
@@ -418,6 +421,7 @@ impl Engine {
             ind_table: IndTable::new(),
             mode: 0,
             protected: false,
+            host_perms: false,
             scratch: interp::Scratch::new(),
             stats,
             recent: [0; RECENT_BLOCKS],
@@ -583,7 +587,13 @@ impl Engine {
         }
         let started = Instant::now();
         let block = self.block_of(mem, t)?;
-        let job = background::Job { t: t.clone(), block, env: self.frontend.env(), protected: self.protected };
+        let job = background::Job {
+            t: t.clone(),
+            block,
+            env: self.frontend.env(),
+            protected: self.protected,
+            host_perms: self.host_perms,
+        };
         let refused = background.push(&self.shared, job);
         self.stats.compile_time += started.elapsed();
         refused.err().map(|job| job.block)
@@ -622,7 +632,12 @@ impl Engine {
     fn compile_now(&mut self, compiler: &mut shared::Compiler, t: &Arc<Translation>, block: crate::visa::Block) {
         let env = self.frontend.env();
         let cells = t.cells_for(&block);
-        let links = crate::jit::Setup { cells: &cells, protected: self.protected, tso: self.shared.tso_fences() };
+        let links = crate::jit::Setup {
+            cells: &cells,
+            protected: self.protected,
+            tso: self.shared.tso_fences(),
+            host_perms: self.host_perms,
+        };
         let generated = crate::jit::generate(&compiler.jit.isa(), env, &block, links);
         if let Ok(code) = &generated {
             persist::store(&self.shared, env, &block, t, links, code);
@@ -1027,6 +1042,14 @@ impl Engine {
                 return Stop::Debug(DebugEvent::Breakpoint(rip));
             }
             self.protected = mem.has_protection();
+            let host_perms = mem.mirrors();
+            if host_perms != self.host_perms {
+                match host_perms {
+                    true => self.shared.use_host_checks(),
+                    false => self.shared.leave_checks_to_software(),
+                }
+                self.host_perms = host_perms;
+            }
             let mode = self.frontend.mode(cpu);
             if mode != self.mode {
                 // Indirect-jump entries are for the old mode's blocks.

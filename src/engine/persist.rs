@@ -58,7 +58,7 @@ const SAVE_MOST: Duration = Duration::from_secs(1);
 /// `setup`) for the persistent cache, if one is in use.
 pub(super) fn store(shared: &Shared, env: &Env, block: &Block, t: &Translation, setup: Setup<'_>, code: &Generated) {
     let Some(disk) = shared.disk_cache() else { return };
-    let Some(tag) = disk.host_tag(setup.protected, setup.tso) else { return };
+    let Some(tag) = disk.host_tag(setup.protected, setup.tso, setup.host_perms) else { return };
     // A compiled form ended at a side exit (`shape`) is not the block the
     // cache keeps (its V-ISA would not match): the cache keeps none.
     if t.ended_at(block).is_some() {
@@ -137,7 +137,12 @@ impl Engine {
             }
             let Some(block) = self.relift(mem, &t, None) else { continue };
             let cells = t.cells_for(&block);
-            let setup = Setup { cells: &cells, protected: self.protected, tso: self.shared.tso_fences() };
+            let setup = Setup {
+                cells: &cells,
+                protected: self.protected,
+                tso: self.shared.tso_fences(),
+                host_perms: self.host_perms,
+            };
             if let Ok(code) = crate::jit::generate(&isa, env, &block, setup) {
                 store(&self.shared, env, &block, &t, setup, &code);
                 self.stats.disk_compiled += 1;
@@ -190,7 +195,7 @@ impl Engine {
         for &(at, len) in &stored.ranges {
             mem.mark_code(at, len);
         }
-        let tag = disk.host_tag(self.protected, self.shared.tso_fences());
+        let tag = disk.host_tag(self.protected, self.shared.tso_fences(), self.host_perms);
         let code = stored.code.as_ref().filter(|c| Some(c.tag) == tag).and_then(|c| {
             crate::jit::restore(&block, c.code.clone()).map_err(|e| reject(&mut self.stats, key.addr, &e)).ok()
         });

@@ -101,6 +101,9 @@ pub struct Shared {
     /// Compiled code fences guest accesses once threaded (a host that
     /// orders memory more weakly than x86).
     fences: bool,
+    /// Compiled code may rely on the host's page protection for guest
+    /// loads (`Setup::host_perms`), until guest memory stops mirroring it.
+    host_checks: AtomicBool,
     engines: Mutex<Vec<Arc<Presence>>>,
     /// Counters of the engines that have ended.
     ended: Mutex<Stats>,
@@ -152,6 +155,7 @@ impl Shared {
             installed: AtomicU64::new(0),
             threaded: AtomicBool::new(false),
             fences,
+            host_checks: AtomicBool::new(false),
             engines: Mutex::default(),
             ended: Mutex::default(),
             jit_unavailable,
@@ -176,18 +180,41 @@ impl Shared {
 
     /// A second thread is about to share guest memory. On a host that
     /// orders memory more weakly than x86, the code compiled so far (without
-    /// fences) is dropped, so that every block runs with them from now on;
+    /// fences) is dropped (the translations stay), so that every block runs
+    /// with them from now on;
     /// single-threaded programs never pay for fences.
     pub fn going_threaded(&self) {
-        if self.threaded.swap(true, Ordering::SeqCst) || !self.fences {
+        if self.threaded.swap(true, Ordering::SeqCst) {
             return;
         }
+        if self.fences {
+            self.drop_compiled();
+        }
+    }
+
+    /// Code compiled from now on relies on the host's page protection for
+    /// guest loads (`jit::Setup::host_perms`).
+    pub(super) fn use_host_checks(&self) {
+        self.host_checks.store(true, Ordering::SeqCst);
+    }
+
+    /// Guest memory no longer mirrors page permissions on the host
+    /// (`GuestMemory::stop_mirroring`): the compiled code that relied on
+    /// it is dropped (the translations stay, to be compiled again).
+    pub fn leave_checks_to_software(&self) {
+        if self.host_checks.swap(false, Ordering::SeqCst) {
+            self.drop_compiled();
+        }
+    }
+
+    /// Drops every compiled block; the translations stay.
+    fn drop_compiled(&self) {
         let Some(compiler) = self.compiler.as_ref() else { return };
         let mut compiler = lock(compiler);
         let mut cache = lock(&self.cache);
         self.stop_the_world(&cache, None);
         compiler.jit.flush();
-        *cache = Cache::default();
+        cache.drop_compiled();
         self.drop_queued();
     }
 

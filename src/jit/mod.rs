@@ -134,7 +134,7 @@ pub fn placeholder_cells(block: &Block) -> Vec<(u64, usize)> {
 pub fn clif_text(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
     let isa = host_isa()?;
     let cells = placeholder_cells(block);
-    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected, tso: false })?;
+    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected, ..Setup::default() })?;
     Ok(func.display().to_string())
 }
 
@@ -152,7 +152,7 @@ pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, 
     // Linked as the engine links it, so the code shown is the code that
     // runs: linked exits and loops.
     let cells = placeholder_cells(block);
-    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected, tso: false })?;
+    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected, ..Setup::default() })?;
     let mut ctx = Context::for_function(func);
     ctx.set_disasm(true);
     let code = ctx.compile(&*isa, &mut ControlPlane::default()).map_err(|e| JitError::Codegen(e.inner.to_string()))?;

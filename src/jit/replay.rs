@@ -13,6 +13,12 @@
 //! caller of the entry trampoline) and returns `EXIT_TRAPPED`; the run then
 //! refunds the block's budget and reports `Outcome::Replay` of it.
 //!
+//! Where guest memory's page protection is mirrored on the host
+//! (`Setup::host_perms`), a load that may give its block up checks only its
+//! bounds: a read of a page the guest may not read faults on the host
+//! (SIGSEGV, at an address inside guest memory), and the handler gives the
+//! block up the same way, for the interpreter to fault where the guest does.
+//!
 //! x86-64 Linux hosts only (`SUPPORTED`); elsewhere failed checks branch to
 //! the block's replay exit, which does the same without a signal.
 
@@ -86,21 +92,23 @@ fn in_code(pc: u64) -> bool {
     })
 }
 
-/// For another SIGILL handler of the process (the oracle's): takes the
-/// signal if it is a failed check's trap in compiled code, making the
-/// thread resume at `visa_jit_abort`.
+/// For another handler of SIGILL, SIGSEGV or SIGBUS in the process (the
+/// oracle's): takes the signal if it is a failed check's trap, or a load's
+/// fault in guest memory, in compiled code, making the thread resume at
+/// `visa_jit_abort`.
 ///
 /// # Safety
-/// `uc` is the `ucontext_t` the kernel passed to a SIGILL handler.
-pub unsafe fn claim(uc: *mut std::ffi::c_void) -> bool {
+/// `sig`, `info` and `uc` are what the kernel passed to an SA_SIGINFO
+/// handler of that signal.
+pub unsafe fn claim(sig: i32, info: *mut libc::siginfo_t, uc: *mut std::ffi::c_void) -> bool {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     {
         // SAFETY: the caller's contract.
-        unsafe { host::claim(uc) }
+        unsafe { host::claim(sig, info, uc) }
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     {
-        let _ = uc;
+        let _ = (sig, info, uc);
         false
     }
 }
@@ -168,35 +176,40 @@ mod host {
         fn visa_jit_abort();
     }
 
-    /// The SIGILL action before ours, to pass on what is not ours.
-    static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+    /// The signals the handler takes, and the actions before it, to pass
+    /// on what is not ours.
+    const SIGNALS: [i32; 3] = [libc::SIGILL, libc::SIGSEGV, libc::SIGBUS];
+    static PREVIOUS: OnceLock<[libc::sigaction; 3]> = OnceLock::new();
 
     pub fn install() {
         PREVIOUS.get_or_init(|| {
-            // SAFETY: a plain SA_SIGINFO handler; the old action is kept.
-            // On the thread's alternate stack if it has one (the oracle's
-            // native runs have the guest's stack pointer), as the old one.
-            unsafe {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = on_sigill as *const () as usize;
-                sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
-                libc::sigemptyset(&mut sa.sa_mask);
-                let mut old: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(libc::SIGILL, &sa, &mut old);
-                old
-            }
+            SIGNALS.map(|sig| {
+                // SAFETY: a plain SA_SIGINFO handler; the old action is kept.
+                // On the thread's alternate stack if it has one (the oracle's
+                // native runs have the guest's stack pointer), as the old one.
+                unsafe {
+                    let mut sa: libc::sigaction = std::mem::zeroed();
+                    sa.sa_sigaction = on_signal as *const () as usize;
+                    sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+                    libc::sigemptyset(&mut sa.sa_mask);
+                    let mut old: libc::sigaction = std::mem::zeroed();
+                    libc::sigaction(sig, &sa, &mut old);
+                    old
+                }
+            })
         });
     }
 
-    /// Is the thread in compiled code at a trap instruction (`ud2`)? Then
-    /// it resumes at `visa_jit_abort`.
+    /// Is the thread in compiled code at a trap instruction (`ud2`, for
+    /// SIGILL) or at a load that faulted inside guest memory (SIGSEGV,
+    /// SIGBUS)? Then it resumes at `visa_jit_abort`.
     ///
     /// # Safety
-    /// `uc` is the `ucontext_t` the kernel passed to a SIGILL handler.
-    pub unsafe fn claim(uc: *mut std::ffi::c_void) -> bool {
-        // SAFETY: the kernel's ucontext (the caller's contract); the PC
-        // checked to be inside a registered code region, which is mapped,
-        // and `ctx` the live context of this thread's run.
+    /// What the kernel passed to an SA_SIGINFO handler of `sig`.
+    pub unsafe fn claim(sig: i32, info: *mut libc::siginfo_t, uc: *mut std::ffi::c_void) -> bool {
+        // SAFETY: the kernel's siginfo and ucontext (the caller's contract);
+        // the PC checked to be inside a registered code region, which is
+        // mapped, and `ctx` the live context of this thread's run.
         unsafe {
             let uc = &mut *(uc as *mut libc::ucontext_t);
             let g = &mut uc.uc_mcontext.gregs;
@@ -208,7 +221,14 @@ mod host {
             if ctx.is_null() {
                 return false;
             }
-            if *(pc as *const [u8; 2]) != [0x0f, 0x0b] {
+            let ours = match sig {
+                libc::SIGILL => *(pc as *const [u8; 2]) == [0x0f, 0x0b],
+                _ => {
+                    let (at, base) = ((*info).si_addr() as u64, (*ctx).mem_base as u64);
+                    at >= base && at - base < (*ctx).mem_size
+                }
+            };
+            if !ours {
                 return false;
             }
             g[libc::REG_RIP as usize] = visa_jit_abort as *const () as i64;
@@ -217,12 +237,13 @@ mod host {
         true
     }
 
-    extern "C" fn on_sigill(sig: i32, info: *mut libc::siginfo_t, uc: *mut std::ffi::c_void) {
+    extern "C" fn on_signal(sig: i32, info: *mut libc::siginfo_t, uc: *mut std::ffi::c_void) {
         // SAFETY: the kernel's arguments to an SA_SIGINFO handler.
-        if unsafe { claim(uc) } {
+        if unsafe { claim(sig, info, uc) } {
             return;
         }
-        let Some(old) = PREVIOUS.get() else { return };
+        let Some(previous) = PREVIOUS.get() else { return };
+        let Some(old) = SIGNALS.iter().position(|&s| s == sig).map(|i| &previous[i]) else { return };
         // SAFETY: passing the signal on as the previous action would have
         // taken it; with none, the default action (the instruction runs
         // again and the process dies of it).

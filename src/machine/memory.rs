@@ -85,6 +85,14 @@ pub const MIN_MEMORY: u64 = 16;
 /// address computation near 2^64 could wrap into.
 pub const MAX_MEMORY: u64 = 1 << 40;
 
+/// Can guest memory with protection close the pages the guest may not read
+/// on the host too (`GuestMemory::mirrors`)? On x86-64 Linux hosts, whose
+/// pages are the guest's size and whose compiled code turns the host's
+/// fault into the guest's (`jit::replay`).
+fn mirrorable() -> bool {
+    cfg!(all(target_arch = "x86_64", target_os = "linux")) && host_page_size() == PAGE_SIZE
+}
+
 /// The host mappings of one guest memory, shared by its views (which use
 /// their addresses; the mappings are held here for their lifetime).
 struct Mapping {
@@ -97,6 +105,11 @@ struct Mapping {
     _perms: Option<MmapMut>,
     /// Each view's record of code writes.
     views: Mutex<Vec<Arc<CodeWrites>>>,
+    /// The host pages of guest pages the guest may not read are
+    /// inaccessible (PROT_NONE), the others readable and writable, so that
+    /// a read the guest may not make faults on the host too. Turned off
+    /// for good (every page opened) if the host refuses a change.
+    mirror: AtomicBool,
 }
 
 /// The code lines written since a view's engine last looked.
@@ -195,9 +208,90 @@ impl GuestMemory {
         let writes = Arc::new(CodeWrites::default());
         let (base, code_lines_at) = (map.as_mut_ptr(), code_lines.as_mut_ptr());
         let perms_at = perms.as_mut().map_or(std::ptr::null_mut(), |p| p.as_mut_ptr());
+        // SAFETY: closing all of our own fresh mapping (no page is readable yet).
+        let mirror = protection
+            && mirrorable()
+            && unsafe { libc::mprotect(base as *mut libc::c_void, len, libc::PROT_NONE) } == 0;
         let views = Mutex::new(vec![writes.clone()]);
-        let mapping = Arc::new(Mapping { _map: map, _code_lines: code_lines, _perms: perms, views });
+        let mirror = AtomicBool::new(mirror);
+        let mapping = Arc::new(Mapping { _map: map, _code_lines: code_lines, _perms: perms, views, mirror });
         Ok(GuestMemory { mapping, base, code_lines: code_lines_at, perms: perms_at, size, writes })
+    }
+
+    /// Are the pages the guest may not read inaccessible on the host too?
+    pub fn mirrors(&self) -> bool {
+        self.mapping.mirror.load(Ordering::Relaxed)
+    }
+
+    /// Opens every page on the host for good: a second thread is to run on
+    /// this memory, and another thread could change a page's permissions
+    /// between one's check of them and its access.
+    pub fn stop_mirroring(&self) {
+        if self.mapping.mirror.swap(false, Ordering::SeqCst) {
+            let pages = self.size.div_ceil(PAGE_SIZE);
+            // SAFETY: all of our own mapping (its length rounded up to host pages).
+            let r = unsafe {
+                libc::mprotect(
+                    self.base as *mut libc::c_void,
+                    (pages * PAGE_SIZE) as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                )
+            };
+            assert_eq!(r, 0, "opening guest memory: {}", std::io::Error::last_os_error());
+        }
+    }
+
+    /// Opens (readable and writable) or closes the host pages of guest
+    /// pages `[first, end)`. If the host refuses (too many mappings), every
+    /// page is opened and the mirror is off from now on.
+    fn host_protect(&self, first: u64, end: u64, open: bool) {
+        let prot = if open { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_NONE };
+        let pages = self.size.div_ceil(PAGE_SIZE);
+        let set = |first: u64, end: u64, prot: i32| {
+            // SAFETY: whole pages of our own mapping (`end` at most the page
+            // count; the mapping's length is rounded up to whole host pages).
+            unsafe {
+                let at = self.base.add((first * PAGE_SIZE) as usize) as *mut libc::c_void;
+                libc::mprotect(at, ((end.min(pages) - first) * PAGE_SIZE) as usize, prot) == 0
+            }
+        };
+        if !set(first, end, prot) && self.mirrors() {
+            eprintln!(
+                "visa: the host refused to change guest page protections ({}): checking them in software only",
+                std::io::Error::last_os_error()
+            );
+            self.stop_mirroring();
+        }
+    }
+
+    /// Makes the host pages of guest pages `[first, end)` as accessible as
+    /// the guest's permissions say (`mirror`), a run of alike pages at a time.
+    fn mirror_pages(&self, first: u64, end: u64) {
+        let end = end.min(self.size.div_ceil(PAGE_SIZE));
+        let mut at = first;
+        while at < end && self.mirrors() {
+            let open = self.perm(at) & PERM_R != 0;
+            let run_end = (at + 1..end).find(|&p| (self.perm(p) & PERM_R != 0) != open).unwrap_or(end);
+            self.host_protect(at, run_end, open);
+            at = run_end;
+        }
+    }
+
+    /// Zeroes guest bytes `[at, at + len)` in place, opening the host
+    /// pages the guest may not read for the while (`mirror`).
+    fn fill_zero(&mut self, at: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let (first, end) = (at / PAGE_SIZE, (at + len).div_ceil(PAGE_SIZE));
+        let closed = self.mirrors() && (first..end).any(|p| self.perm(p) & PERM_R == 0);
+        if closed {
+            self.host_protect(first, end, true);
+        }
+        self.slice_mut(at as usize, len as usize).fill(0);
+        if closed {
+            self.mirror_pages(first, end);
+        }
     }
 
     /// Another view of the same memory, for another thread's engine: the
@@ -290,6 +384,9 @@ impl GuestMemory {
                 let old = self.perm(page);
                 self.set_perm(page, perms | (old & PERM_CODE));
             }
+            if self.mirrors() && addr < end {
+                self.mirror_pages(addr / PAGE_SIZE, end.div_ceil(PAGE_SIZE));
+            }
         }
     }
 
@@ -335,6 +432,10 @@ impl GuestMemory {
                 ) == at
             }
         });
+        if self.mirrors() {
+            let end = addr.saturating_add(len).min(self.size);
+            self.mirror_pages(addr / PAGE_SIZE, end.div_ceil(PAGE_SIZE));
+        }
     }
 
     /// Zeroes `[addr, addr + len)`, giving the whole host pages inside it
@@ -353,8 +454,8 @@ impl GuestMemory {
             }
             _ => (end, end),
         };
-        self.slice_mut(addr as usize, (lo - addr) as usize).fill(0);
-        self.slice_mut(hi as usize, (end - hi) as usize).fill(0);
+        self.fill_zero(addr, lo - addr);
+        self.fill_zero(hi, end - hi);
     }
 
     /// Zeroes `[addr, addr + len)` (any alignment) without touching the
@@ -372,11 +473,11 @@ impl GuestMemory {
         let (inner_start, inner_end) = (addr.next_multiple_of(PAGE_SIZE), end / PAGE_SIZE * PAGE_SIZE);
         self.note_write(addr, len);
         if inner_start >= inner_end {
-            self.slice_mut(addr as usize, len as usize).fill(0);
+            self.fill_zero(addr, len);
             return Ok(());
         }
-        self.slice_mut(addr as usize, (inner_start - addr) as usize).fill(0);
-        self.slice_mut(inner_end as usize, (end - inner_end) as usize).fill(0);
+        self.fill_zero(addr, inner_start - addr);
+        self.fill_zero(inner_end, end - inner_end);
         self.clear(inner_start, inner_end - inner_start);
         Ok(())
     }
@@ -412,6 +513,9 @@ impl GuestMemory {
             let e = std::io::Error::last_os_error();
             self.clear(addr, len);
             return Err(e);
+        }
+        if self.mirrors() {
+            self.mirror_pages(addr / PAGE_SIZE, (addr + len) / PAGE_SIZE);
         }
         Ok(())
     }
@@ -728,6 +832,52 @@ mod tests {
         m.discard(2 * PAGE_SIZE, PAGE_SIZE);
         assert_eq!(m.read_le(2 * PAGE_SIZE, 8).unwrap(), 0);
         assert_eq!(m.perms_at(PAGE_SIZE), PERM_R);
+    }
+
+    /// Can the host read the byte at host address `p`? (A write from it to
+    /// a pipe fails with EFAULT where it cannot.)
+    fn host_readable(p: *const u8) -> bool {
+        let mut fds = [0; 2];
+        // SAFETY: a pipe of our own; write(2) reads the byte or fails.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            let ok = libc::write(fds[1], p as *const libc::c_void, 1) == 1;
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+            ok
+        }
+    }
+
+    #[test]
+    fn pages_the_guest_may_not_read_are_closed_on_the_host_too() {
+        let mut m = GuestMemory::with_protection(8 * PAGE_SIZE).unwrap();
+        if !mirrorable() {
+            assert!(!m.mirrors());
+            return;
+        }
+        assert!(m.mirrors());
+        let base = m.host_base() as *const u8;
+        // SAFETY: offsets inside the mapping.
+        let at = |page: u64| unsafe { base.add((page * PAGE_SIZE) as usize) };
+        let open = || (0..8).map(|p| host_readable(at(p))).collect::<Vec<_>>();
+        assert_eq!(open(), [false; 8], "nothing is mapped at first");
+        m.protect(PAGE_SIZE, 3 * PAGE_SIZE, PERM_R | PERM_W);
+        m.protect(5 * PAGE_SIZE, PAGE_SIZE, PERM_R | PERM_X);
+        m.mark_code(5 * PAGE_SIZE, 16);
+        assert_eq!(open(), [false, true, true, true, false, true, false, false]);
+        m.write_le(2 * PAGE_SIZE + 8, 8, 7).unwrap();
+        m.protect(2 * PAGE_SIZE, PAGE_SIZE, 0);
+        assert_eq!(open(), [false, true, false, true, false, true, false, false]);
+        // Zeroing a closed page's bytes (a munmap's partial page, a
+        // segment's tail) opens it for the while only.
+        m.zero(2 * PAGE_SIZE + 4, 100).unwrap();
+        m.clear(PAGE_SIZE, PAGE_SIZE);
+        assert_eq!(open(), [false, true, false, true, false, true, false, false]);
+        m.protect(2 * PAGE_SIZE, PAGE_SIZE, PERM_R);
+        assert_eq!(m.read_le(2 * PAGE_SIZE + 8, 8).unwrap(), 0, "zeroed while closed");
+        m.protect(0, 8 * PAGE_SIZE, 0);
+        m.clear(0, 8 * PAGE_SIZE);
+        assert_eq!(open(), [false; 8]);
     }
 
     #[test]

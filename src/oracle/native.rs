@@ -284,7 +284,7 @@ extern "C" fn on_fault(signo: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c
     unsafe {
         // A failed check in compiled code (installed after the JIT's
         // handler, this one sees those traps first).
-        if signo == libc::SIGILL && crate::jit::replay::claim(ctx) {
+        if matches!(signo, libc::SIGILL | libc::SIGSEGV | libc::SIGBUS) && crate::jit::replay::claim(signo, info, ctx) {
             return;
         }
         let uc = &mut *(ctx as *mut libc::ucontext_t);

@@ -171,10 +171,11 @@ impl DiskCache {
     }
 
     /// The tag of host code compiled here with page-permission checks if
-    /// `protected` and fences if `tso`; none without a JIT.
-    pub fn host_tag(&self, protected: bool, tso: bool) -> Option<u64> {
+    /// `protected`, fences if `tso` and loads the host checks if
+    /// `host_perms`; none without a JIT.
+    pub fn host_tag(&self, protected: bool, tso: bool, host_perms: bool) -> Option<u64> {
         let mut h = self.host.clone()?;
-        Some(h.u64(protected as u64 | (tso as u64) << 1).finish64())
+        Some(h.u64(protected as u64 | (tso as u64) << 1 | (host_perms as u64) << 2).finish64())
     }
 
     /// Blocks this process has written.

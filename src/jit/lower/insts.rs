@@ -398,8 +398,8 @@ impl Lower<'_, '_> {
             }
             (Load, Imm::Mem(f)) => {
                 let t = ty.unwrap();
-                let host = self.guest_address(a[0], t.bytes(), f.aligned, false);
-                let v = self.b.ins().load(cl_type(t), little(), host, 0);
+                let (host, flags) = self.guest_address(a[0], t.bytes(), f.aligned, false);
+                let v = self.b.ins().load(cl_type(t), flags, host, 0);
                 if self.links.tso {
                     self.b.ins().fence();
                 }
@@ -407,11 +407,11 @@ impl Lower<'_, '_> {
             }
             (Store, Imm::Mem(f)) => {
                 let t = self.block.value_type(self.block.args(inst)[0]);
-                let host = self.guest_address(a[1], t.bytes(), f.aligned, true);
+                let (host, flags) = self.guest_address(a[1], t.bytes(), f.aligned, true);
                 if self.links.tso {
                     self.b.ins().fence();
                 }
-                self.b.ins().store(little(), a[0], host, 0);
+                self.b.ins().store(flags, a[0], host, 0);
                 vec![]
             }
             (AtomicRmw | AtomicCas, _) => {

@@ -29,17 +29,29 @@ impl Lower<'_, '_> {
         (self.b.ins().band(f0, f1), self.b.ins().bor(f0, f1))
     }
 
+    /// Does the host's page protection check this load's permission
+    /// (`Setup::host_perms`)?
+    fn host_checked(&self, write: bool) -> bool {
+        !write && self.links.host_perms && replay::SUPPORTED && self.replayable[self.at]
+    }
+
     /// Checks a guest access (unless an earlier one covers it, see
-    /// `access::covered`) and returns its host address. A store to a line
-    /// holding translated code leaves for the interpreter first (see
-    /// `code_store_check`).
-    pub(super) fn guest_address(&mut self, addr: ir::Value, size: u32, aligned: bool, write: bool) -> ir::Value {
+    /// `access::covered`) and returns its host address and the flags to
+    /// access it with. A store to a line holding translated code leaves
+    /// for the interpreter first (see `code_store_check`).
+    pub(super) fn guest_address(
+        &mut self,
+        addr: ir::Value,
+        size: u32,
+        aligned: bool,
+        write: bool,
+    ) -> (ir::Value, MemFlagsData) {
         if aligned && size > 1 {
             let low = self.b.ins().band_imm_u(addr, (size - 1) as i64);
             self.trap_if(low, TrapCode::Misaligned, Some(addr));
         }
         if self.access_covered[self.at] {
-            return self.b.ins().iadd(self.mem_base, addr);
+            return (self.b.ins().iadd(self.mem_base, addr), little());
         }
         match self.access_group[self.at] {
             Some(g) => {
@@ -55,7 +67,8 @@ impl Lower<'_, '_> {
             }
             None => self.check_access(addr, size, write),
         }
-        self.b.ins().iadd(self.mem_base, addr)
+        let flags = if self.host_checked(write) { little_faulting() } else { little() };
+        (self.b.ins().iadd(self.mem_base, addr), flags)
     }
 
     /// Whether every access of a group is in bounds, allowed, and (for a
@@ -119,7 +132,10 @@ impl Lower<'_, '_> {
         let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, addr, limit);
         // Both checks fault the same way, through one cold block.
         let fault = self.trap_if_shared(beyond, TrapCode::MemFault, Some(addr));
-        let code = if let Some(perms) = self.perms {
+        let code = if self.host_checked(write) {
+            // The host faults where the guest may not read (`replay`).
+            None
+        } else if let Some(perms) = self.perms {
             // The first and last byte's pages must both allow the access.
             let need = if write { crate::machine::PERM_W } else { crate::machine::PERM_R };
             let (both, either) = self.map_bytes(perms, addr, size, crate::machine::PAGE_SHIFT);

@@ -59,6 +59,11 @@ fn little() -> MemFlagsData {
     MemFlagsData::new().with_notrap().with_endianness(Endianness::Little)
 }
 
+/// Flags of a guest load the host's page protection checks (`Setup::host_perms`).
+fn little_faulting() -> MemFlagsData {
+    MemFlagsData::new().with_trap_code(Some(replay::TRAP)).with_endianness(Endianness::Little)
+}
+
 /// Flags of a bitcast involving vectors (lane order is little-endian).
 fn lanes_little() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
@@ -309,6 +314,11 @@ pub struct Setup<'a> {
     /// guest load and precedes every guest store, which keeps x86's order
     /// (no load or store passes an earlier load, no store an earlier store).
     pub tso: bool,
+    /// The pages the guest may not read are inaccessible on the host too
+    /// (`GuestMemory::mirrors`) and no other thread shares guest memory: a
+    /// load that may give its block up (`access::replayable`) checks only
+    /// its bounds, and the host's fault, if it comes, gives the block up.
+    pub host_perms: bool,
 }
 
 /// Does code for this host architecture need fences to keep x86's memory

@@ -267,6 +267,15 @@ pub struct Process {
 }
 
 impl Process {
+    /// Another thread is about to run on this memory at the same time as
+    /// this one: page permissions are checked in software only from now on
+    /// (one thread could change them between another's check and access),
+    /// and compiled code that left loads' checks to the host is dropped.
+    pub fn sharing_memory(&self) {
+        self.mem.stop_mirroring();
+        self.group.translations.leave_checks_to_software();
+    }
+
     /// A new thread of this process (clone with CLONE_THREAD) that starts
     /// from `cpu`; the caller counts it live before it runs.
     pub fn new_thread(&self, cpu: CpuState, clear_tid: u64) -> Process {

@@ -117,6 +117,7 @@ pub fn clone_vm(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -
     p.group.translations.going_threaded();
     group.translations.going_threaded();
     if flags & CLONE_VFORK == 0 {
+        p.sharing_memory();
         return clone_beside(p, cpu, group, [flags, ptid, ctid]);
     }
     let engine = super::new_engine(&group);

@@ -200,6 +200,7 @@ fn clone_thread(p: &mut Process, [flags, stack, ptid, ctid, tls, _]: [u64; 6]) -
     let (cpu, clear_tid) = child_start(p, flags, stack, ctid, tls);
     // Compiled code fences guest accesses from now on where the host needs it.
     p.group.translations.going_threaded();
+    p.sharing_memory();
     let child = p.new_thread(cpu, clear_tid);
     let tid = super::super::spawn_thread(child, move |t, tid| {
         // Both before clone returns in either thread, as Linux writes them.
