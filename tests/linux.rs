@@ -80,6 +80,7 @@ fn memory_mappings_and_faults() {
         "mremap grow: ok, moved 1",
         "hot store, then a faulting load: page+24, at function+6, slot -9",
         "hot counter, then a faulting load: page+24, at function+4, count 100003",
+        "hot loop, then a faulting load: page+4096, round 511",
     ] {
         assert!(out.contains(line), "{line:?} missing from:\n{out}");
     }
@@ -101,8 +102,9 @@ fn faults_in_compiled_code_give_the_block_up_to_the_interpreter() {
         let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let replays = stats["replays"].as_u64().unwrap();
         // The three faults of the hot store-then-load (the hot counter's
-        // loads come after a store that may overwrite what was read).
-        assert!(replays >= 3, "{replays} replays under {}", engine.name());
+        // loads come after a store that may overwrite what was read), and
+        // the hot loop's, in a later round (each round may be run again).
+        assert!(replays >= 4, "{replays} replays under {}", engine.name());
     }
 }
 

@@ -253,6 +253,17 @@ __attribute__((noinline)) static long count_then_load(long *count, const long *p
     return *p;
 }
 
+/* A loop of loads and a store of the round's number: a load that faults
+ * in a later round. */
+__attribute__((noinline)) static long sum_counted(long *count, const long *a, long n) {
+    long s = 0;
+    for (long i = 0; i < n; i++) {
+        s += a[i];
+        *count = i;
+    }
+    return s;
+}
+
 static void hot_faults(void) {
     struct sigaction sa = {0}, old;
     sa.sa_sigaction = on_hot_fault;
@@ -273,6 +284,15 @@ static void hot_faults(void) {
         printf("hot counter, then a faulting load: page+%ld, at function+%ld, count %ld\n",
                (long)(fault_addr - (uintptr_t)page), (long)(fault_rip - (uintptr_t)count_then_load), count);
     }
+    long *two = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (long i = 0; i < PAGE / 8; i++) two[i] = i;
+    mprotect(two + PAGE / 8, PAGE, PROT_NONE);
+    static long rounds;
+    for (long k = 0; k < 20000; k++) sum += sum_counted(&rounds, two + k % 64, 16);
+    fault_rip = 0;
+    if (sigsetjmp(recover, 1) == 0) sum += sum_counted(&rounds, two, 1000);
+    printf("hot loop, then a faulting load: page+%ld, round %ld\n", (long)(fault_addr - (uintptr_t)two), rounds);
+    munmap(two, 2 * PAGE);
     printf("hot sum %ld\n", sum);
     munmap(page, PAGE);
     sigaction(SIGSEGV, &old, NULL);

@@ -44,8 +44,10 @@ impl Lower<'_, '_> {
     /// The branch back to the block's start, having run `executed` of its
     /// instructions: when the budget pays for another whole round (and no
     /// interrupt is pending), the carried slots go round in registers and
-    /// only the other live writes are stored; else the block leaves with
-    /// the state exact.
+    /// only the other live writes are stored (the carried ones too when the
+    /// block may give up on a round, `replayable`, which then starts from
+    /// the state record as a block does); else the block leaves with the
+    /// state exact.
     pub(super) fn back_edge(&mut self, executed: u32) {
         let off = offset_of!(JitCtx, budget) as i32;
         // The budget holds what is left after paying for the whole round;
@@ -64,7 +66,9 @@ impl Lower<'_, '_> {
         self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
         let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
         let mut skip = self.dead_at_start.clone();
-        self.carried.iter().for_each(|s| skip[*s] = true);
+        if !self.replayable.contains(&true) {
+            self.carried.iter().for_each(|s| skip[*s] = true);
+        }
         self.store_pending_except(&skip);
         let args: Vec<ir::BlockArg> = args.into_iter().map(ir::BlockArg::Value).collect();
         self.b.ins().jump(self.body, &args);

@@ -423,10 +423,11 @@ impl<'a, 'f> Lower<'a, 'f> {
         let accesses = access::accesses(block);
         let access_covered = access::covered(&accesses);
         // Giving up for the interpreter to run the block again needs the
-        // state as the block found it: writes pending, and no loop (whose
-        // rounds after the first start from values in registers).
+        // state as the block (or the loop's round) found it: writes
+        // pending, and in a loop every write stored at the branch back
+        // (`back_edge`), so that each round starts from the state record.
         let identified = block.addr >> replay::ADDR_BITS == 0 && insts >> (64 - replay::ADDR_BITS) == 0;
-        let replayable = if links.protected && pending.is_some() && !loops && identified {
+        let replayable = if links.protected && pending.is_some() && identified {
             access::replayable(block, &accesses)
         } else {
             vec![false; block.insts.len()]
