@@ -85,7 +85,9 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
         if args.host {
             let optimized = visa::visa::opt::optimize_built(env, &lifted.block);
             println!("; optimised\n{}", text::print_block(env, &optimized));
-            match visa::jit::disassemble(env, &optimized, args.user) {
+            // User mode as a single-threaded process has it on this host.
+            let host_perms = args.user && visa::machine::host_mirrors_permissions();
+            match visa::jit::disassemble(env, &optimized, args.user, host_perms) {
                 Ok(code) => println!("; host code\n{code}"),
                 Err(e) => println!("; no host code: {e}"),
             }

@@ -685,11 +685,13 @@ impl Engine {
         let env = self.frontend.env();
         if let Some(block) = block {
             if log.wants(LogItem::Clif, addr) {
-                let clif = crate::jit::clif_text(env, block, self.protected).unwrap_or_else(|e| e.to_string());
+                let clif = crate::jit::clif_text(env, block, self.protected, self.host_perms)
+                    .unwrap_or_else(|e| e.to_string());
                 text += &format!("clif: block {}\n{clif}\n", log.at(addr));
             }
             if log.wants(LogItem::OutAsm, addr) {
-                let code = crate::jit::disassemble(env, block, self.protected).unwrap_or_else(|e| e.to_string());
+                let code = crate::jit::disassemble(env, block, self.protected, self.host_perms)
+                    .unwrap_or_else(|e| e.to_string());
                 text += &format!("out_asm: block {}\n{code}\n", log.at(addr));
             }
         }

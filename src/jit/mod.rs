@@ -130,11 +130,13 @@ pub fn placeholder_cells(block: &Block) -> Vec<(u64, usize)> {
 }
 
 /// The Cranelift IR of a block, linked as the engine links it (for the
-/// `clif` execution log).
-pub fn clif_text(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
+/// `clif` execution log), with guest memory checked as `protected` and
+/// `host_perms` say (`Setup`).
+pub fn clif_text(env: &Env, block: &Block, protected: bool, host_perms: bool) -> Result<String, JitError> {
     let isa = host_isa()?;
     let cells = placeholder_cells(block);
-    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected, ..Setup::default() })?;
+    let setup = Setup { cells: &cells, protected, host_perms, ..Setup::default() };
+    let (func, _descs) = build_function(env, block, &*isa, setup)?;
     Ok(func.display().to_string())
 }
 
@@ -146,13 +148,15 @@ fn host_isa() -> Result<OwnedTargetIsa, JitError> {
 }
 
 /// The host code Cranelift makes of a block, as its disassembly (for
-/// `visa lift --host` and the `out_asm` execution log).
-pub fn disassemble(env: &Env, block: &Block, protected: bool) -> Result<String, JitError> {
+/// `visa lift --host` and the `out_asm` execution log), with guest memory
+/// checked as `protected` and `host_perms` say (`Setup`).
+pub fn disassemble(env: &Env, block: &Block, protected: bool, host_perms: bool) -> Result<String, JitError> {
     let isa = host_isa()?;
     // Linked as the engine links it, so the code shown is the code that
     // runs: linked exits and loops.
     let cells = placeholder_cells(block);
-    let (func, _descs) = build_function(env, block, &*isa, Setup { cells: &cells, protected, ..Setup::default() })?;
+    let setup = Setup { cells: &cells, protected, host_perms, ..Setup::default() };
+    let (func, _descs) = build_function(env, block, &*isa, setup)?;
     let mut ctx = Context::for_function(func);
     ctx.set_disasm(true);
     let code = ctx.compile(&*isa, &mut ControlPlane::default()).map_err(|e| JitError::Codegen(e.inner.to_string()))?;

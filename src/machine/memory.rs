@@ -89,7 +89,7 @@ pub const MAX_MEMORY: u64 = 1 << 40;
 /// on the host too (`GuestMemory::mirrors`)? On x86-64 Linux hosts, whose
 /// pages are the guest's size and whose compiled code turns the host's
 /// fault into the guest's (`jit::replay`).
-fn mirrorable() -> bool {
+pub fn host_mirrors_permissions() -> bool {
     cfg!(all(target_arch = "x86_64", target_os = "linux")) && host_page_size() == PAGE_SIZE
 }
 
@@ -210,7 +210,7 @@ impl GuestMemory {
         let perms_at = perms.as_mut().map_or(std::ptr::null_mut(), |p| p.as_mut_ptr());
         // SAFETY: closing all of our own fresh mapping (no page is readable yet).
         let mirror = protection
-            && mirrorable()
+            && host_mirrors_permissions()
             && unsafe { libc::mprotect(base as *mut libc::c_void, len, libc::PROT_NONE) } == 0;
         let views = Mutex::new(vec![writes.clone()]);
         let mirror = AtomicBool::new(mirror);
@@ -851,7 +851,7 @@ mod tests {
     #[test]
     fn pages_the_guest_may_not_read_are_closed_on_the_host_too() {
         let mut m = GuestMemory::with_protection(8 * PAGE_SIZE).unwrap();
-        if !mirrorable() {
+        if !host_mirrors_permissions() {
             assert!(!m.mirrors());
             return;
         }

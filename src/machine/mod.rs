@@ -23,7 +23,7 @@ pub use cpu::{
 
 pub use memory::{
     GuestMemory, LINE_SHIFT, LINE_SIZE, MAX_MEMORY, MIN_MEMORY, MemFault, PAGE_SHIFT, PAGE_SIZE, PERM_CODE, PERM_R,
-    PERM_W, PERM_X, host_page_size,
+    PERM_W, PERM_X, host_mirrors_permissions, host_page_size,
 };
 
 /// The largest image file `visa boot` and `visa run` load (1 GiB).
