@@ -518,9 +518,14 @@ impl Engine {
             Some(branch) => self.frontend.lift_ending_at(mem, key.addr, key.mode, max, branch).ok()?,
         };
         // The same code, or (ended earlier) a part of it.
-        let within = lifted.ranges.len() <= t.ranges.len()
-            && lifted.ranges.iter().zip(&t.ranges).all(|(l, r)| l.0 == r.0 && l.1 <= r.1);
-        if !within || code_hash(mem, &t.ranges) != t.code_hash {
+        let same = match end_at {
+            None => lifted.ranges == t.ranges,
+            Some(_) => {
+                lifted.ranges.len() <= t.ranges.len()
+                    && lifted.ranges.iter().zip(&t.ranges).all(|(l, r)| l.0 == r.0 && l.1 <= r.1)
+            }
+        };
+        if !same || code_hash(mem, &t.ranges) != t.code_hash {
             return None;
         }
         Some(crate::visa::opt::optimize_built(self.frontend.env(), &lifted.block))

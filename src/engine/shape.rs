@@ -37,10 +37,7 @@ pub fn exits_of(block: &Block) -> (Vec<u64>, Vec<Branch>) {
             }
         }
     }
-    let mut targets = Vec::new();
-    for a in block.insts.iter().flat_map(|i| i.direct_targets()) {
-        add(&mut targets, a);
-    }
+    let mut targets = block.exit_targets();
     let side = block.side_exits();
     let branches = side.iter().map(|s| Branch { at: s.at, target: add(&mut targets, s.target) }).collect();
     for resume in side.iter().filter_map(|s| s.resume) {
@@ -79,20 +76,12 @@ impl Translation {
     }
 
     /// The link cells of `block`'s direct targets, in the order the JIT
-    /// numbers them (each target once, as it first appears): `block` is
-    /// this translation's block, or one its compiled form ends earlier,
-    /// whose targets are all this translation's.
+    /// numbers them (`Block::exit_targets`): `block` is this translation's
+    /// block, or one its compiled form ends earlier, whose targets are all
+    /// this translation's.
     pub fn cells_for(&self, block: &Block) -> Vec<(u64, usize)> {
-        let mut cells: Vec<(u64, usize)> = Vec::new();
-        for a in block.insts.iter().flat_map(|i| i.direct_targets()) {
-            if cells.iter().any(|&(t, _)| t == a) {
-                continue;
-            }
-            if let Some(i) = self.targets.iter().position(|&t| t == a) {
-                cells.push((a, &self.links[i] as *const _ as usize));
-            }
-        }
-        cells
+        let cell = |a: u64| self.targets.iter().position(|&t| t == a).map(|i| (a, &self.links[i] as *const _ as usize));
+        block.exit_targets().into_iter().filter_map(cell).collect()
     }
 }
 

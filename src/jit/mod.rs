@@ -120,13 +120,7 @@ pub fn build_function(
 /// engine gives every direct exit a cell (for compiling a block outside an
 /// engine: disassembly, tests).
 pub fn placeholder_cells(block: &Block) -> Vec<(u64, usize)> {
-    let mut cells: Vec<(u64, usize)> = Vec::new();
-    for t in block.insts.iter().flat_map(|i| i.direct_targets()) {
-        if !cells.iter().any(|(x, _)| *x == t) {
-            cells.push((t, 0x1000 + 8 * cells.len()));
-        }
-    }
-    cells
+    block.exit_targets().into_iter().enumerate().map(|(i, t)| (t, 0x1000 + 8 * i)).collect()
 }
 
 /// The Cranelift IR of a block, linked as the engine links it (for the

@@ -246,16 +246,14 @@ impl GuestMemory {
     /// page is opened and the mirror is off from now on.
     fn host_protect(&self, first: u64, end: u64, open: bool) {
         let prot = if open { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_NONE };
-        let pages = self.size.div_ceil(PAGE_SIZE);
-        let set = |first: u64, end: u64, prot: i32| {
-            // SAFETY: whole pages of our own mapping (`end` at most the page
-            // count; the mapping's length is rounded up to whole host pages).
-            unsafe {
-                let at = self.base.add((first * PAGE_SIZE) as usize) as *mut libc::c_void;
-                libc::mprotect(at, ((end.min(pages) - first) * PAGE_SIZE) as usize, prot) == 0
-            }
+        let end = end.min(self.size.div_ceil(PAGE_SIZE));
+        // SAFETY: whole pages of our own mapping (`end` at most the page
+        // count; the mapping's length is rounded up to whole host pages).
+        let done = unsafe {
+            let at = self.base.add((first * PAGE_SIZE) as usize) as *mut libc::c_void;
+            libc::mprotect(at, ((end - first) * PAGE_SIZE) as usize, prot) == 0
         };
-        if !set(first, end, prot) && self.mirrors() {
+        if !done && self.mirrors() {
             eprintln!(
                 "visa: the host refused to change guest page protections ({}): checking them in software only",
                 std::io::Error::last_os_error()

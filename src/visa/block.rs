@@ -107,6 +107,18 @@ impl Block {
         &self.pool[inst.args_range()]
     }
 
+    /// The guest addresses it may leave for directly, each once, in the
+    /// order they first appear (the order the JIT numbers link cells in).
+    pub fn exit_targets(&self) -> Vec<u64> {
+        let mut targets = Vec::new();
+        for a in self.insts.iter().flat_map(|i| i.direct_targets()) {
+            if !targets.contains(&a) {
+                targets.push(a);
+            }
+        }
+        targets
+    }
+
     /// Its side exits (`jump_if`), in order.
     pub fn side_exits(&self) -> Vec<SideExit> {
         let mut exits: Vec<SideExit> = Vec::new();
