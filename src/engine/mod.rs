@@ -319,6 +319,7 @@ fn prepare(
     for &(at, len) in &lifted.ranges {
         mem.mark_code(at, len);
     }
+    crate::visa::Builder::recycle(lifted.block);
     Ok(Prepared { ranges: lifted.ranges, block, code })
 }
 

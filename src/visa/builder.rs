@@ -7,6 +7,8 @@
 //! no folding pass. It checks nothing else: run the verifier on what it
 //! builds in tests.
 
+use std::cell::RefCell;
+
 use super::block::{Block, Value};
 use super::env::Env;
 use super::imm::{ExitReason, Imm, IntCC, MemFlags, Slot, TrapCode};
@@ -14,6 +16,20 @@ use super::opcodes::Opcode;
 use super::opt::Folder;
 use super::sig;
 use super::types::Type;
+
+/// What the blocks built on a thread leave for the next: a folder, and
+/// the buffers of a block (`Builder::recycle`). A block's buffers and
+/// folder are tens of kilobytes, which allocated afresh for every block
+/// cost more than building a short block (fresh pages, zeroing).
+#[derive(Default)]
+struct Spare {
+    folder: Option<Folder>,
+    block: Option<Block>,
+}
+
+thread_local! {
+    static SPARE: RefCell<Spare> = RefCell::default();
+}
 
 pub struct Builder<'e> {
     env: &'e Env,
@@ -31,13 +47,24 @@ impl<'e> Builder<'e> {
     /// A builder with room for `insts` instructions (about as many values
     /// and twice as many operands) before it grows.
     pub fn with_capacity(env: &'e Env, addr: u64, insts: usize) -> Builder<'e> {
-        let block = Block {
-            addr,
-            insts: Vec::with_capacity(insts),
-            pool: Vec::with_capacity(2 * insts),
-            types: Vec::with_capacity(insts),
-        };
-        Builder { env, block, folder: Folder::default(), results: Vec::new(), values: Vec::new() }
+        let (folder, block) = SPARE.with_borrow_mut(|s| (s.folder.take(), s.block.take()));
+        let mut block = block.unwrap_or_default();
+        block.addr = addr;
+        block.insts.clear();
+        block.pool.clear();
+        block.types.clear();
+        block.insts.reserve(insts);
+        block.pool.reserve(2 * insts);
+        block.types.reserve(insts);
+        let mut folder = folder.unwrap_or_default();
+        folder.reset();
+        Builder { env, block, folder, results: Vec::new(), values: Vec::new() }
+    }
+
+    /// Keeps a built block's buffers, no longer needed, for the next
+    /// builder on this thread.
+    pub fn recycle(block: Block) {
+        SPARE.with_borrow_mut(|s| s.block = Some(block));
     }
 
     pub fn env(&self) -> &'e Env {
@@ -49,6 +76,7 @@ impl<'e> Builder<'e> {
     }
 
     pub fn finish(self) -> Block {
+        SPARE.with_borrow_mut(|s| s.folder = Some(self.folder));
         self.block
     }
 

@@ -120,8 +120,14 @@ impl Folder {
     /// `out` if the block has none yet.
     pub fn constant(&mut self, out: &mut Block, t: Type, bits: u128) -> Value {
         let line = ((bits as usize).wrapping_mul(31) ^ (t as usize)) % RECENT;
+        // A line is a hint, good while its value is still that constant
+        // (lines outlive `truncate` and `reset`).
         let (rt, rb, rv) = self.recent[line];
-        if rt == t && rb == bits && rv.0 != u32::MAX {
+        let current = |v: Value| {
+            self.known.get(v.0 as usize).is_some_and(|&k| k != UNKNOWN && self.bits[k as usize] == bits)
+                && out.value_type(v) == t
+        };
+        if rt == t && rb == bits && current(rv) {
             return rv;
         }
         let (known, consts) = (&mut self.known, &mut self.bits);
@@ -158,10 +164,14 @@ impl Folder {
     pub fn truncate(&mut self, values: usize) {
         self.known.truncate(values);
         self.shared.retain(|_, v| (v.0 as usize) < values);
-        for r in self.recent.iter_mut().filter(|r| r.2.0 as usize >= values) {
-            r.2 = Value(u32::MAX);
-        }
         // The constants' bits stay: only values name them.
+    }
+
+    /// Forgets the block, for building another one with the same buffers.
+    pub fn reset(&mut self) {
+        self.known.clear();
+        self.bits.clear();
+        self.shared.clear();
     }
 }
 
