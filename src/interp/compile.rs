@@ -140,10 +140,11 @@ pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, 
     let mut stored = false;
     let mut k = 0;
     while k < live.len() {
-        let (op, taken) = match group(&vals, &fusion, &live[k..], c.marks.len() as u32) {
+        let (op, taken) = match group(env, state_size, &vals, &fusion, &live[k..], c.marks.len() as u32) {
             Some(g) => g,
             None => (single(env, &vals, &fusion, &mut c, live[k], &mut stored, state_size)?, 1),
         };
+        stored |= matches!(op, Some(Op::StoreAdd { .. }));
         if let Some(op) = op {
             c.ops.push(op);
         }
@@ -154,7 +155,14 @@ pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, 
 
 /// A group of instructions starting at `at[0]` that one fused operation
 /// does, with the number of instructions it covers.
-fn group(vals: &Values, fusion: &Fusion, at: &[usize], marks: u32) -> Option<(Option<Op>, usize)> {
+fn group(
+    env: &Env,
+    state_size: usize,
+    vals: &Values,
+    fusion: &Fusion,
+    at: &[usize],
+    marks: u32,
+) -> Option<(Option<Op>, usize)> {
     let block = vals.block;
     let inst = |k: usize| at.get(k).map(|&i| &block.insts[i]);
     let res = |k: usize| Value(block.insts[at[k]].first_result);
@@ -241,6 +249,43 @@ fn group(vals: &Values, fusion: &Fusion, at: &[usize], marks: u32) -> Option<(Op
                 off: fusion.set_of[res(3).0 as usize].unwrap(),
             };
             Some((Some(op), 4))
+        }
+        // `set`s in a row (nothing runs between two instructions of `at`).
+        Opcode::Set => {
+            let set = |k: usize| {
+                let i = inst(k).filter(|i| i.op == Opcode::Set)?;
+                let (off, size) = slot_range(env, i.imm, state_size).ok()?;
+                Some((vals.arg(i, 0), off, size))
+            };
+            let ((c, off_c, 1), Some((a, off_a, 8)), Some((b, off_b, 8))) = (set(0)?, set(1), set(2)) else {
+                return match (set(0)?, set(1)?) {
+                    ((a, off_a, 8), (b, off_b, 8)) => Some((Some(Op::Set64Set64 { a, off_a, b, off_b }), 2)),
+                    _ => None,
+                };
+            };
+            let [off_c, off_a, off_b] = [off_c, off_a, off_b].map(|o| u16::try_from(o).ok());
+            Some((Some(Op::Set8Set64Set64 { c, a, b, off_c: off_c?, off_a: off_a?, off_b: off_b? }), 3))
+        }
+        // An address computed for one access only.
+        Opcode::Iadd => {
+            let next = inst(1)?;
+            let sum = res(0);
+            if first.ty != Some(Type::I64) || vals.uses[sum.0 as usize] != 1 {
+                return None;
+            }
+            let (a, b) = (vals.arg(first, 0), vals.arg(first, 1));
+            let op = match (next.op, next.imm, block.args(next)) {
+                (Opcode::Load, Imm::Mem(f), &[addr]) if addr == sum => {
+                    let (d, size) = (vals.r(res(1)), (next.ty?.bits() / 8) as u8);
+                    Op::LoadAdd { d, a, b, size, aligned: f.aligned }
+                }
+                (Opcode::Store, Imm::Mem(f), &[v, addr]) if addr == sum => {
+                    let size = block.value_type(v).bytes() as u8;
+                    Op::StoreAdd { v: vals.r(v), a, b, size, aligned: f.aligned }
+                }
+                _ => return None,
+            };
+            Some((Some(op), 2))
         }
         _ => None,
     }

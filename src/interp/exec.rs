@@ -175,6 +175,36 @@ pub fn run(
     // be stale, so stop at the next instruction boundary.
     let mut code_modified = false;
     let mut pc = 0;
+    macro_rules! load {
+        ($d:expr, $addr:expr, $size:expr, $aligned:expr) => {{
+            let addr = $addr;
+            if !check_aligned(addr, $size, $aligned) {
+                return trap(block, &mut scratch.executed, pc - 1, TrapCode::Misaligned, Some(addr));
+            }
+            match mem.read_le(addr, $size as u32) {
+                // The fences keep x86's order among threads on hosts
+                // that order more weakly (they cost nothing on x86-64).
+                Ok(v) => {
+                    r!($d) = v;
+                    fence(Ordering::Acquire);
+                }
+                Err(f) => return trap(block, &mut scratch.executed, pc - 1, TrapCode::MemFault, Some(f.addr)),
+            }
+        }};
+    }
+    macro_rules! store {
+        ($v:expr, $addr:expr, $size:expr, $aligned:expr) => {{
+            let addr = $addr;
+            if !check_aligned(addr, $size, $aligned) {
+                return trap(block, &mut scratch.executed, pc - 1, TrapCode::Misaligned, Some(addr));
+            }
+            fence(Ordering::Release);
+            if let Err(f) = mem.write_le(addr, $size as u32, r!($v)) {
+                return trap(block, &mut scratch.executed, pc - 1, TrapCode::MemFault, Some(f.addr));
+            }
+            code_modified |= mem.code_written();
+        }};
+    }
     loop {
         // SAFETY: a compiled block ends in a terminator, which returns.
         let op = unsafe { *block.ops.get_unchecked(pc) };
@@ -271,31 +301,22 @@ pub fn run(
             Op::Set64 { a, off } => set64!(off, r!(a)),
             Op::Set8 { a, off } => set8!(off, r!(a)),
             Op::Set { a, off, size } => write_state(state!(), off, size, r!(a)),
-            Op::Load { d, addr, size, aligned } => {
-                let addr = r!(addr) as u64;
-                if !check_aligned(addr, size, aligned) {
-                    return trap(block, &mut scratch.executed, pc - 1, TrapCode::Misaligned, Some(addr));
-                }
-                match mem.read_le(addr, size as u32) {
-                    // The fences keep x86's order among threads on hosts
-                    // that order more weakly (they cost nothing on x86-64).
-                    Ok(v) => {
-                        r!(d) = v;
-                        fence(Ordering::Acquire);
-                    }
-                    Err(f) => return trap(block, &mut scratch.executed, pc - 1, TrapCode::MemFault, Some(f.addr)),
-                }
+            Op::Set8Set64Set64 { c, a, b, off_c, off_a, off_b } => {
+                set8!(off_c, r!(c));
+                set64!(off_a, r!(a));
+                set64!(off_b, r!(b));
             }
-            Op::Store { v, addr, size, aligned } => {
-                let addr = r!(addr) as u64;
-                if !check_aligned(addr, size, aligned) {
-                    return trap(block, &mut scratch.executed, pc - 1, TrapCode::Misaligned, Some(addr));
-                }
-                fence(Ordering::Release);
-                if let Err(f) = mem.write_le(addr, size as u32, r!(v)) {
-                    return trap(block, &mut scratch.executed, pc - 1, TrapCode::MemFault, Some(f.addr));
-                }
-                code_modified |= mem.code_written();
+            Op::Set64Set64 { a, off_a, b, off_b } => {
+                set64!(off_a, r!(a));
+                set64!(off_b, r!(b));
+            }
+            Op::Load { d, addr, size, aligned } => load!(d, r!(addr) as u64, size, aligned),
+            Op::LoadAdd { d, a, b, size, aligned } => {
+                load!(d, (r!(a) as u64).wrapping_add(r!(b) as u64), size, aligned)
+            }
+            Op::Store { v, addr, size, aligned } => store!(v, r!(addr) as u64, size, aligned),
+            Op::StoreAdd { v, a, b, size, aligned } => {
+                store!(v, (r!(a) as u64).wrapping_add(r!(b) as u64), size, aligned)
             }
             Op::Check { addr, ord } => {
                 if code_modified {

@@ -4,8 +4,8 @@
 //! the block starts. Guest instruction boundaries are not operations either
 //! (`Compiled::marks` finds them when a trap needs them), except where a
 //! store before them may have written code (`Op::Check`). Fused operations
-//! (`…F`, `Zsp`, `Aux`, `JumpIfCmp`) do the work of several V-ISA
-//! operations and write the state slots they feed.
+//! (`…F`, `Zsp`, `Aux`, `JumpIfCmp`, `Set…Set…`, `LoadAdd`, `StoreAdd`)
+//! do the work of several V-ISA operations.
 
 use crate::visa::{ExitReason, Imm, IntCC, Opcode, TrapCode, Type};
 
@@ -176,7 +176,6 @@ pub(crate) enum Op {
         r: Reg,
         off: u16,
     },
-    /// The lane of `w` bits at bit `shift` of a vector.
     /// The exception flags of arithmetic (`Quick::Ordinary`): the flags
     /// in when the quick test passes, else generic operation `i`.
     Fexc {
@@ -184,6 +183,7 @@ pub(crate) enum Op {
         lane_bits: u8,
         lanes: u8,
     },
+    /// The lane of `w` bits at bit `shift` of a vector.
     VExtract {
         d: Reg,
         a: Reg,
@@ -224,6 +224,24 @@ pub(crate) enum Op {
         a: Reg,
         off: u32,
     },
+    /// Three `set`s in a row: `c` to the 1-byte slot at `off_c`, then `a`
+    /// and `b` to the 8-byte slots at `off_a` and `off_b` (a lazily
+    /// evaluated condition: its operation and operands).
+    Set8Set64Set64 {
+        c: Reg,
+        a: Reg,
+        b: Reg,
+        off_c: u16,
+        off_a: u16,
+        off_b: u16,
+    },
+    /// Two `set`s of 8-byte slots in a row.
+    Set64Set64 {
+        a: Reg,
+        off_a: u32,
+        b: Reg,
+        off_b: u32,
+    },
     Load {
         d: Reg,
         addr: Reg,
@@ -233,6 +251,22 @@ pub(crate) enum Op {
     Store {
         v: Reg,
         addr: Reg,
+        size: u8,
+        aligned: bool,
+    },
+    /// `Load` from `a + b` (an `iadd` whose only use is the address).
+    LoadAdd {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        size: u8,
+        aligned: bool,
+    },
+    /// `Store` to `a + b`.
+    StoreAdd {
+        v: Reg,
+        a: Reg,
+        b: Reg,
         size: u8,
         aligned: bool,
     },

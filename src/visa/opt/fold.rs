@@ -52,6 +52,20 @@ impl Hasher for WordHasher {
 /// Lines of `Folder::recent`.
 const RECENT: usize = 256;
 
+/// Lines of `Folder::converted`.
+const CONVERTED: usize = 64;
+
+/// A line of `Folder::converted`: a conversion of a value and its result,
+/// good in one epoch of the folder.
+#[derive(Clone, Copy)]
+struct Conversion {
+    op: Opcode,
+    ty: Option<Type>,
+    arg: Value,
+    result: Value,
+    epoch: u32,
+}
+
 /// A value that is no constant, in `Folder::known`.
 const UNKNOWN: u32 = u32::MAX;
 
@@ -66,6 +80,12 @@ pub struct Folder {
     /// A direct-mapped cache in front of `shared`: the constant last
     /// found or made in each of its lines (`Value(u32::MAX)`: none).
     recent: Box<[(Type, u128, Value); RECENT]>,
+    /// A direct-mapped cache of the conversions (`trunc`, `zext`, `sext`)
+    /// made, so that reading a narrow register twice converts it once.
+    converted: Box<[Conversion; CONVERTED]>,
+    /// Lines of `converted` from other epochs are empty: `reset` and
+    /// `truncate` start a new one.
+    epoch: u32,
     values: Vec<u128>,
     arg_types: Vec<Type>,
     outs: Vec<u128>,
@@ -78,6 +98,10 @@ impl Default for Folder {
             bits: Vec::with_capacity(128),
             shared: HashMap::with_capacity_and_hasher(128, BuildHasherDefault::default()),
             recent: Box::new([(Type::I1, 0, Value(u32::MAX)); RECENT]),
+            converted: Box::new(
+                [Conversion { op: Opcode::Const, ty: None, arg: Value(0), result: Value(0), epoch: 0 }; CONVERTED],
+            ),
+            epoch: 1,
             values: Vec::new(),
             arg_types: Vec::new(),
             outs: Vec::new(),
@@ -109,11 +133,29 @@ impl Folder {
                 let v = self.constant(out, t, self.outs[i]);
                 results.push(v);
             }
+        } else if let Some(v) = self.converted(op, ty, args) {
+            results.push(v);
+        } else if let (Opcode::And | Opcode::Or, &[a, b]) = (op, args)
+            && a == b
+        {
+            // x86's `test r, r` and `or r, r`: the operand itself.
+            results.push(a);
         } else {
             let range = out.push(op, ty, *imm, args, types);
             self.known.resize(out.types.len(), UNKNOWN);
+            let result = Value(range.start);
             results.extend(range.map(Value));
+            if let (Opcode::Trunc | Opcode::Zext | Opcode::Sext, &[arg]) = (op, args) {
+                self.converted[arg.0 as usize % CONVERTED] = Conversion { op, ty, arg, result, epoch: self.epoch };
+            }
         }
+    }
+
+    /// The result of the same conversion of the same value made before.
+    fn converted(&self, op: Opcode, ty: Option<Type>, args: &[Value]) -> Option<Value> {
+        let &[arg] = args else { return None };
+        let c = self.converted[arg.0 as usize % CONVERTED];
+        (c.epoch == self.epoch && c.op == op && c.ty == ty && c.arg == arg).then_some(c.result)
     }
 
     /// The value holding the constant `bits` of type `t`, appended to
@@ -143,6 +185,11 @@ impl Folder {
 
     /// Computes `op`'s results into `outs` when they are constants.
     fn fold(&mut self, out: &Block, op: Opcode, ty: Option<Type>, imm: &Imm, args: &[Value], results: usize) -> bool {
+        if self.same_operands(op, args) {
+            self.outs.clear();
+            self.outs.resize(results, 0u128);
+            return true;
+        }
         let foldable = op != Opcode::Const
             && op != Opcode::TrapIf
             && results != 0
@@ -160,10 +207,24 @@ impl Folder {
         eval::eval(op, ty, imm, &self.values, &self.arg_types, &mut self.outs).is_ok()
     }
 
+    /// Is `op` of two equal operands all zeros whatever they are: `xor`
+    /// and `isub` (x86's idioms for zeroing a register), and `isub_borrow`
+    /// without a borrow in (no borrow out, no overflow either)?
+    fn same_operands(&self, op: Opcode, args: &[Value]) -> bool {
+        let no_borrow =
+            |v: &Value| self.known[v.0 as usize] != UNKNOWN && self.bits[self.known[v.0 as usize] as usize] == 0;
+        match (op, args) {
+            (Opcode::Xor | Opcode::Isub, [a, b]) => a == b,
+            (Opcode::IsubBorrow, [a, b, borrow]) => a == b && no_borrow(borrow),
+            _ => false,
+        }
+    }
+
     /// The block was cut back to its first `values` values: forgets the rest.
     pub fn truncate(&mut self, values: usize) {
         self.known.truncate(values);
         self.shared.retain(|_, v| (v.0 as usize) < values);
+        self.epoch += 1;
         // The constants' bits stay: only values name them.
     }
 
@@ -172,6 +233,7 @@ impl Folder {
         self.known.clear();
         self.bits.clear();
         self.shared.clear();
+        self.epoch += 1;
     }
 }
 
