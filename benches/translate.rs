@@ -16,6 +16,7 @@ use visa::frontend::x86::{Mode, X86Env, lift_block};
 use visa::interp;
 use visa::machine::{CpuState, GuestMemory};
 use visa::system::board;
+use visa::visa::Builder;
 use visa::visa::opt::optimize_built;
 
 /// The sha256 guest's code, as a realistic mix of integer instructions.
@@ -104,13 +105,15 @@ fn cpu_time(iters: u64, mut f: impl FnMut()) -> Duration {
     thread_cpu() - start
 }
 
-/// Lifts, optimises and prepares each block at `addrs`.
+/// Lifts, optimises and prepares each block at `addrs`, giving the lifted
+/// block's buffers back to the builder as the engine does.
 fn translate_all(mem: &GuestMemory, addrs: &[u64]) {
     let env = &X86Env::get().env;
     for a in addrs {
         let l = lift_block(mem, *a, Mode::default()).unwrap();
         let block = optimize_built(env, &l.block);
         black_box(interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap());
+        Builder::recycle(l.block);
     }
 }
 
