@@ -76,6 +76,7 @@ fn compile(c: &mut Criterion) {
     let mut cpu = CpuState { gpr: [0x10_0000; 16], ..CpuState::default() };
     let table = vec![IND_EMPTY; IND_ENTRIES];
     let interrupt = visa::abi::Interrupt::claim();
+    let trampoline = *jit.trampoline().get().unwrap();
     let mut g = c.benchmark_group("execute");
     g.throughput(Throughput::Elements(largest.guest_count() as u64));
     g.bench_function("largest sha256 block compiled (guest instructions)", |b| {
@@ -89,7 +90,7 @@ fn compile(c: &mut Criterion) {
                 interrupt: interrupt.word(),
             };
             // SAFETY: the block was compiled for the x86 Env whose state record this is.
-            black_box(unsafe { jit.trampoline().run(code.entry, env) })
+            black_box(unsafe { trampoline.run(code.entry, env) })
         })
     });
     g.finish();

@@ -32,6 +32,22 @@ fn the_tiered_engine_compiles_hot_blocks() {
     assert_eq!(engine.stats.jit_failed, 0, "{:?}", engine.stats);
 }
 
+/// The entry trampoline is made with the first block placed, so that a
+/// run that compiles nothing never runs Cranelift; a block placed can run.
+#[test]
+fn the_trampoline_comes_with_the_first_block() {
+    let env = &X86Env::get().env;
+    let (mem, entry) = guest("sha256");
+    let block = optimize(env, &lift_block(&mem, entry, Mode::default()).unwrap().block);
+    let mut jit = visa::jit::Jit::new(1 << 20).unwrap();
+    assert!(jit.trampoline().get().is_none(), "no trampoline before any block");
+    jit.compile(env, &block, Setup::default()).unwrap();
+    assert!(jit.trampoline().get().is_some(), "a trampoline once a block is placed");
+    let mut engine = Engine::with_kind(EngineKind::Tiered { threshold: 50 });
+    run_guest("sha256", &mut engine);
+    assert!(engine.stats.jit_runs > 0, "{:?}", engine.stats);
+}
+
 /// Budgets smaller than a block still make progress (the block runs whole,
 /// as the interpreter runs it), and both tiers count the same instructions.
 #[test]

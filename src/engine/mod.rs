@@ -980,7 +980,8 @@ impl Engine {
             ind_table: self.ind_table.as_ptr(),
             interrupt: self.interrupt.word(),
         };
-        let trampoline = self.shared.trampoline.expect("compiled code has a JIT");
+        let trampoline = self.shared.trampoline.as_ref().and_then(|t| t.get().copied());
+        let trampoline = trampoline.expect("compiled code has a JIT, and it made its trampoline");
         // SAFETY: the state record is the x86 Env's; the code and the
         // indirect table's are of translations in the cache in this epoch,
         // which no other engine drops while this one is in code.

@@ -24,7 +24,7 @@
 //! pay nothing for it but an uncontended lock on a miss.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
 
 use super::background::{Background, QueueHold};
@@ -84,7 +84,7 @@ pub struct Shared {
     pub(super) translation_peak: std::sync::atomic::AtomicUsize,
     /// None for the interpreter, or when the host gives no JIT.
     pub(super) compiler: Option<Mutex<Compiler>>,
-    pub(super) trampoline: Option<Trampoline>,
+    pub(super) trampoline: Option<Arc<OnceLock<Trampoline>>>,
     /// The compiler thread's queue (the tiered engine compiling in the
     /// background), its counters, and its request that an engine flush the
     /// full code region.

@@ -16,6 +16,7 @@ pub mod replay;
 pub mod runtime;
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use cranelift_codegen::Context;
 use cranelift_codegen::FinalizedRelocTarget;
@@ -314,8 +315,11 @@ impl Generated {
 pub struct Jit {
     isa: OwnedTargetIsa,
     memory: CodeMemory,
-    trampoline: Trampoline,
-    _trampoline_memory: CodeMemory,
+    /// The entry trampoline, made with the first block placed: making it
+    /// runs all of Cranelift, whose code (3 MB of it resident) a process
+    /// that compiles nothing then never touches.
+    trampoline: Arc<OnceLock<Trampoline>>,
+    trampoline_memory: Option<CodeMemory>,
     /// Known to the trap handler (`replay`) while the Jit lives.
     _registered: replay::Registered,
 }
@@ -364,23 +368,26 @@ impl Jit {
     pub fn new(code_size: usize) -> Result<Jit, String> {
         let isa = cranelift_native::builder().map_err(|e| e.to_string())?.finish(flags()).map_err(|e| e.to_string())?;
         let memory = CodeMemory::new(code_size).map_err(|e| format!("no executable memory: {e}"))?;
-        let mut tramp_memory = CodeMemory::new(4096).map_err(|e| format!("no executable memory: {e}"))?;
-        let code = trampoline(&isa)
-            .and_then(|code| code.link(reloc::common_address))
-            .map_err(|e| format!("cannot build the entry trampoline: {e}"))?;
-        let ptr = tramp_memory.add(&code).map_err(|e| format!("cannot install the entry trampoline: {e}"))?;
-        // SAFETY: the trampoline was generated for this host with exactly
-        // this C-convention signature.
-        let trampoline = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u64>(ptr) };
         let (lo, hi) = memory.exec_range();
         let registered = replay::register(lo, hi).ok_or("too many code regions in the process")?;
-        Ok(Jit {
-            isa,
-            memory,
-            trampoline: Trampoline(trampoline),
-            _trampoline_memory: tramp_memory,
-            _registered: registered,
-        })
+        Ok(Jit { isa, memory, trampoline: Arc::default(), trampoline_memory: None, _registered: registered })
+    }
+
+    /// Makes the entry trampoline, once.
+    fn make_trampoline(&mut self) -> Result<(), JitError> {
+        if self.trampoline.get().is_some() {
+            return Ok(());
+        }
+        let host = |e: AddError| JitError::Memory(format!("cannot install the entry trampoline: {e}"));
+        let mut memory = CodeMemory::new(4096).map_err(|e| JitError::Memory(format!("no executable memory: {e}")))?;
+        let code = trampoline(&self.isa)?.link(reloc::common_address)?;
+        let ptr = memory.add(&code).map_err(host)?;
+        // SAFETY: the trampoline was generated for this host with exactly
+        // this C-convention signature.
+        let entry = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut JitCtx, *const u8) -> u64>(ptr) };
+        self.trampoline_memory = Some(memory);
+        let _ = self.trampoline.set(Trampoline(entry));
+        Ok(())
     }
 
     /// Compiles a verified block whose direct exits use the given link cells.
@@ -396,6 +403,7 @@ impl Jit {
 
     /// Copies generated code into the code region.
     pub fn place(&mut self, generated: Generated) -> Result<Compiled, JitError> {
+        self.make_trampoline()?;
         let bytes = generated.linked()?;
         let descs = generated.descs;
         let entry = self.memory.add(&bytes).map_err(|e| match e {
@@ -416,9 +424,10 @@ impl Jit {
         needs_tso_fences(&*self.isa)
     }
 
-    /// What calls compiled blocks (valid while the Jit lives).
-    pub fn trampoline(&self) -> Trampoline {
-        self.trampoline
+    /// What calls compiled blocks (valid while the Jit lives), there once
+    /// a block was placed.
+    pub fn trampoline(&self) -> Arc<OnceLock<Trampoline>> {
+        self.trampoline.clone()
     }
 
     /// Bytes of code in use and available.
@@ -460,7 +469,8 @@ pub fn run_once(
     let run = RunEnv { state, mem, helpers, budget: i64::MAX, ind_table: table.as_ptr(), interrupt: word.word() };
     // SAFETY: the state record covers every slot of the Env (checked
     // above), the code is fresh and the indirect table empty.
-    Ok(unsafe { jit.trampoline().run(code.entry, run).0 })
+    let trampoline = *jit.trampoline().get().expect("a placed block has its trampoline");
+    Ok(unsafe { trampoline.run(code.entry, run).0 })
 }
 
 impl Trampoline {
