@@ -63,7 +63,7 @@ struct Conversion {
     ty: Option<Type>,
     arg: Value,
     result: Value,
-    epoch: u32,
+    epoch: u64,
 }
 
 /// A value that is no constant, in `Folder::known`.
@@ -84,8 +84,8 @@ pub struct Folder {
     /// made, so that reading a narrow register twice converts it once.
     converted: Box<[Conversion; CONVERTED]>,
     /// Lines of `converted` from other epochs are empty: `reset` and
-    /// `truncate` start a new one.
-    epoch: u32,
+    /// `truncate` start a new one (64 bits: an epoch is never reused).
+    epoch: u64,
     values: Vec<u128>,
     arg_types: Vec<Type>,
     outs: Vec<u128>,
@@ -165,11 +165,7 @@ impl Folder {
         // A line is a hint, good while its value is still that constant
         // (lines outlive `truncate` and `reset`).
         let (rt, rb, rv) = self.recent[line];
-        let current = |v: Value| {
-            self.known.get(v.0 as usize).is_some_and(|&k| k != UNKNOWN && self.bits[k as usize] == bits)
-                && out.value_type(v) == t
-        };
-        if rt == t && rb == bits && current(rv) {
+        if rt == t && rb == bits && self.known_bits(rv) == Some(bits) && out.value_type(rv) == t {
             return rv;
         }
         let (known, consts) = (&mut self.known, &mut self.bits);
@@ -193,7 +189,7 @@ impl Folder {
         let foldable = op != Opcode::Const
             && op != Opcode::TrapIf
             && results != 0
-            && args.iter().all(|a| self.known[a.0 as usize] != UNKNOWN)
+            && args.iter().all(|a| self.known_bits(*a).is_some())
             && eval::is_evaluable(op);
         if !foldable {
             return false;
@@ -207,15 +203,20 @@ impl Folder {
         eval::eval(op, ty, imm, &self.values, &self.arg_types, &mut self.outs).is_ok()
     }
 
+    /// The constant bits of value `v` of the block, if it is a constant
+    /// (none for a value past the block's end).
+    fn known_bits(&self, v: Value) -> Option<u128> {
+        let k = *self.known.get(v.0 as usize)?;
+        (k != UNKNOWN).then(|| self.bits[k as usize])
+    }
+
     /// Is `op` of two equal operands all zeros whatever they are: `xor`
     /// and `isub` (x86's idioms for zeroing a register), and `isub_borrow`
     /// without a borrow in (no borrow out, no overflow either)?
     fn same_operands(&self, op: Opcode, args: &[Value]) -> bool {
-        let no_borrow =
-            |v: &Value| self.known[v.0 as usize] != UNKNOWN && self.bits[self.known[v.0 as usize] as usize] == 0;
         match (op, args) {
             (Opcode::Xor | Opcode::Isub, [a, b]) => a == b,
-            (Opcode::IsubBorrow, [a, b, borrow]) => a == b && no_borrow(borrow),
+            (Opcode::IsubBorrow, [a, b, borrow]) => a == b && self.known_bits(*borrow) == Some(0),
             _ => false,
         }
     }
