@@ -36,7 +36,9 @@ fn sha256_blocks() -> Vec<Block> {
                 _ => {}
             }
         }
-        blocks.push(optimize_built(env, &l.block));
+        let mut block = l.block;
+        optimize_built(env, &mut block);
+        blocks.push(block);
     }
     blocks
 }
@@ -145,7 +147,9 @@ fn form_block(form: Form, n: usize, user: bool) -> Block {
     let mode = Mode { user, ..Mode::default() };
     let lifted = lift_block_within(&mem, 0x1000, mode, n).unwrap();
     assert_eq!(lifted.block.guest_count(), n, "the block holds exactly the instructions asked for");
-    optimize_built(&X86Env::get().env, &lifted.block)
+    let mut block = lifted.block;
+    optimize_built(&X86Env::get().env, &mut block);
+    block
 }
 
 /// Compile time against block length: it should grow linearly.

@@ -110,10 +110,10 @@ fn cpu_time(iters: u64, mut f: impl FnMut()) -> Duration {
 fn translate_all(mem: &GuestMemory, addrs: &[u64]) {
     let env = &X86Env::get().env;
     for a in addrs {
-        let l = lift_block(mem, *a, Mode::default()).unwrap();
-        let block = optimize_built(env, &l.block);
+        let mut block = lift_block(mem, *a, Mode::default()).unwrap().block;
+        optimize_built(env, &mut block);
         black_box(interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap());
-        Builder::recycle(l.block);
+        Builder::recycle(block);
     }
 }
 
@@ -162,7 +162,8 @@ fn bench(c: &mut Criterion) {
         .map(|a| lift_block(&mem, *a, Mode::default()).unwrap())
         .max_by_key(|l| l.block.guest_count())
         .unwrap();
-    let block = optimize_built(env, &largest.block);
+    let mut block = largest.block.clone();
+    optimize_built(env, &mut block);
     let code = interp::compile(env, &block, std::mem::size_of::<CpuState>()).unwrap();
     let mut g = c.benchmark_group("interpret");
     g.throughput(Throughput::Elements(largest.block.guest_count() as u64));

@@ -83,7 +83,8 @@ pub fn lift(args: LiftArgs) -> Result<i32, String> {
         verify(env, &lifted.block).map_err(|e| format!("internal error: the lifted block does not verify: {e}"))?;
         println!("{}", text::print_block(env, &lifted.block));
         if args.host {
-            let optimized = visa::visa::opt::optimize_built(env, &lifted.block);
+            let mut optimized = lifted.block.clone();
+            visa::visa::opt::optimize_built(env, &mut optimized);
             println!("; optimised\n{}", text::print_block(env, &optimized));
             // User mode as a single-threaded process has it on this host.
             let host_perms = args.user && visa::machine::host_mirrors_permissions();

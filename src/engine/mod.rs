@@ -310,17 +310,28 @@ fn prepare(
         addr: Some(addr),
     })?;
     let env = frontend.env();
-    let block = crate::visa::opt::optimize_built(env, &lifted.block);
-    if let Some(log) = log.filter(|l| l.any(&[LogItem::InAsm, LogItem::Visa, LogItem::Opt])) {
-        log_translation(frontend, mem, log, &lifted, &block);
+    let logged = log.filter(|l| l.any(&[LogItem::InAsm, LogItem::Visa, LogItem::Opt]));
+    // Optimised in place: the lifted V-ISA is copied only to be logged.
+    let before = logged.map(|_| lifted.block.clone());
+    let crate::frontend::Lifted { mut block, ranges } = lifted;
+    crate::visa::opt::optimize_built(env, &mut block);
+    if let (Some(log), Some(before)) = (logged, before) {
+        log_translation(frontend, mem, log, &ranges, &before, &block);
     }
     let code = interp::compile(env, &block, std::mem::size_of::<CpuState>())
         .unwrap_or_else(|e| panic!("lifted block at {rip:#x} does not compile: {e}"));
-    for &(at, len) in &lifted.ranges {
+    for &(at, len) in &ranges {
         mem.mark_code(at, len);
     }
-    crate::visa::Builder::recycle(lifted.block);
-    Ok(Prepared { ranges: lifted.ranges, block, code })
+    Ok(Prepared { ranges, block, code })
+}
+
+/// A block to keep, in buffers of its own size; the lifted block's
+/// buffers go back to the builder.
+fn kept(block: crate::visa::Block) -> crate::visa::Block {
+    let own = block.clone();
+    crate::visa::Builder::recycle(block);
+    own
 }
 
 /// Lifts the block at `key`, ending it before any debugger breakpoint past
@@ -344,14 +355,15 @@ fn log_translation(
     frontend: &dyn Frontend,
     mem: &GuestMemory,
     log: &Log,
-    lifted: &crate::frontend::Lifted,
+    ranges: &[(u64, u64)],
+    lifted: &crate::visa::Block,
     optimized: &crate::visa::Block,
 ) {
-    let addr = lifted.block.addr;
+    let addr = lifted.addr;
     let mut text = String::new();
     if log.wants(LogItem::InAsm, addr) {
         text += &format!("in_asm: block {}\n", log.at(addr));
-        for &(at, len) in &lifted.ranges {
+        for &(at, len) in ranges {
             for line in frontend.disassemble(mem, at, len) {
                 text += &format!("  {line}\n");
             }
@@ -359,7 +371,7 @@ fn log_translation(
     }
     let env = frontend.env();
     if log.wants(LogItem::Visa, addr) {
-        text += &format!("visa: block {}\n{}\n", log.at(addr), crate::visa::text::print_block(env, &lifted.block));
+        text += &format!("visa: block {}\n{}\n", log.at(addr), crate::visa::text::print_block(env, lifted));
     }
     if log.wants(LogItem::Opt, addr) {
         text += &format!("opt: block {}\n{}\n", log.at(addr), crate::visa::text::print_block(env, optimized));
@@ -529,7 +541,9 @@ impl Engine {
         if !same || code_hash(mem, &t.ranges) != t.code_hash {
             return None;
         }
-        Some(crate::visa::opt::optimize_built(self.frontend.env(), &lifted.block))
+        let mut block = lifted.block;
+        crate::visa::opt::optimize_built(self.frontend.env(), &mut block);
+        Some(kept(block))
     }
 
     /// Compiles `t` to host code, or queues it for the compiler thread, if
@@ -825,7 +839,12 @@ impl Engine {
         let jit = self.shared.compiler.is_some();
         // Only the JIT engine compiles at once; the tiered engine lifts a
         // block again when it is hot, rather than keep every block's V-ISA.
-        let keep = (jit && stored.is_none() && self.shared.kind == EngineKind::Jit).then_some(block);
+        let keep = if jit && stored.is_none() && self.shared.kind == EngineKind::Jit {
+            Some(kept(block))
+        } else {
+            crate::visa::Builder::recycle(block);
+            None
+        };
         // What a later lift for the JIT is checked against.
         let code_hash = if jit { code_hash(mem, &ranges) } else { 0 };
         let bytes = cache::footprint(&code, keep.as_ref(), ranges.len(), targets.len(), branches.len());
@@ -943,7 +962,8 @@ impl Engine {
         max: u64,
     ) -> Result<Outcome, Fault> {
         let started = Instant::now();
-        let code = prepare(self.frontend, mem, key, max as usize, self.debug.as_ref(), None)?.code;
+        let Prepared { block, code, .. } = prepare(self.frontend, mem, key, max as usize, self.debug.as_ref(), None)?;
+        crate::visa::Builder::recycle(block);
         self.stats.translate_time += started.elapsed();
         let outcome = interp::run(&code, cpu.as_bytes_mut(), mem, helpers, &mut self.scratch);
         self.stats.guest_insts += self.scratch.executed as u64;

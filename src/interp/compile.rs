@@ -8,9 +8,10 @@
 //! operations (zero, sign and parity of a result; the auxiliary carry;
 //! a compare feeding a side exit) become one operation each.
 
+use std::cell::RefCell;
 use std::fmt;
 
-use super::fuse::{Fusion, fuse_sets};
+use super::fuse::{Fusion, fuse_sets, refill};
 use super::ops::{Compiled, GenericOp, Mark, Op, Reg};
 use crate::visa::{Block, Env, Imm, Inst, IntCC, Opcode, Type, Value, eval};
 
@@ -27,17 +28,28 @@ impl fmt::Display for CompileError {
 impl std::error::Error for CompileError {}
 
 /// A slot access resolved against the state record: byte offset and size.
+#[inline]
 pub(crate) fn slot_range(env: &Env, imm: Imm, state_size: usize) -> Result<(u32, u32), CompileError> {
-    let Imm::Slot(slot) = imm else { return Err(CompileError("a slot access without a slot".into())) };
-    let decl = env.slot_decl(slot).ok_or_else(|| CompileError(format!("no slot #{}", slot.0)))?;
-    let size = decl.ty.bytes();
-    if decl.offset as usize + size as usize > state_size {
-        return Err(CompileError(format!(
-            "slot %{} ({} bytes at {}) lies outside the {state_size}-byte state",
-            decl.name, size, decl.offset
-        )));
+    if let Imm::Slot(slot) = imm
+        && let Some(decl) = env.slot_decl(slot)
+        && decl.offset as usize + decl.ty.bytes() as usize <= state_size
+    {
+        return Ok((decl.offset, decl.ty.bytes()));
     }
-    Ok((decl.offset, size))
+    Err(bad_slot(env, imm, state_size))
+}
+
+/// Why `slot_range` refuses `imm`.
+#[cold]
+fn bad_slot(env: &Env, imm: Imm, state_size: usize) -> CompileError {
+    let Imm::Slot(slot) = imm else { return CompileError("a slot access without a slot".into()) };
+    let Some(decl) = env.slot_decl(slot) else { return CompileError(format!("no slot #{}", slot.0)) };
+    CompileError(format!(
+        "slot %{} ({} bytes at {}) lies outside the {state_size}-byte state",
+        decl.name,
+        decl.ty.bytes(),
+        decl.offset
+    ))
 }
 
 /// Bit position and width of lane `k` of a vector shape.
@@ -51,18 +63,19 @@ struct Values<'a> {
     block: &'a Block,
     /// Register of each value.
     reg: Vec<Reg>,
-    /// Constant bits of each value defined by `const`.
-    konst: Vec<Option<u128>>,
+    /// The constants, in the registers they start the file with.
+    consts: Vec<u128>,
     /// Operands that read each value.
     uses: Vec<u32>,
 }
 
 impl Values<'_> {
-    fn new(block: &Block) -> Result<Values<'_>, CompileError> {
+    /// The values of `block`, worked out in `spare`'s buffers.
+    fn new(block: &Block, spare: Spare) -> Result<Values<'_>, CompileError> {
         let n = block.types.len();
-        let mut konst = vec![None; n];
-        let mut uses = vec![0u32; n];
-        let mut consts = 0u32;
+        let mut consts = spare.consts;
+        consts.clear();
+        let mut uses = refill(spare.uses, n, 0u32);
         for inst in &block.insts {
             if inst.first_result as usize + inst.results_len as usize > n {
                 return Err(CompileError(format!("`{}` defines values past the block's", inst.op.name())));
@@ -77,30 +90,30 @@ impl Values<'_> {
                 let (Imm::Const(bits), 1) = (inst.imm, inst.results_len) else {
                     return Err(CompileError("a `const` without one value".into()));
                 };
-                konst[inst.first_result as usize] = Some(bits);
-                consts += 1;
+                consts.push(bits.get());
             }
         }
         // Constants first, in order, then every other value at its own
         // number past them (multi-result values stay consecutive). Values
         // are kept zero-extended, so a `zext` or `bitcast` is its operand's
         // register again.
-        let mut reg = vec![0; n];
+        let first = consts.len() as u32;
+        let mut reg = refill(spare.reg, n, 0);
         let mut next = 0;
         for inst in &block.insts {
             for v in inst.results() {
                 let v = v.0 as usize;
-                reg[v] = match (konst[v], inst.op) {
-                    (Some(_), _) => {
+                reg[v] = match inst.op {
+                    Opcode::Const => {
                         next += 1;
                         next - 1
                     }
-                    (None, Opcode::Zext | Opcode::Bitcast) => reg[block.args(inst)[0].0 as usize],
-                    (None, _) => consts + v as u32,
+                    Opcode::Zext | Opcode::Bitcast => reg[block.args(inst)[0].0 as usize],
+                    _ => first + v as u32,
                 };
             }
         }
-        Ok(Values { block, reg, konst, uses })
+        Ok(Values { block, reg, consts, uses })
     }
 
     fn r(&self, v: Value) -> Reg {
@@ -111,32 +124,55 @@ impl Values<'_> {
         self.r(self.block.args(inst)[i])
     }
 
+    /// Whether `v` holds the constant `bits` (zero-extended: a `zext` of a
+    /// constant is the constant's register).
     fn is_const(&self, v: Value, bits: u128) -> bool {
-        self.konst[v.0 as usize] == Some(bits)
+        self.consts.get(self.r(v) as usize) == Some(&bits)
     }
+}
+
+/// The buffers `compile` works in, kept between blocks (a thread
+/// prepares blocks one at a time).
+#[derive(Default)]
+struct Spare {
+    reg: Vec<Reg>,
+    consts: Vec<u128>,
+    uses: Vec<u32>,
+    live: Vec<usize>,
+    ops: Vec<Op>,
+    fusion: Fusion,
+}
+
+thread_local! {
+    static SPARE: RefCell<Spare> = RefCell::default();
 }
 
 /// Prepares a verified block. `state_size` is the size of the state record
 /// it will run against; every slot it touches must lie inside it.
 pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, CompileError> {
-    let vals = Values::new(block)?;
-    let fusion = fuse_sets(env, block, state_size)?;
+    let mut spare = SPARE.take();
+    let reuse = std::mem::take(&mut spare.fusion);
+    let mut live = std::mem::take(&mut spare.live);
+    let mut ops = std::mem::take(&mut spare.ops);
+    ops.clear();
+    let vals = Values::new(block, spare)?;
+    let fusion = fuse_sets(env, block, state_size, reuse)?;
+    // The instructions that become operations.
+    live.clear();
+    live.extend((0..block.insts.len()).filter(|&i| {
+        !fusion.folded[i]
+            && !matches!(block.insts[i].op, Opcode::Const | Opcode::Fence | Opcode::Zext | Opcode::Bitcast)
+    }));
+    let guests = live.iter().filter(|&&i| block.insts[i].op == Opcode::Guest).count();
     let mut c = Compiled {
         addr: block.addr,
-        ops: Vec::with_capacity(block.insts.len()),
+        ops,
         generic: Vec::new(),
-        consts: vals.konst.iter().flatten().copied().collect(),
-        regs: vals.konst.iter().filter(|k| k.is_some()).count() + block.types.len(),
+        consts: vals.consts.clone(),
+        regs: vals.consts.len() + block.types.len(),
         state_size,
-        marks: Vec::new(),
+        marks: Vec::with_capacity(guests),
     };
-    // The instructions that become operations.
-    let live: Vec<usize> = (0..block.insts.len())
-        .filter(|&i| {
-            !fusion.folded[i]
-                && !matches!(block.insts[i].op, Opcode::Const | Opcode::Fence | Opcode::Zext | Opcode::Bitcast)
-        })
-        .collect();
     let mut stored = false;
     let mut k = 0;
     while k < live.len() {
@@ -150,6 +186,11 @@ pub fn compile(env: &Env, block: &Block, state_size: usize) -> Result<Compiled, 
         }
         k += taken;
     }
+    // Kept as long as the translation: in a buffer of its own size.
+    let ops = std::mem::take(&mut c.ops);
+    c.ops = ops.to_vec();
+    let Values { reg, consts, uses, .. } = vals;
+    SPARE.set(Spare { reg, consts, uses, live, ops, fusion });
     Ok(c)
 }
 

@@ -44,7 +44,7 @@ pub fn accesses(block: &Block) -> Vec<Option<Span>> {
     }
     let constant = |v: Value| match def[v.0 as usize].map(|i| &block.insts[i]) {
         Some(inst) if inst.op == Opcode::Const => match inst.imm {
-            Imm::Const(bits) => Some(bits as u64 as i64),
+            Imm::Const(bits) => Some(bits.get() as u64 as i64),
             _ => None,
         },
         _ => None,

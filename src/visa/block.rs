@@ -36,6 +36,10 @@ pub struct Inst {
     pub results_len: u16,
 }
 
+// Blocks are built, copied and scanned for every translation: keep an
+// instruction at five words.
+const _: () = assert!(std::mem::size_of::<Inst>() == 40);
+
 impl Inst {
     /// The guest addresses the instruction may leave the block for
     /// directly (`jump`, `jump_if`, both ways of `branch`).

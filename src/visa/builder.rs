@@ -62,9 +62,13 @@ impl<'e> Builder<'e> {
     }
 
     /// Keeps a built block's buffers, no longer needed, for the next
-    /// builder on this thread.
+    /// builder on this thread (unless the spare ones are larger).
     pub fn recycle(block: Block) {
-        SPARE.with_borrow_mut(|s| s.block = Some(block));
+        SPARE.with_borrow_mut(|s| {
+            if s.block.as_ref().is_none_or(|b| b.insts.capacity() < block.insts.capacity()) {
+                s.block = Some(block)
+            }
+        });
     }
 
     pub fn env(&self) -> &'e Env {

@@ -77,7 +77,7 @@ pub fn encode_body(block: &Block, out: &mut Vec<u8>) {
         }
         match inst.imm {
             Imm::None => {}
-            Imm::Const(bits) => put_uleb(out, bits),
+            Imm::Const(bits) => put_uleb(out, bits.get()),
             Imm::IntCC(cc) => out.push(cc as u8),
             Imm::FloatCC(cc) => out.push(cc as u8),
             Imm::Round(r) => out.push(r as u8),
@@ -211,7 +211,7 @@ fn body(env: &Env, mut r: Reader<'_>) -> Result<Block, DecodeError> {
         }
         let imm = match op.info().imm {
             ImmKind::None => Imm::None,
-            ImmKind::Const => Imm::Const(r.uleb()?),
+            ImmKind::Const => Imm::Const(r.uleb()?.into()),
             ImmKind::IntCC => Imm::IntCC(r.code("condition", IntCC::from_code)?),
             ImmKind::FloatCC => Imm::FloatCC(r.code("condition", FloatCC::from_code)?),
             ImmKind::Round => Imm::Round(r.code("rounding", Round::from_code)?),

@@ -214,12 +214,36 @@ pub enum ImmKind {
     Fexc,
 }
 
+/// The bits of a constant, stored at 8-byte alignment so that an `Imm`
+/// (and with it every `Inst`) takes 24 bytes rather than 32.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C, packed(8))]
+pub struct Bits(u128);
+
+impl Bits {
+    pub fn get(self) -> u128 {
+        self.0
+    }
+}
+
+impl From<u128> for Bits {
+    fn from(bits: u128) -> Bits {
+        Bits(bits)
+    }
+}
+
+impl std::fmt::Debug for Bits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#x}", self.get())
+    }
+}
+
 /// An instruction's immediate operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Imm {
     None,
     /// Bits of a constant, zero-extended (floats as their IEEE bits).
-    Const(u128),
+    Const(Bits),
     IntCC(IntCC),
     FloatCC(FloatCC),
     Round(Round),

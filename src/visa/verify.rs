@@ -120,6 +120,7 @@ fn check_fexc(inst: &Inst, op: crate::visa::ExcOp, arg_types: &[Type]) -> Result
 fn check_imm(env: &Env, inst: &Inst) -> Result<(), String> {
     match inst.imm {
         Imm::Const(bits) => {
+            let bits = bits.get();
             let width = inst.ty.map_or(128, |t| t.bits());
             if width < 128 && bits >> width != 0 {
                 return Err(format!("constant {bits:#x} does not fit in {width} bits"));

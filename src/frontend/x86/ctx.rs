@@ -631,7 +631,7 @@ impl<'a> Ctx<'a> {
 
     /// A v128 constant.
     pub fn vconst(&mut self, bits: u128) -> Value {
-        self.b.ins(Opcode::Const, Some(Type::V128), Imm::Const(bits), &[])
+        self.b.ins(Opcode::Const, Some(Type::V128), Imm::Const(bits.into()), &[])
     }
 
     /// A lane-wise operation of a shape.

@@ -181,7 +181,7 @@ fn splat32(cx: &mut Ctx, v: u32) -> Value {
 
 fn fconst(cx: &mut Ctx, ty: Type, v: f64) -> Value {
     let bits = if ty == Type::F32 { (v as f32).to_bits() as u128 } else { v.to_bits() as u128 };
-    cx.b.ins(Opcode::Const, Some(ty), Imm::Const(bits), &[])
+    cx.b.ins(Opcode::Const, Some(ty), Imm::Const(bits.into()), &[])
 }
 
 /// All ones in the lanes of width `w` bytes whose bit is set in `bits`.

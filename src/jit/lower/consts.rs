@@ -38,6 +38,7 @@ impl Consts {
         let mut table: Vec<u128> = Vec::new();
         for inst in &block.insts {
             if let (Opcode::Const, Imm::Const(bits), Some(Type::V128)) = (inst.op, inst.imm, inst.ty) {
+                let bits = bits.get();
                 let at = table.iter().position(|b| *b == bits).unwrap_or_else(|| {
                     table.push(bits);
                     table.len() - 1

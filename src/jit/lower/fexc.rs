@@ -120,7 +120,7 @@ fn screened(block: &Block) -> Vec<Option<u32>> {
     let mut constant = vec![None; block.types.len()];
     for inst in &block.insts {
         if let (Opcode::Const, Imm::Const(k), Some(r)) = (inst.op, inst.imm, inst.results().next()) {
-            constant[r.0 as usize] = Some(k);
+            constant[r.0 as usize] = Some(k.get());
         }
     }
     let screened = |inst: &Inst| {

@@ -10,6 +10,7 @@ impl Lower<'_, '_> {
         let small = ty.is_some_and(|t| t.bits() <= 64 && !t.is_shape());
         let r = match (inst.op, inst.imm) {
             (Const, Imm::Const(bits)) => {
+                let bits = bits.get();
                 let t = ty.expect("typed");
                 let v = match t {
                     Type::F32 => self.b.ins().f32const(ir::immediates::Ieee32::with_bits(bits as u32)),

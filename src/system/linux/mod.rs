@@ -307,8 +307,9 @@ fn raise_fault(p: &mut Process, engine: &Engine, f: Fault) {
     p.signals.raise(info);
 }
 
-/// Runs a program to its end; returns its exit status. A guest killed by a
-/// signal kills visa with the same signal.
+/// Runs a program to its end as the command's process; returns its exit
+/// status (what the run built is left for the host to take back at exit).
+/// A guest killed by a signal kills visa with the same signal.
 pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, String> {
     let mut p = start(program, args, opts)?;
     signals::take_host_signals(&mut p.signals);
@@ -330,6 +331,11 @@ pub fn run(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<i32, Stri
         unreachable!("the first thread waits for the process to end")
     };
     finish(&mut engine, &p.mem, &p.group)?;
+    // The command ends with the guest: its translations and memory are
+    // the host's to take back, far faster than dropping them one by one
+    // (a tenth of a short run's time). Everything visa writes is written.
+    std::mem::forget(engine);
+    std::mem::forget(p);
     Ok(status)
 }
 

@@ -82,7 +82,7 @@ pub fn eval(
     match op {
         Const => {
             let Imm::Const(bits) = imm else { unreachable!("const without a constant") };
-            out[0] = *bits;
+            out[0] = bits.get();
         }
         TrapIf => {
             if args[0] & 1 == 1 {

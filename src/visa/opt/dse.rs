@@ -10,8 +10,13 @@ use crate::visa::{Block, Env, Imm, Opcode};
 
 /// The instructions to keep: all but the dead `set`s.
 pub fn dead_sets(env: &Env, block: &Block) -> Vec<bool> {
-    // For each slot, the index of a pending `set` not yet observed.
-    let mut pending: Vec<Option<usize>> = vec![None; env.slots.len()];
+    // For each slot, the index of its latest `set` and the observation
+    // epoch it was made in: it is pending (not yet observed) while no
+    // observer of every slot came since, that is while the epoch is the
+    // current one (cheaper than forgetting every slot at each load).
+    const NONE: (u32, u32) = (u32::MAX, u32::MAX);
+    let mut pending: Vec<(u32, u32)> = vec![NONE; env.slots.len()];
+    let mut epoch = 0u32;
     let mut keep = vec![true; block.insts.len()];
     for (i, inst) in block.insts.iter().enumerate() {
         let effects = inst.op.info().effects;
@@ -19,16 +24,15 @@ pub fn dead_sets(env: &Env, block: &Block) -> Vec<bool> {
             || effects.has(Effects::SIDE_EXIT)
             || effects.has(Effects::TERMINATOR)
             || inst.op == Opcode::Call;
-        if observes_all {
-            pending.iter_mut().for_each(|p| *p = None);
-        }
+        epoch += observes_all as u32;
         match (inst.op, inst.imm) {
-            (Opcode::Get, Imm::Slot(s)) => pending[s.0 as usize] = None,
+            (Opcode::Get, Imm::Slot(s)) => pending[s.0 as usize] = NONE,
             (Opcode::Set, Imm::Slot(s)) => {
-                if let Some(dead) = pending[s.0 as usize] {
-                    keep[dead] = false;
+                let (dead, made) = pending[s.0 as usize];
+                if made == epoch {
+                    keep[dead as usize] = false;
                 }
-                pending[s.0 as usize] = Some(i);
+                pending[s.0 as usize] = (i as u32, epoch);
             }
             _ => {}
         }

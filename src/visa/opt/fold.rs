@@ -126,7 +126,7 @@ impl Folder {
     ) {
         results.clear();
         if let (Opcode::Const, Imm::Const(bits), &[t]) = (op, imm, types) {
-            results.push(self.constant(out, t, *bits));
+            results.push(self.constant(out, t, bits.get()));
         } else if self.fold(out, op, ty, imm, args, types.len()) {
             for (i, &t) in types.iter().enumerate() {
                 // By index: `constant` borrows the folder.
@@ -170,7 +170,7 @@ impl Folder {
         }
         let (known, consts) = (&mut self.known, &mut self.bits);
         let v = *self.shared.entry((t, bits)).or_insert_with(|| {
-            let r = out.push(Opcode::Const, Some(t), Imm::Const(bits), &[], &[t]);
+            let r = out.push(Opcode::Const, Some(t), Imm::Const(bits.into()), &[], &[t]);
             known.push(consts.len() as u32);
             consts.push(bits);
             Value(r.start)

@@ -11,40 +11,51 @@ pub use dce::dead_code;
 pub use dse::dead_sets;
 pub use fold::{Folder, fold_constants};
 
-use super::{Block, Env};
+use super::{Block, Env, Inst, Value};
 
 /// The pass pipeline: constants folded, dead state writes dropped, then
 /// everything whose result nobody uses.
 pub fn optimize(env: &Env, block: &Block) -> Block {
-    optimize_built(env, &fold_constants(block))
+    let mut out = fold_constants(block);
+    optimize_built(env, &mut out);
+    out
 }
 
 /// The pipeline for a block whose constants are already folded, as the
-/// builder builds them (every lifted block): dead state writes dropped,
-/// then everything whose result nobody uses (both choose what to keep,
-/// and the block is rebuilt once).
-pub fn optimize_built(env: &Env, block: &Block) -> Block {
+/// builder builds them (every lifted block), done in place: dead state
+/// writes dropped, then everything whose result nobody uses (both choose
+/// what to keep, and the block is compacted once).
+pub fn optimize_built(env: &Env, block: &mut Block) {
     let mut keep = dead_sets(env, block);
     dead_code(block, &mut keep);
-    retain(block, &keep)
+    compact(block, &keep);
 }
 
-/// Rebuilds a block keeping the instructions `keep` selects, renumbering
+/// Drops the instructions `keep` does not select, in place, renumbering
 /// values densely. Operands of kept instructions must be kept too.
-pub(crate) fn retain(block: &Block, keep: &[bool]) -> Block {
-    let mut out = Block::with_capacity(block.addr, block);
-    let mut map = vec![None; block.types.len()];
-    let mut args = Vec::new();
-    let mut results = Vec::new();
-    for (inst, _) in block.insts.iter().zip(keep).filter(|(_, k)| **k) {
-        args.clear();
-        args.extend(block.args(inst).iter().map(|a| map[a.0 as usize].expect("operand of a kept instruction is kept")));
-        results.clear();
-        results.extend(inst.results().map(|v| block.value_type(v)));
-        let range = out.push(inst.op, inst.ty, inst.imm, &args, &results);
-        for (old, new) in inst.results().zip(range) {
-            map[old.0 as usize] = Some(super::Value(new));
+pub(crate) fn compact(block: &mut Block, keep: &[bool]) {
+    let mut map = vec![u32::MAX; block.types.len()];
+    let (mut insts, mut pool, mut types) = (0, 0, 0);
+    // Each part is written at or before where it is read from.
+    for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+        let inst = block.insts[i];
+        let args_start = pool as u32;
+        for k in inst.args_range() {
+            let new = map[block.pool[k].0 as usize];
+            debug_assert_ne!(new, u32::MAX, "operand of a kept instruction is kept");
+            block.pool[pool] = Value(new);
+            pool += 1;
         }
+        let first_result = types as u32;
+        for old in inst.results() {
+            block.types[types] = block.value_type(old);
+            map[old.0 as usize] = types as u32;
+            types += 1;
+        }
+        block.insts[insts] = Inst { args_start, first_result, ..inst };
+        insts += 1;
     }
-    out
+    block.insts.truncate(insts);
+    block.pool.truncate(pool);
+    block.types.truncate(types);
 }

@@ -435,7 +435,7 @@ impl<'a> Parser<'a> {
         let kind = op.info().imm;
         Ok(match kind {
             ImmKind::None => (Imm::None, self.value_list(line, names)?),
-            ImmKind::Const => (Imm::Const(self.constant(ty.expect("const has a type"))?), Vec::new()),
+            ImmKind::Const => (Imm::Const(self.constant(ty.expect("const has a type"))?.into()), Vec::new()),
             ImmKind::IntCC => {
                 (Imm::IntCC(self.named("an integer condition", IntCC::from_name)?), self.value_list(line, names)?)
             }

@@ -103,7 +103,7 @@ pub fn print_inst(env: &Env, block: &Block, inst: &Inst) -> String {
     };
     let rest = match &inst.imm {
         Imm::None => args.clone(),
-        Imm::Const(bits) => print_const(inst.ty.unwrap_or(Type::I128), *bits),
+        Imm::Const(bits) => print_const(inst.ty.unwrap_or(Type::I128), bits.get()),
         Imm::IntCC(cc) => spaced(cc.name()),
         Imm::FloatCC(cc) => spaced(cc.name()),
         Imm::Round(r) => spaced(r.name()),
