@@ -29,12 +29,11 @@ pub use memory::{
 /// The largest image file `visa boot` and `visa run` load (1 GiB).
 pub const MAX_IMAGE_SIZE: u64 = 1 << 30;
 
-/// Reads an image file (an executable, a script, a raw file to load):
+/// Opens an image file (an executable, a script, a raw file to load):
 /// only regular files, of at most `MAX_IMAGE_SIZE` bytes, so that a device
 /// such as /dev/zero or a huge file is an error rather than read until
 /// memory runs out.
-pub fn read_image(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
+fn open_image(path: &std::path::Path) -> Result<std::fs::File, String> {
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
@@ -44,15 +43,61 @@ pub fn read_image(path: &std::path::Path) -> Result<Vec<u8>, String> {
     if !meta.is_file() {
         return Err(format!("{shown}: not a regular file"));
     }
-    let too_big = || format!("{shown}: larger than the {} MiB visa loads", MAX_IMAGE_SIZE >> 20);
     if meta.len() > MAX_IMAGE_SIZE {
-        return Err(too_big());
+        return Err(too_big(path));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    Ok(file)
+}
+
+fn too_big(path: &std::path::Path) -> String {
+    format!("{}: larger than the {} MiB visa loads", path.display(), MAX_IMAGE_SIZE >> 20)
+}
+
+/// Reads an image file (see `open_image`).
+pub fn read_image(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = open_image(path)?;
+    let mut bytes = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
     // A file that grows while being read stops at the limit too.
-    file.take(MAX_IMAGE_SIZE + 1).read_to_end(&mut bytes).map_err(|e| format!("{shown}: {e}"))?;
+    file.take(MAX_IMAGE_SIZE + 1).read_to_end(&mut bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() as u64 > MAX_IMAGE_SIZE {
-        return Err(too_big());
+        return Err(too_big(path));
     }
     Ok(bytes)
+}
+
+/// An image file mapped for reading (its pages are read as they are
+/// touched, nothing is copied), with the file kept open; read instead
+/// where the file cannot be mapped. Like a file the guest maps, a file
+/// truncated while mapped kills visa with SIGBUS.
+pub struct MappedImage {
+    bytes: ImageBytes,
+    pub file: std::fs::File,
+}
+
+enum ImageBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl MappedImage {
+    pub fn bytes(&self) -> &[u8] {
+        match &self.bytes {
+            ImageBytes::Mapped(map) => map,
+            ImageBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
+/// Maps an image file (see `open_image`), or reads it where it cannot.
+pub fn map_image(path: &std::path::Path) -> Result<MappedImage, String> {
+    let file = open_image(path)?;
+    // SAFETY: a private read-only mapping of a regular file; its bytes are
+    // only read as data (see `MappedImage` on truncation).
+    let bytes = match unsafe { memmap2::Mmap::map(&file) } {
+        Ok(map) if map.len() as u64 <= MAX_IMAGE_SIZE => ImageBytes::Mapped(map),
+        Ok(_) => return Err(too_big(path)),
+        Err(_) => ImageBytes::Read(read_image(path)?),
+    };
+    Ok(MappedImage { bytes, file })
 }

@@ -17,6 +17,14 @@ pub const PIE_BASE: u64 = 0x5555_0000;
 /// The longest PT_INTERP path taken.
 const MAX_INTERP_PATH: usize = 4096;
 
+/// An image's bytes and, when they are a file's, the open file, from
+/// which its segments are mapped rather than copied.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    pub bytes: &'a [u8],
+    pub fd: Option<i32>,
+}
+
 /// What the initial stack and the entry need from a loaded image.
 #[derive(Clone, Debug)]
 pub struct Image {
@@ -39,6 +47,34 @@ fn page_down(a: u64) -> u64 {
 
 fn page_up(a: u64) -> u64 {
     a.div_ceil(PAGE_SIZE) * PAGE_SIZE
+}
+
+/// The host's pages, at least the guest's: what a file mapping is made of.
+fn host_page() -> u64 {
+    crate::machine::host_page_size().max(PAGE_SIZE)
+}
+
+fn host_page_down(a: u64) -> u64 {
+    a & !(host_page() - 1)
+}
+
+fn host_page_up(a: u64) -> u64 {
+    a.div_ceil(host_page()).saturating_mul(host_page())
+}
+
+/// Maps the `len` file bytes at `offset` of a segment at `vaddr` from the
+/// open file `fd` (read when the guest touches them, as the kernel maps
+/// them), where the host can map them; false when they are to be copied
+/// instead (the range then holds zeros).
+fn map_segment(mem: &mut GuestMemory, fd: i32, vaddr: u64, offset: u64, len: u64) -> bool {
+    if len == 0 || vaddr % host_page() != offset % host_page() {
+        return false;
+    }
+    let (start, end, stop) = (host_page_down(vaddr), vaddr + len, host_page_up(vaddr + len));
+    // Past the segment's bytes its last page reads as zeros, as copied
+    // bytes would (the dynamic linker takes the rest of its last page as
+    // zeroed memory to allocate from).
+    mem.map_file(start, stop - start, fd, host_page_down(offset)).is_ok() && mem.zero(end, stop - end).is_ok()
 }
 
 /// A parsed ELF executable or shared object, checked to be x86-64.
@@ -107,14 +143,16 @@ impl<'a> Elf<'a> {
         Ok(Some(path.to_vec()))
     }
 
-    /// Maps its segments into guest memory, moved by `bias`; `file` is what
-    /// /proc/self/maps is to show them as (at offset 0).
+    /// Maps its segments into guest memory, moved by `bias` (from the open
+    /// file `fd` where it can, else copied); `file` is what /proc/self/maps
+    /// is to show them as (at offset 0).
     pub fn load(
         &self,
         mem: &mut GuestMemory,
         space: &mut AddressSpace,
         bias: u64,
         file: &Backing,
+        fd: Option<i32>,
     ) -> Result<Image, String> {
         let endian = self.endian;
         let mut end = 0;
@@ -125,7 +163,16 @@ impl<'a> Elf<'a> {
                 phdr = Some(bias.wrapping_add(ph.p_vaddr(endian)));
             }
         }
-        for ph in self.loads() {
+        // The host pages each segment covers: a segment is mapped from the
+        // file only onto pages no other segment has bytes on.
+        let spans: Vec<(u64, u64)> = self
+            .loads()
+            .map(|ph| {
+                let v = bias.wrapping_add(ph.p_vaddr(endian));
+                (host_page_down(v), host_page_up(v.saturating_add(ph.p_memsz(endian))))
+            })
+            .collect();
+        for (i, ph) in self.loads().enumerate() {
             let vaddr = bias.checked_add(ph.p_vaddr(endian)).ok_or("a segment's address wraps around")?;
             let memsz = ph.p_memsz(endian);
             let data =
@@ -145,7 +192,12 @@ impl<'a> Elf<'a> {
             let (start, stop) = (page_down(vaddr), page_up(seg_end));
             // Writable first, so the bytes can go in whatever the final permissions.
             mem.protect(start, stop - start, PERM_R | PERM_W);
-            mem.write_bytes(vaddr, data).map_err(|e| e.to_string())?;
+            let offset = ph.p_offset(endian);
+            let alone = spans.iter().enumerate().all(|(j, &(lo, hi))| j == i || hi <= spans[i].0 || spans[i].1 <= lo);
+            let mapped = alone && fd.is_some_and(|fd| map_segment(mem, fd, vaddr, offset, data.len() as u64));
+            if !mapped {
+                mem.write_bytes(vaddr, data).map_err(|e| e.to_string())?;
+            }
             // The rest reads as zeros (bytes another segment left there
             // too); whole pages cost no host memory.
             mem.zero(vaddr + data.len() as u64, memsz - data.len() as u64).map_err(|e| e.to_string())?;
@@ -180,12 +232,12 @@ impl<'a> Elf<'a> {
 pub fn load_program(
     mem: &mut GuestMemory,
     space: &mut AddressSpace,
-    file: &[u8],
+    src: Source,
     backing: &Backing,
 ) -> Result<Image, String> {
-    let elf = Elf::parse(file)?;
+    let elf = Elf::parse(src.bytes)?;
     let bias = if elf.relocatable() { PIE_BASE.wrapping_sub(elf.span()?.0) } else { 0 };
-    elf.load(mem, space, bias, backing)
+    elf.load(mem, space, bias, backing, src.fd)
 }
 
 /// Loads a dynamic linker where a fresh mapping of its size would go
@@ -194,10 +246,10 @@ pub fn load_program(
 pub fn load_interp(
     mem: &mut GuestMemory,
     space: &mut AddressSpace,
-    file: &[u8],
+    src: Source,
     backing: &Backing,
 ) -> Result<Image, String> {
-    let elf = Elf::parse(file)?;
+    let elf = Elf::parse(src.bytes)?;
     if !elf.relocatable() {
         return Err("the dynamic linker is not position-independent (ET_DYN)".into());
     }
@@ -210,5 +262,5 @@ pub fn load_interp(
     let len = (hi - lo).checked_add(align - PAGE_SIZE).ok_or("the dynamic linker is too large")?;
     let at = space.find_free(len).ok_or("no room in the guest address space for the dynamic linker")?;
     let base = at.div_ceil(align) * align;
-    elf.load(mem, space, base.wrapping_sub(lo), backing)
+    elf.load(mem, space, base.wrapping_sub(lo), backing, src.fd)
 }

@@ -23,6 +23,7 @@ mod vsyscall;
 
 use std::collections::HashSet;
 use std::ffi::CString;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -31,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use crate::engine::{Engine, EngineKind, Fault, Stop};
 use crate::machine::cpuid::Model;
 use crate::machine::x86rt::{NoPorts, X86Runtime};
-use crate::machine::{CpuState, GuestMemory, PERM_R, PERM_W};
+use crate::machine::{CpuState, GuestMemory, MappedImage, PERM_R, PERM_W};
 use crate::visa::ExitReason;
 
 pub use loader::PIE_BASE;
@@ -93,7 +94,7 @@ const MAX_SCRIPT_DEPTH: usize = 4;
 /// The program to load after following `#!` lines.
 struct Resolved {
     path: PathBuf,
-    file: Vec<u8>,
+    file: MappedImage,
     backing: mm::Backing,
     argv: Vec<Vec<u8>>,
 }
@@ -103,11 +104,11 @@ struct Resolved {
 fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>, root: &Sysroot) -> Result<Resolved, String> {
     let mut path = program.to_path_buf();
     for _ in 0..MAX_SCRIPT_DEPTH {
-        let (bytes, backing) = read_image_file(&path)?;
-        if !bytes.starts_with(b"#!") {
-            return Ok(Resolved { path, file: bytes, backing, argv });
+        let (image, backing) = read_image_file(&path)?;
+        if !image.bytes().starts_with(b"#!") {
+            return Ok(Resolved { path, file: image, backing, argv });
         }
-        let line = bytes[2..].split(|b| *b == b'\n').next().unwrap_or_default();
+        let line = image.bytes()[2..].split(|b| *b == b'\n').next().unwrap_or_default();
         let line = line.trim_ascii();
         let (interp, arg) = match line.iter().position(|b| b.is_ascii_whitespace()) {
             Some(i) => (&line[..i], Some(line[i..].trim_ascii())),
@@ -157,8 +158,13 @@ struct Loaded {
 
 /// An ELF image to load, and what /proc/self/maps shows it as.
 struct ImageFile<'a> {
-    bytes: &'a [u8],
+    src: loader::Source<'a>,
     backing: mm::Backing,
+}
+
+/// The bytes of a mapped image file, and the file to map its segments from.
+fn source(image: &MappedImage) -> loader::Source<'_> {
+    loader::Source { bytes: image.bytes(), fd: Some(image.file.as_raw_fd()) }
 }
 
 /// Where the program's dynamic linker comes from.
@@ -169,9 +175,9 @@ enum Linker<'a> {
     Image(&'a [u8]),
 }
 
-/// Reads an image and notes its file (by its canonical path).
-fn read_image_file(path: &Path) -> Result<(Vec<u8>, mm::Backing), String> {
-    let bytes = crate::machine::read_image(path)?;
+/// Maps an image and notes its file (by its canonical path).
+fn read_image_file(path: &Path) -> Result<(MappedImage, mm::Backing), String> {
+    let bytes = crate::machine::map_image(path)?;
     let backing = match (std::fs::canonicalize(path), std::fs::metadata(path)) {
         (Ok(name), Ok(meta)) => mm::Backing::file(name.as_os_str().as_bytes(), &meta),
         _ => mm::Backing::Anonymous,
@@ -191,18 +197,19 @@ fn load(
 ) -> Result<Loaded, String> {
     let mut mem = GuestMemory::with_protection(GUEST_SIZE).map_err(|e| format!("cannot reserve guest memory: {e}"))?;
     let mut space = mm::AddressSpace::new();
-    let image = loader::load_program(&mut mem, &mut space, program.bytes, &program.backing)?;
+    let image = loader::load_program(&mut mem, &mut space, program.src, &program.backing)?;
     space.brk_start = mm::page_up(image.end);
     space.brk = space.brk_start;
     let interp = match (&image.interp, linker) {
         (None, _) => None,
         (Some(_), Linker::Image(bytes)) => {
-            Some(loader::load_interp(&mut mem, &mut space, bytes, &mm::Backing::Anonymous)?)
+            let src = loader::Source { bytes, fd: None };
+            Some(loader::load_interp(&mut mem, &mut space, src, &mm::Backing::Anonymous)?)
         }
         (Some(path), Linker::Lookup(root)) => {
             let host = PathBuf::from(std::ffi::OsStr::from_bytes(&root.lookup(path)));
-            let (bytes, backing) = read_image_file(&host).map_err(|_| root.missing_linker(path))?;
-            let linker = loader::load_interp(&mut mem, &mut space, &bytes, &backing)
+            let (image, backing) = read_image_file(&host).map_err(|_| root.missing_linker(path))?;
+            let linker = loader::load_interp(&mut mem, &mut space, source(&image), &backing)
                 .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(path)))?;
             Some(linker)
         }
@@ -226,7 +233,7 @@ fn load(
 /// program that asks for a dynamic linker gets `linker` as its image. A bad
 /// image is an error, never a crash.
 pub fn load_image(file: &[u8], linker: &[u8]) -> Result<CpuState, String> {
-    let program = ImageFile { bytes: file, backing: mm::Backing::Anonymous };
+    let program = ImageFile { src: loader::Source { bytes: file, fd: None }, backing: mm::Backing::Anonymous };
     load(program, Linker::Image(linker), b"program", &[b"program".to_vec()], &[], Model::Max).map(|loaded| loaded.cpu)
 }
 
@@ -237,11 +244,11 @@ fn start(program: &Path, args: &[Vec<u8>], opts: &Options) -> Result<Process, St
     let Resolved { path, file, backing, argv } = resolve_script(program, argv, &opts.sysroot)?;
     let envp = environ::initial();
     let execfn = path.as_os_str().as_bytes();
-    let image = ImageFile { bytes: &file, backing };
+    let image = ImageFile { src: source(&file), backing };
     let Loaded { mem, space, cpu, auxv } = load(image, Linker::Lookup(&opts.sysroot), execfn, &argv, &envp, opts.cpu)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let exe = std::fs::canonicalize(&path).unwrap_or(path.clone());
-    let symbols = Arc::new(crate::system::symbols::Symbols::of_elf(&file, PIE_BASE));
+    let symbols = Arc::new(crate::system::symbols::Symbols::of_elf(file.bytes(), PIE_BASE));
     Ok(Process {
         cpu,
         mem,
