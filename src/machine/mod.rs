@@ -32,8 +32,8 @@ pub const MAX_IMAGE_SIZE: u64 = 1 << 30;
 /// Opens an image file (an executable, a script, a raw file to load):
 /// only regular files, of at most `MAX_IMAGE_SIZE` bytes, so that a device
 /// such as /dev/zero or a huge file is an error rather than read until
-/// memory runs out.
-fn open_image(path: &std::path::Path) -> Result<std::fs::File, String> {
+/// memory runs out. Gives the file and what it was checked by.
+fn open_image(path: &std::path::Path) -> Result<(std::fs::File, std::fs::Metadata), String> {
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
@@ -46,24 +46,29 @@ fn open_image(path: &std::path::Path) -> Result<std::fs::File, String> {
     if meta.len() > MAX_IMAGE_SIZE {
         return Err(too_big(path));
     }
-    Ok(file)
+    Ok((file, meta))
 }
 
 fn too_big(path: &std::path::Path) -> String {
     format!("{}: larger than the {} MiB visa loads", path.display(), MAX_IMAGE_SIZE >> 20)
 }
 
-/// Reads an image file (see `open_image`).
-pub fn read_image(path: &std::path::Path) -> Result<Vec<u8>, String> {
+/// Reads an opened image file (`path` names it in errors).
+fn read_opened(file: &std::fs::File, meta: &std::fs::Metadata, path: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let file = open_image(path)?;
-    let mut bytes = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
     // A file that grows while being read stops at the limit too.
     file.take(MAX_IMAGE_SIZE + 1).read_to_end(&mut bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() as u64 > MAX_IMAGE_SIZE {
         return Err(too_big(path));
     }
     Ok(bytes)
+}
+
+/// Reads an image file (see `open_image`).
+pub fn read_image(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let (file, meta) = open_image(path)?;
+    read_opened(&file, &meta, path)
 }
 
 /// An image file mapped for reading (its pages are read as they are
@@ -73,6 +78,8 @@ pub fn read_image(path: &std::path::Path) -> Result<Vec<u8>, String> {
 pub struct MappedImage {
     bytes: ImageBytes,
     pub file: std::fs::File,
+    /// The file's metadata when it was opened.
+    pub meta: std::fs::Metadata,
 }
 
 enum ImageBytes {
@@ -91,13 +98,13 @@ impl MappedImage {
 
 /// Maps an image file (see `open_image`), or reads it where it cannot.
 pub fn map_image(path: &std::path::Path) -> Result<MappedImage, String> {
-    let file = open_image(path)?;
+    let (file, meta) = open_image(path)?;
     // SAFETY: a private read-only mapping of a regular file; its bytes are
     // only read as data (see `MappedImage` on truncation).
     let bytes = match unsafe { memmap2::Mmap::map(&file) } {
         Ok(map) if map.len() as u64 <= MAX_IMAGE_SIZE => ImageBytes::Mapped(map),
         Ok(_) => return Err(too_big(path)),
-        Err(_) => ImageBytes::Read(read_image(path)?),
+        Err(_) => ImageBytes::Read(read_opened(&file, &meta, path)?),
     };
-    Ok(MappedImage { bytes, file })
+    Ok(MappedImage { bytes, file, meta })
 }

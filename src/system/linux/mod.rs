@@ -104,7 +104,7 @@ struct Resolved {
 fn resolve_script(program: &Path, mut argv: Vec<Vec<u8>>, root: &Sysroot) -> Result<Resolved, String> {
     let mut path = program.to_path_buf();
     for _ in 0..MAX_SCRIPT_DEPTH {
-        let (image, backing) = read_image_file(&path)?;
+        let (image, backing) = map_image_file(&path)?;
         if !image.bytes().starts_with(b"#!") {
             return Ok(Resolved { path, file: image, backing, argv });
         }
@@ -175,14 +175,15 @@ enum Linker<'a> {
     Image(&'a [u8]),
 }
 
-/// Maps an image and notes its file (by its canonical path).
-fn read_image_file(path: &Path) -> Result<(MappedImage, mm::Backing), String> {
-    let bytes = crate::machine::map_image(path)?;
-    let backing = match (std::fs::canonicalize(path), std::fs::metadata(path)) {
-        (Ok(name), Ok(meta)) => mm::Backing::file(name.as_os_str().as_bytes(), &meta),
+/// Maps an image and notes its file (by its canonical path, and the
+/// device and inode of the file opened).
+fn map_image_file(path: &Path) -> Result<(MappedImage, mm::Backing), String> {
+    let image = crate::machine::map_image(path)?;
+    let backing = match std::fs::canonicalize(path) {
+        Ok(name) => mm::Backing::file(name.as_os_str().as_bytes(), &image.meta),
         _ => mm::Backing::Anonymous,
     };
-    Ok((bytes, backing))
+    Ok((image, backing))
 }
 
 /// Maps an ELF image (and the dynamic linker it asks for) into a fresh
@@ -208,7 +209,7 @@ fn load(
         }
         (Some(path), Linker::Lookup(root)) => {
             let host = PathBuf::from(std::ffi::OsStr::from_bytes(&root.lookup(path)));
-            let (image, backing) = read_image_file(&host).map_err(|_| root.missing_linker(path))?;
+            let (image, backing) = map_image_file(&host).map_err(|_| root.missing_linker(path))?;
             let linker = loader::load_interp(&mut mem, &mut space, source(&image), &backing)
                 .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(path)))?;
             Some(linker)

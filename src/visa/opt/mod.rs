@@ -33,7 +33,7 @@ pub fn optimize_built(env: &Env, block: &mut Block) {
 
 /// Drops the instructions `keep` does not select, in place, renumbering
 /// values densely. Operands of kept instructions must be kept too.
-pub(crate) fn compact(block: &mut Block, keep: &[bool]) {
+fn compact(block: &mut Block, keep: &[bool]) {
     let mut map = vec![u32::MAX; block.types.len()];
     let (mut insts, mut pool, mut types) = (0, 0, 0);
     // Each part is written at or before where it is read from.
