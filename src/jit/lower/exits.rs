@@ -56,13 +56,16 @@ impl Lower<'_, '_> {
         let budget = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
         let again = self.b.ins().iadd_imm_s(budget, -(executed as i64));
         let short = self.b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, again, 0);
-        let spent = or_interrupted(&mut self.b, short, self.interrupt);
-        self.side(spent, |l| {
-            let left = l.b.ins().iadd_imm_s(budget, l.insts as i64 - executed as i64);
-            l.b.ins().store(MemFlagsData::trusted(), left, l.ctx, off);
-            let pc = l.iconst(types::I64, l.block.addr as i64);
-            l.exit_jump(EXIT_JUMP, pc);
-        });
+        let spent = self.b.create_block();
+        self.b.set_cold_block(spent);
+        branch_if_spent(&mut self.b, short, self.interrupt, spent);
+        let go = self.b.current_block().expect("a block to go on in");
+        self.b.switch_to_block(spent);
+        let left = self.b.ins().iadd_imm_s(budget, self.insts as i64 - executed as i64);
+        self.b.ins().store(MemFlagsData::trusted(), left, self.ctx, off);
+        let pc = self.iconst(types::I64, self.block.addr as i64);
+        self.exit_jump(EXIT_JUMP, pc);
+        self.b.switch_to_block(go);
         self.b.ins().store(MemFlagsData::trusted(), again, self.ctx, off);
         let args: Vec<ir::Value> = self.carried.clone().into_iter().map(|s| self.slot_value(s)).collect();
         let mut skip = self.dead_at_start.clone();
@@ -289,6 +292,7 @@ impl Lower<'_, '_> {
     /// catches it (`replay`), else a branch to the shared replay tail.
     pub(super) fn replay_if(&mut self, cond: ir::Value) {
         if replay::SUPPORTED {
+            self.host_traps = true;
             self.b.ins().trapnz(cond, replay::TRAP);
         } else {
             let tail = self.tail(Tail::Replay);

@@ -67,7 +67,9 @@ impl Lower<'_, '_> {
             }
             None => self.check_access(addr, size, write),
         }
-        let flags = if self.host_checked(write) { little_faulting() } else { little() };
+        let host_checked = self.host_checked(write);
+        self.host_traps |= host_checked;
+        let flags = if host_checked { little_faulting() } else { little() };
         (self.b.ins().iadd(self.mem_base, addr), flags)
     }
 

@@ -206,6 +206,10 @@ pub(super) struct Lower<'a, 'f> {
     /// By instruction: a failed check there may give up on the block for
     /// the interpreter to run it again (`access::replayable`).
     replayable: Vec<bool>,
+    /// The store of the block's identity for the trap handler, and whether
+    /// any check traps on the host (else the store goes).
+    replay_store: Option<ir::Inst>,
+    host_traps: bool,
     access_group: Vec<Option<usize>>,
     groups: Vec<access::Span>,
     group_ok: Vec<Option<ir::Value>>,
@@ -336,12 +340,17 @@ fn slots_disjoint(env: &Env) -> bool {
     spans.windows(2).all(|w| w[0].1 <= w[1].0)
 }
 
-/// `cond`, or an interrupt pending (the word at `interrupt` nonzero).
-fn or_interrupted(b: &mut FunctionBuilder, cond: ir::Value, interrupt: ir::Value) -> ir::Value {
+/// Branches to `out` when `cond` is 1 or an interrupt is pending (the
+/// word at `interrupt` nonzero), else goes on in a new block: two tests
+/// and branches, cheaper than one branch on the two combined.
+fn branch_if_spent(b: &mut FunctionBuilder, cond: ir::Value, interrupt: ir::Value, out: ir::Block) {
+    let (check, go) = (b.create_block(), b.create_block());
+    b.ins().brif(cond, out, &[], check, &[]);
+    b.switch_to_block(check);
     // Not a readonly field: a signal handler sets it while blocks run.
     let word = b.ins().load(types::I32, MemFlagsData::trusted(), interrupt, 0);
-    let pending = b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, word, 0);
-    b.ins().bor(cond, pending)
+    b.ins().brif(word, out, &[], go, &[]);
+    b.switch_to_block(go);
 }
 
 /// The signature of a compiled block: context pointer in, exit kind out.
@@ -398,10 +407,10 @@ impl<'a, 'f> Lower<'a, 'f> {
         let budget = b.ins().load(types::I64, MemFlagsData::trusted(), ctx, offset_of!(JitCtx, budget) as i32);
         let left = b.ins().iadd_imm_s(budget, -(insts as i64));
         let short = b.ins().icmp_imm_s(condcodes::IntCC::SignedLessThan, left, 0);
-        let spent = or_interrupted(&mut b, short, interrupt);
-        let (out, go) = (b.create_block(), b.create_block());
+        let out = b.create_block();
         b.set_cold_block(out);
-        b.ins().brif(spent, out, &[], go, &[]);
+        branch_if_spent(&mut b, short, interrupt, out);
+        let go = b.current_block().expect("a block to go on in");
         b.switch_to_block(out);
         let pc = b.ins().iconst(types::I64, block.addr as i64);
         b.ins().store(MemFlagsData::trusted(), pc, ctx, offset_of!(JitCtx, exit_pc) as i32);
@@ -432,12 +441,13 @@ impl<'a, 'f> Lower<'a, 'f> {
         } else {
             vec![false; block.insts.len()]
         };
-        if replay::SUPPORTED && replayable.contains(&true) {
-            // For the trap handler: the block to give up on (`replay`).
+        // For the trap handler: the block to give up on (`replay`); taken
+        // out again if no check traps on the host after all (`finish`).
+        let replay_store = (replay::SUPPORTED && replayable.contains(&true)).then(|| {
             let id = (insts as u64) << replay::ADDR_BITS | block.addr;
             let id = b.ins().iconst(types::I64, id as i64);
-            b.ins().store(MemFlagsData::trusted(), id, ctx, offset_of!(JitCtx, replay_block) as i32);
-        }
+            b.ins().store(MemFlagsData::trusted(), id, ctx, offset_of!(JitCtx, replay_block) as i32)
+        });
         // Only with page permissions: there the span check replaces two
         // page lookups per access.
         let (access_group, groups) =
@@ -493,6 +503,8 @@ impl<'a, 'f> Lower<'a, 'f> {
             at: 0,
             access_covered,
             replayable,
+            replay_store,
+            host_traps: false,
             access_group,
             group_ok: vec![None; groups.len()],
             groups,
@@ -505,6 +517,9 @@ impl<'a, 'f> Lower<'a, 'f> {
     }
 
     pub fn finish(mut self, config: cranelift_codegen::isa::TargetFrontendConfig) -> Referenced {
+        if let Some(store) = self.replay_store.filter(|_| !self.host_traps) {
+            self.b.func.layout.remove_inst(store);
+        }
         self.fill_tails();
         self.b.seal_all_blocks();
         self.b.finalize(config);
