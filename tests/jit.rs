@@ -158,3 +158,30 @@ fn blocks_compile_for_every_host_cranelift_supports() {
         );
     }
 }
+
+/// A thread compiles with Cranelift buffers it keeps from block to block
+/// (`jit::generate`): each block's code is byte for byte what a fresh
+/// context makes of it, whatever was compiled before, and a block that
+/// fails to compile leaves nothing behind for the next.
+#[test]
+fn reused_compiler_buffers_make_the_code_fresh_ones_make() {
+    let isa = cranelift_native::builder().unwrap().finish(flags()).unwrap();
+    let blocks = sample_blocks();
+    let mut compared = 0;
+    for (env, block) in blocks.iter().chain(blocks.iter().rev()).take(400) {
+        let cells = visa::jit::placeholder_cells(block);
+        let links = Setup { cells: &cells, protected: true, ..Setup::default() };
+        let fresh = build_function(env, block, &*isa, links).and_then(|(func, _)| compile_function(&isa, func));
+        let reused = visa::jit::generate(&isa, env, block, links);
+        match (fresh, reused) {
+            (Ok(fresh), Ok(reused)) => {
+                assert_eq!(fresh.bytes, reused.code.bytes, "block {:#x}", block.addr);
+                assert_eq!(fresh.relocs.len(), reused.code.relocs.len(), "block {:#x}", block.addr);
+                compared += 1;
+            }
+            (Err(_), Err(_)) => {}
+            (fresh, reused) => panic!("block {:#x}: fresh {:?}, reused {:?}", block.addr, fresh.err(), reused.err()),
+        }
+    }
+    assert!(compared > 300, "{compared} blocks compared");
+}

@@ -106,15 +106,28 @@ pub fn build_function(
     isa: &dyn TargetIsa,
     links: Setup<'_>,
 ) -> Result<(Function, Descs), JitError> {
+    let mut func = Function::new();
+    let descs = lower_into(&mut func, &mut FunctionBuilderContext::new(), env, block, isa, links)?;
+    Ok((func, descs))
+}
+
+/// Lowers a block into `func` (cleared), building with `fbc`.
+fn lower_into(
+    func: &mut Function,
+    fbc: &mut FunctionBuilderContext,
+    env: &Env,
+    block: &Block,
+    isa: &dyn TargetIsa,
+    links: Setup<'_>,
+) -> Result<Descs, JitError> {
     let call_conv = isa.default_call_conv();
-    let mut func = Function::with_name_signature(UserFuncName::user(0, 0), lower::block_signature(CallConv::Tail));
-    let mut fbc = FunctionBuilderContext::new();
-    let builder = FunctionBuilder::new(&mut func, &mut fbc);
+    func.name = UserFuncName::user(0, 0);
+    func.signature = lower::block_signature(CallConv::Tail);
+    let builder = FunctionBuilder::new(func, fbc);
     let big_endian = isa.endianness() == cranelift_codegen::ir::Endianness::Big;
     let mut l = lower::Lower::new(builder, env, block, call_conv, links, big_endian);
     l.lower().map_err(|e| JitError::Unsupported(e.0))?;
-    let descs = l.finish(isa.frontend_config());
-    Ok((func, descs))
+    Ok(l.finish(isa.frontend_config()))
 }
 
 /// A made-up link cell address for each direct target of a block, as the
@@ -226,21 +239,26 @@ fn libcall_address(call: LibCall) -> Option<u64> {
 /// Compiles a function for an ISA; returns the machine code and the
 /// absolute addresses to write into it (see `reloc`).
 pub fn compile_function(isa: &OwnedTargetIsa, func: Function) -> Result<MachineCode, JitError> {
-    let mut ctx = Context::for_function(func);
+    compile_in(&mut Context::for_function(func), isa)
+}
+
+/// Compiles the function `ctx` holds (see `compile_function`).
+fn compile_in(ctx: &mut Context, isa: &OwnedTargetIsa) -> Result<MachineCode, JitError> {
     // A Cranelift backend that panics on a pattern it lacks must not take the
     // process down: the block then stays interpreted.
     let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ctx.compile(&**isa, &mut ControlPlane::default()).cloned().map_err(|e| e.inner.to_string())
+        ctx.compile(&**isa, &mut ControlPlane::default()).map(drop).map_err(|e| e.inner.to_string())
     }));
-    let code = match compiled {
-        Ok(Ok(code)) => code,
+    match compiled {
+        Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(JitError::Codegen(e)),
         Err(panic) => {
             let what =
                 panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
             return Err(JitError::Codegen(format!("Cranelift failed: {}", what.unwrap_or_default())));
         }
-    };
+    }
+    let code = ctx.compiled_code().expect("compiled just now");
     let names = ctx.func.params.user_named_funcs();
     let mut relocs = Vec::new();
     for reloc in code.buffer.relocs() {
@@ -260,6 +278,19 @@ pub fn compile_function(isa: &OwnedTargetIsa, func: Function) -> Result<MachineC
     Ok(MachineCode { bytes: code.code_buffer().to_vec(), relocs })
 }
 
+/// A thread's Cranelift buffers, kept from one block to the next (a fresh
+/// context and builder context per block made allocation and copying about
+/// a sixth of compiling).
+struct Workspace {
+    ctx: Context,
+    fbc: FunctionBuilderContext,
+}
+
+thread_local! {
+    static WORKSPACE: std::cell::RefCell<Workspace> =
+        std::cell::RefCell::new(Workspace { ctx: Context::new(), fbc: FunctionBuilderContext::new() });
+}
+
 /// A block's machine code with what it points at, ready to be linked and
 /// placed in a code region. Generating it needs no region (a compiler
 /// thread does it holding no lock); only `Jit::place` writes code memory.
@@ -275,9 +306,12 @@ pub struct Generated {
 /// Generates the machine code of a verified block whose direct exits use
 /// the given link cells.
 pub fn generate(isa: &OwnedTargetIsa, env: &Env, block: &Block, links: Setup<'_>) -> Result<Generated, JitError> {
-    let (func, descs) = build_function(env, block, &**isa, links)?;
-    let guest_insts = block.guest_count() as u32;
-    Ok(Generated { code: compile_function(isa, func)?, descs, cells: links.cells.to_vec(), guest_insts })
+    WORKSPACE.with_borrow_mut(|w| {
+        w.ctx.clear();
+        let descs = lower_into(&mut w.ctx.func, &mut w.fbc, env, block, &**isa, links)?;
+        let guest_insts = block.guest_count() as u32;
+        Ok(Generated { code: compile_in(&mut w.ctx, isa)?, descs, cells: links.cells.to_vec(), guest_insts })
+    })
 }
 
 /// Code generated earlier for `block` (in this process or another, with
