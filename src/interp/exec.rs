@@ -389,6 +389,10 @@ pub fn run(
 }
 
 /// Runs a generic operation; a trap comes back as its code and fault address.
+/// Never inlined: the reference semantics it calls cost far more than the
+/// call, and its code inside `run` (the atomic operations' above all) made
+/// the dispatch loop's own code larger and slower.
+#[inline(never)]
 fn generic(
     g: &GenericOp,
     r: &mut [u128],
