@@ -181,3 +181,79 @@ fn ftz_flushes_results_rounded_up_to_the_smallest_normal() {
         }
     }
 }
+
+/// An unmasked overflow or underflow (#XM) reports inexact only when the
+/// result rounded with an unbounded exponent is inexact, not when only its
+/// delivery (to infinity or the largest finite value, or as a denormal)
+/// would have lost bits: products, sums, quotients, fused multiply-adds
+/// and narrowings that overflow or are tiny, exactly or not, with overflow,
+/// underflow or both unmasked, in every rounding direction, FTZ off and on.
+#[test]
+fn unmasked_overflow_and_underflow_report_inexact_as_the_processor_does() {
+    type Emit = fn(&mut CodeAssembler);
+    let forms: [(&str, Emit); 8] = [
+        ("mulsd", |a| a.mulsd(xmm0, xmm1).unwrap()),
+        ("mulpd", |a| a.mulpd(xmm0, xmm1).unwrap()),
+        ("addsd", |a| a.addsd(xmm0, xmm1).unwrap()),
+        ("divsd", |a| a.divsd(xmm0, xmm1).unwrap()),
+        ("mulss", |a| a.mulss(xmm2, xmm3).unwrap()),
+        ("cvtsd2ss", |a| a.cvtsd2ss(xmm2, xmm0).unwrap()),
+        ("vfmadd231sd", |a| a.vfmadd231sd(xmm0, xmm1, xmm4).unwrap()),
+        ("vcvtps2ph", |a| a.vcvtps2ph(xmm5, xmm2, 4).unwrap()),
+    ];
+    let p2 = |e: i32| 2f64.powi(e);
+    let ulp = p2(-52);
+    // (xmm0, xmm1) for the f64 forms, each giving: an exact overflow, an
+    // inexact one, an exact tiny result that is inexact as a denormal, an
+    // exact denormal, and an inexact tiny one.
+    let pairs: [(f64, f64); 5] = [
+        (p2(1023), 2.0),
+        ((1.0 + ulp) * p2(1023), 3.0),
+        ((1.0 + ulp) * p2(-1000), p2(-30)),
+        (p2(-1000), p2(-30)),
+        ((1.0 + ulp) * p2(-1000), 1.0 / 3.0),
+    ];
+    let f32_of = |x: f64| x as f32;
+    let quad = |v: [f32; 4]| (0..4).fold(0u128, |acc, i| acc | (v[i].to_bits() as u128) << (32 * i));
+    let mut cases = 0;
+    for (name, emit) in forms {
+        let code = {
+            let mut a = CodeAssembler::new(64).unwrap();
+            emit(&mut a);
+            a.jmp(END).unwrap();
+            a.assemble(CODE).unwrap()
+        };
+        for (i, &(x, y)) in pairs.iter().enumerate() {
+            for unmasked in [0x0400u32, 0x0800, 0x0c00] {
+                for mode in 0..8u32 {
+                    let (rc, ftz) = (mode & 3, mode >> 2);
+                    let mut regs = Regs { rflags: 0x202, ..Default::default() };
+                    regs.fx.set_mxcsr((0x1f80 & !unmasked) | rc << 13 | ftz << 15);
+                    regs.fx.set_xmm(0, x.to_bits() as u128 | (y.to_bits() as u128) << 64);
+                    regs.fx.set_xmm(1, y.to_bits() as u128 | (x.to_bits() as u128) << 64);
+                    // binary32 (and, through VCVTPS2PH, binary16) operands
+                    // at the same distances from their formats' limits.
+                    let scale = |v: f64, e: i32| f32_of(v * p2(e));
+                    let (xs, ys) = if i < 2 { (scale(x, -896), y as f32) } else { (scale(x, 874), scale(y, 0)) };
+                    regs.fx.set_xmm(2, quad([xs, ys, scale(x, -1008), scale(x, 986)]));
+                    regs.fx.set_xmm(3, quad([ys, xs, 1.0, 1.0]));
+                    regs.fx.set_xmm(4, (-(x * p2(-60))).to_bits() as u128);
+                    let case = Case {
+                        code: code.clone(),
+                        regs,
+                        data: vec![0u8; 0x100],
+                        undefined_flags: 0,
+                        undefined_before: Vec::new(),
+                    };
+                    for tier in [Tier::Interp, Tier::Jit] {
+                        if let Err(e) = check(&case, tier) {
+                            panic!("{name}, operands {i}, unmasked {unmasked:#x}, RC {rc}, FTZ {ftz}, {tier:?}: {e}");
+                        }
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 8 * 5 * 3 * 8);
+}

@@ -14,8 +14,8 @@ use rustc_apfloat::ieee::{Half, Single};
 use rustc_apfloat::{Float, FloatConvert, Round as ApRound};
 
 use crate::abi::HelperCtx;
-use crate::visa::eval::{IE, to_half_flags};
-use crate::visa::{Round, TrapCode, Underflow};
+use crate::visa::eval::{IE, Report, to_half_flags};
+use crate::visa::{Overflow, Round, TrapCode, Underflow};
 
 /// The helper's first argument: which way to convert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,10 +28,12 @@ pub enum F16cOp {
 }
 
 /// `ToHalf`'s control bits beside the rounding direction (bits 0-1, a
-/// `visa::Round` code): DAZ, and underflow unmasked (a tiny result raises
-/// underflow whether or not it is exact).
+/// `visa::Round` code): DAZ, underflow unmasked (a tiny result raises
+/// underflow whether or not it is exact) and overflow unmasked (as
+/// `visa::Underflow::Tiny` and `visa::Overflow::Huge` report them).
 pub const CONTROL_DAZ: u32 = 4;
 pub const CONTROL_TINY: u32 = 8;
+pub const CONTROL_HUGE: u32 = 16;
 
 /// The runtime helper: `(op, value, control) -> (result, flags)`, the
 /// control word read by `ToHalf` only, the flags MXCSR's (bits 0-5) of
@@ -40,12 +42,13 @@ pub fn helper(_: HelperCtx<'_>, args: &[u128], results: &mut [u128]) -> Result<(
     // A hand-written block may pass anything: an unknown operation or
     // control bit is #UD.
     let control = args[2];
-    if control >= 16 {
+    if control >= 32 {
         return Err(TrapCode::User(6));
     }
     let round = Round::from_code(control as u8 & 3).ok_or(TrapCode::User(6))?;
     let daz = control as u32 & CONTROL_DAZ != 0;
     let under = if control as u32 & CONTROL_TINY != 0 { Underflow::Tiny } else { Underflow::Masked };
+    let over = if control as u32 & CONTROL_HUGE != 0 { Overflow::Huge } else { Overflow::Masked };
     let mut flags = 0;
     results[0] = match args[0] {
         0 => lanes(4, 32, |i| {
@@ -54,7 +57,7 @@ pub fn helper(_: HelperCtx<'_>, args: &[u128], results: &mut [u128]) -> Result<(
             r as u128
         }),
         1 => lanes(4, 16, |i| {
-            let (r, f) = to_half((args[1] >> (32 * i)) as u32, round, daz, under);
+            let (r, f) = to_half((args[1] >> (32 * i)) as u32, round, daz, (under, over));
             flags |= f;
             r as u128
         }),
@@ -84,9 +87,9 @@ pub fn to_single(h: u16) -> (u32, u32) {
 
 /// A binary32 value as binary16, rounded in direction `round`, with its
 /// flags; a denormal read as zero with `daz`.
-pub fn to_half(s: u32, round: Round, daz: bool, under: Underflow) -> (u16, u32) {
+pub fn to_half(s: u32, round: Round, daz: bool, report: Report) -> (u16, u32) {
     let s = if daz && s & 0x7f80_0000 == 0 { s & 0x8000_0000 } else { s };
-    let flags = to_half_flags(s, round, under);
+    let flags = to_half_flags(s, round, report);
     if s & 0x7f80_0000 == 0x7f80_0000 && s & 0x7f_ffff != 0 {
         let sign = (s >> 31) << 15;
         return ((sign | 0x7e00 | (s >> 13) & 0x3ff) as u16, flags);
@@ -105,9 +108,10 @@ pub fn to_half(s: u32, round: Round, daz: bool, under: Underflow) -> (u16, u32) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::visa::eval::MASKED;
 
     fn half(s: u32, round: Round) -> u16 {
-        to_half(s, round, false, Underflow::Masked).0
+        to_half(s, round, false, MASKED).0
     }
 
     #[test]
@@ -125,14 +129,14 @@ mod tests {
     #[test]
     fn flags() {
         use crate::visa::eval::{DE, OE, PE, UE};
-        let masked = |s| to_half(s, Round::Nearest, false, Underflow::Masked);
+        let masked = |s| to_half(s, Round::Nearest, false, MASKED);
         assert_eq!(to_single(0x0001), (0x3380_0000, 0), "a binary16 denormal raises nothing");
         assert_eq!(masked(0x0000_0001), (0, DE | UE | PE), "a binary32 denormal");
-        assert_eq!(to_half(0x8000_0001, Round::Nearest, true, Underflow::Masked), (0x8000, 0), "DAZ");
+        assert_eq!(to_half(0x8000_0001, Round::Nearest, true, MASKED), (0x8000, 0), "DAZ");
         assert_eq!(masked(0x4780_0000), (0x7c00, OE | PE));
         assert_eq!(masked(0x3300_0000), (0, UE | PE), "2^-25 rounds to zero");
         assert_eq!(masked(0x3380_0000), (1, 0), "exact and tiny: no underflow when masked");
-        assert_eq!(to_half(0x3380_0000, Round::Nearest, false, Underflow::Tiny), (1, UE));
+        assert_eq!(to_half(0x3380_0000, Round::Nearest, false, (Underflow::Tiny, Overflow::Masked)), (1, UE));
         assert_eq!(masked(0x387f_f000), (0x0400, PE), "rounds to the smallest normal: not tiny after rounding");
         assert_eq!(masked(0x7f80_0001), (0x7e00, IE));
         assert_eq!(masked(0x7fc0_0000), (0x7e00, 0));

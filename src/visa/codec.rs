@@ -13,14 +13,15 @@ use std::fmt;
 use super::block::{Block, Value};
 use super::env::Env;
 use super::imm::{
-    AtomicOp, ExcOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Round, Slot, TrapCode, Underflow,
+    AtomicOp, ExcOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Overflow, Round, Slot, TrapCode,
+    Underflow,
 };
 use super::opcodes::{Opcode, Opd};
 use super::sig;
 use super::types::Type;
 
 const MAGIC: &[u8; 4] = b"VISA";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 /// Why bytes do not decode to a block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub fn encode_body(block: &Block, out: &mut Vec<u8>) {
             Imm::IntCC(cc) => out.push(cc as u8),
             Imm::FloatCC(cc) => out.push(cc as u8),
             Imm::Round(r) => out.push(r as u8),
-            Imm::Fexc(op, r, u) => out.extend_from_slice(&[op as u8, r as u8, u as u8]),
+            Imm::Fexc(op, r, u, o) => out.extend_from_slice(&[op as u8, r as u8, u as u8, o as u8]),
             Imm::Atomic(op) => out.push(op as u8),
             Imm::Mem(flags) => out.push(flags.aligned as u8),
             Imm::Slot(s) => put_uleb(out, s.0 as u128),
@@ -219,6 +220,7 @@ fn body(env: &Env, mut r: Reader<'_>) -> Result<Block, DecodeError> {
                 r.code("float operation", ExcOp::from_code)?,
                 r.code("rounding", Round::from_code)?,
                 r.code("underflow mode", Underflow::from_code)?,
+                r.code("overflow mode", Overflow::from_code)?,
             ),
             ImmKind::Atomic => Imm::Atomic(r.code("atomic", AtomicOp::from_code)?),
             ImmKind::Mem => Imm::Mem(MemFlags { aligned: r.code("memory flag", |b| (b < 2).then_some(b == 1))? }),

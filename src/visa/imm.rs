@@ -111,6 +111,16 @@ named_enum! {
 }
 
 named_enum! {
+    /// How overflow is reported: `masked` when the rounded result is beyond
+    /// the largest finite value, with inexact; `huge` (an unmasked overflow)
+    /// the same, but inexact only when the result rounded with an unbounded
+    /// exponent is (as `tiny` reports a tiny result's).
+    pub enum Overflow {
+        Masked = "masked", Huge = "huge",
+    }
+}
+
+named_enum! {
     /// Atomic read-modify-write operations.
     pub enum AtomicOp {
         Add = "add", Sub = "sub", And = "and", Or = "or", Xor = "xor", Xchg = "xchg",
@@ -266,7 +276,7 @@ pub enum Imm {
     /// Reason and the guest address at which execution continues.
     Exit(ExitReason, u64),
     /// What a float exception flag operation computes the flags of.
-    Fexc(ExcOp, Round, Underflow),
+    Fexc(ExcOp, Round, Underflow, Overflow),
 }
 
 impl Imm {

@@ -21,7 +21,8 @@ pub use block::{Block, Inst, SideExit, Value};
 pub use builder::Builder;
 pub use env::{Env, HelperDecl, MAX_STATE_BYTES, SlotDecl, slot_fits};
 pub use imm::{
-    AtomicOp, Bits, ExcOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Round, Slot, TrapCode, Underflow,
+    AtomicOp, Bits, ExcOp, ExitReason, FloatCC, Helper, Imm, ImmKind, IntCC, MemFlags, Overflow, Round, Slot, TrapCode,
+    Underflow,
 };
 pub use opcodes::{Effects, OpInfo, Opcode};
 pub use types::Type;

@@ -12,7 +12,7 @@ use iced_x86::{Mnemonic, OpKind};
 use super::LiftFn;
 use super::ctx::{Ctx, Flow};
 use super::{avx, fpexc};
-use crate::machine::f16c::{CONTROL_DAZ, CONTROL_TINY, F16cOp};
+use crate::machine::f16c::{CONTROL_DAZ, CONTROL_HUGE, CONTROL_TINY, F16cOp};
 use crate::visa::{Imm, Opcode, Round, Type, Value};
 
 pub const TABLE: &[(Mnemonic, LiftFn)] = &[(Mnemonic::Vcvtph2ps, to_single), (Mnemonic::Vcvtps2ph, to_half)];
@@ -21,8 +21,9 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[(Mnemonic::Vcvtph2ps, to_single), (Mn
 fn convert(cx: &mut Ctx, op: F16cOp, v: Value, round: Round) -> (Value, Value) {
     let daz = if cx.mode.daz { CONTROL_DAZ } else { 0 };
     let tiny = if cx.mode.unmasked & 0x10 != 0 { CONTROL_TINY } else { 0 };
+    let huge = if cx.mode.unmasked & 0x08 != 0 { CONTROL_HUGE } else { 0 };
     let op = cx.iconst(Type::I32, op as u64);
-    let control = cx.iconst(Type::I32, (round as u32 | daz | tiny) as u64);
+    let control = cx.iconst(Type::I32, (round as u32 | daz | tiny | huge) as u64);
     let r = cx.b.ins_multi(Opcode::Call, None, Imm::Helper(cx.x.f16c), &[op, v, control]);
     (r[0], r[1])
 }

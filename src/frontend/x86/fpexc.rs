@@ -12,7 +12,7 @@
 //! so only those (pre-computation) flags are set.
 
 use super::ctx::Ctx;
-use crate::visa::{ExcOp, Imm, IntCC, Opcode, Round, TrapCode, Type, Underflow, Value};
+use crate::visa::{ExcOp, Imm, IntCC, Opcode, Overflow, Round, TrapCode, Type, Underflow, Value};
 
 /// MXCSR's inexact flag.
 const PE: u8 = crate::visa::eval::flags::PE as u8;
@@ -37,6 +37,7 @@ pub(super) fn raise(cx: &mut Ctx, op: ExcOp, round: Round, ty: Type, ops: &[Valu
     } else {
         Underflow::Masked
     };
+    let over = if cx.mode.unmasked & 0x08 != 0 { Overflow::Huge } else { Overflow::Masked };
     let opcode = match ops.len() {
         1 => Opcode::Fexc1,
         2 => Opcode::Fexc2,
@@ -56,7 +57,7 @@ pub(super) fn raise(cx: &mut Ctx, op: ExcOp, round: Round, ty: Type, ops: &[Valu
     let mut args = vec![flags_in];
     args.extend_from_slice(ops);
     args.push(r);
-    let flags = cx.b.ins(opcode, Some(ty), Imm::Fexc(op, round, under), &args);
+    let flags = cx.b.ins(opcode, Some(ty), Imm::Fexc(op, round, under, over), &args);
     if unmasked == 0 && !known {
         cx.set(cx.x.mxcsr, flags);
         return;

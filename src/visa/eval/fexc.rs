@@ -10,7 +10,13 @@ use rustc_apfloat::ieee::{Double, Half, IeeeFloat, Quad, Semantics, Single};
 use rustc_apfloat::{Float, FloatConvert, Round as ApRound, Status};
 
 use super::float::ap_round;
-use crate::visa::imm::{ExcOp, Round, Underflow};
+use crate::visa::imm::{ExcOp, Overflow, Round, Underflow};
+
+/// How an operation reports underflow and overflow (its `fexc`'s immediate).
+pub type Report = (Underflow, Overflow);
+
+/// Both reported as with their exceptions masked.
+pub const MASKED: Report = (Underflow::Masked, Overflow::Masked);
 
 /// The flag bits, in the order of x86's MXCSR and x87 status word.
 pub const IE: u32 = 1;
@@ -106,35 +112,38 @@ fn widen<T: Format>(bits: u128) -> T::W {
 
 /// The flags of a result `exact` (already rounded at the format's precision
 /// with an unbounded exponent, `inexact` when that lost bits) gets when
-/// delivered in the format `T` in direction `round`.
-fn deliver<T: Format>(w: rustc_apfloat::StatusAnd<T::W>, round: Round, under: Underflow) -> u32 {
-    let (value, mut inexact) = (w.value, w.status.contains(Status::INEXACT));
+/// delivered in the format `T` in direction `round`. An unmasked overflow
+/// (`huge`) or underflow (`tiny`) is raised with inexact only when that
+/// rounding lost bits, as the processor reports an exception it traps on.
+fn deliver<T: Format>(w: rustc_apfloat::StatusAnd<T::W>, round: Round, (under, over): Report) -> u32 {
+    let (value, unbounded_inexact) = (w.value, w.status.contains(Status::INEXACT));
     if value.is_zero() {
         return 0;
     }
     let mut loses = false;
     let max: T::W = T::N::largest().convert(&mut loses).value;
     if value.abs() > max {
-        return OE | PE;
+        return match over {
+            Overflow::Masked => OE | PE,
+            Overflow::Huge => OE | if unbounded_inexact { PE } else { 0 },
+        };
     }
     let min_normal: T::W = T::N::smallest_normalized().convert(&mut loses).value;
     let tiny = value.abs() < min_normal;
     let narrow: rustc_apfloat::StatusAnd<T::N> = value.convert_r(ap_round(round), &mut loses);
-    inexact |= narrow.status.contains(Status::INEXACT);
-    let underflow = tiny
-        && match under {
-            Underflow::Masked => inexact,
-            Underflow::Tiny | Underflow::Ftz => true,
-        };
-    if underflow && under == Underflow::Ftz {
-        inexact = true;
-    }
+    let delivered_inexact = unbounded_inexact || narrow.status.contains(Status::INEXACT);
+    let (underflow, inexact) = match under {
+        Underflow::Masked => (tiny && delivered_inexact, delivered_inexact),
+        Underflow::Tiny if tiny => (true, unbounded_inexact),
+        Underflow::Tiny => (false, delivered_inexact),
+        Underflow::Ftz => (tiny, delivered_inexact || tiny),
+    };
     (if underflow { UE } else { 0 }) | (if inexact { PE } else { 0 })
 }
 
 /// Flags of the arithmetic operations (add, sub, mul, div, the fused ones)
 /// on one lane.
-fn arith<T: Format>(op: ExcOp, round: Round, under: Underflow, args: &[u128]) -> u32 {
+fn arith<T: Format>(op: ExcOp, round: Round, report: Report, args: &[u128]) -> u32 {
     use ExcOp::*;
     let c: Vec<Class> = args.iter().map(|a| class(*a, T::BITS)).collect();
     if c.iter().any(|c| c.snan) {
@@ -182,7 +191,7 @@ fn arith<T: Format>(op: ExcOp, round: Round, under: Underflow, args: &[u128]) ->
             x.mul_add_r(w(1), z, mode)
         }
     };
-    denormal | deliver::<T>(r, round, under)
+    denormal | deliver::<T>(r, round, report)
 }
 
 fn fused_signs(op: ExcOp) -> (bool, bool) {
@@ -251,7 +260,7 @@ fn from_int(a: u128, bits: u32, to: u32) -> u32 {
 
 /// Float to float: invalid for a signalling NaN, denormal for a denormal
 /// source, and narrowing may overflow, underflow or be inexact.
-fn convert(a: u128, from: u32, round: Round, under: Underflow) -> u32 {
+fn convert(a: u128, from: u32, round: Round, report: Report) -> u32 {
     let c = class(a, from);
     if c.snan {
         return IE;
@@ -267,14 +276,14 @@ fn convert(a: u128, from: u32, round: Round, under: Underflow) -> u32 {
     // exponent range; rounding them there is rounding at its precision.
     let mut loses = false;
     let w: rustc_apfloat::StatusAnd<<F32 as Format>::W> = Double::from_bits(a).convert_r(ap_round(round), &mut loses);
-    denormal | deliver::<F32>(w, round, under)
+    denormal | deliver::<F32>(w, round, report)
 }
 
 /// The flags of F16C's VCVTPS2PH narrowing binary32 `s` to binary16 in
 /// direction `round`: as a float narrowing (`convert`), DAZ having been
-/// applied to `s` already; FTZ does not apply (`under` is `Masked` or
-/// `Tiny`).
-pub fn to_half_flags(s: u32, round: Round, under: Underflow) -> u32 {
+/// applied to `s` already; FTZ does not apply (underflow is reported
+/// `Masked` or `Tiny`).
+pub fn to_half_flags(s: u32, round: Round, report: Report) -> u32 {
     let c = class(s as u128, 32);
     if c.snan {
         return IE;
@@ -288,7 +297,7 @@ pub fn to_half_flags(s: u32, round: Round, under: Underflow) -> u32 {
     let mut loses = false;
     let w: rustc_apfloat::StatusAnd<<F16 as Format>::W> =
         Single::from_bits(s as u128).convert_r(ap_round(round), &mut loses);
-    denormal | deliver::<F16>(w, round, under)
+    denormal | deliver::<F16>(w, round, report)
 }
 
 /// Round to an integral value: invalid for a signalling NaN, inexact (unless
@@ -308,7 +317,7 @@ fn round_int<T: Format>(a: u128, round: Round, quiet: bool) -> u32 {
 /// The flags of one lane (or scalar) of operation `op`: `args` are its
 /// operands then its result, `width` the operands' width and `result` the
 /// result's.
-fn lane_flags(op: ExcOp, round: Round, under: Underflow, width: u32, result: u32, args: &[u128]) -> u32 {
+fn lane_flags(op: ExcOp, round: Round, report: Report, width: u32, result: u32, args: &[u128]) -> u32 {
     use ExcOp::*;
     let n = op.arity();
     let (ops, r) = (&args[..n], args[n]);
@@ -323,11 +332,11 @@ fn lane_flags(op: ExcOp, round: Round, under: Underflow, width: u32, result: u32
         ToInt if f64_ => to_int::<F64>(ops[0], round, result),
         ToInt => to_int::<F32>(ops[0], round, result),
         FromInt => from_int(ops[0], width, result),
-        Convert => convert(ops[0], width, round, under),
+        Convert => convert(ops[0], width, round, report),
         RoundInt | RoundQuiet if f64_ => round_int::<F64>(ops[0], round, op == RoundQuiet),
         RoundInt | RoundQuiet => round_int::<F32>(ops[0], round, op == RoundQuiet),
-        _ if f64_ => arith::<F64>(op, round, under, ops),
-        _ => arith::<F32>(op, round, under, ops),
+        _ if f64_ => arith::<F64>(op, round, report, ops),
+        _ => arith::<F32>(op, round, report, ops),
     }
 }
 
@@ -419,7 +428,7 @@ pub fn eval(
     t: crate::visa::Type,
     op: ExcOp,
     round: Round,
-    under: Underflow,
+    report: Report,
     args: &[u128],
     types: &[crate::visa::Type],
 ) -> u128 {
@@ -447,6 +456,6 @@ pub fn eval(
     if (0..lanes).all(|i| quick.passes(flags_in, lane_bits, result_bits, &lane(i)[..n])) {
         return flags_in as u128;
     }
-    let flags = (0..lanes).fold(0, |acc, i| acc | lane_flags(op, round, under, lane_bits, result_bits, &lane(i)[..n]));
+    let flags = (0..lanes).fold(0, |acc, i| acc | lane_flags(op, round, report, lane_bits, result_bits, &lane(i)[..n]));
     (flags_in | flags) as u128
 }

@@ -14,7 +14,7 @@ use super::imm::{Imm, TrapCode};
 use super::opcodes::Opcode;
 use super::types::Type;
 
-pub use fexc::{DE, IE, OE, PE, Quick, UE, ZE, ordinary_passes, to_half_flags};
+pub use fexc::{DE, IE, MASKED, OE, PE, Quick, Report, UE, ZE, ordinary_passes, to_half_flags};
 pub use float::{default_nan, fused_negations, quiet};
 
 /// The exception flag bits, in the order of x86's MXCSR and x87 status word.
@@ -100,8 +100,8 @@ pub fn eval(
             float::eval(op, t, imm, args, arg_types, out)
         }
         Fexc1 | Fexc2 | Fexc3 => {
-            let Imm::Fexc(kind, round, under) = imm else { unreachable!("fexc without its operation") };
-            out[0] = fexc::eval(t, *kind, *round, *under, args, arg_types);
+            let Imm::Fexc(kind, round, under, over) = imm else { unreachable!("fexc without its operation") };
+            out[0] = fexc::eval(t, *kind, *round, (*under, *over), args, arg_types);
         }
         _ if op.name().starts_with('v') => vector::eval(op, t, imm, args, out),
         _ => panic!("`{}` touches state, memory or control and has no pure semantics", op.name()),

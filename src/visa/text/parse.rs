@@ -7,7 +7,7 @@ use std::fmt;
 use crate::visa::block::{Block, Value};
 use crate::visa::env::Env;
 use crate::visa::imm::{
-    AtomicOp, ExcOp, ExitReason, FloatCC, Imm, ImmKind, IntCC, MemFlags, Round, TrapCode, Underflow,
+    AtomicOp, ExcOp, ExitReason, FloatCC, Imm, ImmKind, IntCC, MemFlags, Overflow, Round, TrapCode, Underflow,
 };
 use crate::visa::opcodes::Opcode;
 use crate::visa::sig;
@@ -449,7 +449,8 @@ impl<'a> Parser<'a> {
                 let op = self.named("a float operation", ExcOp::from_name)?;
                 let round = self.named("a rounding mode", Round::from_name)?;
                 let under = self.named("an underflow mode", Underflow::from_name)?;
-                (Imm::Fexc(op, round, under), self.value_list(line, names)?)
+                let over = self.named("an overflow mode", Overflow::from_name)?;
+                (Imm::Fexc(op, round, under, over), self.value_list(line, names)?)
             }
             ImmKind::Atomic => {
                 (Imm::Atomic(self.named("an atomic operation", AtomicOp::from_name)?), self.value_list(line, names)?)

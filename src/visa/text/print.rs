@@ -107,7 +107,7 @@ pub fn print_inst(env: &Env, block: &Block, inst: &Inst) -> String {
         Imm::IntCC(cc) => spaced(cc.name()),
         Imm::FloatCC(cc) => spaced(cc.name()),
         Imm::Round(r) => spaced(r.name()),
-        Imm::Fexc(op, r, u) => spaced(&format!("{} {} {}", op.name(), r.name(), u.name())),
+        Imm::Fexc(op, r, u, o) => spaced(&format!("{} {} {} {}", op.name(), r.name(), u.name(), o.name())),
         Imm::Atomic(op) => spaced(op.name()),
         Imm::Mem(flags) => {
             if flags.aligned {
