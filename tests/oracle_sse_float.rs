@@ -16,6 +16,17 @@ use iced_x86::{Code, Mnemonic};
 use visa::oracle::native::{CODE, DATA, END, Regs};
 use visa::oracle::{Case, Tier, assert_forms as run, check};
 
+/// Runs `code` from `regs` over `data` natively and under both tiers,
+/// panicking with `what` (the case) on a mismatch.
+fn check_both(code: &[u8], regs: Regs, data: Vec<u8>, what: std::fmt::Arguments) {
+    let case = Case { code: code.to_vec(), regs, data, undefined_flags: 0, undefined_before: Vec::new() };
+    for tier in [Tier::Interp, Tier::Jit] {
+        if let Err(e) = check(&case, tier) {
+            panic!("{tier:?}, {what}: {e}");
+        }
+    }
+}
+
 #[test]
 fn arithmetic() {
     use Mnemonic::*;
@@ -110,12 +121,7 @@ fn ldmxcsr_switches_rounding() {
             regs.fx.set_xmm(3, 2f64.to_bits() as u128);
             let mut data = vec![0u8; 0x100];
             data[..4].copy_from_slice(&(0x1f80 | new << 13).to_le_bytes());
-            let case = Case { code: code.clone(), regs, data, undefined_flags: 0, undefined_before: Vec::new() };
-            for tier in [Tier::Interp, Tier::Jit] {
-                if let Err(e) = check(&case, tier) {
-                    panic!("{tier:?}, MXCSR.RC {old} to {new}: {e}");
-                }
-            }
+            check_both(&code, regs, data, format_args!("MXCSR.RC {old} to {new}"));
         }
     }
 }
@@ -166,18 +172,7 @@ fn ftz_flushes_results_rounded_up_to_the_smallest_normal() {
             regs.fx.set_xmm(12, quad([fmin, fmin, -fmin, 1.0 - k as f32 * 2f32.powi(-24)]));
             regs.fx.set_xmm(13, quad([below32, 0.0, 0.0, 0.0]));
             regs.fx.set_xmm(14, quad([fmin, 0.0, 0.0, 0.0]));
-            let case = Case {
-                code: code.clone(),
-                regs,
-                data: vec![0u8; 0x100],
-                undefined_flags: 0,
-                undefined_before: Vec::new(),
-            };
-            for tier in [Tier::Interp, Tier::Jit] {
-                if let Err(e) = check(&case, tier) {
-                    panic!("{tier:?}, k {k}, MXCSR.RC {rc}, DAZ {daz}: {e}");
-                }
-            }
+            check_both(&code, regs, vec![0u8; 0x100], format_args!("k {k}, MXCSR.RC {rc}, DAZ {daz}"));
         }
     }
 }
@@ -238,18 +233,8 @@ fn unmasked_overflow_and_underflow_report_inexact_as_the_processor_does() {
                     regs.fx.set_xmm(2, quad([xs, ys, scale(x, -1008), scale(x, 986)]));
                     regs.fx.set_xmm(3, quad([ys, xs, 1.0, 1.0]));
                     regs.fx.set_xmm(4, (-(x * p2(-60))).to_bits() as u128);
-                    let case = Case {
-                        code: code.clone(),
-                        regs,
-                        data: vec![0u8; 0x100],
-                        undefined_flags: 0,
-                        undefined_before: Vec::new(),
-                    };
-                    for tier in [Tier::Interp, Tier::Jit] {
-                        if let Err(e) = check(&case, tier) {
-                            panic!("{name}, operands {i}, unmasked {unmasked:#x}, RC {rc}, FTZ {ftz}, {tier:?}: {e}");
-                        }
-                    }
+                    let what = format_args!("{name}, operands {i}, unmasked {unmasked:#x}, RC {rc}, FTZ {ftz}");
+                    check_both(&code, regs, vec![0u8; 0x100], what);
                     cases += 1;
                 }
             }
