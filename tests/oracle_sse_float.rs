@@ -242,3 +242,35 @@ fn unmasked_overflow_and_underflow_report_inexact_as_the_processor_does() {
     }
     assert_eq!(cases, 8 * 5 * 3 * 8);
 }
+
+/// A 256-bit VDPPS checks each step's exceptions over both halves: an
+/// unmasked one stops it after the step that raised it in either half.
+/// Here the multiplies raise inexact in the high half (unmasked) and the
+/// low half's adds would overflow: the processor stops before the adds,
+/// so overflow is never set; with inexact masked, both are.
+#[test]
+fn vdpps_256_stops_after_the_step_that_raises_an_unmasked_exception() {
+    let code = {
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.vdpps(ymm0, ymm1, ymm2, 0xf1).unwrap();
+        a.jmp(END).unwrap();
+        a.assemble(CODE).unwrap()
+    };
+    let quad = |v: [f32; 4]| (0..4).fold(0u128, |acc, i| acc | (v[i].to_bits() as u128) << (32 * i));
+    let third = 1.0f32 / 3.0;
+    for (unmasked, step) in [(0x1000u32, "multiplies"), (0x0400, "adds"), (0, "none")] {
+        for order in 0..2 {
+            let mut regs = Regs { rflags: 0x202, ..Default::default() };
+            regs.fx.set_mxcsr(0x1f80 & !unmasked);
+            let (big, small) = (quad([f32::MAX, f32::MAX, 0.0, 0.0]), quad([third, 1.0, 0.0, 0.0]));
+            let (ones, threes) = (quad([1.0, 1.0, 0.0, 0.0]), quad([3.0, 1.0, 0.0, 0.0]));
+            // The overflowing half low or high, the inexact one the other.
+            let (lo, hi) = if order == 0 { ((big, ones), (small, threes)) } else { ((small, threes), (big, ones)) };
+            regs.fx.set_xmm(1, lo.0);
+            regs.ymmh[1] = hi.0;
+            regs.fx.set_xmm(2, lo.1);
+            regs.ymmh[2] = hi.1;
+            check_both(&code, regs, vec![0u8; 0x100], format_args!("unmasked {unmasked:#x} ({step}), order {order}"));
+        }
+    }
+}

@@ -75,6 +75,7 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = {
         (Vpsrlvd, |cx| variable_shift(cx, Vlshr, Type::I32x4)),
         (Vpsrlvq, |cx| variable_shift(cx, Vlshr, Type::I64x2)),
         (Vpsravd, |cx| variable_shift(cx, Vashr, Type::I32x4)),
+        (Vdpps, |cx| crossing(cx, dot_product)),
         (Vmaskmovps, |cx| maskmov(cx, 4)),
         (Vmaskmovpd, |cx| maskmov(cx, 8)),
         (Vpmaskmovd, |cx| maskmov(cx, 4)),
@@ -150,6 +151,18 @@ fn zero_upper(cx: &mut Ctx, all: bool) -> Flow {
             cx.set(cx.x.xmm[n], zero);
         }
     }
+    Flow::Next
+}
+
+/// VDPPS of YMM registers: each half's dot product as DPPS's, the two
+/// computed a step at a time together (`sse_float::dot_product`), as the
+/// processor checks each step's exceptions over both halves.
+fn dot_product(cx: &mut Ctx) -> Flow {
+    let a = read(cx, 1);
+    let b = read(cx, 2);
+    let imm = cx.insn.immediate8();
+    let r = super::sse_float::dot_product(cx, Type::F32, imm, [(a[0], b[0]), (a[1], b[1])]);
+    write(cx, dest(cx), r);
     Flow::Next
 }
 

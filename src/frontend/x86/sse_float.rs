@@ -654,9 +654,9 @@ fn round(cx: &mut Ctx, f: Form) -> Flow {
     finish(cx, f, r)
 }
 
-/// DPPS DPPD: the products of the lanes selected by imm8's high nibble
-/// (others +0.0), summed pairwise as the manual orders it, into the lanes
-/// selected by its low nibble (others +0.0).
+/// DPPS DPPD (and VEX.128 VDPPS VDPPD): the products of the lanes selected
+/// by imm8's high nibble (others +0.0), summed pairwise as the manual
+/// orders it, into the lanes selected by its low nibble (others +0.0).
 fn dot(cx: &mut Ctx, lane: Type) -> Flow {
     if undefined(cx) {
         return Flow::Undefined;
@@ -664,43 +664,59 @@ fn dot(cx: &mut Ctx, lane: Type) -> Flow {
     let imm = imm8(cx);
     let b = cx.read_vector(1, true);
     let a = cx.read_vreg(dest(cx));
+    let [r] = dot_product(cx, lane, imm, [(a, b)]);
+    cx.write_vreg(dest(cx), r);
+    Flow::Next
+}
+
+/// The dot products of `halves` (each 128 bits: VDPPS's 256-bit form has
+/// two, computed alike), a step at a time: the multiplies, then each round
+/// of adds, raise their exceptions on their own (over every half), so an
+/// unmasked one stops the instruction after the step that raised it.
+pub(super) fn dot_product<const N: usize>(
+    cx: &mut Ctx,
+    lane: Type,
+    imm: u8,
+    halves: [(Value, Value); N],
+) -> [Value; N] {
     let shape = lane_shape(lane);
-    let (a, b) = (fpexc::daz(cx, shape, a), fpexc::daz(cx, shape, b));
     let n = lanes(lane);
     let w = lane.bytes();
-    let p = rounded(cx, Opcode::Vfmul, shape, &[a, b]);
-    record_lanes(cx, lane, imm >> 4, ExcOp::Mul, &[a, b], p);
-    // The multiplies, then each round of adds, raise their exceptions on
-    // their own: an unmasked one stops the instruction there. (A 256-bit
-    // VDPPS, lifted a half at a time, gathers both halves' flags of every
-    // step together.)
-    let stepwise = !cx.vex.as_ref().is_some_and(|f| f.wide);
-    if stepwise {
-        fpexc::record_gathered(cx);
-    }
-    let p = fpexc::ftz_rounded(cx, shape, p, Opcode::Vfmul, shape, &[a, b], &[true, false]);
+    let inputs = halves.map(|(a, b)| (fpexc::daz(cx, shape, a), fpexc::daz(cx, shape, b)));
+    let products = inputs.map(|(a, b)| {
+        let p = rounded(cx, Opcode::Vfmul, shape, &[a, b]);
+        record_lanes(cx, lane, imm >> 4, ExcOp::Mul, &[a, b], p);
+        p
+    });
+    fpexc::record_gathered(cx);
     let keep = lane_mask(cx, w, imm >> 4);
-    let mut sum = cx.op(Opcode::And, &[p, keep]);
+    let mut sums: [Value; N] = std::array::from_fn(|h| {
+        let (a, b) = inputs[h];
+        let p = fpexc::ftz_rounded(cx, shape, products[h], Opcode::Vfmul, shape, &[a, b], &[true, false]);
+        cx.op(Opcode::And, &[p, keep])
+    });
     for _ in 0..n.trailing_zeros() {
         let even: Vec<u8> = (0..n).map(|i| 2 * i % n).collect();
         let odd: Vec<u8> = (0..n).map(|i| (2 * i + 1) % n).collect();
-        // DAZ reads the denormal products the adds take as zeros too.
-        let x = shuffle(cx, lane, sum, sum, &even);
-        let x = fpexc::daz(cx, shape, x);
-        let y = shuffle(cx, lane, sum, sum, &odd);
-        let y = fpexc::daz(cx, shape, y);
-        sum = rounded(cx, Opcode::Vfadd, shape, &[x, y]);
-        fpexc::raise(cx, ExcOp::Add, cx.mode.rounding, shape, &[x, y], sum);
-        if stepwise {
-            fpexc::record_gathered(cx);
+        for sum in sums.iter_mut() {
+            // DAZ reads the denormal products the adds take as zeros too.
+            let x = shuffle(cx, lane, *sum, *sum, &even);
+            let x = fpexc::daz(cx, shape, x);
+            let y = shuffle(cx, lane, *sum, *sum, &odd);
+            let y = fpexc::daz(cx, shape, y);
+            *sum = rounded(cx, Opcode::Vfadd, shape, &[x, y]);
+            fpexc::raise(cx, ExcOp::Add, cx.mode.rounding, shape, &[x, y], *sum);
         }
-        sum = fpexc::ftz(cx, shape, sum);
+        fpexc::record_gathered(cx);
+        for sum in sums.iter_mut() {
+            *sum = fpexc::ftz(cx, shape, *sum);
+        }
     }
-    let all = shuffle(cx, lane, sum, sum, &[0; 4][..n as usize]);
     let out = lane_mask(cx, w, imm & 15);
-    let r = cx.op(Opcode::And, &[all, out]);
-    cx.write_vreg(dest(cx), r);
-    Flow::Next
+    sums.map(|sum| {
+        let all = shuffle(cx, lane, sum, sum, &[0; 4][..n as usize]);
+        cx.op(Opcode::And, &[all, out])
+    })
 }
 
 /// BLENDPS BLENDPD: the source's lane where imm8's bit is set.
