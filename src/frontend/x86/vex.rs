@@ -101,7 +101,9 @@ fn per_lane(code: Code) -> bool {
     dest_wide && sources_wide && code.mnemonic() != Vptest
 }
 
-/// Is the form lifted here, through its SSE form?
+/// Is the form computed by its SSE form's lifting: here, a pass per
+/// 128-bit half (or, for VDPPS's 256-bit form, by `avx` through the SSE
+/// dot product over both halves at once)?
 pub fn lifted_through_sse(code: Code) -> bool {
     sse_form(code).is_some() && (!is_wide(code) || per_lane(code))
 }
