@@ -211,6 +211,13 @@ fn unmasked_overflow_and_underflow_report_inexact_as_the_processor_does() {
     let f32_of = |x: f64| x as f32;
     let quad = |v: [f32; 4]| (0..4).fold(0u128, |acc, i| acc | (v[i].to_bits() as u128) << (32 * i));
     let mut cases = 0;
+    let host_has = |name: &str| match name {
+        "vfmadd231sd" => std::arch::is_x86_feature_detected!("fma"),
+        "vcvtps2ph" => std::arch::is_x86_feature_detected!("f16c"),
+        _ => true,
+    };
+    let forms: Vec<_> = forms.into_iter().filter(|(name, _)| host_has(name)).collect();
+    let run = forms.len();
     for (name, emit) in forms {
         let code = {
             let mut a = CodeAssembler::new(64).unwrap();
@@ -240,7 +247,8 @@ fn unmasked_overflow_and_underflow_report_inexact_as_the_processor_does() {
             }
         }
     }
-    assert_eq!(cases, 8 * 5 * 3 * 8);
+    assert!(run >= 6, "{run} forms the host runs");
+    assert_eq!(cases, run * 5 * 3 * 8);
 }
 
 /// A 256-bit VDPPS checks each step's exceptions over both halves: an
@@ -250,6 +258,9 @@ fn unmasked_overflow_and_underflow_report_inexact_as_the_processor_does() {
 /// so overflow is never set; with inexact masked, both are.
 #[test]
 fn vdpps_256_stops_after_the_step_that_raises_an_unmasked_exception() {
+    if !std::arch::is_x86_feature_detected!("avx") {
+        return;
+    }
     let code = {
         let mut a = CodeAssembler::new(64).unwrap();
         a.vdpps(ymm0, ymm1, ymm2, 0xf1).unwrap();
