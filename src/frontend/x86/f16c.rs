@@ -20,8 +20,8 @@ pub const TABLE: &[(Mnemonic, LiftFn)] = &[(Mnemonic::Vcvtph2ps, to_single), (Mn
 /// One call of the helper on four lanes: the result and the flags.
 fn convert(cx: &mut Ctx, op: F16cOp, v: Value, round: Round) -> (Value, Value) {
     let daz = if cx.mode.daz { CONTROL_DAZ } else { 0 };
-    let tiny = if cx.mode.unmasked & 0x10 != 0 { CONTROL_TINY } else { 0 };
-    let huge = if cx.mode.unmasked & 0x08 != 0 { CONTROL_HUGE } else { 0 };
+    let tiny = if fpexc::is_unmasked(cx, fpexc::UE) { CONTROL_TINY } else { 0 };
+    let huge = if fpexc::is_unmasked(cx, fpexc::OE) { CONTROL_HUGE } else { 0 };
     let op = cx.iconst(Type::I32, op as u64);
     let control = cx.iconst(Type::I32, (round as u32 | daz | tiny | huge) as u64);
     let r = cx.b.ins_multi(Opcode::Call, None, Imm::Helper(cx.x.f16c), &[op, v, control]);

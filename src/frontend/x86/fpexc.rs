@@ -14,8 +14,16 @@
 use super::ctx::Ctx;
 use crate::visa::{ExcOp, Imm, IntCC, Opcode, Overflow, Round, TrapCode, Type, Underflow, Value};
 
-/// MXCSR's inexact flag.
+/// MXCSR's inexact flag, and its overflow and underflow flags (whose
+/// mask bits `Mode::unmasked` holds at the same positions).
 const PE: u8 = crate::visa::eval::flags::PE as u8;
+pub(super) const OE: u8 = crate::visa::eval::flags::OE as u8;
+pub(super) const UE: u8 = crate::visa::eval::flags::UE as u8;
+
+/// Is the exception whose flag is `flag` unmasked in the block's mode?
+pub(super) fn is_unmasked(cx: &Ctx, flag: u8) -> bool {
+    cx.mode.unmasked & flag != 0
+}
 
 /// #XM: an unmasked SIMD float exception.
 pub const XM: TrapCode = TrapCode::User(19);
@@ -30,14 +38,14 @@ pub(super) fn raise(cx: &mut Ctx, op: ExcOp, round: Round, ty: Type, ops: &[Valu
     if cx.mode.unmasked == 0 && op.raisable() & !cx.mode.sticky == 0 {
         return;
     }
-    let under = if cx.mode.unmasked & 0x10 != 0 {
+    let under = if is_unmasked(cx, UE) {
         Underflow::Tiny
     } else if cx.mode.ftz {
         Underflow::Ftz
     } else {
         Underflow::Masked
     };
-    let over = if cx.mode.unmasked & 0x08 != 0 { Overflow::Huge } else { Overflow::Masked };
+    let over = if is_unmasked(cx, OE) { Overflow::Huge } else { Overflow::Masked };
     let opcode = match ops.len() {
         1 => Opcode::Fexc1,
         2 => Opcode::Fexc2,
@@ -124,7 +132,7 @@ pub(super) fn daz(cx: &mut Ctx, shape: Type, v: Value) -> Value {
 
 /// Is FTZ applied: set, with underflow masked?
 pub(super) fn ftz_active(cx: &Ctx) -> bool {
-    cx.mode.ftz && cx.mode.unmasked & 0x10 == 0
+    cx.mode.ftz && !is_unmasked(cx, UE)
 }
 
 /// `r` with denormal lanes replaced by zeros of their sign when FTZ is set
