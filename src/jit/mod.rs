@@ -518,6 +518,8 @@ impl Trampoline {
     /// record the block's Env describes, and `env.ind_table` must point at
     /// `IND_ENTRIES` entries whose code is not flushed either.
     pub unsafe fn run(self, entry: *const u8, env: RunEnv<'_>) -> (Outcome, i64, usize) {
+        // Compiled stores rely on the host's protection of code pages.
+        env.mem.settle_host_protection();
         let mut helpers: &mut dyn Helpers = env.helpers;
         let mut ctx = JitCtx {
             state: env.state.as_mut_ptr(),

@@ -14,10 +14,12 @@
 //! refunds the block's budget and reports `Outcome::Replay` of it.
 //!
 //! Where guest memory's page protection is mirrored on the host
-//! (`Setup::host_perms`), a load that may give its block up checks only its
-//! bounds: a read of a page the guest may not read faults on the host
-//! (SIGSEGV, at an address inside guest memory), and the handler gives the
-//! block up the same way, for the interpreter to fault where the guest does.
+//! (`Setup::host_perms`), a load or store that may give its block up checks
+//! only its bounds: an access of a page the guest may not access so, or a
+//! store into a page holding translated code, faults on the host (SIGSEGV,
+//! at an address inside guest memory), and the handler gives the block up
+//! the same way, for the interpreter to fault where the guest does or to
+//! record the write to code.
 //!
 //! x86-64 Linux hosts only (`SUPPORTED`); elsewhere failed checks branch to
 //! the block's replay exit, which does the same without a signal.
@@ -93,8 +95,8 @@ fn in_code(pc: u64) -> bool {
 }
 
 /// For another handler of SIGILL, SIGSEGV or SIGBUS in the process (the
-/// oracle's): takes the signal if it is a failed check's trap, or a load's
-/// fault in guest memory, in compiled code, making the thread resume at
+/// oracle's): takes the signal if it is a failed check's trap, or an
+/// access's fault in guest memory, in compiled code, making the thread resume at
 /// `visa_jit_abort`.
 ///
 /// # Safety
@@ -201,7 +203,7 @@ mod host {
     }
 
     /// Is the thread in compiled code at a trap instruction (`ud2`, for
-    /// SIGILL) or at a load that faulted inside guest memory (SIGSEGV,
+    /// SIGILL) or at an access that faulted inside guest memory (SIGSEGV,
     /// SIGBUS)? Then it resumes at `visa_jit_abort`.
     ///
     /// # Safety

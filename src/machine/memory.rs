@@ -23,6 +23,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+mod mirror;
+
 /// An access the guest may not make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemFault {
@@ -85,8 +87,8 @@ pub const MIN_MEMORY: u64 = 16;
 /// address computation near 2^64 could wrap into.
 pub const MAX_MEMORY: u64 = 1 << 40;
 
-/// Can guest memory with protection close the pages the guest may not read
-/// on the host too (`GuestMemory::mirrors`)? On x86-64 Linux hosts, whose
+/// Can guest memory with protection mirror its page permissions on the
+/// host (`GuestMemory::mirrors`)? On x86-64 Linux hosts, whose
 /// pages are the guest's size and whose compiled code turns the host's
 /// fault into the guest's (`jit::replay`).
 pub fn host_mirrors_permissions() -> bool {
@@ -105,10 +107,9 @@ struct Mapping {
     _perms: Option<MmapMut>,
     /// Each view's record of code writes.
     views: Mutex<Vec<Arc<CodeWrites>>>,
-    /// The host pages of guest pages the guest may not read are
-    /// inaccessible (PROT_NONE), the others readable and writable, so that
-    /// a read the guest may not make faults on the host too. Turned off
-    /// for good (every page opened) if the host refuses a change.
+    /// The host protection of each page mirrors its permissions (see
+    /// `mirror`). Turned off for good (every page opened) when a second
+    /// thread shares the memory or the host refuses a change.
     mirror: AtomicBool,
 }
 
@@ -138,6 +139,9 @@ pub struct GuestMemory {
     perms: *mut u8,
     size: u64,
     writes: Arc<CodeWrites>,
+    /// Pages whose host protection is to follow their permissions before
+    /// compiled code runs next (`settle_host_protection`).
+    unsettled: Vec<u64>,
 }
 
 // SAFETY: the pointers are into mappings that `mapping` keeps alive
@@ -215,81 +219,21 @@ impl GuestMemory {
         let views = Mutex::new(vec![writes.clone()]);
         let mirror = AtomicBool::new(mirror);
         let mapping = Arc::new(Mapping { _map: map, _code_lines: code_lines, _perms: perms, views, mirror });
-        Ok(GuestMemory { mapping, base, code_lines: code_lines_at, perms: perms_at, size, writes })
+        Ok(GuestMemory {
+            mapping,
+            base,
+            code_lines: code_lines_at,
+            perms: perms_at,
+            size,
+            writes,
+            unsettled: Vec::new(),
+        })
     }
 
-    /// Are the pages the guest may not read inaccessible on the host too?
-    pub fn mirrors(&self) -> bool {
-        self.mapping.mirror.load(Ordering::Relaxed)
-    }
-
-    /// Opens every page on the host for good: a second thread is to run on
-    /// this memory, and another thread could change a page's permissions
-    /// between one's check of them and its access.
-    pub fn stop_mirroring(&self) {
-        if self.mapping.mirror.swap(false, Ordering::SeqCst) {
-            let pages = self.size.div_ceil(PAGE_SIZE);
-            // SAFETY: all of our own mapping (its length rounded up to host pages).
-            let r = unsafe {
-                libc::mprotect(
-                    self.base as *mut libc::c_void,
-                    (pages * PAGE_SIZE) as usize,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                )
-            };
-            assert_eq!(r, 0, "opening guest memory: {}", std::io::Error::last_os_error());
-        }
-    }
-
-    /// Opens (readable and writable) or closes the host pages of guest
-    /// pages `[first, end)`. If the host refuses (too many mappings), every
-    /// page is opened and the mirror is off from now on.
-    fn host_protect(&self, first: u64, end: u64, open: bool) {
-        let prot = if open { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_NONE };
-        let end = end.min(self.size.div_ceil(PAGE_SIZE));
-        // SAFETY: whole pages of our own mapping (`end` at most the page
-        // count; the mapping's length is rounded up to whole host pages).
-        let done = unsafe {
-            let at = self.base.add((first * PAGE_SIZE) as usize) as *mut libc::c_void;
-            libc::mprotect(at, ((end - first) * PAGE_SIZE) as usize, prot) == 0
-        };
-        if !done && self.mirrors() {
-            eprintln!(
-                "visa: the host refused to change guest page protections ({}): checking them in software only",
-                std::io::Error::last_os_error()
-            );
-            self.stop_mirroring();
-        }
-    }
-
-    /// Makes the host pages of guest pages `[first, end)` as accessible as
-    /// the guest's permissions say (`mirror`), a run of alike pages at a time.
-    fn mirror_pages(&self, first: u64, end: u64) {
-        let end = end.min(self.size.div_ceil(PAGE_SIZE));
-        let mut at = first;
-        while at < end && self.mirrors() {
-            let open = self.perm(at) & PERM_R != 0;
-            let run_end = (at + 1..end).find(|&p| (self.perm(p) & PERM_R != 0) != open).unwrap_or(end);
-            self.host_protect(at, run_end, open);
-            at = run_end;
-        }
-    }
-
-    /// Zeroes guest bytes `[at, at + len)` in place, opening the host
-    /// pages the guest may not read for the while (`mirror`).
+    /// Zeroes guest bytes `[at, at + len)` in place, whatever the guest's
+    /// permissions (their host pages opened for the while).
     fn fill_zero(&mut self, at: u64, len: u64) {
-        if len == 0 {
-            return;
-        }
-        let (first, end) = (at / PAGE_SIZE, (at + len).div_ceil(PAGE_SIZE));
-        let closed = self.mirrors() && (first..end).any(|p| self.perm(p) & PERM_R == 0);
-        if closed {
-            self.host_protect(first, end, true);
-        }
-        self.slice_mut(at as usize, len as usize).fill(0);
-        if closed {
-            self.mirror_pages(first, end);
-        }
+        self.with_open_pages(at, len, |m| m.slice_mut(at as usize, len as usize).fill(0));
     }
 
     /// Another view of the same memory, for another thread's engine: the
@@ -298,7 +242,7 @@ impl GuestMemory {
     pub fn share(&self) -> GuestMemory {
         let writes = Arc::new(CodeWrites::default());
         lock(&self.mapping.views).push(writes.clone());
-        GuestMemory { mapping: self.mapping.clone(), writes, ..*self }
+        GuestMemory { mapping: self.mapping.clone(), writes, unsettled: Vec::new(), ..*self }
     }
 
     /// Has this memory other views than this one?
@@ -587,7 +531,11 @@ impl GuestMemory {
     pub fn write<const N: usize>(&mut self, addr: u64, bytes: [u8; N]) -> Result<(), MemFault> {
         let at = self.check(addr, N, true)?;
         self.note_write(addr, N as u64);
-        self.slice_mut(at, N).copy_from_slice(&bytes);
+        if self.on_code_page(addr, N as u64) {
+            self.with_open_pages(addr, N as u64, |m| m.slice_mut(at, N).copy_from_slice(&bytes));
+        } else {
+            self.slice_mut(at, N).copy_from_slice(&bytes);
+        }
         Ok(())
     }
 
@@ -600,9 +548,17 @@ impl GuestMemory {
     pub fn atomic(&mut self, addr: u64, size: u32, update: impl Fn(u128) -> u128) -> Result<u128, MemFault> {
         let at = self.check(addr, size as usize, true)?;
         self.note_write(addr, size as u64);
+        if self.on_code_page(addr, size as u64) {
+            return Ok(self.with_open_pages(addr, size as u64, |m| m.atomic_unopened(at, addr, size, update)));
+        }
+        Ok(self.atomic_unopened(at, addr, size, update))
+    }
+
+    /// `atomic` on a checked, host-writable address.
+    fn atomic_unopened(&mut self, at: usize, addr: u64, size: u32, update: impl Fn(u128) -> u128) -> u128 {
         let p = self.slice_mut(at, size as usize).as_mut_ptr();
         let aligned = addr.is_multiple_of(size as u64);
-        Ok(match size {
+        match size {
             1 => atomic_update!(AtomicU8, u8, p, update),
             2 if aligned => atomic_update!(AtomicU16, u16, p, update),
             4 if aligned => atomic_update!(AtomicU32, u32, p, update),
@@ -616,7 +572,7 @@ impl GuestMemory {
                 bytes.copy_from_slice(&update(old).to_le_bytes()[..size as usize]);
                 old
             }
-        })
+        }
     }
 
     /// Records writes to code lines (the range is already bounds-checked;
@@ -696,7 +652,11 @@ impl GuestMemory {
         }
         if self.has_protection() {
             for page in addr / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
-                self.set_perm(page, self.perm(page) | PERM_CODE);
+                let old = self.perm(page);
+                if old & PERM_CODE == 0 {
+                    self.set_perm(page, old | PERM_CODE);
+                    self.code_marked(page, old);
+                }
             }
         }
     }
@@ -713,7 +673,11 @@ impl GuestMemory {
         let end = (first + lines).min(self.size.div_ceil(LINE_SIZE));
         (first..end).for_each(|l| self.set_line(l, 0));
         if self.has_protection() {
-            self.set_perm(page, self.perm(page) & !PERM_CODE);
+            let old = self.perm(page);
+            if old & PERM_CODE != 0 {
+                self.set_perm(page, old & !PERM_CODE);
+                self.code_unmarked(page, old);
+            }
         }
     }
 
@@ -762,10 +726,14 @@ impl GuestMemory {
     }
 
     /// A checked writable view of guest bytes (a system call's output
-    /// buffer); the range counts as written, for code tracking.
+    /// buffer); the range counts as written, for code tracking, and its
+    /// host pages stay writable until compiled code runs next.
     pub fn bytes_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], MemFault> {
         let at = self.check(addr, len, true)?;
         self.note_write(addr, len as u64);
+        if self.on_code_page(addr, len as u64) {
+            self.open_until_settled(addr, len as u64);
+        }
         Ok(self.slice_mut(at, len))
     }
 
@@ -780,7 +748,8 @@ impl GuestMemory {
     pub fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<(), MemFault> {
         let at = self.check(addr, data.len(), true)?;
         self.note_write(addr, data.len() as u64);
-        self.slice_mut(at, data.len()).copy_from_slice(data);
+        let len = data.len() as u64;
+        self.with_open_pages(addr, len, |m| m.slice_mut(at, data.len()).copy_from_slice(data));
         Ok(())
     }
 }
@@ -876,6 +845,65 @@ mod tests {
         m.protect(0, 8 * PAGE_SIZE, 0);
         m.clear(0, 8 * PAGE_SIZE);
         assert_eq!(open(), [false; 8]);
+    }
+
+    /// Can the host write the byte at host address `p`? (A read into it
+    /// from a pipe fails with EFAULT where it cannot.)
+    fn host_writable(p: *mut u8) -> bool {
+        let mut fds = [0; 2];
+        // SAFETY: a pipe of our own; read(2) writes the byte or fails.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            assert_eq!(libc::write(fds[1], [0u8].as_ptr() as *const libc::c_void, 1), 1);
+            let ok = libc::read(fds[0], p as *mut libc::c_void, 1) == 1;
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+            ok
+        }
+    }
+
+    #[test]
+    fn pages_the_guest_may_not_write_or_that_hold_code_are_read_only_on_the_host() {
+        let mut m = GuestMemory::with_protection(4 * PAGE_SIZE).unwrap();
+        if !m.mirrors() {
+            return;
+        }
+        let base = m.host_base();
+        // SAFETY: offsets inside the mapping.
+        let at = |page: u64| unsafe { base.add((page * PAGE_SIZE) as usize + 8) };
+        let writable = || (0..4).map(|p| host_writable(at(p))).collect::<Vec<_>>();
+        m.protect(0, 3 * PAGE_SIZE, PERM_R | PERM_W);
+        m.protect(2 * PAGE_SIZE, PAGE_SIZE, PERM_R);
+        assert_eq!(writable(), [true, true, false, false]);
+        // Code marks close a page only when compiled code is to run.
+        m.mark_code(PAGE_SIZE + 64, 16);
+        assert_eq!(writable(), [true, true, false, false]);
+        m.settle_host_protection();
+        assert_eq!(writable(), [true, false, false, false]);
+        // visa's own writes reach it, and leave it closed.
+        m.write_le(PAGE_SIZE + 1000, 8, 0x1234).unwrap();
+        m.write_bytes(PAGE_SIZE + 2000, &[7; 10]).unwrap();
+        assert_eq!(m.atomic(PAGE_SIZE + 16, 8, |v| v + 5).unwrap(), 0);
+        assert!(!m.code_written(), "beside the code line");
+        assert_eq!(writable(), [true, false, false, false]);
+        // A system call's output buffer stays open until compiled code runs.
+        m.bytes_mut(PAGE_SIZE + 60, 8).unwrap().fill(9);
+        assert_eq!(m.take_code_writes(), vec![(PAGE_SIZE + 64) / LINE_SIZE], "over the code line");
+        assert_eq!(writable(), [true, true, false, false]);
+        m.settle_host_protection();
+        assert_eq!(writable(), [true, false, false, false]);
+        assert_eq!(m.read_le(PAGE_SIZE + 1000, 8).unwrap(), 0x1234);
+        assert_eq!(m.read_le(PAGE_SIZE + 16, 8).unwrap(), 5);
+        assert_eq!(m.read_le(PAGE_SIZE + 60, 8).unwrap(), 0x0909_0909_0909_0909);
+        // Unmarked, it is open at once; the guest's own read-only page never is.
+        m.unmark_page(1);
+        assert_eq!(writable(), [true, true, false, false]);
+        assert!(m.write_le(2 * PAGE_SIZE, 1, 1).is_err());
+        m.write_le(PAGE_SIZE + 12, 4, 3).unwrap();
+        m.protect(PAGE_SIZE, PAGE_SIZE, PERM_R);
+        m.zero(PAGE_SIZE, 16).unwrap();
+        assert_eq!(writable(), [true, false, false, false]);
+        assert_eq!(m.read_le(PAGE_SIZE + 12, 4).unwrap(), 0, "zeroed while read-only");
     }
 
     #[test]

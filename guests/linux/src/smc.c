@@ -1,11 +1,13 @@
 /* smc: self-modifying code: a function written into RWX memory, called,
  * rewritten and called again; the same through RW then mprotect RX; a
- * function made hot before it is patched; and code that patches an
- * instruction a few bytes ahead of itself. Each result must come from the
- * bytes as they are at the call. */
+ * function made hot before it is patched; data stored beside hot code in
+ * its page; a system call's output over code and beside it; and code that
+ * patches an instruction a few bytes ahead of itself. Each result must come
+ * from the bytes as they are at the call. */
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vt.h"
 
@@ -66,6 +68,31 @@ int vt_smc(int argc, char **argv) {
         total += f(1);
     }
     printf("patched every call: total %ld\n", total);
+
+    /* Data beside hot code, in the code's page: the code stays as it is. */
+    volatile long *counter = (volatile long *)(rwx + 2048);
+    *counter = 0;
+    emit_add(rwx, 3);
+    total = 0;
+    for (int i = 0; i < 2000; i++) {
+        *counter += i;
+        total += f(i);
+    }
+    printf("data beside code: counter %ld, total %ld\n", *counter, total);
+
+    /* A system call writes new code over the function, then data beside it. */
+    int fds[2];
+    unsigned char code[8];
+    emit_add(code, 500);
+    SHOW(pipe(fds));
+    SHOW(write(fds[1], code, sizeof code));
+    SHOW(read(fds[0], rwx, sizeof code));
+    printf("read over code: f(5) = %d\n", f(5));
+    SHOW(write(fds[1], "beside", 6));
+    SHOW(read(fds[0], rwx + 3000, 6));
+    printf("read beside code: %.6s, f(6) = %d\n", (char *)rwx + 3000, f(6));
+    close(fds[0]);
+    close(fds[1]);
 
     unsigned char *rx = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     emit_mul(rx, 3);

@@ -29,10 +29,11 @@ impl Lower<'_, '_> {
         (self.b.ins().band(f0, f1), self.b.ins().bor(f0, f1))
     }
 
-    /// Does the host's page protection check this load's permission
-    /// (`Setup::host_perms`)?
-    fn host_checked(&self, write: bool) -> bool {
-        !write && self.links.host_perms && replay::SUPPORTED && self.replayable[self.at]
+    /// Does the host's page protection check the permission of the access
+    /// at instruction `at` (and for a store, that its page holds no
+    /// translated code) (`Setup::host_perms`)?
+    fn host_checked(&self, at: usize) -> bool {
+        self.links.host_perms && replay::SUPPORTED && self.replayable[at]
     }
 
     /// Checks a guest access (unless an earlier one covers it, see
@@ -67,7 +68,7 @@ impl Lower<'_, '_> {
             }
             None => self.check_access(addr, size, write),
         }
-        let host_checked = self.host_checked(write);
+        let host_checked = self.host_checked(self.at);
         self.host_traps |= host_checked;
         let flags = if host_checked { little_faulting() } else { little() };
         (self.b.ins().iadd(self.mem_base, addr), flags)
@@ -75,7 +76,8 @@ impl Lower<'_, '_> {
 
     /// Whether every access of a group is in bounds, allowed, and (for a
     /// group that stores) on pages without translated code: checked at the
-    /// group's first access, which dominates the others.
+    /// group's first access, which dominates the others. When the host
+    /// checks every member's permission, only the bounds.
     pub(super) fn group_check(&mut self, g: usize) -> ir::Value {
         if let Some(ok) = self.group_ok[g] {
             return ok;
@@ -94,6 +96,11 @@ impl Lower<'_, '_> {
         let below = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThanOrEqual, first, limit);
         let large = self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedGreaterThan, self.mem_size, span);
         let inside = self.b.ins().band(below, large);
+        let members = self.access_group.iter().enumerate().filter(|(_, m)| **m == Some(g));
+        if members.map(|(i, _)| i).all(|i| self.host_checked(i)) {
+            self.group_ok[g] = Some(inside);
+            return inside;
+        }
         let (pages, join) = (self.b.create_block(), self.b.create_block());
         let ok = self.b.append_block_param(join, types::I8);
         let no = self.iconst(types::I8, 0);
@@ -134,8 +141,8 @@ impl Lower<'_, '_> {
         let beyond = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, addr, limit);
         // Both checks fault the same way, through one cold block.
         let fault = self.trap_if_shared(beyond, TrapCode::MemFault, Some(addr));
-        let code = if self.host_checked(write) {
-            // The host faults where the guest may not read (`replay`).
+        let code = if self.host_checked(self.at) {
+            // The host faults where the guest may not read, or write (`replay`).
             None
         } else if let Some(perms) = self.perms {
             // The first and last byte's pages must both allow the access.
@@ -168,7 +175,9 @@ impl Lower<'_, '_> {
         self.b.set_cold_block(slow);
         self.b.ins().brif(maybe, slow, &[], next, &[]);
         self.b.switch_to_block(slow);
-        if self.perms.is_some() {
+        // With the host's protection mirrored, a page holding code is
+        // read-only there: the store leaves whichever line it writes.
+        if self.perms.is_some() && !self.links.host_perms {
             // The page holds code: the lines written?
             let (_, either) = self.map_bytes(self.code_lines, addr, size, crate::machine::LINE_SHIFT);
             let leave = self.b.create_block();

@@ -318,10 +318,11 @@ pub struct Setup<'a> {
     /// guest load and precedes every guest store, which keeps x86's order
     /// (no load or store passes an earlier load, no store an earlier store).
     pub tso: bool,
-    /// The pages the guest may not read are inaccessible on the host too
-    /// (`GuestMemory::mirrors`) and no other thread shares guest memory: a
-    /// load that may give its block up (`access::replayable`) checks only
-    /// its bounds, and the host's fault, if it comes, gives the block up.
+    /// The host protection of guest pages mirrors their permissions and
+    /// code marks (`GuestMemory::mirrors`) and no other thread shares guest
+    /// memory: a load or store that may give its block up
+    /// (`access::replayable`) checks only its bounds, and the host's fault,
+    /// if it comes, gives the block up.
     pub host_perms: bool,
 }
 
