@@ -92,7 +92,7 @@ fn item9_the_code_region_works_after_flushes() {
         let mut flushes = 0;
         // Regions that fill a few times (much smaller ones thrash: a loop
         // whose blocks do not fit together is recompiled on every turn).
-        for (guest, size) in [("sort", 24 << 10), ("crc32", 12 << 10)] {
+        for (guest, size) in [("sort", 12 << 10), ("crc32", 6 << 10)] {
             // One engine per guest: translations belong to one guest's memory.
             let mut engine = Engine::with_code_size(kind, size, Compile::Sync);
             assert_eq!(run_guest(guest, &mut engine), Ending::Exited(1), "{kind:?} {guest}");

@@ -89,6 +89,11 @@ impl Lower<'_, '_> {
     /// Returns `kind` to the caller, the pending state stored.
     pub(super) fn ret(&mut self, kind: u32) {
         self.store_pending();
+        self.ret_stored(kind);
+    }
+
+    /// Returns `kind` to the caller, the pending state already stored.
+    fn ret_stored(&mut self, kind: u32) {
         let k = self.iconst(types::I32, kind as i64);
         let tail = self.tail(Tail::Return);
         self.b.ins().jump(tail, &[ir::BlockArg::Value(k)]);
@@ -123,7 +128,8 @@ impl Lower<'_, '_> {
     }
 
     /// Leaves for a known guest address: straight into its compiled block
-    /// when the link cell holds one, else back to the dispatcher.
+    /// when the link cell holds one, else back to the dispatcher. The
+    /// pending state is stored once, before the two ways part.
     pub(super) fn exit_direct(&mut self, target: u64) {
         let cell = self.links.cells.iter().position(|(t, _)| *t == target);
         let pc = self.iconst(types::I64, target as i64);
@@ -132,19 +138,21 @@ impl Lower<'_, '_> {
         };
         let cell_addr = self.symbol(Target::Cell(cell as u32));
         let next = self.b.ins().load(types::I64, MemFlagsData::new().with_notrap(), cell_addr, 0);
+        self.store_pending();
         let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(next, linked, &[], unlinked, &[]);
         self.b.switch_to_block(linked);
-        self.store_pending();
         let sig = self.sig_block;
         self.b.ins().return_call_indirect(sig, next, &[self.ctx]);
         self.b.switch_to_block(unlinked);
         self.ctx_store(types::I64, cell_addr, offset_of!(JitCtx, exit_link));
-        self.exit_jump(EXIT_JUMP, pc);
+        self.ctx_store(types::I64, pc, offset_of!(JitCtx, exit_pc));
+        self.ret_stored(EXIT_JUMP);
     }
 
     /// Leaves for a computed guest address: through the indirect-jump table
-    /// when it knows the address, else back to the dispatcher.
+    /// when it knows the address, else back to the dispatcher (the pending
+    /// state stored before the two ways part).
     pub(super) fn exit_indirect(&mut self, target: ir::Value) {
         let off = offset_of!(JitCtx, ind_table) as i32;
         let table = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, off);
@@ -160,14 +168,15 @@ impl Lower<'_, '_> {
         let same = self.b.ins().icmp(condcodes::IntCC::Equal, guest, target);
         let filled = self.b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, code, 0);
         let hit = self.b.ins().band(same, filled);
+        self.store_pending();
         let (linked, unlinked) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(hit, linked, &[], unlinked, &[]);
         self.b.switch_to_block(linked);
-        self.store_pending();
         let sig = self.sig_block;
         self.b.ins().return_call_indirect(sig, code, &[self.ctx]);
         self.b.switch_to_block(unlinked);
-        self.exit_jump(EXIT_INDIRECT, target);
+        self.ctx_store(types::I64, target, offset_of!(JitCtx, exit_pc));
+        self.ret_stored(EXIT_INDIRECT);
     }
 
     /// Reports a trap at the current guest instruction and returns: the
