@@ -1,7 +1,8 @@
 /* smc: self-modifying code: a function written into RWX memory, called,
  * rewritten and called again; the same through RW then mprotect RX; a
  * function made hot before it is patched; data stored beside hot code in
- * its page; a system call's output over code and beside it; and code that
+ * its page; a system call's output over code and beside it; a push onto a
+ * line of code followed by an instruction that reads rsp; and code that
  * patches an instruction a few bytes ahead of itself. Each result must come
  * from the bytes as they are at the call. */
 #include <stdint.h>
@@ -25,6 +26,25 @@ static void emit_mul(unsigned char *at, int32_t imm) {
     unsigned char code[] = {0x69, 0xc7, 0, 0, 0, 0, 0xc3};
     memcpy(code + 2, &imm, 4);
     memcpy(at, code, sizeof code);
+}
+
+/* Pushes onto the line of `page` that holds the code at its start (rsp
+ * moved into the page for the while), then moves rsp again: how far it
+ * moved in all (16). */
+static long push_onto_code(unsigned char *page) {
+    long moved;
+    __asm__ volatile(
+        "mov %%rsp, %%r11\n\t"
+        "lea 32(%1), %%rsp\n\t"
+        "push %%rbx\n\t"
+        "sub $8, %%rsp\n\t"
+        "lea 32(%1), %0\n\t"
+        "sub %%rsp, %0\n\t"
+        "mov %%r11, %%rsp\n\t"
+        : "=&r"(moved)
+        : "r"(page)
+        : "r11", "memory");
+    return moved;
 }
 
 static int patch_ahead(void) {
@@ -93,6 +113,9 @@ int vt_smc(int argc, char **argv) {
     printf("read beside code: %.6s, f(6) = %d\n", (char *)rwx + 3000, f(6));
     close(fds[0]);
     close(fds[1]);
+
+    /* A push onto the code's line, then an instruction that reads rsp. */
+    printf("push onto code: rsp moved %ld, f(7) = %d\n", push_onto_code(rwx), f(7));
 
     unsigned char *rx = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     emit_mul(rx, 3);
