@@ -278,6 +278,7 @@ impl GuestMemory {
     }
 
     /// The permission byte of a page (with protection, a page inside memory).
+    #[inline]
     fn perm(&self, page: u64) -> u8 {
         assert!(self.has_protection() && page < self.size.div_ceil(PAGE_SIZE));
         // SAFETY: the map has a byte per page of memory (checked above).
@@ -517,6 +518,25 @@ impl GuestMemory {
         }
     }
 
+    /// Checks a write (of a value: a page or less, on two pages at most,
+    /// looked at directly): its offset, and whether the host keeps a page
+    /// of it read-only for holding code (`mirror`).
+    #[inline]
+    fn check_small_write(&self, addr: u64, size: usize) -> Result<(usize, bool), MemFault> {
+        let at = self.check(addr, size, true)?;
+        if !self.has_protection() || size == 0 {
+            return Ok((at, false));
+        }
+        if size as u64 > PAGE_SIZE {
+            return Ok((at, self.on_code_page(addr, size as u64)));
+        }
+        let (first, last) = (addr / PAGE_SIZE, (addr + size as u64 - 1) / PAGE_SIZE);
+        // SAFETY: `check` found both pages inside memory, and the map has a
+        // byte per page.
+        let code = unsafe { (*self.perms.add(first as usize) | *self.perms.add(last as usize)) & PERM_CODE != 0 };
+        Ok((at, code && self.mirrors()))
+    }
+
     /// Reads `N` bytes at `addr`.
     #[inline]
     pub fn read<const N: usize>(&self, addr: u64) -> Result<[u8; N], MemFault> {
@@ -529,9 +549,9 @@ impl GuestMemory {
     /// Writes `N` bytes at `addr`.
     #[inline]
     pub fn write<const N: usize>(&mut self, addr: u64, bytes: [u8; N]) -> Result<(), MemFault> {
-        let at = self.check(addr, N, true)?;
+        let (at, closed) = self.check_small_write(addr, N)?;
         self.note_write(addr, N as u64);
-        if self.on_code_page(addr, N as u64) {
+        if closed {
             self.with_open_pages(addr, N as u64, |m| m.slice_mut(at, N).copy_from_slice(&bytes));
         } else {
             self.slice_mut(at, N).copy_from_slice(&bytes);
@@ -546,9 +566,9 @@ impl GuestMemory {
     /// they are atomic against every other thread's; 16-byte and misaligned
     /// ones take a lock of their own, so are atomic against each other only.
     pub fn atomic(&mut self, addr: u64, size: u32, update: impl Fn(u128) -> u128) -> Result<u128, MemFault> {
-        let at = self.check(addr, size as usize, true)?;
+        let (at, closed) = self.check_small_write(addr, size as usize)?;
         self.note_write(addr, size as u64);
-        if self.on_code_page(addr, size as u64) {
+        if closed {
             return Ok(self.with_open_pages(addr, size as u64, |m| m.atomic_unopened(at, addr, size, update)));
         }
         Ok(self.atomic_unopened(at, addr, size, update))
