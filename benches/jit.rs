@@ -219,6 +219,7 @@ fn dispatch(c: &mut Criterion) {
             ranges: vec![(k.addr, 2)],
             code_hash: 0,
             guest_insts: 1,
+            changes_mode: false,
             bytes: 0,
             code: code.clone(),
             block: None.into(),

@@ -364,3 +364,29 @@ fn a_hot_block_whose_side_exit_is_mostly_taken_is_compiled_ending_there() {
     assert_eq!((tiered.stop, tiered.insts), (r.stop, r.insts));
     assert_eq!(tiered.cpu, r.cpu);
 }
+
+/// The engine computes the mode again only after a block that may change
+/// it: one that sets CS or MXCSR (float arithmetic sets its flags), or
+/// calls a helper.
+#[test]
+fn only_blocks_that_set_cs_or_mxcsr_or_call_a_helper_may_change_the_mode() {
+    let lifted = |build: &dyn Fn(&mut CodeAssembler) -> Result<(), IcedError>| {
+        let mut a = CodeAssembler::new(64).unwrap();
+        build(&mut a).unwrap();
+        a.hlt().unwrap();
+        let code = a.assemble(CODE).unwrap();
+        let mut mem = GuestMemory::new(1 << 20).unwrap();
+        mem.write_bytes(CODE, &code).unwrap();
+        let block = lift_block(&mem, CODE, Mode::default()).unwrap().block;
+        visa::frontend::may_change_mode(&X86, &block)
+    };
+    assert!(!lifted(&|a| {
+        a.add(rax, rbx)?;
+        a.mov(qword_ptr(rsp), rax)?;
+        a.movq(xmm0, rax)
+    }));
+    assert!(lifted(&|a| a.ldmxcsr(dword_ptr(rsp))));
+    // MXCSR's exception flags are part of the mode.
+    assert!(lifted(&|a| a.addsd(xmm0, xmm1)));
+    assert!(lifted(&|a| a.cpuid()));
+}

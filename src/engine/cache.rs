@@ -25,6 +25,8 @@ pub struct Translation {
     pub ranges: Vec<(u64, u64)>,
     pub code_hash: u64,
     pub guest_insts: u32,
+    /// Running it may change the frontend's mode (`frontend::may_change_mode`).
+    pub changes_mode: bool,
     /// What it counts against the cache's bound (`footprint`).
     pub bytes: usize,
     /// The interpreter's form.
@@ -112,6 +114,7 @@ impl Translation {
             ranges: self.ranges.clone(),
             code_hash: self.code_hash,
             guest_insts: self.guest_insts,
+            changes_mode: self.changes_mode,
             bytes: self.bytes,
             code: self.code.clone(),
             block: super::lock(&self.block).take().into(),

@@ -835,6 +835,7 @@ impl Engine {
             }
         };
         let (targets, branches) = shape::exits_of(&block);
+        let changes_mode = crate::frontend::may_change_mode(self.frontend, &block);
         let links = targets.iter().map(|_| AtomicU64::new(0)).collect();
         let jit = self.shared.compiler.is_some();
         // Only the JIT engine compiles at once; the tiered engine lifts a
@@ -855,6 +856,7 @@ impl Engine {
             ranges,
             code_hash,
             guest_insts: code.guest_insts(),
+            changes_mode,
             code,
             block: keep.into(),
             jit: OnceLock::new(),
@@ -1051,6 +1053,10 @@ impl Engine {
         // Compiled code gave up on the block at `cpu.rip`, for the
         // interpreter to run (`Outcome::Replay`).
         let mut replay = false;
+        // The mode is `self.mode` still: the last block ran under the
+        // interpreter and cannot change it (`Translation::changes_mode`);
+        // after any other block it is computed again.
+        let mut mode_known = false;
         loop {
             if self.stats.guest_insts >= limit {
                 return Stop::Budget;
@@ -1079,12 +1085,15 @@ impl Engine {
                 }
                 self.host_perms = host_perms;
             }
-            let mode = self.frontend.mode(cpu);
-            if mode != self.mode {
-                // Indirect-jump entries are for the old mode's blocks.
-                self.ind_table.clear();
-                self.mode = mode;
+            if !std::mem::take(&mut mode_known) {
+                let mode = self.frontend.mode(cpu);
+                if mode != self.mode {
+                    // Indirect-jump entries are for the old mode's blocks.
+                    self.ind_table.clear();
+                    self.mode = mode;
+                }
             }
+            let mode = self.mode;
             let key = Key { addr: rip, mode };
             let t = match self.lookup(mem, key) {
                 Ok(t) => t,
@@ -1141,6 +1150,7 @@ impl Engine {
                 if let (false, Outcome::Jump(next)) = (replaying, &outcome) {
                     t.count_exit(*next);
                 }
+                mode_known = !t.changes_mode;
                 (outcome, None)
             };
             if let Outcome::Interpret(_) = outcome {

@@ -4,16 +4,35 @@
 pub mod x86;
 
 use crate::machine::CpuState;
-use crate::visa::{Block, Env, TrapCode};
+use crate::visa::{Block, Env, Opcode, Slot, TrapCode};
 
 /// A guest instruction set, as the engine translates it: the engine is
 /// written against this trait, and the x86-64 frontend (`x86::X86`) is one.
+/// Whether running `block` may change the mode `frontend` computes (see
+/// `Frontend::mode_slots`).
+pub fn may_change_mode(frontend: &dyn Frontend, block: &Block) -> bool {
+    let Some(slots) = frontend.mode_slots() else { return true };
+    block.insts.iter().any(|i| match (i.op, i.imm) {
+        (Opcode::Set, crate::visa::Imm::Slot(s)) => slots.contains(&s),
+        (Opcode::Call, _) => true,
+        _ => false,
+    })
+}
+
 pub trait Frontend: Sync {
     /// The state slots and helpers its blocks use.
     fn env(&self) -> &Env;
     /// The translation mode a CPU state is in: blocks are cached, and
     /// lifted, per mode.
     fn mode(&self, cpu: &CpuState) -> u32;
+    /// The state slots `mode` reads, when it reads nothing else a block
+    /// can change: a block that sets none of them and calls no helper
+    /// leaves the mode as it found it, so the engine need not compute it
+    /// again. By default none are known, and it computes it after every
+    /// block.
+    fn mode_slots(&self) -> Option<&[Slot]> {
+        None
+    }
     /// Decodes and lifts the block at `addr` in `mode`, of at most `max`
     /// guest instructions (at least one).
     fn lift(&self, code: &dyn CodeSource, addr: u64, mode: u32, max: usize) -> Result<Lifted, LiftError>;

@@ -29,6 +29,8 @@ pub struct X86Env {
     /// The upper halves (bits 128-255) of YMM0-YMM15.
     pub ymmh: [Slot; 16],
     pub mxcsr: Slot,
+    /// The slots `Mode::of` reads (`Frontend::mode_slots`).
+    pub mode_slots: [Slot; 2],
     /// MM0-MM7: the significands (bits 0-63) of the x87 registers R0-R7.
     pub mm: [Slot; 8],
     /// The sign and exponent (bits 64-79) of R0-R7, all ones after an MMX
@@ -164,6 +166,7 @@ impl X86Env {
             xmm,
             ymmh,
             mxcsr,
+            mode_slots: [seg[1], mxcsr],
             mm,
             fpr_exp,
             fsw,

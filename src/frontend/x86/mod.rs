@@ -425,6 +425,12 @@ impl super::Frontend for X86 {
         Mode::of(cpu).bits()
     }
 
+    fn mode_slots(&self) -> Option<&[crate::visa::Slot]> {
+        // CS (for CPL) and MXCSR; CR4, XCR0 and the CPU model change only
+        // through helpers.
+        Some(&X86Env::get().mode_slots)
+    }
+
     fn lift(&self, code: &dyn CodeSource, addr: u64, mode: u32, max: usize) -> Result<Lifted, LiftError> {
         lift_block_within(code, addr, Mode::from_bits(mode), max)
     }
