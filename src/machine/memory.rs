@@ -821,14 +821,20 @@ mod tests {
         assert_eq!(m.perms_at(PAGE_SIZE), PERM_R);
     }
 
-    /// Can the host read the byte at host address `p`? (A write from it to
-    /// a pipe fails with EFAULT where it cannot.)
-    fn host_readable(p: *const u8) -> bool {
+    /// Can the host read (or, with `write`, write) the byte at host address
+    /// `p`? Moving it through a pipe fails with EFAULT where it cannot.
+    fn host_can(p: *mut u8, write: bool) -> bool {
         let mut fds = [0; 2];
-        // SAFETY: a pipe of our own; write(2) reads the byte or fails.
+        // SAFETY: a pipe of our own; write(2) reads the byte, read(2)
+        // writes it, or either fails.
         unsafe {
             assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
-            let ok = libc::write(fds[1], p as *const libc::c_void, 1) == 1;
+            let ok = if write {
+                assert_eq!(libc::write(fds[1], [0u8].as_ptr() as *const libc::c_void, 1), 1);
+                libc::read(fds[0], p as *mut libc::c_void, 1) == 1
+            } else {
+                libc::write(fds[1], p as *const libc::c_void, 1) == 1
+            };
             libc::close(fds[0]);
             libc::close(fds[1]);
             ok
@@ -843,10 +849,10 @@ mod tests {
             return;
         }
         assert!(m.mirrors());
-        let base = m.host_base() as *const u8;
+        let base = m.host_base();
         // SAFETY: offsets inside the mapping.
         let at = |page: u64| unsafe { base.add((page * PAGE_SIZE) as usize) };
-        let open = || (0..8).map(|p| host_readable(at(p))).collect::<Vec<_>>();
+        let open = || (0..8).map(|p| host_can(at(p), false)).collect::<Vec<_>>();
         assert_eq!(open(), [false; 8], "nothing is mapped at first");
         m.protect(PAGE_SIZE, 3 * PAGE_SIZE, PERM_R | PERM_W);
         m.protect(5 * PAGE_SIZE, PAGE_SIZE, PERM_R | PERM_X);
@@ -867,21 +873,6 @@ mod tests {
         assert_eq!(open(), [false; 8]);
     }
 
-    /// Can the host write the byte at host address `p`? (A read into it
-    /// from a pipe fails with EFAULT where it cannot.)
-    fn host_writable(p: *mut u8) -> bool {
-        let mut fds = [0; 2];
-        // SAFETY: a pipe of our own; read(2) writes the byte or fails.
-        unsafe {
-            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
-            assert_eq!(libc::write(fds[1], [0u8].as_ptr() as *const libc::c_void, 1), 1);
-            let ok = libc::read(fds[0], p as *mut libc::c_void, 1) == 1;
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-            ok
-        }
-    }
-
     #[test]
     fn pages_the_guest_may_not_write_or_that_hold_code_are_read_only_on_the_host() {
         let mut m = GuestMemory::with_protection(4 * PAGE_SIZE).unwrap();
@@ -891,7 +882,7 @@ mod tests {
         let base = m.host_base();
         // SAFETY: offsets inside the mapping.
         let at = |page: u64| unsafe { base.add((page * PAGE_SIZE) as usize + 8) };
-        let writable = || (0..4).map(|p| host_writable(at(p))).collect::<Vec<_>>();
+        let writable = || (0..4).map(|p| host_can(at(p), true)).collect::<Vec<_>>();
         m.protect(0, 3 * PAGE_SIZE, PERM_R | PERM_W);
         m.protect(2 * PAGE_SIZE, PAGE_SIZE, PERM_R);
         assert_eq!(writable(), [true, true, false, false]);
