@@ -189,8 +189,8 @@ pub struct Engine {
     mode: u32,
     /// Guest memory has page permissions (compiled code checks them).
     protected: bool,
-    /// Code compiled now may leave loads' permission checks to the host
-    /// (`jit::Setup::host_perms`).
+    /// Code compiled now may leave loads' and stores' permission checks to
+    /// the host (`jit::Setup::host_perms`).
     host_perms: bool,
     scratch: interp::Scratch,
     pub stats: Stats,

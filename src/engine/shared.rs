@@ -102,7 +102,8 @@ pub struct Shared {
     /// orders memory more weakly than x86).
     fences: bool,
     /// Compiled code may rely on the host's page protection for guest
-    /// loads (`Setup::host_perms`), until guest memory stops mirroring it.
+    /// loads and stores (`Setup::host_perms`), until guest memory stops
+    /// mirroring it.
     host_checks: AtomicBool,
     engines: Mutex<Vec<Arc<Presence>>>,
     /// Counters of the engines that have ended.
@@ -193,7 +194,7 @@ impl Shared {
     }
 
     /// Code compiled from now on relies on the host's page protection for
-    /// guest loads (`jit::Setup::host_perms`).
+    /// guest loads and stores (`jit::Setup::host_perms`).
     pub(super) fn use_host_checks(&self) {
         self.host_checks.store(true, Ordering::SeqCst);
     }

@@ -171,8 +171,8 @@ impl DiskCache {
     }
 
     /// The tag of host code compiled here with page-permission checks if
-    /// `protected`, fences if `tso` and loads the host checks if
-    /// `host_perms`; none without a JIT.
+    /// `protected`, fences if `tso` and loads and stores the host checks
+    /// if `host_perms`; none without a JIT.
     pub fn host_tag(&self, protected: bool, tso: bool, host_perms: bool) -> Option<u64> {
         let mut h = self.host.clone()?;
         Some(h.u64(protected as u64 | (tso as u64) << 1 | (host_perms as u64) << 2).finish64())

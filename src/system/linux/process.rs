@@ -270,7 +270,8 @@ impl Process {
     /// Another thread is about to run on this memory at the same time as
     /// this one: page permissions are checked in software only from now on
     /// (one thread could change them between another's check and access),
-    /// and compiled code that left loads' checks to the host is dropped.
+    /// and compiled code that left loads' and stores' checks to the host is
+    /// dropped.
     pub fn sharing_memory(&self) {
         self.mem.stop_mirroring();
         self.group.translations.leave_checks_to_software();
