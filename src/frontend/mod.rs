@@ -6,8 +6,6 @@ pub mod x86;
 use crate::machine::CpuState;
 use crate::visa::{Block, Env, Opcode, Slot, TrapCode};
 
-/// A guest instruction set, as the engine translates it: the engine is
-/// written against this trait, and the x86-64 frontend (`x86::X86`) is one.
 /// Whether running `block` may change the mode `frontend` computes (see
 /// `Frontend::mode_slots`).
 pub fn may_change_mode(frontend: &dyn Frontend, block: &Block) -> bool {
@@ -19,6 +17,8 @@ pub fn may_change_mode(frontend: &dyn Frontend, block: &Block) -> bool {
     })
 }
 
+/// A guest instruction set, as the engine translates it: the engine is
+/// written against this trait, and the x86-64 frontend (`x86::X86`) is one.
 pub trait Frontend: Sync {
     /// The state slots and helpers its blocks use.
     fn env(&self) -> &Env;

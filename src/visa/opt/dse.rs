@@ -26,11 +26,12 @@ pub fn dead_sets(env: &Env, block: &Block) -> Vec<bool> {
     let mut wrote = false;
     for (i, inst) in block.insts.iter().enumerate() {
         let effects = inst.op.info().effects;
+        let starts_after_write = inst.op == Opcode::Guest && std::mem::take(&mut wrote);
         let observes_all = effects.has(Effects::TRAPS)
             || effects.has(Effects::SIDE_EXIT)
             || effects.has(Effects::TERMINATOR)
             || inst.op == Opcode::Call
-            || (inst.op == Opcode::Guest && std::mem::take(&mut wrote));
+            || starts_after_write;
         wrote |= effects.has(Effects::WRITES_MEM);
         epoch += observes_all as u32;
         match (inst.op, inst.imm) {
