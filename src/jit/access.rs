@@ -5,9 +5,9 @@
 //! The others are grouped by base address: accesses at constant offsets
 //! from one SSA value (a stack pointer, a structure pointer) share one check
 //! of the span they cover, so that pushes, pops and field accesses on the
-//! same pages need no check of their own when it passes (each access is
-//! still checked on its own when it fails, so a fault is reported at the
-//! access that makes it).
+//! same pages need no check of their own (when it fails, the block leaves
+//! for the interpreter at the group's first access, which reports a fault
+//! at the access that makes it).
 
 use crate::visa::{Block, Effects, Imm, Opcode, Value};
 

@@ -34,7 +34,8 @@ impl Tail {
 /// Where the failed checks of one guest instruction go (`trap_if_shared`).
 #[derive(Clone, Copy)]
 pub(super) enum Fail {
-    /// A cold block that reports the trap with the state exact.
+    /// A cold block that reports the trap, or leaves for the interpreter,
+    /// with the state exact.
     Trap(ir::Block),
     /// Giving up on the block (`Lower::replay_if`).
     Replay,
@@ -306,6 +307,31 @@ impl Lower<'_, '_> {
         } else {
             let tail = self.tail(Tail::Replay);
             self.branch_if(cond, tail);
+        }
+    }
+
+    /// Where checks that leave for the interpreter at the current guest
+    /// instruction go (`fail_if`): giving the block up where `replayable`
+    /// allows, else a cold block that `leave_at_last` fills once the checks
+    /// are made.
+    pub(super) fn leave_here(&mut self) -> Fail {
+        if self.replayable[self.at] {
+            return Fail::Replay;
+        }
+        let cold = self.b.create_block();
+        self.b.set_cold_block(cold);
+        Fail::Trap(cold)
+    }
+
+    /// Fills `leave_here`'s cold block: it leaves before the current guest
+    /// instruction (`exit_to_interpreter`). Lowering goes on where the last
+    /// check's `fail_if` left it.
+    pub(super) fn leave_at_last(&mut self, leave: Fail) {
+        if let Fail::Trap(cold) = leave {
+            let next = self.b.current_block().expect("lowering inside a block");
+            self.b.switch_to_block(cold);
+            self.exit_to_interpreter();
+            self.b.switch_to_block(next);
         }
     }
 

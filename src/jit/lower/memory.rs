@@ -52,35 +52,30 @@ impl Lower<'_, '_> {
             self.trap_if(low, TrapCode::Misaligned, Some(addr));
         }
         if self.access_covered[self.at] {
-            return (self.b.ins().iadd(self.mem_base, addr), little());
+            let flags = little().with_alias_region(Some(self.regions.guest));
+            return (self.b.ins().iadd(self.mem_base, addr), flags);
         }
         match self.access_group[self.at] {
-            Some(g) => {
-                // When the group's span passed, no check; else this access's own.
-                let ok = self.group_check(g);
-                let (slow, join) = (self.b.create_block(), self.b.create_block());
-                self.b.set_cold_block(slow);
-                self.b.ins().brif(ok, join, &[], slow, &[]);
-                self.b.switch_to_block(slow);
-                self.check_access(addr, size, write);
-                self.b.ins().jump(join, &[]);
-                self.b.switch_to_block(join);
-            }
+            Some(g) => self.group_check(g),
             None => self.check_access(addr, size, write),
         }
         let host_checked = self.host_checked(self.at);
         self.host_traps |= host_checked;
         let flags = if host_checked { little_faulting() } else { little() };
-        (self.b.ins().iadd(self.mem_base, addr), flags)
+        (self.b.ins().iadd(self.mem_base, addr), flags.with_alias_region(Some(self.regions.guest)))
     }
 
-    /// Whether every access of a group is in bounds, allowed, and (for a
-    /// group that stores) on pages without translated code: checked at the
-    /// group's first access, which dominates the others. When the host
-    /// checks every member's permission, only the bounds.
-    pub(super) fn group_check(&mut self, g: usize) -> ir::Value {
-        if let Some(ok) = self.group_ok[g] {
-            return ok;
+    /// Checks a group's span at its first access, which dominates the
+    /// others: every access in bounds, allowed, and (for a group that
+    /// stores) on pages without translated code, or, when the host checks
+    /// every member's permission, only in bounds. Where it fails, the block
+    /// leaves before the first access's instruction (or gives up where
+    /// `replayable` allows) for the interpreter to run on from there, which
+    /// faults, or records a write to code, at the access that makes it; so
+    /// no access of the group has a check of its own.
+    pub(super) fn group_check(&mut self, g: usize) {
+        if std::mem::replace(&mut self.group_checked[g], true) {
+            return;
         }
         let group = self.groups[g];
         let perms = self.perms.expect("groups only with page permissions");
@@ -88,24 +83,21 @@ impl Lower<'_, '_> {
             Some(v) => self.val(v),
             None => self.iconst(types::I64, 0),
         };
+        let leave = self.leave_here();
         // In bounds, without wrapping: the first byte at most `span` below
         // the end of memory (when memory is larger than the span).
         let span = (group.hi - group.lo - 1) as i64;
         let first = self.b.ins().iadd_imm_s(base, group.lo as i64);
         let limit = self.b.ins().iadd_imm_s(self.mem_size, -1 - span);
-        let below = self.b.ins().icmp(condcodes::IntCC::UnsignedLessThanOrEqual, first, limit);
-        let large = self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedGreaterThan, self.mem_size, span);
-        let inside = self.b.ins().band(below, large);
+        let above = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, first, limit);
+        let small = self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedLessThanOrEqual, self.mem_size, span);
+        let outside = self.b.ins().bor(above, small);
+        self.fail_if(outside, leave);
         let members = self.access_group.iter().enumerate().filter(|(_, m)| **m == Some(g));
         if members.map(|(i, _)| i).all(|i| self.host_checked(i)) {
-            self.group_ok[g] = Some(inside);
-            return inside;
+            self.leave_at_last(leave);
+            return;
         }
-        let (pages, join) = (self.b.create_block(), self.b.create_block());
-        let ok = self.b.append_block_param(join, types::I8);
-        let no = self.iconst(types::I8, 0);
-        self.b.ins().brif(inside, pages, &[], join, &[ir::BlockArg::Value(no)]);
-        self.b.switch_to_block(pages);
         // Both pages allow every access (and hold no translated code, for
         // a group that stores): no bit of `need` missing, no code bit.
         let last = self.b.ins().iadd_imm_s(first, span);
@@ -125,11 +117,8 @@ impl Lower<'_, '_> {
             let code = self.b.ins().band_imm_u(either, crate::machine::PERM_CODE as i64);
             bad = self.b.ins().bor(bad, code);
         }
-        let good = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, bad, 0);
-        self.b.ins().jump(join, &[ir::BlockArg::Value(good)]);
-        self.b.switch_to_block(join);
-        self.group_ok[g] = Some(ok);
-        ok
+        self.fail_if(bad, leave);
+        self.leave_at_last(leave);
     }
 
     /// Checks one access: traps unless it is in bounds and allowed; a store

@@ -75,8 +75,15 @@ fn lanes_little() -> MemFlagsData {
 /// own layout; on a big-endian one the u128 is loaded whole and its lanes
 /// taken in little-endian order, as blocks (tail-call convention) number
 /// them.
-fn load_slot(b: &mut FunctionBuilder, big_endian: bool, ty: ir::Type, state: ir::Value, offset: i32) -> ir::Value {
-    let flags = MemFlagsData::new().with_notrap();
+/// `flags`: the state record's (`Regions::state_flags`).
+fn load_slot(
+    b: &mut FunctionBuilder,
+    big_endian: bool,
+    flags: MemFlagsData,
+    ty: ir::Type,
+    state: ir::Value,
+    offset: i32,
+) -> ir::Value {
     if big_endian && ty.is_vector() {
         let bits = b.ins().load(types::I128, flags, state, offset);
         return b.ins().bitcast(ty, lanes_little(), bits);
@@ -85,14 +92,42 @@ fn load_slot(b: &mut FunctionBuilder, big_endian: bool, ty: ir::Type, state: ir:
 }
 
 /// Stores `v` into a slot of the state record (see `load_slot`).
-fn store_slot(b: &mut FunctionBuilder, big_endian: bool, v: ir::Value, state: ir::Value, offset: i32) {
-    let flags = MemFlagsData::new().with_notrap();
+fn store_slot(
+    b: &mut FunctionBuilder,
+    big_endian: bool,
+    flags: MemFlagsData,
+    v: ir::Value,
+    state: ir::Value,
+    offset: i32,
+) {
     let v = if big_endian && b.func.dfg.value_type(v).is_vector() {
         b.ins().bitcast(types::I128, lanes_little(), v)
     } else {
         v
     };
     b.ins().store(flags, v, state, offset);
+}
+
+/// Alias regions of the memory compiled code reaches most: guest memory
+/// and the state record, disjoint from each other and from everything else
+/// (the context, the maps, link cells), so that Cranelift may keep values
+/// of the one across stores to the other, and see a store of a value just
+/// loaded from the same place as no store.
+#[derive(Clone, Copy)]
+struct Regions {
+    guest: ir::AliasRegion,
+    state_flags: MemFlagsData,
+}
+
+impl Regions {
+    fn new(b: &mut FunctionBuilder) -> Regions {
+        let mut region = |user_id, description: &'static str| {
+            b.func.dfg.alias_regions.insert(ir::AliasRegionData { user_id, description: description.into() })
+        };
+        let guest = region(0, "guest memory");
+        let state = region(1, "state record");
+        Regions { guest, state_flags: MemFlagsData::new().with_notrap().with_alias_region(Some(state)) }
+    }
 }
 
 fn int_cc(cc: IntCC) -> condcodes::IntCC {
@@ -143,6 +178,7 @@ pub(super) struct Lower<'a, 'f> {
     ctx: ir::Value,
     state: ir::Value,
     mem_base: ir::Value,
+    regions: Regions,
     mem_size: ir::Value,
     code_lines: ir::Value,
     /// The page-permission map, when memory has one.
@@ -200,7 +236,7 @@ pub(super) struct Lower<'a, 'f> {
     known: Vec<Option<ir::Value>>,
     /// The instruction being lowered, whether each instruction's access is
     /// covered by an earlier one, the access group of each instruction,
-    /// the groups, and for each group whose span was checked the result.
+    /// the groups, and whether each group's span was checked yet.
     at: usize,
     access_covered: Vec<bool>,
     /// By instruction: a failed check there may give up on the block for
@@ -212,7 +248,10 @@ pub(super) struct Lower<'a, 'f> {
     host_traps: bool,
     access_group: Vec<Option<usize>>,
     groups: Vec<access::Span>,
-    group_ok: Vec<Option<ir::Value>>,
+    /// From this instruction on, state writes are stored at once
+    /// (`state::quiet_from`).
+    quiet_from: usize,
+    group_checked: Vec<bool>,
     /// The shared tails used so far, by `exits::Tail`.
     tails: [Option<ir::Block>; exits::Tail::COUNT],
     consts: consts::Consts,
@@ -453,12 +492,21 @@ impl<'a, 'f> Lower<'a, 'f> {
         // page lookups per access.
         let (access_group, groups) =
             if links.protected { access::groups(&accesses) } else { (vec![None; block.insts.len()], Vec::new()) };
+        let quiet_from = state::quiet_from(block, &access_covered, &access_group, &replayable);
+        let regions = Regions::new(&mut b);
         let body = b.create_block();
         let mut initial = Vec::new();
         for s in &carried {
             let decl = &env.slots[*s];
             b.append_block_param(body, cl_type(decl.ty));
-            initial.push(load_slot(&mut b, big_endian, cl_type(decl.ty), state, decl.offset as i32));
+            initial.push(load_slot(
+                &mut b,
+                big_endian,
+                regions.state_flags,
+                cl_type(decl.ty),
+                state,
+                decl.offset as i32,
+            ));
         }
         let initial: Vec<ir::BlockArg> = initial.into_iter().map(ir::BlockArg::Value).collect();
         b.ins().jump(body, &initial);
@@ -475,6 +523,7 @@ impl<'a, 'f> Lower<'a, 'f> {
             ctx,
             state,
             mem_base,
+            regions,
             mem_size,
             code_lines,
             perms,
@@ -506,8 +555,9 @@ impl<'a, 'f> Lower<'a, 'f> {
             replayable,
             replay_store,
             host_traps: false,
+            quiet_from,
             access_group,
-            group_ok: vec![None; groups.len()],
+            group_checked: vec![false; groups.len()],
             groups,
             tails: [None; exits::Tail::COUNT],
             consts: consts::Consts::new(block),
@@ -573,6 +623,9 @@ impl<'a, 'f> Lower<'a, 'f> {
         let block = self.block;
         for (at, inst) in block.insts.iter().enumerate() {
             self.at = at;
+            if at == self.quiet_from {
+                self.store_pending_now();
+            }
             // On the path that stays, before anything can branch off it.
             self.settle_pending();
             let args: Vec<ir::Value> = block.args(inst).iter().map(|a| self.operand(*a)).collect();

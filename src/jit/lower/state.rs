@@ -3,6 +3,47 @@
 //! their stores.
 
 use super::*;
+use crate::visa::Effects;
+
+/// The first instruction of a block from which on nothing may leave it
+/// before its terminator: no check, side exit, trap, call, fence or atomic
+/// operation (nor the test after one at the next instruction's start) and no
+/// access with a check of its own or that the host checks. Every pending
+/// write is stored by the terminator's exit anyway, so from there on it may
+/// as well be stored at once (`store_pending_now`, `set_slot`), which frees
+/// the value's register for the rest of the block; before it, pending
+/// writes stay pending for the paths that leave, and the state record
+/// stays as the block found it where the block may be run again.
+pub(super) fn quiet_from(block: &Block, covered: &[bool], group: &[Option<usize>], replayable: &[bool]) -> usize {
+    let last = block.insts.len().saturating_sub(1);
+    let quiet_effects = Effects::READS_STATE.with(Effects::WRITES_STATE).with(Effects::MARKER);
+    let (mut quiet, mut stored) = (0, false);
+    for (i, inst) in block.insts.iter().enumerate() {
+        let effects = inst.op.info().effects;
+        let leaves = match (inst.op, inst.imm) {
+            (Opcode::Guest, _) => std::mem::take(&mut stored),
+            (Opcode::Get | Opcode::Set, _) => false,
+            (Opcode::Load | Opcode::Store, Imm::Mem(f)) => {
+                // A group's first access checks its span; the others check
+                // nothing, unless the host does.
+                let checked = match group[i] {
+                    Some(g) => group.iter().position(|m| *m == Some(g)) == Some(i) || replayable[i],
+                    None => !covered[i],
+                };
+                checked || f.aligned
+            }
+            _ if i == last => false,
+            _ => {
+                stored |= effects.has(Effects::ORDERED) || effects.has(Effects::WRITES_MEM);
+                !effects.within(quiet_effects)
+            }
+        };
+        if leaves {
+            quiet = i + 1;
+        }
+    }
+    quiet
+}
 
 impl Lower<'_, '_> {
     /// At the body's start the carried slots hold its parameters: pending
@@ -28,21 +69,59 @@ impl Lower<'_, '_> {
         }
         // The state record need not be aligned (a filetest's is a byte buffer).
         let decl = &self.env.slots[s];
-        load_slot(&mut self.b, self.big_endian, cl_type(decl.ty), self.state, decl.offset as i32)
+        load_slot(
+            &mut self.b,
+            self.big_endian,
+            self.regions.state_flags,
+            cl_type(decl.ty),
+            self.state,
+            decl.offset as i32,
+        )
     }
 
     /// Writes a slot: pending when stores are sunk, else stored at once.
     /// `read`: other instructions of the block read the value too.
     pub(super) fn set_slot(&mut self, s: usize, v: ir::Value, read: bool) {
+        let quiet = self.at >= self.quiet_from && !self.loops;
         if let Some(pending) = self.pending.as_mut() {
-            if pending[s].replace(v).is_none() {
-                self.pending_order.push(s);
+            if quiet {
+                // Nothing leaves before the terminator, which would store
+                // it (`quiet_from`).
+                pending[s] = None;
+                self.known[s] = Some(v);
+            } else {
+                if pending[s].replace(v).is_none() {
+                    self.pending_order.push(s);
+                }
+                self.pending_read[s] = read;
+                return;
             }
-            self.pending_read[s] = read;
-            return;
         }
         let decl = &self.env.slots[s];
-        store_slot(&mut self.b, self.big_endian, v, self.state, decl.offset as i32);
+        store_slot(&mut self.b, self.big_endian, self.regions.state_flags, v, self.state, decl.offset as i32);
+    }
+
+    /// At `quiet_from` (not in a loop, whose branch back carries slots):
+    /// stores the pending writes the rest of the block does not overwrite
+    /// (the others are stored when overwritten, see `set_slot`); their
+    /// values are then known to be the state's.
+    pub(super) fn store_pending_now(&mut self) {
+        if self.loops || self.pending.is_none() {
+            return;
+        }
+        let mut overwritten = vec![false; self.env.slots.len()];
+        for inst in &self.block.insts[self.at..] {
+            if let (Opcode::Set, Imm::Slot(s)) = (inst.op, inst.imm) {
+                overwritten[s.0 as usize] = true;
+            }
+        }
+        self.store_pending_except(&overwritten);
+        let pending = self.pending.as_mut().expect("pending");
+        for s in self.pending_order.iter().filter(|s| !overwritten[**s]) {
+            if let Some(v) = pending[*s].take() {
+                self.known[*s] = Some(v);
+            }
+        }
     }
 
     /// Makes the pending values that other instructions read computed
@@ -101,7 +180,68 @@ impl Lower<'_, '_> {
             .collect();
         for (s, v) in writes {
             let offset = self.env.slots[s].offset as i32;
-            store_slot(&mut self.b, self.big_endian, v, self.state, offset);
+            store_slot(&mut self.b, self.big_endian, self.regions.state_flags, v, self.state, offset);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::visa::text::parse_module;
+
+    #[test]
+    fn writes_are_stored_at_once_only_after_the_last_point_that_may_leave() {
+        // A load (checked), a side exit, a store of the same bytes (checked:
+        // a load never covers a store), then a load of them (covered) and
+        // the end.
+        let src = "slot %a: i64 @ 0\nslot %b: i64 @ 8\n
+block 0x1000 {
+  guest 0x1000, 4
+    v0 = get.i64 %a
+    v1 = load.i64 v0
+    set.i64 %b, v1
+  guest 0x1004, 2
+    v2 = const.i64 1
+    v3 = icmp.i64 eq v1, v2
+    jump_if v3, 0x2000
+  guest 0x1006, 4
+    store.i64 v1, v0
+  guest 0x100a, 4
+    v4 = load.i64 v0
+    set.i64 %a, v4
+    jump 0x100e
+}
+";
+        let module = parse_module(src).unwrap();
+        let block = &module.blocks[0];
+        let accesses = access::accesses(block);
+        let covered = access::covered(&accesses);
+        let groups = vec![None; block.insts.len()];
+        let store = block.insts.iter().position(|i| i.op == Opcode::Store).unwrap();
+        let replayable = vec![false; block.insts.len()];
+        assert_eq!(quiet_from(block, &covered, &groups, &replayable), store + 1, "after the store's check");
+        // Where the host checks the covered load (the block may be run
+        // again there), it may leave too.
+        let replayable = vec![true; block.insts.len()];
+        let load = block.insts.iter().rposition(|i| i.op == Opcode::Load).unwrap();
+        assert_eq!(quiet_from(block, &covered, &groups, &replayable), store + 1, "a covered load is not checked");
+        assert!(covered[load]);
+        // A call leaves at the next instruction's start.
+        let src = "slot %a: i64 @ 0\nhelper @h() -> ()\n
+block 0x1000 {
+  guest 0x1000, 4
+    call @h()
+  guest 0x1004, 4
+    v0 = get.i64 %a
+    set.i64 %a, v0
+    jump 0x1008
+}
+";
+        let module = parse_module(src).unwrap();
+        let block = &module.blocks[0];
+        let n = block.insts.len();
+        let marker = block.insts.iter().rposition(|i| i.op == Opcode::Guest).unwrap();
+        assert_eq!(quiet_from(block, &vec![false; n], &vec![None; n], &vec![false; n]), marker + 1);
     }
 }
