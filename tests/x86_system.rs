@@ -435,6 +435,59 @@ fn far_transfers_on_the_board() {
     assert_eq!((r.cpu.gpr[1], r.cpu.gpr[3]), (0x08, r.cpu.gpr[2]), "CS and the return address pushed");
 }
 
+/// After LGDT, the board checks selectors against the GDT in guest memory:
+/// a data segment and 64-bit code of that table load (their descriptors
+/// marked accessed, as the processor marks them), one not present is #NP.
+#[test]
+fn selectors_come_from_the_gdt_lgdt_loaded() {
+    const GDT: u32 = 0x8_0000;
+    // Null, 64-bit code (0x08), writable data (0x10), the same not present
+    // (0x18) and present again (0x20); none marked accessed.
+    let data = 0x00cf_9200_0000_ffff;
+    let table: [u64; 5] = [0, 0x00af_9a00_0000_ffff, data, data & !(1 << 47), data];
+    for not_present in [false, true] {
+        let r = run(|a| {
+            let mut next = a.create_label();
+            a.mov(ebx, GDT)?;
+            for (i, d) in table.iter().enumerate() {
+                a.mov(rax, *d)?;
+                a.mov(qword_ptr(rbx + 8 * i as i32), rax)?;
+            }
+            a.mov(word_ptr(rsp - 16), 0x27u32)?;
+            a.mov(qword_ptr(rsp - 14), rbx)?;
+            a.lgdt(ptr(rsp - 16))?;
+            a.mov(eax, 0x10)?;
+            a.mov(ss, ax)?;
+            a.mov(eax, 0x20)?;
+            a.mov(ds, ax)?;
+            a.lea(rax, ptr(next))?;
+            a.mov(qword_ptr(rsp - 32), rax)?;
+            a.mov(word_ptr(rsp - 24), 0x08)?;
+            a.jmp(tword_ptr(rsp - 32))?;
+            a.set_label(&mut next)?;
+            a.mov(rdx, qword_ptr(rbx + 8))?;
+            a.mov(rsi, qword_ptr(rbx + 16))?;
+            a.mov(rdi, qword_ptr(rbx + 24))?;
+            a.mov(r8, qword_ptr(rbx + 32))?;
+            if not_present {
+                a.mov(eax, 0x18)?;
+                a.mov(es, ax)?;
+            }
+            a.hlt()
+        });
+        let marked = |d: u64| d | 1 << 40;
+        let read: [u64; 4] = [2, 6, 7, 8].map(|g| r.cpu.gpr[g]);
+        assert_eq!(read, [marked(table[1]), marked(table[2]), table[3], marked(table[4])], "accessed bits");
+        assert_eq!((r.cpu.seg[1], r.cpu.seg[2], r.cpu.seg[3]), (0x08, 0x10, 0x20), "CS SS DS");
+        if not_present {
+            assert!(matches!(r.stop, Stop::Fault(Fault { vector: 11, .. })), "{:?}", r.stop);
+            assert_eq!(r.cpu.seg[0], 0x10, "ES as the board set it");
+        } else {
+            assert_eq!(r.stop, Stop::Exit(ExitReason::Halt));
+        }
+    }
+}
+
 /// MOV to and from the control and debug registers at CPL 0: values kept
 /// as the manual says (CR0.ET reads 1, DR6 and DR7 with their fixed bits,
 /// DR4 and DR5 naming DR6 and DR7), and a write to CR4 takes effect at the

@@ -167,7 +167,8 @@ impl<P: Ports> Helpers for X86Runtime<P> {
             Some(Binding::Rdrand) => results[0] = self.rdrand() as u128,
             Some(Binding::Segment) => {
                 let load = segments::Load::from_code(args[0] as u8).ok_or(TrapCode::User(6))?;
-                results[0] = self.tables.load(load, args[1] as u16, args[2] as u8)? as u128;
+                let gdtr = descriptor_table(self.tables, ctx.state, true);
+                results[0] = self.tables.load_with(load, args[1] as u16, args[2] as u8, gdtr, ctx.mem)? as u128;
             }
             Some(Binding::DescriptorTable) => {
                 let (base, limit) = descriptor_table(self.tables, ctx.state, args[0] == 0);
