@@ -248,9 +248,11 @@ pub(super) struct Lower<'a, 'f> {
     host_traps: bool,
     access_group: Vec<Option<usize>>,
     groups: Vec<access::Span>,
-    /// From this instruction on, state writes are stored at once
-    /// (`state::quiet_from`).
-    quiet_from: usize,
+    /// From this instruction on, a slot's last write in the block is
+    /// stored where it is made (`state::eager_from`); by instruction, a
+    /// `set` that is its slot's last.
+    eager_from: usize,
+    last_set: Vec<bool>,
     group_checked: Vec<bool>,
     /// The shared tails used so far, by `exits::Tail`.
     tails: [Option<ir::Block>; exits::Tail::COUNT],
@@ -492,7 +494,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         // page lookups per access.
         let (access_group, groups) =
             if links.protected { access::groups(&accesses) } else { (vec![None; block.insts.len()], Vec::new()) };
-        let quiet_from = state::quiet_from(block, &access_covered, &access_group, &replayable);
+        let eager_from = state::eager_from(block, &access_covered, &access_group, &replayable);
         let regions = Regions::new(&mut b);
         let body = b.create_block();
         let mut initial = Vec::new();
@@ -555,7 +557,8 @@ impl<'a, 'f> Lower<'a, 'f> {
             replayable,
             replay_store,
             host_traps: false,
-            quiet_from,
+            eager_from,
+            last_set: state::last_sets(block),
             access_group,
             group_checked: vec![false; groups.len()],
             groups,
@@ -623,7 +626,7 @@ impl<'a, 'f> Lower<'a, 'f> {
         let block = self.block;
         for (at, inst) in block.insts.iter().enumerate() {
             self.at = at;
-            if at == self.quiet_from {
+            if at == self.eager_from {
                 self.store_pending_now();
             }
             // On the path that stays, before anything can branch off it.

@@ -5,15 +5,36 @@
 use super::*;
 use crate::visa::Effects;
 
+/// The first instruction of a block from which on its state writes may be
+/// stored where they are made rather than sunk to the paths that leave:
+/// where it may no longer be given up and run again from its start (which
+/// needs the state record as the block found it), or from where nothing
+/// may leave it before its terminator (`quiet_from`). A write stored there
+/// is exact for every later exit, trap or call, which then need not store
+/// it, and its value holds no register to the end; only a slot's last write
+/// is stored so (`last_sets`): an earlier one would cost a store the path
+/// that stays does not need.
+pub(super) fn eager_from(block: &Block, covered: &[bool], group: &[Option<usize>], replayable: &[bool]) -> usize {
+    let replay_ends = replayable.iter().position(|r| !r).unwrap_or(block.insts.len());
+    replay_ends.min(quiet_from(block, covered, group, replayable))
+}
+
+/// By instruction: a `set` that is the last write of its slot in `block`.
+pub(super) fn last_sets(block: &Block) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::new();
+    let mut last = vec![false; block.insts.len()];
+    for (i, inst) in block.insts.iter().enumerate().rev() {
+        if let (Opcode::Set, Imm::Slot(s)) = (inst.op, inst.imm) {
+            last[i] = seen.insert(s.0);
+        }
+    }
+    last
+}
+
 /// The first instruction of a block from which on nothing may leave it
 /// before its terminator: no check, side exit, trap, call, fence or atomic
 /// operation (nor the test after one at the next instruction's start) and no
-/// access with a check of its own or that the host checks. Every pending
-/// write is stored by the terminator's exit anyway, so from there on it may
-/// as well be stored at once (`store_pending_now`, `set_slot`), which frees
-/// the value's register for the rest of the block; before it, pending
-/// writes stay pending for the paths that leave, and the state record
-/// stays as the block found it where the block may be run again.
+/// access with a check of its own or that the host checks.
 pub(super) fn quiet_from(block: &Block, covered: &[bool], group: &[Option<usize>], replayable: &[bool]) -> usize {
     let last = block.insts.len().saturating_sub(1);
     let quiet_effects = Effects::READS_STATE.with(Effects::WRITES_STATE).with(Effects::MARKER);
@@ -82,11 +103,11 @@ impl Lower<'_, '_> {
     /// Writes a slot: pending when stores are sunk, else stored at once.
     /// `read`: other instructions of the block read the value too.
     pub(super) fn set_slot(&mut self, s: usize, v: ir::Value, read: bool) {
-        let quiet = self.at >= self.quiet_from && !self.loops;
+        let eager = self.at >= self.eager_from && self.last_set[self.at] && !self.loops;
         if let Some(pending) = self.pending.as_mut() {
-            if quiet {
-                // Nothing leaves before the terminator, which would store
-                // it (`quiet_from`).
+            if eager {
+                // Its last write, where nothing can need the state before it
+                // (`eager_from`).
                 pending[s] = None;
                 self.known[s] = Some(v);
             } else {
@@ -101,9 +122,9 @@ impl Lower<'_, '_> {
         store_slot(&mut self.b, self.big_endian, self.regions.state_flags, v, self.state, decl.offset as i32);
     }
 
-    /// At `quiet_from` (not in a loop, whose branch back carries slots):
+    /// At `eager_from` (not in a loop, whose branch back carries slots):
     /// stores the pending writes the rest of the block does not overwrite
-    /// (the others are stored when overwritten, see `set_slot`); their
+    /// (the others are stored at their last write, see `set_slot`); their
     /// values are then known to be the state's.
     pub(super) fn store_pending_now(&mut self) {
         if self.loops || self.pending.is_none() {
@@ -147,7 +168,7 @@ impl Lower<'_, '_> {
             .iter()
             .filter(|s| self.pending_read[**s])
             .filter_map(|s| pending[*s].map(|v| (*s, v)))
-            .filter(|(_, v)| dfg.value_type(*v) == types::I64)
+            .filter(|(_, v)| dfg.value_type(*v) == types::I64 && movable(dfg, *v))
             .collect();
         for (s, v) in read {
             let pinned = self.pin(v);
@@ -185,13 +206,23 @@ impl Lower<'_, '_> {
     }
 }
 
+/// Whether Cranelift may compute `v` elsewhere than where it is defined
+/// (see `settle_pending`): not a load (which stays where it is), a constant
+/// (which is cheaper made again than kept in a register) or a parameter.
+fn movable(dfg: &ir::DataFlowGraph, v: ir::Value) -> bool {
+    match dfg.value_def(v) {
+        ir::ValueDef::Result(inst, _) => !matches!(dfg.insts[inst].opcode(), ir::Opcode::Load | ir::Opcode::Iconst),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::visa::text::parse_module;
 
     #[test]
-    fn writes_are_stored_at_once_only_after_the_last_point_that_may_leave() {
+    fn writes_are_stored_at_once_only_where_nothing_before_the_end_needs_them_pending() {
         // A load (checked), a side exit, a store of the same bytes (checked:
         // a load never covers a store), then a load of them (covered) and
         // the end.
@@ -227,6 +258,28 @@ block 0x1000 {
         let load = block.insts.iter().rposition(|i| i.op == Opcode::Load).unwrap();
         assert_eq!(quiet_from(block, &covered, &groups, &replayable), store + 1, "a covered load is not checked");
         assert!(covered[load]);
+        // Writes are stored where they are made from where the block may
+        // no longer run again (the store), or from where nothing leaves.
+        let mut replayable = vec![true; block.insts.len()];
+        assert_eq!(eager_from(block, &covered, &groups, &replayable), store + 1);
+        replayable[store..].fill(false);
+        assert_eq!(eager_from(block, &covered, &groups, &replayable), store);
+        // Each slot's last write.
+        let sets: Vec<usize> = (0..block.insts.len()).filter(|i| block.insts[*i].op == Opcode::Set).collect();
+        let last: Vec<usize> = last_sets(block).iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i).collect();
+        assert_eq!(last, sets, "%b and %a are written once each");
+        let src = "slot %a: i64 @ 0\nslot %b: i64 @ 8\n
+block 0x1000 {
+  guest 0x1000, 4
+    v0 = get.i64 %a
+    set.i64 %a, v0
+    set.i64 %b, v0
+    set.i64 %a, v0
+    jump 0x1004
+}
+";
+        let module = parse_module(src).unwrap();
+        assert_eq!(last_sets(&module.blocks[0]), [false, false, false, true, true, false]);
         // A call leaves at the next instruction's start.
         let src = "slot %a: i64 @ 0\nhelper @h() -> ()\n
 block 0x1000 {
