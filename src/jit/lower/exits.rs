@@ -276,6 +276,20 @@ impl Lower<'_, '_> {
     /// the same instruction to share (`fail_if`) while the state stays as
     /// it is.
     pub(super) fn trap_if_shared(&mut self, cond: ir::Value, code: TrapCode, fault_addr: Option<ir::Value>) -> Fail {
+        self.fail_shared(cond, |l| l.trap_now(Some(code), None, fault_addr))
+    }
+
+    /// Leaves before the current guest instruction for the interpreter to
+    /// run on from there when `cond` is 1 (or gives the block up where
+    /// `replayable` allows), returning where later checks of the same
+    /// instruction go (`fail_if`).
+    pub(super) fn leave_if_shared(&mut self, cond: ir::Value) -> Fail {
+        self.fail_shared(cond, |l| l.exit_to_interpreter())
+    }
+
+    /// A first failing check of the instruction: giving the block up where
+    /// `replayable` allows, else a cold block that `fill` makes.
+    fn fail_shared(&mut self, cond: ir::Value, fill: impl FnOnce(&mut Self)) -> Fail {
         if self.replayable[self.at] {
             self.replay_if(cond);
             return Fail::Replay;
@@ -284,7 +298,7 @@ impl Lower<'_, '_> {
         self.b.set_cold_block(cold);
         self.b.ins().brif(cond, cold, &[], next, &[]);
         self.b.switch_to_block(cold);
-        self.trap_now(Some(code), None, fault_addr);
+        fill(self);
         self.b.switch_to_block(next);
         Fail::Trap(cold)
     }
@@ -307,31 +321,6 @@ impl Lower<'_, '_> {
         } else {
             let tail = self.tail(Tail::Replay);
             self.branch_if(cond, tail);
-        }
-    }
-
-    /// Where checks that leave for the interpreter at the current guest
-    /// instruction go (`fail_if`): giving the block up where `replayable`
-    /// allows, else a cold block that `leave_at_last` fills once the checks
-    /// are made.
-    pub(super) fn leave_here(&mut self) -> Fail {
-        if self.replayable[self.at] {
-            return Fail::Replay;
-        }
-        let cold = self.b.create_block();
-        self.b.set_cold_block(cold);
-        Fail::Trap(cold)
-    }
-
-    /// Fills `leave_here`'s cold block: it leaves before the current guest
-    /// instruction (`exit_to_interpreter`). Lowering goes on where the last
-    /// check's `fail_if` left it.
-    pub(super) fn leave_at_last(&mut self, leave: Fail) {
-        if let Fail::Trap(cold) = leave {
-            let next = self.b.current_block().expect("lowering inside a block");
-            self.b.switch_to_block(cold);
-            self.exit_to_interpreter();
-            self.b.switch_to_block(next);
         }
     }
 

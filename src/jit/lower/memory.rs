@@ -83,7 +83,6 @@ impl Lower<'_, '_> {
             Some(v) => self.val(v),
             None => self.iconst(types::I64, 0),
         };
-        let leave = self.leave_here();
         // In bounds, without wrapping: the first byte at most `span` below
         // the end of memory (when memory is larger than the span).
         let span = (group.hi - group.lo - 1) as i64;
@@ -92,10 +91,9 @@ impl Lower<'_, '_> {
         let above = self.b.ins().icmp(condcodes::IntCC::UnsignedGreaterThan, first, limit);
         let small = self.b.ins().icmp_imm_u(condcodes::IntCC::UnsignedLessThanOrEqual, self.mem_size, span);
         let outside = self.b.ins().bor(above, small);
-        self.fail_if(outside, leave);
+        let leave = self.leave_if_shared(outside);
         let members = self.access_group.iter().enumerate().filter(|(_, m)| **m == Some(g));
         if members.map(|(i, _)| i).all(|i| self.host_checked(i)) {
-            self.leave_at_last(leave);
             return;
         }
         // Both pages allow every access (and hold no translated code, for
@@ -118,7 +116,6 @@ impl Lower<'_, '_> {
             bad = self.b.ins().bor(bad, code);
         }
         self.fail_if(bad, leave);
-        self.leave_at_last(leave);
     }
 
     /// Checks one access: traps unless it is in bounds and allowed; a store

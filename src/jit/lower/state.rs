@@ -39,6 +39,7 @@ pub(super) fn quiet_from(block: &Block, covered: &[bool], group: &[Option<usize>
     let last = block.insts.len().saturating_sub(1);
     let quiet_effects = Effects::READS_STATE.with(Effects::WRITES_STATE).with(Effects::MARKER);
     let (mut quiet, mut stored) = (0, false);
+    let mut checked_groups: Vec<usize> = Vec::new();
     for (i, inst) in block.insts.iter().enumerate() {
         let effects = inst.op.info().effects;
         let leaves = match (inst.op, inst.imm) {
@@ -48,7 +49,11 @@ pub(super) fn quiet_from(block: &Block, covered: &[bool], group: &[Option<usize>
                 // A group's first access checks its span; the others check
                 // nothing, unless the host does.
                 let checked = match group[i] {
-                    Some(g) => group.iter().position(|m| *m == Some(g)) == Some(i) || replayable[i],
+                    Some(g) if !checked_groups.contains(&g) => {
+                        checked_groups.push(g);
+                        true
+                    }
+                    Some(_) => replayable[i],
                     None => !covered[i],
                 };
                 checked || f.aligned
